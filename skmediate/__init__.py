@@ -1,0 +1,24 @@
+"""skmediate: mediation analysis for randomized trials, in scikit-learn.
+
+Instrumental-variable mediation analysis with baseline covariates interacted
+with the random assignment as instruments, beside the naive (Baron-Kenny)
+regression, as scikit-learn estimators.
+"""
+
+from ._diagnostics import FirstStageDiagnostics, stock_yogo_critical_value
+from ._estimators import IVMediationRegressor, NaiveMediationRegressor
+from ._results import MediationResult
+from .exceptions import RankDeficiencyError, WeakInstrumentWarning
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "FirstStageDiagnostics",
+    "IVMediationRegressor",
+    "MediationResult",
+    "NaiveMediationRegressor",
+    "RankDeficiencyError",
+    "WeakInstrumentWarning",
+    "__version__",
+    "stock_yogo_critical_value",
+]

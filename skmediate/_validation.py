@@ -1,0 +1,63 @@
+"""Input validation; the only module that imports private scikit-learn API."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils._indexing import _get_column_indices
+from sklearn.utils.validation import _check_sample_weight, _check_y, _num_samples
+
+__all__ = [
+    "check_groups",
+    "check_outcome",
+    "check_sample_weight",
+    "column_indices",
+    "is_dataframe",
+    "n_rows",
+]
+
+
+def is_dataframe(X) -> bool:
+    """Whether ``X`` is a dataframe (pandas, or one exposing the interchange protocol)."""
+    return hasattr(X, "columns") and hasattr(X, "iloc") or hasattr(X, "__dataframe__")
+
+
+def n_rows(X) -> int:
+    return _num_samples(X)
+
+
+def column_indices(X, key) -> list[int]:
+    """Integer positions of the columns that ``key`` selects, as ColumnTransformer does."""
+    return list(_get_column_indices(X, key))
+
+
+def check_outcome(y, estimator) -> np.ndarray:
+    """A finite float vector; a column vector is raveled with a warning."""
+    return _check_y(y, y_numeric=True, estimator=estimator).astype(float, copy=False)
+
+
+def check_sample_weight(sample_weight, y) -> np.ndarray | None:
+    """Non-negative finite frequency weights of the right length, not all zero."""
+    if sample_weight is None:
+        return None
+    return _check_sample_weight(
+        sample_weight, y, dtype=np.float64, ensure_non_negative=True
+    )
+
+
+def check_groups(groups, n: int) -> np.ndarray:
+    """Cluster labels of length ``n`` without missing values."""
+    groups = np.asarray(groups)
+    if groups.ndim != 1:
+        groups = groups.reshape(-1) if groups.ndim == 2 and 1 in groups.shape else groups
+    if groups.ndim != 1 or groups.shape[0] != n:
+        raise ValueError(
+            f"groups must be a 1-D array with one cluster label per row of X "
+            f"({n}); got shape {groups.shape}"
+        )
+    if groups.dtype.kind == "f" and not np.isfinite(groups).all():
+        raise ValueError("groups contains NaN or inf; every row needs a cluster label")
+    if groups.dtype.kind == "O" and any(
+        g is None or (isinstance(g, float) and np.isnan(g)) for g in groups
+    ):
+        raise ValueError("groups contains missing values; every row needs a cluster label")
+    return groups

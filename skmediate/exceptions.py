@@ -1,0 +1,36 @@
+"""Warnings and errors raised by skmediate."""
+
+__all__ = ["RankDeficiencyError", "WeakInstrumentWarning"]
+
+
+class WeakInstrumentWarning(UserWarning):
+    """The excluded instruments predict the mediator only weakly.
+
+    Raised when the first-stage partial F statistic falls below the Stock–Yogo
+    critical value for a two-stage least squares Wald test of nominal size 5%
+    with maximal actual size 15%. With weak instruments the 2SLS estimates are
+    biased toward the naive (least squares) estimates and Wald confidence
+    intervals can under-cover badly.
+    """
+
+
+class RankDeficiencyError(ValueError):
+    """A design or instrument matrix does not have full column rank.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in words.
+    block : {"instruments", "regressors"}
+        ``"instruments"`` when a column of the instrument matrix
+        ``[exogenous regressors, excluded instruments]`` is (numerically) a
+        linear combination of the columns before it; ``"regressors"`` when an
+        endogenous regressor is not identified by the instruments.
+    index : int
+        Position of the offending column within its block.
+    """
+
+    def __init__(self, message, *, block, index):
+        super().__init__(message)
+        self.block = block
+        self.index = index

@@ -1,0 +1,68 @@
+"""Simulated trial designs shared by the tests."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def simulate_trial(
+    n=400,
+    *,
+    n_covariates=2,
+    n_controls=0,
+    binary_mediator=False,
+    n_clusters=None,
+    site=False,
+    heteroskedastic=True,
+    seed=0,
+):
+    """A randomized trial with an unmeasured confounder of mediator and outcome.
+
+    Returns ``(X, y, groups)``: a DataFrame with columns ``r``, ``m``, ``x1``...,
+    ``z1``... (and ``site``, a string covariate, when asked), the outcome as a
+    Series, and cluster labels (or None).
+    """
+    rng = np.random.default_rng(seed)
+    r = rng.integers(0, 2, n).astype(float)
+    x = rng.normal(size=(n, n_covariates))
+    z = rng.normal(size=(n, n_controls))
+    u = rng.normal(size=n)
+    cluster_effect = 0.0
+    groups = None
+    if n_clusters:
+        groups = rng.integers(0, n_clusters, n)
+        cluster_effect = rng.normal(size=n_clusters)[groups]
+    site_codes = rng.integers(0, 4, n)
+    site_shift = np.array([0.0, 0.5, -0.5, 1.0])[site_codes] if site else 0.0
+    site_modifier = np.array([0.0, 0.6, -0.4, 0.9])[site_codes] if site else 0.0
+    strength = 0.8 * (1 + 0.5 * np.arange(n_covariates)) / n_covariates
+    latent = 0.3 + r * (0.5 + x @ strength + site_modifier) + 0.4 * u + cluster_effect
+    if binary_mediator:
+        m = (latent + rng.logistic(scale=0.5, size=n) > 0.5).astype(float)
+    else:
+        m = latent + rng.normal(size=n)
+    data = {"r": r, "m": m}
+    data.update({f"x{j + 1}": x[:, j] for j in range(n_covariates)})
+    data.update({f"z{j + 1}": z[:, j] for j in range(n_controls)})
+    theta_r = -1.0 + 0.5 * rng.normal(size=n)
+    theta_m = 2.0 + 0.5 * rng.normal(size=n)
+    noise = rng.normal(size=n) * (1 + 0.8 * r if heteroskedastic else 1.0)
+    y = (
+        1.0
+        + x @ np.linspace(0.5, -0.5, n_covariates)
+        + z @ np.full(n_controls, 0.3)
+        + theta_r * r
+        + theta_m * m
+        + 1.5 * u
+        + cluster_effect
+        + site_shift
+        + noise
+    )
+    if site:
+        data["site"] = np.array(["north", "south", "east", "west"])[site_codes]
+    return pd.DataFrame(data), pd.Series(y, name="y"), groups
+
+
+@pytest.fixture
+def trial():
+    return simulate_trial()
