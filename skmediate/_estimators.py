@@ -154,13 +154,6 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                     "cov_type='cluster' needs at least 2 clusters in groups; got "
                     f"{n_clusters}"
                 )
-        arms = np.unique(roles.treatment)
-        if arms.size < 2:
-            raise ValueError(
-                f"treatment {roles.names['treatment'][0]!r} takes a single value "
-                f"({arms[0]:g}) in all {roles.treatment.shape[0]} rows; a randomized "
-                "comparison needs at least two arms"
-            )
         return MediationData(roles, y, weights, groups, n_clusters, outcome)
 
     # -- fitting ------------------------------------------------------------
@@ -168,13 +161,22 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def _solve(self, data: MediationData) -> TSLSFit:
         raise NotImplementedError
 
-    def _check_rows(self, data: MediationData, n_params: int, what: str) -> None:
+    def _check_design(self, data: MediationData, n_params: int, what: str) -> None:
+        """Enough rows for ``n_params`` parameters, and two treatment arms."""
         rows = data.y.shape[0]
         if rows <= n_params:
             raise ValueError(
                 f"too few rows: n_samples={rows}, but the {what} has {n_params} "
                 f"parameters; at least {n_params + 1} rows with positive weight are "
                 "needed"
+            )
+        treatment = data.roles.treatment
+        arms = np.unique(treatment)
+        if arms.size < 2:
+            raise ValueError(
+                f"treatment {data.roles.names['treatment'][0]!r} takes a single value "
+                f"({arms[0]:g}) in all {rows} rows; a randomized comparison needs at "
+                "least two arms"
             )
 
     def _rank_error(self, data: MediationData, exc: RankDeficiencyError) -> ValueError:
@@ -429,7 +431,7 @@ class IVMediationRegressor(_MediationRegressor):
                 "mediator, and no covariate was selected"
             )
         exog = data.exog
-        self._check_rows(data, exog.shape[1] + data.roles.covariates.shape[1], "first stage")
+        self._check_design(data, exog.shape[1] + data.roles.covariates.shape[1], "first stage")
         return fit_tsls(
             exog,
             data.roles.mediator[:, None],
@@ -528,7 +530,7 @@ class NaiveMediationRegressor(_MediationRegressor):
 
     def _solve(self, data: MediationData) -> TSLSFit:
         design = np.hstack([data.exog, data.roles.mediator[:, None]])
-        self._check_rows(data, design.shape[1], "regression")
+        self._check_design(data, design.shape[1], "regression")
         empty = np.empty((design.shape[0], 0))
         return fit_tsls(design, empty, empty, data.y, data.weights)
 

@@ -1,0 +1,147 @@
+"""Closed forms and invariances of the numerics layer."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from skmediate._covariance import covariance, encode_groups
+from skmediate._linalg import fit_ols, fit_tsls
+from skmediate.exceptions import RankDeficiencyError
+
+COV_TYPES = ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+
+
+def _problem(n=300, p=2, seed=0):
+    rng = np.random.default_rng(seed)
+    r = rng.integers(0, 2, n).astype(float)
+    x = rng.normal(size=(n, p))
+    u = rng.normal(size=n)
+    m = r * (0.5 + x @ np.linspace(1, 0.5, p)) + u + rng.normal(size=n)
+    y = 1 + x.sum(axis=1) - r + 2 * m + u + rng.normal(size=n) * (1 + r)
+    exog = np.column_stack([np.ones(n), x, r])
+    excluded = r[:, None] * (x - x.mean(axis=0))
+    groups = encode_groups(rng.integers(0, 20, n))[0]
+    return exog, m[:, None], excluded, y, groups
+
+
+def test_self_instrumented_mediator_is_ols():
+    exog, endog, _, y, groups = _problem()
+    iv = fit_tsls(exog, endog, endog, y)
+    ols = fit_ols(np.hstack([exog, endog]), y)
+    assert_allclose(iv.structural.params, ols.params, rtol=1e-12)
+    for cov_type in COV_TYPES:
+        assert_allclose(
+            covariance(iv.structural, cov_type, groups),
+            covariance(ols, cov_type, groups),
+            rtol=1e-10,
+            atol=1e-14,
+        )
+
+
+def test_just_identified_is_ratio_of_reduced_form_to_first_stage():
+    exog, endog, excluded, y, _ = _problem(p=1)
+    fit = fit_tsls(exog, endog, excluded, y)
+    instruments = np.hstack([exog, excluded])
+    first = fit_ols(instruments, endog[:, 0]).params[-1]
+    reduced = fit_ols(instruments, y).params[-1]
+    assert fit.structural.params[-1] == pytest.approx(reduced / first, rel=1e-12)
+    assert fit.first_stage[0].params[-1] == pytest.approx(first, rel=1e-12)
+
+
+def test_ols_matches_lstsq():
+    exog, endog, _, y, _ = _problem()
+    design = np.hstack([exog, endog])
+    fit = fit_ols(design, y)
+    expected = np.linalg.lstsq(design, y, rcond=None)[0]
+    assert_allclose(fit.params, expected, rtol=1e-12)
+    assert_allclose(fit.resid, y - design @ expected, atol=1e-10)
+
+
+def test_row_order_invariance():
+    exog, endog, excluded, y, groups = _problem()
+    order = np.random.default_rng(1).permutation(len(y))
+    a = fit_tsls(exog, endog, excluded, y).structural
+    b = fit_tsls(exog[order], endog[order], excluded[order], y[order]).structural
+    assert_allclose(a.params, b.params, rtol=1e-12)
+    for cov_type in COV_TYPES:
+        assert_allclose(
+            covariance(a, cov_type, groups),
+            covariance(b, cov_type, groups[order]),
+            rtol=1e-10,
+        )
+
+
+def test_rescaling_a_covariate_rescales_only_its_coefficient():
+    exog, endog, excluded, y, _ = _problem()
+    factor = 1e6
+    exog2, excluded2 = exog.copy(), excluded.copy()
+    exog2[:, 1] *= factor
+    excluded2[:, 0] *= factor
+    a = fit_tsls(exog, endog, excluded, y).structural
+    b = fit_tsls(exog2, endog, excluded2, y).structural
+    expected = a.params.copy()
+    expected[1] /= factor
+    assert_allclose(b.params, expected, rtol=1e-10)
+    se_a = np.sqrt(np.diag(covariance(a, "HC1")))
+    se_b = np.sqrt(np.diag(covariance(b, "HC1")))
+    se_a[1] /= factor
+    assert_allclose(se_b, se_a, rtol=1e-10)
+
+
+def test_frequency_weights_equal_repeated_rows():
+    exog, endog, excluded, y, groups = _problem()
+    weights = np.random.default_rng(2).integers(1, 5, len(y))
+    rows = np.repeat(np.arange(len(y)), weights)
+    a = fit_tsls(exog, endog, excluded, y, weights.astype(float))
+    b = fit_tsls(exog[rows], endog[rows], excluded[rows], y[rows])
+    assert a.structural.nobs == len(rows)
+    assert_allclose(a.structural.params, b.structural.params, rtol=1e-11)
+    for cov_type in COV_TYPES:
+        assert_allclose(
+            covariance(a.structural, cov_type, groups),
+            covariance(b.structural, cov_type, groups[rows]),
+            rtol=1e-10,
+        )
+
+
+def test_linear_operator_reproduces_params_and_is_linear():
+    exog, endog, excluded, y, _ = _problem()
+    weights = np.random.default_rng(3).uniform(0.5, 2, len(y))
+    fit = fit_tsls(exog, endog, excluded, y, weights).structural
+    assert_allclose(fit.solve(y), fit.params, rtol=1e-12)
+    rng = np.random.default_rng(4)
+    rhs = rng.normal(size=(len(y), 3))
+    combined = fit.solve(rhs)
+    for j in range(3):
+        refit = fit_tsls(exog, endog, excluded, rhs[:, j], weights).structural.params
+        assert_allclose(combined[:, j], refit, rtol=1e-10, atol=1e-13)
+
+
+def test_bread_is_inverse_of_weighted_cross_product():
+    exog, endog, excluded, y, _ = _problem()
+    fit = fit_tsls(exog, endog, excluded, y).structural
+    cross = fit.regressors.T @ fit.regressors
+    assert_allclose(fit.bread() @ cross, np.eye(cross.shape[0]), atol=1e-10)
+
+
+def test_rank_deficient_instruments_name_the_column():
+    exog, endog, excluded, y, _ = _problem()
+    collinear = np.column_stack([exog, 2 * exog[:, 1] - 3])
+    with pytest.raises(RankDeficiencyError) as info:
+        fit_tsls(collinear, endog, excluded, y)
+    assert info.value.block == "instruments"
+    assert info.value.index == exog.shape[1]
+
+
+def test_unidentified_endogenous_regressor():
+    exog, _, excluded, y, _ = _problem()
+    endog = (2 * exog[:, -1] + 1)[:, None]  # the treatment again, rescaled
+    with pytest.raises(RankDeficiencyError) as info:
+        fit_tsls(exog, endog, excluded, y)
+    assert info.value.block == "regressors"
+
+
+def test_too_few_rows():
+    exog, endog, excluded, y, _ = _problem(n=5)
+    with pytest.raises(ValueError, match="n_samples=5"):
+        fit_tsls(exog, endog, excluded, y)
