@@ -1,18 +1,16 @@
 """Covariance estimators for linear fits: unadjusted, classical, HC0, HC1, cluster.
 
 All estimators share the bread ``B = (D̂ᵀWD̂)⁻¹`` of :class:`~._linalg.LinearFit`
-and differ in the meat and the small-sample factor. Everything is computed in
-the orthonormal coordinates of the stored triangular factor ``R``: with
-``q_i = sqrt(w_i) R⁻ᵀ d̂_i / scale`` the covariance is ``S⁻¹ R⁻¹ C R⁻ᵀ S⁻¹``,
-where ``C`` is the meat in those coordinates; no normal equations are inverted.
+and differ in the meat and the small-sample factor. The bread is applied by
+triangular solves with the stored, column-scaled QR factor ``R``
+(``B = S⁻¹R⁻¹R⁻ᵀS⁻¹``); no normal equations are inverted.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
-from ._linalg import LinearFit
+from ._linalg import LinearFit, solve_triangular
 
 __all__ = ["COV_TYPES", "covariance", "encode_groups"]
 
@@ -26,18 +24,14 @@ def encode_groups(groups: np.ndarray) -> tuple[np.ndarray, int]:
     return codes, int(codes.max()) + 1 if codes.size else 0
 
 
-def _orthonormal_scores(fit: LinearFit) -> np.ndarray:
-    """Rows ``q_i = sqrt(w_i) R⁻ᵀ d̂_i / scale`` of the orthonormal basis."""
-    scaled = fit.regressors / fit.scale
-    if fit.weights is not None:
-        scaled = scaled * np.sqrt(fit.weights)[:, None]
-    return solve_triangular(fit.r_factor, scaled.T, trans="T").T
-
-
-def _from_orthonormal(fit: LinearFit, meat: np.ndarray) -> np.ndarray:
-    """``S⁻¹ R⁻¹ meat R⁻ᵀ S⁻¹`` by two triangular solves."""
-    half = solve_triangular(fit.r_factor, meat)
-    cov = solve_triangular(fit.r_factor, half.T).T
+def _sandwich(fit: LinearFit, meat: np.ndarray) -> np.ndarray:
+    """``B meat B`` with ``B = S⁻¹R⁻¹R⁻ᵀS⁻¹``, by triangular solves on k × k matrices."""
+    r = fit.r_factor
+    scaled = meat / np.outer(fit.scale, fit.scale)
+    inner = solve_triangular(r, scaled, trans=True)  # R⁻ᵀ M
+    inner = solve_triangular(r, inner.T, trans=True)  # R⁻ᵀ M R⁻¹
+    half = solve_triangular(r, inner)  # R⁻¹ R⁻ᵀ M R⁻¹
+    cov = solve_triangular(r, half.T)  # R⁻¹ R⁻ᵀ M R⁻¹ R⁻ᵀ
     cov = (cov + cov.T) / 2
     return cov / np.outer(fit.scale, fit.scale)
 
@@ -77,22 +71,18 @@ def covariance(
     if cov_type in ("unadjusted", "classical"):
         sigma2 = fit.rss / (n if cov_type == "unadjusted" else n - k)
         return sigma2 * fit.bread()
-    scores = _orthonormal_scores(fit) * fit.resid[:, None]
+    weighted_resid = fit.resid if fit.weights is None else fit.weights * fit.resid
     if cov_type in ("HC0", "HC1"):
-        meat = scores.T @ scores
+        meat = fit.regressors.weighted_gram(weighted_resid * fit.resid)
         factor = 1.0 if cov_type == "HC0" else n / (n - k)
     elif cov_type == "cluster":
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
         codes = np.asarray(groups)
         n_groups = int(codes.max()) + 1
-        if fit.weights is not None:
-            scores = scores * np.sqrt(fit.weights)[:, None]
-        sums = np.column_stack(
-            [np.bincount(codes, weights=col, minlength=n_groups) for col in scores.T]
-        )
+        sums = fit.regressors.group_tdot(weighted_resid, codes, n_groups)
         meat = sums.T @ sums
         factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
     else:
         raise ValueError(f"unknown cov_type {cov_type!r}; expected one of {COV_TYPES}")
-    return factor * _from_orthonormal(fit, meat)
+    return factor * _sandwich(fit, meat)

@@ -8,7 +8,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import stats
 
 from ._covariance import covariance
 from ._linalg import LinearFit
@@ -65,19 +65,21 @@ def stock_yogo_critical_value(
         raise ValueError(f"table must be one of {STOCK_YOGO_TABLES}; got {table!r}")
     levels = sorted({key[2] for key in _stock_yogo_table() if key[0] == table})
     if round(level, 6) not in levels:
-        raise ValueError(f"level for table {table!r} must be one of {levels}; got {level}")
+        raise ValueError(
+            f"level for table {table!r} must be one of {levels}; got {level}"
+        )
     return _stock_yogo_table().get((table, int(n_instruments), round(level, 6)), np.nan)
 
 
 def wald_statistic(params: np.ndarray, cov: np.ndarray) -> float:
-    """``paramsᵀ cov⁻¹ params`` by a Cholesky solve (least squares if singular)."""
+    """``paramsᵀ cov⁻¹ params`` by a Cholesky factor (least squares if singular)."""
     params = np.asarray(params, dtype=float)
     try:
-        factor = linalg.cho_factor(cov)
-        return float(params @ linalg.cho_solve(factor, params))
-    except linalg.LinAlgError:
-        solution = linalg.lstsq(cov, params)[0]
-        return float(params @ solution)
+        lower = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return float(params @ np.linalg.lstsq(cov, params, rcond=None)[0])
+    half = np.linalg.solve(lower, params)
+    return float(half @ half)
 
 
 @dataclass(frozen=True)

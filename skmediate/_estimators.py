@@ -56,7 +56,13 @@ class MediationData:
     @property
     def term_names(self) -> list[str]:
         n = self.roles.names
-        return ["intercept", *n["covariates"], *n["controls"], *n["treatment"], *n["mediator"]]
+        return [
+            "intercept",
+            *n["covariates"],
+            *n["controls"],
+            *n["treatment"],
+            *n["mediator"],
+        ]
 
     @property
     def instrument_names(self) -> list[str]:
@@ -111,7 +117,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     def _prepare(self, X, y, sample_weight, groups) -> MediationData:
         X = self._check_X(X, reset=True)
-        outcome = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
+        outcome = (
+            str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
+        )
         y = check_outcome(y, self)
         n = X.shape[0]
         if y.shape[0] != n:
@@ -431,7 +439,9 @@ class IVMediationRegressor(_MediationRegressor):
                 "mediator, and no covariate was selected"
             )
         exog = data.exog
-        self._check_design(data, exog.shape[1] + data.roles.covariates.shape[1], "first stage")
+        self._check_design(
+            data, exog.shape[1] + data.roles.covariates.shape[1], "first stage"
+        )
         return fit_tsls(
             exog,
             data.roles.mediator[:, None],
@@ -454,7 +464,9 @@ class IVMediationRegressor(_MediationRegressor):
         name, role = labels[exc.index]
         earlier = ", ".join(n for n, _ in labels[: exc.index])
         if role == "instrument":
-            covariate = data.roles.names["covariates"][exc.index - (len(labels) - len(data.instrument_names))]
+            covariate = data.roles.names["covariates"][
+                exc.index - (len(labels) - len(data.instrument_names))
+            ]
             return (
                 f"The instruments are rank-deficient: the interaction {name!r} of "
                 f"the treatment with covariate {covariate!r} is a linear "

@@ -11,11 +11,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from .exceptions import RankDeficiencyError
 
-__all__ = ["LinearFit", "TSLSFit", "fit_tsls", "fit_ols", "rank_tolerance"]
+__all__ = [
+    "ColumnBlocks",
+    "LinearFit",
+    "TSLSFit",
+    "fit_ols",
+    "fit_tsls",
+    "rank_tolerance",
+    "solve_triangular",
+]
+
+# Rows per chunk of the tall-skinny QR are chosen so a chunk takes about this
+# many bytes (it then stays in a typical L2/L3 cache).
+_CHUNK_BYTES = 4 * 2**20
+
+
+def solve_triangular(r: np.ndarray, b: np.ndarray, trans: bool = False) -> np.ndarray:
+    """Solve ``R x = b`` (``Rᵀ x = b`` with ``trans``) for an upper-triangular ``R``.
+
+    numpy's LAPACK is used rather than scipy's so that a fit runs on one BLAS
+    thread pool: when the two libraries ship separate OpenBLAS builds, their
+    thread pools alternating on small problems stall each call by milliseconds.
+    On a triangular matrix the elimination reduces to the substitution.
+    """
+    return np.linalg.solve(r.T if trans else r, b)
 
 
 def rank_tolerance(n_rows: int, n_cols: int) -> float:
@@ -26,6 +48,74 @@ def rank_tolerance(n_rows: int, n_cols: int) -> float:
     convention of ``max(n, k) * eps``.
     """
     return max(n_rows, n_cols) * np.finfo(float).eps
+
+
+class ColumnBlocks:
+    """Column blocks of one matrix ``[B_1, B_2, ...]``, used without concatenating them.
+
+    The design and instrument matrices are made of blocks the caller already
+    holds (exogenous regressors, instruments, the mediator); keeping them apart
+    avoids copying ``n × k`` data for every product.
+    """
+
+    def __init__(self, *blocks: np.ndarray):
+        self.blocks = tuple(b.reshape(b.shape[0], -1) for b in blocks)
+        widths = [b.shape[1] for b in self.blocks]
+        self._edges = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.blocks[0].shape[0], int(self._edges[-1])
+
+    def _parts(self):
+        for block, lo, hi in zip(
+            self.blocks, self._edges[:-1], self._edges[1:], strict=True
+        ):
+            if hi > lo:
+                yield block, slice(lo, hi)
+
+    def dot(self, coef: np.ndarray) -> np.ndarray:
+        """``X @ coef`` for ``coef`` of shape (k,) or (k, m)."""
+        out = 0.0
+        for block, cols in self._parts():
+            out = out + block @ coef[cols]
+        return out
+
+    def tdot(self, v: np.ndarray) -> np.ndarray:
+        """``Xᵀ v`` for ``v`` of shape (n,) or (n, m)."""
+        return np.concatenate([block.T @ v for block, _ in self._parts()])
+
+    def chunks(self):
+        """Consecutive row slices and the matching rows of ``X`` as one array.
+
+        A chunk takes about ``_CHUNK_BYTES``, so products over chunks run in
+        cache and allocate no ``n × k`` temporary.
+        """
+        n, k = self.shape
+        step = max(1024, _CHUNK_BYTES // (8 * max(k, 1)))
+        for start in range(0, n, step):
+            rows = slice(start, start + step)
+            yield rows, np.hstack([block[rows] for block in self.blocks])
+
+    def weighted_gram(self, row_weights: np.ndarray) -> np.ndarray:
+        """``Σ_i row_weights_i x_i x_iᵀ``."""
+        k = self.shape[1]
+        gram = np.zeros((k, k))
+        for rows, chunk in self.chunks():
+            gram += (chunk * row_weights[rows, None]).T @ chunk
+        return gram
+
+    def group_tdot(self, v: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        """Rows ``Σ_{i∈g} v_i x_i`` for each group ``g``: shape (n_groups, k)."""
+        columns = [
+            np.bincount(codes, weights=block[:, j] * v, minlength=n_groups)
+            for block, _ in self._parts()
+            for j in range(block.shape[1])
+        ]
+        return np.column_stack(columns)
+
+    def toarray(self) -> np.ndarray:
+        return np.hstack(self.blocks)
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,8 +132,8 @@ class LinearFit:
     params : ndarray of shape (k,)
     resid : ndarray of shape (n,)
         ``y - design @ params``.
-    regressors : ndarray of shape (n, k)
-    design : ndarray of shape (n, k)
+    regressors : ColumnBlocks of shape (n, k)
+    design : ColumnBlocks of shape (n, k)
     weights : ndarray of shape (n,) or None
         Frequency weights.
     r_factor : ndarray of shape (k, k)
@@ -56,8 +146,8 @@ class LinearFit:
 
     params: np.ndarray
     resid: np.ndarray
-    regressors: np.ndarray
-    design: np.ndarray
+    regressors: ColumnBlocks
+    design: ColumnBlocks
     weights: np.ndarray | None
     r_factor: np.ndarray
     scale: np.ndarray
@@ -109,19 +199,19 @@ class LinearFit:
         rhs = np.asarray(rhs, dtype=float)
         vector = rhs.ndim == 1
         rhs = rhs.reshape(rhs.shape[0], -1)
-        scaled = self.regressors / self.scale
         weighted = rhs if self.weights is None else rhs * self.weights[:, None]
 
         def normal_solve(right):
-            half = solve_triangular(self.r_factor, right, trans="T")
-            return solve_triangular(self.r_factor, half)
+            half = solve_triangular(
+                self.r_factor, right / self.scale[:, None], trans=True
+            )
+            return solve_triangular(self.r_factor, half) / self.scale[:, None]
 
-        coef = normal_solve(scaled.T @ weighted)
-        remainder = rhs - scaled @ coef
+        coef = normal_solve(self.regressors.tdot(weighted))
+        remainder = rhs - self.regressors.dot(coef)
         if self.weights is not None:
             remainder *= self.weights[:, None]
-        coef += normal_solve(scaled.T @ remainder)
-        coef /= self.scale[:, None]
+        coef += normal_solve(self.regressors.tdot(remainder))
         return coef[:, 0] if vector else coef
 
 
@@ -139,10 +229,35 @@ class TSLSFit:
     n_excluded: int
 
 
-def _column_scale(a: np.ndarray) -> np.ndarray:
-    scale = np.sqrt(np.einsum("ij,ij->j", a, a))
+def _column_scale(a: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Weighted column norms (1 for an all-zero column)."""
+    if weights is None:
+        scale = np.sqrt(np.einsum("ij,ij->j", a, a))
+    else:
+        scale = np.sqrt(np.einsum("ij,ij,i->j", a, a, weights))
     scale[scale == 0] = 1.0
     return scale
+
+
+def _tsqr(
+    data: ColumnBlocks, sqrt_w: np.ndarray | None, scale: np.ndarray
+) -> np.ndarray:
+    """Triangular factor of ``sqrt(w) · data / scale`` by a tall-skinny QR.
+
+    Rows are factored in chunks small enough to stay in cache and the stacked
+    chunk factors are factored once more; this is as stable as one Householder
+    QR of the whole matrix, much faster for tall data, and never forms the
+    full scaled matrix.
+    """
+    factors = []
+    for rows, chunk in data.chunks():
+        if sqrt_w is not None:
+            chunk *= sqrt_w[rows, None]
+        chunk /= scale
+        factors.append(np.linalg.qr(chunk, mode="r"))
+    if len(factors) == 1:
+        return factors[0]
+    return np.linalg.qr(np.vstack(factors), mode="r")
 
 
 def _check_rank(diag: np.ndarray, tol: float, block: str, what: str) -> None:
@@ -225,14 +340,14 @@ def fit_tsls(
             "instrument and regressor columns"
         )
 
-    data = np.column_stack([exog, excluded, endog, y])
+    data = ColumnBlocks(exog, excluded, endog, y)
+    sqrt_w = None
     if weights is not None:
         weights = np.asarray(weights, dtype=float)
-        data *= np.sqrt(weights)[:, None]
-    scale = _column_scale(data)
-    data /= scale
-    r = np.linalg.qr(data, mode="r")
-    tol = rank_tolerance(n, data.shape[1])
+        sqrt_w = np.sqrt(weights)
+    scale = np.concatenate([_column_scale(b, weights) for b in data.blocks])
+    r = _tsqr(data, sqrt_w, scale)
+    tol = rank_tolerance(n, scale.shape[0])
     _check_rank(np.diag(r)[:n_inst], tol, "instruments", "instrument matrix")
 
     inst_scale, endog_scale, y_scale = (
@@ -242,13 +357,13 @@ def fit_tsls(
     )
     r_inst = r[:n_inst, :n_inst]
     r_endog = r[:n_inst, n_inst : n_inst + ke]
-    instruments = np.hstack([exog, excluded])
+    instruments = ColumnBlocks(exog, excluded)
 
     first_stage = ()
-    projected = exog
+    fitted_endog = np.empty((n, 0))
     if ke:
         gamma = solve_triangular(r_inst, r_endog) * endog_scale / inst_scale[:, None]
-        fitted_endog = instruments @ gamma
+        fitted_endog = instruments.dot(gamma)
         first_stage = tuple(
             LinearFit(
                 params=gamma[:, j],
@@ -261,7 +376,6 @@ def fit_tsls(
             )
             for j in range(ke)
         )
-        projected = np.hstack([exog, fitted_endog])
 
     g = np.hstack([r_inst[:, :kw], r_endog])
     q_g, r_g = np.linalg.qr(g)
@@ -269,11 +383,11 @@ def fit_tsls(
     theta = solve_triangular(r_g, q_g.T @ r[:n_inst, -1])
     reg_scale = np.concatenate([scale[:kw], endog_scale])
     theta *= y_scale / reg_scale
-    design = np.hstack([exog, endog]) if ke else exog
+    design = ColumnBlocks(exog, endog)
     structural = LinearFit(
         params=theta,
-        resid=y - design @ theta,
-        regressors=projected,
+        resid=y - design.dot(theta),
+        regressors=ColumnBlocks(exog, fitted_endog),
         design=design,
         weights=weights,
         r_factor=r_g,
@@ -282,7 +396,9 @@ def fit_tsls(
     return TSLSFit(structural, first_stage, n_exog=kw, n_excluded=p)
 
 
-def fit_ols(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> LinearFit:
+def fit_ols(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+) -> LinearFit:
     """Weighted least squares of ``y`` on ``x`` (see :func:`fit_tsls`)."""
     x = np.asarray(x, dtype=float)
     empty = np.empty((x.shape[0], 0))

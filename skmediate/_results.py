@@ -120,7 +120,7 @@ class MediationResult:
             ("R-squared:", f"{self.rsquared:.4f}"),
         ]
         lines = [title.center(_WIDTH), "=" * _WIDTH]
-        for (lk, lv), (rk, rv) in zip(left, right):
+        for (lk, lv), (rk, rv) in zip(left, right, strict=True):
             lines.append(f"{lk:<13}{lv:<26}{rk:<20}{rv:>19}")
         if self.instruments:
             lines.append(f"{'Instruments:':<13}{', '.join(self.instruments)}")
@@ -152,7 +152,9 @@ class MediationResult:
                     f"p = {fs.wald_f_pvalue:.3g}"
                 )
             if fs.is_weak is None:
-                verdict = f"no Stock-Yogo critical value for {fs.n_instruments} instruments"
+                verdict = (
+                    f"no Stock-Yogo critical value for {fs.n_instruments} instruments"
+                )
             else:
                 verdict = (
                     f"Stock-Yogo critical value {fs.critical_value:.2f} "

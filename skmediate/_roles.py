@@ -75,7 +75,9 @@ def _resolve(X, spec, role: str, n_features: int) -> list[int]:
     try:
         return [int(i) % n_features for i in column_indices(X, spec)]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"{role}={spec!r} does not select columns of X: {exc}") from exc
+        raise ValueError(
+            f"{role}={spec!r} does not select columns of X: {exc}"
+        ) from exc
 
 
 def _single(indices: list[int], role: str, names: list[str]) -> list[int]:
@@ -100,9 +102,15 @@ def fit_roles(
         if spec is None:
             raise ValueError(f"{role} is required: give the column name or index")
     selected = {
-        "treatment": _single(_resolve(X, treatment, "treatment", n_features), "treatment", names),
-        "mediator": _single(_resolve(X, mediator, "mediator", n_features), "mediator", names),
-        "controls": [] if controls is None else _resolve(X, controls, "controls", n_features),
+        "treatment": _single(
+            _resolve(X, treatment, "treatment", n_features), "treatment", names
+        ),
+        "mediator": _single(
+            _resolve(X, mediator, "mediator", n_features), "mediator", names
+        ),
+        "controls": []
+        if controls is None
+        else _resolve(X, controls, "controls", n_features),
     }
     if covariates is None:
         taken = {i for cols in selected.values() for i in cols}

@@ -48,7 +48,9 @@ def check_groups(groups, n: int) -> np.ndarray:
     """Cluster labels of length ``n`` without missing values."""
     groups = np.asarray(groups)
     if groups.ndim != 1:
-        groups = groups.reshape(-1) if groups.ndim == 2 and 1 in groups.shape else groups
+        groups = (
+            groups.reshape(-1) if groups.ndim == 2 and 1 in groups.shape else groups
+        )
     if groups.ndim != 1 or groups.shape[0] != n:
         raise ValueError(
             f"groups must be a 1-D array with one cluster label per row of X "
@@ -59,5 +61,7 @@ def check_groups(groups, n: int) -> np.ndarray:
     if groups.dtype.kind == "O" and any(
         g is None or (isinstance(g, float) and np.isnan(g)) for g in groups
     ):
-        raise ValueError("groups contains missing values; every row needs a cluster label")
+        raise ValueError(
+            "groups contains missing values; every row needs a cluster label"
+        )
     return groups

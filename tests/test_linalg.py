@@ -120,7 +120,8 @@ def test_linear_operator_reproduces_params_and_is_linear():
 def test_bread_is_inverse_of_weighted_cross_product():
     exog, endog, excluded, y, _ = _problem()
     fit = fit_tsls(exog, endog, excluded, y).structural
-    cross = fit.regressors.T @ fit.regressors
+    regressors = fit.regressors.toarray()
+    cross = regressors.T @ regressors
     assert_allclose(fit.bread() @ cross, np.eye(cross.shape[0]), atol=1e-10)
 
 

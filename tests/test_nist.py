@@ -28,7 +28,9 @@ def _load(name):
         x = np.asarray(data["x"], dtype=float)
         columns = {f"x{k}": x**k for k in range(1, spec["polynomial_degree"] + 1)}
     else:
-        columns = {key: np.asarray(val, dtype=float) for key, val in data.items() if key != "y"}
+        columns = {
+            key: np.asarray(val, dtype=float) for key, val in data.items() if key != "y"
+        }
     return pd.DataFrame(columns), np.asarray(data["y"], dtype=float), spec["certified"]
 
 
@@ -43,14 +45,17 @@ def test_nist_certified_values(name):
     X, y, certified = _load(name)
     names = list(X.columns)
     est = NaiveMediationRegressor(
-        treatment=names[0], mediator=names[1], covariates=names[2:], cov_type="classical"
+        treatment=names[0],
+        mediator=names[1],
+        covariates=names[2:],
+        cov_type="classical",
     ).fit(X, y)
     # Certified order is B0 (intercept), B1..Bk for x1..xk.
     ours = est.result_.params[["intercept", *names]].to_numpy()
     ses = est.result_.std_errors[["intercept", *names]].to_numpy()
-    for value, cert in zip(ours, certified["estimates"]):
+    for value, cert in zip(ours, certified["estimates"], strict=True):
         assert _significant_digits(value, cert) >= 7, (value, cert)
-    for value, cert in zip(ses, certified["std_errors"]):
+    for value, cert in zip(ses, certified["std_errors"], strict=True):
         if cert == 0:
             assert abs(value) < 1e-8
         else:

@@ -65,7 +65,9 @@ def _reference_matrices(X):
         cov = pd.get_dummies(cov, columns=["site"], drop_first=True, dtype=float)
         cov = cov[[c for c in cov.columns if c.startswith("site")] + ["x1"]]
     ctrl = X[controls] if controls else pd.DataFrame(index=X.index)
-    exog = pd.concat([pd.Series(1.0, index=X.index, name="intercept"), cov, ctrl, X["r"]], axis=1)
+    exog = pd.concat(
+        [pd.Series(1.0, index=X.index, name="intercept"), cov, ctrl, X["r"]], axis=1
+    )
     centered = cov - cov.mean()
     instruments = centered.mul(X["r"], axis=0).add_prefix("r:")
     return exog, instruments
@@ -128,7 +130,9 @@ def test_first_stage_f_matches_textbook_f(design):
     ref = IV2SLS(y, exog, X["m"], instruments).fit(cov_type="unadjusted", debiased=True)
     diag = ref.first_stage.diagnostics.loc["m"]
     assert est.first_stage_.f_statistic == pytest.approx(diag["f.stat"], rel=RTOL)
-    assert est.first_stage_.f_pvalue == pytest.approx(diag["f.pval"], rel=1e-6, abs=1e-300)
+    assert est.first_stage_.f_pvalue == pytest.approx(
+        diag["f.pval"], rel=1e-6, abs=1e-300
+    )
     # And the textbook restricted-vs-full regression F from statsmodels.
     full = sm.OLS(X["m"], pd.concat([exog, instruments], axis=1)).fit()
     restricted = sm.OLS(X["m"], exog).fit()
@@ -160,7 +164,9 @@ def test_naive_matches_statsmodels(design, cov_type):
         n, k = design_matrix.shape
         ref_se = ref.bse * np.sqrt((n - k) / n)
     elif cov_type == "cluster":
-        ref = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
+        ref = model.fit(
+            cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True}
+        )
         ref_se = ref.bse
     else:
         ref = model.fit(cov_type=STATSMODELS_COV[cov_type][0])
@@ -178,7 +184,11 @@ def test_frequency_weights_match_linearmodels_on_repeated_rows(cov_type):
     est.fit(X, y, sample_weight=weights, groups=groups)
 
     rows = np.repeat(np.arange(len(y)), weights)
-    Xr, yr, gr = X.iloc[rows].reset_index(drop=True), y.iloc[rows].reset_index(drop=True), groups[rows]
+    Xr, yr, gr = (
+        X.iloc[rows].reset_index(drop=True),
+        y.iloc[rows].reset_index(drop=True),
+        groups[rows],
+    )
     exog, instruments = _reference_matrices(Xr)
     lm_cov, debiased = LINEARMODELS_COV[cov_type]
     ref = IV2SLS(yr, exog, Xr["m"], instruments).fit(

@@ -13,7 +13,11 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from skmediate import IVMediationRegressor, NaiveMediationRegressor, WeakInstrumentWarning
+from skmediate import (
+    IVMediationRegressor,
+    NaiveMediationRegressor,
+    WeakInstrumentWarning,
+)
 
 REFERENCE = Path(__file__).parent / "reference"
 DATASETS = ["trial_binary", "trial_clustered", "trial_weak"]
@@ -27,7 +31,11 @@ def _load(name):
 
 
 def _cov_types(ref):
-    return [c for c in ("unadjusted", "classical", "HC0", "HC1", "cluster") if c in ref["iv"]["se"]]
+    return [
+        c
+        for c in ("unadjusted", "classical", "HC0", "HC1", "cluster")
+        if c in ref["iv"]["se"]
+    ]
 
 
 def _fit(estimator_class, ref, data, cov_type):
@@ -52,7 +60,9 @@ def test_iv_against_r(name):
         assert est.result_.nobs == ref["n"]
         assert_allclose(est.result_.params, ref["iv"]["coef"], rtol=RTOL)
         assert_allclose(est.result_.std_errors, ref["iv"]["se"][cov_type], rtol=RTOL)
-        assert_allclose(est.result_.cov, np.array(ref["iv"]["cov"][cov_type]), rtol=RTOL, atol=1e-15)
+        assert_allclose(
+            est.result_.cov, np.array(ref["iv"]["cov"][cov_type]), rtol=RTOL, atol=1e-15
+        )
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -83,7 +93,9 @@ def test_naive_against_r(name):
 def test_weak_dataset_warns():
     ref, data = _load("trial_weak")
     est = IVMediationRegressor(treatment="r", mediator="m", covariates=["x1", "x2"])
-    with pytest.warns(WeakInstrumentWarning, match=r"F statistic is 1\.46, below .* 11\.59"):
+    with pytest.warns(
+        WeakInstrumentWarning, match=r"F statistic is 1\.46, below .* 11\.59"
+    ):
         est.fit(data, data["y"])
     assert est.first_stage_.is_weak
     assert est.first_stage_.critical_value == 11.59

@@ -1,24 +1,17 @@
 """scikit-learn conformance: the common checks, pipelines, search, clone, pickle."""
 
-import pickle
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.compose import make_column_selector
-from sklearn.model_selection import GridSearchCV, KFold, cross_validate
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
     check_param_validation,
     parametrize_with_checks,
 )
 
-from skmediate import IVMediationRegressor, NaiveMediationRegressor, WeakInstrumentWarning
+from skmediate import IVMediationRegressor, NaiveMediationRegressor
 
 ESTIMATORS = [
     IVMediationRegressor(treatment=0, mediator=1),
@@ -29,9 +22,7 @@ _TWO_COLUMNS = (
     "the check's data has two columns, both taken by the treatment and mediator "
     "roles, so no covariate is left to form instruments (see test_iv_contracts)"
 )
-_TOO_FEW_ROWS = (
-    "the check's data has fewer distinct rows than the model has parameters"
-)
+_TOO_FEW_ROWS = "the check's data has fewer distinct rows than the model has parameters"
 EXPECTED_FAILURES = {
     "IVMediationRegressor": {
         name: _TWO_COLUMNS

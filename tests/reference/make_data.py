@@ -79,9 +79,7 @@ def make_trial_binary(seed: int = SEED_BINARY, n: int = 300) -> pd.DataFrame:
         + 2.0 * u
         + e_y
     )
-    return pd.DataFrame(
-        {"y": _round(y), "r": r, "m": m, "x1": x1, "x2": x2, "z": z}
-    )
+    return pd.DataFrame({"y": _round(y), "r": r, "m": m, "x1": x1, "x2": x2, "z": z})
 
 
 def make_trial_clustered(
@@ -177,7 +175,15 @@ def make_trial_weak(seed: int = SEED_WEAK, n: int = 500) -> pd.DataFrame:
         + rng.normal(0.0, 1.0, n)
     )
     m = _round(m)
-    y = 1.0 + 0.4 * x1 + 0.2 * x2 + 0.5 * r + 1.0 * m + 1.5 * u + rng.normal(0.0, 1.0, n)
+    y = (
+        1.0
+        + 0.4 * x1
+        + 0.2 * x2
+        + 0.5 * r
+        + 1.0 * m
+        + 1.5 * u
+        + rng.normal(0.0, 1.0, n)
+    )
     return pd.DataFrame({"y": _round(y), "r": r, "m": m, "x1": x1, "x2": x2})
 
 
@@ -201,8 +207,10 @@ def main() -> None:
     }
     for name, df in datasets.items():
         path = _write(df, name)
-        print(f"wrote {path.relative_to(HERE.parent.parent)}: "
-              f"{df.shape[0]} rows x {df.shape[1]} cols, {path.stat().st_size} bytes")
+        print(
+            f"wrote {path.relative_to(HERE.parent.parent)}: "
+            f"{df.shape[0]} rows x {df.shape[1]} cols, {path.stat().st_size} bytes"
+        )
 
 
 if __name__ == "__main__":
