@@ -338,9 +338,14 @@ class IVMediationRegressor(_MediationRegressor):
         with ``R`` (variables for which the no-effect-modification assumption
         IV-A2 is not plausible).
     covariate_transformer : "passthrough" or transformer, default="passthrough"
-        Applied (as separate clones) to the covariates and the controls, for
-        example ``OneHotEncoder(sparse_output=False)`` for a categorical
-        covariate such as trial site. Term names come from its
+        Applied (as separate clones) to the covariates and to the controls,
+        for example ``OneHotEncoder(sparse_output=False)`` when every covariate
+        is categorical. To encode only the string columns, such as trial site,
+        and pass the rest through, use ``make_column_transformer((OneHotEncoder(
+        drop="first", sparse_output=False), make_column_selector(
+        dtype_exclude="number")), remainder="passthrough",
+        verbose_feature_names_out=False)``: a selector, unlike a list of names,
+        also works on the controls. Term names come from its
         ``get_feature_names_out``.
     cov_type : {"unadjusted", "classical", "HC0", "HC1", "cluster"}, default="HC1"
         Covariance of the estimates (see Notes). ``"cluster"`` needs

@@ -1,10 +1,16 @@
 """scikit-learn conformance: the common checks, pipelines, search, clone, pickle."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.compose import make_column_selector
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
     check_param_validation,
@@ -102,3 +108,151 @@ def test_iv_contracts():
         clone(est).fit(X, y, sample_weight=weights[:-1])
     with pytest.raises(ValueError, match="(?i)sample.weight"):
         clone(est).fit(X, y, sample_weight=weights[:, None].repeat(2, axis=1))
+
+
+@pytest.fixture
+def frame():
+    from .conftest import simulate_trial
+
+    X, y, groups = simulate_trial(
+        n=1500, n_covariates=2, n_controls=1, site=True, seed=21
+    )
+    return X, y, np.arange(len(y)) % 30
+
+
+def _site_encoder():
+    """One-hot encode string columns wherever the transformer is applied."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    return make_column_transformer(
+        (
+            OneHotEncoder(drop="first", sparse_output=False),
+            make_column_selector(dtype_exclude="number"),
+        ),
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+
+
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_pipeline_cross_validate_and_grid_search(cls, frame):
+    X, y, groups = frame
+    est = cls(
+        treatment="r",
+        mediator="m",
+        covariates=["x1", "x2", "site"],
+        controls=["z1"],
+        covariate_transformer=_site_encoder(),
+    )
+    pipe = make_pipeline(FunctionTransformer(feature_names_out="one-to-one"), est)
+    pipe.fit(X, y)
+    assert_allclose(pipe.predict(X), clone(est).fit(X, y).predict(X), rtol=1e-12)
+    assert list(pipe[-1].result_.params.index) == [
+        "intercept",
+        "site_north",
+        "site_south",
+        "site_west",
+        "x1",
+        "x2",
+        "z1",
+        "r",
+        "m",
+    ]
+
+    scores = cross_validate(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0))
+    assert scores["test_score"].shape == (3,)
+    assert np.all(np.isfinite(scores["test_score"]))
+
+    search = GridSearchCV(
+        est, {"cov_type": ["HC0", "HC1"], "confidence_level": [0.9, 0.95]}, cv=3
+    )
+    search.fit(X, y)
+    assert search.best_estimator_.cov_type in {"HC0", "HC1"}
+    assert hasattr(search.best_estimator_, "result_")
+
+
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_clone_and_pickle_round_trip(cls, frame):
+    X, y, groups = frame
+    est = cls(
+        treatment="r", mediator="m", covariates=["x1", "x2"], cov_type="cluster"
+    ).fit(X, y, groups=groups)
+    restored = pickle.loads(pickle.dumps(est))
+    assert_allclose(restored.predict(X), est.predict(X), rtol=0)
+    pd.testing.assert_frame_equal(restored.result_.to_frame(), est.result_.to_frame())
+    cloned = clone(est)
+    assert not hasattr(cloned, "result_")
+    assert cloned.get_params() == est.get_params()
+
+
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_role_specifications_are_equivalent(cls, frame):
+    X, y, _ = frame
+    X = X.drop(columns="site")
+    by_name = cls(
+        treatment="r", mediator="m", covariates=["x1", "x2"], controls=["z1"]
+    ).fit(X, y)
+    by_index = cls(treatment=0, mediator=1, covariates=[2, 3], controls=[4]).fit(X, y)
+    by_selector = cls(
+        treatment="r",
+        mediator="m",
+        covariates=make_column_selector(pattern=r"^x\d"),
+        controls=make_column_selector(pattern=r"^z\d"),
+    ).fit(X, y)
+    by_default = cls(treatment="r", mediator="m", controls=["z1"]).fit(X, y)
+    on_array = cls(treatment=0, mediator=1, controls=[4]).fit(
+        X.to_numpy(), y.to_numpy()
+    )
+    for other in (by_index, by_selector, by_default):
+        pd.testing.assert_series_equal(other.result_.params, by_name.result_.params)
+    assert_allclose(on_array.coef_, by_name.coef_, rtol=1e-12)
+    assert list(on_array.result_.params.index) == [
+        "intercept",
+        "x2",
+        "x3",
+        "x4",
+        "x0",
+        "x1",
+    ]
+    assert list(by_name.feature_names_in_) == list(X.columns)
+    assert not hasattr(on_array, "feature_names_in_")
+
+
+def test_predict_and_score_use_the_observed_mediator(frame):
+    X, y, _ = frame
+    X = X.drop(columns="site")
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"]).fit(X, y)
+    params = est.result_.params
+    expected = (
+        params["intercept"]
+        + X[["x1", "x2", "z1", "r", "m"]].to_numpy() @ params.iloc[1:].to_numpy()
+    )
+    assert_allclose(est.predict(X), expected, rtol=1e-12)
+    resid = y - expected
+    r2 = 1 - np.sum(resid**2) / np.sum((y - y.mean()) ** 2)
+    assert est.score(X, y) == pytest.approx(r2, rel=1e-12)
+    assert est.result_.rsquared == pytest.approx(r2, rel=1e-12)
+    assert est.intercept_ == params["intercept"]
+    assert est.direct_effect_ == params["r"] and est.mediator_effect_ == params["m"]
+
+
+def test_sample_weight_and_groups_route_through_metadata():
+    import sklearn
+
+    from .conftest import simulate_trial
+
+    X, y, groups = simulate_trial(n=500, n_clusters=25, seed=3)
+    weights = np.random.default_rng(0).integers(1, 3, len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster")
+        est.set_fit_request(sample_weight=True, groups=True)
+        pipe = make_pipeline(FunctionTransformer(feature_names_out="one-to-one"), est)
+        pipe.fit(X, y, sample_weight=weights, groups=groups)
+    direct = IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster").fit(
+        X, y, sample_weight=weights, groups=groups
+    )
+    pd.testing.assert_frame_equal(
+        pipe[-1].result_.to_frame(), direct.result_.to_frame()
+    )
+    assert pipe[-1].result_.n_clusters == 25

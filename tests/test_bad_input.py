@@ -1,0 +1,272 @@
+"""Bad input gets a clear error naming the offending column or parameter."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skmediate import IVMediationRegressor, NaiveMediationRegressor
+
+from .conftest import simulate_trial
+
+ESTIMATORS = [IVMediationRegressor, NaiveMediationRegressor]
+
+
+@pytest.fixture
+def data():
+    X, y, _ = simulate_trial(n=600, n_covariates=2, n_controls=1, seed=11)
+    return X, y
+
+
+def _est(cls, **kwargs):
+    params = dict(treatment="r", mediator="m", covariates=["x1", "x2"], controls=["z1"])
+    params.update(kwargs)
+    return cls(**params)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("column", ["r", "m", "x2", "z1"])
+@pytest.mark.parametrize("value, word", [(np.nan, "NaN"), (np.inf, "inf")])
+def test_non_finite_value_in_used_column(cls, data, column, value, word):
+    X, y = data
+    X = X.copy()
+    X.loc[5, column] = value
+    with pytest.raises(ValueError, match=rf"column '{column}' \(\w+\) contains {word}"):
+        _est(cls).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_non_finite_value_in_unused_column_is_fine(cls, data):
+    X, y = data
+    X = X.assign(notes=np.nan)
+    _est(cls).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_non_finite_outcome(cls, data):
+    X, y = data
+    y = y.copy()
+    y.iloc[3] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        _est(cls).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_lengths_differ(cls, data):
+    X, y = data
+    with pytest.raises(ValueError, match="X has 600 rows but y has 599"):
+        _est(cls).fit(X, y.iloc[:-1])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_non_numeric_column_without_encoder(cls, data):
+    X, y = data
+    X = X.assign(site=np.where(X["x1"] > 0, "north", "south"))
+    with pytest.raises(
+        ValueError, match=r"column 'site' \(covariate\) is not numeric.*OneHotEncoder"
+    ):
+        _est(cls, covariates=["x1", "site"]).fit(X, y)
+    with pytest.raises(ValueError, match=r"column 'site' \(mediator\) is not numeric"):
+        _est(cls, mediator="site").fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_single_arm_treatment(cls, data):
+    X, y = data
+    X = X.assign(r=1.0)
+    with pytest.raises(
+        ValueError, match=r"treatment 'r' takes a single value \(1\).*two arms"
+    ):
+        _est(cls).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_single_arm_after_zero_weights(cls, data):
+    X, y = data
+    weights = (X["r"] == 1).astype(float)
+    with pytest.raises(ValueError, match="single value"):
+        _est(cls).fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_constant_covariate(cls, data):
+    X, y = data
+    X = X.assign(x2=3.0)
+    with pytest.raises(
+        ValueError, match=r"covariate 'x2' is constant or a linear combination"
+    ):
+        _est(cls).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_collinear_covariates(cls, data):
+    X, y = data
+    X = X.assign(x3=2 * X["x1"] - X["x2"])
+    with pytest.raises(ValueError, match=r"covariate 'x3'.*\(intercept, x1, x2\)"):
+        _est(cls, covariates=["x1", "x2", "x3"]).fit(X, y)
+
+
+def test_interaction_rank_deficient_names_covariate(data):
+    X, y = data
+    # x2 is constant among the treated: its interaction duplicates the treatment.
+    X = X.assign(x2=np.where(X["r"] == 1, 0.5, X["x2"]))
+    with pytest.raises(ValueError, match=r"interaction 'r:x2'.*covariate 'x2'"):
+        _est(IVMediationRegressor).fit(X, y)
+
+
+def test_mediator_not_identified(data):
+    X, y = data
+    X = X.assign(m=2 * X["r"] + 1)
+    with pytest.raises(ValueError, match=r"mediator 'm' is not identified"):
+        _est(IVMediationRegressor).fit(X, y)
+
+
+def test_iv_needs_a_covariate(data):
+    X, y = data
+    with pytest.raises(ValueError, match="needs at least one covariate"):
+        _est(IVMediationRegressor, covariates=[]).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_too_few_rows(cls, data):
+    X, y = data
+    with pytest.raises(
+        ValueError, match=r"too few rows: n_samples=5, but the .* has \d+ parameters"
+    ):
+        _est(cls).fit(X.iloc[:5], y.iloc[:5])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_cluster_without_groups(cls, data):
+    X, y = data
+    with pytest.raises(
+        ValueError, match=r"cov_type='cluster' needs the cluster labels.*groups"
+    ):
+        _est(cls, cov_type="cluster").fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_cluster_with_one_cluster(cls, data):
+    X, y = data
+    with pytest.raises(ValueError, match="at least 2 clusters in groups; got 1"):
+        _est(cls, cov_type="cluster").fit(X, y, groups=np.zeros(len(y)))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_groups_of_wrong_length_or_missing(cls, data):
+    X, y = data
+    with pytest.raises(
+        ValueError,
+        match=r"groups must be a 1-D array with one cluster label per row of X \(600\)",
+    ):
+        _est(cls, cov_type="cluster").fit(X, y, groups=np.arange(10))
+    groups = np.arange(len(y)) % 7.0
+    groups[4] = np.nan
+    with pytest.raises(ValueError, match="groups contains NaN"):
+        _est(cls, cov_type="cluster").fit(X, y, groups=groups)
+
+
+def test_groups_ignored_for_other_cov_types(data):
+    X, y = data
+    a = _est(IVMediationRegressor, cov_type="HC1").fit(X, y)
+    b = _est(IVMediationRegressor, cov_type="HC1").fit(
+        X, y, groups=np.arange(len(y)) % 5
+    )
+    pd.testing.assert_series_equal(a.result_.std_errors, b.result_.std_errors)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_role_naming_a_missing_column(cls, data):
+    X, y = data
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "mediator names column(s) ['mm'] that are not in X; available columns: ['r', 'm', 'x1', 'x2', 'z1']"
+        ),
+    ):
+        _est(cls, mediator="mm").fit(X, y)
+    with pytest.raises(ValueError, match=r"covariates names column\(s\) \['x9'\]"):
+        _est(cls, covariates=["x1", "x9"]).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_column_with_two_roles(cls, data):
+    X, y = data
+    with pytest.raises(
+        ValueError, match="column 'x1' is given two roles: covariates and controls"
+    ):
+        _est(cls, controls=["x1"]).fit(X, y)
+    with pytest.raises(
+        ValueError, match="column 'r' is given two roles: treatment and mediator"
+    ):
+        _est(cls, mediator="r").fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_role_must_select_one_column(cls, data):
+    X, y = data
+    with pytest.raises(
+        ValueError, match=r"mediator must select exactly one column; it selects 2"
+    ):
+        _est(cls, mediator=["m", "z1"], controls=None).fit(X, y)
+    with pytest.raises(ValueError, match="treatment is required"):
+        cls(mediator="m").fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_names_on_array_input(cls, data):
+    X, y = data
+    with pytest.raises(ValueError, match="X has no column names"):
+        _est(cls).fit(X.to_numpy(), y)
+    with pytest.raises(
+        ValueError, match="column index 9 is out of range for X with n_features=5"
+    ):
+        cls(treatment=0, mediator=9).fit(X.to_numpy(), y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("cov_type", "HC3"),
+        ("confidence_level", 1.5),
+        ("covariate_transformer", "scale"),
+    ],
+)
+def test_invalid_parameters(cls, data, param, value):
+    X, y = data
+    with pytest.raises(InvalidParameterError, match=param):
+        _est(cls, **{param: value}).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_negative_sample_weight(cls, data):
+    X, y = data
+    weights = np.ones(len(y))
+    weights[0] = -1
+    with pytest.raises(
+        ValueError, match="Negative values in data passed to .*sample_weight"
+    ):
+        _est(cls).fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_callers_data_never_modified(cls, data):
+    X, y = data
+    X = X.assign(site=np.where(X["x1"] > 0, "north", "south"))
+    weights = np.random.default_rng(0).integers(0, 3, len(y)).astype(float)
+    groups = np.arange(len(y)) % 9
+    copies = X.copy(), y.copy(), weights.copy(), groups.copy()
+    _est(cls, covariates=["x1", "x2"], cov_type="cluster").fit(
+        X, y, sample_weight=weights, groups=groups
+    )
+    pd.testing.assert_frame_equal(X, copies[0])
+    pd.testing.assert_series_equal(y, copies[1])
+    np.testing.assert_array_equal(weights, copies[2])
+    np.testing.assert_array_equal(groups, copies[3])
+    array = X[["r", "m", "x1", "x2"]].to_numpy()
+    array_copy = array.copy()
+    cls(treatment=0, mediator=1, cov_type="HC0").fit(array, y.to_numpy()).predict(array)
+    np.testing.assert_array_equal(array, array_copy)

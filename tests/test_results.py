@@ -1,0 +1,142 @@
+"""Result objects, summaries, the Stock-Yogo table and the weak-instrument warning."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from scipy import stats
+
+from skmediate import (
+    IVMediationRegressor,
+    NaiveMediationRegressor,
+    WeakInstrumentWarning,
+    stock_yogo_critical_value,
+)
+
+from .conftest import simulate_trial
+
+
+@pytest.fixture
+def fitted():
+    X, y, _ = simulate_trial(n=800, n_covariates=2, seed=31)
+    return IVMediationRegressor(treatment="r", mediator="m", confidence_level=0.9).fit(
+        X, y
+    )
+
+
+def test_inference_is_normal_based(fitted):
+    res = fitted.result_
+    z = res.params / res.std_errors
+    assert_allclose(res.zstats, z)
+    assert_allclose(res.pvalues, 2 * stats.norm.sf(np.abs(z)))
+    ci = res.conf_int()
+    assert list(ci.columns) == ["lower", "upper"]
+    q = stats.norm.ppf(0.95)
+    assert_allclose(ci["lower"], res.params - q * res.std_errors)
+    assert_allclose(ci["upper"], res.params + q * res.std_errors)
+    q99 = stats.norm.ppf(0.995)
+    assert_allclose(res.conf_int(0.99)["upper"], res.params + q99 * res.std_errors)
+    with pytest.raises(ValueError, match="confidence_level must be in"):
+        res.conf_int(1.2)
+
+
+def test_tiny_pvalues_keep_precision(fitted):
+    res = dataclasses.replace(
+        fitted.result_,
+        params=pd.Series([9.0, -12.0], index=["a", "b"]),
+        std_errors=pd.Series([1.0, 1.0], index=["a", "b"]),
+    )
+    # 1 - cdf rounds to 0 at these z; the survival function does not.
+    assert res.pvalues["a"] == pytest.approx(2 * 1.1285884059538e-19, rel=1e-10)
+    assert 0 < res.pvalues["b"] < 1e-30
+
+
+def test_to_frame_and_summary(fitted):
+    res = fitted.result_
+    frame = res.to_frame()
+    assert list(frame.columns) == [
+        "estimate",
+        "std_error",
+        "z",
+        "pvalue",
+        "lower",
+        "upper",
+    ]
+    assert list(frame.index) == ["intercept", "x1", "x2", "r", "m"]
+    text = fitted.summary()
+    assert text == res.summary() == str(res)
+    assert "IV mediation regression" in text
+    assert "No. observations:" in text and "800" in text
+    assert "HC1" in text and "[0.050" in text and "0.950]" in text
+    assert "Instruments: r:x1, r:x2" in text
+    assert f"partial F(2, {800 - 6:g}) = {fitted.first_stage_.f_statistic:.3f}" in text
+    assert "Stock-Yogo critical value 11.59" in text
+    for estimate in frame["estimate"]:
+        assert f"{estimate:.4f}" in text
+    assert "2024" not in text and ":" not in text.splitlines()[0]
+
+
+def test_result_is_frozen_numbers_only(fitted):
+    res = fitted.result_
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.nobs = 3
+    for field in dataclasses.fields(res):
+        value = getattr(res, field.name)
+        assert not isinstance(value, np.ndarray) or value.size < 100
+        if isinstance(value, (pd.Series, pd.DataFrame)):
+            assert len(value) == len(res.params)
+
+
+def test_first_stage_attributes(fitted):
+    fs = fitted.first_stage_
+    assert fs is fitted.result_.first_stage
+    assert fs.n_instruments == 2 and fs.df_num == 2 and fs.df_denom == 800 - 6
+    assert fs.f_pvalue == pytest.approx(stats.f.sf(fs.f_statistic, 2, 794))
+    assert fs.partial_r2 == pytest.approx(
+        2 * fs.f_statistic / (2 * fs.f_statistic + 794)
+    )
+    assert fs.critical_value == 11.59
+    assert fs.is_weak is False
+    assert fs.cov_type == "HC1"
+
+
+@pytest.mark.parametrize(
+    "k, value",
+    [(1, 8.96), (2, 11.59), (3, 12.83), (5, 15.09), (10, 20.88), (15, 26.80)],
+)
+def test_stock_yogo_values_quoted_in_the_paper(k, value):
+    assert stock_yogo_critical_value(k) == value
+
+
+def test_stock_yogo_other_tables_and_limits():
+    assert stock_yogo_critical_value(1, level=0.10) == 16.38
+    assert np.isnan(stock_yogo_critical_value(31))
+    assert stock_yogo_critical_value(3, table="tsls_relative_bias", level=0.05) > 10
+    with pytest.raises(ValueError, match="table must be one of"):
+        stock_yogo_critical_value(2, table="fuller")
+    with pytest.raises(ValueError, match="level for table 'tsls_size' must be one of"):
+        stock_yogo_critical_value(2, level=0.5)
+
+
+def test_weak_instrument_warning_and_verdict():
+    rng = np.random.default_rng(5)
+    n = 400
+    X = pd.DataFrame({"r": rng.integers(0, 2, n), "x": rng.normal(size=n)})
+    X["m"] = 0.5 * X["r"] + 0.02 * X["r"] * X["x"] + rng.normal(size=n)
+    y = X["m"] + rng.normal(size=n)
+    with pytest.warns(
+        WeakInstrumentWarning,
+        match=r"below the Stock-Yogo critical value 8\.96 for 1 instrument",
+    ) as record:
+        est = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
+    assert record[0].filename == __file__  # points at the caller
+    assert est.first_stage_.is_weak
+    assert "WEAK instruments" in est.summary()
+
+
+def test_no_warning_for_naive_or_strong_instruments(fitted, recwarn):
+    X, y, _ = simulate_trial(n=800, n_covariates=2, seed=31)
+    NaiveMediationRegressor(treatment="r", mediator="m").fit(X, y)
+    assert not any(issubclass(w.category, WeakInstrumentWarning) for w in recwarn)
