@@ -187,6 +187,18 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 "least two arms"
             )
 
+    def _fit_data(self, data: MediationData) -> TSLSFit:
+        """Run the numerics on validated data (rank errors get column names).
+
+        Workflows that re-estimate on modified outcomes or weights (sensitivity
+        analysis, the bootstrap) start from here: ``_prepare`` validates the
+        input once and ``fit_tsls`` with the returned layout gives the rest.
+        """
+        try:
+            return self._solve(data)
+        except RankDeficiencyError as exc:
+            raise self._rank_error(data, exc) from None
+
     def _rank_error(self, data: MediationData, exc: RankDeficiencyError) -> ValueError:
         names = data.roles.names
         labels = (
@@ -222,10 +234,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         data = self._prepare(X, y, sample_weight, groups)
-        try:
-            solution = self._solve(data)
-        except RankDeficiencyError as exc:
-            raise self._rank_error(data, exc) from None
+        solution = self._fit_data(data)
         structural = solution.structural
         names = data.term_names
         cov = covariance(structural, self.cov_type, data.groups)
