@@ -8,6 +8,7 @@ regression, as scikit-learn estimators.
 from ._diagnostics import FirstStageDiagnostics, stock_yogo_critical_value
 from ._estimators import IVMediationRegressor, NaiveMediationRegressor
 from ._results import MediationResult
+from ._sensitivity import SensitivityGrid
 from .exceptions import RankDeficiencyError, WeakInstrumentWarning
 
 __version__ = "0.1.0.dev0"
@@ -18,6 +19,7 @@ __all__ = [
     "MediationResult",
     "NaiveMediationRegressor",
     "RankDeficiencyError",
+    "SensitivityGrid",
     "WeakInstrumentWarning",
     "__version__",
     "stock_yogo_critical_value",

@@ -1,0 +1,317 @@
+"""SensitivityGrid: closed form against refitting, additivity, breakdown values, API."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skmediate import IVMediationRegressor, NaiveMediationRegressor, SensitivityGrid
+
+from .conftest import simulate_trial
+
+RTOL = 1e-9
+COV_TYPES = ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+
+
+@pytest.fixture(scope="module")
+def trial():
+    X, y, groups = simulate_trial(
+        n=900, n_covariates=2, n_controls=1, n_clusters=30, seed=41
+    )
+    weights = np.random.default_rng(0).integers(0, 4, len(y))
+    return X, y, groups, weights
+
+
+def _tau():
+    return {"x1": [0.0, 1.0, -0.5], "x2": [0.0, 1.0]}
+
+
+def _assert_frames_close(a, b, rtol=RTOL):
+    assert list(a.columns) == list(b.columns)
+    assert_allclose(a.to_numpy(), b.to_numpy(), rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_closed_form_equals_refit(trial, cls, cov_type):
+    X, y, groups, weights = trial
+    est = cls(treatment="r", mediator="m", controls=["z1"], cov_type=cov_type)
+    kwargs = dict(tau_direct=_tau(), tau_mediator={"x1": [0.0, 0.7]})
+    fit_kw = dict(sample_weight=weights, groups=groups)
+    closed = SensitivityGrid(est, method="closed_form", **kwargs).fit(X, y, **fit_kw)
+    refit = SensitivityGrid(est, method="refit", **kwargs).fit(X, y, **fit_kw)
+    assert closed.method_ == "closed_form" and refit.method_ == "refit"
+    assert len(closed.to_frame()) == 12
+    _assert_frames_close(closed.to_frame(), refit.to_frame())
+
+
+def _site_trial():
+    X, y, groups = simulate_trial(
+        n=1500, n_covariates=1, site=True, n_clusters=40, seed=42
+    )
+    encoder = make_column_transformer(
+        (
+            OneHotEncoder(drop="first", sparse_output=False),
+            make_column_selector(dtype_exclude="number"),
+        ),
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", covariate_transformer=encoder
+    )
+    return X, y, groups, est
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+def test_closed_form_equals_refit_one_hot_and_pipeline(cov_type):
+    X, y, groups, est = _site_trial()
+    est.set_params(cov_type=cov_type)
+    tau = {"site_south": [0.0, 0.5], "x1": [-1.0, 1.0]}
+    pipe = make_pipeline(FunctionTransformer(feature_names_out="one-to-one"), est)
+    closed = SensitivityGrid(pipe, tau_direct=tau, tau_mediator=tau).fit(
+        X, y, groups=groups
+    )
+    refit = SensitivityGrid(
+        pipe, tau_direct=tau, tau_mediator=tau, method="refit", n_jobs=2
+    )
+    refit.fit(X, y, groups=groups)
+    assert closed.method_ == "closed_form"
+    assert closed.covariate_names_ == ["site_north", "site_south", "site_west", "x1"]
+    assert "tau_mediator[site_south]" in closed.results_
+    _assert_frames_close(closed.to_frame(), refit.to_frame())
+
+
+def test_refit_is_identical_for_any_n_jobs(trial):
+    X, y, groups, _ = trial
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    one = SensitivityGrid(est, tau_direct=_tau(), method="refit", n_jobs=1).fit(X, y)
+    two = SensitivityGrid(est, tau_direct=_tau(), method="refit", n_jobs=2).fit(X, y)
+    pd.testing.assert_frame_equal(one.to_frame(), two.to_frame())
+
+
+def test_paper_table_2_layout_and_additivity(trial):
+    X, y, _, _ = trial
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", controls=["z1"], cov_type="unadjusted"
+    )
+    values = {"x1": [0, 1], "x2": [0, 1]}
+    grid = SensitivityGrid(est, tau_direct=values, tau_mediator=values).fit(X, y)
+    frame = grid.to_frame()
+    assert len(frame) == 16
+    taus = frame[
+        ["tau_direct[x1]", "tau_direct[x2]", "tau_mediator[x1]", "tau_mediator[x2]"]
+    ]
+    # Rows as in the paper: tau_R runs fastest ((0,0),(0,1),(1,0),(1,1)), then tau_M.
+    expected = [
+        (a, b, c, d) for c in (0, 1) for d in (0, 1) for a in (0, 1) for b in (0, 1)
+    ]
+    assert [tuple(row) for row in taus.to_numpy().astype(int)] == expected
+
+    plain = clone(est).fit(X, y)
+    assert frame.loc[0, "direct_effect"] == pytest.approx(
+        plain.direct_effect_, rel=1e-12
+    )
+    assert frame.loc[0, "mediator_effect"] == pytest.approx(
+        plain.mediator_effect_, rel=1e-12
+    )
+    ci = plain.result_.conf_int()
+    assert frame.loc[0, "mediator_effect_ci_low"] == pytest.approx(
+        ci.loc["m", "lower"], rel=1e-12
+    )
+
+    # Additivity: each row's shift from tau = 0 is the sum of its components' shifts.
+    for effect in ("direct_effect", "mediator_effect"):
+        base = frame.loc[0, effect]
+        single = {}
+        for column in taus.columns:
+            others = [c for c in taus.columns if c != column]
+            row = frame[(taus[column] == 1) & (taus[others] == 0).all(axis=1)].index[0]
+            single[column] = frame.loc[row, effect] - base
+        for i in frame.index:
+            predicted = base + sum(
+                single[c] for c in taus.columns if taus.loc[i, c] == 1
+            )
+            assert frame.loc[i, effect] == pytest.approx(
+                predicted, rel=1e-10, abs=1e-12
+            )
+
+
+def test_array_grid_equals_dict_grid(trial):
+    X, y, _, _ = trial
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    by_dict = SensitivityGrid(
+        est, tau_direct={"x2": [0.0, 1.0]}, tau_mediator={"x1": [0.5]}
+    ).fit(X, y)
+    by_array = SensitivityGrid(
+        est, tau_direct=[[0.0, 0.0], [0.0, 1.0]], tau_mediator=[[0.5, 0.0], [0.5, 0.0]]
+    ).fit(X, y)
+    pd.testing.assert_frame_equal(by_dict.to_frame(), by_array.to_frame())
+    only_direct = SensitivityGrid(est, tau_direct=np.array([[1.0, -1.0]])).fit(X, y)
+    assert only_direct.to_frame()["tau_mediator[x1]"].tolist() == [0.0]
+
+
+def test_sensitivity_interval(trial):
+    X, y, _, _ = trial
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    grid = SensitivityGrid(est, tau_direct=_tau(), tau_mediator=_tau()).fit(X, y)
+    frame, interval = grid.to_frame(), grid.sensitivity_interval_
+    for effect in ("direct_effect", "mediator_effect"):
+        assert interval.loc[effect, "estimate_low"] == frame[effect].min()
+        assert interval.loc[effect, "estimate_high"] == frame[effect].max()
+        assert interval.loc[effect, "ci_low"] == frame[f"{effect}_ci_low"].min()
+        assert interval.loc[effect, "ci_high"] == frame[f"{effect}_ci_high"].max()
+
+
+@pytest.mark.parametrize("cov_type", ["classical", "HC1", "cluster"])
+def test_breakdown_values_refit_to_zero(trial, cov_type):
+    X, y, groups, weights = trial
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", controls=["z1"], cov_type=cov_type
+    )
+    grid = SensitivityGrid(est, tau_direct={"x1": [0.0]}).fit(
+        X, y, sample_weight=weights, groups=groups
+    )
+    table = grid.breakdown_
+    assert table.shape == (8, 3)
+    checked = 0
+    for (effect, parameter), row in table.iterrows():
+        tau = {"tau_direct": {}, "tau_mediator": {}}
+        kind, name = parameter[:-1].split("[")
+        for column, target in (
+            ("sign_change", "estimate"),
+            ("ci_covers_zero_up", "bound"),
+            ("ci_covers_zero_down", "bound"),
+        ):
+            value = row[column]
+            if not np.isfinite(value) or value == 0:
+                continue
+            tau[kind] = {name: [value]}
+            refit = (
+                SensitivityGrid(clone(est), method="refit", **tau)
+                .fit(X, y, sample_weight=weights, groups=groups)
+                .to_frame()
+                .iloc[0]
+            )
+            if target == "estimate":
+                assert abs(refit[effect]) < 1e-8 * max(
+                    1.0, abs(grid.forms_.estimate).max()
+                )
+            else:
+                bound = min(
+                    abs(refit[f"{effect}_ci_low"]), abs(refit[f"{effect}_ci_high"])
+                )
+                assert bound < 1e-8 * max(1.0, refit[f"{effect}_se"])
+            checked += 1
+    assert checked >= 8
+
+
+def test_breakdown_is_zero_when_interval_already_covers_zero():
+    X, y, _ = simulate_trial(n=300, n_covariates=2, seed=43)
+    y = y - 2.0 * X["m"] - (-1.0) * X["r"]  # true effects near 0
+    grid = SensitivityGrid(
+        IVMediationRegressor(treatment="r", mediator="m"), tau_direct={"x1": [0.0]}
+    ).fit(X, y)
+    covers = [
+        effect
+        for effect in ("direct_effect", "mediator_effect")
+        if grid.results_[f"{effect}_ci_low"][0]
+        <= 0
+        <= grid.results_[f"{effect}_ci_high"][0]
+    ]
+    assert covers
+    for effect in covers:
+        assert (grid.breakdown_.loc[effect, "ci_covers_zero_up"] == 0).all()
+
+
+def test_predict_score_clone_params_pickle(trial):
+    X, y, _, _ = trial
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    grid = SensitivityGrid(est, tau_direct=_tau()).fit(X, y)
+    plain = clone(est).fit(X, y)
+    assert_allclose(grid.predict(X), plain.predict(X))
+    assert grid.score(X, y) == pytest.approx(plain.score(X, y))
+    assert grid.get_params()["estimator__cov_type"] == "HC1"
+    grid2 = clone(grid).set_params(estimator__cov_type="HC0")
+    assert grid2.estimator.cov_type == "HC0" and grid.estimator.cov_type == "HC1"
+    restored = pickle.loads(pickle.dumps(grid))
+    pd.testing.assert_frame_equal(restored.to_frame(), grid.to_frame())
+    no_predict = SensitivityGrid(object())
+    assert not hasattr(no_predict, "predict")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(tau_direct={"x9": [0, 1]}),
+            r"tau_direct names covariate\(s\) \['x9'\].*\['x1', 'x2'\]",
+        ),
+        (
+            dict(tau_mediator=[[0.0, 1.0, 2.0]]),
+            r"tau_mediator must have one column per covariate \(2",
+        ),
+        (dict(tau_direct={"x1": []}), r"tau_direct\['x1'\] is empty"),
+        (dict(tau_direct=np.empty((0, 2))), "tau_direct has no rows"),
+        (dict(tau_direct={"x1": [0, np.nan]}), "contains NaN or inf"),
+        (dict(tau_direct=[[0, np.inf]]), "contains NaN or inf"),
+        (dict(tau_direct={"x1": [0]}, tau_mediator=[[0, 0]]), "both be dicts"),
+        (
+            dict(tau_direct=[[0, 0]], tau_mediator=[[0, 0], [1, 1]]),
+            "same number of rows",
+        ),
+    ],
+)
+def test_bad_tau(trial, kwargs, message):
+    X, y, _, _ = trial
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    with pytest.raises(ValueError, match=message):
+        SensitivityGrid(est, **kwargs).fit(X, y)
+
+
+def test_estimator_lacking_attributes(trial):
+    X, y, _, _ = trial
+    with pytest.raises(TypeError, match=r"LinearRegression lacks \['direct_effect_'"):
+        SensitivityGrid(LinearRegression(), tau_direct={"x1": [1]}).fit(
+            X[["r", "x1"]], y
+        )
+
+
+def test_closed_form_needs_a_linear_estimator(trial):
+    X, y, _, _ = trial
+
+    class Nonlinear(IVMediationRegressor):
+        _linear_in_y = False
+
+    with pytest.raises(
+        ValueError, match="method='closed_form' needs an estimator that is linear"
+    ):
+        SensitivityGrid(
+            Nonlinear(treatment="r", mediator="m"),
+            tau_direct={"x1": [1]},
+            method="closed_form",
+        ).fit(X, y)
+    auto = SensitivityGrid(
+        Nonlinear(treatment="r", mediator="m"), tau_direct={"x1": [1]}
+    ).fit(X, y)
+    assert auto.method_ == "refit" and not hasattr(auto, "breakdown_")
+
+
+@parametrize_with_checks(
+    [SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1))],
+    expected_failed_checks=lambda est: {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the check's data has fewer distinct rows than the model has parameters"
+        ),
+    },
+)
+def test_sklearn_checks(estimator, check):
+    check(estimator)
