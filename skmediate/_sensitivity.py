@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from scipy import stats
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -341,6 +341,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     # -- fitting ------------------------------------------------------------
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the estimator at ``τ = 0`` and re-estimate over the grid.
 
@@ -357,7 +358,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         -------
         self : object
         """
-        self._validate_params()
         fit_params = self._fit_params(sample_weight, groups)
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         final = _final_step(self.estimator_)
