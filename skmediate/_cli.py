@@ -434,7 +434,13 @@ def prepare_data(frame: pd.DataFrame, args):
 
 
 def parse_tau(text: str, option: str) -> dict[str, list[float]]:
-    """``"X1=0,1;X2=0,0.5"`` -> ``{"X1": [0.0, 1.0], "X2": [0.0, 0.5]}``."""
+    """Sensitivity values from the command line, as a dict for SensitivityGrid.
+
+    Examples
+    --------
+    >>> parse_tau("past_use=0,1; baseline_use=0,0.5", "--sensitivity")
+    {'past_use': [0.0, 1.0], 'baseline_use': [0.0, 0.5]}
+    """
     expected = 'expected NAME=V1,V2,...;NAME=..., e.g. "past_use=0,1;baseline_use=0,1"'
     spec: dict[str, list[float]] = {}
     for entry in (e.strip() for e in text.split(";")):

@@ -445,18 +445,18 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
 # Renderers
 
 
-def render(report: Report, fmt: str = "text", digits: int = 3) -> str:
+def render(report: Report, output_format: str = "text", digits: int = 3) -> str:
     """The report in one of :data:`FORMATS`."""
-    if fmt == "json":
+    if output_format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     blocks = layout(report, digits)
-    if fmt == "text":
+    if output_format == "text":
         return _text(blocks)
-    if fmt == "markdown":
+    if output_format == "markdown":
         return _markdown(blocks)
-    if fmt == "html":
+    if output_format == "html":
         return _html(blocks, report)
-    raise ValueError(f"format must be one of {FORMATS}; got {fmt!r}")
+    raise ValueError(f"output_format must be one of {FORMATS}; got {output_format!r}")
 
 
 def _text_table(table: Table) -> list[str]:

@@ -501,7 +501,8 @@ def effect_on_mediator_section(iv, X, analysis, groups) -> EffectOnMediator:
     """The estimator's ``effect_on_mediator_`` where it has one, else the
     difference in means of the mediator between the arms."""
     if hasattr(iv, "effect_on_mediator_"):
-        rows = {row.effect: row for row in _effect_rows("iv", iv)}
+        effects = _effect_rows("iv", iv) if hasattr(iv.result_, "effects") else []
+        rows = {row.effect: row for row in effects}
         row = rows.get("effect_on_mediator")
         nan = math.nan
         values = (
@@ -524,7 +525,7 @@ def effect_on_mediator_section(iv, X, analysis, groups) -> EffectOnMediator:
     )
     method = (
         "difference in means between the arms"
-        if np.unique(r).size == 2
+        if set(np.unique(r)) == {0.0, 1.0}
         else "least squares slope of the mediator on the treatment"
     )
     return EffectOnMediator(**asdict(estimate), method=method)
