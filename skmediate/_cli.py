@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -222,8 +224,9 @@ def main(argv=None) -> int:
         print(f"skmediate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
-        # The reader went away (e.g. `skmediate demo | head`): exit quietly.
-        sys.stderr.close()
+        # The reader went away (e.g. `skmediate demo | head`): exit quietly,
+        # without a second error when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
@@ -311,7 +314,7 @@ def read_table(path: str) -> pd.DataFrame:
                 f"reading the Parquet file {path} needs pyarrow: pip install "
                 "pyarrow (or skmediate[parquet]), or save the data as CSV"
             ) from None
-        reader, kind = (lambda f: pd.read_parquet(f, engine="pyarrow")), "Parquet"
+        reader, kind = partial(pd.read_parquet, engine="pyarrow"), "Parquet"
     else:
         reader, kind = pd.read_csv, "CSV"
     try:

@@ -162,9 +162,7 @@ def _settings_text(report: Report) -> str:
             f"One-hot encoded (first level dropped): {', '.join(s.categorical)}."
         )
     clusters = (
-        f", clustered by {s.clusters} ({report.data.n_clusters} clusters)"
-        if s.clusters
-        else ""
+        f" by {s.clusters} ({report.data.n_clusters} clusters)" if s.clusters else ""
     )
     parts.append(
         f"Covariance: {s.cov_type}{clusters}; confidence level "

@@ -275,7 +275,7 @@ def check_schema(value, skeleton, path="$"):
             isinstance(value, (int, float)) and not isinstance(value, bool)
         ), path
     elif isinstance(skeleton, str):
-        assert isinstance(value, str) or isinstance(value, (int, float)), path
+        assert isinstance(value, str), path
 
 
 def test_json(runs, ref):
