@@ -1,0 +1,8 @@
+"""``python -m skmediate``: the same as the ``skmediate`` command."""
+
+import sys
+
+from ._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

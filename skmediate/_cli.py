@@ -1,0 +1,557 @@
+"""The ``skmediate`` command line: ``skmediate analyze FILE ...`` and ``skmediate demo``.
+
+Reads a data file, checks it, and hands the columns to
+:func:`skmediate._report.build_report`; :mod:`skmediate._render` formats the
+result. Every problem with the input ends the program with one line on
+standard error and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._covariance import COV_TYPES
+from ._render import FORMATS, render
+from ._report import Analysis, build_report, module_feature
+
+__all__ = ["main", "parse_tau", "simulated_trial"]
+
+EXIT_USAGE = 2
+# The grid of the paper's Table 2: each component of tau_R and tau_M at 0 and 1.
+DEMO_TAU = {"past_use": [0.0, 1.0], "baseline_use": [0.0, 1.0]}
+DEMO_RESAMPLES = 1999
+
+
+class CLIError(Exception):
+    """A problem with the command line or the data, reported in one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message):
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1; got {value}")
+    return value
+
+
+ANALYZE_EPILOG = """\
+example:
+  skmediate analyze trial.csv --outcome hamilton --treatment r --mediator m \\
+      --covariates past_use baseline_use --sensitivity "past_use=0,1;baseline_use=0,1"
+
+Sensitivity values are given as NAME=V1,V2,...;NAME=... over covariates (a
+one-hot encoded column is named <column>_<level>); the grid is the cartesian
+product of all values. --sensitivity uses the same values for tau_R (direct
+effect) and tau_M (mediator effect), as in Table 2 of Small (2012);
+--sensitivity-direct and --sensitivity-mediator give them separately (an
+effect given no values keeps tau = 0).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="skmediate",
+        description=(
+            "Mediation analysis of randomized trials: baseline covariates "
+            "interacted with the random assignment instrument the mediator "
+            "(Small 2012)."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"skmediate {__version__}"
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{analyze,demo}", parser_class=_Parser
+    )
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="analyse a trial from a CSV or Parquet file",
+        description=(
+            "Fit the standard (naive) regression and the IV mediation "
+            "regression to a data file and report both, with the first-stage "
+            "diagnostics and, on request, a sensitivity analysis and bootstrap "
+            "intervals."
+        ),
+        epilog=ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    analyze.add_argument("file", metavar="FILE", help="a .csv or .parquet file")
+    roles = analyze.add_argument_group("columns")
+    roles.add_argument("--outcome", required=True, metavar="Y", help="outcome")
+    roles.add_argument(
+        "--treatment", required=True, metavar="R", help="randomized assignment"
+    )
+    roles.add_argument("--mediator", required=True, metavar="M", help="mediator")
+    roles.add_argument(
+        "--covariates",
+        required=True,
+        nargs="+",
+        metavar="X",
+        help="baseline covariates, interacted with R to form the instruments",
+    )
+    roles.add_argument(
+        "--controls",
+        nargs="+",
+        default=[],
+        metavar="Z",
+        help="baseline variables in both stages, not interacted with R",
+    )
+    roles.add_argument(
+        "--categorical",
+        nargs="+",
+        default=[],
+        metavar="COL",
+        help="covariates or controls to one-hot encode (first level dropped)",
+    )
+    roles.add_argument(
+        "--clusters", metavar="COL", help="cluster labels (implies --cov-type cluster)"
+    )
+    options = analyze.add_argument_group("inference")
+    options.add_argument(
+        "--cov-type",
+        choices=COV_TYPES,
+        help="covariance of the estimates (default HC1, or cluster with --clusters)",
+    )
+    options.add_argument(
+        "--confidence-level",
+        type=_level,
+        default=0.95,
+        metavar="LEVEL",
+        help="confidence level (default 0.95)",
+    )
+    options.add_argument(
+        "--sensitivity",
+        metavar="SPEC",
+        help='the same values for tau_R and tau_M, e.g. "X1=0,1;X2=0,1"',
+    )
+    options.add_argument(
+        "--sensitivity-direct", metavar="SPEC", help="values of tau_R only"
+    )
+    options.add_argument(
+        "--sensitivity-mediator", metavar="SPEC", help="values of tau_M only"
+    )
+    options.add_argument(
+        "--bootstrap",
+        type=_positive_int,
+        metavar="N",
+        help="percentile bootstrap intervals from N resamples",
+    )
+    options.add_argument(
+        "--seed", type=int, metavar="S", help="random seed of the bootstrap"
+    )
+    options.add_argument(
+        "--dropna",
+        action="store_true",
+        help="drop rows with missing values in the columns used (listwise)",
+    )
+    _output_options(analyze)
+    analyze.set_defaults(func=_analyze)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the complete analysis of a simulated PROSPECT-shaped trial",
+        description=(
+            "Run the complete analysis (Tables 1 and 2 of Small 2012) on "
+            "simulated data shaped like the PROSPECT trial: 297 subjects, a "
+            "binary antidepressant-use mediator, two baseline covariates."
+        ),
+    )
+    demo.add_argument(
+        "--seed", type=int, default=2012, metavar="S", help="random seed (2012)"
+    )
+    _output_options(demo)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def _output_options(parser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "--format", choices=FORMATS, default="text", help="report format (text)"
+    )
+    group.add_argument(
+        "--output", metavar="PATH", help="write the report to PATH, not stdout"
+    )
+    group.add_argument(
+        "--digits",
+        type=_positive_int,
+        default=3,
+        metavar="D",
+        help="decimals of estimates in text, markdown and html (3)",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except CLIError as exc:
+        print(f"skmediate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (e.g. `skmediate demo | head`): exit quietly,
+        # without a second error when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _analyze(args) -> int:
+    if args.bootstrap and module_feature("bootstrap") is None:
+        from . import __version__
+
+        raise CLIError(
+            "bootstrap intervals (--bootstrap) need skmediate's bootstrap "
+            f"support, which skmediate {__version__} does not have"
+        )
+    tau_direct, tau_mediator = _sensitivity_options(args)
+    frame = read_table(args.file)
+    X, y, groups, n_dropped, categorical = prepare_data(frame, args)
+    analysis = Analysis(
+        outcome=args.outcome,
+        treatment=args.treatment,
+        mediator=args.mediator,
+        covariates=tuple(args.covariates),
+        controls=tuple(args.controls),
+        categorical=categorical,
+        cov_type="cluster" if args.clusters else args.cov_type or "HC1",
+        clusters=args.clusters,
+        confidence_level=args.confidence_level,
+        tau_direct=tau_direct,
+        tau_mediator=tau_mediator,
+        n_resamples=args.bootstrap,
+        random_state=args.seed,
+        source=Path(args.file).name,
+    )
+    return _report(
+        analysis, X, y, groups, args, n_rows_read=len(frame), n_rows_dropped=n_dropped
+    )
+
+
+def _demo(args) -> int:
+    X, y, source = demo_data(args.seed)
+    analysis = Analysis(
+        outcome=str(y.name),
+        treatment="r",
+        mediator="m",
+        covariates=("past_use", "baseline_use"),
+        tau_direct=DEMO_TAU,
+        tau_mediator=DEMO_TAU,
+        n_resamples=DEMO_RESAMPLES if module_feature("bootstrap") else None,
+        random_state=args.seed,
+        source=source,
+    )
+    return _report(analysis, X, y, None, args, n_rows_read=len(y), n_rows_dropped=0)
+
+
+def _report(analysis, X, y, groups, args, **counts) -> int:
+    try:
+        report = build_report(analysis, X, y, groups, **counts)
+    except ValueError as exc:
+        raise CLIError(" ".join(str(exc).split())) from None
+    text = render(report, args.format, args.digits)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Input
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """A CSV file, or a Parquet file (``.parquet``, ``.pq``) with pyarrow."""
+    file = Path(path)
+    if not file.exists():
+        raise CLIError(f"file not found: {path}")
+    if file.is_dir():
+        raise CLIError(f"{path} is a directory, not a data file")
+    if file.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise CLIError(
+                f"reading the Parquet file {path} needs pyarrow: pip install "
+                "pyarrow (or skmediate[parquet]), or save the data as CSV"
+            ) from None
+        reader, kind = partial(pd.read_parquet, engine="pyarrow"), "Parquet"
+    else:
+        reader, kind = pd.read_csv, "CSV"
+    try:
+        frame = reader(file)
+    except PermissionError:
+        raise CLIError(f"cannot read {path}: permission denied") from None
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise CLIError(f"cannot read {path} as {kind}: {reason}") from None
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.empty:
+        raise CLIError(f"{path} has no data rows")
+    return frame
+
+
+def _names(values) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def prepare_data(frame: pd.DataFrame, args):
+    """Check the columns and return ``(X, y, groups, n_dropped, categorical)``.
+
+    ``X`` holds the treatment, mediator, covariate and control columns (a new
+    frame; the categorical ones as strings), ``y`` the outcome.
+    """
+    roles = {
+        "--outcome": [args.outcome],
+        "--treatment": [args.treatment],
+        "--mediator": [args.mediator],
+        "--covariates": list(args.covariates),
+        "--controls": list(args.controls),
+        "--categorical": list(args.categorical),
+        "--clusters": [args.clusters] if args.clusters else [],
+    }
+    available = list(frame.columns)
+    for option, names in roles.items():
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            plural = "s" if len(unknown) > 1 else ""
+            raise CLIError(
+                f"unknown column{plural} {_names(unknown)} ({option}); available "
+                f"columns: {', '.join(available)}"
+            )
+    owner: dict[str, str] = {}
+    for option in (
+        "--outcome",
+        "--treatment",
+        "--mediator",
+        "--covariates",
+        "--controls",
+    ):
+        for name in roles[option]:
+            if name in owner:
+                if owner[name] == option:
+                    raise CLIError(f"column {name!r} is given twice in {option}")
+                raise CLIError(
+                    f"column {name!r} is given in {owner[name]} and in {option}; "
+                    "each column has one role"
+                )
+            owner[name] = option
+    for name in args.categorical:
+        if owner.get(name) not in ("--covariates", "--controls"):
+            raise CLIError(
+                f"--categorical column {name!r} is not among the covariates or "
+                "controls; only those can be one-hot encoded"
+            )
+    if args.clusters and args.cov_type not in (None, "cluster"):
+        raise CLIError(
+            f"--clusters needs --cov-type cluster; got --cov-type {args.cov_type} "
+            "(leave --cov-type out with --clusters)"
+        )
+    if args.cov_type == "cluster" and not args.clusters:
+        raise CLIError("--cov-type cluster needs --clusters COL, the cluster labels")
+
+    used = list(owner)
+    if args.clusters and args.clusters not in used:
+        used.append(args.clusters)
+    missing = frame[used].isna().sum()
+    missing = missing[missing > 0]
+    n_dropped = 0
+    if len(missing):
+        incomplete = int(frame[used].isna().any(axis=1).sum())
+        if not args.dropna:
+            counts = ", ".join(f"{col} ({n})" for col, n in missing.items())
+            raise CLIError(
+                f"missing values in column(s) {counts}; --dropna drops the "
+                f"{incomplete} incomplete rows listwise and reports how many"
+            )
+        frame = frame.loc[frame[used].notna().all(axis=1)]
+        n_dropped = incomplete
+        if frame.empty:
+            raise CLIError("no complete rows are left after --dropna")
+
+    categorical = tuple(dict.fromkeys(args.categorical))
+    for name in owner:
+        column = frame[name]
+        if name not in categorical and not pd.api.types.is_numeric_dtype(column):
+            bad = column[pd.to_numeric(column, errors="coerce").isna()]
+            example = f" (for example {bad.iloc[0]!r})" if len(bad) else ""
+            hint = (
+                "list it in --categorical to one-hot encode it"
+                if owner[name] in ("--covariates", "--controls")
+                else f"the {owner[name][2:]} must be numeric"
+            )
+            raise CLIError(f"column {name!r} is not numeric{example}; {hint}")
+    X = frame[[n for n in owner if n != args.outcome]].copy()
+    for name in X.columns:
+        if name in categorical:
+            X[name] = X[name].astype(str)
+            if X[name].nunique() < 2:
+                raise CLIError(
+                    f"--categorical column {name!r} takes a single value; "
+                    "one-hot encoding it leaves no column"
+                )
+        else:
+            X[name] = X[name].astype(float)
+    y = frame[args.outcome].astype(float).rename(args.outcome)
+    groups = frame[args.clusters].to_numpy() if args.clusters else None
+    return X, y, groups, n_dropped, categorical
+
+
+def parse_tau(text: str, option: str) -> dict[str, list[float]]:
+    """Sensitivity values from the command line, as a dict for SensitivityGrid.
+
+    Examples
+    --------
+    >>> parse_tau("past_use=0,1; baseline_use=0,0.5", "--sensitivity")
+    {'past_use': [0.0, 1.0], 'baseline_use': [0.0, 0.5]}
+    """
+    expected = 'expected NAME=V1,V2,...;NAME=..., e.g. "past_use=0,1;baseline_use=0,1"'
+    spec: dict[str, list[float]] = {}
+    for entry in (e.strip() for e in text.split(";")):
+        if not entry:
+            continue
+        name, sep, values = (part.strip() for part in entry.partition("="))
+        if not sep or not name:
+            raise CLIError(f"{option}: {entry!r} is not NAME=VALUES; {expected}")
+        if name in spec:
+            raise CLIError(f"{option}: covariate {name!r} is given twice")
+        numbers = []
+        for value in (v.strip() for v in values.split(",")):
+            try:
+                number = float(value)
+            except ValueError:
+                what = "an empty value" if not value else f"{value!r}, not a number"
+                raise CLIError(f"{option}: {entry!r} has {what}; {expected}") from None
+            if not math.isfinite(number):
+                raise CLIError(f"{option}: {entry!r} has a non-finite value")
+            numbers.append(number)
+        spec[name] = numbers
+    if not spec:
+        raise CLIError(f"{option} is empty; {expected}")
+    return spec
+
+
+def _sensitivity_options(args):
+    """``(tau_direct, tau_mediator)`` dicts from the sensitivity options."""
+    if args.sensitivity is not None:
+        if args.sensitivity_direct is not None or args.sensitivity_mediator is not None:
+            raise CLIError(
+                "give --sensitivity (the same values for both effects) or "
+                "--sensitivity-direct/--sensitivity-mediator, not both"
+            )
+        tau = parse_tau(args.sensitivity, "--sensitivity")
+        return tau, tau
+    direct = (
+        None
+        if args.sensitivity_direct is None
+        else parse_tau(args.sensitivity_direct, "--sensitivity-direct")
+    )
+    mediator = (
+        None
+        if args.sensitivity_mediator is None
+        else parse_tau(args.sensitivity_mediator, "--sensitivity-mediator")
+    )
+    return direct, mediator
+
+
+# ---------------------------------------------------------------------------
+# Demo data
+
+
+def demo_data(seed: int) -> tuple[pd.DataFrame, pd.Series, str]:
+    """``make_prospect_like`` where the library has it, else :func:`simulated_trial`."""
+    try:
+        from .datasets import make_prospect_like
+    except ImportError:
+        X, y = simulated_trial(seed)
+        return X, y, f"simulated PROSPECT-shaped trial (random seed {seed})"
+    X, y = make_prospect_like(random_state=seed)
+    columns = ["r", "m", "past_use", "baseline_use"]
+    return (
+        X[columns],
+        y,
+        f"skmediate.datasets.make_prospect_like(random_state={seed}), simulated",
+    )
+
+
+def simulated_trial(seed: int = 2012) -> tuple[pd.DataFrame, pd.Series]:
+    """A simulated trial shaped like PROSPECT (Small 2012, section 5.1).
+
+    297 subjects, 145 randomized to the intervention ``r``; a binary mediator
+    ``m`` (antidepressant use); a past-use indicator and an ordinal 0-4
+    baseline use; the outcome ``hamilton`` (depression score). The
+    intervention raises antidepressant use mostly for past and baseline users
+    (so ``r`` x covariates are strong instruments); an unmeasured severity
+    lowers use and raises the score, so the standard regression is
+    confounded. Subject-level effects vary with means -1 (direct) and -3
+    (mediator).
+    """
+    rng = np.random.default_rng(seed)
+    n = 297
+    r = rng.permutation(np.r_[np.ones(145), np.zeros(n - 145)])
+    past_use = rng.binomial(1, 0.45, n).astype(float)
+    baseline_use = np.minimum(rng.poisson(1.0 + 1.2 * past_use), 4).astype(float)
+    severity = rng.normal(size=n)
+    latent = (
+        -1.5
+        + 2.4 * r * past_use
+        + 0.8 * r * baseline_use
+        + 0.2 * baseline_use
+        - 0.6 * severity
+        + rng.logistic(scale=0.4, size=n)
+    )
+    m = (latent > 0).astype(float)
+    theta_r = -1.0 + 0.5 * rng.normal(size=n)
+    theta_m = -3.0 + 0.5 * rng.normal(size=n)
+    hamilton = (
+        17.0
+        + 1.0 * past_use
+        + 0.8 * baseline_use
+        + theta_r * r
+        + theta_m * m
+        + 3.0 * severity
+        + rng.normal(scale=5.0, size=n)
+    )
+    X = pd.DataFrame(
+        {"r": r, "m": m, "past_use": past_use, "baseline_use": baseline_use}
+    )
+    return X, pd.Series(hamilton, name="hamilton")

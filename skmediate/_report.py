@@ -1,0 +1,758 @@
+"""The mediation-analysis report: one data structure of numbers, built section by section.
+
+:func:`build_report` fits the naive and the instrumental-variable estimators and
+collects every section of the analysis into a frozen :class:`Report`;
+:mod:`skmediate._render` turns it into text, Markdown, JSON or HTML. Each
+section comes from one small function. Sections that rest on features of the
+library that a given version may lack (mediation effects, weak-instrument-robust
+confidence sets, the bootstrap) are filled only when the feature is there and
+are ``None`` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import clone
+from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.preprocessing import OneHotEncoder
+
+from ._covariance import covariance, encode_groups
+from ._estimators import IVMediationRegressor, NaiveMediationRegressor
+from ._linalg import fit_ols
+from ._sensitivity import SensitivityGrid
+
+__all__ = ["Analysis", "Report", "build_report", "module_feature"]
+
+SCHEMA_VERSION = 1
+EFFECTS = ("direct_effect", "mediator_effect")
+# Arms are listed one by one for a treatment with at most this many values.
+MAX_ARMS = 10
+
+
+# ---------------------------------------------------------------------------
+# The report: frozen dataclasses holding numbers.
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its normal-based inference."""
+
+    estimate: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    pvalue: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What was analysed and how."""
+
+    source: str
+    outcome: str
+    treatment: str
+    mediator: str
+    covariates: tuple[str, ...]
+    controls: tuple[str, ...]
+    categorical: tuple[str, ...]
+    covariate_terms: tuple[str, ...]
+    control_terms: tuple[str, ...]
+    cov_type: str
+    clusters: str | None
+    confidence_level: float
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Size and means of one treatment arm."""
+
+    treatment: float
+    n: int
+    mediator_mean: float
+    mediator_sd: float
+    outcome_mean: float
+    outcome_sd: float
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """Rows used and the arms of the trial (``arms`` is empty for a treatment
+    with more than ``MAX_ARMS`` values)."""
+
+    n_rows_read: int
+    n_rows_dropped: int
+    n: int
+    n_clusters: int | None
+    mediator_binary: bool
+    arms: tuple[Arm, ...]
+
+
+@dataclass(frozen=True)
+class EffectOnMediator(Estimate):
+    """Average effect of the treatment on the mediator, and how it was computed."""
+
+    method: str
+
+
+@dataclass(frozen=True)
+class MethodEstimates:
+    """One row of the paper's Table 1."""
+
+    method: str  # "naive" or "iv"
+    label: str
+    nobs: float
+    rsquared: float
+    direct_effect: Estimate
+    mediator_effect: Estimate
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """First-stage diagnostics of the excluded instruments, with a verdict."""
+
+    instruments: tuple[str, ...]
+    n_instruments: int
+    f_statistic: float
+    f_pvalue: float
+    df_num: float
+    df_denom: float
+    partial_r2: float
+    wald_f_statistic: float
+    wald_f_pvalue: float
+    cov_type: str
+    critical_value: float
+    is_weak: bool | None
+    verdict: str
+
+
+@dataclass(frozen=True)
+class EffectRow(Estimate):
+    """One row of an estimator's table of mediation effects."""
+
+    method: str
+    effect: str
+
+
+@dataclass(frozen=True)
+class ConfidenceSet:
+    """A confidence set as a union of intervals (ends may be infinite)."""
+
+    method: str
+    parameter: str
+    confidence_level: float
+    intervals: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class SensitivityPoint:
+    """One row of the paper's Table 2."""
+
+    tau_direct: tuple[float, ...]
+    tau_mediator: tuple[float, ...]
+    direct_effect: Estimate
+    mediator_effect: Estimate
+
+
+@dataclass(frozen=True)
+class SensitivityRange:
+    """Range of the estimates and union of the intervals over the grid."""
+
+    effect: str
+    estimate_low: float
+    estimate_high: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Values of one sensitivity parameter at which an inference changes."""
+
+    effect: str
+    parameter: str
+    sign_change: float
+    ci_covers_zero_up: float
+    ci_covers_zero_down: float
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The sensitivity analysis for violations of IV-A2 (paper's section 6)."""
+
+    covariates: tuple[str, ...]
+    confidence_level: float
+    grid: tuple[SensitivityPoint, ...]
+    interval: tuple[SensitivityRange, ...]
+    breakdown: tuple[Breakdown, ...]
+
+
+@dataclass(frozen=True)
+class BootstrapRow:
+    """Bootstrap standard error and interval of one effect of one estimator."""
+
+    method: str
+    effect: str
+    estimate: float
+    standard_error: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    n_resamples: int
+    method: str
+    confidence_level: float
+    random_state: int | None
+    results: tuple[BootstrapRow, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the command line reports; :meth:`to_dict` is the JSON document."""
+
+    skmediate_version: str
+    settings: Settings
+    data: DataSummary
+    effect_on_mediator: EffectOnMediator
+    estimates: tuple[MethodEstimates, ...]
+    first_stage: FirstStage
+    effects: tuple[EffectRow, ...] | None = None
+    weak_iv_robust: ConfidenceSet | None = None
+    sensitivity: Sensitivity | None = None
+    bootstrap: Bootstrap | None = None
+    warnings: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        """Nested dicts and lists of JSON values, in the documented key order.
+
+        ``NaN`` becomes ``None`` and ``±inf`` the strings ``"inf"``, ``"-inf"``.
+        """
+        data = asdict(self)
+        ordered = {"schema_version": data.pop("schema_version")}
+        ordered.update(data)
+        return _jsonable(ordered)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    return value
+
+
+# ---------------------------------------------------------------------------
+# The analysis specification.
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Roles and options of one analysis (the parsed command line).
+
+    ``tau_direct`` and ``tau_mediator`` are ``{covariate term: values}``
+    dicts for :class:`SensitivityGrid` (both ``None``: no sensitivity
+    analysis); ``n_resamples=None`` means no bootstrap.
+    """
+
+    outcome: str
+    treatment: str
+    mediator: str
+    covariates: tuple[str, ...]
+    controls: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    cov_type: str = "HC1"
+    clusters: str | None = None
+    confidence_level: float = 0.95
+    tau_direct: dict | None = None
+    tau_mediator: dict | None = None
+    n_resamples: int | None = None
+    random_state: int | None = None
+    source: str = ""
+
+    @property
+    def sensitivity(self) -> bool:
+        return self.tau_direct is not None or self.tau_mediator is not None
+
+    def estimators(self):
+        """Unfitted naive and IV estimators for these roles."""
+        roles = dict(
+            treatment=self.treatment,
+            mediator=self.mediator,
+            covariates=list(self.covariates),
+            controls=list(self.controls) or None,
+            covariate_transformer=categorical_encoder(self.categorical),
+            cov_type=self.cov_type,
+            confidence_level=self.confidence_level,
+        )
+        return NaiveMediationRegressor(**roles), IVMediationRegressor(**roles)
+
+
+def categorical_encoder(categorical):
+    """One-hot encoding (first level dropped) of the non-numeric columns.
+
+    The command line stores the ``--categorical`` columns as strings, so the
+    selector picks exactly them, among the covariates and among the controls.
+    """
+    if not categorical:
+        return "passthrough"
+    return make_column_transformer(
+        (
+            OneHotEncoder(drop="first", sparse_output=False),
+            make_column_selector(dtype_exclude="number"),
+        ),
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+
+
+def module_feature(name: str):
+    """A public name of :mod:`skmediate` (``None`` where this version lacks it)."""
+    import skmediate
+
+    return getattr(skmediate, name, None)
+
+
+# ---------------------------------------------------------------------------
+# Building the report.
+
+
+def build_report(
+    analysis: Analysis,
+    X: pd.DataFrame,
+    y: pd.Series,
+    groups=None,
+    *,
+    n_rows_read: int | None = None,
+    n_rows_dropped: int = 0,
+) -> Report:
+    """Fit both estimators and compute every section of the report.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    X : DataFrame
+        The treatment, mediator, covariate and control columns, complete and
+        numeric except for the categorical columns (stored as strings).
+    y : Series
+        The outcome.
+    groups : array-like, optional
+        Cluster labels (``cov_type="cluster"``).
+    n_rows_read, n_rows_dropped : int
+        Rows in the input and rows dropped for missing values.
+
+    Returns
+    -------
+    Report
+        Warnings raised by the library while fitting are collected, as
+        sentences, in ``Report.warnings``.
+    """
+    from . import __version__
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        naive, iv = analysis.estimators()
+        fit_params = {} if groups is None else {"groups": groups}
+        naive.fit(X, y, **fit_params)
+        iv.fit(X, y, **fit_params)
+        report = Report(
+            skmediate_version=__version__,
+            settings=settings_section(analysis, iv),
+            data=data_section(
+                X, y, analysis, groups, n_rows_read or len(y), n_rows_dropped
+            ),
+            effect_on_mediator=effect_on_mediator_section(iv, X, analysis, groups),
+            estimates=(
+                estimates_row("naive", "Standard regression", naive),
+                estimates_row("iv", "IV", iv),
+            ),
+            first_stage=first_stage_section(iv),
+            effects=effects_section({"naive": naive, "iv": iv}),
+            weak_iv_robust=weak_iv_robust_section(iv),
+            sensitivity=sensitivity_section(iv, X, y, groups, analysis)
+            if analysis.sensitivity
+            else None,
+            bootstrap=bootstrap_section(
+                {"naive": naive, "iv": iv}, X, y, groups, analysis
+            )
+            if analysis.n_resamples
+            else None,
+        )
+    messages = dict.fromkeys(" ".join(str(w.message).split()) for w in caught)
+    return replace(report, warnings=tuple(messages))
+
+
+def _terms(iv) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Covariate and control term names of a fitted estimator."""
+    terms = list(iv.result_.params.index)
+    block = iv.column_transformer_.output_indices_.get("controls", slice(0, 0))
+    n_cov = len(terms) - 3 - (block.stop - block.start)
+    return tuple(terms[1 : 1 + n_cov]), tuple(terms[1 + n_cov : -2])
+
+
+def settings_section(analysis: Analysis, iv) -> Settings:
+    covariate_terms, control_terms = _terms(iv)
+    return Settings(
+        source=analysis.source,
+        outcome=analysis.outcome,
+        treatment=analysis.treatment,
+        mediator=analysis.mediator,
+        covariates=tuple(analysis.covariates),
+        controls=tuple(analysis.controls),
+        categorical=tuple(analysis.categorical),
+        covariate_terms=covariate_terms,
+        control_terms=control_terms,
+        cov_type=analysis.cov_type,
+        clusters=analysis.clusters,
+        confidence_level=analysis.confidence_level,
+    )
+
+
+def data_section(X, y, analysis, groups, n_rows_read, n_rows_dropped) -> DataSummary:
+    """Rows used, clusters, and size and means of each treatment arm."""
+    r = np.asarray(X[analysis.treatment], dtype=float)
+    m = np.asarray(X[analysis.mediator], dtype=float)
+    y = np.asarray(y, dtype=float)
+    values = np.unique(r)
+    arms = ()
+    if values.size <= MAX_ARMS:
+        arms = tuple(
+            Arm(
+                treatment=float(v),
+                n=int((r == v).sum()),
+                mediator_mean=float(m[r == v].mean()),
+                mediator_sd=_sd(m[r == v]),
+                outcome_mean=float(y[r == v].mean()),
+                outcome_sd=_sd(y[r == v]),
+            )
+            for v in values
+        )
+    return DataSummary(
+        n_rows_read=int(n_rows_read),
+        n_rows_dropped=int(n_rows_dropped),
+        n=int(len(y)),
+        n_clusters=None if groups is None else encode_groups(np.asarray(groups))[1],
+        mediator_binary=bool(np.isin(m, (0.0, 1.0)).all()),
+        arms=arms,
+    )
+
+
+def _sd(values: np.ndarray) -> float:
+    return float(values.std(ddof=1)) if values.size > 1 else math.nan
+
+
+def _estimate(estimate, std_error, level) -> Estimate:
+    """Normal-based interval and two-sided p-value from an estimate and its SE."""
+    z = stats.norm.isf((1 - level) / 2)
+    pvalue = (
+        float(2 * stats.norm.sf(abs(estimate / std_error)))
+        if std_error > 0
+        else math.nan
+    )
+    return Estimate(
+        estimate=float(estimate),
+        std_error=float(std_error),
+        ci_low=float(estimate - z * std_error),
+        ci_high=float(estimate + z * std_error),
+        pvalue=pvalue,
+    )
+
+
+def mean_difference(
+    treatment: np.ndarray,
+    mediator: np.ndarray,
+    cov_type: str,
+    groups=None,
+    confidence_level: float = 0.95,
+) -> Estimate:
+    """Least squares slope of the mediator on the treatment, with its inference.
+
+    For a two-arm treatment coded 0/1 this is the difference of the mediator's
+    means between the arms; its standard error uses ``cov_type`` (with
+    ``HC1`` it is the unequal-variance two-sample standard error up to the
+    factor ``n / (n - 2)``).
+    """
+    design = np.column_stack([np.ones_like(treatment), treatment])
+    fit = fit_ols(design, mediator)
+    codes = None if groups is None else encode_groups(np.asarray(groups))[0]
+    cov = covariance(fit, cov_type, codes)
+    return _estimate(fit.params[1], math.sqrt(cov[1, 1]), confidence_level)
+
+
+def effect_on_mediator_section(iv, X, analysis, groups) -> EffectOnMediator:
+    """The estimator's ``effect_on_mediator_`` where it has one, else the
+    difference in means of the mediator between the arms."""
+    if hasattr(iv, "effect_on_mediator_"):
+        effects = _effect_rows("iv", iv) if hasattr(iv.result_, "effects") else []
+        rows = {row.effect: row for row in effects}
+        row = rows.get("effect_on_mediator")
+        nan = math.nan
+        values = (
+            (row.std_error, row.ci_low, row.ci_high, row.pvalue)
+            if row
+            else (nan, nan, nan, nan)
+        )
+        return EffectOnMediator(
+            float(iv.effect_on_mediator_),
+            *values,
+            method="first-stage coefficient of the treatment (adjusted for covariates)",
+        )
+    r = np.asarray(X[analysis.treatment], dtype=float)
+    estimate = mean_difference(
+        r,
+        np.asarray(X[analysis.mediator], dtype=float),
+        analysis.cov_type,
+        groups,
+        analysis.confidence_level,
+    )
+    method = (
+        "difference in means between the arms"
+        if set(np.unique(r)) == {0.0, 1.0}
+        else "least squares slope of the mediator on the treatment"
+    )
+    return EffectOnMediator(**asdict(estimate), method=method)
+
+
+def estimates_row(method: str, label: str, estimator) -> MethodEstimates:
+    """Direct and mediator effects of one fitted estimator (a row of Table 1)."""
+    result = estimator.result_
+    table = result.to_frame()
+
+    def pick(term):
+        row = table.loc[term]
+        return Estimate(
+            estimate=float(row.estimate),
+            std_error=float(row.std_error),
+            ci_low=float(row.lower),
+            ci_high=float(row.upper),
+            pvalue=float(row.pvalue),
+        )
+
+    return MethodEstimates(
+        method=method,
+        label=label,
+        nobs=float(result.nobs),
+        rsquared=float(result.rsquared),
+        direct_effect=pick(result.treatment),
+        mediator_effect=pick(result.mediator),
+    )
+
+
+def stock_yogo_verdict(fs) -> str:
+    """The Stock-Yogo comparison of the first-stage F statistic, in words."""
+    head = (
+        f"The first-stage partial F statistic is {fs.f_statistic:.2f} with "
+        f"{fs.n_instruments} instrument{'s' if fs.n_instruments != 1 else ''}"
+    )
+    if fs.is_weak is None:
+        return (
+            f"{head}; Stock and Yogo tabulate no critical value for this many "
+            "instruments, so instrument strength cannot be judged by their rule."
+        )
+    rule = (
+        f"the Stock-Yogo critical value {fs.critical_value:.2f}, at which a "
+        "nominal 5% Wald test of the 2SLS estimates has actual size at most 15%"
+    )
+    if fs.is_weak:
+        return (
+            f"{head}, below {rule}: the instruments are weak. The IV estimates "
+            "may be biased toward the standard regression and their confidence "
+            "intervals may be too narrow."
+        )
+    return f"{head}, above {rule}: the instruments are not weak."
+
+
+def first_stage_section(iv) -> FirstStage:
+    fs = iv.first_stage_
+    return FirstStage(
+        instruments=tuple(iv.result_.instruments),
+        n_instruments=int(fs.n_instruments),
+        f_statistic=float(fs.f_statistic),
+        f_pvalue=float(fs.f_pvalue),
+        df_num=float(fs.df_num),
+        df_denom=float(fs.df_denom),
+        partial_r2=float(fs.partial_r2),
+        wald_f_statistic=float(fs.wald_f_statistic),
+        wald_f_pvalue=float(fs.wald_f_pvalue),
+        cov_type=fs.cov_type,
+        critical_value=float(fs.critical_value),
+        is_weak=fs.is_weak,
+        verdict=stock_yogo_verdict(fs),
+    )
+
+
+# Column names an estimator's effects table may use for each report key.
+_EFFECT_COLUMNS = {
+    "estimate": ("estimate",),
+    "std_error": ("std_error", "se"),
+    "ci_low": ("ci_low", "lower"),
+    "ci_high": ("ci_high", "upper"),
+    "pvalue": ("pvalue", "p_value"),
+}
+
+
+def _effect_rows(method: str, estimator) -> list[EffectRow]:
+    table = estimator.result_.effects
+    rows = []
+    for name, row in table.iterrows():
+        values = {}
+        for key, candidates in _EFFECT_COLUMNS.items():
+            column = next((c for c in candidates if c in row.index), None)
+            values[key] = math.nan if column is None else float(row[column])
+        effect = "_".join(str(name).lower().split())
+        rows.append(EffectRow(**values, method=method, effect=effect))
+    return rows
+
+
+def effects_section(estimators: dict) -> tuple[EffectRow, ...] | None:
+    """The estimators' tables of mediation effects (``result_.effects``), if any."""
+    have = {
+        method: est
+        for method, est in estimators.items()
+        if hasattr(est.result_, "effects")
+    }
+    if not have:
+        return None
+    return tuple(
+        row for method, est in have.items() for row in _effect_rows(method, est)
+    )
+
+
+def weak_iv_robust_section(iv) -> ConfidenceSet | None:
+    """The Anderson-Rubin confidence set for the mediator effect, if available."""
+    if not hasattr(iv, "anderson_rubin_confidence_set"):
+        return None
+    intervals = iv.anderson_rubin_confidence_set()
+    return ConfidenceSet(
+        method="anderson_rubin",
+        parameter="mediator_effect",
+        confidence_level=float(iv.confidence_level),
+        intervals=tuple((float(lo), float(hi)) for lo, hi in intervals),
+    )
+
+
+def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
+    """The grid of the paper's Table 2, the sensitivity intervals and breakdowns."""
+    covariates = _terms(iv)[0]
+    for effect, spec in (
+        ("direct", analysis.tau_direct),
+        ("mediator", analysis.tau_mediator),
+    ):
+        unknown = [name for name in spec or {} if name not in covariates]
+        if unknown:
+            raise ValueError(
+                f"the sensitivity values for the {effect} effect name "
+                f"{', '.join(map(repr, unknown))}, which "
+                f"{'is not a covariate' if len(unknown) == 1 else 'are not covariates'}"
+                f"; the covariates are {', '.join(covariates)} (a one-hot encoded "
+                "column is named <column>_<level>)"
+            )
+    grid = SensitivityGrid(
+        clone(iv),
+        tau_direct=analysis.tau_direct,
+        tau_mediator=analysis.tau_mediator,
+    ).fit(X, y, groups=groups)
+    frame = grid.to_frame()
+    names = grid.covariate_names_
+    p = len(names)
+    level = grid.confidence_level_
+    points = []
+    for i, row in frame.iterrows():
+        tau = grid.grid_[i]
+        points.append(
+            SensitivityPoint(
+                tau_direct=tuple(float(t) for t in tau[:p]),
+                tau_mediator=tuple(float(t) for t in tau[p:]),
+                **{
+                    effect: _estimate(row[effect], row[f"{effect}_se"], level)
+                    for effect in EFFECTS
+                },
+            )
+        )
+    interval = tuple(
+        SensitivityRange(effect=effect, **{k: float(v) for k, v in row.items()})
+        for effect, row in grid.sensitivity_interval_.iterrows()
+    )
+    breakdown = ()
+    if hasattr(grid, "breakdown_"):
+        breakdown = tuple(
+            Breakdown(
+                effect=effect,
+                parameter=parameter,
+                **{k: float(v) for k, v in row.items()},
+            )
+            for (effect, parameter), row in grid.breakdown_.iterrows()
+        )
+    return Sensitivity(
+        covariates=tuple(names),
+        confidence_level=float(level),
+        grid=tuple(points),
+        interval=interval,
+        breakdown=breakdown,
+    )
+
+
+def bootstrap_section(estimators: dict, X, y, groups, analysis) -> Bootstrap:
+    """Percentile bootstrap intervals of both effects of each estimator.
+
+    Needs :func:`skmediate.bootstrap`. With clusters, whole clusters are
+    resampled; the point estimates do not depend on the covariance type, so
+    each resample is fitted with ``HC1`` rather than the cluster covariance.
+    """
+    bootstrap = module_feature("bootstrap")
+    if bootstrap is None:
+        raise RuntimeError("this version of skmediate has no bootstrap()")
+    rows = []
+    for method, est in estimators.items():
+        kwargs = {}
+        if groups is not None:
+            est = clone(est).set_params(cov_type="HC1")
+            kwargs["groups"] = groups
+        result = bootstrap(
+            est,
+            X,
+            y,
+            statistic=tuple(f"{effect}_" for effect in EFFECTS),
+            n_resamples=analysis.n_resamples,
+            method="percentile",
+            confidence_level=analysis.confidence_level,
+            random_state=analysis.random_state,
+            **kwargs,
+        )
+        ci = result.confidence_interval
+        for j, effect in enumerate(EFFECTS):
+            rows.append(
+                BootstrapRow(
+                    method=method,
+                    effect=effect,
+                    estimate=float(np.ravel(result.estimate)[j]),
+                    standard_error=float(np.ravel(result.standard_error)[j]),
+                    ci_low=float(np.ravel(ci.low)[j]),
+                    ci_high=float(np.ravel(ci.high)[j]),
+                )
+            )
+    return Bootstrap(
+        n_resamples=int(analysis.n_resamples),
+        method="percentile",
+        confidence_level=float(analysis.confidence_level),
+        random_state=analysis.random_state,
+        results=tuple(rows),
+    )
