@@ -1,0 +1,440 @@
+"""Figures for mediation analyses (needs matplotlib: the ``plot`` extra).
+
+Every function draws one kind of figure and returns the matplotlib
+``Figure``; functions with a single panel accept ``ax`` to draw into an
+existing axes. Figures are created with ``matplotlib.pyplot``, so
+``plt.show()`` displays them; close them with ``plt.close(fig)`` when drawing
+many. matplotlib is imported when a function is first called.
+
+Contents, by what they show:
+
+- data: :func:`plot_outcome_by_arm`, :func:`plot_first_stage`;
+- estimates: :func:`plot_forest`;
+- resampling: :func:`plot_bootstrap_distribution`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._extract import EFFECTS, effect_estimate, mediation_result
+from ._linalg import fit_ols
+
+__all__ = [
+    "plot_bootstrap_distribution",
+    "plot_first_stage",
+    "plot_forest",
+    "plot_outcome_by_arm",
+]
+
+_EFFECT_LABELS = {
+    "direct_effect": "Direct effect of the treatment",
+    "mediator_effect": "Effect of the mediator",
+}
+
+
+# -- shared helpers -----------------------------------------------------------
+
+
+def _pyplot():
+    """``matplotlib.pyplot``, or an ImportError saying how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "skmediate.plotting needs matplotlib, which is not installed. Install "
+            "it with `pip install matplotlib` (or `pip install 'skmediate[plot]'`)."
+        ) from exc
+    return plt
+
+
+def _figure_and_axes(ax, figsize):
+    """A new figure with one axes, or the figure of the given axes."""
+    if ax is None:
+        fig, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
+        return fig, ax
+    _pyplot()
+    return ax.figure, ax
+
+
+def _figure_and_axes_row(n_panels, axes, panel_size):
+    """A new figure with ``n_panels`` axes side by side, or the given axes."""
+    if axes is None:
+        width, height = panel_size
+        fig, axes = _pyplot().subplots(
+            1,
+            n_panels,
+            figsize=(width * n_panels, height),
+            layout="constrained",
+            squeeze=False,
+        )
+        return fig, list(axes[0])
+    _pyplot()
+    axes = list(np.ravel(axes))
+    if len(axes) != n_panels:
+        raise ValueError(
+            f"axes must hold {n_panels} axes (one per panel); got {len(axes)}"
+        )
+    return axes[0].figure, axes
+
+
+def _vector(values, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional; got shape {arr.shape}")
+    return arr
+
+
+def _label(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
+
+
+# -- data ---------------------------------------------------------------------
+
+
+def plot_outcome_by_arm(y, treatment, *, labels=None, ax=None):
+    """Box plots of the outcome in each treatment arm (Figure 1 of Small 2012).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Outcome. A pandas Series' name labels the vertical axis.
+    treatment : array-like of shape (n_samples,)
+        Treatment arm of each subject. A Series' name labels the horizontal
+        axis.
+    labels : dict, default=None
+        Arm value -> label, e.g. ``{0: "Control", 1: "Intervention"}``; by
+        default the arm values.
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Boxes span the quartiles, whiskers reach the most extreme values within
+    1.5 interquartile ranges, and a white diamond marks each arm's mean; the
+    number of subjects is in each label.
+    """
+    outcome = _vector(y, "y").astype(float)
+    arm = _vector(treatment, "treatment")
+    if outcome.shape != arm.shape:
+        raise ValueError(
+            f"y and treatment must have the same length; got {outcome.shape[0]} "
+            f"and {arm.shape[0]}"
+        )
+    if not np.isfinite(outcome).all():
+        raise ValueError("y contains NaN or inf; drop or impute those rows first")
+    arms = np.unique(arm)
+    labels = {} if labels is None else dict(labels)
+    groups = [outcome[arm == a] for a in arms]
+    names = [
+        f"{labels.get(a, _label(a))}\n(n = {g.size})"
+        for a, g in zip(arms, groups, strict=True)
+    ]
+    fig, ax = _figure_and_axes(ax, (4.5, 4.5))
+    ax.boxplot(groups, tick_labels=names, widths=0.5)
+    ax.scatter(
+        np.arange(1, arms.size + 1),
+        [g.mean() for g in groups],
+        marker="D",
+        color="white",
+        edgecolor="black",
+        zorder=3,
+        label="mean",
+    )
+    ax.set_ylabel(getattr(y, "name", None) or "outcome")
+    ax.set_xlabel(getattr(treatment, "name", None) or "treatment arm")
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+def _arm_difference(m, r, confidence_level):
+    """Difference in means between arms 1 and 0, with a Welch normal interval."""
+    treated, control = m[r == 1], m[r == 0]
+    if treated.size < 2 or control.size < 2:
+        return np.nan, np.nan, np.nan
+    diff = treated.mean() - control.mean()
+    se = np.sqrt(
+        treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size
+    )
+    z = stats.norm.isf((1 - confidence_level) / 2)
+    return diff, diff - z * se, diff + z * se
+
+
+def plot_first_stage(
+    X,
+    *,
+    treatment,
+    mediator,
+    covariates,
+    n_bins=5,
+    confidence_level=0.95,
+    axes=None,
+):
+    """The effect of the treatment on the mediator across covariate values.
+
+    The instruments ``R·(X - X̄)`` are strong when the effect of ``R`` on ``M``
+    changes with the covariates and weak when it does not. One panel per
+    covariate shows that effect in groups of subjects (the difference in the
+    mediator's mean between arms, with its interval) and the linear first
+    stage that two-stage least squares uses.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Data holding the treatment, mediator and covariate columns.
+    treatment, mediator : str
+        Columns of the randomized 0/1 assignment ``R`` and of the mediator ``M``.
+    covariates : list of str
+        Numeric baseline covariates ``X`` (the instruments are their
+        interactions with ``R``); one panel each.
+    n_bins : int, default=5
+        A covariate with more than 10 distinct values is cut into this many
+        groups at its quantiles; otherwise each value is a group.
+    confidence_level : float, default=0.95
+        Level of the intervals of the group differences.
+    axes : sequence of matplotlib Axes, default=None
+        One axes per covariate; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    The points are ``mean(M | R=1, group) - mean(M | R=0, group)`` with Welch
+    normal intervals, placed at the group's mean covariate value. The line is
+    the first-stage fit of ``M`` on ``[1, X, R, R·(X - X̄)]`` by least squares
+    (as in :class:`~skmediate.IVMediationRegressor`): the effect of ``R`` at
+    covariate value ``x_j`` with the other covariates at their means is
+    ``π_R + π_j (x_j - X̄_j)``. A flat line means that covariate's instrument
+    is weak.
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(
+            f"X must be a pandas DataFrame with named columns; got {type(X).__name__}"
+        )
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not covariates:
+        raise ValueError("covariates is empty; give at least one covariate column")
+    for role, cols in (
+        ("treatment", [treatment]),
+        ("mediator", [mediator]),
+        ("covariates", covariates),
+    ):
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise ValueError(
+                f"{role} names column(s) {missing} that are not in X; available "
+                f"columns: {list(X.columns)}"
+            )
+    for col in [treatment, mediator, *covariates]:
+        if not pd.api.types.is_numeric_dtype(X[col]):
+            raise ValueError(
+                f"column {col!r} is not numeric (dtype {X[col].dtype}); encode it "
+                "as numbers first"
+            )
+    if not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
+        raise ValueError(f"n_bins must be an integer of at least 2; got {n_bins!r}")
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level}")
+    r = X[treatment].to_numpy(float)
+    if set(np.unique(r)) != {0.0, 1.0}:
+        raise ValueError(
+            f"treatment {treatment!r} must take the values 0 and 1; got "
+            f"{np.unique(r)[:5].tolist()}"
+        )
+    m = X[mediator].to_numpy(float)
+    x = X[covariates].to_numpy(float)
+    if not (np.isfinite(m).all() and np.isfinite(x).all()):
+        raise ValueError("the mediator or a covariate contains NaN or inf")
+    x_mean = x.mean(axis=0)
+    design = np.column_stack([np.ones_like(r), x, r, r[:, None] * (x - x_mean)])
+    params = fit_ols(design, m).params
+    p = len(covariates)
+    effect_r, modifiers = params[1 + p], params[2 + p :]
+
+    fig, axes = _figure_and_axes_row(p, axes, (4.0, 3.8))
+    for j, (name, ax) in enumerate(zip(covariates, axes, strict=True)):
+        values = x[:, j]
+        if np.unique(values).size > 10:
+            groups = pd.qcut(values, n_bins, labels=False, duplicates="drop")
+        else:
+            groups = values
+        points = []
+        for g in np.unique(groups):
+            rows = groups == g
+            diff, low, high = _arm_difference(m[rows], r[rows], confidence_level)
+            points.append((values[rows].mean(), diff, low, high))
+        pos, diff, low, high = np.array(points).T
+        ax.errorbar(
+            pos,
+            diff,
+            yerr=[diff - low, high - diff],
+            fmt="o",
+            capsize=3,
+            label=f"difference in means ({confidence_level:.0%} CI)",
+        )
+        grid = np.linspace(values.min(), values.max(), 50)
+        ax.plot(
+            grid,
+            effect_r + modifiers[j] * (grid - x_mean[j]),
+            color="black",
+            label="linear first stage",
+        )
+        ax.axhline(0, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel(name)
+        ax.set_title(f"slope {modifiers[j]:+.3g} per unit of {name}", fontsize="medium")
+    axes[0].set_ylabel(f"effect of {treatment} on {mediator}")
+    axes[0].legend(loc="best", fontsize="small", frameon=False)
+    return fig
+
+
+# -- estimates ----------------------------------------------------------------
+
+
+def plot_forest(
+    estimates, *, effects=("direct_effect", "mediator_effect"), truth=None, axes=None
+):
+    """Forest plot of effect estimates and confidence intervals, by estimator.
+
+    Parameters
+    ----------
+    estimates : dict of str to fitted estimator or MediationResult
+        Label -> a fitted :class:`~skmediate.IVMediationRegressor` or
+        :class:`~skmediate.NaiveMediationRegressor` (or a Pipeline ending in
+        one, or its ``result_``), drawn top to bottom in this order.
+    effects : sequence of {"direct_effect", "mediator_effect"}, default=both
+        One panel per effect.
+    truth : dict or MediationTruth, default=None
+        True values to mark with a dashed line (e.g. from a simulation).
+    axes : sequence of matplotlib Axes, default=None
+        One axes per effect; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Each row is an estimate with its interval at the estimator's
+    ``confidence_level`` (normal-based, with its ``cov_type``).
+    """
+    if not isinstance(estimates, Mapping) or not estimates:
+        raise ValueError(
+            "estimates must be a non-empty dict of label -> fitted estimator"
+        )
+    effects = [effects] if isinstance(effects, str) else list(effects)
+    unknown = [e for e in effects if e not in EFFECTS]
+    if unknown or not effects:
+        raise ValueError(f"effects must be among {list(EFFECTS)}; got {effects}")
+    results = {label: mediation_result(est) for label, est in estimates.items()}
+    if truth is not None and not isinstance(truth, Mapping):
+        truth = {e: getattr(truth, e) for e in effects if hasattr(truth, e)}
+
+    labels = list(results)
+    levels = {r.confidence_level for r in results.values()}
+    xlabel = (
+        f"estimate ({levels.pop():.0%} CI)" if len(levels) == 1 else "estimate (CI)"
+    )
+    rows = np.arange(len(labels))[::-1]
+    fig, axes = _figure_and_axes_row(len(effects), axes, (4.2, 0.6 * len(labels) + 1.6))
+    for effect, ax in zip(effects, axes, strict=True):
+        table = np.array([effect_estimate(results[k], effect) for k in labels])
+        est, low, high = table[:, 0], table[:, 2], table[:, 3]
+        ax.errorbar(
+            est, rows, xerr=[est - low, high - est], fmt="o", capsize=4, color="C0"
+        )
+        for i in range(len(labels)):
+            ax.annotate(
+                f"{est[i]:.2f} [{low[i]:.2f}, {high[i]:.2f}]",
+                (est[i], rows[i]),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                fontsize="small",
+            )
+        ax.axvline(0, color="grey", lw=0.8, ls=":")
+        if truth is not None and effect in truth:
+            ax.axvline(truth[effect], color="C3", ls="--", label="truth")
+            ax.legend(loc="lower right", fontsize="small", frameon=False)
+        ax.set_yticks(rows, labels if ax is axes[0] else [""] * len(labels))
+        ax.set_ylim(-0.7, len(labels) - 0.3)
+        ax.set_title(_EFFECT_LABELS[effect], fontsize="medium")
+        ax.set_xlabel(xlabel)
+    return fig
+
+
+# -- resampling ---------------------------------------------------------------
+
+
+def plot_bootstrap_distribution(
+    distribution, estimate, interval, *, label=None, bins="auto", ax=None
+):
+    """Histogram of a bootstrap distribution with the estimate and its interval.
+
+    Works with the output of any bootstrap: it takes plain numbers.
+
+    Parameters
+    ----------
+    distribution : array-like of shape (n_resamples,)
+        The statistic in each resample. Non-finite values (failed resamples)
+        are left out of the histogram and counted in the legend.
+    estimate : float
+        The statistic on the original data.
+    interval : (low, high) or object with ``low`` and ``high`` attributes
+        The confidence interval (e.g. ``scipy.stats.bootstrap(...).confidence_interval``).
+    label : str, default=None
+        Name of the statistic for the horizontal axis.
+    bins : int or str, default="auto"
+        Passed to ``Axes.hist``.
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    values = _vector(distribution, "distribution").astype(float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ValueError("distribution has no finite values to plot")
+    if hasattr(interval, "low") and hasattr(interval, "high"):
+        low, high = interval.low, interval.high
+    else:
+        bounds = np.asarray(interval, dtype=float)
+        if bounds.shape != (2,):
+            raise ValueError(
+                f"interval must be a pair (low, high); got shape {bounds.shape}"
+            )
+        low, high = bounds
+    low, high, estimate = float(low), float(high), float(estimate)
+    if not low <= high:
+        raise ValueError(f"interval must have low <= high; got ({low}, {high})")
+
+    fig, ax = _figure_and_axes(ax, (5.0, 3.6))
+    left_out = int((~finite).sum())
+    hist_label = f"{finite.sum()} resamples"
+    if left_out:
+        hist_label += f" ({left_out} non-finite left out)"
+    counts, _, _ = ax.hist(
+        values[finite], bins=bins, color="C0", alpha=0.7, label=hist_label
+    )
+    ax.set_ylim(0, 1.35 * counts.max())  # room for the legend
+    ax.axvspan(
+        low, high, color="C1", alpha=0.15, label=f"interval [{low:.3g}, {high:.3g}]"
+    )
+    ax.axvline(estimate, color="black", label=f"estimate {estimate:.3g}")
+    ax.set_xlabel(label or "statistic")
+    ax.set_ylabel("resamples")
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    return fig
