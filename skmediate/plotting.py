@@ -61,18 +61,24 @@ def _figure_and_axes(ax, figsize):
     return ax.figure, ax
 
 
-def _figure_and_axes_row(n_panels, axes, panel_size):
-    """A new figure with ``n_panels`` axes side by side, or the given axes."""
+def _figure_and_panels(n_panels, axes, panel_size, *, max_columns=3, sharey=False):
+    """A new figure with ``n_panels`` axes in rows of ``max_columns``, or the given axes."""
     if axes is None:
+        ncols = min(n_panels, max_columns)
+        nrows = -(-n_panels // ncols)
         width, height = panel_size
-        fig, axes = _pyplot().subplots(
-            1,
-            n_panels,
-            figsize=(width * n_panels, height),
+        fig, grid = _pyplot().subplots(
+            nrows,
+            ncols,
+            figsize=(width * ncols, height * nrows),
             layout="constrained",
             squeeze=False,
+            sharey=sharey,
         )
-        return fig, list(axes[0])
+        grid = list(grid.ravel())
+        for extra in grid[n_panels:]:
+            extra.set_visible(False)
+        return fig, grid[:n_panels]
     _pyplot()
     axes = list(np.ravel(axes))
     if len(axes) != n_panels:
@@ -203,7 +209,8 @@ def plot_first_stage(
     confidence_level : float, default=0.95
         Level of the intervals of the group differences.
     axes : sequence of matplotlib Axes, default=None
-        One axes per covariate; a new figure by default.
+        One axes per covariate; by default a new figure with up to three
+        panels per row, sharing the vertical axis.
 
     Returns
     -------
@@ -263,7 +270,7 @@ def plot_first_stage(
     p = len(covariates)
     effect_r, modifiers = params[1 + p], params[2 + p :]
 
-    fig, axes = _figure_and_axes_row(p, axes, (4.0, 3.8))
+    fig, axes = _figure_and_panels(p, axes, (4.0, 3.8), sharey=True)
     for j, (name, ax) in enumerate(zip(covariates, axes, strict=True)):
         values = x[:, j]
         if np.unique(values).size > 10:
@@ -294,7 +301,8 @@ def plot_first_stage(
         ax.axhline(0, color="grey", lw=0.8, ls=":")
         ax.set_xlabel(name)
         ax.set_title(f"slope {modifiers[j]:+.3g} per unit of {name}", fontsize="medium")
-    axes[0].set_ylabel(f"effect of {treatment} on {mediator}")
+    for ax in axes[:: min(p, 3)]:
+        ax.set_ylabel(f"effect of {treatment} on {mediator}")
     axes[0].legend(loc="best", fontsize="small", frameon=False)
     return fig
 
@@ -347,7 +355,7 @@ def plot_forest(
         f"estimate ({levels.pop():.0%} CI)" if len(levels) == 1 else "estimate (CI)"
     )
     rows = np.arange(len(labels))[::-1]
-    fig, axes = _figure_and_axes_row(len(effects), axes, (4.2, 0.6 * len(labels) + 1.6))
+    fig, axes = _figure_and_panels(len(effects), axes, (4.2, 0.6 * len(labels) + 1.6))
     for effect, ax in zip(effects, axes, strict=True):
         table = np.array([effect_estimate(results[k], effect) for k in labels])
         est, low, high = table[:, 0], table[:, 2], table[:, 3]
