@@ -129,6 +129,17 @@ def plot_outcome_by_arm(y, treatment, *, labels=None, ax=None):
     Boxes span the quartiles, whiskers reach the most extreme values within
     1.5 interquartile ranges, and a white diamond marks each arm's mean; the
     number of subjects is in each label.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmediate.datasets import make_prospect_like
+    >>> from skmediate.plotting import plot_outcome_by_arm
+    >>> X, y = make_prospect_like(random_state=0)
+    >>> fig = plot_outcome_by_arm(y, X["r"], labels={0: "Usual care", 1: "Intervention"})
+    >>> fig.axes[0].get_xticklabels()[1].get_text().splitlines()
+    ['Intervention', '(n = 145)']
+    >>> plt.close(fig)
     """
     outcome = _vector(y, "y").astype(float)
     arm = _vector(treatment, "treatment")
@@ -225,6 +236,19 @@ def plot_first_stage(
     covariate value ``x_j`` with the other covariates at their means is
     ``π_R + π_j (x_j - X̄_j)``. A flat line means that covariate's instrument
     is weak.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmediate.datasets import make_prospect_like
+    >>> from skmediate.plotting import plot_first_stage
+    >>> X, y = make_prospect_like(random_state=0)
+    >>> fig = plot_first_stage(
+    ...     X, treatment="r", mediator="m", covariates=["past_use", "baseline_use"]
+    ... )
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     if not isinstance(X, pd.DataFrame):
         raise TypeError(
@@ -336,6 +360,23 @@ def plot_forest(
     -----
     Each row is an estimate with its interval at the estimator's
     ``confidence_level`` (normal-based, with its ``cov_type``).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmediate import IVMediationRegressor, NaiveMediationRegressor
+    >>> from skmediate.datasets import make_mediation_data
+    >>> from skmediate.plotting import plot_forest
+    >>> X, y, truth = make_mediation_data(2000, random_state=0, return_truth=True)
+    >>> roles = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
+    >>> fits = {
+    ...     "naive": NaiveMediationRegressor(**roles).fit(X, y),
+    ...     "IV": IVMediationRegressor(**roles).fit(X, y),
+    ... }
+    >>> fig = plot_forest(fits, truth=truth)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Direct effect of the treatment', 'Effect of the mediator']
+    >>> plt.close(fig)
     """
     if not isinstance(estimates, Mapping) or not estimates:
         raise ValueError(
@@ -411,6 +452,18 @@ def plot_bootstrap_distribution(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from skmediate.plotting import plot_bootstrap_distribution
+    >>> draws = np.random.default_rng(0).normal(1.0, 0.2, 999)
+    >>> low, high = np.percentile(draws, [2.5, 97.5])
+    >>> fig = plot_bootstrap_distribution(draws, 1.0, (low, high), label="effect")
+    >>> fig.axes[0].get_xlabel()
+    'effect'
+    >>> plt.close(fig)
     """
     values = _vector(distribution, "distribution").astype(float)
     finite = np.isfinite(values)
