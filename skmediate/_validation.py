@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.utils._indexing import _get_column_indices
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight, _check_y, _num_samples
 
 __all__ = [
+    "Interval",
+    "StrOptions",
     "check_groups",
     "check_outcome",
     "check_sample_weight",
     "column_indices",
     "is_dataframe",
     "n_rows",
+    "validate_params",
 ]
 
 

@@ -1,5 +1,10 @@
 """Simulated trial designs shared by the tests."""
 
+import os
+
+# Figures are drawn off screen (set before anything imports matplotlib).
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 import numpy as np
 import pandas as pd
 import pytest

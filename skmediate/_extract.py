@@ -1,0 +1,42 @@
+"""Effect estimates read off fitted estimators, for the workflows (simulation, plots)."""
+
+from __future__ import annotations
+
+from ._results import MediationResult
+
+__all__ = ["EFFECTS", "effect_estimate", "mediation_result"]
+
+# Effect name -> attribute of MediationResult naming the term that holds it.
+EFFECTS = {"direct_effect": "treatment", "mediator_effect": "mediator"}
+
+
+def mediation_result(obj) -> MediationResult:
+    """The ``MediationResult`` of a result, a fitted estimator or a Pipeline ending in one."""
+    if isinstance(obj, MediationResult):
+        return obj
+    steps = getattr(obj, "steps", None)
+    final = steps[-1][1] if steps else obj
+    result = getattr(final, "result_", None)
+    if not isinstance(result, MediationResult):
+        raise TypeError(
+            f"expected a fitted IVMediationRegressor or NaiveMediationRegressor "
+            f"(or a Pipeline ending in one, or its result_); got "
+            f"{type(obj).__name__}, which has no MediationResult in result_"
+        )
+    return result
+
+
+def effect_estimate(result: MediationResult, effect: str) -> tuple[float, ...]:
+    """``(estimate, std_error, ci_low, ci_high)`` of ``effect`` (a key of EFFECTS).
+
+    The interval is the result's normal-based interval at its
+    ``confidence_level``.
+    """
+    term = getattr(result, EFFECTS[effect])
+    ci = result.conf_int().loc[term]
+    return (
+        float(result.params[term]),
+        float(result.std_errors[term]),
+        float(ci["lower"]),
+        float(ci["upper"]),
+    )

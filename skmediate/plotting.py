@@ -1,0 +1,665 @@
+"""Figures for mediation analyses (needs matplotlib: the ``plot`` extra).
+
+Every function draws one kind of figure and returns the matplotlib
+``Figure``; functions with a single panel accept ``ax`` to draw into an
+existing axes. Figures are created with ``matplotlib.pyplot``, so
+``plt.show()`` displays them; close them with ``plt.close(fig)`` when drawing
+many. matplotlib is imported when a function is first called.
+
+Contents, by what they show:
+
+- data: :func:`plot_outcome_by_arm`, :func:`plot_first_stage`;
+- estimates: :func:`plot_forest`;
+- resampling: :func:`plot_bootstrap_distribution`;
+- sensitivity analysis: :func:`plot_sensitivity_surface`,
+  :func:`plot_sensitivity_forest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._extract import EFFECTS, effect_estimate, mediation_result
+from ._linalg import fit_ols
+
+__all__ = [
+    "plot_bootstrap_distribution",
+    "plot_first_stage",
+    "plot_forest",
+    "plot_outcome_by_arm",
+    "plot_sensitivity_forest",
+    "plot_sensitivity_surface",
+]
+
+_EFFECT_LABELS = {
+    "direct_effect": "Direct effect of the treatment",
+    "mediator_effect": "Effect of the mediator",
+}
+
+
+# -- shared helpers -----------------------------------------------------------
+
+
+def _pyplot():
+    """``matplotlib.pyplot``, or an ImportError saying how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "skmediate.plotting needs matplotlib, which is not installed. Install "
+            "it with `pip install matplotlib` (or `pip install 'skmediate[plot]'`)."
+        ) from exc
+    return plt
+
+
+def _figure_and_axes(ax, figsize):
+    """A new figure with one axes, or the figure of the given axes."""
+    if ax is None:
+        fig, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
+        return fig, ax
+    _pyplot()
+    return ax.figure, ax
+
+
+def _figure_and_panels(n_panels, axes, panel_size, *, max_columns=3, sharey=False):
+    """A new figure with ``n_panels`` axes in rows of ``max_columns``, or the given axes."""
+    if axes is None:
+        ncols = min(n_panels, max_columns)
+        nrows = -(-n_panels // ncols)
+        width, height = panel_size
+        fig, grid = _pyplot().subplots(
+            nrows,
+            ncols,
+            figsize=(width * ncols, height * nrows),
+            layout="constrained",
+            squeeze=False,
+            sharey=sharey,
+        )
+        grid = list(grid.ravel())
+        for extra in grid[n_panels:]:
+            extra.set_visible(False)
+        return fig, grid[:n_panels]
+    _pyplot()
+    axes = list(np.ravel(axes))
+    if len(axes) != n_panels:
+        raise ValueError(
+            f"axes must hold {n_panels} axes (one per panel); got {len(axes)}"
+        )
+    return axes[0].figure, axes
+
+
+def _vector(values, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional; got shape {arr.shape}")
+    return arr
+
+
+def _label(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
+
+
+# -- data ---------------------------------------------------------------------
+
+
+def plot_outcome_by_arm(y, treatment, *, labels=None, ax=None):
+    """Box plots of the outcome in each treatment arm (Figure 1 of Small 2012).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Outcome. A pandas Series' name labels the vertical axis.
+    treatment : array-like of shape (n_samples,)
+        Treatment arm of each subject. A Series' name labels the horizontal
+        axis.
+    labels : dict, default=None
+        Arm value -> label, e.g. ``{0: "Control", 1: "Intervention"}``; by
+        default the arm values.
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Boxes span the quartiles, whiskers reach the most extreme values within
+    1.5 interquartile ranges, and a white diamond marks each arm's mean; the
+    number of subjects is in each label.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmediate.datasets import make_prospect_like
+    >>> from skmediate.plotting import plot_outcome_by_arm
+    >>> X, y = make_prospect_like(random_state=0)
+    >>> fig = plot_outcome_by_arm(y, X["r"], labels={0: "Usual care", 1: "Intervention"})
+    >>> fig.axes[0].get_xticklabels()[1].get_text().splitlines()
+    ['Intervention', '(n = 145)']
+    >>> plt.close(fig)
+    """
+    outcome = _vector(y, "y").astype(float)
+    arm = _vector(treatment, "treatment")
+    if outcome.shape != arm.shape:
+        raise ValueError(
+            f"y and treatment must have the same length; got {outcome.shape[0]} "
+            f"and {arm.shape[0]}"
+        )
+    if not np.isfinite(outcome).all():
+        raise ValueError("y contains NaN or inf; drop or impute those rows first")
+    arms = np.unique(arm)
+    labels = {} if labels is None else dict(labels)
+    groups = [outcome[arm == a] for a in arms]
+    names = [
+        f"{labels.get(a, _label(a))}\n(n = {g.size})"
+        for a, g in zip(arms, groups, strict=True)
+    ]
+    fig, ax = _figure_and_axes(ax, (4.5, 4.5))
+    ax.boxplot(groups, tick_labels=names, widths=0.5)
+    ax.scatter(
+        np.arange(1, arms.size + 1),
+        [g.mean() for g in groups],
+        marker="D",
+        color="white",
+        edgecolor="black",
+        zorder=3,
+        label="mean",
+    )
+    ax.set_ylabel(getattr(y, "name", None) or "outcome")
+    ax.set_xlabel(getattr(treatment, "name", None) or "treatment arm")
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+def _arm_difference(m, r, confidence_level):
+    """Difference in means between arms 1 and 0, with a Welch normal interval."""
+    treated, control = m[r == 1], m[r == 0]
+    if treated.size < 2 or control.size < 2:
+        return np.nan, np.nan, np.nan
+    diff = treated.mean() - control.mean()
+    se = np.sqrt(
+        treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size
+    )
+    z = stats.norm.isf((1 - confidence_level) / 2)
+    return diff, diff - z * se, diff + z * se
+
+
+def plot_first_stage(
+    X,
+    *,
+    treatment,
+    mediator,
+    covariates,
+    n_bins=5,
+    confidence_level=0.95,
+    axes=None,
+):
+    """The effect of the treatment on the mediator across covariate values.
+
+    The instruments ``R·(X - X̄)`` are strong when the effect of ``R`` on ``M``
+    changes with the covariates and weak when it does not. One panel per
+    covariate shows that effect in groups of subjects (the difference in the
+    mediator's mean between arms, with its interval) and the linear first
+    stage that two-stage least squares uses.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Data holding the treatment, mediator and covariate columns.
+    treatment, mediator : str
+        Columns of the randomized 0/1 assignment ``R`` and of the mediator ``M``.
+    covariates : list of str
+        Numeric baseline covariates ``X`` (the instruments are their
+        interactions with ``R``); one panel each.
+    n_bins : int, default=5
+        A covariate with more than 10 distinct values is cut into this many
+        groups at its quantiles; otherwise each value is a group.
+    confidence_level : float, default=0.95
+        Level of the intervals of the group differences.
+    axes : sequence of matplotlib Axes, default=None
+        One axes per covariate; by default a new figure with up to three
+        panels per row, sharing the vertical axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    The points are ``mean(M | R=1, group) - mean(M | R=0, group)`` with Welch
+    normal intervals, placed at the group's mean covariate value. The line is
+    the first-stage fit of ``M`` on ``[1, X, R, R·(X - X̄)]`` by least squares
+    (as in :class:`~skmediate.IVMediationRegressor`): the effect of ``R`` at
+    covariate value ``x_j`` with the other covariates at their means is
+    ``π_R + π_j (x_j - X̄_j)``. A flat line means that covariate's instrument
+    is weak.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmediate.datasets import make_prospect_like
+    >>> from skmediate.plotting import plot_first_stage
+    >>> X, y = make_prospect_like(random_state=0)
+    >>> fig = plot_first_stage(
+    ...     X, treatment="r", mediator="m", covariates=["past_use", "baseline_use"]
+    ... )
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(
+            f"X must be a pandas DataFrame with named columns; got {type(X).__name__}"
+        )
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not covariates:
+        raise ValueError("covariates is empty; give at least one covariate column")
+    for role, cols in (
+        ("treatment", [treatment]),
+        ("mediator", [mediator]),
+        ("covariates", covariates),
+    ):
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise ValueError(
+                f"{role} names column(s) {missing} that are not in X; available "
+                f"columns: {list(X.columns)}"
+            )
+    for col in [treatment, mediator, *covariates]:
+        if not pd.api.types.is_numeric_dtype(X[col]):
+            raise ValueError(
+                f"column {col!r} is not numeric (dtype {X[col].dtype}); encode it "
+                "as numbers first"
+            )
+    if not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
+        raise ValueError(f"n_bins must be an integer of at least 2; got {n_bins!r}")
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level}")
+    r = X[treatment].to_numpy(float)
+    if set(np.unique(r)) != {0.0, 1.0}:
+        raise ValueError(
+            f"treatment {treatment!r} must take the values 0 and 1; got "
+            f"{np.unique(r)[:5].tolist()}"
+        )
+    m = X[mediator].to_numpy(float)
+    x = X[covariates].to_numpy(float)
+    if not (np.isfinite(m).all() and np.isfinite(x).all()):
+        raise ValueError("the mediator or a covariate contains NaN or inf")
+    x_mean = x.mean(axis=0)
+    design = np.column_stack([np.ones_like(r), x, r, r[:, None] * (x - x_mean)])
+    params = fit_ols(design, m).params
+    p = len(covariates)
+    effect_r, modifiers = params[1 + p], params[2 + p :]
+
+    fig, axes = _figure_and_panels(p, axes, (4.0, 3.8), sharey=True)
+    for j, (name, ax) in enumerate(zip(covariates, axes, strict=True)):
+        values = x[:, j]
+        if np.unique(values).size > 10:
+            groups = pd.qcut(values, n_bins, labels=False, duplicates="drop")
+        else:
+            groups = values
+        points = []
+        for g in np.unique(groups):
+            rows = groups == g
+            diff, low, high = _arm_difference(m[rows], r[rows], confidence_level)
+            points.append((values[rows].mean(), diff, low, high))
+        pos, diff, low, high = np.array(points).T
+        ax.errorbar(
+            pos,
+            diff,
+            yerr=[diff - low, high - diff],
+            fmt="o",
+            capsize=3,
+            label=f"difference in means ({confidence_level:.0%} CI)",
+        )
+        grid = np.linspace(values.min(), values.max(), 50)
+        ax.plot(
+            grid,
+            effect_r + modifiers[j] * (grid - x_mean[j]),
+            color="black",
+            label="linear first stage",
+        )
+        ax.axhline(0, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel(name)
+        ax.set_title(f"slope {modifiers[j]:+.3g} per unit of {name}", fontsize="medium")
+    for ax in axes[:: min(p, 3)]:
+        ax.set_ylabel(f"effect of {treatment} on {mediator}")
+    axes[0].legend(loc="best", fontsize="small", frameon=False)
+    return fig
+
+
+# -- estimates ----------------------------------------------------------------
+
+
+def plot_forest(
+    estimates, *, effects=("direct_effect", "mediator_effect"), truth=None, axes=None
+):
+    """Forest plot of effect estimates and confidence intervals, by estimator.
+
+    Parameters
+    ----------
+    estimates : dict of str to fitted estimator or MediationResult
+        Label -> a fitted :class:`~skmediate.IVMediationRegressor` or
+        :class:`~skmediate.NaiveMediationRegressor` (or a Pipeline ending in
+        one, or its ``result_``), drawn top to bottom in this order.
+    effects : sequence of {"direct_effect", "mediator_effect"}, default=both
+        One panel per effect.
+    truth : dict or MediationTruth, default=None
+        True values to mark with a dashed line (e.g. from a simulation).
+    axes : sequence of matplotlib Axes, default=None
+        One axes per effect; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Each row is an estimate with its interval at the estimator's
+    ``confidence_level`` (normal-based, with its ``cov_type``).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmediate import IVMediationRegressor, NaiveMediationRegressor
+    >>> from skmediate.datasets import make_mediation_data
+    >>> from skmediate.plotting import plot_forest
+    >>> X, y, truth = make_mediation_data(2000, random_state=0, return_truth=True)
+    >>> roles = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
+    >>> fits = {
+    ...     "naive": NaiveMediationRegressor(**roles).fit(X, y),
+    ...     "IV": IVMediationRegressor(**roles).fit(X, y),
+    ... }
+    >>> fig = plot_forest(fits, truth=truth)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Direct effect of the treatment', 'Effect of the mediator']
+    >>> plt.close(fig)
+    """
+    if not isinstance(estimates, Mapping) or not estimates:
+        raise ValueError(
+            "estimates must be a non-empty dict of label -> fitted estimator"
+        )
+    effects = [effects] if isinstance(effects, str) else list(effects)
+    unknown = [e for e in effects if e not in EFFECTS]
+    if unknown or not effects:
+        raise ValueError(f"effects must be among {list(EFFECTS)}; got {effects}")
+    results = {label: mediation_result(est) for label, est in estimates.items()}
+    if truth is not None and not isinstance(truth, Mapping):
+        truth = {e: getattr(truth, e) for e in effects if hasattr(truth, e)}
+
+    labels = list(results)
+    levels = {r.confidence_level for r in results.values()}
+    xlabel = (
+        f"estimate ({levels.pop():.0%} CI)" if len(levels) == 1 else "estimate (CI)"
+    )
+    rows = np.arange(len(labels))[::-1]
+    fig, axes = _figure_and_panels(len(effects), axes, (4.2, 0.6 * len(labels) + 1.6))
+    for effect, ax in zip(effects, axes, strict=True):
+        table = np.array([effect_estimate(results[k], effect) for k in labels])
+        est, low, high = table[:, 0], table[:, 2], table[:, 3]
+        ax.errorbar(
+            est, rows, xerr=[est - low, high - est], fmt="o", capsize=4, color="C0"
+        )
+        for i in range(len(labels)):
+            ax.annotate(
+                f"{est[i]:.2f} [{low[i]:.2f}, {high[i]:.2f}]",
+                (est[i], rows[i]),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                fontsize="small",
+            )
+        ax.axvline(0, color="grey", lw=0.8, ls=":")
+        if truth is not None and effect in truth:
+            ax.axvline(truth[effect], color="C3", ls="--", label="truth")
+            ax.legend(loc="lower right", fontsize="small", frameon=False)
+        ax.set_yticks(rows, labels if ax is axes[0] else [""] * len(labels))
+        ax.set_ylim(-0.7, len(labels) - 0.3)
+        ax.set_title(_EFFECT_LABELS[effect], fontsize="medium")
+        ax.set_xlabel(xlabel)
+    return fig
+
+
+# -- resampling ---------------------------------------------------------------
+
+
+def plot_bootstrap_distribution(
+    distribution, estimate, interval, *, label=None, bins="auto", ax=None
+):
+    """Histogram of a bootstrap distribution with the estimate and its interval.
+
+    Works with the output of any bootstrap: it takes plain numbers.
+
+    Parameters
+    ----------
+    distribution : array-like of shape (n_resamples,)
+        The statistic in each resample. Non-finite values (failed resamples)
+        are left out of the histogram and counted in the legend.
+    estimate : float
+        The statistic on the original data.
+    interval : (low, high) or object with ``low`` and ``high`` attributes
+        The confidence interval (e.g. ``scipy.stats.bootstrap(...).confidence_interval``).
+    label : str, default=None
+        Name of the statistic for the horizontal axis.
+    bins : int or str, default="auto"
+        Passed to ``Axes.hist``.
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from skmediate.plotting import plot_bootstrap_distribution
+    >>> draws = np.random.default_rng(0).normal(1.0, 0.2, 999)
+    >>> low, high = np.percentile(draws, [2.5, 97.5])
+    >>> fig = plot_bootstrap_distribution(draws, 1.0, (low, high), label="effect")
+    >>> fig.axes[0].get_xlabel()
+    'effect'
+    >>> plt.close(fig)
+    """
+    values = _vector(distribution, "distribution").astype(float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ValueError("distribution has no finite values to plot")
+    if hasattr(interval, "low") and hasattr(interval, "high"):
+        low, high = interval.low, interval.high
+    else:
+        bounds = np.asarray(interval, dtype=float)
+        if bounds.shape != (2,):
+            raise ValueError(
+                f"interval must be a pair (low, high); got shape {bounds.shape}"
+            )
+        low, high = bounds
+    low, high, estimate = float(low), float(high), float(estimate)
+    if not low <= high:
+        raise ValueError(f"interval must have low <= high; got ({low}, {high})")
+
+    fig, ax = _figure_and_axes(ax, (5.0, 3.6))
+    left_out = int((~finite).sum())
+    hist_label = f"{finite.sum()} resamples"
+    if left_out:
+        hist_label += f" ({left_out} non-finite left out)"
+    counts, _, _ = ax.hist(
+        values[finite], bins=bins, color="C0", alpha=0.7, label=hist_label
+    )
+    ax.set_ylim(0, 1.35 * counts.max())  # room for the legend
+    ax.axvspan(
+        low, high, color="C1", alpha=0.15, label=f"interval [{low:.3g}, {high:.3g}]"
+    )
+    ax.axvline(estimate, color="black", label=f"estimate {estimate:.3g}")
+    ax.set_xlabel(label or "statistic")
+    ax.set_ylabel("resamples")
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Sensitivity analysis (SensitivityGrid)
+
+_SENSITIVITY_EFFECTS = {
+    "direct_effect": "direct effect",
+    "mediator_effect": "mediator effect",
+}
+
+
+def _check_sensitivity_grid(grid, effect):
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(grid, "results_")
+    if effect not in _SENSITIVITY_EFFECTS:
+        raise ValueError(
+            f"effect must be one of {list(_SENSITIVITY_EFFECTS)}; got {effect!r}"
+        )
+
+
+def plot_sensitivity_surface(
+    grid, *, effect="mediator_effect", x=None, y=None, resolution=101, ax=None
+):
+    """An effect over two τ components, with the region where its CI covers 0.
+
+    Parameters
+    ----------
+    grid : fitted SensitivityGrid
+    effect : {"direct_effect", "mediator_effect"}, default="mediator_effect"
+    x, y : str, optional
+        Grid columns to put on the axes, e.g. ``"tau_direct[x1]"`` and
+        ``"tau_mediator[x1]"``; by default the first two that vary in the grid.
+        The other components are held at 0.
+    resolution : int, default=101
+        Points per axis of the mesh when the closed form is available: the
+        surface is then evaluated exactly over the range of the grid, not only
+        at its points. Otherwise the grid points with the other components at 0
+        are drawn and must form a lattice.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Filled contours of the estimate, a black contour where it is 0, and
+        hatching where the confidence interval contains 0.
+    """
+    _check_sensitivity_grid(grid, effect)
+    columns = [c for c in grid.results_ if c.startswith("tau_")]
+    varying = [c for c in columns if np.ptp(grid.results_[c]) > 0]
+    x = x or (varying[0] if varying else None)
+    y = y or next((c for c in varying if c != x), None)
+    for name, value in (("x", x), ("y", y)):
+        if value not in columns:
+            raise ValueError(
+                f"{name} must name a tau column of the grid ({columns}); got {value!r}"
+            )
+    if x == y:
+        raise ValueError("x and y must be different tau columns")
+    j = list(_SENSITIVITY_EFFECTS).index(effect)
+    ix, iy = columns.index(x), columns.index(y)
+    if getattr(grid, "forms_", None) is not None:
+        xs = np.linspace(grid.results_[x].min(), grid.results_[x].max(), resolution)
+        ys = np.linspace(grid.results_[y].min(), grid.results_[y].max(), resolution)
+        mesh_x, mesh_y = np.meshgrid(xs, ys)
+        tau = np.zeros((mesh_x.size, len(columns)))
+        tau[:, ix], tau[:, iy] = mesh_x.ravel(), mesh_y.ravel()
+        estimates, se = grid.forms_.evaluate(tau)
+        z = stats.norm.isf((1 - grid.confidence_level_) / 2)
+        estimate = estimates[:, j].reshape(mesh_x.shape)
+        covers = (np.abs(estimates[:, j]) <= z * se[:, j]).reshape(mesh_x.shape)
+    else:
+        frame = grid.to_frame()
+        others = [c for c in columns if c not in (x, y)]
+        frame = frame[(frame[others] == 0).all(axis=1)] if others else frame
+        table = frame.pivot_table(index=y, columns=x, values=effect)
+        low = frame.pivot_table(index=y, columns=x, values=f"{effect}_ci_low")
+        high = frame.pivot_table(index=y, columns=x, values=f"{effect}_ci_high")
+        if table.isna().any().any() or min(table.shape) < 2:
+            raise ValueError(
+                f"the grid points with the other tau components at 0 do not form a "
+                f"lattice over {x} and {y}; refit with such a grid or use the closed form"
+            )
+        mesh_x, mesh_y = np.meshgrid(table.columns.to_numpy(), table.index.to_numpy())
+        estimate = table.to_numpy()
+        covers = (low.to_numpy() <= 0) & (high.to_numpy() >= 0)
+    fig, ax = _figure_and_axes(ax, (6.5, 5))
+    from matplotlib.colors import CenteredNorm
+
+    # Colours centred at 0: blue below, red above, whatever the range.
+    filled = ax.contourf(
+        mesh_x, mesh_y, estimate, levels=20, cmap="RdBu_r", norm=CenteredNorm(0.0)
+    )
+    fig.colorbar(filled, ax=ax, label=f"{_SENSITIVITY_EFFECTS[effect]} estimate")
+    if estimate.min() < 0 < estimate.max():
+        ax.contour(
+            mesh_x, mesh_y, estimate, levels=[0.0], colors="black", linewidths=1.5
+        )
+    if covers.any():
+        ax.contourf(
+            mesh_x,
+            mesh_y,
+            covers.astype(float),
+            levels=[0.5, 1.5],
+            colors="none",
+            hatches=["//"],
+        )
+    ax.plot([0], [0], marker="o", color="black")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(
+        f"{_SENSITIVITY_EFFECTS[effect].capitalize()}: hatched where the "
+        f"{grid.confidence_level_:.0%} CI contains 0"
+    )
+    return fig
+
+
+def plot_sensitivity_forest(grid, *, ax=None):
+    """Every grid point's estimates and confidence intervals, as in the paper's Table 2.
+
+    Parameters
+    ----------
+    grid : fitted SensitivityGrid
+    ax : sequence of two matplotlib Axes, optional
+        Axes for the direct and the mediator effect.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels (direct effect, mediator effect), one row per grid point
+        labelled ``(τ_R) (τ_M)``, a dashed line at 0 and a dotted line at the
+        ``τ = 0`` estimate.
+    """
+    _check_sensitivity_grid(grid, "direct_effect")
+    frame = grid.to_frame()
+    direct = [c for c in frame if c.startswith("tau_direct[")]
+    mediator = [c for c in frame if c.startswith("tau_mediator[")]
+
+    def label(row):
+        fmt = ",".join
+        return f"({fmt(f'{v:g}' for v in row[direct])}) ({fmt(f'{v:g}' for v in row[mediator])})"
+
+    labels = [label(row) for _, row in frame.iterrows()]
+    rows = np.arange(len(frame))[::-1]
+    fig, axes = _figure_and_panels(2, ax, (4.5, 1.2 + 0.28 * len(frame)), sharey=True)
+    zero = (frame[direct + mediator] == 0).all(axis=1).to_numpy()
+    for panel, effect in zip(axes, _SENSITIVITY_EFFECTS, strict=True):
+        est = frame[effect].to_numpy()
+        err = np.vstack(
+            [est - frame[f"{effect}_ci_low"], frame[f"{effect}_ci_high"] - est]
+        )
+        panel.errorbar(est, rows, xerr=err, fmt="o", color="C0", ecolor="C0", capsize=2)
+        panel.axvline(0, color="grey", linestyle="--", linewidth=1)
+        if zero.any():
+            panel.axvline(est[zero][0], color="black", linestyle=":", linewidth=1)
+        panel.set_title(_SENSITIVITY_EFFECTS[effect])
+        panel.set_xlabel(f"estimate ({grid.confidence_level_:.0%} CI)")
+    axes[0].set_yticks(rows, labels)
+    axes[0].set_ylabel("(τ_R) (τ_M)")
+    return fig

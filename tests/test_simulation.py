@@ -1,0 +1,357 @@
+"""simulate(): summary arithmetic, reproducibility, parallelism, failures."""
+
+import math
+import warnings
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import check_random_state
+
+from skmediate import IVMediationRegressor, NaiveMediationRegressor
+from skmediate.datasets import make_mediation_data
+from skmediate.simulation import SimulationResult, simulate, summarize
+
+ROLES = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
+
+
+class MeanEstimator(RegressorMixin, BaseEstimator):
+    """The mean of y with its standard error and normal 95% interval."""
+
+    def __init__(self, fail_below=None, warn=False):
+        self.fail_below = fail_below
+        self.warn = warn
+
+    def fit(self, X, y):
+        y = np.asarray(y, dtype=float)
+        if self.fail_below is not None and y[0] < self.fail_below:
+            raise RuntimeError("first value too small")
+        if self.warn:
+            warnings.warn("a toy warning", UserWarning, stacklevel=2)
+        self.mean_ = y.mean()
+        self.se_ = y.std(ddof=1) / np.sqrt(y.size)
+        return self
+
+
+def mean_statistic(est):
+    z = stats.norm.isf(0.025)
+    return est.mean_, est.se_, est.mean_ - z * est.se_, est.mean_ + z * est.se_
+
+
+def normal_sample(random_state, n=20, mu=1.0):
+    rng = np.random.default_rng(random_state)
+    y = rng.normal(mu, 1.0, n)
+    return np.zeros((n, 1)), y, {"mean": mu}
+
+
+# -- the summary arithmetic on a table with known answers ----------------------
+
+
+def test_summary_arithmetic_known_answers():
+    table = pd.DataFrame(
+        {
+            "replication": [0, 1, 2, 3, 4],
+            "seed": [10, 11, 12, 13, 14],
+            "estimator": "toy",
+            "statistic": "theta",
+            "truth": 2.0,
+            "estimate": [1.0, 2.0, 3.0, 6.0, np.nan],
+            "std_error": [1.0, 1.0, 2.0, 2.0, np.nan],
+            "ci_low": [0.0, 1.0, 2.5, -1.0, np.nan],
+            "ci_high": [2.0, 3.0, 3.5, 7.0, np.nan],
+            "weak_instruments": [True, False, False, False, False],
+            "failed": [False, False, False, False, True],
+        }
+    )
+    row = SimulationResult(table).summary().loc[("toy", "theta")]
+    # Errors -1, 0, 1, 4 over the 4 valid replications.
+    assert row["n_valid"] == 4 and row["n_failed"] == 1
+    assert row["truth"] == 2.0
+    assert row["mean"] == 3.0
+    assert row["bias"] == 1.0
+    assert row["sd"] == pytest.approx(math.sqrt(14 / 3), rel=1e-15)
+    assert row["bias_mcse"] == pytest.approx(math.sqrt(14 / 3) / 2, rel=1e-15)
+    assert row["rmse"] == pytest.approx(math.sqrt(18 / 4), rel=1e-15)
+    assert row["mean_se"] == 1.5
+    assert row["coverage"] == 0.75  # [2.5, 3.5] misses 2
+    assert row["coverage_mcse"] == pytest.approx(math.sqrt(0.75 * 0.25 / 4), rel=1e-15)
+    assert row["ci_length"] == 3.25  # (2 + 2 + 1 + 8) / 4
+    assert row["rejection_rate"] == 0.5  # [1, 3] and [2.5, 3.5] exclude 0
+    assert row["weak_instruments"] == 0.25
+
+
+def test_summary_without_truth_or_interval():
+    table = pd.DataFrame(
+        {
+            "replication": [0, 1],
+            "seed": [1, 2],
+            "estimator": "a",
+            "statistic": "s",
+            "truth": np.nan,
+            "estimate": [1.0, 3.0],
+            "std_error": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "weak_instruments": False,
+            "failed": False,
+        }
+    )
+    row = summarize(table).loc[("a", "s")]
+    assert row["mean"] == 2.0 and row["sd"] == pytest.approx(math.sqrt(2))
+    for column in (
+        "bias",
+        "rmse",
+        "mean_se",
+        "coverage",
+        "ci_length",
+        "rejection_rate",
+    ):
+        assert np.isnan(row[column]), column
+
+
+# -- end to end ---------------------------------------------------------------------
+
+
+def test_replications_equal_fits_by_hand_with_the_parent_seeds():
+    result = simulate(
+        {"mean": MeanEstimator()},
+        normal_sample,
+        n_replications=30,
+        statistics={"mean": mean_statistic},
+        random_state=4,
+    )
+    table = result.replications
+    seeds = check_random_state(4).randint(np.iinfo(np.int32).max, size=30)
+    np.testing.assert_array_equal(table["seed"], seeds)
+    np.testing.assert_array_equal(table["replication"], np.arange(30))
+    for seed, (_, row) in zip(seeds, table.iterrows(), strict=True):
+        _, y, _ = normal_sample(random_state=int(seed))
+        expected = mean_statistic(MeanEstimator().fit(None, y))
+        np.testing.assert_allclose(
+            row[["estimate", "std_error", "ci_low", "ci_high"]].to_numpy(float),
+            expected,
+            rtol=1e-15,
+        )
+    assert (table["truth"] == 1.0).all()
+    # The summary equals the same numbers computed directly.
+    row = result.summary().loc[("mean", "mean")]
+    est = table["estimate"].to_numpy()
+    assert row["bias"] == pytest.approx(est.mean() - 1.0, rel=1e-12)
+    assert row["sd"] == pytest.approx(est.std(ddof=1), rel=1e-12)
+    covered = (table["ci_low"] <= 1.0) & (1.0 <= table["ci_high"])
+    assert row["coverage"] == covered.mean()
+
+
+def test_identical_for_one_and_two_jobs():
+    kwargs = dict(
+        estimators={
+            "naive": NaiveMediationRegressor(**ROLES),
+            "iv": IVMediationRegressor(**ROLES),
+        },
+        data_generator=partial(make_mediation_data, 300, return_truth=True),
+        n_replications=6,
+        random_state=0,
+    )
+    one = simulate(n_jobs=1, **kwargs).replications
+    two = simulate(n_jobs=2, **kwargs).replications
+    pd.testing.assert_frame_equal(one, two)
+    assert one.shape == (6 * 2 * 2, 11)
+    assert list(one["estimator"].unique()) == ["naive", "iv"]
+    assert list(one["statistic"].unique()) == ["direct_effect", "mediator_effect"]
+
+
+def test_builtin_statistics_match_the_fitted_estimator():
+    generator = partial(make_mediation_data, 400, confounding=0.3, return_truth=True)
+    result = simulate(
+        {"iv": IVMediationRegressor(cov_type="classical", **ROLES)},
+        generator,
+        n_replications=2,
+        random_state=1,
+    )
+    table = result.replications
+    X, y, truth = generator(random_state=int(table["seed"].iloc[0]))
+    res = IVMediationRegressor(cov_type="classical", **ROLES).fit(X, y).result_
+    ci = res.conf_int()
+    first = table[table["replication"] == 0].set_index("statistic")
+    for statistic, term in (("direct_effect", "r"), ("mediator_effect", "m")):
+        got = first.loc[statistic]
+        assert got["estimate"] == res.params[term]
+        assert got["std_error"] == res.std_errors[term]
+        assert (got["ci_low"], got["ci_high"]) == tuple(ci.loc[term])
+        assert got["truth"] == getattr(truth, statistic)
+
+
+def test_pipeline_ending_in_a_mediation_estimator():
+    pipe = make_pipeline(
+        FunctionTransformer(feature_names_out="one-to-one").set_output(
+            transform="pandas"
+        ),
+        NaiveMediationRegressor(**ROLES),
+    )
+    result = simulate(
+        {"pipe": pipe},
+        partial(make_mediation_data, 200, return_truth=True),
+        n_replications=2,
+        random_state=2,
+    )
+    assert result.replications["estimate"].notna().all()
+
+
+# -- failures and warnings -------------------------------------------------------
+
+
+def test_some_fits_fail():
+    with pytest.warns(FitFailedWarning, match="fits of estimator 'mean' failed"):
+        result = simulate(
+            {"mean": MeanEstimator(fail_below=1.0)},
+            normal_sample,
+            n_replications=20,
+            statistics={"mean": mean_statistic},
+            random_state=0,
+        )
+    table = result.replications
+    failed = table["failed"]
+    assert 0 < failed.sum() < 20
+    assert (
+        table.loc[failed, ["estimate", "std_error", "ci_low", "ci_high"]]
+        .isna()
+        .all()
+        .all()
+    )
+    summary = result.summary().loc[("mean", "mean")]
+    assert summary["n_failed"] == failed.sum()
+    assert summary["n_valid"] == 20 - failed.sum()
+
+
+def test_all_fits_fail():
+    with pytest.raises(
+        ValueError,
+        match="all 3 fits of estimator 'mean' failed; the first error was RuntimeError: first value too small",
+    ):
+        simulate(
+            {"mean": MeanEstimator(fail_below=np.inf)},
+            normal_sample,
+            n_replications=3,
+            statistics={"mean": mean_statistic},
+        )
+
+
+def test_weak_instruments_recorded_not_raised():
+    # filterwarnings = error: a WeakInstrumentWarning reaching here would fail.
+    result = simulate(
+        {"iv": IVMediationRegressor(**ROLES)},
+        partial(make_mediation_data, 300, instrument_strength=0.0, return_truth=True),
+        n_replications=10,
+        random_state=3,
+    )
+    assert result.summary()["weak_instruments"].min() >= 0.8
+
+
+def test_other_warnings_raised_once_in_the_caller():
+    with pytest.warns(UserWarning, match="a toy warning") as record:
+        simulate(
+            {"mean": MeanEstimator(warn=True)},
+            normal_sample,
+            n_replications=5,
+            statistics={"mean": mean_statistic},
+        )
+    assert len([w for w in record if "a toy warning" in str(w.message)]) == 1
+
+
+# -- bad input -------------------------------------------------------------------
+
+
+def _gen(random_state):
+    return make_mediation_data(100, random_state=random_state, return_truth=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(estimators={}), ValueError, "estimators must be a non-empty dict"),
+        (dict(estimators=[NaiveMediationRegressor()]), ValueError, "non-empty dict"),
+        (
+            dict(estimators={"x": "not an estimator"}),
+            TypeError,
+            "estimator 'x' has no fit method",
+        ),
+        (dict(data_generator="nope"), TypeError, "data_generator must be a callable"),
+        (
+            dict(n_replications=0),
+            ValueError,
+            "n_replications must be a positive integer; got 0",
+        ),
+        (
+            dict(n_replications=2.5),
+            ValueError,
+            "n_replications must be a positive integer",
+        ),
+        (
+            dict(statistics=["indirect"]),
+            ValueError,
+            "unknown statistic 'indirect'; the built-in statistics are \\['direct_effect', 'mediator_effect'\\]",
+        ),
+        (dict(statistics=[]), ValueError, "statistics is empty"),
+        (dict(statistics={"s": 3}), TypeError, "statistic 's' must be a callable"),
+        (
+            dict(statistics={"s": lambda est: (1.0, 2.0)}),
+            ValueError,
+            "statistic 's' must return \\(estimate, std_error, ci_low, ci_high\\); got 2 values",
+        ),
+        (
+            dict(data_generator=lambda random_state: (1, 2)),
+            TypeError,
+            "must return a tuple \\(X, y, truth\\); got tuple of length 2",
+        ),
+        (
+            dict(data_generator=lambda random_state: (*_gen(random_state)[:2], 5)),
+            TypeError,
+            "the truth\\) must be a mapping",
+        ),
+        (
+            dict(estimators={"lr": LinearRegression()}),
+            TypeError,
+            "got LinearRegression, which has no MediationResult",
+        ),
+    ],
+)
+def test_bad_input(kwargs, error, message):
+    args = dict(
+        estimators={"naive": NaiveMediationRegressor(**ROLES)},
+        data_generator=_gen,
+        n_replications=2,
+    )
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        simulate(**args)
+
+
+# -- coverage (slow) --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_coverage_iv_nominal_naive_not():
+    """IV 95% intervals cover within the binomial 99% band; naive ones do not."""
+    n_rep = 1000
+    result = simulate(
+        {
+            "naive": NaiveMediationRegressor(**ROLES),
+            "iv": IVMediationRegressor(**ROLES),
+        },
+        partial(make_mediation_data, 500, confounding=0.5, return_truth=True),
+        n_replications=n_rep,
+        n_jobs=2,
+        random_state=2012,
+    )
+    coverage = result.summary()["coverage"]
+    low, high = stats.binom.interval(0.99, n_rep, 0.95)
+    for statistic in ("direct_effect", "mediator_effect"):
+        assert low / n_rep <= coverage[("iv", statistic)] <= high / n_rep
+    assert coverage[("naive", "mediator_effect")] < low / n_rep
