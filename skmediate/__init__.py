@@ -5,14 +5,24 @@ with the random assignment as instruments, beside the naive (Baron-Kenny)
 regression, as scikit-learn estimators.
 """
 
+from ._bootstrap import BootstrapResult, ConfidenceInterval, bootstrap
 from ._diagnostics import FirstStageDiagnostics, stock_yogo_critical_value
 from ._estimators import IVMediationRegressor, NaiveMediationRegressor
 from ._results import MediationResult
-from .exceptions import RankDeficiencyError, WeakInstrumentWarning
+from .exceptions import (
+    DegenerateBootstrapWarning,
+    FailedResampleWarning,
+    RankDeficiencyError,
+    WeakInstrumentWarning,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BootstrapResult",
+    "ConfidenceInterval",
+    "DegenerateBootstrapWarning",
+    "FailedResampleWarning",
     "FirstStageDiagnostics",
     "IVMediationRegressor",
     "MediationResult",
@@ -20,5 +30,6 @@ __all__ = [
     "RankDeficiencyError",
     "WeakInstrumentWarning",
     "__version__",
+    "bootstrap",
     "stock_yogo_critical_value",
 ]

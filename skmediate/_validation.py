@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils._indexing import _get_column_indices
+from sklearn.utils._indexing import _get_column_indices, _safe_indexing
 from sklearn.utils.validation import _check_sample_weight, _check_y, _num_samples
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "column_indices",
     "is_dataframe",
     "n_rows",
+    "take_rows",
 ]
 
 
@@ -23,6 +24,11 @@ def is_dataframe(X) -> bool:
 
 def n_rows(X) -> int:
     return _num_samples(X)
+
+
+def take_rows(X, rows: np.ndarray):
+    """Rows ``rows`` of an array, DataFrame, Series or list (repeats allowed)."""
+    return _safe_indexing(X, rows, axis=0)
 
 
 def column_indices(X, key) -> list[int]:
