@@ -15,6 +15,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
+from threadpoolctl import threadpool_limits
 
 from ._batched import ClusterSpec, tsls_batch, wild_batch
 from ._estimators import _MediationRegressor
@@ -106,7 +107,7 @@ class BootstrapResult:
                 "ci_low": self.confidence_interval.low,
                 "ci_high": self.confidence_interval.high,
             },
-            index=pd.Index(self.statistic_names, name="statistic"),
+            index=list(self.statistic_names),
         )
 
 
@@ -491,6 +492,8 @@ class _Vectorized:
         weights = check_sample_weight(sample_weight, np.asarray(y, dtype=float))
         keep = slice(None) if weights is None else weights > 0
         self.codes = units.codes[keep]
+        # rows are their own units: a resample's values are the row values
+        self.identity = self.codes.shape[0] == units.n_units and not units.clustered
         self.cov_type = est.cov_type if with_cov else None
         self.cluster_codes = data.groups
         self.cells = None
@@ -513,7 +516,7 @@ class _Vectorized:
 
     def fit(self, scheme: str, values: np.ndarray):
         """Estimates and standard errors of a block of resamples."""
-        rows = values[:, self.codes]
+        rows = values if self.identity else values[:, self.codes]
         cluster = self._cluster(scheme, values)
         if scheme in ("wild", "wild_mammen"):
             batch = wild_batch(self.structural, rows, self.cov_type, cluster)
@@ -862,6 +865,9 @@ def bootstrap(
     >>> res.engine
     'vectorized'
     >>> res.to_frame().round(1)
+                      estimate  std_error  ci_low  ci_high
+    direct_effect_        -0.9        0.2    -1.3     -0.5
+    mediator_effect_       2.1        0.1     1.8      2.3
     """
     if not (isinstance(n_resamples, Integral) and not isinstance(n_resamples, bool)):
         raise ValueError(f"n_resamples must be a positive integer; got {n_resamples!r}")
@@ -1067,7 +1073,9 @@ def _run(
             collector.add(values, ses, error, caught)
         return
     for block in blocks:
-        params, std_errors, suspect = vectorized.fit(scheme, block)
+        # many small products and factorizations: one BLAS thread is faster
+        with threadpool_limits(1, user_api="blas"):
+            params, std_errors, suspect = vectorized.fit(scheme, block)
         values, ses = stat.from_batch(params, std_errors)
         start = 0
         for b in np.flatnonzero(suspect):  # refit these exactly, in order
