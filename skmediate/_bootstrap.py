@@ -122,11 +122,6 @@ def _estimator_chain(estimator):
         yield estimator
 
 
-def _final_estimator(estimator):
-    *_, last = _estimator_chain(estimator)
-    return last
-
-
 def _fitted_attributes(estimator) -> list[str]:
     return sorted(
         {
@@ -658,14 +653,13 @@ def _random_generator(random_state) -> np.random.Generator:
 
 
 def _treatment_strata(fitted, X) -> np.ndarray:
-    final = fitted
-    if not isinstance(final, _MediationRegressor):
+    if not isinstance(fitted, _MediationRegressor):
         raise ValueError(
             "strata='treatment' resamples within the arms of an "
             "IVMediationRegressor or NaiveMediationRegressor; for "
             f"{type(fitted).__name__}, pass the treatment column as strata"
         )
-    return transform_roles(final.column_transformer_, X).treatment
+    return transform_roles(fitted.column_transformer_, X).treatment
 
 
 def bootstrap(
