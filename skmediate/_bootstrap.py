@@ -827,7 +827,10 @@ def bootstrap(
     needs ``8n`` bytes per array. The wild bootstrap uses that the estimates
     are linear in ``y``: ``θ̂*_b = θ̂ + H(ε̂ ⊙ v_b)``. Resamples whose
     cross-product matrix is numerically singular are refitted exactly, so
-    the engines agree on which resamples fail.
+    the engines agree on which resamples fail. The engine runs BLAS on one
+    thread (its products and factorizations are many and small). Unlike the
+    refit engine, it does not re-check the first stage of each resample for
+    weak instruments.
 
     References
     ----------

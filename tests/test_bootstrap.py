@@ -880,3 +880,48 @@ def test_bad_random_state_and_fit_params(trial):
         )
     with pytest.raises(TypeError, match="fit_params must be a dict"):
         bootstrap(_est(IVMediationRegressor), X, y, fit_params=[("sample_weight", 1)])
+
+
+# -- coverage ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["percentile", "bca", "studentized"])
+@pytest.mark.parametrize("scheme", ["pairs", "wild"])
+def test_coverage_of_direct_and_mediator_effects(method, scheme):
+    # 400 simulated trials with heterogeneous effects and heteroskedastic
+    # errors; the 90% intervals should cover the true average effects in 90%
+    # of them. Judged by a two-sided binomial test at level 0.001 per effect.
+    n_trials, hits = 400, np.zeros(2)
+    for seed in range(n_trials):
+        rng = np.random.default_rng(1000 + seed)
+        n = 500
+        r = rng.integers(0, 2, n).astype(float)
+        x = rng.normal(size=(n, 2))
+        u = rng.normal(size=n)
+        m = r * (1 + 2 * x[:, 0] - 1.5 * x[:, 1]) + 0.5 * u + rng.normal(size=n)
+        theta_r = -1 + 0.5 * rng.normal(size=n)
+        theta_m = 2 + 0.3 * rng.normal(size=n)
+        y = (
+            1
+            + x @ [0.5, -0.5]
+            + theta_r * r
+            + theta_m * m
+            + u
+            + rng.normal(size=n) * (1 + r)
+        )
+        X = pd.DataFrame({"r": r, "m": m, "x1": x[:, 0], "x2": x[:, 1]})
+        res = bootstrap(
+            IVMediationRegressor(treatment="r", mediator="m"),
+            X,
+            y,
+            n_resamples=499,
+            method=method,
+            scheme=scheme,
+            confidence_level=0.9,
+            random_state=seed,
+        )
+        low, high = res.confidence_interval
+        hits += (low <= [-1, 2]) & ([-1, 2] <= high)
+    for k in hits:
+        assert stats.binomtest(int(k), n_trials, 0.9).pvalue > 0.001, hits / n_trials
