@@ -347,16 +347,32 @@ def _fit_resample(estimator, X, y, fit_params, task, statistic, with_se):
 
 
 class _Resampler:
-    """Turns unit-level resamples into refit tasks and collects their statistics."""
+    """Turns unit-level resamples into refits of the estimator and their statistics."""
 
-    def __init__(self, estimator, X, y, fit_params, units, row_weights, fitted_values):
+    def __init__(
+        self,
+        estimator,
+        X,
+        y,
+        fit_params,
+        units,
+        row_weights,
+        fitted_values,
+        statistic,
+        with_se,
+        n_statistics,
+    ):
         self.estimator = estimator
         self.X, self.y, self.fit_params = X, y, fit_params
         self.units = units
         self.row_weights = row_weights  # user frequency weights, all rows
         self.fitted_values = fitted_values  # for the wild bootstrap
+        self.statistic = statistic
+        self.with_se = with_se
+        self.n_statistics = n_statistics
 
     def task(self, scheme: str, values: np.ndarray):
+        """The data of one resample: ``(kind, payload, draws)`` (see ``_resampled_data``)."""
         codes = self.units.codes
         if scheme == "pairs":
             rows, draws = pairs_rows(values, self.units)
@@ -374,21 +390,32 @@ class _Resampler:
             y_star = pd.Series(y_star, index=self.y.index, name=self.y.name)
         return ("outcome", y_star, None)
 
-    def refit(self, tasks, statistic, with_se, n_jobs, progress, total):
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        results = parallel(
+    def fit(self, task):
+        """Refit on one resample, in this process."""
+        return _fit_resample(
+            self.estimator,
+            self.X,
+            self.y,
+            self.fit_params,
+            task,
+            self.statistic,
+            self.with_se,
+        )
+
+    def refit(self, tasks, n_jobs):
+        """Refit on every resample of ``tasks`` with joblib; results in order."""
+        return Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_fit_resample)(
                 self.estimator,
                 self.X,
                 self.y,
                 self.fit_params,
                 task,
-                statistic,
-                with_se,
+                self.statistic,
+                self.with_se,
             )
             for task in tasks
         )
-        return _progress(results, total, progress)
 
 
 def _progress(iterable, total: int, enabled: bool):
@@ -470,7 +497,7 @@ class _Collector:
 class _Vectorized:
     """All resamples of a built-in estimator from weighted cross-products."""
 
-    def __init__(self, estimator, X, y, fit_params, units, with_cov, relabel):
+    def __init__(self, estimator, X, y, fit_params, units, with_cov):
         est = clone(estimator)
         sample_weight = fit_params.get("sample_weight")
         data = est._prepare(X, y, sample_weight, fit_params.get("groups"))
@@ -492,7 +519,7 @@ class _Vectorized:
         self.cov_type = est.cov_type if with_cov else None
         self.cluster_codes = data.groups
         self.cells = None
-        if self.cov_type == "cluster" and relabel:
+        if self.cov_type == "cluster" and units.clustered:
             # clusters of a refit: (draw of a unit, fit cluster) pairs
             pairs = np.column_stack([self.codes, data.groups])
             cell_pairs, cells = np.unique(pairs, axis=0, return_inverse=True)
@@ -618,6 +645,71 @@ def _interval(method, level, estimate, dist, se_hat, se_dist, jack, names):
 
 
 # -- validation ---------------------------------------------------------------
+
+
+def _check_options(
+    n_resamples, method, scheme, engine, confidence_level, fit_params, progress
+) -> dict:
+    """Validate the scalar options; return the fit parameters as a dict."""
+    if not isinstance(n_resamples, Integral) or isinstance(n_resamples, bool):
+        raise ValueError(f"n_resamples must be a positive integer; got {n_resamples!r}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer; got {n_resamples}")
+    _check_choice(method, "method", METHODS)
+    _check_choice(scheme, "scheme", SCHEMES)
+    _check_choice(engine, "engine", ENGINES)
+    if not (isinstance(confidence_level, Real) and 0 < confidence_level < 1):
+        raise ValueError(
+            f"confidence_level must be a number in (0, 1); got {confidence_level!r}"
+        )
+    if fit_params is not None and not isinstance(fit_params, dict):
+        raise TypeError(f"fit_params must be a dict; got {type(fit_params).__name__}")
+    if progress:
+        _check_tqdm()
+    return {} if fit_params is None else fit_params
+
+
+def _check_scheme(estimator, scheme: str, strata) -> None:
+    """The estimator can be refitted under the scheme."""
+    name = type(estimator).__name__
+    if scheme == "bayesian" and not has_fit_parameter(estimator, "sample_weight"):
+        raise ValueError(
+            "scheme='bayesian' passes the Dirichlet weights as "
+            f"fit(sample_weight=...), which {name}.fit does not accept; use "
+            "scheme='pairs'"
+        )
+    if scheme in ("wild", "wild_mammen"):
+        if not hasattr(estimator, "predict") or is_classifier(estimator):
+            raise ValueError(
+                f"scheme={scheme!r} perturbs the residuals y - predict(X) of a "
+                f"regressor; {name} is not one. Use scheme='pairs'"
+            )
+        if strata is not None:
+            raise ValueError(
+                f"strata do not apply to scheme={scheme!r}, which keeps every row "
+                "and perturbs its residual; drop strata or use scheme='pairs'"
+            )
+    if isinstance(strata, str) and strata != "treatment":
+        raise ValueError(
+            f"strata must be an array of labels or 'treatment'; got {strata!r}"
+        )
+
+
+def _full_data_statistic(stat: _Statistic, fitted, with_se: bool):
+    """The statistics (and standard errors) on the full data, checked finite."""
+    estimate, se_hat, names = stat.evaluate(fitted, with_se)
+    bad = ~np.isfinite(estimate)
+    if bad.any():
+        raise ValueError(
+            f"the statistic is not finite on the full data: {names[np.argmax(bad)]!r} "
+            f"= {estimate[bad][0]}; a bootstrap interval needs a finite estimate"
+        )
+    if with_se and not (np.isfinite(se_hat).all() and (se_hat > 0).all()):
+        raise ValueError(
+            "method='studentized' needs a positive, finite standard error of each "
+            f"statistic on the full data; got {dict(zip(names, se_hat, strict=True))}"
+        )
+    return estimate, se_hat, names
 
 
 def _check_choice(value, name: str, options) -> str:
@@ -866,69 +958,22 @@ def bootstrap(
     direct_effect_        -0.9        0.2    -1.3     -0.5
     mediator_effect_       2.1        0.1     1.8      2.3
     """
-    if not (isinstance(n_resamples, Integral) and not isinstance(n_resamples, bool)):
-        raise ValueError(f"n_resamples must be a positive integer; got {n_resamples!r}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer; got {n_resamples}")
-    _check_choice(method, "method", METHODS)
-    _check_choice(scheme, "scheme", SCHEMES)
-    _check_choice(engine, "engine", ENGINES)
-    if not (isinstance(confidence_level, Real) and 0 < confidence_level < 1):
-        raise ValueError(
-            f"confidence_level must be a number in (0, 1); got {confidence_level!r}"
-        )
-    if fit_params is None:
-        fit_params = {}
-    elif not isinstance(fit_params, dict):
-        raise TypeError(f"fit_params must be a dict; got {type(fit_params).__name__}")
-    if progress:
-        _check_tqdm()
+    fit_params = _check_options(
+        n_resamples, method, scheme, engine, confidence_level, fit_params, progress
+    )
+    _check_scheme(estimator, scheme, strata)
     rng = _random_generator(random_state)
     stat = _Statistic(statistic)
     with_se = method == "studentized"
-    wild = scheme in ("wild", "wild_mammen")
-    if scheme == "bayesian" and not has_fit_parameter(estimator, "sample_weight"):
-        raise ValueError(
-            "scheme='bayesian' passes the Dirichlet weights as "
-            f"fit(sample_weight=...), which {type(estimator).__name__}.fit does not "
-            "accept; use scheme='pairs'"
-        )
-    if wild and (not hasattr(estimator, "predict") or is_classifier(estimator)):
-        raise ValueError(
-            f"scheme={scheme!r} perturbs the residuals y - predict(X) of a "
-            f"regressor; {type(estimator).__name__} is not one. Use scheme='pairs'"
-        )
-    if wild and strata is not None:
-        raise ValueError(
-            f"strata do not apply to scheme={scheme!r}, which keeps every row and "
-            "perturbs its residual; drop strata or use scheme='pairs'"
-        )
-
     n = n_rows(X)
     groups = None if groups is None else _check_labels(groups, "groups", n)
     if strata is not None and not (isinstance(strata, str) and strata == "treatment"):
-        if isinstance(strata, str):
-            raise ValueError(
-                f"strata must be an array of labels or 'treatment'; got {strata!r}"
-            )
         strata = _check_labels(strata, "strata", n)
 
     fitted = clone(estimator).fit(X, y, **fit_params)
-    estimate, se_hat, names = stat.evaluate(fitted, with_se)
-    bad = ~np.isfinite(estimate)
-    if bad.any():
-        raise ValueError(
-            f"the statistic is not finite on the full data: {names[np.argmax(bad)]!r} "
-            f"= {estimate[bad][0]}; a bootstrap interval needs a finite estimate"
-        )
-    if with_se and not (np.isfinite(se_hat).all() and (se_hat > 0).all()):
-        raise ValueError(
-            "method='studentized' needs a positive, finite standard error of each "
-            f"statistic on the full data; got {dict(zip(names, se_hat, strict=True))}"
-        )
+    estimate, se_hat, names = _full_data_statistic(stat, fitted, with_se)
     if isinstance(strata, str):
         strata = _treatment_strata(fitted, X)
-
     sample_weight = fit_params.get("sample_weight")
     row_weights = (
         None
@@ -936,12 +981,12 @@ def bootstrap(
         else check_sample_weight(sample_weight, np.asarray(y, dtype=float))
     )
     units = make_units(n, strata, groups, row_weights)
-    if log_distinct_resamples(scheme, units) < np.log(n_resamples):
+    distinct = log_distinct_resamples(scheme, units)
+    if distinct < np.log(n_resamples):
         warnings.warn(
-            f"the data admit only about {np.exp(log_distinct_resamples(scheme, units)):.0f} "
-            f"distinct resamples under scheme={scheme!r}, fewer than "
-            f"n_resamples={n_resamples}; the bootstrap distribution is discrete "
-            "and its intervals are unreliable",
+            f"the data admit only about {np.exp(distinct):.0f} distinct resamples "
+            f"under scheme={scheme!r}, fewer than n_resamples={n_resamples}; the "
+            "bootstrap distribution is discrete and its intervals are unreliable",
             DegenerateBootstrapWarning,
             stacklevel=2,
         )
@@ -949,40 +994,34 @@ def bootstrap(
     reason = _vectorized_reason(estimator, stat, fit_params)
     if engine == "vectorized" and reason is not None:
         raise ValueError(f"engine='vectorized' does not apply: {reason}")
-    used = "vectorized" if engine != "refit" and reason is None else "refit"
-
-    fitted_values = np.asarray(fitted.predict(X), dtype=float) if wild else None
+    wild = scheme in ("wild", "wild_mammen")
     resampler = _Resampler(
-        estimator, X, y, fit_params, units, row_weights, fitted_values
+        estimator,
+        X,
+        y,
+        fit_params,
+        units,
+        row_weights,
+        np.asarray(fitted.predict(X), dtype=float) if wild else None,
+        stat,
+        with_se,
+        len(names),
     )
     vectorized = None
-    if used == "vectorized":
+    if engine != "refit" and reason is None:
         needs_cov = with_se or any(_TERMS[p][0] == "std_errors" for p in stat.paths)
-        vectorized = _Vectorized(
-            estimator,
-            X,
-            y,
-            fit_params,
-            units,
-            needs_cov,
-            relabel=units.clustered,
-        )
+        vectorized = _Vectorized(estimator, X, y, fit_params, units, needs_cov)
     # about four arrays of (block, n): unit values, row values and copies
     block = max(1, _BLOCK_BYTES // (8 * n * 4))
 
-    collector = _Collector(len(names), n_resamples, with_se)
-    blocks = draw(scheme, units, n_resamples, rng, block)
-    _run(
-        collector,
+    collector = _collect(
         resampler,
         vectorized,
-        stat,
         scheme,
-        blocks,
-        with_se,
+        draw(scheme, units, n_resamples, rng, block),
+        n_resamples,
         n_jobs,
         progress,
-        n_resamples,
     )
     if collector.failed.any():
         warnings.warn(
@@ -992,24 +1031,19 @@ def bootstrap(
             stacklevel=2,
         )
     collector.warn("resample", n_resamples)
-
     jack = None
     if method == "bca":
-        jack_collector = _Collector(len(names), units.n_units, False)
-        _run(
-            jack_collector,
+        jack_collector = _collect(
             resampler,
             vectorized,
-            stat,
             "jackknife",
             jackknife(units, block),
-            False,
+            units.n_units,
             n_jobs,
             progress,
-            units.n_units,
         )
-        jack = jack_collector.values
         jack_collector.warn("jackknife", units.n_units)
+        jack = jack_collector.values
 
     ok = ~collector.failed
     dist = collector.values
@@ -1029,12 +1063,9 @@ def bootstrap(
             DegenerateBootstrapWarning,
             stacklevel=2,
         )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        standard_error = (
-            np.std(dist[:, ok], axis=1, ddof=1)
-            if ok.sum() > 1
-            else np.full(len(names), np.nan)
-        )
+    standard_error = np.full(len(names), np.nan)
+    if ok.sum() > 1:
+        standard_error = np.std(dist[:, ok], axis=1, ddof=1)
     return BootstrapResult(
         estimate=estimate,
         confidence_interval=ConfidenceInterval(low, high),
@@ -1045,49 +1076,27 @@ def bootstrap(
         method=method,
         confidence_level=float(confidence_level),
         scheme=scheme,
-        engine=used,
+        engine="refit" if vectorized is None else "vectorized",
     )
 
 
-def _run(
-    collector,
-    resampler,
-    vectorized,
-    stat,
-    scheme,
-    blocks,
-    with_se,
-    n_jobs,
-    progress,
-    total,
-):
-    """Fill ``collector`` with the statistics of every resample, in order."""
+def _collect(resampler, vectorized, scheme, blocks, total, n_jobs, progress):
+    """The statistics of every resample, in order, by refits or the vectorized engine."""
+    collector = _Collector(resampler.n_statistics, total, resampler.with_se)
     if vectorized is None:
         tasks = (resampler.task(scheme, values) for block in blocks for values in block)
-        for values, ses, error, caught in resampler.refit(
-            tasks, stat, with_se, n_jobs, progress, total
-        ):
-            collector.add(values, ses, error, caught)
-        return
+        for result in _progress(resampler.refit(tasks, n_jobs), total, progress):
+            collector.add(*result)
+        return collector
     for block in blocks:
         # many small products and factorizations: one BLAS thread is faster
         with threadpool_limits(1, user_api="blas"):
             params, std_errors, suspect = vectorized.fit(scheme, block)
-        values, ses = stat.from_batch(params, std_errors)
+        values, ses = resampler.statistic.from_batch(params, std_errors)
         start = 0
         for b in np.flatnonzero(suspect):  # refit these exactly, in order
-            collector.add_block(values[start:b], None if ses is None else ses[start:b])
-            task = resampler.task(scheme, block[b])
-            collector.add(
-                *_fit_resample(
-                    resampler.estimator,
-                    resampler.X,
-                    resampler.y,
-                    resampler.fit_params,
-                    task,
-                    stat,
-                    with_se,
-                )
-            )
+            collector.add_block(values[start:b], ses[start:b])
+            collector.add(*resampler.fit(resampler.task(scheme, block[b])))
             start = b + 1
-        collector.add_block(values[start:], None if ses is None else ses[start:])
+        collector.add_block(values[start:], ses[start:])
+    return collector
