@@ -5,15 +5,25 @@ with the random assignment as instruments, beside the naive (Baron-Kenny)
 regression, as scikit-learn estimators.
 """
 
+from ._bootstrap import BootstrapResult, ConfidenceInterval, bootstrap
 from ._diagnostics import FirstStageDiagnostics, stock_yogo_critical_value
 from ._estimators import IVMediationRegressor, NaiveMediationRegressor
 from ._results import MediationResult
 from ._sensitivity import SensitivityGrid
-from .exceptions import RankDeficiencyError, WeakInstrumentWarning
+from .exceptions import (
+    DegenerateBootstrapWarning,
+    FailedResampleWarning,
+    RankDeficiencyError,
+    WeakInstrumentWarning,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BootstrapResult",
+    "ConfidenceInterval",
+    "DegenerateBootstrapWarning",
+    "FailedResampleWarning",
     "FirstStageDiagnostics",
     "IVMediationRegressor",
     "MediationResult",
@@ -22,5 +32,6 @@ __all__ = [
     "SensitivityGrid",
     "WeakInstrumentWarning",
     "__version__",
+    "bootstrap",
     "stock_yogo_critical_value",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils._indexing import _get_column_indices
+from sklearn.utils._indexing import _get_column_indices, _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight, _check_y, _num_samples
 
@@ -17,6 +17,7 @@ __all__ = [
     "is_dataframe",
     "n_rows",
     "validate_params",
+    "take_rows",
 ]
 
 
@@ -27,6 +28,11 @@ def is_dataframe(X) -> bool:
 
 def n_rows(X) -> int:
     return _num_samples(X)
+
+
+def take_rows(X, rows: np.ndarray):
+    """Rows ``rows`` of an array, DataFrame, Series or list (repeats allowed)."""
+    return _safe_indexing(X, rows, axis=0)
 
 
 def column_indices(X, key) -> list[int]:

@@ -1,6 +1,11 @@
 """Warnings and errors raised by skmediate."""
 
-__all__ = ["RankDeficiencyError", "WeakInstrumentWarning"]
+__all__ = [
+    "DegenerateBootstrapWarning",
+    "FailedResampleWarning",
+    "RankDeficiencyError",
+    "WeakInstrumentWarning",
+]
 
 
 class WeakInstrumentWarning(UserWarning):
@@ -34,3 +39,25 @@ class RankDeficiencyError(ValueError):
         super().__init__(message)
         self.block = block
         self.index = index
+
+
+class DegenerateBootstrapWarning(RuntimeWarning):
+    """A bootstrap distribution cannot support the requested interval.
+
+    Raised by :func:`~skmediate.bootstrap` when a statistic is constant across
+    the resamples, when the data admit fewer distinct resamples than were
+    asked for, or when an interval cannot be computed (a BCa interval whose
+    bias correction or acceleration is not finite, a studentized interval
+    with resamples of zero standard error). The affected interval endpoints
+    are NaN, never silent infinities.
+    """
+
+
+class FailedResampleWarning(RuntimeWarning):
+    """Some bootstrap resamples could not be fitted.
+
+    Raised by :func:`~skmediate.bootstrap` when fitting the estimator on a
+    resample raised an error or gave a non-finite statistic. Such resamples are
+    recorded as NaN in ``bootstrap_distribution``, counted in ``n_failed`` and
+    left out of the interval.
+    """
