@@ -509,6 +509,42 @@ def test_pipeline_ending_in_builtin_equals_bare_estimator(trial):
     )
 
 
+def test_sensitivity_grid_column_equals_bare_estimator(trial):
+    """The tau = 0 row of a SensitivityGrid is the plain fit, resample by resample."""
+    from skmediate import SensitivityGrid
+
+    X, y, _, _ = trial
+    est = _est(IVMediationRegressor)
+    grid = SensitivityGrid(
+        est, tau_direct={"x1": [0.0, 1.0]}, tau_mediator={"x2": [0.0, 0.5]}
+    )
+    by_grid = bootstrap(
+        grid,
+        X,
+        y,
+        statistic=lambda g: np.array(
+            [g.results_["direct_effect"][0], g.results_["mediator_effect"][0]]
+        ),
+        n_resamples=30,
+        random_state=4,
+    )
+    bare = bootstrap(est, X, y, n_resamples=30, random_state=4, engine="refit")
+    assert by_grid.engine == "refit"
+    assert_allclose(
+        by_grid.bootstrap_distribution, bare.bootstrap_distribution, rtol=1e-10
+    )
+    # A whole column of the grid: every grid point at once.
+    columns = bootstrap(
+        grid,
+        X,
+        y,
+        statistic=lambda g: g.results_["mediator_effect"],
+        n_resamples=30,
+        random_state=4,
+    )
+    assert columns.bootstrap_distribution.shape == (4, 30)
+
+
 def test_plain_linear_regression_against_numpy_loop():
     rng = np.random.default_rng(0)
     n, B = 60, 200
