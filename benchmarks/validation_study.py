@@ -21,8 +21,8 @@ the naive regression is biased. Five designs:
 
 For each design and n, ``--replications`` trials are drawn (every seed is
 spawned once from ``--seed``, so the numbers do not depend on ``--n-jobs``).
-Each trial is fitted once by IVMediationRegressor and NaiveMediationRegressor,
-and the nominal 95% Wald intervals of every covariance type are compared with
+Each trial is validated once and fitted by IVMediationRegressor and
+NaiveMediationRegressor, and the nominal 95% Wald intervals of every covariance type are compared with
 the true ``θ_R`` and ``θ_M``. The table gives the bias (with its Monte Carlo
 standard error), the standard deviation of the estimates, and the coverage in
 percent (with its Monte Carlo standard error ``sqrt(c(1-c)/reps)``); a ``*``
@@ -270,12 +270,20 @@ PARAMETERS = ("theta_R", "theta_M")
 TRUTH = np.array([TRUE_DIRECT, TRUE_MEDIATOR])
 
 
-def fit_cov_types(estimator, X, y, groups, cov_types):
+def prepare(X, y, groups):
+    """Validated data of one trial, shared by both estimators (their roles are equal)."""
+    cov_type = "HC1" if groups is None else "cluster"
+    est = clone(ESTIMATORS["IV"]).set_params(cov_type=cov_type)
+    return est._prepare(X, y, None, groups)
+
+
+def fit_cov_types(estimator, data, cov_types):
     """Effects, their standard errors under several covariance types, and the first-stage F.
 
-    Fits once and evaluates each covariance on that fit, exactly as ``fit``
-    does for its ``cov_type`` (the tests check equality with fitting
-    ``estimator.set_params(cov_type=c)`` for every ``c``).
+    Fits once on the validated ``data`` (see :func:`prepare`) and evaluates
+    each covariance on that fit, exactly as ``fit`` does for its ``cov_type``
+    (the tests check equality with fitting ``estimator.set_params(cov_type=c)``
+    for every ``c``).
 
     Returns
     -------
@@ -285,9 +293,7 @@ def fit_cov_types(estimator, X, y, groups, cov_types):
     f_statistic : float
         Classical first-stage partial F (``nan`` for the naive estimator).
     """
-    est = clone(estimator).set_params(cov_type="HC1" if groups is None else "cluster")
-    data = est._prepare(X, y, None, groups)
-    solution = est._fit_data(data)
+    solution = clone(estimator)._fit_data(data)
     fit = solution.structural
     std_errors = np.empty((len(cov_types), 2))
     for i, cov_type in enumerate(cov_types):
@@ -338,11 +344,9 @@ def _run_batch(design: Design, n: int, seeds) -> tuple[np.ndarray, ...]:
     std_errors = np.empty((reps, len(ESTIMATORS), n_cov, 2))
     f_statistic = np.empty(reps)
     for i, seed in enumerate(seeds):
-        X, y, groups = simulate(design, n, seed)
+        data = prepare(*simulate(design, n, seed))
         for j, estimator in enumerate(ESTIMATORS.values()):
-            effects, se, f_stat = fit_cov_types(
-                estimator, X, y, groups, design.cov_types
-            )
+            effects, se, f_stat = fit_cov_types(estimator, data, design.cov_types)
             estimates[i, j], std_errors[i, j] = effects, se
             if j == 0:
                 f_statistic[i] = f_stat
@@ -442,8 +446,10 @@ def summarize(results: list[CellResult]) -> pd.DataFrame:
 
 def format_table(summary: pd.DataFrame) -> str:
     """The coverage and bias table: one line per design, n, estimator and parameter."""
-    cov_types = [c for c in ("unadjusted", "classical", "HC0", "HC1", "cluster")]
-    cov_types = [c for c in cov_types if c in set(summary["cov_type"])]
+    present = set(summary["cov_type"])
+    cov_types = [
+        c for c in ("unadjusted", "classical", "HC0", "HC1", "cluster") if c in present
+    ]
     head = (
         f"{'design':<16}{'n':>5} {'estimator':<10}{'param':<8}{'bias (MCSE)':>17}"
         f"{'SD':>7}{'F':>7}" + "".join(f"{c:>13}" for c in cov_types)
@@ -477,8 +483,9 @@ BOOTSTRAP_METHODS = ("percentile", "bca")
 
 
 def wald_intervals(estimator, X, y, groups, seed, **_):
-    """``{"wald": (low, high)}`` for ``θ_R, θ_M`` from the estimator's ``cov_type``."""
-    fitted = clone(estimator).fit(X, y, groups=groups)
+    """``{"wald": (low, high)}`` for ``θ_R, θ_M``: HC1, or cluster with ``groups``."""
+    cov_type = "HC1" if groups is None else "cluster"
+    fitted = clone(estimator).set_params(cov_type=cov_type).fit(X, y, groups=groups)
     ci = fitted.result_.conf_int().iloc[-2:]
     return {"wald": (ci["lower"].to_numpy(), ci["upper"].to_numpy())}
 
@@ -487,7 +494,8 @@ def bootstrap_intervals(estimator, X, y, groups, seed, n_resamples=999):
     """Percentile and BCa bootstrap intervals for ``θ_R, θ_M``.
 
     Pairs resampling of rows, or of whole clusters when ``groups`` is given;
-    the same resamples (``random_state=seed``) for both methods.
+    the same resamples (``random_state=seed``) for both methods. The intervals
+    use no standard error, so the estimator's ``cov_type`` does not matter.
     """
     try:
         from skmediate import bootstrap
@@ -518,11 +526,9 @@ def _interval_batch(design, n, seeds, interval_fn, estimator, options):
     rows = []
     for seed in seeds:
         X, y, groups = simulate(design, n, seed)
-        cluster = design.n_clusters is not None
-        est = clone(estimator).set_params(cov_type="cluster" if cluster else "HC1")
-        # One integer seed for the resampling, derived from the trial's seed.
-        resample_seed = int(seed.generate_state(1)[0])
-        intervals = interval_fn(est, X, y, groups, resample_seed, **options)
+        # The resampling gets its own stream, a child of the trial's seed.
+        resample_seed = int(seed.spawn(1)[0].generate_state(1)[0])
+        intervals = interval_fn(estimator, X, y, groups, resample_seed, **options)
         rows.append(
             {
                 method: (low <= TRUTH) & (TRUTH <= high)
