@@ -22,8 +22,8 @@ the naive regression is biased. Five designs:
 For each design and n, ``--replications`` trials are drawn (every seed is
 spawned once from ``--seed``, so the numbers do not depend on ``--n-jobs``).
 Each trial is validated once and fitted by IVMediationRegressor and
-NaiveMediationRegressor, and the nominal 95% Wald intervals of every covariance type are compared with
-the true ``θ_R`` and ``θ_M``. The table gives the bias (with its Monte Carlo
+NaiveMediationRegressor, and the nominal 95% Wald intervals of every
+covariance type are compared with the true ``θ_R`` and ``θ_M``. The table gives the bias (with its Monte Carlo
 standard error), the standard deviation of the estimates, and the coverage in
 percent (with its Monte Carlo standard error ``sqrt(c(1-c)/reps)``); a ``*``
 marks coverage outside the exact binomial 99% band around 95%.
@@ -393,9 +393,10 @@ def run_study(
 def coverage_band(n_replications: int, level: float = CONFIDENCE_LEVEL, prob=0.99):
     """Exact binomial ``prob`` band for the coverage rate of ``level`` intervals.
 
-    The smallest and largest number of covering intervals, as fractions of
-    ``n_replications``, such that each tail outside has probability at most
-    ``(1 - prob)/2`` under ``Binomial(n_replications, level)``.
+    The tightest range of counts of covering intervals, as fractions of
+    ``n_replications``, such that each tail outside it has probability at
+    most ``(1 - prob)/2`` under ``Binomial(n_replications, level)``
+    (``scipy.stats.binom.interval``).
     """
     low, high = stats.binom.interval(prob, n_replications, level)
     return low / n_replications, high / n_replications
