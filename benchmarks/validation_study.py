@@ -491,13 +491,7 @@ def wald_intervals(estimator, X, y, groups, seed, **_):
     return {"wald": (ci["lower"].to_numpy(), ci["upper"].to_numpy())}
 
 
-def bootstrap_intervals(estimator, X, y, groups, seed, n_resamples=999):
-    """Percentile and BCa bootstrap intervals for ``θ_R, θ_M``.
-
-    Pairs resampling of rows, or of whole clusters when ``groups`` is given;
-    the same resamples (``random_state=seed``) for both methods. The intervals
-    use no standard error, so the estimator's ``cov_type`` does not matter.
-    """
+def _bootstrap_function():
     try:
         from skmediate import bootstrap
     except ImportError as exc:
@@ -505,6 +499,17 @@ def bootstrap_intervals(estimator, X, y, groups, seed, n_resamples=999):
             "--bootstrap needs skmediate.bootstrap, which this version of "
             "skmediate does not have"
         ) from exc
+    return bootstrap
+
+
+def bootstrap_intervals(estimator, X, y, groups, seed, n_resamples=999):
+    """Percentile and BCa bootstrap intervals for ``θ_R, θ_M``.
+
+    Pairs resampling of rows, or of whole clusters when ``groups`` is given;
+    the same resamples (``random_state=seed``) for both methods. The intervals
+    use no standard error, so the estimator's ``cov_type`` does not matter.
+    """
+    bootstrap = _bootstrap_function()
     out = {}
     for method in BOOTSTRAP_METHODS:
         result = bootstrap(
@@ -606,6 +611,8 @@ def main(argv=None):
     parser.add_argument("--bootstrap-resamples", type=int, default=999)
     args = parser.parse_args(argv)
     designs = [DESIGNS[name] for name in args.designs]
+    if args.bootstrap:
+        _bootstrap_function()  # fail before the long run, not after it
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
