@@ -409,9 +409,26 @@ class IVMediationRegressor(_MediationRegressor):
     consistent when the instruments predict the mediator (IV-A1), the average
     direct and mediator effects do not vary with ``X`` (IV-A2) and the
     mediator's level is independent of its effect given ``R`` and ``X``
-    (IV-A3). The unadjusted and classical covariances further need
-    homoskedastic errors, which heterogeneous effects generally break; the
-    robust ``HC0``/``HC1`` covariances do not.
+    (IV-A3).
+
+    Which covariance is safe: the error is ``ε = (θ_Ri - θ_R)R + (θ_Mi - θ_M)M
+    + Y(0,0) - E[Y(0,0) | X]``, and ``unadjusted``/``classical`` are
+    consistent only if ``Var(ε | R, X)`` is constant. That holds when the
+    effects are the same for every subject and ``Var(Y(0,0) | X)`` is constant
+    (the paper's AA-2). The paper states that AA-1 (effects independent of
+    ``X``) and AA-2 suffice; with varying effects they do not. Under AA-1,
+    IV-A3 and randomization, with the effect deviations independent of each
+    other and of ``(M, Y(0,0))`` given ``(R, X)``, ``Var(ε | R, X) =
+    Var(Y(0,0) | X) + Var(θ_Ri)R² + Var(θ_Mi)E[M² | R, X]``: it differs
+    between the arms, and it varies with ``X`` because IV-A1 needs
+    ``E[M | R, X]`` to. With ``sd(θ_Ri) = sd(θ_Mi)
+    = 1`` the unadjusted 95% intervals for ``θ_M`` cover 88-89% in
+    simulation (``benchmarks/validation_study.py``). ``HC0``/``HC1`` are
+    consistent whenever the rows are independent. ``cluster`` is needed when
+    rows are correlated within clusters and the treatment or the covariates
+    are too, as in a cluster-randomized trial; with few clusters its
+    normal-based intervals under-cover somewhat. No covariance makes the Wald
+    intervals reliable when the instruments are weak.
 
     A :class:`~skmediate.WeakInstrumentWarning` is issued when the first-stage
     partial F is below the Stock–Yogo critical value (2SLS size, maximal size

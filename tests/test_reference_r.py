@@ -1,7 +1,8 @@
 """Every number against R (AER::ivreg, sandwich, lm) on the datasets in tests/reference.
 
 How the reference files were made is in tests/reference/README.md. Tolerance:
-1e-8 relative (R and skmediate agree to about 1e-12 here).
+1e-8 relative (R and skmediate agree to about 1e-12 here). ``test_every_number_is_compared``
+lists the JSON keys and fails when a file gains a number no test reads.
 """
 
 import json
@@ -18,6 +19,8 @@ from skmediate import (
     NaiveMediationRegressor,
     WeakInstrumentWarning,
 )
+from skmediate._covariance import covariance
+from skmediate._linalg import fit_ols
 
 REFERENCE = Path(__file__).parent / "reference"
 DATASETS = ["trial_binary", "trial_clustered", "trial_weak"]
@@ -99,3 +102,118 @@ def test_weak_dataset_warns():
         est.fit(data, data["y"])
     assert est.first_stage_.is_weak
     assert est.first_stage_.critical_value == 11.59
+
+
+# JSON keys that hold metadata rather than numbers to compare (the R and
+# package versions, and the roles the tests read to set up the fit).
+METADATA = {
+    "dataset",
+    "r_version",
+    "package_versions",
+    "covariates",
+    "controls",
+    "treatment",
+    "mediator",
+    "cluster",
+}
+# Every other leaf is compared by one of the tests in this file.
+COMPARED = {
+    "n",
+    "k",
+    "n_clusters",
+    "instruments",
+    "iv/terms",
+    "iv/coef",
+    "iv/se",
+    "iv/cov",
+    "first_stage/terms",
+    "first_stage/coef",
+    "first_stage/se_classical",
+    "first_stage/instruments",
+    "first_stage/f_statistic",
+    "first_stage/df_num",
+    "first_stage/df_denom",
+    "first_stage/f_pvalue",
+    "first_stage/partial_r2",
+    "first_stage/rss_full",
+    "first_stage/rss_restricted",
+    "first_stage/robust_wald_f",
+    "ols/terms",
+    "ols/coef",
+    "ols/se",
+}
+
+
+def _leaf_groups(ref):
+    """Top-level keys, and ``section/key`` inside iv, first_stage and ols."""
+    keys = set()
+    for key, value in ref.items():
+        if key in ("iv", "first_stage", "ols"):
+            keys.update(f"{key}/{sub}" for sub in value)
+        else:
+            keys.add(key)
+    return keys
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_number_is_compared(name):
+    ref, _ = _load(name)
+    assert _leaf_groups(ref) <= METADATA | COMPARED
+    # The covariance types stored are exactly those the tests loop over.
+    expected = {"unadjusted", "classical", "HC0", "HC1"} | (
+        {"cluster"} if ref["cluster"] else set()
+    )
+    assert set(ref["iv"]["se"]) == set(ref["iv"]["cov"]) == expected
+    assert set(ref["ols"]["se"]) == expected - {"unadjusted"}
+    assert set(ref["first_stage"]["robust_wald_f"]) == expected - {
+        "unadjusted",
+        "classical",
+    }
+
+
+def _term_names(ref):
+    """R's term names in skmediate's spelling."""
+    return ["intercept", *ref["covariates"], *ref["controls"], "r", "m"]
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_terms_and_sizes_against_r(name):
+    ref, data = _load(name)
+    terms = _term_names(ref)
+    assert ref["iv"]["terms"] == ref["ols"]["terms"] == ["(Intercept)", *terms[1:]]
+    cov_type = "cluster" if ref["cluster"] else "HC1"
+    iv = _fit(IVMediationRegressor, ref, data, cov_type).result_
+    naive = _fit(NaiveMediationRegressor, ref, data, cov_type).result_
+    for result in (iv, naive):
+        assert list(result.params.index) == terms
+        assert len(result.params) == ref["k"]
+        assert result.n_clusters == ref["n_clusters"]
+    # R names the instruments rx<j>; skmediate r:x<j>.
+    assert ref["instruments"] == ref["first_stage"]["instruments"]
+    assert [i.replace(":", "") for i in iv.instruments] == ref["instruments"]
+    assert ref["first_stage"]["terms"] == [
+        "(Intercept)",
+        *terms[1:-1],
+        *ref["instruments"],
+    ]
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_first_stage_regression_against_r(name):
+    """The full first-stage regression of m on [exog, instruments], and the restricted one."""
+    ref, data = _load(name)
+    fs_ref = ref["first_stage"]
+    est = IVMediationRegressor(
+        treatment="r",
+        mediator="m",
+        covariates=ref["covariates"],
+        controls=ref["controls"] or None,
+    )
+    prepared = est._prepare(data, data["y"], None, None)
+    first_stage = est._fit_data(prepared).first_stage[0]
+    assert_allclose(first_stage.params, fs_ref["coef"], rtol=RTOL)
+    se = np.sqrt(np.diag(covariance(first_stage, "classical")))
+    assert_allclose(se, fs_ref["se_classical"], rtol=RTOL)
+    assert first_stage.rss == pytest.approx(fs_ref["rss_full"], rel=RTOL)
+    restricted = fit_ols(prepared.exog, prepared.roles.mediator)
+    assert restricted.rss == pytest.approx(fs_ref["rss_restricted"], rel=RTOL)
