@@ -38,7 +38,7 @@ E[M | R, X]²``, on ``X`` (``error_variance`` below; the tests check it against
 simulation).
 
 ``--bootstrap`` adds the coverage of bootstrap percentile and BCa intervals
-(IV estimator, fewer replications); it needs ``skmediate.bootstrap``.
+(IV estimator, fewer replications), computed with ``skmediate.bootstrap``.
 
 Usage: python benchmarks/validation_study.py [--replications 5000]
        [--n 300 3000] [--designs constant ...] [--n-jobs 2] [--seed 20120601]
@@ -478,7 +478,7 @@ def format_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-# -- bootstrap intervals (needs skmediate.bootstrap) ---------------------------
+# -- bootstrap intervals --------------------------------------------------------
 
 BOOTSTRAP_METHODS = ("percentile", "bca")
 
@@ -491,17 +491,6 @@ def wald_intervals(estimator, X, y, groups, seed, **_):
     return {"wald": (ci["lower"].to_numpy(), ci["upper"].to_numpy())}
 
 
-def _bootstrap_function():
-    try:
-        from skmediate import bootstrap
-    except ImportError as exc:
-        raise SystemExit(
-            "--bootstrap needs skmediate.bootstrap, which this version of "
-            "skmediate does not have"
-        ) from exc
-    return bootstrap
-
-
 def bootstrap_intervals(estimator, X, y, groups, seed, n_resamples=999):
     """Percentile and BCa bootstrap intervals for ``θ_R, θ_M``.
 
@@ -509,7 +498,8 @@ def bootstrap_intervals(estimator, X, y, groups, seed, n_resamples=999):
     the same resamples (``random_state=seed``) for both methods. The intervals
     use no standard error, so the estimator's ``cov_type`` does not matter.
     """
-    bootstrap = _bootstrap_function()
+    from skmediate import bootstrap
+
     out = {}
     for method in BOOTSTRAP_METHODS:
         result = bootstrap(
@@ -611,8 +601,6 @@ def main(argv=None):
     parser.add_argument("--bootstrap-resamples", type=int, default=999)
     args = parser.parse_args(argv)
     designs = [DESIGNS[name] for name in args.designs]
-    if args.bootstrap:
-        _bootstrap_function()  # fail before the long run, not after it
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
