@@ -117,6 +117,10 @@ class ColumnBlocks:
     def toarray(self) -> np.ndarray:
         return np.hstack(self.blocks)
 
+    def rows(self, index: slice) -> ColumnBlocks:
+        """The rows ``index`` of every block (views for a slice)."""
+        return ColumnBlocks(*(block[index] for block in self.blocks))
+
     def leading(self, n_columns: int) -> ColumnBlocks:
         """The first ``n_columns`` columns, as views of the blocks."""
         parts = [
@@ -129,7 +133,8 @@ class ColumnBlocks:
         return ColumnBlocks(*parts) if parts else ColumnBlocks(self.blocks[0][:, :0])
 
     def column(self, index: int) -> np.ndarray:
-        """Column ``index`` as a vector (a view)."""
+        """Column ``index`` as a vector (a view); negative indices count from the end."""
+        index = index % int(self._edges[-1])
         block = int(np.searchsorted(self._edges, index, side="right")) - 1
         return self.blocks[block][:, index - self._edges[block]]
 
