@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
 from scipy import stats
 
-from ._covariance import covariance
-from ._linalg import LinearFit, TSLSFit, fit_ols, solve_triangular
+from ._covariance import covariance, stacked_covariance
+from ._linalg import (
+    ColumnBlocks,
+    LinearFit,
+    TSLSFit,
+    rank_tolerance,
+    solve_triangular,
+)
 
 __all__ = [
     "DiagnosticTest",
@@ -46,6 +52,11 @@ def _stock_yogo_table() -> dict[tuple[str, int, float], float]:
         key = (row["table"], int(row["k2"]), round(float(row["level"]), 6))
         table[key] = float(row["critical_value"])
     return table
+
+
+@cache
+def _stock_yogo_levels(table: str) -> list[float]:
+    return sorted({key[2] for key in _stock_yogo_table() if key[0] == table})
 
 
 def stock_yogo_critical_value(
@@ -78,7 +89,7 @@ def stock_yogo_critical_value(
     """
     if table not in STOCK_YOGO_TABLES:
         raise ValueError(f"table must be one of {STOCK_YOGO_TABLES}; got {table!r}")
-    levels = sorted({key[2] for key in _stock_yogo_table() if key[0] == table})
+    levels = _stock_yogo_levels(table)
     if round(level, 6) not in levels:
         raise ValueError(
             f"level for table {table!r} must be one of {levels}; got {level}"
@@ -95,94 +106,6 @@ def wald_statistic(params: np.ndarray, cov: np.ndarray) -> float:
         return float(params @ np.linalg.lstsq(cov, params, rcond=None)[0])
     half = np.linalg.solve(lower, params)
     return float(half @ half)
-
-
-@dataclass(frozen=True)
-class FirstStageDiagnostics:
-    """First-stage diagnostics of the excluded instruments for the mediator.
-
-    Attributes
-    ----------
-    f_statistic : float
-        Classical (homoskedastic) partial F statistic for the excluded
-        instruments in the regression of the mediator on all instruments; the
-        statistic that the Stock–Yogo critical values are tabulated for.
-    f_pvalue : float
-        Its p-value from ``F(df_num, df_denom)``.
-    df_num, df_denom : float
-        ``p`` (number of excluded instruments) and ``n - l`` (``l`` instruments
-        in all, including the exogenous regressors).
-    partial_r2 : float
-        Share of the mediator's variance left after the exogenous regressors
-        that the excluded instruments explain.
-    wald_f_statistic : float
-        Wald statistic of the same hypothesis computed with the estimator's
-        ``cov_type`` (robust to heteroskedasticity or clustering where that
-        covariance is), divided by ``p``. Equals ``f_statistic`` for
-        ``cov_type="classical"``.
-    wald_f_pvalue : float
-        Its p-value from ``chi2(p)`` on the undivided statistic.
-    cov_type : str
-    n_instruments : int
-        Number of excluded instruments ``p``.
-    critical_value : float
-        Stock–Yogo critical value (2SLS size, maximal size 15% for a nominal 5%
-        test) for ``p`` instruments; ``nan`` above 30 instruments.
-    is_weak : bool or None
-        ``f_statistic < critical_value``; ``None`` where no critical value is
-        tabulated.
-    """
-
-    f_statistic: float
-    f_pvalue: float
-    df_num: float
-    df_denom: float
-    partial_r2: float
-    wald_f_statistic: float
-    wald_f_pvalue: float
-    cov_type: str
-    n_instruments: int
-    critical_value: float
-    is_weak: bool | None
-
-
-def first_stage_diagnostics(
-    first_stage: LinearFit,
-    n_exog: int,
-    cov_type: str,
-    groups: np.ndarray | None = None,
-) -> FirstStageDiagnostics:
-    """Partial F statistics for the excluded instruments of one endogenous column.
-
-    ``first_stage`` is the least squares fit of that column on
-    ``[exog, excluded]`` (an element of :attr:`TSLSFit.first_stage`); ``n_exog``
-    is the number of exogenous columns, so the excluded coefficients are
-    ``params[n_exog:]``.
-    """
-    p = first_stage.n_params - n_exog
-    excluded = slice(n_exog, None)
-    classical = covariance(first_stage, "classical")[excluded, excluded]
-    f_stat = wald_statistic(first_stage.params[excluded], classical) / p
-    df_denom = first_stage.df_resid
-    if cov_type == "classical":
-        wald = f_stat * p
-    else:
-        robust = covariance(first_stage, cov_type, groups)[excluded, excluded]
-        wald = wald_statistic(first_stage.params[excluded], robust)
-    critical = stock_yogo_critical_value(p)
-    return FirstStageDiagnostics(
-        f_statistic=f_stat,
-        f_pvalue=float(stats.f.sf(f_stat, p, df_denom)),
-        df_num=float(p),
-        df_denom=df_denom,
-        partial_r2=p * f_stat / (p * f_stat + df_denom),
-        wald_f_statistic=wald / p,
-        wald_f_pvalue=float(stats.chi2.sf(wald, p)),
-        cov_type=cov_type,
-        n_instruments=p,
-        critical_value=critical,
-        is_weak=None if np.isnan(critical) else bool(f_stat < critical),
-    )
 
 
 # -- effective F -------------------------------------------------------------
@@ -242,6 +165,7 @@ def effective_f(
     groups: np.ndarray | None = None,
     bias: float = 0.10,
     size: float = 0.05,
+    cov: np.ndarray | None = None,
 ) -> EffectiveF:
     """Montiel Olea–Pflueger (2013) effective F and its simplified critical value.
 
@@ -257,6 +181,9 @@ def effective_f(
     bias : float, default=0.10
         Worst-case 2SLS bias relative to the benchmark that counts as weak.
     size : float, default=0.05
+    cov : ndarray of shape (p, p), optional
+        Covariance of the excluded coefficients with ``cov_type``, if already
+        computed.
 
     Returns
     -------
@@ -284,7 +211,11 @@ def effective_f(
     excluded = slice(n_exog, None)
     pi = first_stage.params[excluded]
     factor = first_stage.r_factor[excluded, excluded] * first_stage.scale[excluded]
-    v = covariance(first_stage, cov_type, groups)[excluded, excluded]
+    v = (
+        covariance(first_stage, cov_type, groups)[excluded, excluded]
+        if cov is None
+        else cov
+    )
     s = factor @ v @ factor.T
     s = (s + s.T) / 2
     projected = factor @ pi
@@ -300,6 +231,100 @@ def effective_f(
         bias=bias,
         size=size,
         cov_type=cov_type,
+    )
+
+
+@dataclass(frozen=True)
+class FirstStageDiagnostics:
+    """First-stage diagnostics of the excluded instruments for the mediator.
+
+    Attributes
+    ----------
+    f_statistic : float
+        Classical (homoskedastic) partial F statistic for the excluded
+        instruments in the regression of the mediator on all instruments; the
+        statistic that the Stock–Yogo critical values are tabulated for.
+    f_pvalue : float
+        Its p-value from ``F(df_num, df_denom)``.
+    df_num, df_denom : float
+        ``p`` (number of excluded instruments) and ``n - l`` (``l`` instruments
+        in all, including the exogenous regressors).
+    partial_r2 : float
+        Share of the mediator's variance left after the exogenous regressors
+        that the excluded instruments explain.
+    wald_f_statistic : float
+        Wald statistic of the same hypothesis computed with the estimator's
+        ``cov_type`` (robust to heteroskedasticity or clustering where that
+        covariance is), divided by ``p``. Equals ``f_statistic`` for
+        ``cov_type="classical"``.
+    wald_f_pvalue : float
+        Its p-value from ``chi2(p)`` on the undivided statistic.
+    cov_type : str
+    n_instruments : int
+        Number of excluded instruments ``p``.
+    critical_value : float
+        Stock–Yogo critical value (2SLS size, maximal size 15% for a nominal 5%
+        test) for ``p`` instruments; ``nan`` above 30 instruments.
+    is_weak : bool or None
+        ``f_statistic < critical_value``; ``None`` where no critical value is
+        tabulated.
+    effective_f : EffectiveF or None
+        Montiel Olea–Pflueger effective F with ``cov_type`` and its critical
+        value for a worst-case 2SLS bias of 10% (simplified procedure).
+    """
+
+    f_statistic: float
+    f_pvalue: float
+    df_num: float
+    df_denom: float
+    partial_r2: float
+    wald_f_statistic: float
+    wald_f_pvalue: float
+    cov_type: str
+    n_instruments: int
+    critical_value: float
+    is_weak: bool | None
+    effective_f: EffectiveF | None = None
+
+
+def first_stage_diagnostics(
+    first_stage: LinearFit,
+    n_exog: int,
+    cov_type: str,
+    groups: np.ndarray | None = None,
+) -> FirstStageDiagnostics:
+    """Partial F statistics for the excluded instruments of one endogenous column.
+
+    ``first_stage`` is the least squares fit of that column on
+    ``[exog, excluded]`` (an element of :attr:`TSLSFit.first_stage`); ``n_exog``
+    is the number of exogenous columns, so the excluded coefficients are
+    ``params[n_exog:]``.
+    """
+    p = first_stage.n_params - n_exog
+    excluded = slice(n_exog, None)
+    classical = covariance(first_stage, "classical")[excluded, excluded]
+    f_stat = wald_statistic(first_stage.params[excluded], classical) / p
+    df_denom = first_stage.df_resid
+    if cov_type == "classical":
+        wald = f_stat * p
+        robust = classical
+    else:
+        robust = covariance(first_stage, cov_type, groups)[excluded, excluded]
+        wald = wald_statistic(first_stage.params[excluded], robust)
+    critical = stock_yogo_critical_value(p)
+    return FirstStageDiagnostics(
+        f_statistic=f_stat,
+        f_pvalue=float(stats.f.sf(f_stat, p, df_denom)),
+        df_num=float(p),
+        df_denom=df_denom,
+        partial_r2=p * f_stat / (p * f_stat + df_denom),
+        wald_f_statistic=wald / p,
+        wald_f_pvalue=float(stats.chi2.sf(wald, p)),
+        cov_type=cov_type,
+        n_instruments=p,
+        critical_value=critical,
+        is_weak=None if np.isnan(critical) else bool(f_stat < critical),
+        effective_f=effective_f(first_stage, n_exog, cov_type, cov=robust),
     )
 
 
@@ -447,15 +472,35 @@ def exogeneity_tests(
     durbin = delta / (rss_ols / nobs)
     wu_hausman = delta / ((rss_ols - delta) / df_denom)
 
-    exog, mediator = fit.data.blocks[0], fit.data.blocks[2]
-    vhat = fit.first_stage[0].resid
-    augmented = fit_ols(
-        np.hstack([exog, mediator, vhat[:, None]]),
-        fit.data.column(-1),
-        structural.weights,
+    # The control-function regression of y on [W, M, v̂], read off the factor:
+    # v̂ / s_M has coordinates R[l:, M] in the basis U (zero above row l).
+    v_coords = np.zeros(r.shape[0])
+    v_coords[n_inst:] = r[n_inst:, n_inst]
+    r_aug = np.linalg.qr(
+        np.column_stack([r[:, :kw], r[:, n_inst], v_coords, r[:, -1]]), mode="r"
     )
-    cov = covariance(augmented, cov_type, groups)
-    wald = float(augmented.params[-1] ** 2 / cov[-1, -1])
+    k_aug = kw + 2
+    if abs(r_aug[k_aug - 1, k_aug - 1]) <= rank_tolerance(nobs, k_aug):
+        return ExogeneityTests(durbin, wu_hausman, df_denom, np.nan)
+    scale_aug = np.concatenate([fit.scale[:kw], fit.scale[[n_inst, n_inst]]])
+    coef = solve_triangular(r_aug[:k_aug, :k_aug], r_aug[:k_aug, -1])
+    coef *= fit.scale[-1] / scale_aug
+    regressors = ColumnBlocks(
+        fit.data.blocks[0], fit.data.blocks[2], fit.first_stage[0].resid
+    )
+    augmented = LinearFit(
+        params=coef,
+        resid=fit.data.column(-1) - regressors.dot(coef),
+        regressors=regressors,
+        design=regressors,
+        weights=structural.weights,
+        r_factor=r_aug[:k_aug, :k_aug],
+        scale=scale_aug,
+    )
+    last = np.zeros(k_aug)
+    last[-1] = 1.0
+    variance = stacked_covariance([augmented], [last], cov_type, groups)[0, 0]
+    wald = float(coef[-1] ** 2 / variance)
     return ExogeneityTests(durbin, wu_hausman, df_denom, wald)
 
 
@@ -576,7 +621,7 @@ def iv_diagnostics(
     ]
     rows += [_stock_yogo_row(*spec, first.f_statistic, p) for spec in _STOCK_YOGO_ROWS]
 
-    eff = effective_f(fit.first_stage[0], fit.n_exog, cov_type, groups)
+    eff = first.effective_f
     strong = eff.statistic >= eff.critical_value
     rows.append(
         DiagnosticTest(

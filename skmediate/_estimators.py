@@ -19,7 +19,7 @@ from ._linalg import LinearFit, TSLSFit, fit_tsls
 from ._results import MediationResult, diagnostics_frame, effects_frame
 from ._roles import RoleData, fit_roles, transform_roles
 from ._validation import check_groups, check_outcome, check_sample_weight, is_dataframe
-from ._weakiv import anderson_rubin_moments, anderson_rubin_set
+from ._weakiv import anderson_rubin_moments
 from .exceptions import RankDeficiencyError, WeakInstrumentWarning
 
 __all__ = ["IVMediationRegressor", "NaiveMediationRegressor"]
@@ -257,7 +257,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             interactions=interactions,
         )
         effects_table = effects_frame(effects, self.confidence_level)
-        first_stage = diagnostics = moments = ar_set = None
+        first_stage = diagnostics = moments = None
         if solution.first_stage:
             first_stage = first_stage_diagnostics(
                 solution.first_stage[0], solution.n_exog, cov_type, codes
@@ -266,7 +266,6 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 iv_diagnostics(solution, first_stage, cov_type, codes)
             )
             moments = anderson_rubin_moments(solution, cov_type, codes)
-            ar_set = tuple(anderson_rubin_set(moments, self.confidence_level))
         result = MediationResult(
             method=self._method,
             params=pd.Series(structural.params, index=names, name="estimate"),
@@ -288,7 +287,6 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 effects.cov, index=effects_table.index, columns=effects_table.index
             ),
             diagnostics=diagnostics,
-            anderson_rubin=ar_set,
             anderson_rubin_moments=moments,
         )
         self.result_ = result
@@ -659,8 +657,7 @@ class IVMediationRegressor(_MediationRegressor):
         to about ``1e-12`` relative.
         """
         check_is_fitted(self)
-        level = self.confidence_level if confidence_level is None else confidence_level
-        return anderson_rubin_set(self.result_.anderson_rubin_moments, level)
+        return self.result_.anderson_rubin_set(confidence_level)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

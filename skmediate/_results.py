@@ -10,7 +10,7 @@ from scipy import stats
 
 from ._diagnostics import DiagnosticTest, FirstStageDiagnostics
 from ._effects import EFFECT_NAMES, MediationEffects
-from ._weakiv import AndersonRubinMoments
+from ._weakiv import AndersonRubinMoments, anderson_rubin_set
 
 __all__ = ["MediationResult", "diagnostics_frame", "effects_frame"]
 
@@ -118,12 +118,10 @@ class MediationResult:
     diagnostics : pandas.DataFrame or None
         IV diagnostics with columns statistic, df, df_denom, pvalue,
         critical_value, interpretation.
-    anderson_rubin : tuple of (float, float) or None
-        The Anderson–Rubin confidence set for the mediator effect at
-        ``confidence_level`` (IV only), as disjoint intervals.
     anderson_rubin_moments : AndersonRubinMoments or None
-        The small matrices from which the Anderson–Rubin set follows at any
-        level.
+        The small matrices from which the Anderson–Rubin test and confidence
+        set for the mediator effect follow at any level (IV only; see
+        :meth:`anderson_rubin_set`).
     """
 
     method: str
@@ -144,7 +142,6 @@ class MediationResult:
     effects: pd.DataFrame | None = None
     effects_cov: pd.DataFrame | None = None
     diagnostics: pd.DataFrame | None = None
-    anderson_rubin: tuple | None = None
     anderson_rubin_moments: AndersonRubinMoments | None = None
 
     @property
@@ -168,6 +165,21 @@ class MediationResult:
             self.params.to_numpy(), self.std_errors.to_numpy(), self.params.index, level
         )
         return frame[["lower", "upper"]]
+
+    def anderson_rubin_set(
+        self, confidence_level: float | None = None
+    ) -> list[tuple[float, float]]:
+        """Anderson–Rubin confidence set for the mediator effect (IV only).
+
+        See :meth:`IVMediationRegressor.anderson_rubin_confidence_set`.
+        """
+        if self.anderson_rubin_moments is None:
+            raise ValueError(
+                "the Anderson-Rubin set needs excluded instruments; this "
+                f"{self.method} fit has none"
+            )
+        level = self.confidence_level if confidence_level is None else confidence_level
+        return anderson_rubin_set(self.anderson_rubin_moments, level)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per term: estimate, std_error, z, pvalue, lower, upper."""
@@ -223,7 +235,7 @@ class MediationResult:
             lines.append("=" * _WIDTH)
         if self.first_stage is not None:
             lines += self._first_stage_lines()
-        if self.anderson_rubin is not None:
+        if self.anderson_rubin_moments is not None:
             lines += self._anderson_rubin_lines()
         if self.diagnostics is not None:
             lines += _diagnostics_lines(self.diagnostics)
@@ -259,7 +271,7 @@ class MediationResult:
     def _anderson_rubin_lines(self) -> list[str]:
         level = self.confidence_level
         wald = self.conf_int().loc[self.mediator]
-        ar = self.anderson_rubin
+        ar = self.anderson_rubin_set()
         lines = [
             f"{level:.0%} confidence sets for the mediator effect {self.mediator!r}:",
             f"  Wald ({self.method}):{'':<4}{_format_set([(wald.lower, wald.upper)])}",

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _HOMOSKEDASTIC = ("unadjusted", "classical")
-_GRID_SIZE = 2048
+_GRID_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -158,12 +158,18 @@ def _wald_stat(moments: AndersonRubinMoments, v: np.ndarray) -> np.ndarray:
         return np.einsum("...i,...i->...", pi, solved)
 
 
-def _reference(moments: AndersonRubinMoments):
+def _reference(moments: AndersonRubinMoments) -> tuple[str, float]:
     """Distribution of the statistic: ``F(p, n - l)`` on ``W/p`` (classical) or ``χ²(p)``."""
-    p = moments.n_instruments
     if moments.cov_type == "classical":
-        return stats.f(p, moments.df_resid), float(p)
-    return stats.chi2(p), 1.0
+        return "F", float(moments.n_instruments)
+    return "chi2", 1.0
+
+
+def _sf(moments: AndersonRubinMoments, statistic: float) -> float:
+    p = moments.n_instruments
+    if _reference(moments)[0] == "F":
+        return float(stats.f.sf(statistic, p, moments.df_resid))
+    return float(stats.chi2.sf(statistic, p))
 
 
 def anderson_rubin_test(
@@ -184,15 +190,17 @@ def anderson_rubin_test(
         wald = float(_quadratic_stat(moments, v))
     else:
         wald = float(_wald_stat(moments, v))
-    dist, divisor = _reference(moments)
-    statistic = wald / divisor
-    return statistic, float(dist.sf(statistic))
+    statistic = wald / _reference(moments)[1]
+    return statistic, _sf(moments, statistic)
 
 
 def _critical(moments: AndersonRubinMoments, confidence_level: float) -> float:
     """Critical value on the scale of the Wald statistic ``W``."""
-    dist, divisor = _reference(moments)
-    return float(dist.isf(1.0 - confidence_level)) * divisor
+    name, divisor = _reference(moments)
+    p, alpha = moments.n_instruments, 1.0 - confidence_level
+    if name == "F":
+        return float(stats.f.isf(alpha, p, moments.df_resid)) * divisor
+    return float(stats.chi2.isf(alpha, p))
 
 
 def anderson_rubin_set(
@@ -308,44 +316,36 @@ def _invert_on_circle(
     phis = -np.pi / 2 + (np.arange(grid_size) + 0.5) * step
     phis = np.append(phis, np.pi / 2)
     values = np.asarray(wald(direction(phis))) - critical
-    m = phis.shape[0]
-
-    def neighbour(i):
-        return (
-            (phis[i + 1], values[i + 1]) if i + 1 < m else (phis[0] + np.pi, values[0])
-        )
+    next_phis = np.append(phis[1:], phis[0] + np.pi)
+    next_values = np.roll(values, -1)
+    prev_phis = np.insert(phis[:-1], 0, phis[-1] - np.pi)
+    prev_values = np.roll(values, 1)
 
     def brent(lo, hi):
         return optimize.brentq(g, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
 
-    roots = []
-    for i in range(m):
-        phi_next, value_next = neighbour(i)
-        if values[i] == 0.0:
-            roots.append(phis[i])
-        elif values[i] * value_next < 0:
-            roots.append(brent(phis[i], phi_next))
-    # Local extrema on the wrong side of the critical value may hide two roots
-    # between grid points.
-    for i in range(m):
-        prev_phi, prev_val = (
-            (phis[i - 1], values[i - 1]) if i else (phis[-1] - np.pi, values[-1])
-        )
-        next_phi, next_val = neighbour(i)
-        sign = 1.0 if values[i] > 0 else -1.0
-        if values[i] == 0.0 or sign * prev_val <= 0 or sign * next_val <= 0:
-            continue
-        if sign * values[i] > min(sign * prev_val, sign * next_val):
-            continue
+    roots = list(phis[values == 0.0])
+    for i in np.flatnonzero(values * next_values < 0):
+        roots.append(brent(phis[i], next_phis[i]))
+    # A grid local extremum on the wrong side of the critical value may hide
+    # two roots between grid points: refine it.
+    sign = np.sign(values)
+    extremum = (
+        (sign != 0)
+        & (sign * prev_values > 0)
+        & (sign * next_values > 0)
+        & (sign * values <= np.minimum(sign * prev_values, sign * next_values))
+    )
+    for i in np.flatnonzero(extremum):
         found = optimize.minimize_scalar(
-            lambda phi, s=sign: s * g(phi),
-            bounds=(prev_phi, next_phi),
+            lambda phi, s=sign[i]: s * g(phi),
+            bounds=(prev_phis[i], next_phis[i]),
             method="bounded",
             options={"xatol": 1e-14},
         )
         if found.fun < 0:
-            roots.append(brent(prev_phi, found.x))
-            roots.append(brent(found.x, next_phi))
+            roots.append(brent(prev_phis[i], found.x))
+            roots.append(brent(found.x, next_phis[i]))
 
     # Map every root to φ in [-π/2, π/2) and sort.
     roots = sorted({float((r + np.pi / 2) % np.pi - np.pi / 2) for r in roots})
