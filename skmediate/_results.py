@@ -10,7 +10,7 @@ from scipy import stats
 
 from ._diagnostics import DiagnosticTest, FirstStageDiagnostics
 from ._effects import EFFECT_NAMES, MediationEffects
-from ._weakiv import AndersonRubinMoments, anderson_rubin_set
+from ._weakiv import AndersonRubinMoments, _critical, anderson_rubin_set
 
 __all__ = ["MediationResult", "diagnostics_frame", "effects_frame"]
 
@@ -287,7 +287,12 @@ class MediationResult:
                     f"effective F = {eff.statistic.iloc[0]:.2f} < "
                     f"{eff.critical_value.iloc[0]:.2f}"
                 )
-        lines += ["  " + line for line in _ar_verdict(wald, ar, weak_text)]
+        # Half-widths the set may have with strong instruments: up to the
+        # Wald interval at the Anderson-Rubin critical value (p degrees of
+        # freedom rather than 1).
+        z = stats.norm.isf((1 - level) / 2)
+        stretch = np.sqrt(_critical(self.anderson_rubin_moments, level)) / z
+        lines += ["  " + line for line in _ar_verdict(wald, ar, weak_text, stretch)]
         return lines
 
     def __str__(self) -> str:
@@ -328,8 +333,14 @@ def _diagnostics_lines(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _ar_verdict(wald, ar, weak_text: str) -> list[str]:
-    """Plain-language comparison of the Wald interval with the Anderson–Rubin set."""
+def _ar_verdict(wald, ar, weak_text: str, stretch: float) -> list[str]:
+    """Plain-language comparison of the Wald interval with the Anderson–Rubin set.
+
+    With strong instruments the Anderson–Rubin set is one interval around the
+    estimate, at most as wide as the Wald interval at the Anderson–Rubin
+    critical value (``stretch`` times the Wald half-width); anything else,
+    beyond a 25% allowance, counts as disagreement.
+    """
     because = f"because the instruments are weak ({weak_text})" if weak_text else ""
     if not ar:
         return [
@@ -342,9 +353,11 @@ def _ar_verdict(wald, ar, weak_text: str) -> list[str]:
             "bound the mediator effect, and the Wald interval understates the",
             "uncertainty. Report the Anderson-Rubin set.",
         ]
-    width = wald.upper - wald.lower
-    gap = abs(ar[0][0] - wald.lower) + abs(ar[0][1] - wald.upper)
-    if gap <= 0.25 * width:
+    center = (wald.lower + wald.upper) / 2
+    half = (wald.upper - wald.lower) / 2
+    limit = 1.25 * stretch * half
+    (low, high) = ar[0]
+    if low <= center <= high and center - low <= limit and high - center <= limit:
         return ["The Wald interval and the Anderson-Rubin set agree."]
     if because:
         return [

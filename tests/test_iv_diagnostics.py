@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from linearmodels.iv import IV2SLS, IVGMM
-from numpy.testing import assert_allclose
 from scipy import linalg, stats
 
 from skmediate import IVMediationRegressor
@@ -157,7 +156,9 @@ def _effective_f_by_hand(X, y, groups, cov_type):
     s = root @ v @ root
     x = 10.0
     lam = np.linalg.eigvalsh(s).max()
-    k_eff = np.trace(s) ** 2 * (1 + 2 * x) / (np.trace(s @ s) + 2 * x * np.trace(s) * lam)
+    k_eff = (
+        np.trace(s) ** 2 * (1 + 2 * x) / (np.trace(s @ s) + 2 * x * np.trace(s) * lam)
+    )
     return f_eff, k_eff
 
 
@@ -288,7 +289,9 @@ def test_table_layout_and_stock_yogo_rows():
     assert table["interpretation"].map(lambda s: isinstance(s, str) and s).all()
 
 
-@pytest.mark.parametrize("f_stat, expected", [(30.0, "at most 10%"), (9.0, "at most 25%")])
+@pytest.mark.parametrize(
+    "f_stat, expected", [(30.0, "at most 10%"), (9.0, "at most 25%")]
+)
 def test_stock_yogo_interpretation_names_the_level_reached(f_stat, expected):
     from skmediate._diagnostics import _stock_yogo_row
 

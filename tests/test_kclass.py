@@ -159,7 +159,10 @@ def test_kappa_too_large_is_a_clear_error():
     [
         (dict(kappa="gmm"), r"'kappa' parameter .* must be a str among .*liml"),
         (dict(kappa=None), r"'kappa' parameter"),
-        (dict(kappa="fuller", fuller_alpha=0.0), r"'fuller_alpha' .* range \(0\.0, inf\)"),
+        (
+            dict(kappa="fuller", fuller_alpha=0.0),
+            r"'fuller_alpha' .* range \(0\.0, inf\)",
+        ),
         (dict(kappa="fuller", fuller_alpha=-1.0), r"'fuller_alpha' parameter"),
     ],
 )
