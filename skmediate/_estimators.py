@@ -470,7 +470,14 @@ class IVMediationRegressor(_MediationRegressor):
         the Sargan and Hansen J overidentification tests (``p - 1`` degrees
         of freedom; "not defined" with one instrument), and the Durbin and
         Wu–Hausman tests of mediator exogeneity, with a regression test that
-        uses ``cov_type`` for the robust covariances.
+        uses ``cov_type`` for the robust covariances. With ``R × X``
+        instruments the overidentification tests check, in part, IV-A2 (a
+        direct or mediator effect that varies with a covariate makes its
+        interaction an invalid instrument); they cannot detect a violation
+        shared by all interactions, which the sensitivity analysis
+        addresses. The exogeneity tests are the data's evidence against the
+        naive regression's assumption that the mediator is sequentially
+        ignorable.
     column_transformer_ : ColumnTransformer
         The fitted transformer that resolves the column roles.
     n_features_in_ : int

@@ -274,8 +274,8 @@ class MediationResult:
         ar = self.anderson_rubin_set()
         lines = [
             f"{level:.0%} confidence sets for the mediator effect {self.mediator!r}:",
-            f"  Wald ({self.method}):{'':<4}{_format_set([(wald.lower, wald.upper)])}",
-            f"  Anderson-Rubin:{'':<6}{_format_set(ar)} (robust to weak instruments)",
+            f"  {f'Wald ({self.method}):':<22}{_format_set([(wald.lower, wald.upper)])}",
+            f"  {'Anderson-Rubin:':<22}{_format_set(ar)} (robust to weak instruments)",
         ]
         weak_text = ""
         if self.diagnostics is not None:
@@ -341,7 +341,6 @@ def _ar_verdict(wald, ar, weak_text: str, stretch: float) -> list[str]:
     critical value (``stretch`` times the Wald half-width); anything else,
     beyond a 25% allowance, counts as disagreement.
     """
-    because = f"because the instruments are weak ({weak_text})" if weak_text else ""
     if not ar:
         return [
             "The Anderson-Rubin set is empty: every value is rejected, which",
@@ -359,10 +358,11 @@ def _ar_verdict(wald, ar, weak_text: str, stretch: float) -> list[str]:
     (low, high) = ar[0]
     if low <= center <= high and center - low <= limit and high - center <= limit:
         return ["The Wald interval and the Anderson-Rubin set agree."]
-    if because:
+    if weak_text:
         return [
-            f"The two disagree {because}:",
-            "report the Anderson-Rubin set; the Wald interval is unreliable.",
+            "The two disagree because the instruments are weak",
+            f"({weak_text}): report the Anderson-Rubin set;",
+            "the Wald interval is unreliable.",
         ]
     return [
         "The two differ although the effective F does not flag weak instruments;",
