@@ -198,14 +198,29 @@ def stacked_covariance(
     else:
         meat = np.zeros((total, total))
 
+    # Fits with the same regressors, bread and contrast (for example the
+    # regressions of several outcomes on the same instruments) share T.
+    same_as = list(range(len(fits)))
+    for j in range(len(fits)):
+        for i in range(j):
+            if (
+                fits[i].regressors is fits[j].regressors
+                and fits[i].r_factor is fits[j].r_factor
+                and np.array_equal(contrasts[i], contrasts[j])
+            ):
+                same_as[j] = same_as[i]
+                break
+
     step = max(1024, _CHUNK_BYTES // (8 * max(total, 1)))
     for start in range(0, n_rows, step):
         rows = slice(start, start + step)
         w = w_all[rows]
-        t = [
-            f.regressors.rows(rows).dot(d).reshape(-1, d.shape[1])
-            for f, d in zip(fits, directions, strict=True)
-        ]
+        t = []
+        for j, (f, d) in enumerate(zip(fits, directions, strict=True)):
+            if same_as[j] < j:
+                t.append(t[same_as[j]])
+            else:
+                t.append(f.regressors.rows(rows).dot(d).reshape(-1, d.shape[1]))
         if homoskedastic:
             chunk = np.hstack(t)
         else:

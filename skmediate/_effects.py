@@ -86,6 +86,12 @@ def mediation_effects(
       γᵀ(x̄ - μ)`` with ``γ`` the interaction coefficients, so the Jacobian of
       ``δ`` has ``γ`` on the means;
     - the delta method gives the covariance ``J V Jᵀ`` of the effects.
+
+    For the IV fit, ``θ_M δ`` is the average effect of ``R`` through ``M``
+    under model (1) of Small (2012) with IV-A2 and IV-A3 and randomized
+    ``R``: then ``E[θ_Mi (M_i(1) - M_i(0))] = θ_M E[M(1) - M(0)]``. For the
+    naive fit it is the product-of-coefficients effect, which needs the
+    mediator to be sequentially ignorable.
     """
     t_struct, t_med, t_itt = treatment
     k1, k2 = structural.n_params, mediator_fit.n_params

@@ -772,7 +772,9 @@ class NaiveMediationRegressor(_MediationRegressor):
         ``δ``, the coefficient of ``R`` in the least squares regression of
         ``M`` on ``[1, X, Z, R]``.
     indirect_effect_ : float
-        ``θ_M δ``: the product-of-coefficients (Baron–Kenny) indirect effect.
+        ``θ_M δ``: the product-of-coefficients (Baron–Kenny) indirect effect,
+        an average effect of ``R`` through ``M`` only when the mediator is
+        sequentially ignorable and its effect does not vary with ``X``.
     total_effect_ : float
         ``θ_R + θ_M δ``; by the omitted-variable formula of least squares it
         equals the intention-to-treat coefficient exactly.

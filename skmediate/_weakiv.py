@@ -12,7 +12,7 @@ any level is computed without the data.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize, stats
@@ -98,8 +98,11 @@ def anderson_rubin_moments(
             f"regressor; the fit has {len(fit.first_stage)}"
         )
     n_inst, kw = fit.n_instruments, fit.n_exog
-    reduced = fit.leading_regression(n_inst, -1)
     first = fit.first_stage[0]
+    # The reduced form of y on the same instruments: same regressors and
+    # factor as the first stage, so their stacked scores share one pass.
+    reduced_form = fit.leading_regression(n_inst, -1)
+    reduced = replace(first, params=reduced_form.params, resid=reduced_form.resid)
     select = np.zeros((n_inst, p))
     select[kw:, :] = np.eye(p)
     cov = stacked_covariance([reduced, first], [select, select], cov_type, groups)
