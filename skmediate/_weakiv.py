@@ -368,8 +368,7 @@ def _invert_on_circle(
             intervals.append((float(theta(lo)), float(theta(hi))))
         else:  # the arc passes through θ = ±∞
             intervals.append((float(theta(lo)), np.inf))
-            if hi > np.pi / 2:
-                intervals.append((-np.inf, float(theta(hi - np.pi))))
+            intervals.append((-np.inf, float(theta(hi - np.pi))))
     intervals.sort()
     merged = []
     for lo, hi in intervals:
