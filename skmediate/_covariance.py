@@ -8,11 +8,13 @@ triangular solves with the stored, column-scaled QR factor ``R``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from ._linalg import LinearFit, solve_triangular
+from ._linalg import _CHUNK_BYTES, LinearFit, solve_triangular
 
-__all__ = ["COV_TYPES", "covariance", "encode_groups"]
+__all__ = ["COV_TYPES", "covariance", "encode_groups", "stacked_covariance"]
 
 COV_TYPES = ("unadjusted", "classical", "HC0", "HC1", "cluster")
 
@@ -86,3 +88,180 @@ def covariance(
     else:
         raise ValueError(f"unknown cov_type {cov_type!r}; expected one of {COV_TYPES}")
     return factor * _sandwich(fit, meat)
+
+
+def _small_sample_factor(
+    cov_type: str, nobs: float, n_params: np.ndarray, n_groups: int | None
+) -> np.ndarray:
+    """Per-parameter square roots of the small-sample factors of :func:`covariance`.
+
+    The factor of a covariance entry between parameters of equations with
+    ``k_a`` and ``k_b`` parameters is the product of the two roots, so every
+    diagonal block is exactly that equation's own covariance and the matrix
+    stays positive semi-definite.
+    """
+    if cov_type == "HC1":
+        return np.sqrt(nobs / (nobs - n_params))
+    if cov_type == "cluster":
+        return np.sqrt(n_groups / (n_groups - 1) * (nobs - 1) / (nobs - n_params))
+    return np.ones_like(n_params, dtype=float)
+
+
+def stacked_covariance(
+    fits: Sequence[LinearFit],
+    contrasts: Sequence[np.ndarray],
+    cov_type: str,
+    groups: np.ndarray | None = None,
+    means: np.ndarray | None = None,
+) -> np.ndarray:
+    """Joint covariance of linear combinations of several fits and of sample means.
+
+    The fits are estimating equations on the same rows (for example the
+    structural equation, the first stage and the intention-to-treat
+    regression); stacking their scores gives the covariance between them,
+    which the separate covariances leave out.
+
+    Parameters
+    ----------
+    fits : sequence of LinearFit
+        Fits on the same rows with the same frequency weights.
+    contrasts : sequence of ndarray
+        For each fit, a matrix ``C_a`` of shape (k_a, m_a): the covariance is
+        that of ``C_aᵀ θ_a``.
+    cov_type : {"unadjusted", "classical", "HC0", "HC1", "cluster"}
+    groups : ndarray of shape (n,) of int, optional
+        Cluster codes ``0..G-1``; required for ``"cluster"``.
+    means : ndarray of shape (n, q), optional
+        Columns whose weighted sample means are further parameters, placed
+        last (for example covariates at which instruments are centered).
+
+    Returns
+    -------
+    ndarray of shape (Σ m_a + q, Σ m_a + q)
+
+    Notes
+    -----
+    With bread ``B_a``, regressor rows ``d_{a,i}`` and residuals ``ε_{a,i}``,
+    ``C_aᵀ(θ̂_a - θ_a) ≈ Σ_i w_i ψ_{a,i}`` with influence
+    ``ψ_{a,i} = C_aᵀ B_a d_{a,i} ε_{a,i}``; a sample mean ``x̄`` has
+    ``ψ_i = (x_i - x̄) / n``. Then
+
+    - HC0: ``Σ_i w_i ψ_i ψ_iᵀ``; HC1 multiplies the entry between
+      parameters of equations with ``k_a`` and ``k_b`` parameters by
+      ``n / sqrt((n - k_a)(n - k_b))`` (``k = 1`` for a mean);
+    - cluster: ``Σ_g s_g s_gᵀ`` with ``s_g = Σ_{i∈g} w_i ψ_i``, with the
+      factor ``G/(G-1) · (n-1) / sqrt((n - k_a)(n - k_b))``;
+    - unadjusted and classical: ``σ_ab C_aᵀ B_a (Σ w_i d_{a,i} d_{b,i}ᵀ) B_b C_b``
+      between equations, with ``σ_ab = Σ w ε_a ε_b / n`` (unadjusted) or
+      ``/ sqrt((n - k_a)(n - k_b))`` (classical), and each equation's own
+      block ``σ_aa C_aᵀ B_a C_a`` as in :func:`covariance`; means have
+      covariance ``Σ w (x - x̄)(x - x̄)ᵀ / (n d)`` with ``d = n`` or ``n - 1``
+      and are uncorrelated with the estimating equations, whose errors have
+      mean zero given the regressors.
+
+    Each diagonal block equals :func:`covariance` of that fit, contrasted.
+    """
+    if len(fits) != len(contrasts):
+        raise ValueError("fits and contrasts must have the same length")
+    if cov_type not in COV_TYPES:
+        raise ValueError(f"unknown cov_type {cov_type!r}; expected one of {COV_TYPES}")
+    weights = fits[0].weights
+    nobs = fits[0].nobs
+    n_rows = fits[0].resid.shape[0]
+    contrasts = [
+        np.asarray(c, dtype=float).reshape(f.n_params, -1)
+        for f, c in zip(fits, contrasts, strict=True)
+    ]
+    directions = [f.apply_bread(c) for f, c in zip(fits, contrasts, strict=True)]
+    widths = [c.shape[1] for c in contrasts]
+    centered = None
+    if means is not None:
+        means = np.asarray(means, dtype=float).reshape(n_rows, -1)
+        centered = means - np.average(means, axis=0, weights=weights)
+        widths.append(centered.shape[1])
+    n_params = np.concatenate(
+        [np.full(c.shape[1], f.n_params) for f, c in zip(fits, contrasts, strict=True)]
+        + ([np.ones(centered.shape[1])] if centered is not None else [])
+    )
+    edges = np.concatenate([[0], np.cumsum(widths)])
+    total = int(edges[-1])
+    w_all = np.ones(n_rows) if weights is None else weights
+
+    n_groups = None
+    homoskedastic = cov_type in ("unadjusted", "classical")
+    if cov_type == "cluster":
+        if groups is None:
+            raise ValueError("cov_type='cluster' needs groups")
+        codes = np.asarray(groups)
+        n_groups = int(codes.max()) + 1
+        sums = np.zeros((n_groups, total))
+    else:
+        meat = np.zeros((total, total))
+
+    # Fits with the same regressors, bread and contrast (for example the
+    # regressions of several outcomes on the same instruments) share T.
+    same_as = list(range(len(fits)))
+    for j in range(len(fits)):
+        for i in range(j):
+            if (
+                fits[i].regressors is fits[j].regressors
+                and fits[i].r_factor is fits[j].r_factor
+                and np.array_equal(contrasts[i], contrasts[j])
+            ):
+                same_as[j] = same_as[i]
+                break
+
+    step = max(1024, _CHUNK_BYTES // (8 * max(total, 1)))
+    for start in range(0, n_rows, step):
+        rows = slice(start, start + step)
+        w = w_all[rows]
+        t = []
+        for j, (f, d) in enumerate(zip(fits, directions, strict=True)):
+            if same_as[j] < j:
+                t.append(t[same_as[j]])
+            else:
+                t.append(f.regressors.rows(rows).dot(d).reshape(-1, d.shape[1]))
+        if homoskedastic:
+            chunk = np.hstack(t)
+        else:
+            chunk = np.hstack(
+                [ti * f.resid[rows, None] for ti, f in zip(t, fits, strict=True)]
+                + ([centered[rows] / nobs] if centered is not None else [])
+            )
+        if cov_type == "cluster":
+            for j in range(total):
+                sums[:, j] += np.bincount(
+                    codes[rows], weights=w * chunk[:, j], minlength=n_groups
+                )
+        else:
+            meat[: chunk.shape[1], : chunk.shape[1]] += (chunk * w[:, None]).T @ chunk
+
+    if cov_type == "cluster":
+        meat = sums.T @ sums
+    if not homoskedastic:
+        root = _small_sample_factor(cov_type, nobs, n_params, n_groups)
+        return meat * np.outer(root, root)
+
+    # Homoskedastic: residual covariances times the cross-products of T.
+    cov = np.zeros((total, total))
+    for a, fa in enumerate(fits):
+        sa = slice(edges[a], edges[a + 1])
+        for b in range(a, len(fits)):
+            sb = slice(edges[b], edges[b + 1])
+            fb = fits[b]
+            cross = float(np.sum(w_all * fa.resid * fb.resid))
+            if cov_type == "unadjusted":
+                sigma = cross / nobs
+            else:
+                sigma = cross / np.sqrt((nobs - fa.n_params) * (nobs - fb.n_params))
+            if a == b:
+                block = sigma * contrasts[a].T @ directions[a]
+                cov[sa, sa] = (block + block.T) / 2
+            else:
+                cov[sa, sb] = sigma * meat[sa, sb]
+                cov[sb, sa] = cov[sa, sb].T
+    if centered is not None:
+        sm = slice(edges[-2], edges[-1])
+        divisor = nobs if cov_type == "unadjusted" else nobs - 1
+        cov[sm, sm] = (centered * w_all[:, None]).T @ centered / (nobs * divisor)
+    return cov

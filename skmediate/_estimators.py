@@ -13,11 +13,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._covariance import COV_TYPES, covariance, encode_groups
-from ._diagnostics import first_stage_diagnostics
+from ._diagnostics import first_stage_diagnostics, iv_diagnostics
+from ._effects import mediation_effects
 from ._linalg import LinearFit, TSLSFit, fit_tsls
-from ._results import MediationResult
+from ._results import MediationResult, diagnostics_frame, effects_frame
 from ._roles import RoleData, fit_roles, transform_roles
 from ._validation import check_groups, check_outcome, check_sample_weight, is_dataframe
+from ._weakiv import anderson_rubin_moments
 from .exceptions import RankDeficiencyError, WeakInstrumentWarning
 
 __all__ = ["IVMediationRegressor", "NaiveMediationRegressor"]
@@ -240,19 +242,40 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         solution = self._fit_data(data)
         structural = solution.structural
         names = data.term_names
-        cov = covariance(structural, self.cov_type, data.groups)
-        first_stage = None
+        cov_type, codes = self.cov_type, data.groups
+        cov = covariance(structural, cov_type, codes)
+
+        # W = [1, X, Z, R] has n_w columns; R is its last, M follows it.
+        n_w = len(names) - 1
+        mediator_fit, centering, interactions = self._mediator_fit(data, solution)
+        effects = mediation_effects(
+            structural,
+            mediator_fit,
+            solution.leading_regression(n_w, -1),
+            treatment=(n_w - 1, n_w - 1, n_w - 1),
+            mediator=n_w,
+            cov_type=cov_type,
+            groups=codes,
+            centering=centering,
+            interactions=interactions,
+        )
+        effects_table = effects_frame(effects, self.confidence_level)
+        first_stage = diagnostics = moments = None
         if solution.first_stage:
             first_stage = first_stage_diagnostics(
-                solution.first_stage[0], solution.n_exog, self.cov_type, data.groups
+                solution.first_stage[0], solution.n_exog, cov_type, codes
             )
+            diagnostics = diagnostics_frame(
+                iv_diagnostics(solution, first_stage, cov_type, codes)
+            )
+            moments = anderson_rubin_moments(solution, cov_type, codes)
         result = MediationResult(
             method=self._method,
             params=pd.Series(structural.params, index=names, name="estimate"),
             std_errors=pd.Series(np.sqrt(np.diag(cov)), index=names, name="std_error"),
             cov=pd.DataFrame(cov, index=names, columns=names),
             nobs=structural.nobs,
-            cov_type=self.cov_type,
+            cov_type=cov_type,
             confidence_level=self.confidence_level,
             rsquared=_rsquared(structural, data.y),
             treatment=names[-2],
@@ -261,14 +284,28 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             instruments=tuple(data.instrument_names) if first_stage else (),
             n_clusters=data.n_clusters,
             first_stage=first_stage,
+            kappa=solution.kappa,
+            effects=effects_table,
+            effects_cov=pd.DataFrame(
+                effects.cov, index=effects_table.index, columns=effects_table.index
+            ),
+            diagnostics=diagnostics,
+            anderson_rubin_moments=moments,
         )
         self.result_ = result
         self.intercept_ = float(structural.params[0])
         self.coef_ = structural.params[1:].copy()
         self.direct_effect_ = float(structural.params[-2])
         self.mediator_effect_ = float(structural.params[-1])
+        estimates = effects_table["estimate"]
+        self.effect_on_mediator_ = float(estimates["effect_on_mediator"])
+        self.indirect_effect_ = float(estimates["indirect"])
+        self.total_effect_ = float(estimates["total"])
+        self.proportion_mediated_ = float(estimates["proportion_mediated"])
         if first_stage is not None:
             self.first_stage_ = first_stage
+            self.diagnostics_ = diagnostics
+            self.kappa_ = solution.kappa
             if first_stage.is_weak:
                 warnings.warn(
                     f"Weak instruments: the first-stage partial F statistic is "
@@ -278,11 +315,20 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                     "Wald test of the 2SLS estimates may have an actual size above "
                     "15%. The IV estimates may be biased toward the naive least "
                     "squares estimates and their confidence intervals may "
-                    "under-cover.",
+                    "under-cover; see anderson_rubin_confidence_set().",
                     WeakInstrumentWarning,
                     stacklevel=3,
                 )
         return self
+
+    def _mediator_fit(self, data: MediationData, solution: TSLSFit):
+        """The fit of ``M`` whose treatment coefficient is the effect on the mediator.
+
+        Returns ``(fit, centering, interactions)``: the covariates at whose
+        sample mean the fit's interactions are centered, and the positions of
+        those interactions (``None, None`` without interactions).
+        """
+        raise NotImplementedError
 
     # -- prediction ---------------------------------------------------------
 
@@ -315,6 +361,18 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         """Text summary of the fit (see :meth:`MediationResult.summary`)."""
         check_is_fitted(self)
         return self.result_.summary()
+
+    @property
+    def linear_in_y(self) -> bool:
+        """Whether the estimates are linear in the outcome for these parameters.
+
+        When true, the structural fit's ``solve`` (of the ``TSLSFit`` from
+        ``_fit_data``) maps any outcome to the estimates a refit would give,
+        so sensitivity analyses and the wild bootstrap need no refitting.
+        False for ``kappa="liml"`` and ``"fuller"``, whose ``κ`` depends on
+        the outcome.
+        """
+        return True
 
 
 def _rsquared(fit: LinearFit, y: np.ndarray) -> float:
@@ -364,6 +422,18 @@ class IVMediationRegressor(_MediationRegressor):
         ``groups`` in :meth:`fit`.
     confidence_level : float, default=0.95
         Level of the confidence intervals in :attr:`result_`.
+    kappa : {"2sls", "liml", "fuller"} or float, default="2sls"
+        The k-class estimator: two-stage least squares (``κ = 1``), limited
+        information maximum likelihood (``κ`` estimated), Fuller's modified
+        LIML (``κ = κ_LIML - fuller_alpha / (n - l)``, ``l`` the number of
+        instrument columns), or a fixed ``κ`` (0 gives the naive least
+        squares estimates). LIML and Fuller are less biased than 2SLS with
+        many or weak instruments; their estimates are not linear in ``y``
+        (see :attr:`linear_in_y`).
+    fuller_alpha : float, default=1.0
+        Fuller's ``α`` (used only with ``kappa="fuller"``); must be positive.
+        ``α = 1`` makes the estimator approximately unbiased; ``α = 4``
+        minimizes its mean squared error.
 
     Attributes
     ----------
@@ -371,15 +441,46 @@ class IVMediationRegressor(_MediationRegressor):
         ``θ_R``, the average direct effect of the treatment.
     mediator_effect_ : float
         ``θ_M``, the average effect of a unit increase of the mediator.
+    effect_on_mediator_ : float
+        ``δ``, the average effect of the treatment on the mediator: the
+        first-stage coefficient of ``R`` (the interactions are centered at
+        the covariate mean).
+    indirect_effect_ : float
+        ``θ_M δ``, the average effect of the treatment through the mediator.
+    total_effect_ : float
+        ``θ_R + θ_M δ``, the average effect of the treatment on the outcome.
+    proportion_mediated_ : float
+        ``θ_M δ / (θ_R + θ_M δ)``.
     coef_ : ndarray of shape (n_terms - 1,)
         Coefficients of the covariates, controls, treatment and mediator, in
         that order.
     intercept_ : float
+    kappa_ : float
+        The ``κ`` used (1 for 2SLS; estimated for LIML and Fuller).
     result_ : MediationResult
-        Estimates, standard errors, p-values, confidence intervals, summary.
+        Estimates, standard errors, p-values, confidence intervals, the
+        effects table (``result_.effects``), the Anderson–Rubin set, summary.
     first_stage_ : FirstStageDiagnostics
         Partial F statistic of the excluded instruments, its p-value, partial
         R², and the Stock–Yogo critical value and verdict.
+    diagnostics_ : pandas.DataFrame
+        One row per diagnostic with its statistic, df, df_denom, pvalue,
+        critical_value and a one-line interpretation: the first-stage F
+        (classical, and its Wald form with ``cov_type``), the Stock–Yogo
+        comparisons (2SLS size, 2SLS relative bias, LIML size), the
+        Montiel Olea–Pflueger effective F with ``cov_type`` and its
+        critical value for a worst-case bias of 10% (simplified procedure),
+        the Sargan and Hansen J overidentification tests (``p - 1`` degrees
+        of freedom; "not defined" with one instrument), and the Durbin and
+        Wu–Hausman tests of mediator exogeneity, with a regression test that
+        uses ``cov_type`` for the robust covariances. With ``R × X``
+        instruments the overidentification tests check, in part, IV-A2 (a
+        direct or mediator effect that varies with a covariate makes its
+        interaction an invalid instrument); they cannot detect a violation
+        shared by all interactions, which the sensitivity analysis
+        addresses. The exogeneity tests are the data's evidence against the
+        naive regression's assumption that the mediator is sequentially
+        ignorable.
     column_transformer_ : ColumnTransformer
         The fitted transformer that resolves the column roles.
     n_features_in_ : int
@@ -434,6 +535,32 @@ class IVMediationRegressor(_MediationRegressor):
     partial F is below the Stock–Yogo critical value (2SLS size, maximal size
     15%) for the number of instruments.
 
+    **k-class.** The estimates solve ``Dᵀ(I - κM_Q)D θ = Dᵀ(I - κM_Q)y``
+    (``M_Q = I - P_Q``); the LIML ``κ`` is the smallest eigenvalue of
+    ``(Eᵀ M_W E)(Eᵀ M_Q E)⁻¹`` with ``E = [y, M]``. The covariances use the
+    bread ``(Dᵀ(I - κM_Q)D)⁻¹`` and the scores ``d̂ᵢε̂ᵢ`` as for 2SLS (the
+    convention of linearmodels).
+
+    **Effects.** Under model (1) of Small (2012), in which the outcome is
+    ``Y(r, m) = Y(0, 0) + θ_Mi m + θ_Ri r`` with subject-specific effects,
+    the average effect of ``R`` through ``M`` is ``E[θ_Mi (M_i(1) -
+    M_i(0))]``. Under IV-A2 (``E[θ_Mi | X] = θ_M``) and IV-A3 (``M ⊥ θ_M | R,
+    X``) with ``R`` randomized it equals ``θ_M δ`` with ``δ = E[M(1) -
+    M(0)]``, and the total effect of ``R`` is ``θ_R + θ_M δ``. The
+    intention-to-treat coefficient of ``R`` in the regression of ``y`` on
+    ``[1, X, Z, R]`` estimates the same total effect without these
+    assumptions; a large gap between the two points at a violated
+    assumption. The standard errors of the effects come from the joint
+    covariance of the structural equation, the first stage, the
+    intention-to-treat regression and the covariate means (at which the
+    interactions are centered, so their sampling variation enters ``δ``),
+    from their stacked estimating equations with ``cov_type``, by the delta
+    method.
+
+    **Weak instruments.** :meth:`anderson_rubin_confidence_set` inverts the
+    Anderson–Rubin test, whose size does not depend on the strength of the
+    instruments; :meth:`summary` shows it beside the Wald interval.
+
     References
     ----------
     Small, D. S. (2012). Mediation analysis without sequential ignorability:
@@ -442,6 +569,16 @@ class IVMediationRegressor(_MediationRegressor):
 
     Stock, J. H. and Yogo, M. (2005). Testing for weak instruments in linear IV
     regression. In Identification and Inference for Econometric Models.
+
+    Anderson, T. W. and Rubin, H. (1949). Estimation of the parameters of a
+    single equation in a complete system of stochastic equations. Annals of
+    Mathematical Statistics, 20(1), 46-63.
+
+    Montiel Olea, J. L. and Pflueger, C. (2013). A robust test for weak
+    instruments. Journal of Business & Economic Statistics, 31(3), 358-369.
+
+    Fuller, W. A. (1977). Some properties of a modification of the limited
+    information estimator. Econometrica, 45(4), 939-953.
 
     Examples
     --------
@@ -456,9 +593,98 @@ class IVMediationRegressor(_MediationRegressor):
     >>> est = IVMediationRegressor(treatment="r", mediator="m").fit(df, y)
     >>> round(est.direct_effect_, 1), round(est.mediator_effect_, 1)
     (-1.0, 2.0)
+    >>> round(est.effect_on_mediator_, 2), round(est.indirect_effect_, 1)
+    (0.94, 1.8)
+    >>> [tuple(round(end, 2) for end in piece)
+    ...  for piece in est.anderson_rubin_confidence_set()]
+    [(1.74, 2.15)]
     """
 
-    _method = "IV-2SLS"
+    _parameter_constraints: dict = {
+        **_MediationRegressor._parameter_constraints,
+        "kappa": [
+            StrOptions({"2sls", "liml", "fuller"}),
+            Interval(Real, None, None, closed="neither"),
+        ],
+        "fuller_alpha": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        treatment=None,
+        mediator=None,
+        covariates=None,
+        controls=None,
+        covariate_transformer="passthrough",
+        cov_type="HC1",
+        confidence_level=0.95,
+        kappa="2sls",
+        fuller_alpha=1.0,
+    ):
+        super().__init__(
+            treatment=treatment,
+            mediator=mediator,
+            covariates=covariates,
+            controls=controls,
+            covariate_transformer=covariate_transformer,
+            cov_type=cov_type,
+            confidence_level=confidence_level,
+        )
+        self.kappa = kappa
+        self.fuller_alpha = fuller_alpha
+
+    @property
+    def _method(self) -> str:
+        return {"2sls": "IV-2SLS", "liml": "IV-LIML", "fuller": "IV-Fuller"}.get(
+            self.kappa, "IV-k-class"
+        )
+
+    @property
+    def linear_in_y(self) -> bool:
+        """Whether the estimates are linear in the outcome (false for LIML and Fuller).
+
+        When true, the structural fit's ``solve`` (of the ``TSLSFit`` from
+        ``_fit_data``) maps any outcome to the estimates a refit would give,
+        so sensitivity analyses and the wild bootstrap need no refitting.
+        """
+        return self.kappa not in ("liml", "fuller")
+
+    def anderson_rubin_confidence_set(self, confidence_level=None):
+        """Anderson–Rubin confidence set for the mediator effect ``θ_M``.
+
+        The set of ``θ₀`` at which the Anderson–Rubin test does not reject:
+        the coefficients of the excluded instruments in the regression of
+        ``y - θ₀M`` on all instruments are tested to be zero with a Wald test
+        using ``cov_type``. Its coverage does not depend on how strongly the
+        instruments predict the mediator (it also tests the overidentifying
+        restrictions, so the set can be empty when they fail).
+
+        Parameters
+        ----------
+        confidence_level : float, default=None
+            Level of the set; ``None`` uses the estimator's
+            ``confidence_level``.
+
+        Returns
+        -------
+        list of (float, float)
+            Disjoint closed intervals ``(low, high)`` in increasing order,
+            with ``-inf``/``inf`` for unbounded ends: one interval, two
+            half-lines, the whole line, or an empty list.
+
+        Notes
+        -----
+        For ``cov_type="unadjusted"`` and ``"classical"`` the set is the exact
+        solution of a quadratic inequality in ``θ₀`` (``"classical"`` compares
+        ``W/p`` with ``F(p, n - l)``, exact with normal errors; ``"unadjusted"``
+        compares ``W`` with ``χ²(p)``). For ``"HC0"``, ``"HC1"`` and
+        ``"cluster"`` the robust Wald statistic (``χ²(p)``) is inverted on a
+        grid over the whole line with root refinement; the ends are accurate
+        to about ``1e-12`` relative.
+        """
+        check_is_fitted(self)
+        return self.result_.anderson_rubin_set(confidence_level)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -476,12 +702,26 @@ class IVMediationRegressor(_MediationRegressor):
         self._check_design(
             data, exog.shape[1] + data.roles.covariates.shape[1], "first stage"
         )
+        kappa, alpha = {
+            "2sls": (1.0, 0.0),
+            "liml": ("liml", 0.0),
+            "fuller": ("liml", self.fuller_alpha),
+        }.get(self.kappa, (self.kappa, 0.0))
         return fit_tsls(
             exog,
             data.roles.mediator[:, None],
             data.instruments,
             data.y,
             data.weights,
+            kappa=kappa,
+            fuller_alpha=alpha,
+        )
+
+    def _mediator_fit(self, data: MediationData, solution: TSLSFit):
+        return (
+            solution.first_stage[0],
+            data.roles.covariates,
+            slice(solution.n_exog, None),
         )
 
     def _rank_message(self, data, exc, labels) -> str:
@@ -524,7 +764,8 @@ class NaiveMediationRegressor(_MediationRegressor):
     mediator is sequentially ignorable (as good as randomized given the
     treatment and covariates); see :class:`IVMediationRegressor` for the
     instrumental-variable alternative. Parameters and attributes are those of
-    :class:`IVMediationRegressor`, without ``first_stage_``.
+    :class:`IVMediationRegressor`, without ``kappa``, ``fuller_alpha``,
+    ``first_stage_``, ``diagnostics_`` and ``kappa_``.
 
     Parameters
     ----------
@@ -547,9 +788,22 @@ class NaiveMediationRegressor(_MediationRegressor):
     ----------
     direct_effect_ : float
     mediator_effect_ : float
+    effect_on_mediator_ : float
+        ``δ``, the coefficient of ``R`` in the least squares regression of
+        ``M`` on ``[1, X, Z, R]``.
+    indirect_effect_ : float
+        ``θ_M δ``: the product-of-coefficients (Baron–Kenny) indirect effect,
+        an average effect of ``R`` through ``M`` only when the mediator is
+        sequentially ignorable and its effect does not vary with ``X``.
+    total_effect_ : float
+        ``θ_R + θ_M δ``; by the omitted-variable formula of least squares it
+        equals the intention-to-treat coefficient exactly.
+    proportion_mediated_ : float
     coef_ : ndarray of shape (n_terms - 1,)
     intercept_ : float
     result_ : MediationResult
+        Including ``result_.effects`` (delta method on the stacked
+        estimating equations of the three regressions).
     column_transformer_ : ColumnTransformer
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -579,6 +833,10 @@ class NaiveMediationRegressor(_MediationRegressor):
         self._check_design(data, design.shape[1], "regression")
         empty = np.empty((design.shape[0], 0))
         return fit_tsls(design, empty, empty, data.y, data.weights)
+
+    def _mediator_fit(self, data: MediationData, solution: TSLSFit):
+        n_w = solution.n_exog - 1  # the mediator is the last exogenous column
+        return solution.leading_regression(n_w, n_w), None, None
 
     def _rank_message(self, data, exc, labels) -> str:
         labels = labels + [(data.roles.names["mediator"][0], "mediator")]

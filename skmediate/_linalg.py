@@ -117,6 +117,27 @@ class ColumnBlocks:
     def toarray(self) -> np.ndarray:
         return np.hstack(self.blocks)
 
+    def rows(self, index: slice) -> ColumnBlocks:
+        """The rows ``index`` of every block (views for a slice)."""
+        return ColumnBlocks(*(block[index] for block in self.blocks))
+
+    def leading(self, n_columns: int) -> ColumnBlocks:
+        """The first ``n_columns`` columns, as views of the blocks."""
+        parts = [
+            block[:, : max(0, min(hi, n_columns) - lo)]
+            for block, lo, hi in zip(
+                self.blocks, self._edges[:-1], self._edges[1:], strict=True
+            )
+            if lo < n_columns
+        ]
+        return ColumnBlocks(*parts) if parts else ColumnBlocks(self.blocks[0][:, :0])
+
+    def column(self, index: int) -> np.ndarray:
+        """Column ``index`` as a vector (a view); negative indices count from the end."""
+        index = index % int(self._edges[-1])
+        block = int(np.searchsorted(self._edges, index, side="right")) - 1
+        return self.blocks[block][:, index - self._edges[block]]
+
 
 @dataclass(frozen=True, eq=False)
 class LinearFit:
@@ -126,6 +147,14 @@ class LinearFit:
     two-stage least squares ``regressors`` is the projected design ``D̂`` and
     ``design`` the actual one, so that the residuals use the observed
     endogenous variables.
+
+    A k-class fit (``kappa != 1``) solves ``D_κᵀ W (y - D θ) = 0`` with
+    ``D_κ = (1 - κ) D + κ D̂``. Its ``regressors`` are still ``D̂`` and its
+    ``r_factor`` is the factor of ``D_κᵀ W D = Dᵀ W (I - κ M_Q) D``, so that
+    the covariance estimators use the bread ``(Dᵀ W (I - κ M_Q) D)⁻¹`` with the
+    two-stage least squares scores ``d̂ᵢ ε̂ᵢ`` (the convention of linearmodels;
+    the two scores differ by ``(1 - κ)(dᵢ - d̂ᵢ) ε̂ᵢ``, which vanishes
+    asymptotically for LIML and Fuller, where ``κ̂ - 1 = O_p(1/n)``).
 
     Attributes
     ----------
@@ -139,9 +168,13 @@ class LinearFit:
     r_factor : ndarray of shape (k, k)
         Upper-triangular factor with ``sqrt(w) * regressors / scale = U r_factor``
         for an orthonormal ``U``: the bread is
-        ``(regressorsᵀ W regressors)⁻¹ = diag(1/scale) R⁻¹ R⁻ᵀ diag(1/scale)``.
+        ``(regressorsᵀ W regressors)⁻¹ = diag(1/scale) R⁻¹ R⁻ᵀ diag(1/scale)``
+        (for a k-class fit, ``r_factorᵀ r_factor`` is the scaled
+        ``Dᵀ W (I - κ M_Q) D`` instead).
     scale : ndarray of shape (k,)
         Column scales of ``regressors``.
+    kappa : float, default=1.0
+        ``κ`` of a k-class fit: 1 for least squares and two-stage least squares.
     """
 
     params: np.ndarray
@@ -151,6 +184,7 @@ class LinearFit:
     weights: np.ndarray | None
     r_factor: np.ndarray
     scale: np.ndarray
+    kappa: float = 1.0
 
     @property
     def nobs(self) -> float:
@@ -175,10 +209,20 @@ class LinearFit:
         return float((self.weights * self.resid) @ self.resid)
 
     def bread(self) -> np.ndarray:
-        """``(regressorsᵀ W regressors)⁻¹``, from the triangular factor."""
+        """``(regressorsᵀ W regressors)⁻¹``, from the triangular factor.
+
+        For a k-class fit, ``(Dᵀ W (I - κ M_Q) D)⁻¹``.
+        """
         r_inv = solve_triangular(self.r_factor, np.eye(self.n_params))
         inner = r_inv @ r_inv.T
         return inner / np.outer(self.scale, self.scale)
+
+    def apply_bread(self, c: np.ndarray) -> np.ndarray:
+        """``bread() @ c`` by two triangular solves, for ``c`` of shape (k,) or (k, m)."""
+        c = np.asarray(c, dtype=float)
+        scale = self.scale if c.ndim == 1 else self.scale[:, None]
+        half = solve_triangular(self.r_factor, c / scale, trans=True)
+        return solve_triangular(self.r_factor, half) / scale
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """Apply the linear-in-y operator ``H = (D̂ᵀWD̂)⁻¹D̂ᵀW`` to new outcomes.
@@ -186,7 +230,10 @@ class LinearFit:
         Returns the coefficients that the same fit would give with ``rhs`` in
         place of ``y``, without refitting and without forming ``H``: corrected
         semi-normal equations (two triangular solves with the stored factor,
-        then one step of iterative refinement).
+        then one step of iterative refinement). For a k-class fit the operator
+        is ``(D_κᵀWD)⁻¹D_κᵀW`` at the fitted ``κ``; when ``κ`` was estimated
+        from ``y`` (LIML, Fuller) refitting on ``rhs`` would also change ``κ``,
+        so this is not the refit (see :attr:`TSLSFit.linear_in_y`).
 
         Parameters
         ----------
@@ -207,12 +254,20 @@ class LinearFit:
             )
             return solve_triangular(self.r_factor, half) / self.scale[:, None]
 
-        coef = normal_solve(self.regressors.tdot(weighted))
-        remainder = rhs - self.regressors.dot(coef)
+        coef = normal_solve(self._score(weighted))
+        fitted = self.regressors if self.kappa == 1.0 else self.design
+        remainder = rhs - fitted.dot(coef)
         if self.weights is not None:
             remainder *= self.weights[:, None]
-        coef += normal_solve(self.regressors.tdot(remainder))
+        coef += normal_solve(self._score(remainder))
         return coef[:, 0] if vector else coef
+
+    def _score(self, v: np.ndarray) -> np.ndarray:
+        """``D_κᵀ v`` with ``D_κ = (1 - κ) design + κ regressors``."""
+        score = self.regressors.tdot(v)
+        if self.kappa != 1.0:
+            score = self.kappa * score + (1.0 - self.kappa) * self.design.tdot(v)
+        return score
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,12 +276,103 @@ class TSLSFit:
 
     ``first_stage`` holds, for each endogenous column, its least squares fit on
     the instruments ``[exog, excluded]`` (empty without endogenous columns).
+
+    Attributes
+    ----------
+    structural : LinearFit
+        The structural equation (two-stage least squares, k-class or OLS).
+    first_stage : tuple of LinearFit
+    n_exog, n_excluded : int
+    r_factor : ndarray of shape (c, c)
+        Upper-triangular factor of the column-scaled, row-weighted data
+        ``sqrt(w) [exog, excluded, endog, y] / scale = U r_factor``, with
+        ``c = n_exog + n_excluded + n_endog + 1``. Every least squares fit of
+        one of these columns on the columns before it is read off it (see
+        :meth:`leading_regression`).
+    scale : ndarray of shape (c,)
+        The column scales.
+    data : ColumnBlocks
+        ``[exog, excluded, endog, y]`` (views of the caller's arrays).
+    kappa : float
+        The ``κ`` of the structural fit: 1 for two-stage least squares and
+        OLS.
+    liml_kappa : float
+        The LIML ``κ`` (``nan`` without endogenous columns); 1 when exactly
+        identified.
+    linear_in_y : bool
+        Whether the structural estimates are linear in ``y``, so that
+        ``structural.solve(y_new)`` equals refitting with ``y_new``: true for
+        OLS, two-stage least squares and any fixed ``κ``, false for LIML and
+        Fuller, whose ``κ`` is estimated from ``y``.
     """
 
     structural: LinearFit
     first_stage: tuple[LinearFit, ...]
     n_exog: int
     n_excluded: int
+    r_factor: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    data: ColumnBlocks | None = None
+    kappa: float = 1.0
+    liml_kappa: float = np.nan
+    linear_in_y: bool = True
+
+    @property
+    def n_instruments(self) -> int:
+        """Number of instrument columns ``[exog, excluded]``."""
+        return self.n_exog + self.n_excluded
+
+    def leading_regression(self, n_regressors: int, target: int) -> LinearFit:
+        """Least squares of data column ``target`` on the first ``n_regressors`` columns.
+
+        Read off the stored triangular factor: with ``A = U R``, the first
+        ``m`` columns of ``A`` span ``U[:, :m]``, so the coefficients solve
+        ``R[:m, :m] b = R[:m, target]``. No pass over the data is needed
+        except for the residuals. For example, the reduced form of ``y`` on
+        all instruments is ``leading_regression(n_instruments, -1)`` and the
+        regression of ``y`` on the exogenous columns alone is
+        ``leading_regression(n_exog, -1)``.
+        """
+        columns = self.r_factor.shape[0]
+        target = target % columns
+        if not 0 < n_regressors <= target:
+            raise ValueError(
+                f"n_regressors must be in [1, {target}] for target column "
+                f"{target}; got {n_regressors}"
+            )
+        r_lead = self.r_factor[:n_regressors, :n_regressors]
+        scale = self.scale[:n_regressors]
+        coef = solve_triangular(r_lead, self.r_factor[:n_regressors, target])
+        coef *= self.scale[target] / scale
+        regressors = self.data.leading(n_regressors)
+        return LinearFit(
+            params=coef,
+            resid=self.data.column(target) - regressors.dot(coef),
+            regressors=regressors,
+            design=regressors,
+            weights=self.structural.weights,
+            r_factor=r_lead,
+            scale=scale,
+        )
+
+
+def _liml_kappa(r: np.ndarray, n_exog: int, n_inst: int) -> float:
+    """LIML ``κ`` from the triangular factor of ``[exog, excluded, endog, y]``.
+
+    With ``E = [endog, y]``, ``κ`` is the smallest eigenvalue of
+    ``(Eᵀ M_W E)(Eᵀ M_Q E)⁻¹``. In the factor, ``Eᵀ M_Q E = CᵀC`` with
+    ``C = R[l:, E]`` and ``Eᵀ M_W E = CᵀC + BᵀB`` with ``B = R[kw:l, E]``, so
+    ``κ = 1 + σ_min(B C⁻¹)²``: computed without cancellation, and exactly 1
+    when there are no more excluded instruments than endogenous columns.
+    """
+    b = r[n_exog:n_inst, n_inst:]
+    c = r[n_inst:, n_inst:]
+    if b.shape[0] < c.shape[0]:
+        return 1.0
+    if np.abs(np.diag(c)).min() <= np.finfo(float).eps:
+        return np.nan  # y or an endogenous column is fitted exactly
+    ratio = solve_triangular(c, b.T, trans=True).T
+    return 1.0 + float(np.linalg.svd(ratio, compute_uv=False)[-1]) ** 2
 
 
 def _column_scale(a: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -280,8 +426,11 @@ def fit_tsls(
     excluded: np.ndarray,
     y: np.ndarray,
     weights: np.ndarray | None = None,
+    *,
+    kappa: float | str = 1.0,
+    fuller_alpha: float = 0.0,
 ) -> TSLSFit:
-    """Two-stage least squares of ``y`` on ``[exog, endog]``.
+    """Two-stage least squares (or k-class) of ``y`` on ``[exog, endog]``.
 
     The instruments are ``Q = [exog, excluded]``. With no endogenous columns
     (and no excluded instruments) this is ordinary least squares of ``y`` on
@@ -299,6 +448,14 @@ def fit_tsls(
     weights : ndarray of shape (n,), optional
         Frequency weights (positive): the fit equals the fit on rows repeated
         ``weights`` times.
+    kappa : float or "liml", default=1.0
+        ``κ`` of the k-class estimator: 1 is two-stage least squares, 0 is
+        OLS, ``"liml"`` estimates it (limited-information maximum
+        likelihood).
+    fuller_alpha : float, default=0.0
+        With ``kappa="liml"``, Fuller's modification: ``κ = κ_LIML - α/(n - l)``
+        with ``n`` the number of observations (sum of the weights) and ``l``
+        the number of instrument columns ``kw + p``.
 
     Returns
     -------
@@ -312,6 +469,10 @@ def fit_tsls(
         combination of the columns before it, or ``block="regressors"`` when an
         endogenous column is not identified (its projection on ``Q`` is a
         linear combination of the exogenous columns and the other projections).
+    ValueError
+        When ``κ`` is so large that ``Dᵀ(I - κ M_Q)D`` is not positive
+        definite (the k-class estimator is then not defined), or when the
+        LIML ``κ`` cannot be computed.
 
     Notes
     -----
@@ -320,7 +481,16 @@ def fit_tsls(
     the projected design is ``D̂ = U[:, :l] G`` with
     ``G = [R[:l, :kw], R[:l, endog]]`` and ``P_Q y = U[:, :l] R[:l, y]``, so
     the second stage is the small least squares problem
-    ``min ‖R[:l, y] - G θ‖``, solved by a QR of ``G``.
+    ``min ‖R[:l, y] - G θ‖``, solved by a QR ``G = Q_G R_G``.
+
+    The k-class estimator solves ``Dᵀ(I - κ M_Q)D θ = Dᵀ(I - κ M_Q) y``. The
+    residuals of the endogenous columns on ``Q`` are ``U[:, l:l+ke] H`` with
+    ``H = R[l:l+ke, endog]``, so ``Dᵀ(I - κ M_Q)D = R_Gᵀ(I + (1 - κ) F Fᵀ)R_G``
+    with ``F = R_G⁻ᵀ[0, H]ᵀ``, which is zero outside its last ``ke`` rows.
+    The Cholesky factor ``C`` of the small matrix ``I + (1 - κ) F Fᵀ``
+    (identity outside the last ``ke × ke`` block) gives the triangular factor
+    ``C R_G`` of the k-class normal matrix without forming it. The LIML ``κ``
+    is read off the same factor (see :func:`_liml_kappa`).
     """
     exog = np.asarray(exog, dtype=float)
     n, kw = exog.shape
@@ -380,7 +550,27 @@ def fit_tsls(
     g = np.hstack([r_inst[:, :kw], r_endog])
     q_g, r_g = np.linalg.qr(g)
     _check_rank(np.diag(r_g), tol, "regressors", "projected regressors")
-    theta = solve_triangular(r_g, q_g.T @ r[:n_inst, -1])
+    rhs = q_g.T @ r[:n_inst, -1]
+
+    liml_kappa = _liml_kappa(r, kw, n_inst) if ke else np.nan
+    nobs = float(n if weights is None else weights.sum())
+    if isinstance(kappa, str):
+        if kappa != "liml":
+            raise ValueError(f"kappa must be a float or 'liml'; got {kappa!r}")
+        if np.isnan(liml_kappa):
+            raise ValueError(
+                "the LIML kappa is not defined: the outcome or the endogenous "
+                "regressor is an exact linear combination of the other columns"
+            )
+        kappa_value = liml_kappa - fuller_alpha / (nobs - n_inst)
+    else:
+        if fuller_alpha:
+            raise ValueError("fuller_alpha applies only with kappa='liml'")
+        kappa_value = float(kappa)
+    if kappa_value != 1.0 and ke:
+        r_g, rhs = _kclass_factor(r, r_g, rhs, n_inst, ke, kappa_value)
+
+    theta = solve_triangular(r_g, rhs)
     reg_scale = np.concatenate([scale[:kw], endog_scale])
     theta *= y_scale / reg_scale
     design = ColumnBlocks(exog, endog)
@@ -392,8 +582,58 @@ def fit_tsls(
         weights=weights,
         r_factor=r_g,
         scale=reg_scale,
+        kappa=kappa_value if ke else 1.0,
     )
-    return TSLSFit(structural, first_stage, n_exog=kw, n_excluded=p)
+    return TSLSFit(
+        structural,
+        first_stage,
+        n_exog=kw,
+        n_excluded=p,
+        r_factor=r,
+        scale=scale,
+        data=data,
+        kappa=structural.kappa,
+        liml_kappa=liml_kappa,
+        linear_in_y=not isinstance(kappa, str),
+    )
+
+
+def _kclass_factor(
+    r: np.ndarray,
+    r_g: np.ndarray,
+    rhs: np.ndarray,
+    n_inst: int,
+    ke: int,
+    kappa: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Triangular factor and right-hand side of the k-class normal equations.
+
+    Returns ``(C R_G, C⁻ᵀ(Q_Gᵀ R[:l, y] + (1 - κ) F h))`` with ``h`` the
+    coordinates of ``y`` on the residuals of the endogenous columns, so that
+    ``θ = (C R_G)⁻¹ rhs`` (see :func:`fit_tsls`, Notes).
+    """
+    h = r[n_inst : n_inst + ke, n_inst : n_inst + ke]
+    h_y = r[n_inst : n_inst + ke, -1]
+    f_last = solve_triangular(r_g[-ke:, -ke:], h.T, trans=True)
+    inner = np.eye(ke) + (1.0 - kappa) * (f_last @ f_last.T)
+    try:
+        c_last = np.linalg.cholesky(inner).T
+    except np.linalg.LinAlgError:
+        c_last = None
+    if c_last is None or np.diag(c_last).min() <= np.sqrt(np.finfo(float).eps):
+        bound = 1.0 + 1.0 / np.linalg.eigvalsh(f_last @ f_last.T).max()
+        raise ValueError(
+            f"kappa={kappa:.6g} is too large: the k-class estimator needs "
+            f"Dᵀ(I - κ M_Q)D to be positive definite, which holds for kappa "
+            f"below {bound:.6g} on these data"
+        )
+    r_k = r_g.copy()
+    r_k[-ke:, :] = c_last @ r_g[-ke:, :]
+    rhs = rhs.copy()
+    rhs[-ke:] = solve_triangular(
+        c_last, rhs[-ke:] + (1.0 - kappa) * f_last @ h_y, trans=True
+    )
+    return r_k, rhs
 
 
 def fit_ols(

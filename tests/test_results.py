@@ -86,7 +86,8 @@ def test_result_is_frozen_numbers_only(fitted):
         value = getattr(res, field.name)
         assert not isinstance(value, np.ndarray) or value.size < 100
         if isinstance(value, (pd.Series, pd.DataFrame)):
-            assert len(value) == len(res.params)
+            # Tables of terms, effects or tests: nothing of the size of the data.
+            assert len(value) < 20 < res.nobs
 
 
 def test_first_stage_attributes(fitted):

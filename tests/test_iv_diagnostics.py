@@ -1,0 +1,302 @@
+"""The diagnostics table: instrument strength, overidentification, exogeneity.
+
+Reference implementations and tolerances:
+
+- Sargan, Durbin, Wu-Hausman, Wooldridge's regression test and the first-stage
+  statistics against linearmodels ``IV2SLS`` (and ``IVLIML`` for Sargan, in
+  ``test_kclass.py``); Hansen's J against linearmodels ``IVGMM`` (two-step,
+  robust or clustered weight matrix, no small-sample factor). All to 1e-8
+  relative (they agree to about 1e-12).
+- The effective F against pyfixest, and against a direct computation of the
+  Montiel Olea-Pflueger formula with numpy (explicit inverses and a symmetric
+  matrix square root, unlike the library), to 1e-8 relative.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from linearmodels.iv import IV2SLS, IVGMM
+from scipy import linalg, stats
+
+from skmediate import IVMediationRegressor
+from skmediate._diagnostics import montiel_olea_pflueger_critical_value
+
+from .conftest import simulate_trial
+from .test_reference_python import (
+    LINEARMODELS_COV,
+    _cov_kwargs,
+    _design,
+    _estimator_kwargs,
+    _reference_matrices,
+)
+
+RTOL = 1e-8
+DESIGNS = ["continuous", "binary", "five_covariates", "controls", "clusters", "site"]
+
+
+def _fit(design, cov_type, **params):
+    X, y, groups = _design(design)
+    est = IVMediationRegressor(**_estimator_kwargs(X), cov_type=cov_type, **params)
+    est.fit(X, y, groups=groups if cov_type == "cluster" else None)
+    return est, X, y, groups
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_homoskedastic_tests_match_linearmodels(design):
+    est, X, y, _ = _fit(design, "HC1")
+    exog, instruments = _reference_matrices(X)
+    ref = IV2SLS(y, exog, X["m"], instruments).fit(cov_type="unadjusted")
+    table = est.diagnostics_
+    n, p = len(y), instruments.shape[1]
+
+    sargan = table.loc["Sargan"]
+    if p > 1:
+        assert sargan.statistic == pytest.approx(ref.sargan.stat, rel=RTOL)
+        assert sargan.df == ref.sargan.df == p - 1
+        assert sargan.pvalue == pytest.approx(ref.sargan.pval, rel=1e-6, abs=1e-300)
+    durbin, wu = table.loc["Durbin"], table.loc["Wu-Hausman"]
+    assert durbin.statistic == pytest.approx(ref.durbin().stat, rel=RTOL)
+    assert durbin.pvalue == pytest.approx(ref.durbin().pval, rel=1e-6, abs=1e-300)
+    assert wu.statistic == pytest.approx(ref.wu_hausman().stat, rel=RTOL)
+    assert wu.df_denom == ref.wu_hausman().df_denom == n - exog.shape[1] - 2
+    assert wu.pvalue == pytest.approx(ref.wu_hausman().pval, rel=1e-6, abs=1e-300)
+
+    # First-stage rows are the first-stage diagnostics.
+    fs = est.first_stage_
+    row = table.loc["first-stage F (classical)"]
+    assert (row.statistic, row.df, row.df_denom, row.pvalue) == (
+        fs.f_statistic,
+        fs.df_num,
+        fs.df_denom,
+        fs.f_pvalue,
+    )
+    diag = ref.first_stage.diagnostics.loc["m"]
+    assert table.loc["first-stage Wald F (HC1)"].statistic == pytest.approx(
+        fs.wald_f_statistic
+    )
+    assert fs.partial_r2 == pytest.approx(diag["partial.rsquared"], rel=RTOL)
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("cov_type", ["HC0", "HC1", "cluster"])
+def test_robust_tests_match_linearmodels(design, cov_type):
+    est, X, y, groups = _fit(design, cov_type)
+    exog, instruments = _reference_matrices(X)
+    lm_cov, debiased = LINEARMODELS_COV[cov_type]
+    ref = IV2SLS(y, exog, X["m"], instruments).fit(
+        cov_type=lm_cov, debiased=debiased, **_cov_kwargs(cov_type, groups)
+    )
+    table = est.diagnostics_
+    row = table.loc[f"exogeneity regression test ({cov_type})"]
+    assert row.statistic == pytest.approx(ref.wooldridge_regression.stat, rel=RTOL)
+    assert row.pvalue == pytest.approx(
+        ref.wooldridge_regression.pval, rel=1e-6, abs=1e-300
+    )
+
+    if instruments.shape[1] > 1:
+        if cov_type == "cluster":
+            gmm = IVGMM(
+                y, exog, X["m"], instruments, weight_type="clustered", clusters=groups
+            )
+            name = "Hansen J (cluster)"
+        else:
+            gmm = IVGMM(y, exog, X["m"], instruments, weight_type="robust")
+            name = "Hansen J (robust)"
+        j_ref = gmm.fit().j_stat
+        assert table.loc[name].statistic == pytest.approx(j_ref.stat, rel=RTOL)
+        assert table.loc[name].df == j_ref.df
+        assert table.loc[name].pvalue == pytest.approx(j_ref.pval, rel=1e-6)
+
+
+def test_wu_hausman_is_the_squared_t_of_the_control_function():
+    """Closed form for 2SLS: the classical t statistic of v̂ in y ~ [W, M, v̂]."""
+    est, X, y, _ = _fit("controls", "classical")
+    exog, instruments = _reference_matrices(X)
+    vhat = sm.OLS(X["m"], pd.concat([exog, instruments], axis=1)).fit().resid
+    aug = sm.OLS(y, pd.concat([exog, X["m"], vhat.rename("vhat")], axis=1)).fit()
+    t2 = aug.tvalues["vhat"] ** 2
+    assert est.diagnostics_.loc["Wu-Hausman"].statistic == pytest.approx(t2, rel=RTOL)
+    # With a homoskedastic covariance that regression test is this row.
+    assert "exogeneity regression test (classical)" not in est.diagnostics_.index
+
+
+def _effective_f_by_hand(X, y, groups, cov_type):
+    """Montiel Olea-Pflueger (2013), eq. for F_eff and K_eff, with numpy.
+
+    Partial the exogenous regressors out of the instruments (Frisch-Waugh-
+    Lovell), so that Q = Z̃ᵀZ̃; take the excluded coefficients π̂ and their
+    covariance V from the full first stage (explicit sandwich); then
+    F_eff = π̂ᵀQπ̂ / tr(VQ) and, with S = Q^{1/2} V Q^{1/2} and x = 1/τ,
+    K_eff = tr(S)²(1 + 2x) / (tr(S²) + 2x tr(S) λ_max(S)).
+    """
+    exog, instruments = _reference_matrices(X)
+    w, z, m = exog.to_numpy(), instruments.to_numpy(), X["m"].to_numpy()
+    q = np.hstack([w, z])
+    n, k = q.shape
+    coef = np.linalg.lstsq(q, m, rcond=None)[0]
+    resid = m - q @ coef
+    bread = np.linalg.inv(q.T @ q)
+    if cov_type == "HC1":
+        meat = (q * resid[:, None] ** 2).T @ q * n / (n - k)
+    elif cov_type == "classical":
+        meat = resid @ resid / (n - k) * (q.T @ q)
+    else:  # cluster
+        sums = pd.DataFrame(q * resid[:, None]).groupby(groups).sum().to_numpy()
+        g = sums.shape[0]
+        meat = sums.T @ sums * g / (g - 1) * (n - 1) / (n - k)
+    v = (bread @ meat @ bread)[w.shape[1] :, w.shape[1] :]
+    z_tilde = z - w @ np.linalg.lstsq(w, z, rcond=None)[0]
+    qzz = z_tilde.T @ z_tilde
+    pi = coef[w.shape[1] :]
+    f_eff = pi @ qzz @ pi / np.trace(v @ qzz)
+    root = np.real(linalg.sqrtm(qzz))
+    s = root @ v @ root
+    x = 10.0
+    lam = np.linalg.eigvalsh(s).max()
+    k_eff = (
+        np.trace(s) ** 2 * (1 + 2 * x) / (np.trace(s @ s) + 2 * x * np.trace(s) * lam)
+    )
+    return f_eff, k_eff
+
+
+@pytest.mark.parametrize("design", ["continuous", "five_covariates", "clusters"])
+@pytest.mark.parametrize("cov_type", ["classical", "HC1", "cluster"])
+def test_effective_f_matches_the_formula(design, cov_type):
+    est, X, y, groups = _fit(design, cov_type)
+    f_eff, k_eff = _effective_f_by_hand(X, y, groups, cov_type)
+    eff = est.first_stage_.effective_f
+    row = est.diagnostics_.loc[f"effective F ({cov_type})"]
+    assert eff.statistic == row.statistic
+    assert eff.statistic == pytest.approx(f_eff, rel=RTOL)
+    assert eff.df_effective == pytest.approx(k_eff, rel=RTOL)
+    assert row.critical_value == pytest.approx(
+        stats.ncx2.ppf(0.95, k_eff, 10 * k_eff) / k_eff, rel=1e-8
+    )
+    if cov_type == "classical":
+        # Homoskedastic: the effective F is the first-stage F and K_eff = p.
+        assert eff.statistic == pytest.approx(est.first_stage_.f_statistic, rel=1e-10)
+        assert eff.df_effective == pytest.approx(est.first_stage_.n_instruments)
+
+
+@pytest.mark.parametrize("cov_type", ["HC0", "cluster"])
+def test_effective_f_matches_pyfixest(cov_type):
+    """pyfixest's ``eff_F`` forms Q from the instrument columns as given and
+    uses its default small-sample factors in the first stage. So the
+    exogenous regressors are partialled out first (which changes neither π̂
+    nor the residuals), and its factors are converted: with the partialled-out
+    first stage it has p parameters, ours l, so its heteroskedastic variance
+    carries n/(n - p) (ours HC0: 1) and its clustered one
+    G/(G-1)(n-1)/(n-p) (ours: .../(n-l))."""
+    pf = pytest.importorskip("pyfixest")
+    est, X, y, groups = _fit("five_covariates", cov_type)
+    exog, instruments = _reference_matrices(X)
+    w = exog.to_numpy()
+
+    def partial(v):
+        v = np.asarray(v, dtype=float)
+        return v - w @ np.linalg.lstsq(w, v, rcond=None)[0]
+
+    p = instruments.shape[1]
+    frame = pd.DataFrame({"y": partial(y), "m": partial(X["m"]), "g": groups})
+    names = [f"z{j}" for j in range(p)]
+    for j, name in enumerate(names):
+        frame[name] = partial(instruments.iloc[:, j])
+    vcov = "hetero" if cov_type == "HC0" else {"CRV1": "g"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.feols(f"y ~ -1 | m ~ -1 + {' + '.join(names)}", data=frame, vcov=vcov)
+        fit.first_stage()
+        fit.IV_Diag()
+    n, n_inst = len(y), exog.shape[1] + p
+    ours = est.first_stage_.effective_f.statistic
+    if cov_type == "HC0":
+        assert ours == pytest.approx(fit._eff_F * n / (n - p), rel=RTOL)
+    else:
+        assert ours == pytest.approx(fit._eff_F * (n - n_inst) / (n - p), rel=RTOL)
+
+
+def test_montiel_olea_pflueger_critical_values():
+    # Their Table 1 (simplified procedure, 5% test): 37.418 for a worst-case
+    # bias of 5% and 23.109 for 10% with one instrument.
+    assert montiel_olea_pflueger_critical_value(1, bias=0.05) == pytest.approx(
+        37.418, abs=5e-4
+    )
+    assert montiel_olea_pflueger_critical_value(1) == pytest.approx(23.109, abs=5e-4)
+    # Decreasing in the effective degrees of freedom and in the bias allowed.
+    assert montiel_olea_pflueger_critical_value(
+        3
+    ) < montiel_olea_pflueger_critical_value(1)
+    assert montiel_olea_pflueger_critical_value(
+        2, bias=0.2
+    ) < montiel_olea_pflueger_critical_value(2, bias=0.1)
+
+
+def test_overidentification_not_defined_with_one_instrument():
+    X, y, _ = simulate_trial(n=300, n_covariates=1, seed=3)
+    est = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
+    for name in ["Sargan", "Hansen J (robust)"]:
+        row = est.diagnostics_.loc[name]
+        assert np.isnan(row.statistic) and np.isnan(row.pvalue)
+        assert row.df == 0
+        assert row.interpretation.startswith("not defined")
+    assert "Sargan" in est.summary()
+
+
+@pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
+def test_hansen_j_not_defined_with_too_few_clusters():
+    X, y, _ = simulate_trial(n=400, n_covariates=5, seed=11)
+    groups = np.arange(400) % 4  # 4 clusters, 10 instrument columns
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster")
+    est.fit(X, y, groups=groups)
+    row = est.diagnostics_.loc["Hansen J (cluster)"]
+    assert np.isnan(row.statistic)
+    assert "singular" in row.interpretation
+
+
+def test_table_layout_and_stock_yogo_rows():
+    est, *_ = _fit("five_covariates", "HC1")
+    table = est.diagnostics_
+    assert table is est.result_.diagnostics
+    assert list(table.columns) == [
+        "statistic",
+        "df",
+        "df_denom",
+        "pvalue",
+        "critical_value",
+        "interpretation",
+    ]
+    assert list(table.index) == [
+        "first-stage F (classical)",
+        "first-stage Wald F (HC1)",
+        "Stock-Yogo 2SLS size (15%)",
+        "Stock-Yogo 2SLS relative bias (10%)",
+        "Stock-Yogo LIML size (15%)",
+        "effective F (HC1)",
+        "Sargan",
+        "Hansen J (robust)",
+        "Durbin",
+        "Wu-Hausman",
+        "exogeneity regression test (HC1)",
+    ]
+    f_stat = est.first_stage_.f_statistic
+    assert table.loc["Stock-Yogo 2SLS size (15%)"].critical_value == 15.09
+    assert table.loc["Stock-Yogo 2SLS relative bias (10%)"].critical_value == 10.83
+    assert table.loc["Stock-Yogo LIML size (15%)"].critical_value == 3.56
+    assert (table.loc[table.index.str.startswith("Stock")].statistic == f_stat).all()
+    assert table["interpretation"].map(lambda s: isinstance(s, str) and s).all()
+
+
+@pytest.mark.parametrize(
+    "f_stat, expected", [(30.0, "at most 10%"), (9.0, "at most 25%")]
+)
+def test_stock_yogo_interpretation_names_the_level_reached(f_stat, expected):
+    from skmediate._diagnostics import _stock_yogo_row
+
+    # 5 instruments: 2SLS size critical values 26.87, 15.09, 10.98, 8.84.
+    row = _stock_yogo_row("tsls_size", 0.15, "Stock-Yogo 2SLS size", "size", f_stat, 5)
+    assert expected in row.interpretation
+    weak = _stock_yogo_row("tsls_size", 0.15, "Stock-Yogo 2SLS size", "size", 5.0, 5)
+    assert "weak instruments" in weak.interpretation
