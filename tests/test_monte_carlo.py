@@ -340,3 +340,38 @@ def test_cluster_randomized_needs_cluster_covariance(study, n):
         assert cluster.coverage > hc1.coverage
         if n == 3000:  # 60 subjects per cluster: a large design effect
             assert hc1.coverage < 0.8, hc1.coverage
+
+
+# -- bootstrap intervals (slow) ---------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", ["constant", "heterogeneous", "clustered"])
+def test_bootstrap_coverage_in_binomial_band(design):
+    """Percentile and BCa intervals of the IV estimates cover at the nominal rate.
+
+    Pairs resampling (whole clusters in the clustered design), 999 resamples,
+    400 trials per cell at n = 300: the README's table, with the band exact.
+    """
+    table = vs.interval_coverage(
+        [vs.DESIGNS[design]],
+        [300],
+        400,
+        SEED,
+        vs.bootstrap_intervals,
+        n_jobs=2,
+        n_resamples=999,
+    )
+    low, high = vs.coverage_band(400)
+    assert set(table["method"]) == {"percentile", "bca"}
+    assert ((table["coverage"] >= low) & (table["coverage"] <= high)).all(), table
+
+
+@pytest.mark.slow
+def test_bca_under_covers_with_weak_instruments():
+    """With a first-stage F near 3 the BCa interval misses by several points."""
+    table = vs.interval_coverage(
+        [vs.DESIGNS["weak"]], [300], 400, SEED, vs.bootstrap_intervals, n_jobs=2
+    )
+    bca = table[table["method"] == "bca"]["coverage"]
+    assert (bca < vs.coverage_band(400)[0]).all(), table
