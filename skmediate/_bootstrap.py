@@ -578,6 +578,12 @@ def _vectorized_reason(estimator, statistic: _Statistic, fit_params: dict):
     other = sorted(set(fit_params) - {"sample_weight", "groups"})
     if other:
         return f"the vectorized engine accepts fit_params sample_weight and groups, not {other}"
+    kappa = getattr(estimator, "kappa", "2sls")
+    if kappa not in ("2sls", 1):
+        return (
+            "the vectorized engine computes two-stage least squares; "
+            f"kappa={kappa!r} is refitted"
+        )
     return statistic.vectorized_reason()
 
 
@@ -823,11 +829,12 @@ def bootstrap(
         a built-in estimator at once from weighted cross-products; it
         handles the statistics ``intercept_``, ``coef_``, ``direct_effect_``,
         ``mediator_effect_``, ``result_.params`` and ``result_.std_errors``,
-        with ``covariate_transformer="passthrough"`` and fit parameters
-        ``sample_weight`` and ``groups``. ``"auto"`` uses it whenever it
-        applies and refits otherwise (callables, Pipelines, other
-        estimators, other attributes, covariate transformers that are fitted
-        on each resample).
+        with ``covariate_transformer="passthrough"``, two-stage least
+        squares (``kappa="2sls"``) and fit parameters ``sample_weight`` and
+        ``groups``. ``"auto"`` uses it whenever it applies and refits
+        otherwise (callables, Pipelines, other estimators, other attributes,
+        covariate transformers that are fitted on each resample, LIML,
+        Fuller and other k-class estimators).
     n_jobs : int, default=None
         Parallel refits (joblib); ``None`` means 1. The results do not
         depend on it.

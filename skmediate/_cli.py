@@ -15,14 +15,14 @@ import sys
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ._covariance import COV_TYPES
 from ._render import FORMATS, render
-from ._report import Analysis, build_report, module_feature
+from ._report import Analysis, build_report
+from .datasets import make_prospect_like
 
-__all__ = ["main", "parse_tau", "simulated_trial"]
+__all__ = ["main", "parse_tau"]
 
 EXIT_USAGE = 2
 # The grid of the paper's Table 2: each component of tau_R and tau_M at 0 and 1.
@@ -181,13 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="the complete analysis of a simulated PROSPECT-shaped trial",
         description=(
-            "Run the complete analysis (Tables 1 and 2 of Small 2012) on "
-            "simulated data shaped like the PROSPECT trial: 297 subjects, a "
-            "binary antidepressant-use mediator, two baseline covariates."
+            "Run the complete analysis on skmediate.datasets.make_prospect_like(), "
+            "simulated data shaped like the PROSPECT trial (297 subjects, a "
+            "binary antidepressant-use mediator, two baseline covariates): "
+            "Table 1 of Small (2012), the first stage, the mediation effects, "
+            "the Anderson-Rubin confidence set, the Table 2 sensitivity grid "
+            f"and percentile bootstrap intervals from {DEMO_RESAMPLES} resamples."
         ),
     )
     demo.add_argument(
-        "--seed", type=int, default=2012, metavar="S", help="random seed (2012)"
+        "--seed",
+        type=int,
+        default=2012,
+        metavar="S",
+        help="random seed of the data and the bootstrap (2012)",
     )
     _output_options(demo)
     demo.set_defaults(func=_demo)
@@ -231,13 +238,6 @@ def main(argv=None) -> int:
 
 
 def _analyze(args) -> int:
-    if args.bootstrap and module_feature("bootstrap") is None:
-        from . import __version__
-
-        raise CLIError(
-            "bootstrap intervals (--bootstrap) need skmediate's bootstrap "
-            f"support, which skmediate {__version__} does not have"
-        )
     tau_direct, tau_mediator = _sensitivity_options(args)
     frame = read_table(args.file)
     X, y, groups, n_dropped, categorical = prepare_data(frame, args)
@@ -263,7 +263,7 @@ def _analyze(args) -> int:
 
 
 def _demo(args) -> int:
-    X, y, source = demo_data(args.seed)
+    X, y = make_prospect_like(random_state=args.seed)
     analysis = Analysis(
         outcome=str(y.name),
         treatment="r",
@@ -271,9 +271,12 @@ def _demo(args) -> int:
         covariates=("past_use", "baseline_use"),
         tau_direct=DEMO_TAU,
         tau_mediator=DEMO_TAU,
-        n_resamples=DEMO_RESAMPLES if module_feature("bootstrap") else None,
+        n_resamples=DEMO_RESAMPLES,
         random_state=args.seed,
-        source=source,
+        source=(
+            f"skmediate.datasets.make_prospect_like(random_state={args.seed}), "
+            "simulated"
+        ),
     )
     return _report(analysis, X, y, None, args, n_rows_read=len(y), n_rows_dropped=0)
 
@@ -491,67 +494,3 @@ def _sensitivity_options(args):
         else parse_tau(args.sensitivity_mediator, "--sensitivity-mediator")
     )
     return direct, mediator
-
-
-# ---------------------------------------------------------------------------
-# Demo data
-
-
-def demo_data(seed: int) -> tuple[pd.DataFrame, pd.Series, str]:
-    """``make_prospect_like`` where the library has it, else :func:`simulated_trial`."""
-    try:
-        from .datasets import make_prospect_like
-    except ImportError:
-        X, y = simulated_trial(seed)
-        return X, y, f"simulated PROSPECT-shaped trial (random seed {seed})"
-    X, y = make_prospect_like(random_state=seed)
-    columns = ["r", "m", "past_use", "baseline_use"]
-    return (
-        X[columns],
-        y,
-        f"skmediate.datasets.make_prospect_like(random_state={seed}), simulated",
-    )
-
-
-def simulated_trial(seed: int = 2012) -> tuple[pd.DataFrame, pd.Series]:
-    """A simulated trial shaped like PROSPECT (Small 2012, section 5.1).
-
-    297 subjects, 145 randomized to the intervention ``r``; a binary mediator
-    ``m`` (antidepressant use); a past-use indicator and an ordinal 0-4
-    baseline use; the outcome ``hamilton`` (depression score). The
-    intervention raises antidepressant use mostly for past and baseline users
-    (so ``r`` x covariates are strong instruments); an unmeasured severity
-    lowers use and raises the score, so the standard regression is
-    confounded. Subject-level effects vary with means -1 (direct) and -3
-    (mediator).
-    """
-    rng = np.random.default_rng(seed)
-    n = 297
-    r = rng.permutation(np.r_[np.ones(145), np.zeros(n - 145)])
-    past_use = rng.binomial(1, 0.45, n).astype(float)
-    baseline_use = np.minimum(rng.poisson(1.0 + 1.2 * past_use), 4).astype(float)
-    severity = rng.normal(size=n)
-    latent = (
-        -1.5
-        + 2.4 * r * past_use
-        + 0.8 * r * baseline_use
-        + 0.2 * baseline_use
-        - 0.6 * severity
-        + rng.logistic(scale=0.4, size=n)
-    )
-    m = (latent > 0).astype(float)
-    theta_r = -1.0 + 0.5 * rng.normal(size=n)
-    theta_m = -3.0 + 0.5 * rng.normal(size=n)
-    hamilton = (
-        17.0
-        + 1.0 * past_use
-        + 0.8 * baseline_use
-        + theta_r * r
-        + theta_m * m
-        + 3.0 * severity
-        + rng.normal(scale=5.0, size=n)
-    )
-    X = pd.DataFrame(
-        {"r": r, "m": m, "past_use": past_use, "baseline_use": baseline_use}
-    )
-    return X, pd.Series(hamilton, name="hamilton")

@@ -89,9 +89,6 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     }
 
     _method = ""
-    # The estimates are linear in the outcome (θ̂ = H y): SensitivityGrid and
-    # the bootstrap may then update them in closed form instead of refitting.
-    _linear_in_y = True
 
     def __init__(
         self,

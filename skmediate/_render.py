@@ -103,6 +103,15 @@ def fmt_set(intervals) -> str:
 
 
 _EFFECT_LABEL = {"direct_effect": "direct effect", "mediator_effect": "mediator effect"}
+# Rows of the estimators' effects tables shown in the mediation-effects table
+# (direct and mediator effects are in Table 1), with their labels.
+_MEDIATION_LABEL = {
+    "effect_on_mediator": "effect on the mediator",
+    "indirect": "indirect effect",
+    "total": "total effect",
+    "intention_to_treat": "intention-to-treat effect",
+    "proportion_mediated": "proportion mediated",
+}
 _METHOD_LABEL = {"naive": "Standard regression", "iv": "IV"}
 
 
@@ -126,10 +135,8 @@ def layout(report: Report, digits: int = 3) -> list:
     blocks += _effect_on_mediator_blocks(report, digits, level)
     blocks += _estimates_blocks(report, digits, level)
     blocks += _first_stage_blocks(report, digits)
-    if report.effects is not None:
-        blocks += _effects_blocks(report, digits, level)
-    if report.weak_iv_robust is not None:
-        blocks += _weak_iv_robust_blocks(report)
+    blocks += _effects_blocks(report, digits, level)
+    blocks += _weak_iv_robust_blocks(report)
     if report.sensitivity is not None:
         blocks += _sensitivity_blocks(report, digits)
     if report.bootstrap is not None:
@@ -139,8 +146,8 @@ def layout(report: Report, digits: int = 3) -> list:
         blocks += [Paragraph(f"Note: {message}") for message in report.warnings]
     blocks.append(
         Paragraph(
-            f"Inference is normal-based (asymptotic) with the {s.cov_type} "
-            f"covariance. skmediate {report.skmediate_version}."
+            "Wald intervals and p-values are normal-based (asymptotic) with the "
+            f"{s.cov_type} covariance. skmediate {report.skmediate_version}."
         )
     )
     return blocks
@@ -301,22 +308,33 @@ def _first_stage_blocks(report: Report, digits: int) -> list:
 
 
 def _effects_blocks(report: Report, digits: int, level: str) -> list:
+    s = report.settings
     return [
         Heading("Mediation effects", 2),
         Table(
             ("Method", "Effect", "Estimate", "SE", "p-value", f"{level} CI"),
             tuple(
                 (
-                    _METHOD_LABEL.get(row.method, row.method),
-                    row.effect.replace("_", " "),
+                    _METHOD_LABEL[row.method],
+                    _MEDIATION_LABEL[row.effect],
                     fmt(row.estimate, digits),
                     fmt(row.std_error, digits),
                     fmt_p(row.pvalue),
                     fmt_ci(row.ci_low, row.ci_high, digits),
                 )
                 for row in report.effects
+                if row.effect in _MEDIATION_LABEL
             ),
             "llrrrr",
+            caption=(
+                f"Indirect effect = mediator effect x effect of {s.treatment} on "
+                f"{s.mediator}; total effect = direct + indirect; proportion "
+                "mediated = indirect / total. The intention-to-treat effect "
+                f"(least squares of {s.outcome} on {s.treatment} and the "
+                "baseline variables) estimates the total effect without the "
+                "mediation assumptions. Standard errors by the delta method from "
+                "the stacked estimating equations of the regressions."
+            ),
         ),
     ]
 
@@ -379,34 +397,33 @@ def _sensitivity_blocks(report: Report, digits: int) -> list:
             caption="Sensitivity intervals over the grid.",
         ),
     ]
-    if sens.breakdown:
-        blocks.append(
-            Table(
+    blocks.append(
+        Table(
+            (
+                "Effect",
+                "Parameter",
+                "Estimate = 0 at",
+                "CI covers 0 from (up)",
+                "(down)",
+            ),
+            tuple(
                 (
-                    "Effect",
-                    "Parameter",
-                    "Estimate = 0 at",
-                    "CI covers 0 from (up)",
-                    "(down)",
-                ),
-                tuple(
-                    (
-                        _EFFECT_LABEL[row.effect],
-                        row.parameter,
-                        fmt(row.sign_change, digits),
-                        fmt(row.ci_covers_zero_up, digits),
-                        fmt(row.ci_covers_zero_down, digits),
-                    )
-                    for row in sens.breakdown
-                ),
-                "llrrr",
-                caption=(
-                    "Breakdown values: one parameter moved, the others at 0; "
-                    "the confidence interval covers 0 from the value given "
-                    "upward (downward); n/a: never."
-                ),
-            )
+                    _EFFECT_LABEL[row.effect],
+                    row.parameter,
+                    fmt(row.sign_change, digits),
+                    fmt(row.ci_covers_zero_up, digits),
+                    fmt(row.ci_covers_zero_down, digits),
+                )
+                for row in sens.breakdown
+            ),
+            "llrrr",
+            caption=(
+                "Breakdown values: one parameter moved, the others at 0; "
+                "the confidence interval covers 0 from the value given "
+                "upward (downward); n/a: never."
+            ),
         )
+    )
     blocks.append(
         Figure(
             "sensitivity", f"Estimates with {level} confidence intervals over the grid."
@@ -419,13 +436,18 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
     b = report.bootstrap
     level = fmt_level(b.confidence_level)
     seed = "" if b.random_state is None else f", random_state={b.random_state}"
+    units = (
+        f"whole clusters of {report.settings.clusters} resampled"
+        if report.settings.clusters
+        else "rows resampled"
+    )
     return [
         Heading("Bootstrap", 2),
         Table(
             ("Method", "Effect", "Estimate", "Bootstrap SE", f"{level} {b.method} CI"),
             tuple(
                 (
-                    _METHOD_LABEL.get(row.method, row.method),
+                    _METHOD_LABEL[row.method],
                     _EFFECT_LABEL[row.effect],
                     fmt(row.estimate, digits),
                     fmt(row.standard_error, digits),
@@ -434,7 +456,7 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
                 for row in b.results
             ),
             "llrrr",
-            caption=f"{b.n_resamples} resamples{seed}.",
+            caption=f"{b.n_resamples} resamples ({units}){seed}.",
         ),
     ]
 

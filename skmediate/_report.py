@@ -3,10 +3,11 @@
 :func:`build_report` fits the naive and the instrumental-variable estimators and
 collects every section of the analysis into a frozen :class:`Report`;
 :mod:`skmediate._render` turns it into text, Markdown, JSON or HTML. Each
-section comes from one small function. Sections that rest on features of the
-library that a given version may lack (mediation effects, weak-instrument-robust
-confidence sets, the bootstrap) are filled only when the feature is there and
-are ``None`` otherwise.
+section comes from one small function that reads the estimators' own results
+(``result_``, ``result_.effects``, ``first_stage_``,
+``anderson_rubin_confidence_set()``), :class:`SensitivityGrid` or
+:func:`skmediate.bootstrap`; nothing here computes a statistic of its own
+except the per-arm means and standard deviations of the data summary.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from sklearn.base import clone
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.preprocessing import OneHotEncoder
 
-from ._covariance import covariance, encode_groups
+from ._bootstrap import bootstrap
 from ._estimators import IVMediationRegressor, NaiveMediationRegressor
-from ._linalg import fit_ols
 from ._sensitivity import SensitivityGrid
 
-__all__ = ["Analysis", "Report", "build_report", "module_feature"]
+__all__ = ["Analysis", "Report", "build_report"]
 
 SCHEMA_VERSION = 1
 EFFECTS = ("direct_effect", "mediator_effect")
@@ -100,6 +100,11 @@ class EffectOnMediator(Estimate):
     method: str
 
 
+EFFECT_ON_MEDIATOR_METHOD = (
+    "first-stage coefficient of the treatment (adjusted for covariates)"
+)
+
+
 @dataclass(frozen=True)
 class MethodEstimates:
     """One row of the paper's Table 1."""
@@ -133,7 +138,7 @@ class FirstStage:
 
 @dataclass(frozen=True)
 class EffectRow(Estimate):
-    """One row of an estimator's table of mediation effects."""
+    """One row of an estimator's table of mediation effects (``result_.effects``)."""
 
     method: str
     effect: str
@@ -223,8 +228,8 @@ class Report:
     effect_on_mediator: EffectOnMediator
     estimates: tuple[MethodEstimates, ...]
     first_stage: FirstStage
-    effects: tuple[EffectRow, ...] | None = None
-    weak_iv_robust: ConfidenceSet | None = None
+    effects: tuple[EffectRow, ...]
+    weak_iv_robust: ConfidenceSet
     sensitivity: Sensitivity | None = None
     bootstrap: Bootstrap | None = None
     warnings: tuple[str, ...] = ()
@@ -324,13 +329,6 @@ def categorical_encoder(categorical):
     )
 
 
-def module_feature(name: str):
-    """A public name of :mod:`skmediate` (``None`` where this version lacks it)."""
-    import skmediate
-
-    return getattr(skmediate, name, None)
-
-
 # ---------------------------------------------------------------------------
 # Building the report.
 
@@ -377,9 +375,9 @@ def build_report(
             skmediate_version=__version__,
             settings=settings_section(analysis, iv),
             data=data_section(
-                X, y, analysis, groups, n_rows_read or len(y), n_rows_dropped
+                X, y, analysis, iv, n_rows_read or len(y), n_rows_dropped
             ),
-            effect_on_mediator=effect_on_mediator_section(iv, X, analysis, groups),
+            effect_on_mediator=effect_on_mediator_section(iv),
             estimates=(
                 estimates_row("naive", "Standard regression", naive),
                 estimates_row("iv", "IV", iv),
@@ -426,8 +424,8 @@ def settings_section(analysis: Analysis, iv) -> Settings:
     )
 
 
-def data_section(X, y, analysis, groups, n_rows_read, n_rows_dropped) -> DataSummary:
-    """Rows used, clusters, and size and means of each treatment arm."""
+def data_section(X, y, analysis, iv, n_rows_read, n_rows_dropped) -> DataSummary:
+    """Rows used, clusters (from the fitted ``iv``), and size and means of each arm."""
     r = np.asarray(X[analysis.treatment], dtype=float)
     m = np.asarray(X[analysis.mediator], dtype=float)
     y = np.asarray(y, dtype=float)
@@ -449,7 +447,7 @@ def data_section(X, y, analysis, groups, n_rows_read, n_rows_dropped) -> DataSum
         n_rows_read=int(n_rows_read),
         n_rows_dropped=int(n_rows_dropped),
         n=int(len(y)),
-        n_clusters=None if groups is None else encode_groups(np.asarray(groups))[1],
+        n_clusters=iv.result_.n_clusters,
         mediator_binary=bool(np.isin(m, (0.0, 1.0)).all()),
         arms=arms,
     )
@@ -476,83 +474,40 @@ def _estimate(estimate, std_error, level) -> Estimate:
     )
 
 
-def mean_difference(
-    treatment: np.ndarray,
-    mediator: np.ndarray,
-    cov_type: str,
-    groups=None,
-    confidence_level: float = 0.95,
-) -> Estimate:
-    """Least squares slope of the mediator on the treatment, with its inference.
-
-    For a two-arm treatment coded 0/1 this is the difference of the mediator's
-    means between the arms; its standard error uses ``cov_type`` (with
-    ``HC1`` it is the unequal-variance two-sample standard error up to the
-    factor ``n / (n - 2)``).
-    """
-    design = np.column_stack([np.ones_like(treatment), treatment])
-    fit = fit_ols(design, mediator)
-    codes = None if groups is None else encode_groups(np.asarray(groups))[0]
-    cov = covariance(fit, cov_type, codes)
-    return _estimate(fit.params[1], math.sqrt(cov[1, 1]), confidence_level)
-
-
-def effect_on_mediator_section(iv, X, analysis, groups) -> EffectOnMediator:
-    """The estimator's ``effect_on_mediator_`` where it has one, else the
-    difference in means of the mediator between the arms."""
-    if hasattr(iv, "effect_on_mediator_"):
-        effects = _effect_rows("iv", iv) if hasattr(iv.result_, "effects") else []
-        rows = {row.effect: row for row in effects}
-        row = rows.get("effect_on_mediator")
-        nan = math.nan
-        values = (
-            (row.std_error, row.ci_low, row.ci_high, row.pvalue)
-            if row
-            else (nan, nan, nan, nan)
-        )
-        return EffectOnMediator(
-            float(iv.effect_on_mediator_),
-            *values,
-            method="first-stage coefficient of the treatment (adjusted for covariates)",
-        )
-    r = np.asarray(X[analysis.treatment], dtype=float)
-    estimate = mean_difference(
-        r,
-        np.asarray(X[analysis.mediator], dtype=float),
-        analysis.cov_type,
-        groups,
-        analysis.confidence_level,
+def _from_row(row, cls=Estimate, **extra):
+    """An :class:`Estimate` (or subclass) from a row of a ``to_frame()`` or
+    ``effects`` table (columns estimate, std_error, pvalue, lower, upper)."""
+    return cls(
+        estimate=float(row["estimate"]),
+        std_error=float(row["std_error"]),
+        ci_low=float(row["lower"]),
+        ci_high=float(row["upper"]),
+        pvalue=float(row["pvalue"]),
+        **extra,
     )
-    method = (
-        "difference in means between the arms"
-        if set(np.unique(r)) == {0.0, 1.0}
-        else "least squares slope of the mediator on the treatment"
+
+
+def effect_on_mediator_section(iv) -> EffectOnMediator:
+    """``δ``, the IV estimator's ``effect_on_mediator_``, with its inference
+    from the joint (stacked) covariance of ``result_.effects``."""
+    return _from_row(
+        iv.result_.effects.loc["effect_on_mediator"],
+        EffectOnMediator,
+        method=EFFECT_ON_MEDIATOR_METHOD,
     )
-    return EffectOnMediator(**asdict(estimate), method=method)
 
 
 def estimates_row(method: str, label: str, estimator) -> MethodEstimates:
     """Direct and mediator effects of one fitted estimator (a row of Table 1)."""
     result = estimator.result_
     table = result.to_frame()
-
-    def pick(term):
-        row = table.loc[term]
-        return Estimate(
-            estimate=float(row.estimate),
-            std_error=float(row.std_error),
-            ci_low=float(row.lower),
-            ci_high=float(row.upper),
-            pvalue=float(row.pvalue),
-        )
-
     return MethodEstimates(
         method=method,
         label=label,
         nobs=float(result.nobs),
         rsquared=float(result.rsquared),
-        direct_effect=pick(result.treatment),
-        mediator_effect=pick(result.mediator),
+        direct_effect=_from_row(table.loc[result.treatment]),
+        mediator_effect=_from_row(table.loc[result.mediator]),
     )
 
 
@@ -599,53 +554,24 @@ def first_stage_section(iv) -> FirstStage:
     )
 
 
-# Column names an estimator's effects table may use for each report key.
-_EFFECT_COLUMNS = {
-    "estimate": ("estimate",),
-    "std_error": ("std_error", "se"),
-    "ci_low": ("ci_low", "lower"),
-    "ci_high": ("ci_high", "upper"),
-    "pvalue": ("pvalue", "p_value"),
-}
-
-
-def _effect_rows(method: str, estimator) -> list[EffectRow]:
-    table = estimator.result_.effects
-    rows = []
-    for name, row in table.iterrows():
-        values = {}
-        for key, candidates in _EFFECT_COLUMNS.items():
-            column = next((c for c in candidates if c in row.index), None)
-            values[key] = math.nan if column is None else float(row[column])
-        effect = "_".join(str(name).lower().split())
-        rows.append(EffectRow(**values, method=method, effect=effect))
-    return rows
-
-
-def effects_section(estimators: dict) -> tuple[EffectRow, ...] | None:
-    """The estimators' tables of mediation effects (``result_.effects``), if any."""
-    have = {
-        method: est
-        for method, est in estimators.items()
-        if hasattr(est.result_, "effects")
-    }
-    if not have:
-        return None
+def effects_section(estimators: dict) -> tuple[EffectRow, ...]:
+    """Every row of each estimator's table of mediation effects (``result_.effects``)."""
     return tuple(
-        row for method, est in have.items() for row in _effect_rows(method, est)
+        _from_row(row, EffectRow, method=method, effect=str(name))
+        for method, est in estimators.items()
+        for name, row in est.result_.effects.iterrows()
     )
 
 
-def weak_iv_robust_section(iv) -> ConfidenceSet | None:
-    """The Anderson-Rubin confidence set for the mediator effect, if available."""
-    if not hasattr(iv, "anderson_rubin_confidence_set"):
-        return None
-    intervals = iv.anderson_rubin_confidence_set()
+def weak_iv_robust_section(iv) -> ConfidenceSet:
+    """The Anderson-Rubin confidence set for the mediator effect."""
     return ConfidenceSet(
         method="anderson_rubin",
         parameter="mediator_effect",
         confidence_level=float(iv.confidence_level),
-        intervals=tuple((float(lo), float(hi)) for lo, hi in intervals),
+        intervals=tuple(
+            (float(lo), float(hi)) for lo, hi in iv.anderson_rubin_confidence_set()
+        ),
     )
 
 
@@ -669,6 +595,7 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
         clone(iv),
         tau_direct=analysis.tau_direct,
         tau_mediator=analysis.tau_mediator,
+        method="closed_form",  # exact for 2SLS; also gives the breakdown values
     ).fit(X, y, groups=groups)
     frame = grid.to_frame()
     names = grid.covariate_names_
@@ -691,16 +618,14 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
         SensitivityRange(effect=effect, **{k: float(v) for k, v in row.items()})
         for effect, row in grid.sensitivity_interval_.iterrows()
     )
-    breakdown = ()
-    if hasattr(grid, "breakdown_"):
-        breakdown = tuple(
-            Breakdown(
-                effect=effect,
-                parameter=parameter,
-                **{k: float(v) for k, v in row.items()},
-            )
-            for (effect, parameter), row in grid.breakdown_.iterrows()
+    breakdown = tuple(
+        Breakdown(
+            effect=effect,
+            parameter=parameter,
+            **{k: float(v) for k, v in row.items()},
         )
+        for (effect, parameter), row in grid.breakdown_.iterrows()
+    )
     return Sensitivity(
         covariates=tuple(names),
         confidence_level=float(level),
@@ -713,40 +638,34 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
 def bootstrap_section(estimators: dict, X, y, groups, analysis) -> Bootstrap:
     """Percentile bootstrap intervals of both effects of each estimator.
 
-    Needs :func:`skmediate.bootstrap`. With clusters, whole clusters are
-    resampled; the point estimates do not depend on the covariance type, so
-    each resample is fitted with ``HC1`` rather than the cluster covariance.
+    Calls :func:`skmediate.bootstrap` once per estimator with the same
+    ``random_state``, so both are computed on the same resamples. With
+    clusters, whole clusters are resampled (``groups``) and every fit gets
+    the resample's cluster labels (``fit_params``), which the cluster
+    covariance needs.
     """
-    bootstrap = module_feature("bootstrap")
-    if bootstrap is None:
-        raise RuntimeError("this version of skmediate has no bootstrap()")
+    options = dict(
+        statistic=tuple(f"{effect}_" for effect in EFFECTS),
+        n_resamples=analysis.n_resamples,
+        method="percentile",
+        confidence_level=analysis.confidence_level,
+        random_state=analysis.random_state,
+    )
+    if groups is not None:
+        options.update(groups=groups, fit_params={"groups": groups})
     rows = []
     for method, est in estimators.items():
-        kwargs = {}
-        if groups is not None:
-            est = clone(est).set_params(cov_type="HC1")
-            kwargs["groups"] = groups
-        result = bootstrap(
-            est,
-            X,
-            y,
-            statistic=tuple(f"{effect}_" for effect in EFFECTS),
-            n_resamples=analysis.n_resamples,
-            method="percentile",
-            confidence_level=analysis.confidence_level,
-            random_state=analysis.random_state,
-            **kwargs,
-        )
-        ci = result.confidence_interval
-        for j, effect in enumerate(EFFECTS):
+        frame = bootstrap(est, X, y, **options).to_frame()
+        for effect in EFFECTS:
+            row = frame.loc[f"{effect}_"]
             rows.append(
                 BootstrapRow(
                     method=method,
                     effect=effect,
-                    estimate=float(np.ravel(result.estimate)[j]),
-                    standard_error=float(np.ravel(result.standard_error)[j]),
-                    ci_low=float(np.ravel(ci.low)[j]),
-                    ci_high=float(np.ravel(ci.high)[j]),
+                    estimate=float(row["estimate"]),
+                    standard_error=float(row["std_error"]),
+                    ci_low=float(row["ci_low"]),
+                    ci_high=float(row["ci_high"]),
                 )
             )
     return Bootstrap(

@@ -401,16 +401,18 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         )
 
         method = self.method
-        closed_form_ok = getattr(final, "_linear_in_y", False) and hasattr(
+        closed_form_ok = getattr(final, "linear_in_y", False) and hasattr(
             final, "_fit_data"
         )
         if method == "auto":
             method = "closed_form" if closed_form_ok else "refit"
         if method == "closed_form" and not closed_form_ok:
+            kappa = f"(kappa={final.kappa!r})" if hasattr(final, "kappa") else ""
             raise ValueError(
                 f"method='closed_form' needs an estimator that is linear in the "
-                f"outcome (IVMediationRegressor or NaiveMediationRegressor); got "
-                f"{type(final).__name__}; use method='refit'"
+                f"outcome (NaiveMediationRegressor, or IVMediationRegressor with "
+                f"kappa='2sls' or a fixed number); got {type(final).__name__}"
+                f"{kappa}; use method='refit'"
             )
         self.method_ = method
         level = final.confidence_level if hasattr(final, "confidence_level") else 0.95

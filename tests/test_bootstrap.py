@@ -319,6 +319,34 @@ def test_auto_engine_choice(trial):
     )
 
 
+@pytest.mark.parametrize("kappa", ["liml", "fuller", 0.5])
+def test_k_class_is_refitted(trial, kappa):
+    """The vectorized engine computes 2SLS; other k-class estimators are refitted."""
+    X, y, _, _ = trial
+    est = _est(IVMediationRegressor, kappa=kappa)
+    kwargs = dict(n_resamples=20, random_state=1)
+    with pytest.raises(
+        ValueError, match=rf"does not apply.*kappa={kappa!r} is refitted"
+    ):
+        bootstrap(est, X, y, engine="vectorized", **kwargs)
+    auto = bootstrap(est, X, y, **kwargs)
+    assert auto.engine == "refit"
+    # Each resample's statistics are the k-class fit on the resampled rows.
+    units = make_units(len(y), None, None, None)
+    counts = next(draw("pairs", units, 1, np.random.default_rng(1), 1))[0]
+    rows, _ = pairs_rows(counts, units)
+    fit = _est(IVMediationRegressor, kappa=kappa).fit(X.iloc[rows], y.iloc[rows])
+    assert_allclose(
+        auto.bootstrap_distribution[:, 0],
+        [fit.direct_effect_, fit.mediator_effect_],
+        rtol=1e-10,
+    )
+    # 2SLS written as kappa=1 keeps the vectorized engine.
+    assert bootstrap(_est(IVMediationRegressor, kappa=1.0), X, y, **kwargs).engine == (
+        "vectorized"
+    )
+
+
 def test_failed_resamples_agree_between_engines():
     # A binary covariate that is 1 for only three treated rows: resamples
     # that miss all three make its interaction with the treatment collinear

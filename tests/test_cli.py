@@ -1,8 +1,9 @@
 """The command line: every format against the library's own results, and every error.
 
 The formats run as subprocesses (``python -m skmediate``), started together in
-one module fixture so their start-up times overlap; the error cases call
-:func:`skmediate._cli.main` in-process, which is what the console script runs.
+one module fixture so their start-up times overlap; everything else calls
+:func:`skmediate._cli.main` in-process, which is what the console script runs,
+and captures its exit code, standard output and standard error.
 """
 
 import json
@@ -16,23 +17,19 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 from numpy.testing import assert_allclose
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.preprocessing import OneHotEncoder
 
 import skmediate
-from skmediate import IVMediationRegressor, NaiveMediationRegressor, SensitivityGrid
-from skmediate._cli import CLIError, demo_data, main, parse_tau, simulated_trial
-from skmediate._render import render
-from skmediate._report import (
-    Analysis,
-    build_report,
-    effect_on_mediator_section,
-    effects_section,
-    mean_difference,
-    weak_iv_robust_section,
+from skmediate import (
+    IVMediationRegressor,
+    NaiveMediationRegressor,
+    SensitivityGrid,
+    bootstrap,
 )
+from skmediate._cli import CLIError, main, parse_tau
+from skmediate.datasets import make_prospect_like
 
 from .conftest import simulate_trial
 
@@ -55,7 +52,29 @@ ROLES = [
     "--categorical",
     "site",
 ]
+# Without the categorical covariate: the bootstrap's vectorized engine applies.
+NUMERIC_ROLES = ROLES[:9] + ["--controls", "z1"]
 SENSITIVITY = ["--sensitivity", "x1=0,1;x2=0,0.5"]
+# The rows of the estimators' effects tables, in order (the JSON "effect" names).
+EFFECT_NAMES = [
+    "direct",
+    "mediator",
+    "effect_on_mediator",
+    "indirect",
+    "total",
+    "intention_to_treat",
+    "proportion_mediated",
+]
+# The mediation-effects table of the text report: effects row -> label.
+EFFECT_LABELS = {
+    "effect_on_mediator": "effect on the mediator",
+    "indirect": "indirect effect",
+    "total": "total effect",
+    "intention_to_treat": "intention-to-treat effect",
+    "proportion_mediated": "proportion mediated",
+}
+METHOD_LABELS = {"naive": "Standard regression", "iv": "IV"}
+STATISTIC = ("direct_effect_", "mediator_effect_")
 
 
 # ---------------------------------------------------------------------------
@@ -73,10 +92,11 @@ def workdir(tmp_path_factory):
     return path
 
 
-def _reference(path, cov_type="HC1", groups_column=None):
+def _reference(path, cov_type="HC1", groups_column=None, categorical=True):
     """The library's fits on the CSV as the command line reads it."""
     df = pd.read_csv(path)
-    X = df[["r", "m", "x1", "x2", "site", "z1"]].copy()
+    covariates = ["x1", "x2", "site"] if categorical else ["x1", "x2"]
+    X = df[["r", "m", *covariates, "z1"]].astype({"r": float})
     y = df["y"]
     encoder = make_column_transformer(
         (
@@ -89,16 +109,19 @@ def _reference(path, cov_type="HC1", groups_column=None):
     roles = dict(
         treatment="r",
         mediator="m",
-        covariates=["x1", "x2", "site"],
+        covariates=covariates,
         controls=["z1"],
-        covariate_transformer=encoder,
+        covariate_transformer=encoder if categorical else "passthrough",
         cov_type=cov_type,
     )
-    fit = {} if groups_column is None else {"groups": df[groups_column]}
+    groups = None if groups_column is None else df[groups_column].to_numpy()
+    fit = {} if groups is None else {"groups": groups}
     iv = IVMediationRegressor(**roles).fit(X, y, **fit)
     naive = NaiveMediationRegressor(**roles).fit(X, y, **fit)
     grid = SensitivityGrid(iv, tau_direct=TAU, tau_mediator=TAU).fit(X, y, **fit)
-    return SimpleNamespace(df=df, X=X, y=y, iv=iv, naive=naive, grid=grid)
+    return SimpleNamespace(
+        df=df, X=X, y=y, groups=groups, iv=iv, naive=naive, grid=grid
+    )
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +135,7 @@ def ref_cluster(workdir):
 
 
 # ---------------------------------------------------------------------------
-# Subprocess runs, started together
+# Subprocess runs (one per format, and an error), started together
 
 
 @pytest.fixture(scope="module")
@@ -131,15 +154,6 @@ def runs(workdir):
             "html",
             "--output",
             str(workdir / "report.html"),
-        ],
-        "cluster": [
-            "analyze",
-            csv,
-            *ROLES,
-            "--clusters",
-            "practice",
-            "--format",
-            "json",
         ],
         "error": ["analyze", csv, *ROLES[:-2], "--covariates", "x1", "nope"],
     }
@@ -166,9 +180,32 @@ def _ok(run):
     return run.out
 
 
+def _run(capsys, *args):
+    """``main(args)`` in-process: ``(exit code, stdout, stderr)``."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _json(capsys, *args):
+    code, out, err = _run(capsys, *args, "--format", "json")
+    assert (code, err) == (0, ""), err
+    doc = json.loads(out)
+    check_schema(doc, _readme_schema())
+    return doc
+
+
+# ---------------------------------------------------------------------------
+# The library's numbers, formatted as the reports print them
+
+
 def cell(est, digits=3):
-    """The ``estimate (low, high)`` cell, formatted as the reports do."""
+    """The ``estimate (low, high)`` cell."""
     return f"{est[0]:.{digits}f} ({est[1]:.{digits}f}, {est[2]:.{digits}f})"
+
+
+def _p(value):
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _table1(est):
@@ -176,7 +213,7 @@ def _table1(est):
     ci = est.result_.conf_int()
     return [
         (est.result_.params[t], ci.loc[t, "lower"], ci.loc[t, "upper"])
-        for t in ("r", "m")
+        for t in (est.result_.treatment, est.result_.mediator)
     ]
 
 
@@ -191,6 +228,98 @@ def _grid_cells(grid):
             ]
         )
     return rows
+
+
+def _effect_cells(estimators):
+    """Rows ``(method, effect, estimate, SE, p-value, CI)`` of the effects table."""
+    rows = []
+    for method, est in estimators.items():
+        table = est.result_.effects
+        for name, label in EFFECT_LABELS.items():
+            row = table.loc[name]
+            rows.append(
+                [
+                    METHOD_LABELS[method],
+                    label,
+                    f"{row.estimate:.3f}",
+                    f"{row.std_error:.3f}",
+                    _p(row.pvalue),
+                    f"({row.lower:.3f}, {row.upper:.3f})",
+                ]
+            )
+    return rows
+
+
+def _ar_text(intervals):
+    """An Anderson-Rubin set as the reports print it."""
+
+    def end(value):
+        return (
+            f"{value:.3f}" if np.isfinite(value) else ("-inf" if value < 0 else "inf")
+        )
+
+    pieces = []
+    for low, high in intervals:
+        left = "(" if np.isinf(low) else "["
+        right = ")" if np.isinf(high) else "]"
+        pieces.append(f"{left}{end(low)}, {end(high)}{right}")
+    return " U ".join(pieces) or "empty"
+
+
+def _check_text_effects(text, estimators):
+    """The effects table and the Anderson-Rubin set of a text report."""
+    lines = text.splitlines()
+    for cells in _effect_cells(estimators):
+        pattern = r"^" + r"\s+".join(map(re.escape, cells)) + r"$"
+        assert sum(bool(re.match(pattern, line)) for line in lines) == 1, cells
+    iv = estimators["iv"]
+    eom = iv.result_.effects.loc["effect_on_mediator"]
+    pattern = (
+        rf"^\s*{eom.estimate:.3f}\s+{eom.std_error:.3f}\s+"
+        rf"{re.escape(f'({eom.lower:.3f}, {eom.upper:.3f})')}\s+{re.escape(_p(eom.pvalue))}$"
+    )
+    assert any(re.match(pattern, line) for line in lines), pattern
+    assert (
+        "Anderson-Rubin 95% confidence set for the mediator effect: "
+        f"{_ar_text(iv.anderson_rubin_confidence_set())};" in " ".join(lines)
+    )
+
+
+def _check_json_effects(doc, estimators):
+    """``effect_on_mediator``, ``effects`` and ``weak_iv_robust`` against the fits."""
+    assert list(estimators["iv"].result_.effects.index) == EFFECT_NAMES
+    keys = ("estimate", "std_error", "ci_low", "ci_high", "pvalue")
+    columns = ["estimate", "std_error", "lower", "upper", "pvalue"]
+    eom = doc["effect_on_mediator"]
+    want = estimators["iv"].result_.effects.loc["effect_on_mediator", columns]
+    assert_allclose([eom[k] for k in keys], want.to_numpy(float), rtol=RTOL)
+    assert_allclose(eom["estimate"], estimators["iv"].effect_on_mediator_, rtol=RTOL)
+    assert eom["method"] == (
+        "first-stage coefficient of the treatment (adjusted for covariates)"
+    )
+    effects = doc["effects"]
+    assert [(e["method"], e["effect"]) for e in effects] == [
+        (method, name) for method in estimators for name in EFFECT_NAMES
+    ]
+    for entry in effects:
+        table = estimators[entry["method"]].result_.effects
+        assert_allclose(
+            [entry[k] for k in keys],
+            table.loc[entry["effect"], columns].to_numpy(float),
+            rtol=RTOL,
+            err_msg=f"{entry['method']} {entry['effect']}",
+        )
+    ar = doc["weak_iv_robust"]
+    assert (ar["method"], ar["parameter"]) == ("anderson_rubin", "mediator_effect")
+    want = estimators["iv"].anderson_rubin_confidence_set()
+    assert len(ar["intervals"]) == len(want)
+    # infinite ends are the strings "inf" and "-inf", which float() reads
+    assert_allclose(
+        np.array(ar["intervals"], dtype=float).reshape(-1, 2),
+        np.array(want, dtype=float).reshape(-1, 2),
+        rtol=RTOL,
+    )
+    assert ar["confidence_level"] == estimators["iv"].confidence_level
 
 
 # ---------------------------------------------------------------------------
@@ -212,19 +341,19 @@ def test_text(runs, ref):
     assert f"{fs.critical_value:.2f}" in text
     verdict = "instruments are weak" if fs.is_weak else "instruments are not weak"
     assert verdict in text
-    # The arms and the effect on the mediator (difference in means, HC1).
     df = ref.df
     for arm in (0, 1):
         n = int((df.r == arm).sum())
         assert re.search(rf"^{arm}\s+{n}\s", text, re.MULTILINE)
-    ols = sm.OLS(df.m, sm.add_constant(df.r)).fit(cov_type="HC1")
-    assert f"{ols.params['r']:.3f}" in text and f"{ols.bse['r']:.3f}" in text
+    # The effect on the mediator, the mediation effects and the Anderson-Rubin set.
+    _check_text_effects(text, {"naive": ref.naive, "iv": ref.iv})
     # Table 2: every grid point.
     grid_lines = [line for line in lines if re.match(r"\(\d", line)]
     assert len(grid_lines) == 16
     for line, cells in zip(grid_lines, _grid_cells(ref.grid), strict=True):
         assert all(c in line for c in cells)
     assert "One-hot encoded (first level dropped): site." in text.replace("\n", " ")
+    assert "\nBootstrap\n" not in text
     assert "Traceback" not in text
 
 
@@ -246,6 +375,8 @@ def test_markdown(runs, ref):
             assert len(widths) == 1, block
     for cells in _grid_cells(ref.grid):
         assert any(all(c in line for c in cells) for line in text.splitlines())
+    for cells in _effect_cells({"naive": ref.naive, "iv": ref.iv}):
+        assert "| " + " | ".join(cells) + " |" in text, cells
 
 
 def _readme_schema():
@@ -317,6 +448,8 @@ def test_json(runs, ref):
         assert_allclose(got[key], getattr(fs, key), rtol=RTOL, err_msg=key)
     assert got["is_weak"] == fs.is_weak
     assert got["instruments"] == list(ref.iv.result_.instruments)
+    # The effect on the mediator, every mediation effect, the Anderson-Rubin set.
+    _check_json_effects(doc, {"naive": ref.naive, "iv": ref.iv})
     # Table 2, the sensitivity interval and the breakdown values.
     frame = ref.grid.to_frame()
     sens = doc["sensitivity"]
@@ -344,12 +477,12 @@ def test_json(runs, ref):
         want = interval.loc[entry["effect"]]
         assert_allclose([entry[k] for k in want.index], want.to_numpy(), rtol=RTOL)
     breakdown = ref.grid.breakdown_
-    assert len(sens["breakdown"]) == len(breakdown)
+    assert len(sens["breakdown"]) == len(breakdown) == 2 * 2 * len(sens["covariates"])
     for entry in sens["breakdown"]:
         want = breakdown.loc[(entry["effect"], entry["parameter"])]
         got = [np.nan if entry[k] is None else entry[k] for k in want.index]
         assert_allclose(got, want.to_numpy(), rtol=RTOL)
-    # The data summary and the effect on the mediator.
+    # The data summary.
     df = ref.df
     arms = doc["data"]["arms"]
     assert [a["n"] for a in arms] == [int((df.r == 0).sum()), int((df.r == 1).sum())]
@@ -358,23 +491,13 @@ def test_json(runs, ref):
     )
     assert_allclose([a["outcome_sd"] for a in arms], df.groupby("r").y.std(), rtol=RTOL)
     assert doc["data"]["n"] == len(df) and doc["data"]["n_rows_dropped"] == 0
-    ols = sm.OLS(df.m, sm.add_constant(df.r)).fit(cov_type="HC1")
-    eom = doc["effect_on_mediator"]
-    assert_allclose(
-        [eom["estimate"], eom["std_error"]], [ols.params["r"], ols.bse["r"]], rtol=1e-9
-    )
-    assert eom["method"] == "difference in means between the arms"
+    assert doc["data"]["n_clusters"] is None
     assert doc["bootstrap"] is None and doc["warnings"] == []
 
 
 def test_json_clusters(workdir, ref_cluster, capsys):
     csv = str(workdir / "trial.csv")
-    code, out, err = _run(
-        capsys, "analyze", csv, *ROLES, "--clusters", "practice", "--format", "json"
-    )
-    assert (code, err) == (0, "")
-    doc = json.loads(out)
-    check_schema(doc, _readme_schema())
+    doc = _json(capsys, "analyze", csv, *ROLES, "--clusters", "practice")
     assert doc["settings"]["cov_type"] == "cluster"
     assert doc["settings"]["clusters"] == "practice"
     assert doc["data"]["n_clusters"] == 12
@@ -391,11 +514,8 @@ def test_json_clusters(workdir, ref_cluster, capsys):
         ref_cluster.iv.first_stage_.wald_f_statistic,
         rtol=RTOL,
     )
-    df = ref_cluster.df
-    ols = sm.OLS(df.m, sm.add_constant(df.r)).fit(
-        cov_type="cluster", cov_kwds={"groups": df.practice}
-    )
-    assert_allclose(doc["effect_on_mediator"]["std_error"], ols.bse["r"], rtol=1e-9)
+    # Effects with the cluster covariance, and the cluster-robust AR set.
+    _check_json_effects(doc, {"naive": ref_cluster.naive, "iv": ref_cluster.iv})
 
 
 class _Tables(HTMLParser):
@@ -450,13 +570,18 @@ def test_html(runs, ref, workdir):
     assert [r[1] for r in first if r[0] == "Stock-Yogo critical value"] == [
         f"{ref.iv.first_stage_.critical_value:.2f}"
     ]
+    effects = next(t for t in parser.tables if t[1][1] == "effect on the mediator")
+    assert effects[1:] == _effect_cells({"naive": ref.naive, "iv": ref.iv})
+    ar = _ar_text(ref.iv.anderson_rubin_confidence_set())
+    assert f"confidence set for the mediator effect: {ar};" in text
 
 
 def test_html_without_matplotlib(ref, workdir, monkeypatch, capsys):
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)
-    code = main(["analyze", str(workdir / "trial.csv"), *ROLES, "--format", "html"])
-    out = capsys.readouterr().out
+    code, out, _ = _run(
+        capsys, "analyze", str(workdir / "trial.csv"), *ROLES, "--format", "html"
+    )
     assert code == 0
     parser = _Tables()
     parser.feed(out)
@@ -467,44 +592,220 @@ def test_html_without_matplotlib(ref, workdir, monkeypatch, capsys):
     assert table1[2] == ["IV", *map(cell, _table1(ref.iv))]
 
 
-def test_demo(capsys):
-    code, text, err = _run(capsys, "demo")
+def test_subprocess_error(runs):
+    run = runs["error"]
+    assert run.code == 2 and run.out == ""
+    assert run.err.count("\n") == 1 and "Traceback" not in run.err
+    assert run.err.startswith("skmediate: error: unknown column 'nope' (--covariates)")
+
+
+# ---------------------------------------------------------------------------
+# Bootstrap: the report equals skmediate.bootstrap with the same arguments
+
+
+def _check_bootstrap(section, estimators, X, y, **kwargs):
+    """``section`` (JSON) equals ``skmediate.bootstrap(est, X, y, **kwargs)``."""
+    assert [(r["method"], r["effect"]) for r in section["results"]] == [
+        (method, effect)
+        for method in estimators
+        for effect in ("direct_effect", "mediator_effect")
+    ]
+    results = iter(section["results"])
+    for est in estimators.values():
+        want = bootstrap(est, X, y, **kwargs).to_frame()
+        for statistic in STATISTIC:
+            got = next(results)
+            assert_allclose(
+                [got[k] for k in ("estimate", "standard_error", "ci_low", "ci_high")],
+                want.loc[statistic, ["estimate", "std_error", "ci_low", "ci_high"]],
+                rtol=RTOL,
+                err_msg=f"{got['method']} {statistic}",
+            )
+
+
+def test_bootstrap(workdir, capsys):
+    csv = str(workdir / "trial.csv")
+    args = ["analyze", csv, *NUMERIC_ROLES, "--bootstrap", "199", "--seed", "3"]
+    doc = _json(capsys, *args, "--confidence-level", "0.9")
+    boot = doc["bootstrap"]
+    assert (boot["n_resamples"], boot["random_state"]) == (199, 3)
+    assert (boot["method"], boot["confidence_level"]) == ("percentile", 0.9)
+    ref = _reference(workdir / "trial.csv", categorical=False)
+    estimators = {
+        "naive": ref.naive.set_params(confidence_level=0.9),
+        "iv": ref.iv.set_params(confidence_level=0.9),
+    }
+    _check_bootstrap(
+        boot,
+        estimators,
+        ref.X,
+        ref.y,
+        statistic=STATISTIC,
+        n_resamples=199,
+        method="percentile",
+        confidence_level=0.9,
+        random_state=3,
+    )
+    # The bootstrap estimates are the fits' own.
+    assert_allclose(boot["results"][3]["estimate"], ref.iv.mediator_effect_, rtol=RTOL)
+    code, out, err = _run(capsys, *args)
     assert (code, err) == (0, "")
-    X, y, source = demo_data(2012)
-    assert f"Data: {source}." in text.replace("\n", " ")
+    assert "\nBootstrap\n" in out
+    assert "199 resamples (rows resampled), random_state=3." in out
+
+
+def test_bootstrap_clusters(workdir, capsys):
+    csv = str(workdir / "trial.csv")
+    doc = _json(
+        capsys,
+        "analyze",
+        csv,
+        *NUMERIC_ROLES,
+        "--clusters",
+        "practice",
+        "--bootstrap",
+        "199",
+        "--seed",
+        "3",
+    )
+    ref = _reference(workdir / "trial.csv", "cluster", "practice", categorical=False)
+    options = dict(
+        statistic=STATISTIC,
+        n_resamples=199,
+        method="percentile",
+        confidence_level=0.95,
+        random_state=3,
+    )
+    estimators = {"naive": ref.naive, "iv": ref.iv}
+    # Whole clusters are resampled, and each fit gets the clusters' labels.
+    _check_bootstrap(
+        doc["bootstrap"],
+        estimators,
+        ref.X,
+        ref.y,
+        groups=ref.groups,
+        fit_params={"groups": ref.groups},
+        **options,
+    )
+    # ... which is not the bootstrap of the rows.
+    rows = bootstrap(ref.iv, ref.X, ref.y, fit_params={"groups": ref.groups}, **options)
+    assert not np.allclose(
+        doc["bootstrap"]["results"][3]["standard_error"],
+        rows.standard_error[1],
+        rtol=1e-3,
+    )
+    code, out, _ = _run(
+        capsys,
+        "analyze",
+        csv,
+        *NUMERIC_ROLES,
+        "--clusters",
+        "practice",
+        "--bootstrap",
+        "199",
+        "--seed",
+        "3",
+    )
+    assert "199 resamples (whole clusters of practice resampled), random_state=3." in (
+        out.replace("\n", " ")
+    )
+
+
+# ---------------------------------------------------------------------------
+# The demo: the complete analysis of make_prospect_like()
+
+
+@pytest.fixture(scope="module")
+def prospect():
+    """The analysis of the demo, made with the library directly."""
+    X, y = make_prospect_like(random_state=2012)
     roles = dict(treatment="r", mediator="m", covariates=["past_use", "baseline_use"])
     iv = IVMediationRegressor(**roles).fit(X, y)
     naive = NaiveMediationRegressor(**roles).fit(X, y)
-    for est in (naive, iv):
+    tau = {"past_use": [0, 1], "baseline_use": [0, 1]}  # the paper's Table 2
+    grid = SensitivityGrid(iv, tau_direct=tau, tau_mediator=tau).fit(X, y)
+    return SimpleNamespace(X=X, y=y, iv=iv, naive=naive, grid=grid)
+
+
+def test_demo(prospect, capsys):
+    code, text, err = _run(capsys, "demo")
+    assert (code, err) == (0, "")
+    assert (
+        "Data: skmediate.datasets.make_prospect_like(random_state=2012), simulated."
+        in text.replace("\n", " ")
+    )
+    assert "297 subjects." in text
+    for est in (prospect.naive, prospect.iv):
         assert all(cell(c) in text for c in _table1(est))
-    assert f"{len(y)} subjects." in text
     for heading in (
-        "First stage",
-        "Sensitivity analysis",
         "Effect of r on the mediator m",
+        "First stage",
+        "Mediation effects",
+        "Weak-instrument-robust inference",
+        "Sensitivity analysis",
+        "Bootstrap",
     ):
         assert f"\n{heading}\n" in text
+    _check_text_effects(text, {"naive": prospect.naive, "iv": prospect.iv})
     grid = [line for line in text.splitlines() if re.match(r"\(\d", line)]
     assert len(grid) == 16  # the paper's Table 2: tau_R, tau_M in {0, 1}^2
+    for line, cells in zip(grid, _grid_cells(prospect.grid), strict=True):
+        assert all(c in line for c in cells)
+    assert "1999 resamples (rows resampled), random_state=2012." in text
+    assert "Note:" not in text
 
 
-def test_simulated_trial_has_the_shape_of_prospect():
-    X, y = simulated_trial(5)
-    assert X.shape == (297, 4) and list(X) == ["r", "m", "past_use", "baseline_use"]
-    assert int(X.r.sum()) == 145 and set(X.m) == {0.0, 1.0}
-    assert set(X.past_use) <= {0.0, 1.0} and set(X.baseline_use) <= {0, 1, 2, 3, 4}
-    assert y.name == "hamilton"
-    X2, y2 = simulated_trial(5)
-    pd.testing.assert_frame_equal(X, X2)
-    pd.testing.assert_series_equal(y, y2)
+def test_demo_json(prospect, capsys):
+    """Every section filled: the whole README schema is checked."""
+    doc = _json(capsys, "demo")
+    assert all(value is not None for value in doc.values())
+    assert doc["warnings"] == []
+    estimators = {"naive": prospect.naive, "iv": prospect.iv}
+    _check_json_effects(doc, estimators)
+    assert_allclose(
+        [p["mediator_effect"]["estimate"] for p in doc["sensitivity"]["grid"]],
+        prospect.grid.to_frame().mediator_effect,
+        rtol=RTOL,
+    )
+    _check_bootstrap(
+        doc["bootstrap"],
+        estimators,
+        prospect.X,
+        prospect.y,
+        statistic=STATISTIC,
+        n_resamples=1999,
+        method="percentile",
+        confidence_level=0.95,
+        random_state=2012,
+    )
+    # --seed sets the data and the bootstrap.
+    doc = _json(capsys, "demo", "--seed", "5")
+    X, y = make_prospect_like(random_state=5)
+    assert doc["settings"]["source"].startswith(
+        "skmediate.datasets.make_prospect_like(random_state=5)"
+    )
+    iv = IVMediationRegressor(
+        treatment="r", mediator="m", covariates=["past_use", "baseline_use"]
+    ).fit(X, y)
+    assert_allclose(
+        doc["estimates"][1]["mediator_effect"]["estimate"],
+        iv.mediator_effect_,
+        rtol=RTOL,
+    )
+    assert doc["bootstrap"]["random_state"] == 5
 
 
-def test_demo_falls_back_to_the_simulated_trial(monkeypatch):
-    monkeypatch.setitem(sys.modules, "skmediate.datasets", None)
-    X, y, source = demo_data(11)
-    X2, y2 = simulated_trial(11)
-    pd.testing.assert_frame_equal(X, X2)
-    assert source == "simulated PROSPECT-shaped trial (random seed 11)"
+@pytest.mark.parametrize("output_format", ["markdown", "html"])
+def test_demo_formats(capsys, output_format):
+    code, out, err = _run(capsys, "demo", "--format", output_format)
+    assert (code, err) == (0, "")
+    for heading in (
+        "Mediation effects",
+        "Weak-instrument-robust inference",
+        "Sensitivity analysis",
+        "Bootstrap",
+    ):
+        assert heading in out
 
 
 def test_version_and_help(capsys):
@@ -525,21 +826,8 @@ def test_version_and_help(capsys):
         assert option in text
 
 
-def test_subprocess_error(runs):
-    run = runs["error"]
-    assert run.code == 2 and run.out == ""
-    assert run.err.count("\n") == 1 and "Traceback" not in run.err
-    assert run.err.startswith("skmediate: error: unknown column 'nope' (--covariates)")
-
-
 # ---------------------------------------------------------------------------
 # Options, in-process
-
-
-def _run(capsys, *args):
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_output_and_digits(workdir, ref, capsys):
@@ -674,18 +962,23 @@ def test_weak_instruments_become_a_note(tmp_path, capsys):
     # pytest turns warnings into errors: any warning that escaped would fail here.
     code, out, err = _run(capsys, *args)
     assert code == 0 and err == ""
-    assert (
-        "Note: Weak instruments: the first-stage partial F statistic is"
-        in out.replace("\n", " ")
-    )
-    assert "below the Stock-Yogo critical value 8.96" in out.replace("\n", " ")
-    assert "the instruments are weak" in out.replace("\n", " ")
-    code, out, err = _run(capsys, *args, "--format", "json")
-    doc = json.loads(out)
+    text = out.replace("\n", " ")
+    assert "Note: Weak instruments: the first-stage partial F statistic is" in text
+    assert "below the Stock-Yogo critical value 8.96" in text
+    assert "the instruments are weak" in text
+    doc = _json(capsys, *args)
     assert doc["first_stage"]["is_weak"] is True
     assert len(doc["warnings"]) == 1 and doc["warnings"][0].startswith(
         "Weak instruments"
     )
+    # The Anderson-Rubin set is the whole line here: unbounded ends in both formats.
+    with pytest.warns(skmediate.WeakInstrumentWarning):
+        iv = IVMediationRegressor(treatment="r", mediator="m", covariates=["x"]).fit(
+            df[["r", "m", "x"]], df.y
+        )
+    assert iv.anderson_rubin_confidence_set() == [(-np.inf, np.inf)]
+    assert doc["weak_iv_robust"]["intervals"] == [["-inf", "inf"]]
+    assert "confidence set for the mediator effect: (-inf, inf);" in text
 
 
 # ---------------------------------------------------------------------------
@@ -833,14 +1126,6 @@ def test_error_clusters_and_cov_type(workdir, capsys):
     assert "--cov-type cluster needs --clusters COL" in err
 
 
-def test_error_bootstrap_without_support(workdir, capsys, monkeypatch):
-    monkeypatch.delattr(skmediate, "bootstrap", raising=False)
-    err = _error(
-        capsys, "analyze", str(workdir / "trial.csv"), *ROLES, "--bootstrap", "99"
-    )
-    assert "bootstrap intervals (--bootstrap) need skmediate's bootstrap support" in err
-
-
 def test_error_usage_and_library(workdir, capsys, tmp_path):
     csv = str(workdir / "trial.csv")
     err = _error(capsys, "analyze", csv, "--treatment", "r")
@@ -866,202 +1151,7 @@ def test_error_usage_and_library(workdir, capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Sections for features the estimators may add
-
-
-def test_bootstrap_section_uses_skmediate_bootstrap(workdir, ref, capsys, monkeypatch):
-    calls = []
-
-    def fake_bootstrap(estimator, X, y, **kwargs):
-        calls.append((estimator, kwargs))
-        fitted = estimator.fit(X, y)
-        estimate = np.array([fitted.direct_effect_, fitted.mediator_effect_])
-        return SimpleNamespace(
-            estimate=estimate,
-            standard_error=np.array([0.5, 0.25]),
-            confidence_interval=SimpleNamespace(low=estimate - 1, high=estimate + 2),
-        )
-
-    monkeypatch.setattr(skmediate, "bootstrap", fake_bootstrap, raising=False)
-    args = [
-        "analyze",
-        str(workdir / "trial.csv"),
-        *ROLES,
-        "--bootstrap",
-        "50",
-        "--seed",
-        "3",
-    ]
-    code, out, _ = _run(capsys, *args, "--format", "json")
-    assert code == 0
-    doc = json.loads(out)
-    check_schema(doc, _readme_schema())
-    boot = doc["bootstrap"]
-    assert boot["n_resamples"] == 50 and boot["random_state"] == 3
-    assert [(r["method"], r["effect"]) for r in boot["results"]] == [
-        ("naive", "direct_effect"),
-        ("naive", "mediator_effect"),
-        ("iv", "direct_effect"),
-        ("iv", "mediator_effect"),
-    ]
-    iv = boot["results"][2]
-    assert_allclose(
-        [iv["estimate"], iv["standard_error"], iv["ci_low"], iv["ci_high"]],
-        [
-            ref.iv.direct_effect_,
-            0.5,
-            ref.iv.direct_effect_ - 1,
-            ref.iv.direct_effect_ + 2,
-        ],
-        rtol=RTOL,
-    )
-    assert len(calls) == 2
-    for _, kwargs in calls:
-        assert kwargs == dict(
-            statistic=("direct_effect_", "mediator_effect_"),
-            n_resamples=50,
-            method="percentile",
-            confidence_level=0.95,
-            random_state=3,
-        )
-    code, out, _ = _run(capsys, *args)
-    assert "Bootstrap" in out and "50 resamples, random_state=3." in out
-    # Clusters are resampled whole; point estimates need no cluster covariance.
-    calls.clear()
-    code, out, _ = _run(capsys, *args, "--clusters", "practice")
-    assert code == 0
-    for estimator, kwargs in calls:
-        assert estimator.cov_type == "HC1"
-        np.testing.assert_array_equal(kwargs["groups"], ref.df.practice)
-
-
-class _FakeResult:
-    def __init__(self, effects):
-        self.effects = effects
-
-
-def _effects_table():
-    return pd.DataFrame(
-        {
-            "estimate": [0.4, -1.2],
-            "std_error": [0.1, 0.5],
-            "z": [4.0, -2.4],
-            "pvalue": [6e-5, 0.016],
-            "lower": [0.2, -2.2],
-            "upper": [0.6, -0.2],
-        },
-        index=["effect_on_mediator", "indirect effect"],
-    )
-
-
-def test_effect_sections_read_the_estimators_effects():
-    fake = SimpleNamespace(
-        result_=_FakeResult(_effects_table()), effect_on_mediator_=0.4
-    )
-    rows = effects_section({"iv": fake})
-    assert [(r.method, r.effect) for r in rows] == [
-        ("iv", "effect_on_mediator"),
-        ("iv", "indirect_effect"),
-    ]
-    assert (rows[1].estimate, rows[1].std_error, rows[1].ci_low, rows[1].ci_high) == (
-        -1.2,
-        0.5,
-        -2.2,
-        -0.2,
-    )
-    assert effects_section({"iv": SimpleNamespace(result_=object())}) is None
-    eom = effect_on_mediator_section(fake, None, None, None)
-    assert (eom.estimate, eom.std_error, eom.ci_low, eom.pvalue) == (
-        0.4,
-        0.1,
-        0.2,
-        6e-5,
-    )
-    assert eom.method.startswith("first-stage coefficient")
-
-    fake.anderson_rubin_confidence_set = lambda: [(-np.inf, -2.0), (1.5, np.inf)]
-    fake.confidence_level = 0.9
-    cs = weak_iv_robust_section(fake)
-    assert (
-        cs.intervals == ((-np.inf, -2.0), (1.5, np.inf)) and cs.confidence_level == 0.9
-    )
-    assert weak_iv_robust_section(SimpleNamespace()) is None
-
-
-def test_every_section_renders(ref):
-    """A report with every optional section renders in every format."""
-    from dataclasses import replace
-
-    analysis = Analysis(
-        outcome="y",
-        treatment="r",
-        mediator="m",
-        covariates=("x1", "x2"),
-        tau_direct={"x1": [0.0, 1.0]},
-    )
-    X = ref.df[["r", "m", "x1", "x2"]]
-    report = build_report(analysis, X, ref.df.y)
-    fake = SimpleNamespace(
-        result_=_FakeResult(_effects_table()),
-        anderson_rubin_confidence_set=lambda: [(-np.inf, -2.0), (1.5, np.inf)],
-        confidence_level=0.95,
-    )
-    report = replace(
-        report,
-        effects=effects_section({"iv": fake}),
-        weak_iv_robust=weak_iv_robust_section(fake),
-    )
-    doc = json.loads(render(report, "json"))
-    check_schema(doc, _readme_schema())
-    assert doc["weak_iv_robust"]["intervals"] == [["-inf", -2.0], [1.5, "inf"]]
-    text = render(report, "text")
-    assert (
-        "confidence set for the mediator effect: (-inf, -2.000] U [1.500, inf)"
-        in text.replace("\n", " ")
-    )
-    assert "indirect effect" in text and "-1.200" in text
-    for fmt in ("markdown", "html"):
-        assert "Weak-instrument-robust inference" in render(report, fmt)
-
-
-# ---------------------------------------------------------------------------
 # Pieces
-
-
-@pytest.mark.parametrize("cov_type", ["classical", "HC0", "HC1", "cluster"])
-def test_mean_difference_against_statsmodels(cov_type):
-    rng = np.random.default_rng(1)
-    n = 150
-    r = rng.integers(0, 2, n).astype(float)
-    m = (rng.random(n) < 0.3 + 0.4 * r).astype(float)
-    groups = rng.integers(0, 15, n)
-    est = mean_difference(
-        r, m, cov_type, groups if cov_type == "cluster" else None, 0.9
-    )
-    assert_allclose(est.estimate, m[r == 1].mean() - m[r == 0].mean(), rtol=1e-12)
-    kwargs = {"cov_kwds": {"groups": groups}} if cov_type == "cluster" else {}
-    ols = sm.OLS(m, sm.add_constant(r)).fit(
-        cov_type="nonrobust" if cov_type == "classical" else cov_type, **kwargs
-    )
-    assert_allclose(est.std_error, ols.bse[1], rtol=1e-10)
-    # statsmodels' nonrobust intervals use t; compare the normal interval by hand.
-    z = 1.6448536269514722
-    assert_allclose(
-        [est.ci_low, est.ci_high], ols.params[1] + np.array([-z, z]) * ols.bse[1]
-    )
-    if cov_type != "classical":
-        assert_allclose(est.pvalue, ols.pvalues[1], rtol=1e-10)
-
-
-def test_mean_difference_hc0_is_the_unequal_variance_standard_error():
-    rng = np.random.default_rng(2)
-    r = np.r_[np.zeros(40), np.ones(60)]
-    m = rng.normal(size=100) + r
-    est = mean_difference(r, m, "HC0")
-    a, b = m[r == 0], m[r == 1]
-    # HC0 uses the ML variances (divisor n_g) of each arm.
-    se = np.sqrt(a.var() / a.size + b.var() / b.size)
-    assert_allclose(est.std_error, se, rtol=1e-12)
 
 
 def test_parse_tau():

@@ -289,7 +289,7 @@ def test_closed_form_needs_a_linear_estimator(trial):
     X, y, _, _ = trial
 
     class Nonlinear(IVMediationRegressor):
-        _linear_in_y = False
+        linear_in_y = False
 
     with pytest.raises(
         ValueError, match="method='closed_form' needs an estimator that is linear"
@@ -303,6 +303,45 @@ def test_closed_form_needs_a_linear_estimator(trial):
         Nonlinear(treatment="r", mediator="m"), tau_direct={"x1": [1]}
     ).fit(X, y)
     assert auto.method_ == "refit" and not hasattr(auto, "breakdown_")
+
+
+@pytest.mark.parametrize("kappa", ["liml", "fuller"])
+def test_liml_and_fuller_are_refitted(kappa):
+    """Their estimates are not linear in y: no closed form, and auto refits."""
+    X, y, _ = simulate_trial(n=400, seed=8)
+    est = IVMediationRegressor(treatment="r", mediator="m", kappa=kappa)
+    tau = {"x1": [0.0, 2.0]}
+    with pytest.raises(
+        ValueError, match=rf"got IVMediationRegressor\(kappa='{kappa}'\)"
+    ):
+        SensitivityGrid(est, tau_mediator=tau, method="closed_form").fit(X, y)
+    auto = SensitivityGrid(est, tau_direct=tau, tau_mediator=tau).fit(X, y)
+    assert auto.method_ == "refit"
+    # Each grid point equals a fit of the shifted outcome.
+    centered = X.x1 - X.x1.mean()
+    frame = auto.to_frame()
+    for i, row in frame.iterrows():
+        t_r, t_m = row["tau_direct[x1]"], row["tau_mediator[x1]"]
+        shifted = y - X.r * centered * t_r - X.m * centered * t_m
+        fit = clone(est).fit(X, shifted)
+        assert_allclose(
+            frame.loc[i, ["direct_effect", "mediator_effect"]],
+            [fit.direct_effect_, fit.mediator_effect_],
+            rtol=1e-10,
+        )
+
+
+def test_fixed_kappa_closed_form_equals_refit():
+    X, y, _ = simulate_trial(n=400, seed=8)
+    est = IVMediationRegressor(treatment="r", mediator="m", kappa=0.5)
+    tau = {"x1": [0.0, 2.0], "x2": [-1.0, 1.0]}
+    grids = [
+        SensitivityGrid(est, tau_direct=tau, tau_mediator=tau, method=method)
+        .fit(X, y)
+        .to_frame()
+        for method in ("auto", "refit")
+    ]
+    assert_allclose(grids[0].to_numpy(), grids[1].to_numpy(), rtol=1e-10)
 
 
 @parametrize_with_checks(
