@@ -22,7 +22,7 @@ EFFECT_NAMES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MediationEffects:
     """Estimates of :data:`EFFECT_NAMES` and their joint covariance."""
 

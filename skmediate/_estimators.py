@@ -8,8 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._covariance import COV_TYPES, covariance, encode_groups
@@ -18,7 +17,16 @@ from ._effects import mediation_effects
 from ._linalg import LinearFit, TSLSFit, fit_tsls
 from ._results import MediationResult, diagnostics_frame, effects_frame
 from ._roles import RoleData, fit_roles, transform_roles
-from ._validation import check_groups, check_outcome, check_sample_weight, is_dataframe
+from ._validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_groups,
+    check_outcome,
+    check_sample_weight,
+    fit_context,
+    is_dataframe,
+)
 from ._weakiv import anderson_rubin_moments
 from .exceptions import RankDeficiencyError, WeakInstrumentWarning
 
@@ -214,7 +222,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def _rank_message(self, data, exc, labels) -> str:
         raise NotImplementedError
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the mediation regression.
 

@@ -77,7 +77,7 @@ def _format_set(intervals) -> str:
     return " U ".join(f"[{end(lo)}, {end(hi)}]" for lo, hi in intervals)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MediationResult:
     """Estimates and inference of a mediation regression.
 

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from scipy import stats
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._linalg import LinearFit
 from ._roles import transform_roles
+from ._validation import HasMethods, StrOptions, fit_context
 
 __all__ = ["SensitivityGrid", "SensitivityForms", "sensitivity_forms"]
 
@@ -28,7 +28,7 @@ EFFECTS = ("direct_effect", "mediator_effect")
 # Numerics: the estimates are linear and the variances quadratic in tau.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SensitivityForms:
     """Exact closed forms of the two effects and their variances as functions of τ.
 
@@ -341,7 +341,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     # -- fitting ------------------------------------------------------------
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the estimator at ``τ = 0`` and re-estimate over the grid.
 

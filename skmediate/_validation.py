@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import _fit_context as fit_context
 from sklearn.utils._indexing import _get_column_indices, _safe_indexing
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.validation import _check_sample_weight, _check_y, _num_samples
 
 __all__ = [
+    "HasMethods",
     "Interval",
     "StrOptions",
     "check_groups",
     "check_outcome",
     "check_sample_weight",
     "column_indices",
+    "fit_context",
     "is_dataframe",
     "n_rows",
     "validate_params",

@@ -31,7 +31,7 @@ _HOMOSKEDASTIC = ("unadjusted", "classical")
 _GRID_SIZE = 512
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AndersonRubinMoments:
     """Reduced-form quantities from which the Anderson–Rubin test follows for any ``θ₀``.
 

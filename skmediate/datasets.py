@@ -67,7 +67,7 @@ class MediationTruth:
     total_effect: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Model:
     """Parameters of model (1) with a latent-index mediator.
 

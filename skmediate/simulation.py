@@ -84,7 +84,7 @@ def summarize(replications: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SimulationResult:
     """Per-replication results of a simulation study.
 

@@ -141,3 +141,9 @@ def test_no_warning_for_naive_or_strong_instruments(fitted, recwarn):
     X, y, _ = simulate_trial(n=800, n_covariates=2, seed=31)
     NaiveMediationRegressor(treatment="r", mediator="m").fit(X, y)
     assert not any(issubclass(w.category, WeakInstrumentWarning) for w in recwarn)
+
+
+def test_results_compare_by_identity_without_error(fitted):
+    res = fitted.result_
+    assert res == res
+    assert res != dataclasses.replace(res)
