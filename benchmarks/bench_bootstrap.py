@@ -20,7 +20,10 @@ in the same process:
 The vectorized time is the best of ``--repeat`` runs; the slower ones run once.
 Ratios are times relative to the vectorized engine.
 
-Usage: python benchmarks/bench_bootstrap.py [--repeat 3] [--skip-slow]
+Usage: python benchmarks/bench_bootstrap.py [--repeat 3] [--skip-slow] [--quick]
+
+``--quick`` runs each design with a tenth of the resamples (B = 200 and 100)
+and one repeat.
 """
 
 from __future__ import annotations
@@ -80,8 +83,15 @@ def main(argv=None):
     parser.add_argument(
         "--skip-slow", action="store_true", help="time the vectorized engine only"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="a tenth of the resamples, one repeat"
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
+    designs = DESIGNS
+    if args.quick:
+        designs = [(n, p, n_resamples // 10) for n, p, n_resamples in DESIGNS]
+        args.repeat = 1
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -93,7 +103,7 @@ def main(argv=None):
     )
     print(header)
     print("-" * (len(header) + 30))
-    for n, p, n_resamples in DESIGNS:
+    for n, p, n_resamples in designs:
         for name, seconds, note, t_vec in run_design(
             n, p, n_resamples, args.repeat, args.skip_slow
         ):

@@ -6,7 +6,10 @@ grid (``--refit-points``) and extrapolated linearly to G; the largest relative
 difference of estimates, standard errors and CI bounds between the two methods
 is taken over that subset.
 
-Usage: python benchmarks/bench_sensitivity.py [--n 100000] [--refit-points 16]
+Usage: python benchmarks/bench_sensitivity.py [--n 100000] [--sizes 16 1000 10000]
+       [--refit-points 16] [--quick]
+
+``--quick`` uses n = 10^4, grids of 16 and 1 000 points and 4 refits.
 """
 
 from __future__ import annotations
@@ -43,7 +46,12 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 1_000, 10_000])
     parser.add_argument("--refit-points", type=int, default=16)
+    parser.add_argument(
+        "--quick", action="store_true", help="n = 10^4, grids of 16 and 1 000 points"
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.sizes, args.refit_points = 10_000, [16, 1_000], 4
 
     X, y = make_data(args.n)
     est = IVMediationRegressor(treatment="r", mediator="m", cov_type="HC1")
