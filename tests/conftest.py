@@ -8,6 +8,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property-based tests explore new random examples locally; continuous
+# integration (CI set in the environment) replays a fixed set so that a run is
+# reproducible. A failure found locally is stored and replayed by hypothesis.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def simulate_trial(
