@@ -503,9 +503,9 @@ class _Vectorized:
         data = est._prepare(X, y, sample_weight, fit_params.get("groups"))
         solution = est._fit_data(data)
         self.structural = solution.structural
-        self.exog, self.endog = self.structural.design.blocks
+        self.exog, self.endog = map(np.asarray, self.structural.design.blocks)
         self.excluded = (
-            solution.first_stage[0].regressors.blocks[1]
+            np.asarray(solution.first_stage[0].regressors.blocks[1])
             if solution.first_stage
             else np.empty((self.exog.shape[0], 0))
         )

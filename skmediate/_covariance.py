@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._linalg import _CHUNK_BYTES, LinearFit, solve_triangular
+from ._linalg import (
+    LinearFit,
+    _group_sums,
+    is_dask,
+    reduce_rows,
+    solve_triangular,
+    weighted_mean,
+)
 
 __all__ = ["COV_TYPES", "covariance", "encode_groups", "stacked_covariance"]
 
@@ -176,8 +183,9 @@ def stacked_covariance(
     widths = [c.shape[1] for c in contrasts]
     centered = None
     if means is not None:
-        means = np.asarray(means, dtype=float).reshape(n_rows, -1)
-        centered = means - np.average(means, axis=0, weights=weights)
+        means = means if is_dask(means) else np.asarray(means, dtype=float)
+        means = means.reshape(n_rows, -1)
+        centered = means - weighted_mean(means, weights)
         widths.append(centered.shape[1])
     n_params = np.concatenate(
         [np.full(c.shape[1], f.n_params) for f, c in zip(fits, contrasts, strict=True)]
@@ -185,18 +193,15 @@ def stacked_covariance(
     )
     edges = np.concatenate([[0], np.cumsum(widths)])
     total = int(edges[-1])
-    w_all = np.ones(n_rows) if weights is None else weights
 
     n_groups = None
     homoskedastic = cov_type in ("unadjusted", "classical")
+    codes = None
     if cov_type == "cluster":
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
-        codes = np.asarray(groups)
+        codes = groups if is_dask(groups) else np.asarray(groups)
         n_groups = int(codes.max()) + 1
-        sums = np.zeros((n_groups, total))
-    else:
-        meat = np.zeros((total, total))
 
     # Fits with the same regressors, bread and contrast (for example the
     # regressions of several outcomes on the same instruments) share T.
@@ -210,37 +215,52 @@ def stacked_covariance(
             ):
                 same_as[j] = same_as[i]
                 break
+    distinct = sorted(set(same_as))
+    optional = [
+        a for a in (weights, codes, None if homoskedastic else centered) if a is not None
+    ]
+    arrays = [f.resid for f in fits] + [fits[j].regressors for j in distinct] + optional
 
-    step = max(1024, _CHUNK_BYTES // (8 * max(total, 1)))
-    for start in range(0, n_rows, step):
-        rows = slice(start, start + step)
-        w = w_all[rows]
-        t = []
-        for j, (f, d) in enumerate(zip(fits, directions, strict=True)):
-            if same_as[j] < j:
-                t.append(t[same_as[j]])
-            else:
-                t.append(f.regressors.rows(rows).dot(d).reshape(-1, d.shape[1]))
+    def on_chunk(*chunks):
+        resid = chunks[: len(fits)]
+        regressors = dict(zip(distinct, chunks[len(fits) :], strict=False))
+        rest = list(chunks[len(fits) + len(distinct) :])
+        w = rest.pop(0) if weights is not None else None
+        cc = rest.pop(0) if codes is not None else None
+        t = {}
+        for j, d in enumerate(directions):
+            source = same_as[j]
+            if source not in t:
+                t[source] = regressors[source].dot(d).reshape(-1, d.shape[1])
         if homoskedastic:
-            chunk = np.hstack(t)
+            scores = np.hstack([t[same_as[j]] for j in range(len(fits))])
         else:
-            chunk = np.hstack(
-                [ti * f.resid[rows, None] for ti, f in zip(t, fits, strict=True)]
-                + ([centered[rows] / nobs] if centered is not None else [])
+            scores = np.hstack(
+                [t[same_as[j]] * resid[j][:, None] for j in range(len(fits))]
+                + ([rest.pop(0) / nobs] if centered is not None else [])
             )
-        if cov_type == "cluster":
-            for j in range(total):
-                sums[:, j] += np.bincount(
-                    codes[rows], weights=w * chunk[:, j], minlength=n_groups
-                )
+        weighted = scores if w is None else scores * w[:, None]
+        if cc is not None:
+            part = _group_sums(weighted, cc, n_groups)
         else:
-            meat[: chunk.shape[1], : chunk.shape[1]] += (chunk * w[:, None]).T @ chunk
+            part = weighted.T @ scores
+        if not homoskedastic:
+            return [part]
+        e = np.column_stack(resid)
+        we = e if w is None else e * w[:, None]
+        return [part, we.T @ e]
 
+    parts = reduce_rows(
+        on_chunk, arrays, combine=lambda results: [sum(x) for x in zip(*results)]
+    )
     if cov_type == "cluster":
-        meat = sums.T @ sums
+        meat = parts[0].T @ parts[0]
+    else:
+        meat = parts[0]
     if not homoskedastic:
         root = _small_sample_factor(cov_type, nobs, n_params, n_groups)
         return meat * np.outer(root, root)
+    resid_cross = parts[1]
 
     # Homoskedastic: residual covariances times the cross-products of T.
     cov = np.zeros((total, total))
@@ -249,7 +269,7 @@ def stacked_covariance(
         for b in range(a, len(fits)):
             sb = slice(edges[b], edges[b + 1])
             fb = fits[b]
-            cross = float(np.sum(w_all * fa.resid * fb.resid))
+            cross = float(resid_cross[a, b])
             if cov_type == "unadjusted":
                 sigma = cross / nobs
             else:
@@ -263,5 +283,9 @@ def stacked_covariance(
     if centered is not None:
         sm = slice(edges[-2], edges[-1])
         divisor = nobs if cov_type == "unadjusted" else nobs - 1
-        cov[sm, sm] = (centered * w_all[:, None]).T @ centered / (nobs * divisor)
+        gram = reduce_rows(
+            lambda c, *w: (c * w[0][:, None]).T @ c if w else c.T @ c,
+            [centered] + ([weights] if weights is not None else []),
+        )
+        cov[sm, sm] = gram / (nobs * divisor)
     return cov

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,7 +15,15 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ._covariance import COV_TYPES, covariance, encode_groups
 from ._diagnostics import first_stage_diagnostics, iv_diagnostics
 from ._effects import mediation_effects
-from ._linalg import LinearFit, TSLSFit, fit_tsls
+from ._linalg import (
+    ColumnBlocks,
+    Interaction,
+    LinearFit,
+    TSLSFit,
+    fit_tsls,
+    is_dask,
+    weighted_mean,
+)
 from ._results import MediationResult, diagnostics_frame, effects_frame
 from ._roles import RoleData, fit_roles, transform_roles
 from ._validation import (
@@ -50,18 +59,27 @@ class MediationData:
     n_clusters: int | None
     outcome: str
 
-    @property
-    def exog(self) -> np.ndarray:
-        """``[1, covariates, controls, treatment]``."""
+    @cached_property
+    def exog(self) -> ColumnBlocks:
+        """``[1, covariates, controls, treatment]``, as views of the role arrays."""
         r = self.roles
-        ones = np.ones((r.treatment.shape[0], 1))
-        return np.hstack([ones, r.covariates, r.controls, r.treatment[:, None]])
+        n = r.treatment.shape[0]
+        if is_dask(r.treatment):
+            import dask.array as da
 
-    @property
-    def instruments(self) -> np.ndarray:
+            ones = da.ones((n, 1), chunks=(r.treatment.chunks[0], 1))
+        else:
+            ones = np.ones((n, 1))
+        return ColumnBlocks(ones, r.covariates, r.controls, r.treatment)
+
+    @cached_property
+    def instruments(self):
+        """``R·(X - X̄)``: formed a chunk at a time (lazily for dask data)."""
         r = self.roles
-        centered = r.covariates - np.average(r.covariates, axis=0, weights=self.weights)
-        return r.treatment[:, None] * centered
+        center = weighted_mean(r.covariates, self.weights)
+        if is_dask(r.covariates):
+            return r.treatment[:, None] * (r.covariates - center)
+        return Interaction(r.treatment, r.covariates, center)
 
     @property
     def term_names(self) -> list[str]:
@@ -189,11 +207,11 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 "needed"
             )
         treatment = data.roles.treatment
-        arms = np.unique(treatment)
-        if arms.size < 2:
+        low, high = float(treatment.min()), float(treatment.max())
+        if low == high:
             raise ValueError(
                 f"treatment {data.roles.names['treatment'][0]!r} takes a single value "
-                f"({arms[0]:g}) in all {rows} rows; a randomized comparison needs at "
+                f"({low:g}) in all {rows} rows; a randomized comparison needs at "
                 "least two arms"
             )
 
@@ -834,7 +852,7 @@ class NaiveMediationRegressor(_MediationRegressor):
     _method = "OLS"
 
     def _solve(self, data: MediationData) -> TSLSFit:
-        design = np.hstack([data.exog, data.roles.mediator[:, None]])
+        design = ColumnBlocks(data.exog, data.roles.mediator)
         self._check_design(data, design.shape[1], "regression")
         empty = np.empty((design.shape[0], 0))
         return fit_tsls(design, empty, empty, data.y, data.weights)

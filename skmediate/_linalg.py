@@ -16,12 +16,16 @@ from .exceptions import RankDeficiencyError
 
 __all__ = [
     "ColumnBlocks",
+    "Interaction",
     "LinearFit",
     "TSLSFit",
     "fit_ols",
     "fit_tsls",
+    "is_dask",
     "rank_tolerance",
+    "reduce_rows",
     "solve_triangular",
+    "weighted_mean",
 ]
 
 # Rows per chunk of the tall-skinny QR are chosen so a chunk takes about this
@@ -50,22 +54,187 @@ def rank_tolerance(n_rows: int, n_cols: int) -> float:
     return max(n_rows, n_cols) * np.finfo(float).eps
 
 
+def is_dask(a) -> bool:
+    """Whether ``a`` is a dask collection (checked without importing dask)."""
+    return type(a).__module__.split(".")[0] == "dask"
+
+
+def row_slices(n: int, width: int):
+    """Consecutive row slices of about ``_CHUNK_BYTES`` for ``width`` float columns."""
+    step = max(1024, _CHUNK_BYTES // (8 * max(width, 1)))
+    for start in range(0, n, step):
+        yield slice(start, min(start + step, n))
+
+
+def reduce_rows(func, arrays, *, combine=None):
+    """Apply ``func`` to aligned row chunks of ``arrays`` and combine the results.
+
+    This is the one pass over the data that every cross-product, factor and
+    score sum of a fit goes through. For numpy arrays (and lazy blocks such as
+    :class:`Interaction`) the chunks are consecutive row slices of about
+    ``_CHUNK_BYTES``; for dask arrays they are the partitions, each reduced
+    where it lives, so that only the small partial results travel.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(*chunks)`` with one chunk per element of ``arrays``, rows
+        aligned: a numpy array for an array, a :class:`ColumnBlocks` of numpy
+        chunks for a :class:`ColumnBlocks`.
+    arrays : sequence
+        Arrays (1-d or 2-d, numpy or dask) and :class:`ColumnBlocks` with the
+        same number of rows.
+    combine : callable, optional
+        Reduces the list of partial results; by default they are added.
+    """
+    leaves, rebuild = _flatten(arrays)
+
+    def on_chunk(*chunks):
+        return func(*rebuild(chunks))
+
+    if any(is_dask(a) for a in leaves):
+        return _reduce_dask(on_chunk, leaves, combine)
+    n = arrays[0].shape[0]
+    width = sum(1 if a.ndim == 1 else a.shape[1] for a in leaves)
+    if combine is not None:
+        return combine(
+            [on_chunk(*(a[rows] for a in leaves)) for rows in row_slices(n, width)]
+        )
+    total = None
+    for rows in row_slices(n, width):
+        part = on_chunk(*(a[rows] for a in leaves))
+        total = part if total is None else total + part
+    return total
+
+
+def _flatten(arrays):
+    """Leaf arrays of ``arrays`` (blocks of ColumnBlocks spliced in) and the inverse."""
+    leaves, layout = [], []
+    for a in arrays:
+        if isinstance(a, ColumnBlocks):
+            parts = list(a.leaves())
+            layout.append(len(parts))
+            leaves.extend(parts)
+        else:
+            layout.append(None)
+            leaves.append(a)
+
+    def rebuild(chunks):
+        out, pos = [], 0
+        for size in layout:
+            if size is None:
+                out.append(chunks[pos])
+                pos += 1
+            else:
+                out.append(ColumnBlocks(*chunks[pos : pos + size]))
+                pos += size
+        return out
+
+    return leaves, rebuild
+
+
+def _reduce_dask(func, arrays, combine):
+    import dask
+    import dask.array as da
+
+    reference = next(a for a in arrays if is_dask(a))
+    row_chunks = reference.chunks[0]
+    partitions = []
+    for a in arrays:
+        if not is_dask(a):
+            a = da.from_array(np.asarray(a), chunks=(row_chunks,) + a.shape[1:])
+        if a.chunks[0] != row_chunks:
+            a = a.rechunk({0: row_chunks})
+        if a.ndim == 2 and len(a.chunks[1]) > 1:
+            a = a.rechunk({1: -1})
+        partitions.append(a.to_delayed().reshape(-1))
+    tasks = [dask.delayed(func)(*parts) for parts in zip(*partitions, strict=True)]
+    results = list(dask.compute(*tasks))
+    if combine is not None:
+        return combine(results)
+    total = results[0]
+    for part in results[1:]:
+        total = total + part
+    return total
+
+
+class Interaction:
+    """The block ``treatment · (covariates - center)``, formed a chunk at a time.
+
+    The excluded instruments of the mediation model are the treatment times
+    the centered covariates. Holding the two factors instead of their product
+    saves an ``n × p`` array; every product with the block forms its rows
+    chunk by chunk, centering explicitly (no cancellation between
+    ``treatment · covariates`` and ``treatment · center``).
+    """
+
+    ndim = 2
+    dtype = np.dtype(float)
+
+    def __init__(self, treatment: np.ndarray, covariates: np.ndarray, center):
+        self.treatment = treatment
+        self.covariates = covariates
+        self.center = np.asarray(center, dtype=float)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.covariates.shape
+
+    def reshape(self, *shape):
+        return self
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if isinstance(cols, (int, np.integer)):
+            return self.treatment[rows] * (self.covariates[rows, cols] - self.center[cols])
+        return Interaction(
+            self.treatment[rows], self.covariates[rows][:, cols], self.center[cols]
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.treatment[:, None] * (self.covariates - self.center)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __matmul__(self, coef):
+        coef = np.asarray(coef, dtype=float)
+        out = np.empty((self.shape[0],) + coef.shape[1:])
+        for rows in row_slices(self.shape[0], self.shape[1]):
+            out[rows] = np.asarray(self[rows]) @ coef
+        return out
+
+    def tdot(self, v):
+        return reduce_rows(lambda chunk, vc: np.asarray(chunk).T @ vc, [self, v])
+
+
+def _tdot(block, v):
+    return block.tdot(v) if hasattr(block, "tdot") else block.T @ v
+
+
 class ColumnBlocks:
     """Column blocks of one matrix ``[B_1, B_2, ...]``, used without concatenating them.
 
     The design and instrument matrices are made of blocks the caller already
     holds (exogenous regressors, instruments, the mediator); keeping them apart
-    avoids copying ``n × k`` data for every product.
+    avoids copying ``n × k`` data for every product. A block is a numpy array,
+    a dask array (then every product is computed partition by partition), an
+    :class:`Interaction` or another ``ColumnBlocks``.
     """
 
-    def __init__(self, *blocks: np.ndarray):
+    ndim = 2
+    dtype = np.dtype(float)
+
+    def __init__(self, *blocks):
         self.blocks = tuple(b.reshape(b.shape[0], -1) for b in blocks)
         widths = [b.shape[1] for b in self.blocks]
         self._edges = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+        self.is_dask = any(_has_dask(b) for b in self.blocks)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.blocks[0].shape[0], int(self._edges[-1])
+
+    def reshape(self, *shape):
+        return self
 
     def _parts(self):
         for block, lo, hi in zip(
@@ -74,69 +243,131 @@ class ColumnBlocks:
             if hi > lo:
                 yield block, slice(lo, hi)
 
-    def dot(self, coef: np.ndarray) -> np.ndarray:
+    def dot(self, coef: np.ndarray):
         """``X @ coef`` for ``coef`` of shape (k,) or (k, m)."""
         out = 0.0
         for block, cols in self._parts():
             out = out + block @ coef[cols]
+        if np.ndim(out) == 0:  # no columns
+            out = np.zeros((self.shape[0],) + np.shape(coef)[1:])
         return out
 
-    def tdot(self, v: np.ndarray) -> np.ndarray:
+    __matmul__ = dot
+
+    def tdot(self, v) -> np.ndarray:
         """``Xᵀ v`` for ``v`` of shape (n,) or (n, m)."""
-        return np.concatenate([block.T @ v for block, _ in self._parts()])
+        if self.is_dask or _has_dask(v):
+            return self.reduce(lambda chunk, vc: chunk.T @ vc, v)
+        return np.concatenate([_tdot(block, v) for block, _ in self._parts()])
 
-    def chunks(self):
-        """Consecutive row slices and the matching rows of ``X`` as one array.
+    def leaves(self):
+        """The non-empty blocks, nested blocks spliced in, in column order."""
+        for block, _ in self._parts():
+            if isinstance(block, ColumnBlocks):
+                yield from block.leaves()
+            else:
+                yield block
 
-        A chunk takes about ``_CHUNK_BYTES``, so products over chunks run in
-        cache and allocate no ``n × k`` temporary.
+    def reduce(self, func, *extra, combine=None):
+        """``func(rows of X as one array, *rows of extra)`` over row chunks.
+
+        See :func:`reduce_rows`.
         """
-        n, k = self.shape
-        step = max(1024, _CHUNK_BYTES // (8 * max(k, 1)))
-        for start in range(0, n, step):
-            rows = slice(start, start + step)
-            yield rows, np.hstack([block[rows] for block in self.blocks])
+        return reduce_rows(
+            lambda chunk, *rest: func(chunk.toarray(), *rest),
+            [self, *extra],
+            combine=combine,
+        )
 
-    def weighted_gram(self, row_weights: np.ndarray) -> np.ndarray:
+    def weighted_gram(self, row_weights) -> np.ndarray:
         """``Σ_i row_weights_i x_i x_iᵀ``."""
-        k = self.shape[1]
-        gram = np.zeros((k, k))
-        for rows, chunk in self.chunks():
-            gram += (chunk * row_weights[rows, None]).T @ chunk
-        return gram
+        return self.reduce(lambda chunk, w: (chunk * w[:, None]).T @ chunk, row_weights)
 
-    def group_tdot(self, v: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    def group_tdot(self, v, codes, n_groups: int) -> np.ndarray:
         """Rows ``Σ_{i∈g} v_i x_i`` for each group ``g``: shape (n_groups, k)."""
+        if self.is_dask or _has_dask(v) or _has_dask(codes):
+            return self.reduce(
+                lambda chunk, vc, cc: _group_sums(chunk * vc[:, None], cc, n_groups),
+                v,
+                codes,
+            )
         columns = [
             np.bincount(codes, weights=block[:, j] * v, minlength=n_groups)
-            for block, _ in self._parts()
+            for block in self.leaves()
             for j in range(block.shape[1])
         ]
-        return np.column_stack(columns)
+        return np.column_stack(columns) if columns else np.zeros((n_groups, 0))
 
     def toarray(self) -> np.ndarray:
-        return np.hstack(self.blocks)
+        parts = [np.asarray(b) for b in self.leaves()]
+        return np.hstack(parts) if parts else np.empty((self.shape[0], 0))
 
-    def rows(self, index: slice) -> ColumnBlocks:
+    def __array__(self, dtype=None, copy=None):
+        out = self.toarray()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if cols == slice(None):
+            return self.rows(rows)
+        return np.asarray(self.rows(rows))[:, cols]
+
+    def rows(self, index) -> ColumnBlocks:
         """The rows ``index`` of every block (views for a slice)."""
         return ColumnBlocks(*(block[index] for block in self.blocks))
 
     def leading(self, n_columns: int) -> ColumnBlocks:
         """The first ``n_columns`` columns, as views of the blocks."""
-        parts = [
-            block[:, : max(0, min(hi, n_columns) - lo)]
-            for block, lo, hi in zip(
-                self.blocks, self._edges[:-1], self._edges[1:], strict=True
-            )
-            if lo < n_columns
-        ]
+        parts = []
+        for block, lo, hi in zip(
+            self.blocks, self._edges[:-1], self._edges[1:], strict=True
+        ):
+            if lo >= n_columns:
+                break
+            take = min(hi, n_columns) - lo
+            if take == hi - lo:
+                parts.append(block)
+            elif isinstance(block, ColumnBlocks):
+                parts.append(block.leading(take))
+            else:
+                parts.append(block[:, :take])
         return ColumnBlocks(*parts) if parts else ColumnBlocks(self.blocks[0][:, :0])
 
-    def column(self, index: int) -> np.ndarray:
+    def column(self, index: int):
         """Column ``index`` as a vector (a view); negative indices count from the end."""
         index = index % int(self._edges[-1])
         block = int(np.searchsorted(self._edges, index, side="right")) - 1
-        return self.blocks[block][:, index - self._edges[block]]
+        inner = self.blocks[block]
+        j = index - self._edges[block]
+        return inner.column(j) if isinstance(inner, ColumnBlocks) else inner[:, j]
+
+
+def _has_dask(a) -> bool:
+    if isinstance(a, ColumnBlocks):
+        return a.is_dask
+    if isinstance(a, Interaction):
+        return False
+    return is_dask(a)
+
+
+def _group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """``Σ_{i∈g} values_i`` for each group: shape (n_groups, k)."""
+    columns = [
+        np.bincount(codes, weights=values[:, j], minlength=n_groups)
+        for j in range(values.shape[1])
+    ]
+    return np.column_stack(columns) if columns else np.zeros((n_groups, 0))
+
+
+def weighted_mean(a, weights=None) -> np.ndarray:
+    """Column means of ``a`` with frequency weights, as a numpy array."""
+    if not (is_dask(a) or is_dask(weights)):
+        return np.average(a, axis=0, weights=weights)
+    if weights is None:
+        total = reduce_rows(lambda c: c.sum(axis=0), [a])
+        return total / a.shape[0]
+    total = reduce_rows(lambda c, w: w @ c, [a, weights])
+    return total / float(weights.sum())
 
 
 @dataclass(frozen=True, eq=False)
@@ -375,35 +606,49 @@ def _liml_kappa(r: np.ndarray, n_exog: int, n_inst: int) -> float:
     return 1.0 + float(np.linalg.svd(ratio, compute_uv=False)[-1]) ** 2
 
 
-def _column_scale(a: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Weighted column norms (1 for an all-zero column)."""
-    if weights is None:
-        scale = np.sqrt(np.einsum("ij,ij->j", a, a))
-    else:
-        scale = np.sqrt(np.einsum("ij,ij,i->j", a, a, weights))
+def _column_scale(data: ColumnBlocks, weights) -> np.ndarray:
+    """Weighted column norms (1 for an all-zero column), in one pass."""
+
+    def squares(chunk, *w):
+        if w:
+            return np.einsum("ij,ij,i->j", chunk, chunk, w[0])
+        return np.einsum("ij,ij->j", chunk, chunk)
+
+    extra = () if weights is None else (weights,)
+    scale = np.sqrt(data.reduce(squares, *extra))
     scale[scale == 0] = 1.0
     return scale
 
 
-def _tsqr(
-    data: ColumnBlocks, sqrt_w: np.ndarray | None, scale: np.ndarray
-) -> np.ndarray:
+def _tsqr(data: ColumnBlocks, sqrt_w, scale: np.ndarray) -> np.ndarray:
     """Triangular factor of ``sqrt(w) · data / scale`` by a tall-skinny QR.
 
-    Rows are factored in chunks small enough to stay in cache and the stacked
-    chunk factors are factored once more; this is as stable as one Householder
-    QR of the whole matrix, much faster for tall data, and never forms the
-    full scaled matrix.
+    Rows are factored in chunks small enough to stay in cache (or partition
+    by partition for dask data) and the stacked chunk factors are factored
+    once more; this is as stable as one Householder QR of the whole matrix,
+    much faster for tall data, and never forms the full scaled matrix.
     """
-    factors = []
-    for rows, chunk in data.chunks():
-        if sqrt_w is not None:
-            chunk *= sqrt_w[rows, None]
+
+    def factor(chunk, *w):
+        if w:
+            chunk *= w[0][:, None]
         chunk /= scale
-        factors.append(np.linalg.qr(chunk, mode="r"))
-    if len(factors) == 1:
-        return factors[0]
-    return np.linalg.qr(np.vstack(factors), mode="r")
+        return np.linalg.qr(chunk, mode="r")
+
+    def stack(factors):
+        if len(factors) == 1:
+            return factors[0]
+        return np.linalg.qr(np.vstack(factors), mode="r")
+
+    extra = () if sqrt_w is None else (sqrt_w,)
+    return data.reduce(factor, *extra, combine=stack)
+
+
+def _as_block(a, n: int):
+    """A 2-d block: lazy and dask blocks as they are, anything else as floats."""
+    if isinstance(a, (ColumnBlocks, Interaction)) or is_dask(a):
+        return a.reshape(n, -1)
+    return np.asarray(a, dtype=float).reshape(n, -1)
 
 
 def _check_rank(diag: np.ndarray, tol: float, block: str, what: str) -> None:
@@ -492,11 +737,12 @@ def fit_tsls(
     ``C R_G`` of the k-class normal matrix without forming it. The LIML ``κ``
     is read off the same factor (see :func:`_liml_kappa`).
     """
-    exog = np.asarray(exog, dtype=float)
-    n, kw = exog.shape
-    endog = np.asarray(endog, dtype=float).reshape(n, -1)
-    excluded = np.asarray(excluded, dtype=float).reshape(n, -1)
-    y = np.asarray(y, dtype=float)
+    n = exog.shape[0]
+    exog = _as_block(exog, n)
+    kw = exog.shape[1]
+    endog = _as_block(endog, n)
+    excluded = _as_block(excluded, n)
+    y = y if is_dask(y) else np.asarray(y, dtype=float)
     ke, p = endog.shape[1], excluded.shape[1]
     if p < ke:
         raise ValueError(
@@ -513,9 +759,10 @@ def fit_tsls(
     data = ColumnBlocks(exog, excluded, endog, y)
     sqrt_w = None
     if weights is not None:
-        weights = np.asarray(weights, dtype=float)
+        if not is_dask(weights):
+            weights = np.asarray(weights, dtype=float)
         sqrt_w = np.sqrt(weights)
-    scale = np.concatenate([_column_scale(b, weights) for b in data.blocks])
+    scale = _column_scale(data, weights)
     r = _tsqr(data, sqrt_w, scale)
     tol = rank_tolerance(n, scale.shape[0])
     _check_rank(np.diag(r)[:n_inst], tol, "instruments", "instrument matrix")
@@ -636,10 +883,8 @@ def _kclass_factor(
     return r_k, rhs
 
 
-def fit_ols(
-    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
-) -> LinearFit:
+def fit_ols(x, y, weights=None) -> LinearFit:
     """Weighted least squares of ``y`` on ``x`` (see :func:`fit_tsls`)."""
-    x = np.asarray(x, dtype=float)
+    x = _as_block(x, x.shape[0])
     empty = np.empty((x.shape[0], 0))
     return fit_tsls(x, empty, empty, y, weights).structural
