@@ -217,7 +217,9 @@ def stacked_covariance(
                 break
     distinct = sorted(set(same_as))
     optional = [
-        a for a in (weights, codes, None if homoskedastic else centered) if a is not None
+        a
+        for a in (weights, codes, None if homoskedastic else centered)
+        if a is not None
     ]
     arrays = [f.resid for f in fits] + [fits[j].regressors for j in distinct] + optional
 
@@ -251,7 +253,9 @@ def stacked_covariance(
         return [part, we.T @ e]
 
     parts = reduce_rows(
-        on_chunk, arrays, combine=lambda results: [sum(x) for x in zip(*results)]
+        on_chunk,
+        arrays,
+        combine=lambda results: [sum(x) for x in zip(*results, strict=True)],
     )
     if cov_type == "cluster":
         meat = parts[0].T @ parts[0]

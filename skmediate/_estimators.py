@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._covariance import COV_TYPES, covariance, encode_groups
+from ._dask import dask_inputs
 from ._diagnostics import first_stage_diagnostics, iv_diagnostics
 from ._effects import mediation_effects
 from ._linalg import (
@@ -144,6 +145,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         return X
 
     def _prepare(self, X, y, sample_weight, groups) -> MediationData:
+        if is_dask(X):
+            return self._prepare_dask(X, y, sample_weight, groups)
         X = self._check_X(X, reset=True)
         outcome = (
             str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
@@ -191,6 +194,31 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                     f"{n_clusters}"
                 )
         return MediationData(roles, y, weights, groups, n_clusters, outcome)
+
+    def _prepare_dask(self, X, y, sample_weight, groups) -> MediationData:
+        inputs = dask_inputs(
+            X,
+            y,
+            sample_weight,
+            groups,
+            treatment=self.treatment,
+            mediator=self.mediator,
+            covariates=self.covariates,
+            controls=self.controls,
+            covariate_transformer=self.covariate_transformer,
+            cluster=self.cov_type == "cluster",
+            estimator=self,
+        )
+        validate_data(self, inputs.template, reset=True, skip_check_array=True)
+        self.column_transformer_ = inputs.column_transformer
+        return MediationData(
+            inputs.roles,
+            inputs.y,
+            inputs.weights,
+            inputs.groups,
+            inputs.n_clusters,
+            inputs.outcome,
+        )
 
     # -- fitting ------------------------------------------------------------
 

@@ -186,7 +186,9 @@ class Interaction:
     def __getitem__(self, key):
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
         if isinstance(cols, (int, np.integer)):
-            return self.treatment[rows] * (self.covariates[rows, cols] - self.center[cols])
+            return self.treatment[rows] * (
+                self.covariates[rows, cols] - self.center[cols]
+            )
         return Interaction(
             self.treatment[rows], self.covariates[rows][:, cols], self.center[cols]
         )
