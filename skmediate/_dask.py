@@ -17,7 +17,7 @@ from ._linalg import is_dask
 from ._roles import ROLES, RoleData, fit_roles
 from ._validation import check_groups, check_outcome, is_dataframe
 
-__all__ = ["DaskInputs", "dask_inputs"]
+__all__ = ["DaskInputs", "dask_inputs", "role_values"]
 
 _LABEL = {
     "treatment": "treatment",
@@ -67,12 +67,37 @@ def _as_vector(a, name: str, row_chunks, n: int):
         a = np.asarray(a)
         if a.ndim != 1:
             raise ValueError(f"{name} must be 1-dimensional; got shape {a.shape}")
-        a = da.from_array(a, chunks=(row_chunks,))
+        if a.shape[0] == n:
+            a = da.from_array(a, chunks=(row_chunks,))
     if a.shape[0] != n:
         raise ValueError(f"X has {n} rows but {name} has {a.shape[0]}; they must match")
     if a.chunks[0] != row_chunks:
         a = a.rechunk({0: row_chunks})
     return a
+
+
+def _select(X, used: list[int]):
+    """Columns ``used`` of a dask array or DataFrame as one float dask array."""
+    if is_dataframe(X):
+        values = X[[X.columns[i] for i in used]].to_dask_array(lengths=True)
+    else:
+        values = X[:, used]
+        if any(np.isnan(c) for c in values.chunks[0]):
+            values = values.compute_chunk_sizes()
+    return values.astype(float).rechunk({1: -1})
+
+
+def role_values(X, column_transformer) -> tuple[object, dict]:
+    """The role columns of new dask data, in role order, and each role's slice."""
+    selected = {
+        role: list(cols)
+        for role, _, cols in column_transformer.transformers_
+        if role in ROLES
+    }
+    used = [i for role in ROLES for i in selected.get(role, [])]
+    edges = np.cumsum([0] + [len(selected.get(role, [])) for role in ROLES])
+    slices = {role: slice(edges[k], edges[k + 1]) for k, role in enumerate(ROLES)}
+    return _select(X, used), slices
 
 
 def dask_inputs(
@@ -137,13 +162,7 @@ def dask_inputs(
                 f"column {names[i]!r} ({label}) is not numeric (dtype {dtype}); {hint}"
             )
 
-    if frame:
-        values = X[[X.columns[i] for i in used]].to_dask_array(lengths=True)
-    else:
-        values = X[:, used]
-        if any(np.isnan(c) for c in values.chunks[0]):
-            values = values.compute_chunk_sizes()
-    values = values.astype(float).rechunk({1: -1})
+    values = _select(X, used)
     n = values.shape[0]
     row_chunks = values.chunks[0]
 

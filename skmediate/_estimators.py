@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._covariance import COV_TYPES, covariance, encode_groups
-from ._dask import dask_inputs
+from ._dask import dask_inputs, role_values
 from ._diagnostics import first_stage_diagnostics, iv_diagnostics
 from ._effects import mediation_effects
 from ._linalg import (
@@ -274,9 +274,16 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \
+                (n_samples, n_features)
             Data holding the treatment, mediator, covariate and control columns.
-        y : array-like of shape (n_samples,)
+            Dask data is never gathered: every pass over the rows reduces each
+            partition where it lives (a column-norm pass, the tall-skinny QR,
+            then the score sums of the covariances and diagnostics), and the
+            result equals the in-memory fit up to rounding. Dask input needs
+            ``covariate_transformer="passthrough"``, numeric columns and
+            positive weights (select rows with weight 0 out first).
+        y : array-like or dask array/Series of shape (n_samples,)
             Outcome.
         sample_weight : array-like of shape (n_samples,), default=None
             Frequency weights: a weighted fit equals the fit on rows repeated
@@ -388,14 +395,25 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \
+                (n_samples, n_features)
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            ``intercept_ + [covariates, controls, treatment, mediator] @ coef_``.
+        ndarray or dask array of shape (n_samples,)
+            ``intercept_ + [covariates, controls, treatment, mediator] @ coef_``
+            (a lazy dask array for dask input).
         """
         check_is_fitted(self)
+        if is_dask(X):
+            # Partition by partition: returns a dask array.
+            values, roles = role_values(X, self.column_transformer_)
+            order = [roles[r] for r in ("covariates", "controls")] + [
+                roles["treatment"],
+                roles["mediator"],
+            ]
+            columns = np.concatenate([np.arange(s.start, s.stop) for s in order])
+            return self.intercept_ + values[:, columns] @ self.coef_
         X = self._check_X(X, reset=False)
         roles = transform_roles(self.column_transformer_, X)
         design = np.hstack(

@@ -1,0 +1,264 @@
+"""Fitting dask arrays and DataFrames: the same numbers as the in-memory fit.
+
+Every quantity of the result (estimates, covariances, effects and their joint
+covariance, first-stage and IV diagnostics, Anderson-Rubin moments) is
+compared with the fit on the same rows held in memory, to a relative
+tolerance of 1e-10: the two differ only in the order in which partial sums
+and chunk factors are combined, which moves the last few bits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from skmediate import IVMediationRegressor, NaiveMediationRegressor
+
+from .conftest import simulate_trial
+
+da = pytest.importorskip(
+    "dask.array", reason="dask input needs the dask extra: pip install skmediate[dask]"
+)
+dd = pytest.importorskip(
+    "dask.dataframe",
+    reason="dask input needs the dask extra: pip install skmediate[dask]",
+)
+
+RTOL = 1e-10
+
+
+def _close(a, b, what):
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    scale = max(float(np.nanmax(np.abs(a), initial=0.0)), 1e-300)
+    np.testing.assert_allclose(b, a, rtol=RTOL, atol=RTOL * scale, err_msg=what)
+
+
+def assert_same_fit(memory, lazy):
+    """Every number of two fitted estimators' results agrees to RTOL."""
+    a, b = memory.result_, lazy.result_
+    assert list(a.params.index) == list(b.params.index)
+    for name in ("params", "std_errors", "cov"):
+        _close(getattr(a, name), getattr(b, name), name)
+    _close(a.effects.to_numpy(dtype=float), b.effects.to_numpy(dtype=float), "effects")
+    _close(a.effects_cov, b.effects_cov, "effects_cov")
+    assert a.nobs == pytest.approx(b.nobs, rel=1e-14)
+    _close(a.rsquared, b.rsquared, "rsquared")
+    assert a.n_clusters == b.n_clusters
+    if a.first_stage is None:
+        assert b.first_stage is None
+        return
+    for field in dataclasses.fields(a.first_stage):
+        va, vb = getattr(a.first_stage, field.name), getattr(b.first_stage, field.name)
+        if dataclasses.is_dataclass(va):
+            for inner in dataclasses.fields(va):
+                x, z = getattr(va, inner.name), getattr(vb, inner.name)
+                if isinstance(x, float):
+                    _close(x, z, f"first_stage.{field.name}.{inner.name}")
+        elif isinstance(va, float):
+            _close(va, vb, f"first_stage.{field.name}")
+        else:
+            assert va == vb, field.name
+    numeric = a.diagnostics.select_dtypes("number").columns
+    _close(a.diagnostics[numeric], b.diagnostics[numeric], "diagnostics")
+    ma, mb = a.anderson_rubin_moments, b.anderson_rubin_moments
+    for name in ("coef", "cov", "excluded_ss", "resid_ss", "nobs", "df_resid"):
+        _close(getattr(ma, name), getattr(mb, name), f"anderson_rubin.{name}")
+    set_a, set_b = a.anderson_rubin_set(), b.anderson_rubin_set()
+    assert len(set_a) == len(set_b)
+    for interval_a, interval_b in zip(set_a, set_b, strict=True):
+        # interval ends are roots found to the solver's tolerance
+        assert interval_b == pytest.approx(interval_a, rel=1e-8)
+
+
+def _to_dask(X, y, extra, chunks):
+    Xd = dd.from_pandas(X, chunksize=chunks)
+    yd = dd.from_pandas(y, chunksize=chunks)
+    return (
+        Xd,
+        yd,
+        {k: da.from_array(np.asarray(v), chunks=chunks) for k, v in extra.items()},
+    )
+
+
+@pytest.mark.parametrize(
+    "cov_type", ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_dask_dataframe_equals_in_memory(cls, cov_type, weighted):
+    X, y, groups = simulate_trial(1500, n_covariates=3, n_controls=1, n_clusters=40)
+    extra = {}
+    if weighted:
+        extra["sample_weight"] = np.random.default_rng(3).uniform(0.2, 3.0, len(y))
+    if cov_type == "cluster":
+        extra["groups"] = groups
+    params = dict(
+        treatment="r",
+        mediator="m",
+        covariates=["x1", "x2", "x3"],
+        controls=["z1"],
+        cov_type=cov_type,
+    )
+    memory = cls(**params).fit(X, y, **extra)
+    Xd, yd, extra_d = _to_dask(X, y, extra, chunks=230)  # uneven partitions
+    assert Xd.npartitions > 5
+    lazy = cls(**params).fit(Xd, yd, **extra_d)
+    assert_same_fit(memory, lazy)
+    assert lazy.result_.outcome == memory.result_.outcome == "y"
+    assert list(lazy.feature_names_in_) == list(X.columns)
+    assert lazy.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("kappa", ["liml", "fuller", 0.5])
+def test_dask_array_kclass(kappa):
+    X, y, _ = simulate_trial(900, n_covariates=2)
+    values = X.to_numpy()
+    memory = IVMediationRegressor(treatment=0, mediator=1, kappa=kappa).fit(values, y)
+    lazy = IVMediationRegressor(treatment=0, mediator=1, kappa=kappa).fit(
+        da.from_array(values, chunks=(200, 2)),  # split columns are joined
+        da.from_array(y.to_numpy(), chunks=300),  # other partitions: aligned
+    )
+    assert_same_fit(memory, lazy)
+    assert lazy.kappa_ == pytest.approx(memory.kappa_, rel=1e-12)
+
+
+def test_dask_single_partition_and_numpy_outcome():
+    X, y, _ = simulate_trial(300, n_covariates=2)
+    memory = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
+    lazy = IVMediationRegressor(treatment="r", mediator="m").fit(
+        dd.from_pandas(X, npartitions=1), y.to_numpy()
+    )
+    assert_same_fit(memory, lazy)
+
+
+def test_dask_predict_and_score():
+    X, y, _ = simulate_trial(600, n_covariates=2, n_controls=1)
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    est.fit(dd.from_pandas(X, npartitions=3), dd.from_pandas(y, npartitions=3))
+    predicted = est.predict(dd.from_pandas(X, npartitions=4))
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_allclose(predicted.compute(), est.predict(X), rtol=1e-13)
+
+
+def test_dask_input_is_not_modified():
+    X, y, _ = simulate_trial(300, n_covariates=2)
+    values = X.to_numpy().copy()
+    before = values.copy()
+    IVMediationRegressor(treatment=0, mediator=1).fit(
+        da.from_array(values, chunks=(100, 4)), y.to_numpy(), sample_weight=np.ones(300)
+    )
+    np.testing.assert_array_equal(values, before)
+
+
+def test_dask_on_a_distributed_cluster():
+    distributed = pytest.importorskip(
+        "distributed", reason="the cluster test needs the dask extra's distributed"
+    )
+    X, y, groups = simulate_trial(800, n_covariates=2, n_clusters=20)
+    params = dict(treatment="r", mediator="m", cov_type="cluster")
+    memory = IVMediationRegressor(**params).fit(X, y, groups=groups)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        lazy = IVMediationRegressor(**params).fit(
+            dd.from_pandas(X, npartitions=4),
+            dd.from_pandas(y, npartitions=4),
+            groups=da.from_array(groups, chunks=200),
+        )
+    assert_same_fit(memory, lazy)
+
+
+# -- errors --------------------------------------------------------------------
+
+
+def _frame(n=200):
+    X, y, groups = simulate_trial(n, n_covariates=2, n_clusters=5)
+    return X, y, groups
+
+
+def test_dask_rejects_fitted_transformers():
+    X, y, _ = _frame()
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", covariate_transformer=StandardScaler()
+    )
+    with pytest.raises(ValueError, match="covariate_transformer must be 'passthrough'"):
+        est.fit(dd.from_pandas(X, npartitions=2), y)
+
+
+def test_dask_names_non_finite_column():
+    X, y, _ = _frame()
+    X.loc[17, "x2"] = np.nan
+    est = IVMediationRegressor(treatment="r", mediator="m")
+    with pytest.raises(ValueError, match=r"column 'x2' \(covariate\) contains NaN"):
+        est.fit(dd.from_pandas(X, npartitions=2), y)
+
+
+def test_dask_names_non_numeric_column():
+    X, y, _ = _frame()
+    X["site"] = np.where(np.arange(len(y)) % 2, "a", "b")
+    est = IVMediationRegressor(treatment="r", mediator="m")
+    with pytest.raises(ValueError, match=r"column 'site' \(covariate\) is not numeric"):
+        est.fit(dd.from_pandas(X, npartitions=2), y)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda kw: kw.update(y=kw["y"][:-1]), "X has 200 rows but y has 199"),
+        (
+            lambda kw: kw.update(sample_weight=np.r_[0.0, np.ones(199)]),
+            "sample_weight has 1 zero",
+        ),
+        (
+            lambda kw: kw.update(sample_weight=np.r_[-1.0, np.ones(199)]),
+            "Negative values",
+        ),
+        (lambda kw: kw.update(y=np.r_[np.inf, np.zeros(199)]), "Input y contains"),
+        (
+            lambda kw: kw.update(y=da.from_array(np.r_[np.nan, np.zeros(199)])),
+            "Input y contains NaN",
+        ),
+    ],
+)
+def test_dask_input_errors(change, message):
+    X, y, _ = _frame()
+    kwargs = {"y": y.to_numpy()}
+    change(kwargs)
+    est = IVMediationRegressor(treatment="r", mediator="m")
+    with pytest.raises(ValueError, match=message):
+        est.fit(dd.from_pandas(X, npartitions=2), **kwargs)
+
+
+def test_dask_cluster_needs_groups():
+    X, y, groups = _frame()
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster")
+    with pytest.raises(ValueError, match="needs the cluster labels"):
+        est.fit(dd.from_pandas(X, npartitions=2), y)
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        est.fit(dd.from_pandas(X, npartitions=2), y, groups=np.zeros(len(y)))
+
+
+def test_dask_single_arm_is_an_error():
+    X, y, _ = _frame()
+    X["r"] = 1.0
+    with pytest.raises(ValueError, match="takes a single value"):
+        IVMediationRegressor(treatment="r", mediator="m").fit(
+            dd.from_pandas(X, npartitions=2), y
+        )
+
+
+def test_frames_are_pandas_after_a_dask_fit():
+    X, y, _ = _frame()
+    est = IVMediationRegressor(treatment="r", mediator="m")
+    est.fit(dd.from_pandas(X, npartitions=2), y)
+    assert isinstance(est.result_.params, pd.Series)
+    assert isinstance(est.direct_effect_, float)
+    assert isinstance(est.result_.cov, pd.DataFrame)
