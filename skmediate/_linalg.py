@@ -147,8 +147,16 @@ def _reduce_dask(func, arrays, combine):
             a = a.rechunk({0: row_chunks})
         if a.ndim == 2 and len(a.chunks[1]) > 1:
             a = a.rechunk({1: -1})
-        partitions.append(a.to_delayed().reshape(-1))
-    tasks = [dask.delayed(func)(*parts) for parts in zip(*partitions, strict=True)]
+        partitions.append(a.to_delayed(optimize_graph=False).reshape(-1))
+
+    # Within a partition, the numpy path runs over cache-sized row chunks, so a
+    # task holds its partition's inputs and little else.
+    def on_partition(*parts):
+        return reduce_rows(func, parts, combine=combine)
+
+    tasks = [
+        dask.delayed(on_partition)(*parts) for parts in zip(*partitions, strict=True)
+    ]
     results = list(dask.compute(*tasks))
     if combine is not None:
         return combine(results)
