@@ -9,7 +9,8 @@ run takes about a minute on 2 cores). The validation study
 (``validation_study.py``) is a statistical study, not a benchmark, and is not
 run.
 
-Usage: python benchmarks/run_all.py [--quick] [--only fit sensitivity bootstrap]
+Usage: python benchmarks/run_all.py [--quick]
+       [--only fit sensitivity bootstrap dask]
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ AREAS = {
         "bench_bootstrap.py",
         "Bootstrap: vectorized engine against the refit engine, a linearmodels "
         "IV2SLS loop and pingouin (ratio = time / vectorized time)",
+    ),
+    "dask": (
+        "bench_dask.py",
+        "Dask: a fit of 10^7 rows from a chunked dask array against the same fit "
+        "in memory (time and peak memory)",
     ),
 }
 
