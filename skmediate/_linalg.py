@@ -85,7 +85,9 @@ def reduce_rows(func, arrays, *, combine=None):
         Arrays (1-d or 2-d, numpy or dask) and :class:`ColumnBlocks` with the
         same number of rows.
     combine : callable, optional
-        Reduces the list of partial results; by default they are added.
+        Reduces the list of partial results; by default they are added. It
+        must compose: for dask data it reduces each partition's chunks, then
+        the partitions' results (a stacked QR and a sum both do).
     """
     leaves, rebuild = _flatten(arrays)
 
@@ -478,13 +480,14 @@ class LinearFit:
 
         Parameters
         ----------
-        rhs : ndarray of shape (n,) or (n, m)
+        rhs : ndarray or dask array of shape (n,) or (n, m)
 
         Returns
         -------
         ndarray of shape (k,) or (k, m)
         """
-        rhs = np.asarray(rhs, dtype=float)
+        if not is_dask(rhs):
+            rhs = np.asarray(rhs, dtype=float)
         vector = rhs.ndim == 1
         rhs = rhs.reshape(rhs.shape[0], -1)
         weighted = rhs if self.weights is None else rhs * self.weights[:, None]

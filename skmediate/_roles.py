@@ -11,7 +11,7 @@ from sklearn.compose import ColumnTransformer
 
 from ._validation import column_indices, is_dataframe
 
-__all__ = ["ROLES", "RoleData", "fit_roles", "transform_roles"]
+__all__ = ["ROLES", "RoleData", "fit_roles", "role_names", "transform_roles"]
 
 ROLES = ("treatment", "mediator", "covariates", "controls")
 _ROLE_LABEL = {
@@ -162,6 +162,18 @@ def _output_names(column_transformer: ColumnTransformer, n_out: int) -> list[str
             for j in range(block.start, block.stop):
                 names[j] = f"{_ROLE_LABEL.get(role, role)}{j - block.start}"
         return names
+
+
+def role_names(column_transformer: ColumnTransformer) -> dict:
+    """Output column names of each role of a transformer fitted by :func:`fit_roles`."""
+    n_out = max(
+        (s.stop for s in column_transformer.output_indices_.values()), default=0
+    )
+    names = _output_names(column_transformer, n_out)
+    return {
+        role: names[column_transformer.output_indices_.get(role, slice(0, 0))]
+        for role in ROLES
+    }
 
 
 def _split(column_transformer: ColumnTransformer, transformed) -> RoleData:

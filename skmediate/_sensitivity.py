@@ -15,8 +15,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._linalg import LinearFit
-from ._roles import transform_roles
+from ._linalg import LinearFit, _group_sums, is_dask, reduce_rows, weighted_mean
+from ._roles import role_names, transform_roles
 from ._validation import HasMethods, StrOptions, fit_context
 
 __all__ = ["SensitivityGrid", "SensitivityForms", "sensitivity_forms"]
@@ -104,36 +104,57 @@ def sensitivity_forms(
     n, k = fit.nobs, fit.n_params
     effects = list(effects)
     operator = fit.solve(directions)  # H V, shape (k, 2p)
-    resid_shift = directions - fit.design.dot(operator)  # E, shape (n, 2p)
     bread = fit.bread()
-    weights = np.ones(fit.resid.shape[0]) if fit.weights is None else fit.weights
-    base = np.column_stack([fit.resid, resid_shift])  # residuals are base @ [1, -τ]
-    factors, scale = [], []
-    for j in effects:
-        if cov_type in ("unadjusted", "classical"):
-            units = base * np.sqrt(weights)[:, None]
-            factor = bread[j, j] / (n if cov_type == "unadjusted" else n - k)
-        else:
-            influence = fit.regressors.dot(bread[:, j])  # (B d̂_i)_j
-            if cov_type == "cluster":
-                n_groups = int(groups.max()) + 1
-                units = np.column_stack(
-                    [
-                        np.bincount(
-                            groups,
-                            weights=weights * influence * col,
-                            minlength=n_groups,
-                        )
-                        for col in base.T
-                    ]
-                )
-                factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
-            else:
-                units = base * (np.sqrt(weights) * influence)[:, None]
-                factor = 1.0 if cov_type == "HC0" else n / (n - k)
-        factors.append(np.linalg.qr(units, mode="r"))
-        scale.append(factor)
-    size = base.shape[1]
+    homoskedastic = cov_type in ("unadjusted", "classical")
+    n_groups = int(groups.max()) + 1 if cov_type == "cluster" else None
+    if homoskedastic:
+        scale = [
+            bread[j, j] / (n if cov_type == "unadjusted" else n - k) for j in effects
+        ]
+    elif cov_type == "cluster":
+        scale = [n_groups / (n_groups - 1) * (n - 1) / (n - k)] * len(effects)
+    else:
+        scale = [1.0 if cov_type == "HC0" else n / (n - k)] * len(effects)
+    optional = [a for a in (fit.weights, groups if n_groups else None) if a is not None]
+
+    def on_chunk(resid, shift_dirs, design, regressors, *rest):
+        rest = list(rest)
+        w = rest.pop(0) if fit.weights is not None else None
+        codes = rest.pop(0) if n_groups else None
+        # residuals at τ are base @ [1, -τ]
+        base = np.column_stack([resid, shift_dirs - design.dot(operator)])
+        if homoskedastic:
+            units = base if w is None else base * np.sqrt(w)[:, None]
+            return [np.linalg.qr(units, mode="r")] * len(effects)
+        influence = regressors.dot(bread[:, effects])  # (B d̂_i)_j
+        if codes is not None:
+            weight = influence if w is None else w[:, None] * influence
+            return np.stack(
+                [
+                    _group_sums(base * weight[:, [col]], codes, n_groups)
+                    for col in range(len(effects))
+                ]
+            )
+        weight = influence if w is None else np.sqrt(w)[:, None] * influence
+        return [
+            np.linalg.qr(base * weight[:, [col]], mode="r")
+            for col in range(len(effects))
+        ]
+
+    arrays = [fit.resid, directions, fit.design, fit.regressors, *optional]
+    if n_groups:
+        # the per-cluster sums add up over chunks; their factor is taken once
+        sums = reduce_rows(on_chunk, arrays)
+        factors = [np.linalg.qr(unit_sums, mode="r") for unit_sums in sums]
+    else:
+        factors = reduce_rows(
+            on_chunk,
+            arrays,
+            combine=lambda results: [
+                np.linalg.qr(np.vstack(x), mode="r") for x in zip(*results, strict=True)
+            ],
+        )
+    size = operator.shape[1] + 1
     padded = np.zeros((2, size, size))
     for j, r in enumerate(factors):
         padded[j, : r.shape[0]] = r
@@ -143,6 +164,19 @@ def sensitivity_forms(
         factors=padded,
         scale=np.asarray(scale),
     )
+
+
+def _directions(roles, weights):
+    """``V = [R·(X - X̄), M·(X - X̄)]``: the outcome shifts per unit of ``τ``."""
+    centered = roles.covariates
+    if centered.shape[1]:
+        centered = centered - weighted_mean(centered, weights)
+    parts = [roles.treatment[:, None] * centered, roles.mediator[:, None] * centered]
+    if is_dask(centered):
+        import dask.array as da
+
+        return da.hstack(parts)
+    return np.hstack(parts)
 
 
 def _crossings(quad: tuple[float, float, float]) -> np.ndarray:
@@ -386,19 +420,23 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             if isinstance(self.estimator_, Pipeline)
             else X
         )
-        roles = transform_roles(final.column_transformer_, X_final)
-        self.covariate_names_ = list(roles.names["covariates"])
+        lazy = is_dask(X_final)
+        if lazy:
+            # dask data: the directions are formed lazily from the validated roles
+            self.covariate_names_ = list(
+                role_names(final.column_transformer_)["covariates"]
+            )
+            directions = None
+        else:
+            roles = transform_roles(final.column_transformer_, X_final)
+            self.covariate_names_ = list(roles.names["covariates"])
+            weights = (
+                None
+                if sample_weight is None
+                else np.asarray(sample_weight, dtype=float)
+            )
+            directions = _directions(roles, weights)
         self.grid_ = self._build_grid()
-
-        weights = (
-            None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        )
-        centered = roles.covariates
-        if centered.shape[1]:
-            centered = centered - np.average(centered, axis=0, weights=weights)
-        directions = np.hstack(
-            [roles.treatment[:, None] * centered, roles.mediator[:, None] * centered]
-        )
 
         method = self.method
         closed_form_ok = getattr(final, "linear_in_y", False) and hasattr(
@@ -413,6 +451,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                 f"outcome (NaiveMediationRegressor, or IVMediationRegressor with "
                 f"kappa='2sls' or a fixed number); got {type(final).__name__}"
                 f"{kappa}; use method='refit'"
+            )
+        if lazy and method == "refit":
+            raise ValueError(
+                "method='refit' needs in-memory data; with dask input use "
+                "method='closed_form' (or 'auto'), which reduces each partition "
+                "where it lives"
             )
         self.method_ = method
         level = final.confidence_level if hasattr(final, "confidence_level") else 0.95
@@ -442,7 +486,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         helper = clone(final)
         data = helper._prepare(X_final, y, sample_weight, groups)
         solution = helper._fit_data(data)
-        if sample_weight is not None:
+        if directions is None:
+            directions = _directions(data.roles, data.weights)
+        elif sample_weight is not None:
             directions = directions[np.asarray(sample_weight, dtype=float) > 0]
         k = solution.structural.n_params
         self.forms_ = sensitivity_forms(

@@ -262,3 +262,50 @@ def test_frames_are_pandas_after_a_dask_fit():
     assert isinstance(est.result_.params, pd.Series)
     assert isinstance(est.direct_effect_, float)
     assert isinstance(est.result_.cov, pd.DataFrame)
+
+
+# -- sensitivity analysis on dask data ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cov_type", ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+)
+def test_sensitivity_grid_on_dask_equals_in_memory(cov_type):
+    from skmediate import SensitivityGrid
+
+    X, y, groups = simulate_trial(1200, n_covariates=2, n_clusters=30, seed=4)
+    extra = {"sample_weight": np.random.default_rng(5).uniform(0.5, 2.0, len(y))}
+    if cov_type == "cluster":
+        extra["groups"] = groups
+    grid = dict(
+        tau_direct={"x1": np.linspace(-1, 1, 5), "x2": [0.0, 0.3]},
+        tau_mediator={"x1": [-0.5, 0.0, 0.5]},
+    )
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type=cov_type)
+    memory = SensitivityGrid(est, **grid).fit(X, y, **extra)
+    Xd, yd, extra_d = _to_dask(X, y, extra, chunks=250)
+    lazy = SensitivityGrid(est, **grid).fit(Xd, yd, **extra_d)
+    assert lazy.method_ == "closed_form"
+    assert lazy.covariate_names_ == memory.covariate_names_
+    a, b = memory.to_frame(), lazy.to_frame()
+    assert list(a.columns) == list(b.columns)
+    numeric = a.select_dtypes("number").columns
+    _close(a[numeric], b[numeric], "sensitivity table")
+    _close(
+        memory.breakdown_.select_dtypes("number"),
+        lazy.breakdown_.select_dtypes("number"),
+        "breakdown",
+    )
+
+
+def test_sensitivity_refit_needs_in_memory_data():
+    from skmediate import SensitivityGrid
+
+    X, y, _ = _frame()
+    grid = SensitivityGrid(
+        IVMediationRegressor(treatment="r", mediator="m"),
+        tau_direct={"x1": [0.0, 0.5]},
+        method="refit",
+    )
+    with pytest.raises(ValueError, match="method='refit' needs in-memory data"):
+        grid.fit(dd.from_pandas(X, npartitions=2), y)
