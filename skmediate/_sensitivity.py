@@ -381,7 +381,10 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \
+                (n_samples, n_features)
+            With dask data the closed form reduces each partition where it
+            lives (``method="refit"`` needs in-memory data).
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Frequency weights, passed to the estimator.
