@@ -60,8 +60,13 @@ def is_dask(a) -> bool:
 
 
 def row_slices(n: int, width: int):
-    """Consecutive row slices of about ``_CHUNK_BYTES`` for ``width`` float columns."""
-    step = max(1024, _CHUNK_BYTES // (8 * max(width, 1)))
+    """Consecutive row slices for ``width`` float columns.
+
+    A slice takes at most about ``_CHUNK_BYTES`` (so that products over it run
+    in cache) and, for small data, about an eighth of the rows (so that the
+    chunk copies stay small next to the data).
+    """
+    step = max(256, min(_CHUNK_BYTES // (8 * max(width, 1)), -(-n // 8)))
     for start in range(0, n, step):
         yield slice(start, min(start + step, n))
 
