@@ -840,8 +840,11 @@ def bootstrap(
         covariate transformers that are fitted on each resample, LIML,
         Fuller and other k-class estimators).
     n_jobs : int, default=None
-        Parallel refits (joblib); ``None`` means 1. The results do not
-        depend on it.
+        Parallel refits (joblib); ``None`` means 1 unless in a
+        ``joblib.parallel_config`` context. Any joblib backend works,
+        including Dask's for a cluster (``with
+        joblib.parallel_config(backend="dask"): bootstrap(...)``). The
+        results do not depend on ``n_jobs`` or the backend.
     random_state : int, numpy Generator or None, default=None
         Seed of the resamples, all drawn in the calling process.
     progress : bool, default=False

@@ -32,11 +32,11 @@ from sklearn import config_context, get_config
 __all__ = ["parallel_map", "record_warnings"]
 
 
-class _WithCallerConfig:
+class _Task:
     """``function`` called under the scikit-learn configuration of the caller.
 
-    A module-level class rather than a closure so that it pickles with the
-    standard library, as every joblib backend needs.
+    Nested joblib calls default to one job in the task's thread. A module-level
+    class rather than a closure, so that it pickles with the standard library.
     """
 
     def __init__(self, function: Callable, config: dict):
@@ -44,7 +44,10 @@ class _WithCallerConfig:
         self.config = config
 
     def __call__(self, *args):
-        with config_context(**self.config):
+        with (
+            config_context(**self.config),
+            joblib.parallel_config(backend="threading", n_jobs=1),
+        ):
             return self.function(*args)
 
 
@@ -63,6 +66,12 @@ def parallel_map(
     cluster. Results come back in the order of ``arguments`` whatever the
     order in which the tasks finish, and ``function`` runs under the
     scikit-learn configuration of the calling thread.
+
+    Inside a task, joblib calls that do not set ``n_jobs`` (such as a
+    ``ColumnTransformer`` fitting its transformers) run in the task's thread:
+    the tasks are the parallel level. Under the Dask backend they would
+    otherwise send tiny tasks back to the cluster (its backend ignores
+    ``n_jobs``) and release the worker's thread meanwhile.
 
     Parameters
     ----------
@@ -83,7 +92,7 @@ def parallel_map(
     -------
     list or generator
     """
-    task = _WithCallerConfig(function, get_config())
+    task = _Task(function, get_config())
     return joblib.Parallel(
         n_jobs=n_jobs,
         return_as="generator" if generator else "list",

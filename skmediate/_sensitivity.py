@@ -242,7 +242,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         whenever the estimator is linear in the outcome (the built-in
         estimators with two-stage or ordinary least squares).
     n_jobs : int or None, default=None
-        Parallel refits with joblib (``method="refit"`` only).
+        Parallel refits with joblib (``method="refit"`` only); ``None`` means
+        1 unless in a ``joblib.parallel_config`` context. Any joblib backend
+        works, including Dask's for a cluster (``with
+        joblib.parallel_config(backend="dask"): grid.fit(X, y)``), with the
+        same results. Warnings issued by the refits are repeated once per
+        category, with the number of refits that issued them.
 
     Attributes
     ----------
