@@ -3,12 +3,14 @@
 The refit workloads (``bootstrap(engine="refit")``, ``SensitivityGrid(method=
 "refit")`` and ``simulate``) run their tasks with joblib, so any backend works:
 worker processes (loky), threads, or a Dask cluster through
-``joblib.parallel_config(backend="dask")``. Two things must not depend on the
-backend:
+``joblib.parallel_config(backend="dask")``. Three things must not depend on
+the backend:
 
 - the scikit-learn configuration (``sklearn.set_config``), which is thread-local
   and absent from worker processes: :func:`parallel_map` captures it in the
   calling thread and sets it around every task;
+- where joblib calls inside a task run: in the task's thread, not back on a
+  Dask cluster (see :func:`parallel_map`);
 - the warnings a task records. ``warnings.catch_warnings`` swaps the
   process-wide filters and display hook, so on Python versions without
   context-aware warnings two threads of one process that use it at once (the
