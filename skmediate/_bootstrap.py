@@ -13,12 +13,12 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_limits
 
 from ._batched import ClusterSpec, tsls_batch, wild_batch
 from ._estimators import _MediationRegressor
+from ._parallel import parallel_map, record_warnings
 from ._resampling import (
     SCHEMES,
     draw,
@@ -333,8 +333,7 @@ def _resampled_data(X, y, fit_params: dict, task):
 
 def _fit_resample(estimator, X, y, fit_params, task, statistic, with_se):
     """Fit a clone on one resample: ``(values, ses, error, warnings)``."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with record_warnings() as caught:
         try:
             Xr, yr, params = _resampled_data(X, y, fit_params, task)
             fitted = clone(estimator).fit(Xr, yr, **params)
@@ -404,17 +403,22 @@ class _Resampler:
 
     def refit(self, tasks, n_jobs):
         """Refit on every resample of ``tasks`` with joblib; results in order."""
-        return Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_fit_resample)(
-                self.estimator,
-                self.X,
-                self.y,
-                self.fit_params,
-                task,
-                self.statistic,
-                self.with_se,
-            )
-            for task in tasks
+        return parallel_map(
+            _fit_resample,
+            (
+                (
+                    self.estimator,
+                    self.X,
+                    self.y,
+                    self.fit_params,
+                    task,
+                    self.statistic,
+                    self.with_se,
+                )
+                for task in tasks
+            ),
+            n_jobs,
+            generator=True,
         )
 
 
@@ -836,8 +840,11 @@ def bootstrap(
         covariate transformers that are fitted on each resample, LIML,
         Fuller and other k-class estimators).
     n_jobs : int, default=None
-        Parallel refits (joblib); ``None`` means 1. The results do not
-        depend on it.
+        Parallel refits (joblib); ``None`` means 1 unless in a
+        ``joblib.parallel_config`` context. Any joblib backend works,
+        including Dask's for a cluster (``with
+        joblib.parallel_config(backend="dask"): bootstrap(...)``). The
+        results do not depend on ``n_jobs`` or the backend.
     random_state : int, numpy Generator or None, default=None
         Seed of the resamples, all drawn in the calling process.
     progress : bool, default=False

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.pipeline import Pipeline
@@ -16,6 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._linalg import LinearFit, _group_sums, is_dask, reduce_rows, weighted_mean
+from ._parallel import parallel_map, record_warnings
 from ._roles import role_names, transform_roles
 from ._validation import HasMethods, StrOptions, fit_context
 
@@ -275,7 +276,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         whenever the estimator is linear in the outcome (the built-in
         estimators with two-stage or ordinary least squares).
     n_jobs : int or None, default=None
-        Parallel refits with joblib (``method="refit"`` only).
+        Parallel refits with joblib (``method="refit"`` only); ``None`` means
+        1 unless in a ``joblib.parallel_config`` context. Any joblib backend
+        works, including Dask's for a cluster (``with
+        joblib.parallel_config(backend="dask"): grid.fit(X, y)``), with the
+        same results. Warnings issued by the refits are repeated once per
+        category, with the number of refits that issued them.
 
     Attributes
     ----------
@@ -470,7 +476,16 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             z = stats.norm.isf((1 - level) / 2)
             low, high = estimates - z * se, estimates + z * se
         else:
-            estimates, se, low, high = self._refit(X, y, fit_params, directions)
+            (estimates, se, low, high), caught = self._refit(
+                X, y, fit_params, directions
+            )
+            for category, (count, first) in caught.items():
+                warnings.warn(
+                    f"{category.__name__} was issued by {count} of "
+                    f"{len(self.grid_)} refits over the grid; the first: {first}",
+                    category,
+                    stacklevel=3,
+                )
         self._store(estimates, se, low, high, level)
         return self
 
@@ -500,14 +515,30 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         return self.forms_.evaluate(self.grid_)
 
     def _refit(self, X, y, fit_params, directions):
+        """Refits at the grid points, in grid order, and the warnings they issued.
+
+        The warnings are ``{category: (number of refits, first message)}``,
+        recorded in the workers whatever the joblib backend.
+        """
         y = np.asarray(y, dtype=float).reshape(-1)
-        outcomes = [y - directions @ tau for tau in self.grid_]
-        fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_refit_one)(clone(self.estimator), X, outcome, fit_params)
-            for outcome in outcomes
+        outputs = parallel_map(
+            _refit_one,
+            (
+                (self.estimator, X, y - directions @ tau, fit_params)
+                for tau in self.grid_
+            ),
+            self.n_jobs,
         )
-        stacked = np.asarray(fitted)  # (G, 4, 2): estimate, se, low, high
-        return stacked[:, 0], stacked[:, 1], stacked[:, 2], stacked[:, 3]
+        caught = {}
+        for _, warned in outputs:
+            firsts = {}  # this refit's first message of each category
+            for category, message in warned:
+                firsts.setdefault(category, message)
+            for category, message in firsts.items():
+                count, first = caught.get(category, (0, message))
+                caught[category] = (count + 1, first)
+        stacked = np.asarray([values for values, _ in outputs])  # (G, 4, 2)
+        return (stacked[:, 0], stacked[:, 1], stacked[:, 2], stacked[:, 3]), caught
 
     def _store(self, estimates, se, low, high, level):
         p = len(self.covariate_names_)
@@ -666,15 +697,18 @@ def _check_finite(values, label):
 
 
 def _refit_one(estimator, X, y, fit_params):
-    estimator.fit(X, y, **fit_params)
-    final = _final_step(estimator)
+    """Fit a clone: the effects' ``[estimate, se, ci_low, ci_high]`` and warnings."""
+    with record_warnings() as caught:
+        fitted = clone(estimator).fit(X, y, **fit_params)
+    final = _final_step(fitted)
     result = final.result_
     treatment = getattr(result, "treatment", result.params.index[-2])
     mediator = getattr(result, "mediator", result.params.index[-1])
     ci = result.conf_int()
-    return [
+    values = [
         [final.direct_effect_, final.mediator_effect_],
         [result.std_errors[treatment], result.std_errors[mediator]],
         [ci.loc[treatment, "lower"], ci.loc[mediator, "lower"]],
         [ci.loc[treatment, "upper"], ci.loc[mediator, "upper"]],
     ]
+    return values, [(w.category, str(w.message)) for w in caught]

@@ -6,15 +6,16 @@ import dataclasses
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.parallel import Parallel, delayed
 
 from ._extract import EFFECTS, effect_estimate, mediation_result
+from ._parallel import parallel_map, record_warnings
 from .exceptions import WeakInstrumentWarning
 
 __all__ = ["SimulationResult", "simulate", "summarize"]
@@ -138,11 +139,8 @@ class SimulationResult:
         return summarize(self.replications)
 
 
-def _builtin(effect: str) -> Callable:
-    def statistic(estimator):
-        return effect_estimate(mediation_result(estimator), effect)
-
-    return statistic
+def _builtin_statistic(estimator, effect: str):
+    return effect_estimate(mediation_result(estimator), effect)
 
 
 def _check_statistics(statistics) -> dict[str, Callable]:
@@ -166,7 +164,8 @@ def _check_statistics(statistics) -> dict[str, Callable]:
                     "{name: callable(fitted_estimator) -> (estimate, std_error, "
                     "ci_low, ci_high)}"
                 )
-            func = _builtin(name)
+            # a partial of a module-level function pickles for any joblib backend
+            func = partial(_builtin_statistic, effect=name)
         elif not callable(func):
             raise TypeError(
                 f"statistic {name!r} must be a callable taking the fitted "
@@ -202,8 +201,7 @@ def _replicate(replication, seed, estimators, data_generator, statistics):
     truth = _truth_dict(truth)
     rows, errors, other_warnings = [], [], []
     for name, estimator in estimators.items():
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with record_warnings() as caught:
             try:
                 fitted = clone(estimator).fit(X, y)
                 failed = False
@@ -357,9 +355,14 @@ def simulate(
     seeds = check_random_state(random_state).randint(
         np.iinfo(np.int32).max, size=n_replications
     )
-    outputs = Parallel(n_jobs=n_jobs, verbose=10 if progress else 0)(
-        delayed(_replicate)(k, seed, estimators, data_generator, statistics)
-        for k, seed in enumerate(seeds)
+    outputs = parallel_map(
+        _replicate,
+        (
+            (k, seed, estimators, data_generator, statistics)
+            for k, seed in enumerate(seeds)
+        ),
+        n_jobs,
+        verbose=10 if progress else 0,
     )
     rows, errors, seen = [], {}, {}
     for rep_rows, rep_errors, rep_warnings in outputs:
