@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from ._batched import ClusterSpec, tsls_batch, wild_batch
 from ._estimators import _MediationRegressor
+from ._linalg import is_dask
 from ._parallel import parallel_map, record_warnings
 from ._resampling import (
     SCHEMES,
@@ -972,6 +973,13 @@ def bootstrap(
     direct_effect_        -0.9        0.2    -1.3     -0.5
     mediator_effect_       2.1        0.1     1.8      2.3
     """
+    if any(is_dask(a) for a in (X, y, groups, strata)):
+        raise ValueError(
+            "bootstrap needs in-memory data: every resample reweights every row. "
+            "Call .compute() on the dask collection first if it fits in memory; "
+            "for larger data use the estimator's analytic standard errors or a "
+            "SensitivityGrid, which reduce each partition where it lives"
+        )
     fit_params = _check_options(
         n_resamples, method, scheme, engine, confidence_level, fit_params, progress
     )

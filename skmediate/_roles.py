@@ -142,6 +142,7 @@ def fit_roles(
         steps,
         remainder="drop",
         sparse_threshold=0.0,
+        n_jobs=1,  # tiny per-role fits: never sent to a joblib backend's workers
         verbose_feature_names_out=False,
     ).set_output(transform="default")
     transformed = column_transformer.fit_transform(X)

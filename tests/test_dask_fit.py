@@ -309,3 +309,16 @@ def test_sensitivity_refit_needs_in_memory_data():
     )
     with pytest.raises(ValueError, match="method='refit' needs in-memory data"):
         grid.fit(dd.from_pandas(X, npartitions=2), y)
+
+
+def test_bootstrap_needs_in_memory_data():
+    from skmediate import bootstrap
+
+    X, y, _ = _frame()
+    with pytest.raises(ValueError, match="bootstrap needs in-memory data"):
+        bootstrap(
+            IVMediationRegressor(treatment="r", mediator="m"),
+            dd.from_pandas(X, npartitions=2),
+            y,
+            n_resamples=10,
+        )
