@@ -390,9 +390,8 @@ class _Resampler:
             y_star = pd.Series(y_star, index=self.y.index, name=self.y.name)
         return ("outcome", y_star, None)
 
-    def fit(self, task):
-        """Refit on one resample, in this process."""
-        return _fit_resample(
+    def _arguments(self, task):
+        return (
             self.estimator,
             self.X,
             self.y,
@@ -402,22 +401,15 @@ class _Resampler:
             self.with_se,
         )
 
+    def fit(self, task):
+        """Refit on one resample, in this process."""
+        return _fit_resample(*self._arguments(task))
+
     def refit(self, tasks, n_jobs):
         """Refit on every resample of ``tasks`` with joblib; results in order."""
         return parallel_map(
             _fit_resample,
-            (
-                (
-                    self.estimator,
-                    self.X,
-                    self.y,
-                    self.fit_params,
-                    task,
-                    self.statistic,
-                    self.with_se,
-                )
-                for task in tasks
-            ),
+            (self._arguments(task) for task in tasks),
             n_jobs,
             generator=True,
         )

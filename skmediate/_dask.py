@@ -14,17 +14,11 @@ import numpy as np
 import pandas as pd
 
 from ._linalg import is_dask
+from ._roles import _ROLE_LABEL as _LABEL
 from ._roles import ROLES, RoleData, fit_roles
 from ._validation import check_groups, check_outcome, is_dataframe
 
 __all__ = ["DaskInputs", "dask_inputs", "role_values"]
-
-_LABEL = {
-    "treatment": "treatment",
-    "mediator": "mediator",
-    "covariates": "covariate",
-    "controls": "control",
-}
 
 
 @dataclass(frozen=True, eq=False)
