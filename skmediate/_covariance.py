@@ -223,23 +223,29 @@ def stacked_covariance(
     ]
     arrays = [f.resid for f in fits] + [fits[j].regressors for j in distinct] + optional
 
+    # The chunk function is sent with every partition of dask data: it
+    # captures only small values, never the fits or their arrays.
+    n_fits = len(fits)
+    has_weights, has_codes = weights is not None, codes is not None
+    has_means = centered is not None
+
     def on_chunk(*chunks):
-        resid = chunks[: len(fits)]
-        regressors = dict(zip(distinct, chunks[len(fits) :], strict=False))
-        rest = list(chunks[len(fits) + len(distinct) :])
-        w = rest.pop(0) if weights is not None else None
-        cc = rest.pop(0) if codes is not None else None
+        resid = chunks[:n_fits]
+        regressors = dict(zip(distinct, chunks[n_fits:], strict=False))
+        rest = list(chunks[n_fits + len(distinct) :])
+        w = rest.pop(0) if has_weights else None
+        cc = rest.pop(0) if has_codes else None
         t = {}
         for j, d in enumerate(directions):
             source = same_as[j]
             if source not in t:
                 t[source] = regressors[source].dot(d).reshape(-1, d.shape[1])
         if homoskedastic:
-            scores = np.hstack([t[same_as[j]] for j in range(len(fits))])
+            scores = np.hstack([t[same_as[j]] for j in range(n_fits)])
         else:
             scores = np.hstack(
-                [t[same_as[j]] * resid[j][:, None] for j in range(len(fits))]
-                + ([rest.pop(0) / nobs] if centered is not None else [])
+                [t[same_as[j]] * resid[j][:, None] for j in range(n_fits)]
+                + ([rest.pop(0) / nobs] if has_means else [])
             )
         weighted = scores if w is None else scores * w[:, None]
         if cc is not None:

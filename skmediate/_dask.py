@@ -18,7 +18,7 @@ from ._roles import _ROLE_LABEL as _LABEL
 from ._roles import ROLES, RoleData, fit_roles
 from ._validation import check_groups, check_outcome, is_dataframe
 
-__all__ = ["DaskInputs", "dask_inputs", "role_values"]
+__all__ = ["DaskInputs", "dask_inputs", "dask_template", "role_values"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +68,15 @@ def _as_vector(a, name: str, row_chunks, n: int):
     if a.chunks[0] != row_chunks:
         a = a.rechunk({0: row_chunks})
     return a
+
+
+def dask_template(X):
+    """A zero-row pandas frame or numpy array with the columns and dtypes of ``X``."""
+    if is_dataframe(X):
+        return X._meta
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional; got shape {X.shape}")
+    return np.zeros((0, X.shape[1]), dtype=X.dtype)
 
 
 def _select(X, used: list[int]):
@@ -123,14 +132,10 @@ def dask_inputs(
             "dask.dataframe's get_dummies after categorize()"
         )
     frame = is_dataframe(X)
-    if frame:
-        template = X._meta
-        names = [str(c) for c in X.columns]
-    else:
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional; got shape {X.shape}")
-        template = np.zeros((0, X.shape[1]), dtype=X.dtype)
-        names = [f"x{i}" for i in range(X.shape[1])]
+    template = dask_template(X)
+    names = (
+        [str(c) for c in X.columns] if frame else [f"x{i}" for i in range(X.shape[1])]
+    )
     column_transformer, layout = fit_roles(
         template, treatment, mediator, covariates, controls, "passthrough"
     )

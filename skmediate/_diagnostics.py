@@ -496,6 +496,7 @@ def exogeneity_tests(
         weights=structural.weights,
         r_factor=r_aug[:k_aug, :k_aug],
         scale=scale_aug,
+        total_weight=structural.total_weight,
     )
     last = np.zeros(k_aug)
     last[-1] = 1.0

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._covariance import COV_TYPES, covariance, encode_groups
-from ._dask import dask_inputs, role_values
+from ._dask import dask_inputs, dask_template, role_values
 from ._diagnostics import first_stage_diagnostics, iv_diagnostics
 from ._effects import mediation_effects
 from ._linalg import (
@@ -235,7 +235,10 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 "needed"
             )
         treatment = data.roles.treatment
-        low, high = float(treatment.min()), float(treatment.max())
+        extremes = (treatment.min(), treatment.max())
+        if is_dask(treatment):  # one pass for both
+            extremes = _compute(*extremes)
+        low, high = map(float, extremes)
         if low == high:
             raise ValueError(
                 f"treatment {data.roles.names['treatment'][0]!r} takes a single value "
@@ -407,6 +410,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         if is_dask(X):
             # Partition by partition: returns a dask array.
+            validate_data(self, dask_template(X), reset=False, skip_check_array=True)
             values, roles = role_values(X, self.column_transformer_)
             order = [roles[r] for r in ("covariates", "controls")] + [
                 roles["treatment"],
@@ -442,6 +446,12 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         the outcome.
         """
         return True
+
+
+def _compute(*collections):
+    import dask
+
+    return dask.compute(*collections)
 
 
 def _rsquared(fit: LinearFit, y: np.ndarray) -> float:

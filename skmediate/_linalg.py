@@ -31,6 +31,8 @@ __all__ = [
 # Rows per chunk of the tall-skinny QR are chosen so a chunk takes about this
 # many bytes (it then stays in a typical L2/L3 cache).
 _CHUNK_BYTES = 4 * 2**20
+# Partition results combined at a time in the tree reduction of dask data.
+_SPLIT_EVERY = 8
 
 
 def solve_triangular(r: np.ndarray, b: np.ndarray, trans: bool = False) -> np.ndarray:
@@ -56,7 +58,7 @@ def rank_tolerance(n_rows: int, n_cols: int) -> float:
 
 def is_dask(a) -> bool:
     """Whether ``a`` is a dask collection (checked without importing dask)."""
-    return type(a).__module__.split(".")[0] == "dask"
+    return hasattr(type(a), "__dask_graph__")
 
 
 def row_slices(n: int, width: int):
@@ -67,6 +69,8 @@ def row_slices(n: int, width: int):
     chunk copies stay small next to the data).
     """
     step = max(256, min(_CHUNK_BYTES // (8 * max(width, 1)), -(-n // 8)))
+    if n == 0:
+        yield slice(0, 0)
     for start in range(0, n, step):
         yield slice(start, min(start + step, n))
 
@@ -90,9 +94,10 @@ def reduce_rows(func, arrays, *, combine=None):
         Arrays (1-d or 2-d, numpy or dask) and :class:`ColumnBlocks` with the
         same number of rows.
     combine : callable, optional
-        Reduces the list of partial results; by default they are added. It
-        must compose: for dask data it reduces each partition's chunks, then
-        the partitions' results (a stacked QR and a sum both do).
+        Reduces a list of partial results to one; by default they are added.
+        It must compose, as a stacked QR and a sum do: the numpy path folds
+        the chunks' results two at a time, and for dask data each partition's
+        chunks are reduced, then the partitions' results in a tree.
     """
     leaves, rebuild = _flatten(arrays)
 
@@ -102,15 +107,17 @@ def reduce_rows(func, arrays, *, combine=None):
     if any(is_dask(a) for a in leaves):
         return _reduce_dask(on_chunk, leaves, combine)
     n = arrays[0].shape[0]
+    lengths = {a.shape[0] for a in leaves}
+    if len(lengths) > 1:
+        raise ValueError(f"arrays of different lengths {sorted(lengths)} in one pass")
     width = sum(1 if a.ndim == 1 else a.shape[1] for a in leaves)
-    if combine is not None:
-        return combine(
-            [on_chunk(*(a[rows] for a in leaves)) for rows in row_slices(n, width)]
-        )
     total = None
     for rows in row_slices(n, width):
         part = on_chunk(*(a[rows] for a in leaves))
-        total = part if total is None else total + part
+        if total is None:
+            total = part
+        else:  # folded as they come, so no chunk result is kept
+            total = total + part if combine is None else combine([total, part])
     return total
 
 
@@ -146,6 +153,7 @@ def _reduce_dask(func, arrays, combine):
 
     reference = next(a for a in arrays if is_dask(a))
     row_chunks = reference.chunks[0]
+    keep = [i for i, size in enumerate(row_chunks) if size > 0] or [0]
     partitions = []
     for a in arrays:
         if not is_dask(a):
@@ -154,23 +162,33 @@ def _reduce_dask(func, arrays, combine):
             a = a.rechunk({0: row_chunks})
         if a.ndim == 2 and len(a.chunks[1]) > 1:
             a = a.rechunk({1: -1})
-        partitions.append(a.to_delayed(optimize_graph=False).reshape(-1))
+        blocks = a.to_delayed(optimize_graph=False).reshape(-1)
+        partitions.append([blocks[i] for i in keep])  # empty partitions left out
 
     # Within a partition, the numpy path runs over cache-sized row chunks, so a
     # task holds its partition's inputs and little else.
     def on_partition(*parts):
         return reduce_rows(func, parts, combine=combine)
 
-    tasks = [
+    def fold(parts):
+        if combine is not None:
+            return combine(list(parts))
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+    # A tree of combines, _SPLIT_EVERY results at a time, so that neither a
+    # worker nor the caller holds more than a few partitions' results.
+    level = [
         dask.delayed(on_partition)(*parts) for parts in zip(*partitions, strict=True)
     ]
-    results = list(dask.compute(*tasks))
-    if combine is not None:
-        return combine(results)
-    total = results[0]
-    for part in results[1:]:
-        total = total + part
-    return total
+    while len(level) > 1:
+        level = [
+            dask.delayed(fold)(level[i : i + _SPLIT_EVERY])
+            for i in range(0, len(level), _SPLIT_EVERY)
+        ]
+    return level[0].compute()
 
 
 class Interaction:
@@ -200,6 +218,8 @@ class Interaction:
 
     def __getitem__(self, key):
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if isinstance(rows, (int, np.integer)):  # one row, as a vector
+            return np.asarray(self[rows : rows + 1 or None, cols])[0]
         if isinstance(cols, (int, np.integer)):
             return self.treatment[rows] * (
                 self.covariates[rows, cols] - self.center[cols]
@@ -325,7 +345,7 @@ class ColumnBlocks:
 
     def __getitem__(self, key):
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
-        if cols == slice(None):
+        if isinstance(cols, slice) and cols == slice(None):
             return self.rows(rows)
         return np.asarray(self.rows(rows))[:, cols]
 
@@ -423,6 +443,13 @@ class LinearFit:
         Column scales of ``regressors``.
     kappa : float, default=1.0
         ``κ`` of a k-class fit: 1 for least squares and two-stage least squares.
+    total_weight : float, optional
+        The sum of ``weights``, when already known (for dask data every sum
+        is a pass over the rows).
+
+    The arrays with one entry per row (``resid``, ``weights`` and the blocks
+    of ``regressors`` and ``design``) are numpy arrays, or lazy dask arrays
+    for a fit of dask data.
     """
 
     params: np.ndarray
@@ -433,12 +460,15 @@ class LinearFit:
     r_factor: np.ndarray
     scale: np.ndarray
     kappa: float = 1.0
+    total_weight: float | None = None
 
     @property
     def nobs(self) -> float:
         """Number of observations: the sum of the frequency weights."""
         if self.weights is None:
             return float(self.resid.shape[0])
+        if self.total_weight is not None:
+            return self.total_weight
         return float(self.weights.sum())
 
     @property
@@ -602,6 +632,7 @@ class TSLSFit:
             weights=self.structural.weights,
             r_factor=r_lead,
             scale=scale,
+            total_weight=self.structural.total_weight,
         )
 
 
@@ -782,6 +813,8 @@ def fit_tsls(
         sqrt_w = np.sqrt(weights)
     scale = _column_scale(data, weights)
     r = _tsqr(data, sqrt_w, scale)
+    # Σw once for all the fits below (each sum is a pass over dask data)
+    nobs = float(n if weights is None else weights.sum())
     tol = rank_tolerance(n, scale.shape[0])
     _check_rank(np.diag(r)[:n_inst], tol, "instruments", "instrument matrix")
 
@@ -808,6 +841,7 @@ def fit_tsls(
                 weights=weights,
                 r_factor=r_inst,
                 scale=inst_scale,
+                total_weight=nobs,
             )
             for j in range(ke)
         )
@@ -818,7 +852,6 @@ def fit_tsls(
     rhs = q_g.T @ r[:n_inst, -1]
 
     liml_kappa = _liml_kappa(r, kw, n_inst) if ke else np.nan
-    nobs = float(n if weights is None else weights.sum())
     if isinstance(kappa, str):
         if kappa != "liml":
             raise ValueError(f"kappa must be a float or 'liml'; got {kappa!r}")
@@ -848,6 +881,7 @@ def fit_tsls(
         r_factor=r_g,
         scale=reg_scale,
         kappa=kappa_value if ke else 1.0,
+        total_weight=nobs,
     )
     return TSLSFit(
         structural,

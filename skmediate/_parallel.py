@@ -137,7 +137,10 @@ def _close_session() -> None:
         _session["depth"] -= 1
         if _session["depth"] == 0:
             catcher = _session["catcher"]
-            _session["catcher"] = _session["showwarning"] = None
+            _session["catcher"] = None
+            # The saved hook is kept: a thread whose own catch_warnings spans
+            # the session's end may reinstall _show, which then displays
+            # through it instead of failing.
             catcher.__exit__(None, None, None)  # restores filters and showwarning
 
 

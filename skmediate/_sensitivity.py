@@ -118,9 +118,11 @@ def sensitivity_forms(
         scale = [1.0 if cov_type == "HC0" else n / (n - k)] * len(effects)
     optional = [a for a in (fit.weights, groups if n_groups else None) if a is not None]
 
+    has_weights = fit.weights is not None  # the closure must not hold `fit`
+
     def on_chunk(resid, shift_dirs, design, regressors, *rest):
         rest = list(rest)
-        w = rest.pop(0) if fit.weights is not None else None
+        w = rest.pop(0) if has_weights else None
         codes = rest.pop(0) if n_groups else None
         # residuals at τ are base @ [1, -τ]
         base = np.column_stack([resid, shift_dirs - design.dot(operator)])
@@ -401,6 +403,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         -------
         self : object
         """
+        if is_dask(X):
+            self._check_dask_method()
         fit_params = self._fit_params(sample_weight, groups)
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         final = _final_step(self.estimator_)
@@ -461,12 +465,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                 f"kappa='2sls' or a fixed number); got {type(final).__name__}"
                 f"{kappa}; use method='refit'"
             )
-        if lazy and method == "refit":
-            raise ValueError(
-                "method='refit' needs in-memory data; with dask input use "
-                "method='closed_form' (or 'auto'), which reduces each partition "
-                "where it lives"
-            )
         self.method_ = method
         level = final.confidence_level if hasattr(final, "confidence_level") else 0.95
         if method == "closed_form":
@@ -488,6 +486,24 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                 )
         self._store(estimates, se, low, high, level)
         return self
+
+    def _check_dask_method(self):
+        """Dask data take the closed form, before anything is fitted."""
+        if self.method == "refit":
+            raise ValueError(
+                "method='refit' needs in-memory data; with dask input use "
+                "method='closed_form' (or 'auto'), which reduces each partition "
+                "where it lives"
+            )
+        final = _final_step(self.estimator)
+        if not getattr(final, "linear_in_y", False):
+            kappa = f"(kappa={final.kappa!r})" if hasattr(final, "kappa") else ""
+            raise ValueError(
+                "SensitivityGrid on dask data needs the closed form, which needs "
+                "an estimator linear in the outcome (NaiveMediationRegressor, or "
+                "IVMediationRegressor with kappa='2sls' or a fixed number); got "
+                f"{type(final).__name__}{kappa}"
+            )
 
     def _fit_params(self, sample_weight, groups):
         params = {}

@@ -322,3 +322,52 @@ def test_bootstrap_needs_in_memory_data():
             y,
             n_resamples=10,
         )
+
+
+def test_sensitivity_on_dask_needs_a_linear_estimator():
+    from skmediate import SensitivityGrid
+
+    X, y, _ = _frame()
+    grid = SensitivityGrid(
+        IVMediationRegressor(treatment="r", mediator="m", kappa="liml"),
+        tau_direct={"x1": [0.0, 0.5]},
+    )
+    with pytest.raises(ValueError, match=r"linear in the outcome .*kappa='liml'"):
+        grid.fit(dd.from_pandas(X, npartitions=2), y)
+
+
+def test_dask_predict_checks_the_columns():
+    X, y, _ = _frame()
+    est = IVMediationRegressor(treatment="r", mediator="m")
+    est.fit(dd.from_pandas(X, npartitions=2), y)
+    reordered = X[list(reversed(X.columns))]
+    with pytest.raises(ValueError, match="Feature names"):
+        est.predict(dd.from_pandas(reordered, npartitions=2))
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+def test_dask_empty_partitions(cov_type):
+    # a filtered dask DataFrame has partitions of unknown, possibly zero, length
+    X, y, groups = simulate_trial(3000, n_covariates=2, n_clusters=25, seed=7)
+    frame = X.assign(y=y, g=groups, keep=np.arange(len(y)) < 1000)
+    lazy_frame = dd.from_pandas(frame, npartitions=3)
+    kept = lazy_frame[lazy_frame.keep]  # the second and third partitions are empty
+    params = dict(
+        treatment="r", mediator="m", covariates=["x1", "x2"], cov_type=cov_type
+    )
+    extra = {"groups": frame.g[:1000]} if cov_type == "cluster" else {}
+    memory = IVMediationRegressor(**params).fit(
+        frame[:1000][["r", "m", "x1", "x2"]], frame.y[:1000], **extra
+    )
+    lazy_extra = {"groups": kept.g} if cov_type == "cluster" else {}
+    lazy = IVMediationRegressor(**params).fit(
+        kept[["r", "m", "x1", "x2"]], kept.y, **lazy_extra
+    )
+    assert_same_fit(memory, lazy)
+
+
+def test_reduce_rows_checks_lengths():
+    from skmediate._linalg import reduce_rows
+
+    with pytest.raises(ValueError, match="different lengths"):
+        reduce_rows(lambda a, b: a.sum() + b.sum(), [np.ones(10), np.ones(9)])
