@@ -258,11 +258,7 @@ def stacked_covariance(
         we = e if w is None else e * w[:, None]
         return [part, we.T @ e]
 
-    parts = reduce_rows(
-        on_chunk,
-        arrays,
-        combine=lambda results: [sum(x) for x in zip(*results, strict=True)],
-    )
+    parts = reduce_rows(on_chunk, arrays)
     if cov_type == "cluster":
         meat = parts[0].T @ parts[0]
     else:

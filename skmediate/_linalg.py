@@ -94,7 +94,8 @@ def reduce_rows(func, arrays, *, combine=None):
         Arrays (1-d or 2-d, numpy or dask) and :class:`ColumnBlocks` with the
         same number of rows.
     combine : callable, optional
-        Reduces a list of partial results to one; by default they are added.
+        Reduces a list of partial results to one; by default they are added
+        (element by element for lists of arrays).
         It must compose, as a stacked QR and a sum do: the numpy path folds
         the chunks' results two at a time, and for dask data each partition's
         chunks are reduced, then the partitions' results in a tree.
@@ -115,9 +116,25 @@ def reduce_rows(func, arrays, *, combine=None):
     for rows in row_slices(n, width):
         part = on_chunk(*(a[rows] for a in leaves))
         if total is None:
-            total = part
+            total = _copy(part) if combine is None else part
         else:  # folded as they come, so no chunk result is kept
-            total = total + part if combine is None else combine([total, part])
+            total = _add(total, part) if combine is None else combine([total, part])
+    return total
+
+
+def _copy(part):
+    if isinstance(part, (list, tuple)):
+        return [np.array(p, dtype=float) for p in part]
+    return np.array(part, dtype=float)
+
+
+def _add(total, part):
+    """``total + part`` in place, elementwise for lists of arrays."""
+    if isinstance(total, list):
+        for t, p in zip(total, part, strict=True):
+            t += p
+    else:
+        total += part
     return total
 
 
@@ -173,9 +190,9 @@ def _reduce_dask(func, arrays, combine):
     def fold(parts):
         if combine is not None:
             return combine(list(parts))
-        total = parts[0]
+        total = _copy(parts[0])
         for part in parts[1:]:
-            total = total + part
+            total = _add(total, part)
         return total
 
     # A tree of combines, _SPLIT_EVERY results at a time, so that neither a
@@ -389,11 +406,10 @@ def _has_dask(a) -> bool:
 
 def _group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """``Σ_{i∈g} values_i`` for each group: shape (n_groups, k)."""
-    columns = [
-        np.bincount(codes, weights=values[:, j], minlength=n_groups)
-        for j in range(values.shape[1])
-    ]
-    return np.column_stack(columns) if columns else np.zeros((n_groups, 0))
+    k = values.shape[1]
+    cells = (np.asarray(codes, dtype=np.intp)[:, None] * k + np.arange(k)).ravel()
+    sums = np.bincount(cells, weights=values.ravel(), minlength=n_groups * k)
+    return sums.reshape(n_groups, k)
 
 
 def weighted_mean(a, weights=None) -> np.ndarray:
