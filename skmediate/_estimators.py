@@ -280,15 +280,17 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         X : {array-like, DataFrame, dask array, dask DataFrame} of shape \
                 (n_samples, n_features)
             Data holding the treatment, mediator, covariate and control columns.
-            Dask data is never gathered: every pass over the rows reduces each
-            partition where it lives (a column-norm pass, the tall-skinny QR,
-            then the score sums of the covariances and diagnostics), and the
-            result equals the in-memory fit up to rounding. Dask input needs
+            Dask data is never gathered: each pass over the rows reduces every
+            partition where it lives (the value checks, the column norms, the
+            tall-skinny QR, then one pass per score sum of the covariances and
+            diagnostics: about fifteen in all, whatever the size; ``persist()``
+            the collection first if its partitions are costly to produce), and
+            the result equals the in-memory fit up to rounding. Dask input needs
             ``covariate_transformer="passthrough"``, numeric columns and
             positive weights (select rows with weight 0 out first).
         y : array-like or dask array/Series of shape (n_samples,)
             Outcome.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
             Frequency weights: a weighted fit equals the fit on rows repeated
             that many times. Rows with weight 0 are left out.
         groups : array-like of shape (n_samples,), default=None
