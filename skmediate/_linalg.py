@@ -95,10 +95,11 @@ def reduce_rows(func, arrays, *, combine=None):
         same number of rows.
     combine : callable, optional
         Reduces a list of partial results to one; by default they are added
-        (element by element for lists of arrays).
-        It must compose, as a stacked QR and a sum do: the numpy path folds
-        the chunks' results two at a time, and for dask data each partition's
-        chunks are reduced, then the partitions' results in a tree.
+        (element by element for lists). It must compose, as a stacked QR and a
+        sum do: the numpy path folds the chunks' results two at a time, and
+        for dask data each partition's chunks are reduced, then the
+        partitions' results in a tree. Its first argument is an accumulator
+        owned by the reduction, which it may modify in place.
     """
     leaves, rebuild = _flatten(arrays)
 
@@ -116,25 +117,26 @@ def reduce_rows(func, arrays, *, combine=None):
     for rows in row_slices(n, width):
         part = on_chunk(*(a[rows] for a in leaves))
         if total is None:
-            total = _copy(part) if combine is None else part
+            total = _copy(part)
         else:  # folded as they come, so no chunk result is kept
             total = _add(total, part) if combine is None else combine([total, part])
     return total
 
 
 def _copy(part):
+    """A copy of a chunk result (an array or a list of them) to accumulate into."""
     if isinstance(part, (list, tuple)):
-        return [np.array(p, dtype=float) for p in part]
+        return [_copy(p) for p in part]
     return np.array(part, dtype=float)
 
 
 def _add(total, part):
-    """``total + part`` in place, elementwise for lists of arrays."""
+    """``total + part`` in place, element by element for lists."""
     if isinstance(total, list):
-        for t, p in zip(total, part, strict=True):
-            t += p
-    else:
-        total += part
+        for i, p in enumerate(part):
+            total[i] = _add(total[i], p)
+        return total
+    total += part
     return total
 
 
@@ -188,9 +190,9 @@ def _reduce_dask(func, arrays, combine):
         return reduce_rows(func, parts, combine=combine)
 
     def fold(parts):
-        if combine is not None:
-            return combine(list(parts))
         total = _copy(parts[0])
+        if combine is not None:
+            return combine([total, *parts[1:]])
         for part in parts[1:]:
             total = _add(total, part)
         return total
@@ -206,6 +208,96 @@ def _reduce_dask(func, arrays, combine):
             for i in range(0, len(level), _SPLIT_EVERY)
         ]
     return level[0].compute()
+
+
+@dataclass(frozen=True, eq=False)
+class Pass:
+    """One reduction over the rows (the arguments of :func:`reduce_rows`).
+
+    The covariances and diagnostics are written as *steps*: generators that
+    yield the passes they need (a ``Pass`` or a list of them) and receive
+    their results. :func:`run_steps` runs several steps together, so the
+    passes they request at the same stage share one pass over the rows.
+    """
+
+    func: object
+    arrays: tuple
+    combine: object = None
+
+
+def _execute(passes: list[Pass]) -> list:
+    """Run several passes as one pass over the rows; their results in order."""
+    if len(passes) == 1:
+        p = passes[0]
+        return [reduce_rows(p.func, p.arrays, combine=p.combine)]
+    edges = np.cumsum([0] + [len(p.arrays) for p in passes])
+    funcs = [p.func for p in passes]
+    combines = [p.combine for p in passes]
+
+    def on_chunk(*chunks):
+        return [
+            func(*chunks[lo:hi])
+            for func, lo, hi in zip(funcs, edges[:-1], edges[1:], strict=True)
+        ]
+
+    def combine(results):
+        total = results[0]
+        for i, own in enumerate(combines):
+            if own is None:
+                for part in results[1:]:
+                    total[i] = _add(total[i], part[i])
+            else:
+                total[i] = own([total[i], *(part[i] for part in results[1:])])
+        return total
+
+    arrays = [a for p in passes for a in p.arrays]
+    return reduce_rows(on_chunk, arrays, combine=combine)
+
+
+def gather(*steps):
+    """A step that runs ``steps`` side by side; returns the list of their results.
+
+    At each stage the passes that all unfinished steps request are yielded as
+    one list (one pass over the rows), and each step gets its own results.
+    """
+    results = [None] * len(steps)
+    replies = dict.fromkeys(range(len(steps)))
+    while replies:
+        requests = {}
+        for i, reply in replies.items():
+            try:
+                requests[i] = steps[i].send(reply)
+            except StopIteration as stop:
+                results[i] = stop.value
+        if not requests:
+            break
+        flat, spans = [], {}
+        for i, request in requests.items():
+            batch = request if isinstance(request, list) else [request]
+            spans[i] = (len(flat), len(flat) + len(batch), isinstance(request, list))
+            flat.extend(batch)
+        outputs = yield flat
+        replies = {
+            i: outputs[lo:hi] if many else outputs[lo]
+            for i, (lo, hi, many) in spans.items()
+        }
+    return results
+
+
+def run_steps(*steps) -> list:
+    """Run steps together (see :class:`Pass`) and return their results."""
+    driver = gather(*steps)
+    try:
+        request = next(driver)
+        while True:
+            request = driver.send(_execute(request))
+    except StopIteration as stop:
+        return stop.value
+
+
+def run_step(step):
+    """Run one step and return its result."""
+    return run_steps(step)[0]
 
 
 class Interaction:
@@ -322,35 +414,42 @@ class ColumnBlocks:
             else:
                 yield block
 
+    def reduce_pass(self, func, *extra, combine=None) -> Pass:
+        """The pass of ``func(rows of X as one array, *rows of extra)``."""
+        return Pass(
+            lambda chunk, *rest: func(chunk.toarray(), *rest),
+            (self, *extra),
+            combine,
+        )
+
     def reduce(self, func, *extra, combine=None):
         """``func(rows of X as one array, *rows of extra)`` over row chunks.
 
         See :func:`reduce_rows`.
         """
-        return reduce_rows(
-            lambda chunk, *rest: func(chunk.toarray(), *rest),
-            [self, *extra],
-            combine=combine,
+        return _execute([self.reduce_pass(func, *extra, combine=combine)])[0]
+
+    def weighted_gram_pass(self, row_weights) -> Pass:
+        """The pass of :meth:`weighted_gram`."""
+        return self.reduce_pass(
+            lambda chunk, w: (chunk * w[:, None]).T @ chunk, row_weights
         )
 
     def weighted_gram(self, row_weights) -> np.ndarray:
         """``Σ_i row_weights_i x_i x_iᵀ``."""
-        return self.reduce(lambda chunk, w: (chunk * w[:, None]).T @ chunk, row_weights)
+        return _execute([self.weighted_gram_pass(row_weights)])[0]
+
+    def group_tdot_pass(self, v, codes, n_groups: int) -> Pass:
+        """The pass of :meth:`group_tdot`."""
+        return self.reduce_pass(
+            lambda chunk, vc, cc: _group_sums(chunk * vc[:, None], cc, n_groups),
+            v,
+            codes,
+        )
 
     def group_tdot(self, v, codes, n_groups: int) -> np.ndarray:
         """Rows ``Σ_{i∈g} v_i x_i`` for each group ``g``: shape (n_groups, k)."""
-        if self.is_dask or _has_dask(v) or _has_dask(codes):
-            return self.reduce(
-                lambda chunk, vc, cc: _group_sums(chunk * vc[:, None], cc, n_groups),
-                v,
-                codes,
-            )
-        columns = [
-            np.bincount(codes, weights=block[:, j] * v, minlength=n_groups)
-            for block in self.leaves()
-            for j in range(block.shape[1])
-        ]
-        return np.column_stack(columns) if columns else np.zeros((n_groups, 0))
+        return _execute([self.group_tdot_pass(v, codes, n_groups)])[0]
 
     def toarray(self) -> np.ndarray:
         parts = [np.asarray(b) for b in self.leaves()]
