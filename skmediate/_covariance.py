@@ -14,14 +14,22 @@ import numpy as np
 
 from ._linalg import (
     LinearFit,
+    Pass,
     _group_sums,
     is_dask,
-    reduce_rows,
+    run_step,
     solve_triangular,
     weighted_mean,
 )
 
-__all__ = ["COV_TYPES", "covariance", "encode_groups", "stacked_covariance"]
+__all__ = [
+    "COV_TYPES",
+    "covariance",
+    "covariance_steps",
+    "encode_groups",
+    "stacked_covariance",
+    "stacked_covariance_steps",
+]
 
 COV_TYPES = ("unadjusted", "classical", "HC0", "HC1", "cluster")
 
@@ -76,20 +84,25 @@ def covariance(
     - cluster: ``B (Σ_g s_g s_gᵀ) B`` with ``s_g = Σ_{i∈g} w_i ε̂_i d̂_i``, times
       ``G/(G-1) · (n-1)/(n-k)``.
     """
+    return run_step(covariance_steps(fit, cov_type, groups))
+
+
+def covariance_steps(fit: LinearFit, cov_type: str, groups=None):
+    """:func:`covariance` as a step (see :class:`~._linalg.Pass`)."""
     n, k = fit.nobs, fit.n_params
     if cov_type in ("unadjusted", "classical"):
         sigma2 = fit.rss / (n if cov_type == "unadjusted" else n - k)
         return sigma2 * fit.bread()
     weighted_resid = fit.resid if fit.weights is None else fit.weights * fit.resid
     if cov_type in ("HC0", "HC1"):
-        meat = fit.regressors.weighted_gram(weighted_resid * fit.resid)
+        meat = yield fit.regressors.weighted_gram_pass(weighted_resid * fit.resid)
         factor = 1.0 if cov_type == "HC0" else n / (n - k)
     elif cov_type == "cluster":
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
-        codes = np.asarray(groups)
+        codes = groups if is_dask(groups) else np.asarray(groups)
         n_groups = int(codes.max()) + 1
-        sums = fit.regressors.group_tdot(weighted_resid, codes, n_groups)
+        sums = yield fit.regressors.group_tdot_pass(weighted_resid, codes, n_groups)
         meat = sums.T @ sums
         factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
     else:
@@ -168,6 +181,11 @@ def stacked_covariance(
 
     Each diagonal block equals :func:`covariance` of that fit, contrasted.
     """
+    return run_step(stacked_covariance_steps(fits, contrasts, cov_type, groups, means))
+
+
+def stacked_covariance_steps(fits, contrasts, cov_type, groups=None, means=None):
+    """:func:`stacked_covariance` as a step (see :class:`~._linalg.Pass`)."""
     if len(fits) != len(contrasts):
         raise ValueError("fits and contrasts must have the same length")
     if cov_type not in COV_TYPES:
@@ -258,7 +276,15 @@ def stacked_covariance(
         we = e if w is None else e * w[:, None]
         return [part, we.T @ e]
 
-    parts = reduce_rows(on_chunk, arrays)
+    passes = [Pass(on_chunk, tuple(arrays))]
+    if homoskedastic and has_means:  # the means' own gram, in the same pass
+        passes.append(
+            Pass(
+                lambda c, *w: (c * w[0][:, None]).T @ c if w else c.T @ c,
+                (centered,) + ((weights,) if has_weights else ()),
+            )
+        )
+    parts, *mean_gram = yield passes
     if cov_type == "cluster":
         meat = parts[0].T @ parts[0]
     else:
@@ -289,9 +315,5 @@ def stacked_covariance(
     if centered is not None:
         sm = slice(edges[-2], edges[-1])
         divisor = nobs if cov_type == "unadjusted" else nobs - 1
-        gram = reduce_rows(
-            lambda c, *w: (c * w[0][:, None]).T @ c if w else c.T @ c,
-            [centered] + ([weights] if weights is not None else []),
-        )
-        cov[sm, sm] = gram / (nobs * divisor)
+        cov[sm, sm] = mean_gram[0] / (nobs * divisor)
     return cov

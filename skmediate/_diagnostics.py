@@ -17,12 +17,15 @@ from importlib import resources
 import numpy as np
 from scipy import stats
 
-from ._covariance import covariance, stacked_covariance
+from ._covariance import covariance, covariance_steps, stacked_covariance_steps
 from ._linalg import (
     ColumnBlocks,
     LinearFit,
     TSLSFit,
+    gather,
+    is_dask,
     rank_tolerance,
+    run_step,
     solve_triangular,
 )
 
@@ -31,10 +34,14 @@ __all__ = [
     "EffectiveF",
     "FirstStageDiagnostics",
     "effective_f",
+    "exogeneity_steps",
     "exogeneity_tests",
     "first_stage_diagnostics",
+    "first_stage_diagnostics_steps",
+    "hansen_j_steps",
     "hansen_j_test",
     "iv_diagnostics",
+    "iv_diagnostics_steps",
     "montiel_olea_pflueger_critical_value",
     "sargan_test",
     "stock_yogo_critical_value",
@@ -300,6 +307,13 @@ def first_stage_diagnostics(
     is the number of exogenous columns, so the excluded coefficients are
     ``params[n_exog:]``.
     """
+    return run_step(
+        first_stage_diagnostics_steps(first_stage, n_exog, cov_type, groups)
+    )
+
+
+def first_stage_diagnostics_steps(first_stage, n_exog, cov_type, groups=None):
+    """:func:`first_stage_diagnostics` as a step (see :class:`~._linalg.Pass`)."""
     p = first_stage.n_params - n_exog
     excluded = slice(n_exog, None)
     classical = covariance(first_stage, "classical")[excluded, excluded]
@@ -309,7 +323,8 @@ def first_stage_diagnostics(
         wald = f_stat * p
         robust = classical
     else:
-        robust = covariance(first_stage, cov_type, groups)[excluded, excluded]
+        full = yield from covariance_steps(first_stage, cov_type, groups)
+        robust = full[excluded, excluded]
         wald = wald_statistic(first_stage.params[excluded], robust)
     critical = stock_yogo_critical_value(p)
     return FirstStageDiagnostics(
@@ -376,6 +391,11 @@ def hansen_j_test(
     Returns ``(nan, df)`` when exactly identified or when ``S`` is singular
     (fewer clusters than instruments).
     """
+    return run_step(hansen_j_steps(fit, cov_type, groups))
+
+
+def hansen_j_steps(fit: TSLSFit, cov_type: str, groups=None):
+    """:func:`hansen_j_test` as a step (see :class:`~._linalg.Pass`)."""
     structural = fit.structural
     ke = structural.n_params - fit.n_exog
     df = fit.n_excluded - ke
@@ -387,12 +407,14 @@ def hansen_j_test(
     resid = structural.resid / scale_y
     weighted = resid if structural.weights is None else structural.weights * resid
     if cov_type == "cluster":
-        codes = np.asarray(groups)
+        codes = groups if is_dask(groups) else np.asarray(groups)
         n_groups = int(codes.max()) + 1
-        sums = instruments.group_tdot(weighted, codes, n_groups) / scale_q
+        sums = yield instruments.group_tdot_pass(weighted, codes, n_groups)
+        sums = sums / scale_q
         meat = sums.T @ sums
     else:
-        meat = instruments.weighted_gram(weighted * resid) / np.outer(scale_q, scale_q)
+        meat = yield instruments.weighted_gram_pass(weighted * resid)
+        meat = meat / np.outer(scale_q, scale_q)
     try:
         lower = np.linalg.cholesky(meat)
     except np.linalg.LinAlgError:
@@ -452,6 +474,11 @@ def exogeneity_tests(
     to heteroskedasticity or clustering when that covariance is
     (Wooldridge 2010, section 6.3.1).
     """
+    return run_step(exogeneity_steps(fit, cov_type, groups))
+
+
+def exogeneity_steps(fit: TSLSFit, cov_type: str, groups=None):
+    """:func:`exogeneity_tests` as a step (see :class:`~._linalg.Pass`)."""
     structural = fit.structural
     kw, n_inst = fit.n_exog, fit.n_instruments
     nobs = structural.nobs
@@ -500,7 +527,9 @@ def exogeneity_tests(
     )
     last = np.zeros(k_aug)
     last[-1] = 1.0
-    variance = stacked_covariance([augmented], [last], cov_type, groups)[0, 0]
+    variance = (
+        yield from stacked_covariance_steps([augmented], [last], cov_type, groups)
+    )[0, 0]
     wald = float(coef[-1] ** 2 / variance)
     return ExogeneityTests(durbin, wu_hausman, df_denom, wald)
 
@@ -590,6 +619,28 @@ def iv_diagnostics(
     the Durbin and Wu–Hausman exogeneity tests and, for robust covariances,
     the regression exogeneity test with ``cov_type``.
     """
+    return run_step(iv_diagnostics_steps(fit, first, cov_type, groups))[1]
+
+
+def iv_diagnostics_steps(fit: TSLSFit, first, cov_type: str, groups=None):
+    """:func:`iv_diagnostics` as a step (see :class:`~._linalg.Pass`).
+
+    ``first`` is a :class:`FirstStageDiagnostics` or a step giving one (such
+    as :func:`first_stage_diagnostics_steps`), run alongside the Hansen and
+    exogeneity tests so that their passes over the rows are one. Returns
+    ``(first, rows)``.
+    """
+    robust_type = "cluster" if cov_type == "cluster" else "HC0"
+    steps = [
+        hansen_j_steps(fit, robust_type, groups),
+        exogeneity_steps(fit, cov_type, groups),
+    ]
+    if not isinstance(first, FirstStageDiagnostics):
+        steps.append(first)
+    results = yield from gather(*steps)
+    (j_stat, _), exo = results[0], results[1]
+    if len(results) == 3:
+        first = results[2]
     p = first.n_instruments
     rows = [
         DiagnosticTest(
@@ -648,8 +699,6 @@ def iv_diagnostics(
         "violate IV-A2"
     )
     sargan, df = sargan_test(fit)
-    robust_type = "cluster" if cov_type == "cluster" else "HC0"
-    j_stat, _ = hansen_j_test(fit, robust_type, groups)
     j_name = "cluster" if cov_type == "cluster" else "robust"
     for name, stat in (("Sargan", sargan), (f"Hansen J ({j_name})", j_stat)):
         if df <= 0:
@@ -663,7 +712,6 @@ def iv_diagnostics(
             text = _verdict(pvalue, overid_rejected, overid_kept)
         rows.append(DiagnosticTest(name, stat, float(df), np.nan, pvalue, np.nan, text))
 
-    exo = exogeneity_tests(fit, cov_type, groups)
     exo_rejected = (
         "mediator exogeneity rejected (5%): evidence against the naive "
         "regression's sequential ignorability"
@@ -706,4 +754,4 @@ def iv_diagnostics(
                 _verdict(reg_p, exo_rejected, exo_kept),
             )
         )
-    return tuple(rows)
+    return first, tuple(rows)

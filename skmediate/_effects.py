@@ -6,10 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._covariance import stacked_covariance
-from ._linalg import LinearFit
+from ._covariance import stacked_covariance_steps
+from ._linalg import LinearFit, run_step
 
-__all__ = ["EFFECT_NAMES", "MediationEffects", "mediation_effects"]
+__all__ = [
+    "EFFECT_NAMES",
+    "MediationEffects",
+    "mediation_effects",
+    "mediation_effects_steps",
+]
 
 EFFECT_NAMES = (
     "direct",
@@ -93,6 +98,34 @@ def mediation_effects(
     naive fit it is the product-of-coefficients effect, which needs the
     mediator to be sequentially ignorable.
     """
+    return run_step(
+        mediation_effects_steps(
+            structural,
+            mediator_fit,
+            itt_fit,
+            treatment=treatment,
+            mediator=mediator,
+            cov_type=cov_type,
+            groups=groups,
+            centering=centering,
+            interactions=interactions,
+        )
+    )
+
+
+def mediation_effects_steps(
+    structural,
+    mediator_fit,
+    itt_fit,
+    *,
+    treatment,
+    mediator,
+    cov_type,
+    groups=None,
+    centering=None,
+    interactions=None,
+):
+    """:func:`mediation_effects` as a step (see :class:`~._linalg.Pass`)."""
     t_struct, t_med, t_itt = treatment
     k1, k2 = structural.n_params, mediator_fit.n_params
     c_struct = np.zeros((k1, 2))
@@ -102,7 +135,7 @@ def mediation_effects(
     c_med[t_med, 0] = 1.0
     c_itt = np.zeros((itt_fit.n_params, 1))
     c_itt[t_itt, 0] = 1.0
-    cov = stacked_covariance(
+    cov = yield from stacked_covariance_steps(
         [structural, mediator_fit, itt_fit],
         [c_struct, c_med, c_itt],
         cov_type,

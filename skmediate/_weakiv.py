@@ -17,12 +17,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import optimize, stats
 
-from ._covariance import stacked_covariance
-from ._linalg import TSLSFit
+from ._covariance import stacked_covariance_steps
+from ._linalg import TSLSFit, run_step
 
 __all__ = [
     "AndersonRubinMoments",
     "anderson_rubin_moments",
+    "anderson_rubin_steps",
     "anderson_rubin_set",
     "anderson_rubin_test",
 ]
@@ -86,6 +87,11 @@ def anderson_rubin_moments(
         Without an excluded instrument (the test is then not defined) or with
         other than one endogenous column.
     """
+    return run_step(anderson_rubin_steps(fit, cov_type, groups))
+
+
+def anderson_rubin_steps(fit: TSLSFit, cov_type: str, groups=None):
+    """:func:`anderson_rubin_moments` as a step (see :class:`~._linalg.Pass`)."""
     p = fit.n_excluded
     if p == 0:
         raise ValueError(
@@ -105,7 +111,9 @@ def anderson_rubin_moments(
     reduced = replace(first, params=reduced_form.params, resid=reduced_form.resid)
     select = np.zeros((n_inst, p))
     select[kw:, :] = np.eye(p)
-    cov = stacked_covariance([reduced, first], [select, select], cov_type, groups)
+    cov = yield from stacked_covariance_steps(
+        [reduced, first], [select, select], cov_type, groups
+    )
     coef = np.vstack([reduced.params[kw:], first.params[kw:]])
 
     # Columns y (last) and M (column l) of the scaled factor.
