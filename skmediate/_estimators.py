@@ -12,10 +12,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._covariance import COV_TYPES, covariance, encode_groups
+from ._covariance import COV_TYPES, covariance_steps, encode_groups
 from ._dask import dask_inputs, dask_template, role_values
-from ._diagnostics import first_stage_diagnostics, iv_diagnostics
-from ._effects import mediation_effects
+from ._diagnostics import first_stage_diagnostics_steps, iv_diagnostics_steps
+from ._effects import mediation_effects_steps
 from ._linalg import (
     ColumnBlocks,
     Interaction,
@@ -23,6 +23,7 @@ from ._linalg import (
     TSLSFit,
     fit_tsls,
     is_dask,
+    run_steps,
     weighted_mean,
 )
 from ._results import MediationResult, diagnostics_frame, effects_frame
@@ -37,7 +38,7 @@ from ._validation import (
     fit_context,
     is_dataframe,
 )
-from ._weakiv import anderson_rubin_moments
+from ._weakiv import anderson_rubin_steps
 from .exceptions import RankDeficiencyError, WeakInstrumentWarning
 
 __all__ = ["IVMediationRegressor", "NaiveMediationRegressor"]
@@ -306,32 +307,39 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         structural = solution.structural
         names = data.term_names
         cov_type, codes = self.cov_type, data.groups
-        cov = covariance(structural, cov_type, codes)
 
         # W = [1, X, Z, R] has n_w columns; R is its last, M follows it.
+        # Every score sum below shares one pass over the rows (see run_steps).
         n_w = len(names) - 1
         mediator_fit, centering, interactions = self._mediator_fit(data, solution)
-        effects = mediation_effects(
-            structural,
-            mediator_fit,
-            solution.leading_regression(n_w, -1),
-            treatment=(n_w - 1, n_w - 1, n_w - 1),
-            mediator=n_w,
-            cov_type=cov_type,
-            groups=codes,
-            centering=centering,
-            interactions=interactions,
-        )
-        effects_table = effects_frame(effects, self.confidence_level)
-        first_stage = diagnostics = moments = None
+        steps = [
+            covariance_steps(structural, cov_type, codes),
+            mediation_effects_steps(
+                structural,
+                mediator_fit,
+                solution.leading_regression(n_w, -1),
+                treatment=(n_w - 1, n_w - 1, n_w - 1),
+                mediator=n_w,
+                cov_type=cov_type,
+                groups=codes,
+                centering=centering,
+                interactions=interactions,
+            ),
+        ]
         if solution.first_stage:
-            first_stage = first_stage_diagnostics(
+            first_stage_steps = first_stage_diagnostics_steps(
                 solution.first_stage[0], solution.n_exog, cov_type, codes
             )
-            diagnostics = diagnostics_frame(
-                iv_diagnostics(solution, first_stage, cov_type, codes)
-            )
-            moments = anderson_rubin_moments(solution, cov_type, codes)
+            steps += [
+                iv_diagnostics_steps(solution, first_stage_steps, cov_type, codes),
+                anderson_rubin_steps(solution, cov_type, codes),
+            ]
+        cov, effects, *iv_results = run_steps(*steps)
+        effects_table = effects_frame(effects, self.confidence_level)
+        first_stage = diagnostics = moments = None
+        if iv_results:
+            (first_stage, rows), moments = iv_results
+            diagnostics = diagnostics_frame(rows)
         result = MediationResult(
             method=self._method,
             params=pd.Series(structural.params, index=names, name="estimate"),
