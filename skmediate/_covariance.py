@@ -16,6 +16,7 @@ from ._linalg import (
     LinearFit,
     Pass,
     _group_sums,
+    group_count,
     is_dask,
     run_step,
     solve_triangular,
@@ -101,7 +102,7 @@ def covariance_steps(fit: LinearFit, cov_type: str, groups=None):
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
         codes = groups if is_dask(groups) else np.asarray(groups)
-        n_groups = int(codes.max()) + 1
+        n_groups = group_count(codes)
         sums = yield fit.regressors.group_tdot_pass(weighted_resid, codes, n_groups)
         meat = sums.T @ sums
         factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
@@ -184,8 +185,13 @@ def stacked_covariance(
     return run_step(stacked_covariance_steps(fits, contrasts, cov_type, groups, means))
 
 
-def stacked_covariance_steps(fits, contrasts, cov_type, groups=None, means=None):
-    """:func:`stacked_covariance` as a step (see :class:`~._linalg.Pass`)."""
+def stacked_covariance_steps(
+    fits, contrasts, cov_type, groups=None, means=None, means_center=None
+):
+    """:func:`stacked_covariance` as a step (see :class:`~._linalg.Pass`).
+
+    ``means_center`` is the weighted mean of ``means`` when already known.
+    """
     if len(fits) != len(contrasts):
         raise ValueError("fits and contrasts must have the same length")
     if cov_type not in COV_TYPES:
@@ -203,7 +209,8 @@ def stacked_covariance_steps(fits, contrasts, cov_type, groups=None, means=None)
     if means is not None:
         means = means if is_dask(means) else np.asarray(means, dtype=float)
         means = means.reshape(n_rows, -1)
-        centered = means - weighted_mean(means, weights)
+        center = weighted_mean(means, weights) if means_center is None else means_center
+        centered = means - center
         widths.append(centered.shape[1])
     n_params = np.concatenate(
         [np.full(c.shape[1], f.n_params) for f, c in zip(fits, contrasts, strict=True)]
@@ -219,7 +226,7 @@ def stacked_covariance_steps(fits, contrasts, cov_type, groups=None, means=None)
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
         codes = groups if is_dask(groups) else np.asarray(groups)
-        n_groups = int(codes.max()) + 1
+        n_groups = group_count(codes)
 
     # Fits with the same regressors, bread and contrast (for example the
     # regressions of several outcomes on the same instruments) share T.

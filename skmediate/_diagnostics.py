@@ -23,8 +23,10 @@ from ._linalg import (
     LinearFit,
     TSLSFit,
     gather,
+    group_count,
     is_dask,
     rank_tolerance,
+    residual_coordinates,
     run_step,
     solve_triangular,
 )
@@ -347,20 +349,13 @@ def first_stage_diagnostics_steps(first_stage, n_exog, cov_type, groups=None):
 
 
 def _residual_coordinates(fit: TSLSFit) -> np.ndarray:
-    """Coordinates ``R c`` of the structural residuals in the basis ``U``.
+    """Coordinates of the structural residuals in the basis ``U``, over ``s_y``.
 
-    ``sqrt(w) ε / s_y = U R c`` with ``c`` the scaled coefficient vector over
-    ``[exog, excluded, endog, y]``.
+    See :func:`~._linalg.residual_coordinates`.
     """
-    theta = fit.structural.params
-    kw, n_inst = fit.n_exog, fit.n_instruments
-    ke = theta.shape[0] - kw
-    c = np.zeros(fit.r_factor.shape[0])
-    scale_y = fit.scale[-1]
-    c[:kw] = -theta[:kw] * fit.scale[:kw] / scale_y
-    c[n_inst : n_inst + ke] = -theta[kw:] * fit.scale[n_inst : n_inst + ke] / scale_y
-    c[-1] = 1.0
-    return fit.r_factor @ c
+    return residual_coordinates(
+        fit.r_factor, fit.scale, fit.structural.params, fit.n_exog, fit.n_instruments
+    )
 
 
 def sargan_test(fit: TSLSFit) -> tuple[float, int]:
@@ -408,7 +403,7 @@ def hansen_j_steps(fit: TSLSFit, cov_type: str, groups=None):
     weighted = resid if structural.weights is None else structural.weights * resid
     if cov_type == "cluster":
         codes = groups if is_dask(groups) else np.asarray(groups)
-        n_groups = int(codes.max()) + 1
+        n_groups = group_count(codes)
         sums = yield instruments.group_tdot_pass(weighted, codes, n_groups)
         sums = sums / scale_q
         meat = sums.T @ sums

@@ -124,8 +124,12 @@ def mediation_effects_steps(
     groups=None,
     centering=None,
     interactions=None,
+    center=None,
 ):
-    """:func:`mediation_effects` as a step (see :class:`~._linalg.Pass`)."""
+    """:func:`mediation_effects` as a step (see :class:`~._linalg.Pass`).
+
+    ``center`` is the weighted mean of ``centering`` when already known.
+    """
     t_struct, t_med, t_itt = treatment
     k1, k2 = structural.n_params, mediator_fit.n_params
     c_struct = np.zeros((k1, 2))
@@ -141,6 +145,7 @@ def mediation_effects_steps(
         cov_type,
         groups,
         means=centering,
+        means_center=center,
     )
     theta_r = structural.params[t_struct]
     theta_m = structural.params[mediator]

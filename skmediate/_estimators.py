@@ -75,10 +75,15 @@ class MediationData:
         return ColumnBlocks(ones, r.covariates, r.controls, r.treatment)
 
     @cached_property
+    def covariate_mean(self) -> np.ndarray:
+        """``X̄``, the weighted mean of the covariates."""
+        return weighted_mean(self.roles.covariates, self.weights)
+
+    @cached_property
     def instruments(self):
         """``R·(X - X̄)``: formed a chunk at a time (lazily for dask data)."""
         r = self.roles
-        center = weighted_mean(r.covariates, self.weights)
+        center = self.covariate_mean
         if is_dask(r.covariates):
             return r.treatment[:, None] * (r.covariates - center)
         return Interaction(r.treatment, r.covariates, center)
@@ -324,6 +329,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 groups=codes,
                 centering=centering,
                 interactions=interactions,
+                center=None if centering is None else data.covariate_mean,
             ),
         ]
         if solution.first_stage:
@@ -348,7 +354,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             nobs=structural.nobs,
             cov_type=cov_type,
             confidence_level=self.confidence_level,
-            rsquared=_rsquared(structural, data.y),
+            rsquared=_rsquared(structural, solution.leading_regression(1, -1)),
             treatment=names[-2],
             mediator=names[-1],
             outcome=data.outcome,
@@ -464,10 +470,9 @@ def _compute(*collections):
     return dask.compute(*collections)
 
 
-def _rsquared(fit: LinearFit, y: np.ndarray) -> float:
-    center = np.average(y, weights=fit.weights)
-    dev = (y - center) ** 2
-    tss = float(dev.sum() if fit.weights is None else fit.weights @ dev)
+def _rsquared(fit: LinearFit, intercept_only: LinearFit) -> float:
+    """``1 - RSS / TSS``, TSS the residual sum of squares on the intercept alone."""
+    tss = intercept_only.rss
     return 1.0 - fit.rss / tss if tss > 0 else np.nan
 
 

@@ -21,9 +21,11 @@ __all__ = [
     "TSLSFit",
     "fit_ols",
     "fit_tsls",
+    "group_count",
     "is_dask",
     "rank_tolerance",
     "reduce_rows",
+    "residual_coordinates",
     "solve_triangular",
     "weighted_mean",
 ]
@@ -511,6 +513,20 @@ def _group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndar
     return sums.reshape(n_groups, k)
 
 
+_GROUP_COUNTS: dict[str, int] = {}  # by dask name: a pass saved per consumer
+
+
+def group_count(codes) -> int:
+    """Number of groups ``G`` of cluster codes ``0..G-1`` (computed once for dask)."""
+    if not is_dask(codes):
+        return int(np.max(codes)) + 1
+    if codes.name not in _GROUP_COUNTS:
+        if len(_GROUP_COUNTS) >= 64:
+            _GROUP_COUNTS.pop(next(iter(_GROUP_COUNTS)))
+        _GROUP_COUNTS[codes.name] = int(codes.max().compute()) + 1
+    return _GROUP_COUNTS[codes.name]
+
+
 def weighted_mean(a, weights=None) -> np.ndarray:
     """Column means of ``a`` with frequency weights, as a numpy array."""
     if not (is_dask(a) or is_dask(weights)):
@@ -561,6 +577,9 @@ class LinearFit:
     total_weight : float, optional
         The sum of ``weights``, when already known (for dask data every sum
         is a pass over the rows).
+    sum_of_squares : float, optional
+        The weighted residual sum of squares, when already known (read off
+        the triangular factor by :func:`fit_tsls`).
 
     The arrays with one entry per row (``resid``, ``weights`` and the blocks
     of ``regressors`` and ``design``) are numpy arrays, or lazy dask arrays
@@ -576,6 +595,7 @@ class LinearFit:
     scale: np.ndarray
     kappa: float = 1.0
     total_weight: float | None = None
+    sum_of_squares: float | None = None
 
     @property
     def nobs(self) -> float:
@@ -597,6 +617,8 @@ class LinearFit:
     @property
     def rss(self) -> float:
         """Weighted residual sum of squares."""
+        if self.sum_of_squares is not None:
+            return self.sum_of_squares
         if self.weights is None:
             return float(self.resid @ self.resid)
         return float((self.weights * self.resid) @ self.resid)
@@ -739,6 +761,7 @@ class TSLSFit:
         coef = solve_triangular(r_lead, self.r_factor[:n_regressors, target])
         coef *= self.scale[target] / scale
         regressors = self.data.leading(n_regressors)
+        orthogonal = self.r_factor[n_regressors:, target] * self.scale[target]
         return LinearFit(
             params=coef,
             resid=self.data.column(target) - regressors.dot(coef),
@@ -748,6 +771,7 @@ class TSLSFit:
             r_factor=r_lead,
             scale=scale,
             total_weight=self.structural.total_weight,
+            sum_of_squares=float(orthogonal @ orthogonal),
         )
 
 
@@ -813,6 +837,26 @@ def _as_block(a, n: int):
     if isinstance(a, (ColumnBlocks, Interaction)) or is_dask(a):
         return a.reshape(n, -1)
     return np.asarray(a, dtype=float).reshape(n, -1)
+
+
+def residual_coordinates(
+    r: np.ndarray, scale: np.ndarray, theta: np.ndarray, n_exog: int, n_inst: int
+) -> np.ndarray:
+    """Coordinates of ``y - Dθ`` in the basis ``U`` of the factor, over ``s_y``.
+
+    With ``sqrt(w) [exog, excluded, endog, y] S⁻¹ = U R``, the residuals are
+    ``sqrt(w) (y - Dθ) / s_y = U R c`` for the scaled coefficient vector
+    ``c = [-θ_exog s_exog, 0, -θ_endog s_endog, s_y] / s_y``; their weighted
+    sum of squares is ``s_y² ‖R c‖²``, read off the factor without a pass
+    over the rows.
+    """
+    ke = theta.shape[0] - n_exog
+    c = np.zeros(r.shape[0])
+    scale_y = scale[-1]
+    c[:n_exog] = -theta[:n_exog] * scale[:n_exog] / scale_y
+    c[n_inst : n_inst + ke] = -theta[n_exog:] * scale[n_inst : n_inst + ke] / scale_y
+    c[-1] = 1.0
+    return r @ c
 
 
 def _check_rank(diag: np.ndarray, tol: float, block: str, what: str) -> None:
@@ -957,6 +1001,9 @@ def fit_tsls(
                 r_factor=r_inst,
                 scale=inst_scale,
                 total_weight=nobs,
+                sum_of_squares=float(
+                    np.sum((r[n_inst:, n_inst + j] * endog_scale[j]) ** 2)
+                ),
             )
             for j in range(ke)
         )
@@ -987,6 +1034,7 @@ def fit_tsls(
     reg_scale = np.concatenate([scale[:kw], endog_scale])
     theta *= y_scale / reg_scale
     design = ColumnBlocks(exog, endog)
+    resid_coords = residual_coordinates(r, scale, theta, kw, n_inst) * y_scale
     structural = LinearFit(
         params=theta,
         resid=y - design.dot(theta),
@@ -997,6 +1045,7 @@ def fit_tsls(
         scale=reg_scale,
         kappa=kappa_value if ke else 1.0,
         total_weight=nobs,
+        sum_of_squares=float(resid_coords @ resid_coords),
     )
     return TSLSFit(
         structural,

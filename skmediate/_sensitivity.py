@@ -15,7 +15,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._linalg import LinearFit, _group_sums, is_dask, reduce_rows, weighted_mean
+from ._linalg import (
+    LinearFit,
+    _group_sums,
+    group_count,
+    is_dask,
+    reduce_rows,
+    weighted_mean,
+)
 from ._parallel import parallel_map, record_warnings
 from ._roles import role_names, transform_roles
 from ._validation import HasMethods, StrOptions, fit_context
@@ -107,7 +114,7 @@ def sensitivity_forms(
     operator = fit.solve(directions)  # H V, shape (k, 2p)
     bread = fit.bread()
     homoskedastic = cov_type in ("unadjusted", "classical")
-    n_groups = int(groups.max()) + 1 if cov_type == "cluster" else None
+    n_groups = group_count(groups) if cov_type == "cluster" else None
     if homoskedastic:
         scale = [
             bread[j, j] / (n if cov_type == "unadjusted" else n - k) for j in effects
