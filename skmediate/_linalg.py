@@ -534,8 +534,9 @@ def weighted_mean(a, weights=None) -> np.ndarray:
     if weights is None:
         total = reduce_rows(lambda c: c.sum(axis=0), [a])
         return total / a.shape[0]
-    total = reduce_rows(lambda c, w: w @ c, [a, weights])
-    return total / float(weights.sum())
+    # the weighted sums and the total weight in one pass
+    total = reduce_rows(lambda c, w: np.append(w @ c, w.sum()), [a, weights])
+    return total[:-1] / total[-1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -794,18 +795,22 @@ def _liml_kappa(r: np.ndarray, n_exog: int, n_inst: int) -> float:
     return 1.0 + float(np.linalg.svd(ratio, compute_uv=False)[-1]) ** 2
 
 
-def _column_scale(data: ColumnBlocks, weights) -> np.ndarray:
-    """Weighted column norms (1 for an all-zero column), in one pass."""
+def _column_scale(data: ColumnBlocks, weights) -> tuple[np.ndarray, float]:
+    """Weighted column norms (1 for an all-zero column) and the total weight.
+
+    One pass; the total weight is the number of rows without weights.
+    """
 
     def squares(chunk, *w):
         if w:
-            return np.einsum("ij,ij,i->j", chunk, chunk, w[0])
-        return np.einsum("ij,ij->j", chunk, chunk)
+            return np.append(np.einsum("ij,ij,i->j", chunk, chunk, w[0]), w[0].sum())
+        return np.append(np.einsum("ij,ij->j", chunk, chunk), chunk.shape[0])
 
     extra = () if weights is None else (weights,)
-    scale = np.sqrt(data.reduce(squares, *extra))
+    sums = data.reduce(squares, *extra)
+    scale = np.sqrt(sums[:-1])
     scale[scale == 0] = 1.0
-    return scale
+    return scale, float(sums[-1])
 
 
 def _tsqr(data: ColumnBlocks, sqrt_w, scale: np.ndarray) -> np.ndarray:
@@ -970,10 +975,10 @@ def fit_tsls(
         if not is_dask(weights):
             weights = np.asarray(weights, dtype=float)
         sqrt_w = np.sqrt(weights)
-    scale = _column_scale(data, weights)
+    scale, nobs = _column_scale(data, weights)  # nobs: Σw, or n
+    if weights is None:
+        nobs = float(n)
     r = _tsqr(data, sqrt_w, scale)
-    # Σw once for all the fits below (each sum is a pass over dask data)
-    nobs = float(n if weights is None else weights.sum())
     tol = rank_tolerance(n, scale.shape[0])
     _check_rank(np.diag(r)[:n_inst], tol, "instruments", "instrument matrix")
 
