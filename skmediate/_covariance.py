@@ -28,6 +28,8 @@ __all__ = [
     "covariance",
     "covariance_steps",
     "encode_groups",
+    "score_gram_pass",
+    "score_sums_pass",
     "stacked_covariance",
     "stacked_covariance_steps",
 ]
@@ -88,27 +90,56 @@ def covariance(
     return run_step(covariance_steps(fit, cov_type, groups))
 
 
+def score_gram_pass(regressors, resid, weights=None, scale=1.0) -> Pass:
+    """The pass of ``Σ_i w_i (ε_i/scale)² x_i x_iᵀ``, the scores formed a chunk at a time."""
+
+    def gram(x, e, *w):
+        e = e / scale
+        row_weights = e * e if not w else w[0] * e * e
+        a = x.toarray()
+        return (a * row_weights[:, None]).T @ a
+
+    return Pass(gram, (regressors, resid) + ((weights,) if weights is not None else ()))
+
+
+def score_sums_pass(regressors, resid, weights, codes, n_groups, scale=1.0) -> Pass:
+    """The pass of the cluster sums ``Σ_{i∈g} w_i (ε_i/scale) x_i``."""
+
+    def sums(x, e, cc, *w):
+        e = e / scale
+        v = e if not w else w[0] * e
+        return _group_sums(x.toarray() * v[:, None], cc, n_groups)
+
+    extra = (weights,) if weights is not None else ()
+    return Pass(sums, (regressors, resid, codes) + extra)
+
+
 def covariance_steps(fit: LinearFit, cov_type: str, groups=None):
     """:func:`covariance` as a step (see :class:`~._linalg.Pass`)."""
     n, k = fit.nobs, fit.n_params
     if cov_type in ("unadjusted", "classical"):
         sigma2 = fit.rss / (n if cov_type == "unadjusted" else n - k)
         return sigma2 * fit.bread()
-    weighted_resid = fit.resid if fit.weights is None else fit.weights * fit.resid
     if cov_type in ("HC0", "HC1"):
-        meat = yield fit.regressors.weighted_gram_pass(weighted_resid * fit.resid)
+        meat = yield score_gram_pass(fit.regressors, fit.resid, fit.weights)
         factor = 1.0 if cov_type == "HC0" else n / (n - k)
     elif cov_type == "cluster":
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
         codes = groups if is_dask(groups) else np.asarray(groups)
         n_groups = group_count(codes)
-        sums = yield fit.regressors.group_tdot_pass(weighted_resid, codes, n_groups)
+        sums = yield score_sums_pass(
+            fit.regressors, fit.resid, fit.weights, codes, n_groups
+        )
         meat = sums.T @ sums
         factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
     else:
         raise ValueError(f"unknown cov_type {cov_type!r}; expected one of {COV_TYPES}")
     return factor * _sandwich(fit, meat)
+
+
+def _centered_gram(c: np.ndarray, *w) -> np.ndarray:
+    return (c * w[0][:, None]).T @ c if w else c.T @ c
 
 
 def _small_sample_factor(
@@ -210,7 +241,7 @@ def stacked_covariance_steps(
         means = means if is_dask(means) else np.asarray(means, dtype=float)
         means = means.reshape(n_rows, -1)
         center = weighted_mean(means, weights) if means_center is None else means_center
-        centered = means - center
+        centered = means  # centered a chunk at a time, at ``center``
         widths.append(centered.shape[1])
     n_params = np.concatenate(
         [np.full(c.shape[1], f.n_params) for f, c in zip(fits, contrasts, strict=True)]
@@ -270,7 +301,7 @@ def stacked_covariance_steps(
         else:
             scores = np.hstack(
                 [t[same_as[j]] * resid[j][:, None] for j in range(n_fits)]
-                + ([rest.pop(0) / nobs] if has_means else [])
+                + ([(rest.pop(0) - center) / nobs] if has_means else [])
             )
         weighted = scores if w is None else scores * w[:, None]
         if cc is not None:
@@ -287,7 +318,7 @@ def stacked_covariance_steps(
     if homoskedastic and has_means:  # the means' own gram, in the same pass
         passes.append(
             Pass(
-                lambda c, *w: (c * w[0][:, None]).T @ c if w else c.T @ c,
+                lambda c, *w: _centered_gram(c - center, *w),
                 (centered,) + ((weights,) if has_weights else ()),
             )
         )

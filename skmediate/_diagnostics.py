@@ -17,7 +17,13 @@ from importlib import resources
 import numpy as np
 from scipy import stats
 
-from ._covariance import covariance, covariance_steps, stacked_covariance_steps
+from ._covariance import (
+    covariance,
+    covariance_steps,
+    score_gram_pass,
+    score_sums_pass,
+    stacked_covariance_steps,
+)
 from ._linalg import (
     ColumnBlocks,
     LinearFit,
@@ -399,16 +405,18 @@ def hansen_j_steps(fit: TSLSFit, cov_type: str, groups=None):
     instruments = fit.first_stage[0].regressors
     n_inst, kw = fit.n_instruments, fit.n_exog
     scale_q, scale_y = fit.scale[:n_inst], fit.scale[-1]
-    resid = structural.resid / scale_y
-    weighted = resid if structural.weights is None else structural.weights * resid
     if cov_type == "cluster":
         codes = groups if is_dask(groups) else np.asarray(groups)
         n_groups = group_count(codes)
-        sums = yield instruments.group_tdot_pass(weighted, codes, n_groups)
+        sums = yield score_sums_pass(
+            instruments, structural.resid, structural.weights, codes, n_groups, scale_y
+        )
         sums = sums / scale_q
         meat = sums.T @ sums
     else:
-        meat = yield instruments.weighted_gram_pass(weighted * resid)
+        meat = yield score_gram_pass(
+            instruments, structural.resid, structural.weights, scale_y
+        )
         meat = meat / np.outer(scale_q, scale_q)
     try:
         lower = np.linalg.cholesky(meat)

@@ -287,11 +287,11 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 (n_samples, n_features)
             Data holding the treatment, mediator, covariate and control columns.
             Dask data is never gathered: each pass over the rows reduces every
-            partition where it lives (the value checks, the column norms, the
-            tall-skinny QR, then one pass per score sum of the covariances and
-            diagnostics: about fifteen in all, whatever the size; ``persist()``
-            the collection first if its partitions are costly to produce), and
-            the result equals the in-memory fit up to rounding. Dask input needs
+            partition where it lives, and the result equals the in-memory fit
+            up to rounding. A fit makes six passes (the value checks, the
+            treatment's range, the covariate means, the column norms, the
+            tall-skinny QR and one for every score sum of the covariances and
+            diagnostics), eight with clusters. Dask input needs
             ``covariate_transformer="passthrough"``, numeric columns and
             positive weights (select rows with weight 0 out first).
         y : array-like or dask array/Series of shape (n_samples,)
