@@ -1,9 +1,17 @@
 """Least squares and two-stage least squares by column-scaled QR.
 
-Pure functions on numpy arrays. Every fit goes through one Householder QR of
-the column-scaled, row-weighted data matrix ``[exog, excluded, endog, y]``; the
-first stage, the second stage and the rank checks are all read off its
-triangular factor, so no normal equations are ever formed or inverted.
+Pure functions on numpy (or dask) arrays. Every fit goes through one
+tall-skinny Householder QR of the column-scaled, row-weighted data matrix
+``[exog, excluded, endog, y]``; the first stage, the second stage, the rank
+checks and the residual sums of squares are all read off its triangular
+factor, so no normal equations are ever formed or inverted.
+
+Every pass over the rows is a :func:`reduce_rows`: a function applied to
+aligned row chunks (cache-sized slices of numpy arrays, or the partitions of
+dask arrays, reduced where they live) whose results are combined. Work that
+needs such passes (covariances, diagnostics) is written as steps that yield
+:class:`Pass` requests; :func:`run_steps` runs several steps together so that
+their passes at the same stage share one pass over the rows.
 """
 
 from __future__ import annotations

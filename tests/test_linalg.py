@@ -146,3 +146,94 @@ def test_too_few_rows():
     exog, endog, excluded, y, _ = _problem(n=5)
     with pytest.raises(ValueError, match="n_samples=5"):
         fit_tsls(exog, endog, excluded, y)
+
+
+# -- the chunked passes --------------------------------------------------------
+
+
+def _blocks(n=3000, seed=0):
+    from skmediate._linalg import ColumnBlocks, Interaction
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)) + 30.0  # far from centered: no cancellation allowed
+    r = rng.integers(0, 2, n).astype(float)
+    center = x.mean(axis=0)
+    lazy = ColumnBlocks(ColumnBlocks(np.ones((n, 1)), x), Interaction(r, x, center))
+    dense = np.hstack([np.ones((n, 1)), x, r[:, None] * (x - center)])
+    return lazy, dense, rng
+
+
+def test_interaction_blocks_match_the_dense_matrix():
+    lazy, dense, rng = _blocks()
+    n, k = dense.shape
+    coef, v = rng.normal(size=(k, 2)), rng.normal(size=n)
+    codes = rng.integers(0, 40, n)
+    assert_allclose(lazy.dot(coef), dense @ coef, rtol=1e-12)
+    assert_allclose(lazy.tdot(v), dense.T @ v, rtol=1e-12, atol=1e-9)
+    assert_allclose(
+        lazy.weighted_gram(v * v), (dense * (v * v)[:, None]).T @ dense, rtol=1e-12
+    )
+    sums = np.zeros((40, k))
+    np.add.at(sums, codes, dense * v[:, None])
+    assert_allclose(lazy.group_tdot(v, codes, 40), sums, rtol=1e-12, atol=1e-12)
+    assert_allclose(np.asarray(lazy), dense)
+    rows = rng.permutation(n)[:50]
+    assert_allclose(np.asarray(lazy.rows(rows)), dense[rows])
+    assert_allclose(np.asarray(lazy.leading(6)), dense[:, :6])
+    assert_allclose(lazy.column(-1), dense[:, -1])
+    assert_allclose(lazy[:, np.array([0, 5])], dense[:, [0, 5]])
+
+
+def test_steps_run_together_share_one_pass(monkeypatch):
+    import skmediate._linalg as linalg
+
+    lazy, dense, rng = _blocks()
+    v = rng.normal(size=dense.shape[0])
+    calls = []
+    original = linalg.reduce_rows
+
+    def counting(func, arrays, *, combine=None):
+        calls.append(len(arrays))
+        return original(func, arrays, combine=combine)
+
+    monkeypatch.setattr(linalg, "reduce_rows", counting)
+
+    def gram_then_sum(weights):
+        gram = yield lazy.weighted_gram_pass(weights)
+        total = yield linalg.Pass(lambda a: a.sum(keepdims=True), (weights,))
+        return gram, total
+
+    def two_at_once():
+        first, second = yield [
+            lazy.weighted_gram_pass(v),
+            linalg.Pass(lambda a: a.T @ a, (v[:, None],)),
+        ]
+        return first, second
+
+    (gram, total), (first, second) = linalg.run_steps(
+        gram_then_sum(v * v), two_at_once()
+    )
+    assert len(calls) == 2  # two stages, each one pass over the rows
+    assert_allclose(gram, (dense * (v * v)[:, None]).T @ dense, rtol=1e-12)
+    assert_allclose(total, [np.sum(v * v)], rtol=1e-12)
+    assert_allclose(first, (dense * v[:, None]).T @ dense, rtol=1e-12)
+    assert_allclose(second, [[v @ v]], rtol=1e-12)
+
+
+def test_reduce_rows_composes_across_chunks():
+    from skmediate._linalg import reduce_rows
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(100_000, 4))
+    r = reduce_rows(
+        lambda c: np.linalg.qr(c, mode="r"),
+        [a],
+        combine=lambda parts: np.linalg.qr(np.vstack(parts), mode="r"),
+    )
+    assert_allclose(
+        np.abs(r), np.abs(np.linalg.qr(a, mode="r")), rtol=1e-10, atol=1e-10
+    )
+    assert_allclose(
+        reduce_rows(lambda c: c.sum(axis=0), [a]), a.sum(axis=0), rtol=1e-10
+    )
+    assert reduce_rows(lambda c: np.array([c.shape[0]]), [np.empty((0, 2))])[0] == 0
