@@ -151,27 +151,30 @@ def _add(total, part):
 
 
 def _flatten(arrays):
-    """Leaf arrays of ``arrays`` (blocks of ColumnBlocks spliced in) and the inverse."""
-    leaves, layout = [], []
+    """Distinct leaf arrays of ``arrays`` (blocks of ColumnBlocks spliced in).
+
+    An array passed several times (the same object, as when passes that share
+    blocks run together) is one leaf, sliced once per chunk. Returns the
+    leaves and the function rebuilding the arguments from their chunks.
+    """
+    leaves, position, layout = [], {}, []
     for a in arrays:
-        if isinstance(a, ColumnBlocks):
-            parts = list(a.leaves())
-            layout.append(len(parts))
-            leaves.extend(parts)
-        else:
-            layout.append(None)
-            leaves.append(a)
+        parts = list(a.leaves()) if isinstance(a, ColumnBlocks) else [a]
+        indices = []
+        for part in parts:
+            if id(part) not in position:
+                position[id(part)] = len(leaves)
+                leaves.append(part)
+            indices.append(position[id(part)])
+        layout.append((isinstance(a, ColumnBlocks), indices))
 
     def rebuild(chunks):
-        out, pos = [], 0
-        for size in layout:
-            if size is None:
-                out.append(chunks[pos])
-                pos += 1
-            else:
-                out.append(ColumnBlocks(*chunks[pos : pos + size]))
-                pos += size
-        return out
+        return [
+            ColumnBlocks(*(chunks[i] for i in indices))
+            if blocks
+            else chunks[indices[0]]
+            for blocks, indices in layout
+        ]
 
     return leaves, rebuild
 
@@ -327,6 +330,11 @@ class Interaction:
         self.treatment = treatment
         self.covariates = covariates
         self.center = np.asarray(center, dtype=float)
+        self._formed = None
+
+    def _small(self) -> bool:
+        """Whether the block is a chunk (formed once, kept while it lives)."""
+        return self.shape[0] * self.shape[1] * 8 <= 2 * _CHUNK_BYTES
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -348,11 +356,19 @@ class Interaction:
         )
 
     def __array__(self, dtype=None, copy=None):
-        out = self.treatment[:, None] * (self.covariates - self.center)
+        if self._formed is not None:
+            out = self._formed
+        else:
+            out = self.treatment[:, None] * (self.covariates - self.center)
+            if self._small():  # a chunk that several passes read: form it once
+                out.flags.writeable = False
+                self._formed = out
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __matmul__(self, coef):
         coef = np.asarray(coef, dtype=float)
+        if self._small():
+            return np.asarray(self) @ coef
         out = np.empty((self.shape[0],) + coef.shape[1:])
         for rows in row_slices(self.shape[0], self.shape[1]):
             out[rows] = np.asarray(self[rows]) @ coef
@@ -401,10 +417,16 @@ class ColumnBlocks:
 
     def dot(self, coef: np.ndarray):
         """``X @ coef`` for ``coef`` of shape (k,) or (k, m)."""
-        out = 0.0
+        out = None
         for block, cols in self._parts():
-            out = out + block @ coef[cols]
-        if np.ndim(out) == 0:  # no columns
+            part = block @ coef[cols]
+            if out is None:
+                out = part
+            elif self.is_dask:
+                out = out + part
+            else:
+                out += part  # a product is a new array: added in place
+        if out is None:  # no columns
             out = np.zeros((self.shape[0],) + np.shape(coef)[1:])
         return out
 
