@@ -326,15 +326,16 @@ class Interaction:
     ndim = 2
     dtype = np.dtype(float)
 
-    def __init__(self, treatment: np.ndarray, covariates: np.ndarray, center):
+    def __init__(
+        self, treatment: np.ndarray, covariates: np.ndarray, center, chunk=False
+    ):
         self.treatment = treatment
         self.covariates = covariates
         self.center = np.asarray(center, dtype=float)
+        # A chunk (rows taken from a whole block) is formed once, on first
+        # use, and kept while it lives: the passes run together all read it.
+        self.chunk = chunk
         self._formed = None
-
-    def _small(self) -> bool:
-        """Whether the block is a chunk (formed once, kept while it lives)."""
-        return self.shape[0] * self.shape[1] * 8 <= 2 * _CHUNK_BYTES
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -352,7 +353,10 @@ class Interaction:
                 self.covariates[rows, cols] - self.center[cols]
             )
         return Interaction(
-            self.treatment[rows], self.covariates[rows][:, cols], self.center[cols]
+            self.treatment[rows],
+            self.covariates[rows][:, cols],
+            self.center[cols],
+            chunk=self.chunk or not (isinstance(rows, slice) and rows == slice(None)),
         )
 
     def __array__(self, dtype=None, copy=None):
@@ -360,14 +364,14 @@ class Interaction:
             out = self._formed
         else:
             out = self.treatment[:, None] * (self.covariates - self.center)
-            if self._small():  # a chunk that several passes read: form it once
+            if self.chunk:
                 out.flags.writeable = False
                 self._formed = out
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __matmul__(self, coef):
         coef = np.asarray(coef, dtype=float)
-        if self._small():
+        if self.chunk:
             return np.asarray(self) @ coef
         out = np.empty((self.shape[0],) + coef.shape[1:])
         for rows in row_slices(self.shape[0], self.shape[1]):
