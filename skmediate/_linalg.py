@@ -194,12 +194,20 @@ def _flatten(arrays):
         layout.append((isinstance(a, ColumnBlocks), indices))
 
     def rebuild(chunks):
-        return [
-            ColumnBlocks(*(chunks[i] for i in indices))
-            if blocks
-            else chunks[indices[0]]
-            for blocks, indices in layout
-        ]
+        # Arguments made of the same leaves share one chunk object, so that
+        # the passes run together form its concatenation once (toarray).
+        shared = {}
+        out = []
+        for blocks, indices in layout:
+            if not blocks:
+                out.append(chunks[indices[0]])
+                continue
+            key = tuple(indices)
+            if key not in shared:
+                shared[key] = ColumnBlocks(*(chunks[i] for i in indices))
+                shared[key].chunk = True
+            out.append(shared[key])
+        return out
 
     return leaves, rebuild
 
@@ -512,9 +520,19 @@ class ColumnBlocks:
         """Rows ``Σ_{i∈g} v_i x_i`` for each group ``g``: shape (n_groups, k)."""
         return _execute([self.group_tdot_pass(v, codes, n_groups)])[0]
 
+    chunk = False  # a chunk of a pass keeps its concatenation once formed
+    _formed = None
+
     def toarray(self) -> np.ndarray:
+        """The blocks concatenated (read-only and kept, for a chunk of a pass)."""
+        if self._formed is not None:
+            return self._formed
         parts = [np.asarray(b) for b in self.leaves()]
-        return np.hstack(parts) if parts else np.empty((self.shape[0], 0))
+        out = np.hstack(parts) if parts else np.empty((self.shape[0], 0))
+        if self.chunk:
+            out.flags.writeable = False
+            self._formed = out
+        return out
 
     def __array__(self, dtype=None, copy=None):
         out = self.toarray()
@@ -882,9 +900,9 @@ def _tsqr(data: ColumnBlocks, sqrt_w, scale: np.ndarray) -> np.ndarray:
     """
 
     def factor(chunk, *w):
+        chunk = chunk / scale  # a new array: the chunk itself is read-only
         if w:
             chunk *= w[0][:, None]
-        chunk /= scale
         return np.linalg.qr(chunk, mode="r")
 
     def stack(factors):
