@@ -232,8 +232,11 @@ def _reduce_dask(func, arrays, combine):
 
     # Within a partition, the numpy path runs over cache-sized row chunks, so a
     # task holds its partition's inputs and little else.
-    def on_partition(*parts):  # a worker's threads share its BLAS: no limit here
-        return _reduce_numpy(func, list(parts), combine)
+    def on_partition(*parts):
+        # Also on one BLAS thread: the scheduler's threads are the parallelism
+        # (a limit is process-wide; threads that overlap only restore it early).
+        with _one_blas_thread():
+            return _reduce_numpy(func, list(parts), combine)
 
     def fold(parts):
         total = _copy(parts[0])
