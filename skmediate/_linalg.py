@@ -501,28 +501,6 @@ class ColumnBlocks:
         """
         return _execute([self.reduce_pass(func, *extra, combine=combine)])[0]
 
-    def weighted_gram_pass(self, row_weights) -> Pass:
-        """The pass of :meth:`weighted_gram`."""
-        return self.reduce_pass(
-            lambda chunk, w: (chunk * w[:, None]).T @ chunk, row_weights
-        )
-
-    def weighted_gram(self, row_weights) -> np.ndarray:
-        """``Σ_i row_weights_i x_i x_iᵀ``."""
-        return _execute([self.weighted_gram_pass(row_weights)])[0]
-
-    def group_tdot_pass(self, v, codes, n_groups: int) -> Pass:
-        """The pass of :meth:`group_tdot`."""
-        return self.reduce_pass(
-            lambda chunk, vc, cc: _group_sums(chunk * vc[:, None], cc, n_groups),
-            v,
-            codes,
-        )
-
-    def group_tdot(self, v, codes, n_groups: int) -> np.ndarray:
-        """Rows ``Σ_{i∈g} v_i x_i`` for each group ``g``: shape (n_groups, k)."""
-        return _execute([self.group_tdot_pass(v, codes, n_groups)])[0]
-
     chunk = False  # a chunk of a pass keeps its concatenation once formed
     _formed = None
 

@@ -163,19 +163,28 @@ def _blocks(n=3000, seed=0):
     return lazy, dense, rng
 
 
+def _one(request):
+    """A step that asks for one pass and returns its result."""
+    result = yield request
+    return result
+
+
 def test_interaction_blocks_match_the_dense_matrix():
+    from skmediate._covariance import score_gram_pass, score_sums_pass
+    from skmediate._linalg import run_step
+
     lazy, dense, rng = _blocks()
     n, k = dense.shape
     coef, v = rng.normal(size=(k, 2)), rng.normal(size=n)
     codes = rng.integers(0, 40, n)
     assert_allclose(lazy.dot(coef), dense @ coef, rtol=1e-12)
     assert_allclose(lazy.tdot(v), dense.T @ v, rtol=1e-12, atol=1e-9)
-    assert_allclose(
-        lazy.weighted_gram(v * v), (dense * (v * v)[:, None]).T @ dense, rtol=1e-12
-    )
+    gram = run_step(_one(score_gram_pass(lazy, v)))
+    assert_allclose(gram, (dense * (v * v)[:, None]).T @ dense, rtol=1e-12)
     sums = np.zeros((40, k))
     np.add.at(sums, codes, dense * v[:, None])
-    assert_allclose(lazy.group_tdot(v, codes, 40), sums, rtol=1e-12, atol=1e-12)
+    cluster_sums = run_step(_one(score_sums_pass(lazy, v, None, codes, 40)))
+    assert_allclose(cluster_sums, sums, rtol=1e-12, atol=1e-12)
     assert_allclose(np.asarray(lazy), dense)
     rows = rng.permutation(n)[:50]
     assert_allclose(np.asarray(lazy.rows(rows)), dense[rows])
@@ -199,13 +208,17 @@ def test_steps_run_together_share_one_pass(monkeypatch):
     monkeypatch.setattr(linalg, "reduce_rows", counting)
 
     def gram_then_sum(weights):
-        gram = yield lazy.weighted_gram_pass(weights)
+        gram = yield linalg.Pass(
+            lambda x, w: (x.toarray() * w[:, None]).T @ x.toarray(), (lazy, weights)
+        )
         total = yield linalg.Pass(lambda a: a.sum(keepdims=True), (weights,))
         return gram, total
 
     def two_at_once():
         first, second = yield [
-            lazy.weighted_gram_pass(v),
+            linalg.Pass(
+                lambda x, w: (x.toarray() * w[:, None]).T @ x.toarray(), (lazy, v)
+            ),
             linalg.Pass(lambda a: a.T @ a, (v[:, None],)),
         ]
         return first, second
