@@ -16,7 +16,7 @@ from ._linalg import (
     LinearFit,
     Pass,
     _group_sums,
-    group_count,
+    cluster_codes,
     is_dask,
     run_step,
     solve_triangular,
@@ -126,8 +126,7 @@ def covariance_steps(fit: LinearFit, cov_type: str, groups=None):
     elif cov_type == "cluster":
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
-        codes = groups if is_dask(groups) else np.asarray(groups)
-        n_groups = group_count(codes)
+        codes, n_groups = cluster_codes(groups)
         sums = yield score_sums_pass(
             fit.regressors, fit.resid, fit.weights, codes, n_groups
         )
@@ -256,8 +255,7 @@ def stacked_covariance_steps(
     if cov_type == "cluster":
         if groups is None:
             raise ValueError("cov_type='cluster' needs groups")
-        codes = groups if is_dask(groups) else np.asarray(groups)
-        n_groups = group_count(codes)
+        codes, n_groups = cluster_codes(groups)
 
     # Fits with the same regressors, bread and contrast (for example the
     # regressions of several outcomes on the same instruments) share T.

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._linalg import is_dask
+from ._linalg import is_dask, remember_group_count
 from ._roles import _ROLE_LABEL as _LABEL
 from ._roles import ROLES, RoleData, fit_roles
-from ._validation import check_groups, check_outcome, is_dataframe
+from ._validation import (
+    check_cluster_count,
+    check_groups,
+    check_outcome,
+    is_dataframe,
+    require_groups,
+)
 
 __all__ = ["DaskInputs", "dask_inputs", "dask_template", "role_values"]
 
@@ -179,10 +185,7 @@ def dask_inputs(
         )
     codes, n_clusters = None, None
     if cluster:
-        if groups is None:
-            raise ValueError(
-                "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
-            )
+        require_groups(groups)
         if not is_dask(groups):
             groups = check_groups(groups, n)
         labels = _as_vector(groups, "groups", row_chunks, n)
@@ -192,14 +195,11 @@ def dask_inputs(
                 "groups contains NaN or inf; every row needs a cluster label"
             )
         n_clusters = int(uniques.shape[0])
-        if n_clusters < 2:
-            raise ValueError(
-                "cov_type='cluster' needs at least 2 clusters in groups; got "
-                f"{n_clusters}"
-            )
+        check_cluster_count(n_clusters)
         codes = labels.map_blocks(
             lambda block: np.searchsorted(uniques, block), dtype=np.intp
         )
+        remember_group_count(codes, n_clusters)  # no pass to find it again
 
     checks = [(~da.isfinite(values)).sum(axis=0), (~da.isfinite(y)).sum()]
     if weights is not None:

@@ -28,9 +28,8 @@ from ._linalg import (
     ColumnBlocks,
     LinearFit,
     TSLSFit,
+    cluster_codes,
     gather,
-    group_count,
-    is_dask,
     rank_tolerance,
     residual_coordinates,
     run_step,
@@ -406,8 +405,7 @@ def hansen_j_steps(fit: TSLSFit, cov_type: str, groups=None):
     n_inst, kw = fit.n_instruments, fit.n_exog
     scale_q, scale_y = fit.scale[:n_inst], fit.scale[-1]
     if cov_type == "cluster":
-        codes = groups if is_dask(groups) else np.asarray(groups)
-        n_groups = group_count(codes)
+        codes, n_groups = cluster_codes(groups)
         sums = yield score_sums_pass(
             instruments, structural.resid, structural.weights, codes, n_groups, scale_y
         )

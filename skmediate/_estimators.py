@@ -32,11 +32,13 @@ from ._validation import (
     HasMethods,
     Interval,
     StrOptions,
+    check_cluster_count,
     check_groups,
     check_outcome,
     check_sample_weight,
     fit_context,
     is_dataframe,
+    require_groups,
 )
 from ._weakiv import anderson_rubin_steps
 from .exceptions import RankDeficiencyError, WeakInstrumentWarning
@@ -163,10 +165,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must match")
         weights = check_sample_weight(sample_weight, y)
         if self.cov_type == "cluster":
-            if groups is None:
-                raise ValueError(
-                    "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
-                )
+            require_groups(groups)
             groups = check_groups(groups, n)
         else:
             groups = None
@@ -194,11 +193,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         n_clusters = None
         if groups is not None:
             groups, n_clusters = encode_groups(groups)
-            if n_clusters < 2:
-                raise ValueError(
-                    "cov_type='cluster' needs at least 2 clusters in groups; got "
-                    f"{n_clusters}"
-                )
+            check_cluster_count(n_clusters)
         return MediationData(roles, y, weights, groups, n_clusters, outcome)
 
     def _prepare_dask(self, X, y, sample_weight, groups) -> MediationData:
@@ -291,7 +286,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             up to rounding. A fit makes six passes (the value checks, the
             treatment's range, the covariate means, the column norms, the
             tall-skinny QR and one for every score sum of the covariances and
-            diagnostics), eight with clusters. Dask input needs
+            diagnostics), seven with clusters. Dask input needs
             ``covariate_transformer="passthrough"``, numeric columns and
             positive weights (select rows with weight 0 out first).
         y : array-like or dask array/Series of shape (n_samples,)

@@ -29,10 +29,12 @@ __all__ = [
     "TSLSFit",
     "fit_ols",
     "fit_tsls",
+    "cluster_codes",
     "group_count",
     "is_dask",
     "rank_tolerance",
     "reduce_rows",
+    "remember_group_count",
     "residual_coordinates",
     "solve_triangular",
     "weighted_mean",
@@ -574,15 +576,26 @@ def _group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndar
 _GROUP_COUNTS: dict[str, int] = {}  # by dask name: a pass saved per consumer
 
 
+def remember_group_count(codes, n_groups: int) -> None:
+    """Record the number of groups of dask cluster codes that is already known."""
+    if len(_GROUP_COUNTS) >= 64:
+        _GROUP_COUNTS.pop(next(iter(_GROUP_COUNTS)))
+    _GROUP_COUNTS[codes.name] = int(n_groups)
+
+
 def group_count(codes) -> int:
     """Number of groups ``G`` of cluster codes ``0..G-1`` (computed once for dask)."""
     if not is_dask(codes):
         return int(np.max(codes)) + 1
     if codes.name not in _GROUP_COUNTS:
-        if len(_GROUP_COUNTS) >= 64:
-            _GROUP_COUNTS.pop(next(iter(_GROUP_COUNTS)))
-        _GROUP_COUNTS[codes.name] = int(codes.max().compute()) + 1
+        remember_group_count(codes, int(codes.max().compute()) + 1)
     return _GROUP_COUNTS[codes.name]
+
+
+def cluster_codes(groups) -> tuple:
+    """Cluster codes (numpy, or dask as they are) and their number of groups."""
+    codes = groups if is_dask(groups) else np.asarray(groups)
+    return codes, group_count(codes)
 
 
 def weighted_mean(a, weights=None) -> np.ndarray:
@@ -1034,8 +1047,6 @@ def fit_tsls(
             weights = np.asarray(weights, dtype=float)
         sqrt_w = np.sqrt(weights)
     scale, nobs = _column_scale(data, weights)  # nobs: Σw, or n
-    if weights is None:
-        nobs = float(n)
     r = _tsqr(data, sqrt_w, scale)
     tol = rank_tolerance(n, scale.shape[0])
     _check_rank(np.diag(r)[:n_inst], tol, "instruments", "instrument matrix")

@@ -17,6 +17,7 @@ __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
+    "check_cluster_count",
     "check_groups",
     "check_outcome",
     "check_sample_weight",
@@ -24,6 +25,7 @@ __all__ = [
     "fit_context",
     "is_dataframe",
     "n_rows",
+    "require_groups",
     "validate_params",
     "take_rows",
 ]
@@ -60,6 +62,22 @@ def check_sample_weight(sample_weight, y) -> np.ndarray | None:
     return _check_sample_weight(
         sample_weight, y, dtype=np.float64, ensure_non_negative=True
     )
+
+
+def require_groups(groups) -> None:
+    """``cov_type="cluster"`` needs cluster labels."""
+    if groups is None:
+        raise ValueError(
+            "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
+        )
+
+
+def check_cluster_count(n_clusters: int) -> None:
+    """A cluster covariance needs at least two clusters."""
+    if n_clusters < 2:
+        raise ValueError(
+            f"cov_type='cluster' needs at least 2 clusters in groups; got {n_clusters}"
+        )
 
 
 def check_groups(groups, n: int) -> np.ndarray:
