@@ -51,6 +51,7 @@ import argparse
 import os
 import platform
 import time
+import warnings
 import zlib
 from dataclasses import dataclass
 
@@ -60,9 +61,11 @@ from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.base import clone
 
-from skmediate import IVMediationRegressor, NaiveMediationRegressor
-from skmediate._covariance import covariance
-from skmediate._diagnostics import first_stage_diagnostics
+from skmediate import (
+    IVMediationRegressor,
+    NaiveMediationRegressor,
+    WeakInstrumentWarning,
+)
 
 # -- the model ----------------------------------------------------------------
 
@@ -271,19 +274,18 @@ TRUTH = np.array([TRUE_DIRECT, TRUE_MEDIATOR])
 
 
 def prepare(X, y, groups):
-    """Validated data of one trial, shared by both estimators (their roles are equal)."""
-    cov_type = "HC1" if groups is None else "cluster"
-    est = clone(ESTIMATORS["IV"]).set_params(cov_type=cov_type)
-    return est._prepare(X, y, None, groups)
+    """The data of one trial, shared by both estimators (their roles are equal)."""
+    return X, y, groups
 
 
 def fit_cov_types(estimator, data, cov_types):
     """Effects, their standard errors under several covariance types, and the first-stage F.
 
-    Fits once on the validated ``data`` (see :func:`prepare`) and evaluates
-    each covariance on that fit, exactly as ``fit`` does for its ``cov_type``
-    (the tests check equality with fitting ``estimator.set_params(cov_type=c)``
-    for every ``c``).
+    Fits once with ``HC1`` and reads the other row-based and homoskedastic
+    covariances off the same fitted model (``FittedModel.under``); a cluster
+    covariance needs its own fit (its score sums are per cluster). The tests
+    check equality with fitting ``estimator.set_params(cov_type=c)`` for every
+    ``c``.
 
     Returns
     -------
@@ -293,18 +295,29 @@ def fit_cov_types(estimator, data, cov_types):
     f_statistic : float
         Classical first-stage partial F (``nan`` for the naive estimator).
     """
-    solution = clone(estimator)._fit_data(data)
-    fit = solution.structural
+    X, y, groups = data
+
+    def fit(cov_type):
+        est = clone(estimator).set_params(cov_type=cov_type)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WeakInstrumentWarning)
+            est.fit(X, y, groups=groups if cov_type == "cluster" else None)
+        return est
+
+    base = fit("HC1")
+    model = base.result_.model
     std_errors = np.empty((len(cov_types), 2))
     for i, cov_type in enumerate(cov_types):
-        cov = covariance(fit, cov_type, data.groups)
-        std_errors[i] = np.sqrt(np.diag(cov)[-2:])
+        other = (
+            fit(cov_type).result_.model
+            if cov_type == "cluster"
+            else model.under(cov_type)
+        )
+        std_errors[i] = np.sqrt(np.diag(other.cov)[-2:])
     f_statistic = np.nan
-    if solution.first_stage:
-        f_statistic = first_stage_diagnostics(
-            solution.first_stage[0], solution.n_exog, "classical"
-        ).f_statistic
-    return fit.params[-2:].copy(), std_errors, f_statistic
+    if base.result_.first_stage is not None:
+        f_statistic = base.result_.first_stage.f_statistic
+    return model.params[-2:].copy(), std_errors, f_statistic
 
 
 @dataclass(frozen=True)

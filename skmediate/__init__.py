@@ -5,12 +5,15 @@ with the random assignment as instruments, beside the naive (Baron-Kenny)
 regression, as scikit-learn estimators.
 """
 
-from ._bootstrap import BootstrapResult, ConfidenceInterval, bootstrap
-from ._diagnostics import FirstStageDiagnostics, stock_yogo_critical_value
-from ._estimators import IVMediationRegressor, NaiveMediationRegressor
-from ._results import MediationResult
-from ._sensitivity import SensitivityGrid
-from .exceptions import (
+from skmediate._bootstrap import BootstrapResult, ConfidenceInterval, bootstrap
+from skmediate._estimators import IVMediationRegressor, NaiveMediationRegressor
+from skmediate._numerics.diagnostics import (
+    FirstStageDiagnostics,
+    stock_yogo_critical_value,
+)
+from skmediate._results import MediationResult
+from skmediate._sensitivity import SensitivityGrid
+from skmediate.exceptions import (
     DegenerateBootstrapWarning,
     FailedResampleWarning,
     RankDeficiencyError,

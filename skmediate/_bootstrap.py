@@ -16,11 +16,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_limits
 
-from ._batched import ClusterSpec, tsls_batch, wild_batch
-from ._estimators import _MediationRegressor
-from ._linalg import is_dask
-from ._parallel import parallel_map, record_warnings
-from ._resampling import (
+from skmediate._estimators import _MediationRegressor, fit_mediation
+from skmediate._numerics.batched import ClusterSpec, tsls_batch, wild_batch
+from skmediate._numerics.rows import is_dask
+from skmediate._parallel import parallel_map, record_warnings
+from skmediate._resampling import (
     SCHEMES,
     draw,
     jackknife,
@@ -28,9 +28,8 @@ from ._resampling import (
     make_units,
     pairs_rows,
 )
-from ._roles import transform_roles
-from ._validation import check_sample_weight, n_rows, take_rows
-from .exceptions import DegenerateBootstrapWarning, FailedResampleWarning
+from skmediate._validation import check_sample_weight, n_rows, take_rows
+from skmediate.exceptions import DegenerateBootstrapWarning, FailedResampleWarning
 
 __all__ = ["BootstrapResult", "ConfidenceInterval", "bootstrap"]
 
@@ -492,36 +491,33 @@ class _Collector:
 
 
 class _Vectorized:
-    """All resamples of a built-in estimator from weighted cross-products."""
+    """All resamples of a built-in estimator at once (``skmediate._numerics.batched``).
 
-    def __init__(self, estimator, X, y, fit_params, units, with_cov):
-        est = clone(estimator)
-        sample_weight = fit_params.get("sample_weight")
-        data = est._prepare(X, y, sample_weight, fit_params.get("groups"))
-        solution = est._fit_data(data)
-        self.structural = solution.structural
-        self.exog, self.endog = map(np.asarray, self.structural.design.blocks)
-        self.excluded = (
-            np.asarray(solution.first_stage[0].regressors.blocks[1])
-            if solution.first_stage
-            else np.empty((self.exog.shape[0], 0))
-        )
-        self.y = data.y
-        self.user_weights = data.weights
-        weights = check_sample_weight(sample_weight, np.asarray(y, dtype=float))
-        keep = slice(None) if weights is None else weights > 0
-        self.codes = units.codes[keep]
+    Built from the full-data fit and its validated input (from
+    :func:`~skmediate._estimators.fit_mediation`): nothing is validated or
+    fitted again.
+    """
+
+    def __init__(self, fitted, inputs, units, with_cov):
+        self.model = fitted.result_.model
+        self.design = inputs.design
+        self.a = self.design.matrix(inputs.raw, inputs.y, self.model.shift)
+        self.user_weights = inputs.weights
+        self.codes = units.codes
         # rows are their own units: a resample's values are the row values
         self.identity = self.codes.shape[0] == units.n_units and not units.clustered
-        self.cov_type = est.cov_type if with_cov else None
-        self.cluster_codes = data.groups
+        self.cov_type = fitted.cov_type if with_cov else None
+        self.cluster_codes = None
         self.cells = None
-        if self.cov_type == "cluster" and units.clustered:
-            # clusters of a refit: (draw of a unit, fit cluster) pairs
-            pairs = np.column_stack([self.codes, data.groups])
-            cell_pairs, cells = np.unique(pairs, axis=0, return_inverse=True)
-            self.cells = cells.reshape(-1)
-            self.cell_units = cell_pairs[:, 0]
+        if self.cov_type == "cluster":
+            _, codes = np.unique(np.asarray(inputs.groups), return_inverse=True)
+            self.cluster_codes = codes.reshape(-1)
+            if units.clustered:
+                # clusters of a refit: (draw of a unit, fit cluster) pairs
+                pairs = np.column_stack([self.codes, self.cluster_codes])
+                cell_pairs, cells = np.unique(pairs, axis=0, return_inverse=True)
+                self.cells = cells.reshape(-1)
+                self.cell_units = cell_pairs[:, 0]
 
     def _cluster(self, scheme: str, values: np.ndarray) -> ClusterSpec | None:
         if self.cov_type != "cluster":
@@ -538,18 +534,14 @@ class _Vectorized:
         rows = values if self.identity else values[:, self.codes]
         cluster = self._cluster(scheme, values)
         if scheme in ("wild", "wild_mammen"):
-            batch = wild_batch(self.structural, rows, self.cov_type, cluster)
+            batch = wild_batch(
+                self.model, self.a, rows, self.user_weights, self.cov_type, cluster
+            )
         else:
             if self.user_weights is not None:
                 rows = rows * self.user_weights
             batch = tsls_batch(
-                self.exog,
-                self.endog,
-                self.excluded,
-                self.y,
-                rows,
-                self.cov_type,
-                cluster,
+                self.design, self.a, self.model.shift, rows, self.cov_type, cluster
             )
         std_errors = None
         if batch.cov is not None:
@@ -754,7 +746,7 @@ def _treatment_strata(fitted, X) -> np.ndarray:
             "IVMediationRegressor or NaiveMediationRegressor; for "
             f"{type(fitted).__name__}, pass the treatment column as strata"
         )
-    return transform_roles(fitted.column_transformer_, X).treatment
+    return fitted.roles_.transform(X)[:, 0]
 
 
 def bootstrap(
@@ -984,7 +976,18 @@ def bootstrap(
     if strata is not None and not (isinstance(strata, str) and strata == "treatment"):
         strata = _check_labels(strata, "strata", n)
 
-    fitted = clone(estimator).fit(X, y, **fit_params)
+    reason = _vectorized_reason(estimator, stat, fit_params)
+    if engine == "vectorized" and reason is not None:
+        raise ValueError(f"engine='vectorized' does not apply: {reason}")
+    use_batch = engine != "refit" and reason is None
+    fitted = clone(estimator)
+    inputs = None
+    if use_batch:  # the full-data fit and its validated input, once
+        inputs = fit_mediation(
+            fitted, X, y, fit_params.get("sample_weight"), fit_params.get("groups")
+        )
+    else:
+        fitted.fit(X, y, **fit_params)
     estimate, se_hat, names = _full_data_statistic(stat, fitted, with_se)
     if isinstance(strata, str):
         strata = _treatment_strata(fitted, X)
@@ -1005,9 +1008,6 @@ def bootstrap(
             stacklevel=2,
         )
 
-    reason = _vectorized_reason(estimator, stat, fit_params)
-    if engine == "vectorized" and reason is not None:
-        raise ValueError(f"engine='vectorized' does not apply: {reason}")
     wild = scheme in ("wild", "wild_mammen")
     resampler = _Resampler(
         estimator,
@@ -1024,7 +1024,7 @@ def bootstrap(
     vectorized = None
     if engine != "refit" and reason is None:
         needs_cov = with_se or any(_TERMS[p][0] == "std_errors" for p in stat.paths)
-        vectorized = _Vectorized(estimator, X, y, fit_params, units, needs_cov)
+        vectorized = _Vectorized(fitted, inputs, units, needs_cov)
     # about four arrays of (block, n): unit values, row values and copies
     block = max(1, _BLOCK_BYTES // (8 * n * 4))
 

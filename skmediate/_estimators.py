@@ -1,114 +1,284 @@
-"""IVMediationRegressor and NaiveMediationRegressor: thin scikit-learn estimators."""
+"""IVMediationRegressor and NaiveMediationRegressor: thin scikit-learn estimators.
+
+Every fit goes through :func:`fit_mediation`, which validates the input,
+resolves the column roles, runs the numerics once
+(:func:`skmediate._numerics.engine.fit_model`) and sets the fitted
+attributes. It is also the documented interface of the workflows that need
+the validated input or more from a fit (the sensitivity grid, the
+bootstrap): they call it instead of ``fit`` and never validate or fit twice.
+"""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
 from numbers import Integral, Real
 
-import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._covariance import COV_TYPES, covariance_steps, encode_groups
-from ._dask import dask_inputs, dask_template, role_values
-from ._diagnostics import first_stage_diagnostics_steps, iv_diagnostics_steps
-from ._effects import mediation_effects_steps
-from ._linalg import (
-    ColumnBlocks,
-    Interaction,
-    LinearFit,
-    TSLSFit,
-    fit_tsls,
-    is_dask,
-    run_steps,
-    weighted_mean,
-)
-from ._results import MediationResult, diagnostics_frame, effects_frame
-from ._roles import RoleData, fit_roles, transform_roles
-from ._validation import (
+from skmediate._dask import dask_inputs, dask_template
+from skmediate._numerics.covariance import COV_TYPES
+from skmediate._numerics.design import Design
+from skmediate._numerics.diagnostics import first_stage_diagnostics
+from skmediate._numerics.engine import fit_model
+from skmediate._numerics.rows import is_dask
+from skmediate._results import MediationResult
+from skmediate._roles import fit_roles
+from skmediate._validation import (
     HasMethods,
     Interval,
     StrOptions,
-    check_cluster_count,
     check_groups,
     check_outcome,
     check_sample_weight,
     fit_context,
     is_dataframe,
-    require_groups,
 )
-from ._weakiv import anderson_rubin_steps
-from .exceptions import RankDeficiencyError, WeakInstrumentWarning
+from skmediate.exceptions import RankDeficiencyError, WeakInstrumentWarning
 
-__all__ = ["IVMediationRegressor", "NaiveMediationRegressor"]
+__all__ = [
+    "FitInputs",
+    "IVMediationRegressor",
+    "NaiveMediationRegressor",
+    "fit_mediation",
+]
 
 _COLUMNS = ["array-like", str, Integral, slice, callable, None]
 
 
 @dataclass(frozen=True, eq=False)
-class MediationData:
-    """Validated numeric inputs of one fit (rows with zero weight removed).
+class FitInputs:
+    """The validated numeric input of one fit, as the numerics received it.
 
-    ``instruments`` are the excluded instruments ``R·(X - X̄)`` with ``X̄`` the
-    weighted sample mean of the covariates.
+    Attributes
+    ----------
+    design : Design
+    raw : ndarray or dask array of shape (n, design.n_raw)
+        The role columns: treatment, mediators, covariates, controls.
+    y : ndarray or dask array of shape (n,)
+    weights : ndarray, dask array or None
+        Frequency weights (rows with weight 0 contribute nothing).
+    groups : ndarray, dask array or None
+        Cluster labels, for ``cov_type="cluster"``.
     """
 
-    roles: RoleData
-    y: np.ndarray
-    weights: np.ndarray | None
-    groups: np.ndarray | None  # integer cluster codes
-    n_clusters: int | None
-    outcome: str
+    design: Design
+    raw: object
+    y: object
+    weights: object
+    groups: object
 
-    @cached_property
-    def exog(self) -> ColumnBlocks:
-        """``[1, covariates, controls, treatment]``, as views of the role arrays."""
-        r = self.roles
-        n = r.treatment.shape[0]
-        if is_dask(r.treatment):
-            import dask.array as da
 
-            ones = da.ones((n, 1), chunks=(r.treatment.chunks[0], 1))
-        else:
-            ones = np.ones((n, 1))
-        return ColumnBlocks(ones, r.covariates, r.controls, r.treatment)
+@fit_context(prefer_skip_nested_validation=True)
+def fit_mediation(
+    estimator, X, y, sample_weight=None, groups=None, *, sensitivity: bool = False
+) -> FitInputs:
+    """Fit a built-in estimator and return its validated input.
 
-    @cached_property
-    def covariate_mean(self) -> np.ndarray:
-        """``X̄``, the weighted mean of the covariates."""
-        return weighted_mean(self.roles.covariates, self.weights)
+    This is what ``estimator.fit`` does; workflows call it directly when they
+    need the validated input (the bootstrap's batched engine) or extra
+    quantities of the fit (``sensitivity=True``: the closed forms of the
+    sensitivity analysis, in ``estimator.result_.model.sensitivity``).
 
-    @cached_property
-    def instruments(self):
-        """``R·(X - X̄)``: formed a chunk at a time (lazily for dask data)."""
-        r = self.roles
-        center = self.covariate_mean
-        if is_dask(r.covariates):
-            return r.treatment[:, None] * (r.covariates - center)
-        return Interaction(r.treatment, r.covariates, center)
+    Parameters
+    ----------
+    estimator : IVMediationRegressor or NaiveMediationRegressor
+        Fitted in place.
+    X, y, sample_weight, groups
+        As for ``fit``.
+    sensitivity : bool, default=False
 
-    @property
-    def term_names(self) -> list[str]:
-        n = self.roles.names
-        return [
-            "intercept",
-            *n["covariates"],
-            *n["controls"],
-            *n["treatment"],
-            *n["mediator"],
-        ]
+    Returns
+    -------
+    FitInputs
+    """
+    inputs = _prepare(estimator, X, y, sample_weight, groups)
+    kappa, alpha = estimator._kappa_spec()
+    try:
+        model = fit_model(
+            inputs.design,
+            inputs.raw,
+            inputs.y,
+            weights=inputs.weights,
+            groups=inputs.groups,
+            cov_type_name=estimator.cov_type,
+            kappa=kappa,
+            fuller_alpha=alpha,
+            sensitivity=sensitivity,
+        )
+    except RankDeficiencyError as exc:
+        raise ValueError(_rank_message(inputs.design, exc)) from None
+    _set_fitted(estimator, model)
+    first = estimator.result_.first_stage
+    if first is not None and first.is_weak:
+        warnings.warn(
+            f"Weak instruments: the first-stage partial F statistic is "
+            f"{first.f_statistic:.2f}, below the Stock-Yogo critical value "
+            f"{first.critical_value:.2f} for {first.n_instruments} instrument(s), "
+            "so a nominal 5% Wald test of the 2SLS estimates may have an actual "
+            "size above 15%. The IV estimates may be biased toward the naive least "
+            "squares estimates and their confidence intervals may under-cover; "
+            "see anderson_rubin_confidence_set().",
+            WeakInstrumentWarning,
+            stacklevel=4,
+        )
+    return inputs
 
-    @property
-    def instrument_names(self) -> list[str]:
-        n = self.roles.names
-        return [f"{n['treatment'][0]}:{c}" for c in n["covariates"]]
+
+def _outcome_name(y) -> str:
+    name = getattr(y, "name", None)
+    if name is not None and (isinstance(y, pd.Series) or hasattr(y, "to_dask_array")):
+        return str(name)
+    return "y"
+
+
+def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
+    """Validate the input and resolve the roles (sets ``roles_``, ``n_features_in_``)."""
+    cluster = estimator.cov_type == "cluster"
+    if is_dask(X):
+        inputs = dask_inputs(
+            X,
+            y,
+            sample_weight,
+            groups,
+            treatment=estimator.treatment,
+            mediator=estimator.mediator,
+            covariates=estimator.covariates,
+            controls=estimator.controls,
+            covariate_transformer=estimator.covariate_transformer,
+            cluster=cluster,
+            estimator=estimator,
+        )
+        validate_data(estimator, inputs.template, reset=True, skip_check_array=True)
+        estimator.roles_ = inputs.roles
+        design = inputs.roles.design(_outcome_name(y), estimator._instrumented)
+        _check_covariates(estimator, design)
+        return FitInputs(design, inputs.raw, inputs.y, inputs.weights, inputs.groups)
+    if not is_dataframe(X):
+        X = check_array(X, dtype="numeric", ensure_all_finite=False)
+    validate_data(estimator, X, reset=True, skip_check_array=True)
+    outcome = _outcome_name(y)
+    y = check_outcome(y, estimator)
+    n = X.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must match")
+    weights = check_sample_weight(sample_weight, y)
+    if cluster:
+        if groups is None:
+            raise ValueError(
+                "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
+            )
+        groups = check_groups(groups, n)
+    else:
+        groups = None
+    roles, raw = fit_roles(
+        X,
+        estimator.treatment,
+        estimator.mediator,
+        estimator.covariates,
+        estimator.controls,
+        estimator.covariate_transformer,
+    )
+    estimator.roles_ = roles
+    design = roles.design(outcome, estimator._instrumented)
+    _check_covariates(estimator, design)
+    return FitInputs(design, raw, y, weights, groups)
+
+
+def _check_covariates(estimator, design: Design) -> None:
+    if estimator._instrumented and design.n_covariates == 0:
+        raise ValueError(
+            "IVMediationRegressor needs at least one covariate: the treatment x "
+            "covariate interactions are the instruments for the mediator, and no "
+            "covariate was selected"
+        )
+
+
+def _set_fitted(estimator, model) -> None:
+    design = model.design
+    first = first_stage_diagnostics(model) if design.instrumented else None
+    params = model.params
+    result = MediationResult(
+        method=estimator._method,
+        terms=design.term_names,
+        estimates=params,
+        covariance=model.cov,
+        nobs=model.nobs,
+        cov_type=estimator.cov_type,
+        confidence_level=estimator.confidence_level,
+        rsquared=model.rsquared,
+        treatment=design.treatment,
+        mediator=design.mediators[0],
+        outcome=design.outcome,
+        instruments=design.instrument_names,
+        n_clusters=model.n_clusters,
+        first_stage=first,
+        kappa=model.kappa,
+        model=model,
+    )
+    estimator.result_ = result
+    estimator.intercept_ = float(params[0])
+    estimator.coef_ = params[1:].copy()
+    estimator.direct_effect_ = float(params[design.treatment_term])
+    estimator.mediator_effect_ = float(params[design.mediator_terms][0])
+    if first is not None:
+        estimator.first_stage_ = first
+        estimator.kappa_ = model.kappa
+
+
+def _rank_message(design: Design, exc: RankDeficiencyError) -> str:
+    labels = design.column_labels
+    if exc.block == "regressors" and design.instrumented:
+        return (
+            f"The mediator {design.mediators[0]!r} is not identified: after the "
+            "intercept, covariates, controls and treatment are accounted for, the "
+            "instruments (treatment x covariate interactions) do not predict it at "
+            "all. Check that the mediator differs from the treatment and that its "
+            "relation with the treatment varies with the covariates."
+        )
+    index = exc.index  # a column of the instruments (naive: of the regressors)
+    role, name = labels[index] if design.instrumented else _naive_label(design, index)
+    earlier_labels = (
+        labels[:index]
+        if design.instrumented
+        else [_naive_label(design, i) for i in range(index)]
+    )
+    earlier = ", ".join(n for _, n in earlier_labels)
+    if not design.instrumented:
+        return (
+            f"The regressors are collinear: {role} {name!r} is constant or a "
+            f"linear combination of the columns before it ({earlier}). Drop it or "
+            "merge it with the columns it duplicates."
+        )
+    if role == "instrument":
+        covariate = design.covariates[index - design.n_exog]
+        return (
+            f"The instruments are rank-deficient: the interaction {name!r} of "
+            f"the treatment with covariate {covariate!r} is a linear "
+            f"combination of the columns before it ({earlier}). This happens "
+            f"when {covariate!r} is constant within the treated arm or when "
+            "the interactions of several covariates are collinear; drop or "
+            "recode that covariate, or make it a control."
+        )
+    return (
+        f"The instruments are rank-deficient: {role} {name!r} is constant or "
+        f"a linear combination of the columns before it ({earlier}). Drop it "
+        "or merge it with the columns it duplicates."
+    )
+
+
+def _naive_label(design: Design, index: int) -> tuple[str, str]:
+    """``(role, name)`` of column ``index`` of the naive model's regressors."""
+    labels = design.column_labels
+    if index < design.n_exog:
+        return labels[index]
+    return ("mediator", design.mediators[index - design.n_exog])
 
 
 class _MediationRegressor(RegressorMixin, BaseEstimator):
-    """Shared machinery: roles, validation, covariance, fitted attributes."""
+    """Shared machinery: parameters, fit, prediction, fitted attributes."""
 
     _parameter_constraints: dict = {
         "treatment": [str, Integral, callable, "array-like", None],
@@ -124,6 +294,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     }
 
     _method = ""
+    _instrumented = True
 
     def __init__(
         self,
@@ -144,156 +315,27 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         self.cov_type = cov_type
         self.confidence_level = confidence_level
 
-    # -- input --------------------------------------------------------------
+    def _kappa_spec(self):
+        return 1.0, 0.0
 
-    def _check_X(self, X, *, reset: bool):
-        if not is_dataframe(X):
-            X = check_array(X, dtype="numeric", ensure_all_finite=False)
-        validate_data(self, X, reset=reset, skip_check_array=True)
-        return X
-
-    def _prepare(self, X, y, sample_weight, groups) -> MediationData:
-        if is_dask(X):
-            return self._prepare_dask(X, y, sample_weight, groups)
-        X = self._check_X(X, reset=True)
-        outcome = (
-            str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
-        )
-        y = check_outcome(y, self)
-        n = X.shape[0]
-        if y.shape[0] != n:
-            raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must match")
-        weights = check_sample_weight(sample_weight, y)
-        if self.cov_type == "cluster":
-            require_groups(groups)
-            groups = check_groups(groups, n)
-        else:
-            groups = None
-
-        self.column_transformer_, roles = fit_roles(
-            X,
-            self.treatment,
-            self.mediator,
-            self.covariates,
-            self.controls,
-            self.covariate_transformer,
-        )
-        if weights is not None and (weights == 0).any():
-            keep = weights > 0
-            roles = RoleData(
-                treatment=roles.treatment[keep],
-                mediator=roles.mediator[keep],
-                covariates=roles.covariates[keep],
-                controls=roles.controls[keep],
-                names=roles.names,
-            )
-            y, weights = y[keep], weights[keep]
-            groups = None if groups is None else groups[keep]
-
-        n_clusters = None
-        if groups is not None:
-            groups, n_clusters = encode_groups(groups)
-            check_cluster_count(n_clusters)
-        return MediationData(roles, y, weights, groups, n_clusters, outcome)
-
-    def _prepare_dask(self, X, y, sample_weight, groups) -> MediationData:
-        inputs = dask_inputs(
-            X,
-            y,
-            sample_weight,
-            groups,
-            treatment=self.treatment,
-            mediator=self.mediator,
-            covariates=self.covariates,
-            controls=self.controls,
-            covariate_transformer=self.covariate_transformer,
-            cluster=self.cov_type == "cluster",
-            estimator=self,
-        )
-        validate_data(self, inputs.template, reset=True, skip_check_array=True)
-        self.column_transformer_ = inputs.column_transformer
-        return MediationData(
-            inputs.roles,
-            inputs.y,
-            inputs.weights,
-            inputs.groups,
-            inputs.n_clusters,
-            inputs.outcome,
-        )
-
-    # -- fitting ------------------------------------------------------------
-
-    def _solve(self, data: MediationData) -> TSLSFit:
-        raise NotImplementedError
-
-    def _check_design(self, data: MediationData, n_params: int, what: str) -> None:
-        """Enough rows for ``n_params`` parameters, and two treatment arms."""
-        rows = data.y.shape[0]
-        if rows <= n_params:
-            raise ValueError(
-                f"too few rows: n_samples={rows}, but the {what} has {n_params} "
-                f"parameters; at least {n_params + 1} rows with positive weight are "
-                "needed"
-            )
-        treatment = data.roles.treatment
-        extremes = (treatment.min(), treatment.max())
-        if is_dask(treatment):  # one pass for both
-            extremes = _compute(*extremes)
-        low, high = map(float, extremes)
-        if low == high:
-            raise ValueError(
-                f"treatment {data.roles.names['treatment'][0]!r} takes a single value "
-                f"({low:g}) in all {rows} rows; a randomized comparison needs at "
-                "least two arms"
-            )
-
-    def _fit_data(self, data: MediationData) -> TSLSFit:
-        """Run the numerics on validated data (rank errors get column names).
-
-        Workflows that re-estimate on modified outcomes or weights (sensitivity
-        analysis, the bootstrap) start from here: ``_prepare`` validates the
-        input once and ``fit_tsls`` with the returned layout gives the rest.
-        """
-        try:
-            return self._solve(data)
-        except RankDeficiencyError as exc:
-            raise self._rank_error(data, exc) from None
-
-    def _rank_error(self, data: MediationData, exc: RankDeficiencyError) -> ValueError:
-        names = data.roles.names
-        labels = (
-            [("intercept", "intercept")]
-            + [(c, "covariate") for c in names["covariates"]]
-            + [(c, "control") for c in names["controls"]]
-            + [(names["treatment"][0], "treatment")]
-        )
-        return ValueError(self._rank_message(data, exc, labels))
-
-    def _rank_message(self, data, exc, labels) -> str:
-        raise NotImplementedError
-
-    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the mediation regression.
 
         Parameters
         ----------
-        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \
+        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \\
                 (n_samples, n_features)
             Data holding the treatment, mediator, covariate and control columns.
             Dask data is never gathered: each pass over the rows reduces every
             partition where it lives, and the result equals the in-memory fit
-            up to rounding. A fit makes six passes (the value checks, the
-            treatment's range, the covariate means, the column norms, the
-            tall-skinny QR and one for every score sum of the covariances and
-            diagnostics), seven with clusters. Dask input needs
-            ``covariate_transformer="passthrough"``, numeric columns and
-            positive weights (select rows with weight 0 out first).
+            up to rounding (see the README for the passes a fit makes). Dask
+            input needs ``covariate_transformer="passthrough"`` and numeric
+            columns.
         y : array-like or dask array/Series of shape (n_samples,)
             Outcome.
         sample_weight : array-like or dask array of shape (n_samples,), default=None
             Frequency weights: a weighted fit equals the fit on rows repeated
-            that many times. Rows with weight 0 are left out.
+            that many times. Rows with weight 0 contribute nothing.
         groups : array-like of shape (n_samples,), default=None
             Cluster labels, required by and used only with ``cov_type="cluster"``.
 
@@ -302,105 +344,30 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        data = self._prepare(X, y, sample_weight, groups)
-        solution = self._fit_data(data)
-        structural = solution.structural
-        names = data.term_names
-        cov_type, codes = self.cov_type, data.groups
-
-        # W = [1, X, Z, R] has n_w columns; R is its last, M follows it.
-        # Every score sum below shares one pass over the rows (see run_steps).
-        n_w = len(names) - 1
-        mediator_fit, centering, interactions = self._mediator_fit(data, solution)
-        steps = [
-            covariance_steps(structural, cov_type, codes),
-            mediation_effects_steps(
-                structural,
-                mediator_fit,
-                solution.leading_regression(n_w, -1),
-                treatment=(n_w - 1, n_w - 1, n_w - 1),
-                mediator=n_w,
-                cov_type=cov_type,
-                groups=codes,
-                centering=centering,
-                interactions=interactions,
-                center=None if centering is None else data.covariate_mean,
-            ),
-        ]
-        if solution.first_stage:
-            first_stage_steps = first_stage_diagnostics_steps(
-                solution.first_stage[0], solution.n_exog, cov_type, codes
-            )
-            steps += [
-                iv_diagnostics_steps(solution, first_stage_steps, cov_type, codes),
-                anderson_rubin_steps(solution, cov_type, codes),
-            ]
-        cov, effects, *iv_results = run_steps(*steps)
-        effects_table = effects_frame(effects, self.confidence_level)
-        first_stage = diagnostics = moments = None
-        if iv_results:
-            (first_stage, rows), moments = iv_results
-            diagnostics = diagnostics_frame(rows)
-        result = MediationResult(
-            method=self._method,
-            params=pd.Series(structural.params, index=names, name="estimate"),
-            std_errors=pd.Series(np.sqrt(np.diag(cov)), index=names, name="std_error"),
-            cov=pd.DataFrame(cov, index=names, columns=names),
-            nobs=structural.nobs,
-            cov_type=cov_type,
-            confidence_level=self.confidence_level,
-            rsquared=_rsquared(structural, solution.leading_regression(1, -1)),
-            treatment=names[-2],
-            mediator=names[-1],
-            outcome=data.outcome,
-            instruments=tuple(data.instrument_names) if first_stage else (),
-            n_clusters=data.n_clusters,
-            first_stage=first_stage,
-            kappa=solution.kappa,
-            effects=effects_table,
-            effects_cov=pd.DataFrame(
-                effects.cov, index=effects_table.index, columns=effects_table.index
-            ),
-            diagnostics=diagnostics,
-            anderson_rubin_moments=moments,
-        )
-        self.result_ = result
-        self.intercept_ = float(structural.params[0])
-        self.coef_ = structural.params[1:].copy()
-        self.direct_effect_ = float(structural.params[-2])
-        self.mediator_effect_ = float(structural.params[-1])
-        estimates = effects_table["estimate"]
-        self.effect_on_mediator_ = float(estimates["effect_on_mediator"])
-        self.indirect_effect_ = float(estimates["indirect"])
-        self.total_effect_ = float(estimates["total"])
-        self.proportion_mediated_ = float(estimates["proportion_mediated"])
-        if first_stage is not None:
-            self.first_stage_ = first_stage
-            self.diagnostics_ = diagnostics
-            self.kappa_ = solution.kappa
-            if first_stage.is_weak:
-                warnings.warn(
-                    f"Weak instruments: the first-stage partial F statistic is "
-                    f"{first_stage.f_statistic:.2f}, below the Stock-Yogo critical "
-                    f"value {first_stage.critical_value:.2f} for "
-                    f"{first_stage.n_instruments} instrument(s), so a nominal 5% "
-                    "Wald test of the 2SLS estimates may have an actual size above "
-                    "15%. The IV estimates may be biased toward the naive least "
-                    "squares estimates and their confidence intervals may "
-                    "under-cover; see anderson_rubin_confidence_set().",
-                    WeakInstrumentWarning,
-                    stacklevel=3,
-                )
+        fit_mediation(self, X, y, sample_weight, groups)
         return self
 
-    def _mediator_fit(self, data: MediationData, solution: TSLSFit):
-        """The fit of ``M`` whose treatment coefficient is the effect on the mediator.
+    # -- fitted effects read off the result ------------------------------------
 
-        Returns ``(fit, centering, interactions)``: the covariates at whose
-        sample mean the fit's interactions are centered, and the positions of
-        those interactions (``None, None`` without interactions).
-        """
-        raise NotImplementedError
+    @property
+    def effect_on_mediator_(self) -> float:
+        check_is_fitted(self)
+        return self.result_.effect_estimate("effect_on_mediator")
+
+    @property
+    def indirect_effect_(self) -> float:
+        check_is_fitted(self)
+        return self.result_.effect_estimate("indirect")
+
+    @property
+    def total_effect_(self) -> float:
+        check_is_fitted(self)
+        return self.result_.effect_estimate("total")
+
+    @property
+    def proportion_mediated_(self) -> float:
+        check_is_fitted(self)
+        return self.result_.effect_estimate("proportion_mediated")
 
     # -- prediction ---------------------------------------------------------
 
@@ -409,7 +376,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \
+        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \\
                 (n_samples, n_features)
 
         Returns
@@ -419,27 +386,18 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             (a lazy dask array for dask input).
         """
         check_is_fitted(self)
+        design = self.result_.model.design
         if is_dask(X):
-            # Partition by partition: returns a dask array.
             validate_data(self, dask_template(X), reset=False, skip_check_array=True)
-            values, roles = role_values(X, self.column_transformer_)
-            order = [roles[r] for r in ("covariates", "controls")] + [
-                roles["treatment"],
-                roles["mediator"],
-            ]
-            columns = np.concatenate([np.arange(s.start, s.stop) for s in order])
-            return self.intercept_ + values[:, columns] @ self.coef_
-        X = self._check_X(X, reset=False)
-        roles = transform_roles(self.column_transformer_, X)
-        design = np.hstack(
-            [
-                roles.covariates,
-                roles.controls,
-                roles.treatment[:, None],
-                roles.mediator[:, None],
-            ]
-        )
-        return self.intercept_ + design @ self.coef_
+            from skmediate._dask import dask_role_matrix
+
+            raw = dask_role_matrix(X, self.roles_)
+        else:
+            if not is_dataframe(X):
+                X = check_array(X, dtype="numeric", ensure_all_finite=False)
+            validate_data(self, X, reset=False, skip_check_array=True)
+            raw = self.roles_.transform(X)
+        return design.predict(raw, self.result_.estimates)
 
     def summary(self) -> str:
         """Text summary of the fit (see :meth:`MediationResult.summary`)."""
@@ -450,25 +408,11 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def linear_in_y(self) -> bool:
         """Whether the estimates are linear in the outcome for these parameters.
 
-        When true, the structural fit's ``solve`` (of the ``TSLSFit`` from
-        ``_fit_data``) maps any outcome to the estimates a refit would give,
-        so sensitivity analyses and the wild bootstrap need no refitting.
-        False for ``kappa="liml"`` and ``"fuller"``, whose ``κ`` depends on
-        the outcome.
+        When true, the sensitivity analysis and the wild bootstrap need no
+        refitting. False for ``kappa="liml"`` and ``"fuller"``, whose ``κ``
+        depends on the outcome.
         """
         return True
-
-
-def _compute(*collections):
-    import dask
-
-    return dask.compute(*collections)
-
-
-def _rsquared(fit: LinearFit, intercept_only: LinearFit) -> float:
-    """``1 - RSS / TSS``, TSS the residual sum of squares on the intercept alone."""
-    tss = intercept_only.rss
-    return 1.0 - fit.rss / tss if tss > 0 else np.nan
 
 
 class IVMediationRegressor(_MediationRegressor):
@@ -570,8 +514,9 @@ class IVMediationRegressor(_MediationRegressor):
         addresses. The exogeneity tests are the data's evidence against the
         naive regression's assumption that the mediator is sequentially
         ignorable.
-    column_transformer_ : ColumnTransformer
-        The fitted transformer that resolves the column roles.
+    roles_ : FittedRoles
+        The resolved column roles: the input columns of each role, the names
+        of the numeric columns and the fitted covariate transformers.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string column names.
@@ -729,15 +674,26 @@ class IVMediationRegressor(_MediationRegressor):
             self.kappa, "IV-k-class"
         )
 
+    def _kappa_spec(self):
+        return {
+            "2sls": (1.0, 0.0),
+            "liml": ("liml", 0.0),
+            "fuller": ("liml", self.fuller_alpha),
+        }.get(self.kappa, (self.kappa, 0.0))
+
     @property
     def linear_in_y(self) -> bool:
         """Whether the estimates are linear in the outcome (false for LIML and Fuller).
 
-        When true, the structural fit's ``solve`` (of the ``TSLSFit`` from
-        ``_fit_data``) maps any outcome to the estimates a refit would give,
-        so sensitivity analyses and the wild bootstrap need no refitting.
+        When true, the sensitivity analysis and the wild bootstrap need no
+        refitting.
         """
         return self.kappa not in ("liml", "fuller")
+
+    @property
+    def diagnostics_(self) -> pd.DataFrame:
+        check_is_fitted(self)
+        return self.result_.diagnostics
 
     def anderson_rubin_confidence_set(self, confidence_level=None):
         """Anderson–Rubin confidence set for the mediator effect ``θ_M``.
@@ -768,9 +724,11 @@ class IVMediationRegressor(_MediationRegressor):
         solution of a quadratic inequality in ``θ₀`` (``"classical"`` compares
         ``W/p`` with ``F(p, n - l)``, exact with normal errors; ``"unadjusted"``
         compares ``W`` with ``χ²(p)``). For ``"HC0"``, ``"HC1"`` and
-        ``"cluster"`` the robust Wald statistic (``χ²(p)``) is inverted on a
-        grid over the whole line with root refinement; the ends are accurate
-        to about ``1e-12`` relative.
+        ``"cluster"`` the robust Wald statistic (``χ²(p)``) is inverted
+        exactly too: the ends of the set are the real roots of the quadratic
+        matrix polynomial ``V(θ₀) - π(θ₀)π(θ₀)ᵀ/c`` (see
+        ``skmediate._numerics.weakiv``), so no narrow piece of the set can be
+        missed. The robust statistic needs more clusters than instruments.
         """
         check_is_fitted(self)
         return self.result_.anderson_rubin_set(confidence_level)
@@ -779,70 +737,6 @@ class IVMediationRegressor(_MediationRegressor):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True
         return tags
-
-    def _solve(self, data: MediationData) -> TSLSFit:
-        if data.roles.covariates.shape[1] == 0:
-            raise ValueError(
-                "IVMediationRegressor needs at least one covariate: the "
-                "treatment x covariate interactions are the instruments for the "
-                "mediator, and no covariate was selected"
-            )
-        exog = data.exog
-        self._check_design(
-            data, exog.shape[1] + data.roles.covariates.shape[1], "first stage"
-        )
-        kappa, alpha = {
-            "2sls": (1.0, 0.0),
-            "liml": ("liml", 0.0),
-            "fuller": ("liml", self.fuller_alpha),
-        }.get(self.kappa, (self.kappa, 0.0))
-        return fit_tsls(
-            exog,
-            data.roles.mediator[:, None],
-            data.instruments,
-            data.y,
-            data.weights,
-            kappa=kappa,
-            fuller_alpha=alpha,
-        )
-
-    def _mediator_fit(self, data: MediationData, solution: TSLSFit):
-        return (
-            solution.first_stage[0],
-            data.roles.covariates,
-            slice(solution.n_exog, None),
-        )
-
-    def _rank_message(self, data, exc, labels) -> str:
-        mediator = data.roles.names["mediator"][0]
-        if exc.block == "regressors":
-            return (
-                f"The mediator {mediator!r} is not identified: after the intercept, "
-                "covariates, controls and treatment are accounted for, the "
-                "instruments (treatment x covariate interactions) do not predict "
-                "it at all. Check that the mediator differs from the treatment and "
-                "that its relation with the treatment varies with the covariates."
-            )
-        labels = labels + [(name, "instrument") for name in data.instrument_names]
-        name, role = labels[exc.index]
-        earlier = ", ".join(n for n, _ in labels[: exc.index])
-        if role == "instrument":
-            covariate = data.roles.names["covariates"][
-                exc.index - (len(labels) - len(data.instrument_names))
-            ]
-            return (
-                f"The instruments are rank-deficient: the interaction {name!r} of "
-                f"the treatment with covariate {covariate!r} is a linear "
-                f"combination of the columns before it ({earlier}). This happens "
-                f"when {covariate!r} is constant within the treated arm or when "
-                "the interactions of several covariates are collinear; drop or "
-                "recode that covariate, or make it a control."
-            )
-        return (
-            f"The instruments are rank-deficient: {role} {name!r} is constant or "
-            f"a linear combination of the columns before it ({earlier}). Drop it "
-            "or merge it with the columns it duplicates."
-        )
 
 
 class NaiveMediationRegressor(_MediationRegressor):
@@ -893,7 +787,7 @@ class NaiveMediationRegressor(_MediationRegressor):
     result_ : MediationResult
         Including ``result_.effects`` (delta method on the stacked
         estimating equations of the three regressions).
-    column_transformer_ : ColumnTransformer
+    roles_ : FittedRoles
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
 
@@ -916,23 +810,4 @@ class NaiveMediationRegressor(_MediationRegressor):
     """
 
     _method = "OLS"
-
-    def _solve(self, data: MediationData) -> TSLSFit:
-        design = ColumnBlocks(data.exog, data.roles.mediator)
-        self._check_design(data, design.shape[1], "regression")
-        empty = np.empty((design.shape[0], 0))
-        return fit_tsls(design, empty, empty, data.y, data.weights)
-
-    def _mediator_fit(self, data: MediationData, solution: TSLSFit):
-        n_w = solution.n_exog - 1  # the mediator is the last exogenous column
-        return solution.leading_regression(n_w, n_w), None, None
-
-    def _rank_message(self, data, exc, labels) -> str:
-        labels = labels + [(data.roles.names["mediator"][0], "mediator")]
-        name, role = labels[exc.index]
-        earlier = ", ".join(n for n, _ in labels[: exc.index])
-        return (
-            f"The regressors are collinear: {role} {name!r} is constant or a "
-            f"linear combination of the columns before it ({earlier}). Drop it or "
-            "merge it with the columns it duplicates."
-        )
+    _instrumented = False

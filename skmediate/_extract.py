@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._results import MediationResult
+from skmediate._results import MediationResult
 
 __all__ = ["EFFECTS", "effect_estimate", "mediation_result"]
 
@@ -32,11 +32,4 @@ def effect_estimate(result: MediationResult, effect: str) -> tuple[float, ...]:
     The interval is the result's normal-based interval at its
     ``confidence_level``.
     """
-    term = getattr(result, EFFECTS[effect])
-    ci = result.conf_int().loc[term]
-    return (
-        float(result.params[term]),
-        float(result.std_errors[term]),
-        float(ci["lower"]),
-        float(ci["upper"]),
-    )
+    return result.term_inference(getattr(result, EFFECTS[effect]))

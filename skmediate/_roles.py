@@ -1,4 +1,15 @@
-"""Column roles -> fitted ColumnTransformer -> numeric blocks and term names."""
+"""Column roles: which input columns are the treatment, mediators, covariates, controls.
+
+:func:`fit_roles` resolves the role specifications of an estimator against
+the columns of ``X`` (names, positions, slices, boolean masks or callables,
+as a ColumnTransformer takes them), fits the covariate transformer if there
+is one, and returns a :class:`FittedRoles` with the numeric role columns of
+``X`` as one float matrix in the order of
+:class:`~skmediate._numerics.design.Design`: treatment, mediators,
+covariates, controls. With ``covariate_transformer="passthrough"`` the roles
+are applied by column selection, which gives what a ColumnTransformer of
+passthrough steps would.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +18,14 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
 
-from ._validation import column_indices, is_dataframe
+from skmediate._numerics.design import Design
+from skmediate._validation import column_indices, is_dataframe
 
-__all__ = ["ROLES", "RoleData", "fit_roles", "role_names", "transform_roles"]
+__all__ = ["ROLES", "ROLE_LABEL", "FittedRoles", "fit_roles", "input_names"]
 
 ROLES = ("treatment", "mediator", "covariates", "controls")
-_ROLE_LABEL = {
+ROLE_LABEL = {
     "treatment": "treatment",
     "mediator": "mediator",
     "covariates": "covariate",
@@ -22,25 +33,16 @@ _ROLE_LABEL = {
 }
 
 
-@dataclass(frozen=True, eq=False)
-class RoleData:
-    """Numeric columns of each role, as float arrays, and their names."""
-
-    treatment: np.ndarray  # (n,)
-    mediator: np.ndarray  # (n,)
-    covariates: np.ndarray  # (n, p)
-    controls: np.ndarray  # (n, q)
-    names: dict  # role -> list of output column names
-
-
-def _input_names(X) -> list[str]:
+def input_names(X) -> list[str]:
+    """Column names of ``X`` (``x0, x1, ...`` for arrays)."""
     if is_dataframe(X):
         return [str(c) for c in X.columns]
     return [f"x{i}" for i in range(X.shape[1])]
 
 
-def _resolve(X, spec, role: str, n_features: int) -> list[int]:
+def _resolve(X, spec, role: str, names: list[str]) -> list[int]:
     """Integer positions of the columns a role specification selects."""
+    n_features = len(names)
     if callable(spec):
         spec = spec(X)
     if isinstance(spec, str) or (
@@ -54,24 +56,25 @@ def _resolve(X, spec, role: str, n_features: int) -> list[int]:
                 f"{role}={spec!r} names columns, but X has no column names; pass "
                 "a pandas DataFrame or give integer column indices"
             )
-        available = [str(c) for c in X.columns]
-        missing = [s for s in wanted if s not in available]
+        position = {name: i for i, name in enumerate(names)}
+        missing = [s for s in wanted if s not in position]
         if missing:
             raise ValueError(
                 f"{role} names column(s) {missing} that are not in X; "
-                f"available columns: {available}"
+                f"available columns: {names}"
             )
-    else:
-        items = [spec] if isinstance(spec, Integral) else spec
-        if isinstance(items, (list, tuple, np.ndarray)) and all(
-            isinstance(s, Integral) and not isinstance(s, bool) for s in items
-        ):
-            out = [i for i in items if not -n_features <= int(i) < n_features]
-            if out:
-                raise ValueError(
-                    f"{role}: column index {out[0]} is out of range for X with "
-                    f"n_features={n_features}"
-                )
+        return [position[s] for s in wanted]
+    items = [spec] if isinstance(spec, Integral) else spec
+    if isinstance(items, (list, tuple, np.ndarray)) and all(
+        isinstance(s, Integral) and not isinstance(s, bool) for s in items
+    ):
+        out = [i for i in items if not -n_features <= int(i) < n_features]
+        if out:
+            raise ValueError(
+                f"{role}: column index {out[0]} is out of range for X with "
+                f"n_features={n_features}"
+            )
+        return [int(i) % n_features for i in items]
     try:
         return [int(i) % n_features for i in column_indices(X, spec)]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -89,35 +92,89 @@ def _single(indices: list[int], role: str, names: list[str]) -> list[int]:
     return indices
 
 
+@dataclass(frozen=True, eq=False)
+class FittedRoles:
+    """The resolved roles of a fitted estimator.
+
+    Attributes
+    ----------
+    columns : dict of str to tuple of int
+        Positions in ``X`` of each role's input columns.
+    names : dict of str to tuple of str
+        Names of each role's numeric columns (after the covariate transformer:
+        its ``get_feature_names_out``).
+    transformers : dict of str to transformer or None
+        The fitted covariate transformer of the covariates and of the
+        controls (separate clones), or None for passthrough.
+    n_features : int
+    """
+
+    columns: dict
+    names: dict
+    transformers: dict
+    n_features: int
+
+    def design(self, outcome: str = "y", instrumented: bool = True) -> Design:
+        n = self.names
+        return Design(
+            treatment=n["treatment"][0],
+            mediators=tuple(n["mediator"]),
+            covariates=tuple(n["covariates"]),
+            controls=tuple(n["controls"]),
+            outcome=outcome,
+            instrumented=instrumented,
+        )
+
+    def transform(self, X) -> np.ndarray:
+        """The numeric role columns of ``X``: treatment, mediators, covariates, controls.
+
+        Non-finite values are an error naming the column (a fit checks them in
+        its first pass instead).
+        """
+        raw = _role_matrix(X, self.columns, self.transformers, self.names, fit=False)[0]
+        finite = np.isfinite(raw)
+        if not finite.all():
+            j = int(np.flatnonzero(~finite.all(axis=0))[0])
+            labels = [
+                (ROLE_LABEL[role], name) for role in ROLES for name in self.names[role]
+            ]
+            label, name = labels[j]
+            kind = "NaN" if np.isnan(raw[:, j]).any() else "inf"
+            raise ValueError(
+                f"Input X column {name!r} ({label}) contains {kind} "
+                f"({int((~finite[:, j]).sum())} non-finite value(s)); remove or "
+                "impute those rows"
+            )
+        return raw
+
+
 def fit_roles(
     X, treatment, mediator, covariates, controls, transformer
-) -> tuple[ColumnTransformer, RoleData]:
-    """Resolve the roles, fit a ColumnTransformer for them and transform ``X``.
+) -> tuple[FittedRoles, np.ndarray]:
+    """Resolve the roles, fit the covariate transformer and return the role matrix.
 
     ``covariates=None`` means every column not given another role.
     """
-    n_features = X.shape[1]
-    names = _input_names(X)
+    names = input_names(X)
     for role, spec in (("treatment", treatment), ("mediator", mediator)):
         if spec is None:
             raise ValueError(f"{role} is required: give the column name or index")
     selected = {
         "treatment": _single(
-            _resolve(X, treatment, "treatment", n_features), "treatment", names
+            _resolve(X, treatment, "treatment", names), "treatment", names
         ),
         "mediator": _single(
-            _resolve(X, mediator, "mediator", n_features), "mediator", names
+            _resolve(X, mediator, "mediator", names), "mediator", names
         ),
         "controls": []
         if controls is None
-        else _resolve(X, controls, "controls", n_features),
+        else _resolve(X, controls, "controls", names),
     }
     if covariates is None:
         taken = {i for cols in selected.values() for i in cols}
-        selected["covariates"] = [i for i in range(n_features) if i not in taken]
+        selected["covariates"] = [i for i in range(len(names)) if i not in taken]
     else:
-        selected["covariates"] = _resolve(X, covariates, "covariates", n_features)
-
+        selected["covariates"] = _resolve(X, covariates, "covariates", names)
     owner: dict[int, str] = {}
     for role in ROLES:
         if len(set(selected[role])) != len(selected[role]):
@@ -128,83 +185,78 @@ def fit_roles(
                     f"column {names[i]!r} is given two roles: {owner[i]} and {role}"
                 )
             owner[i] = role
-
-    steps = []
-    for role in ROLES:
-        if not selected[role]:
-            continue
-        if role in ("covariates", "controls") and transformer != "passthrough":
-            step = clone(transformer)
-        else:
-            step = "passthrough"
-        steps.append((role, step, selected[role]))
-    column_transformer = ColumnTransformer(
-        steps,
-        remainder="drop",
-        sparse_threshold=0.0,
-        n_jobs=1,  # tiny per-role fits: never sent to a joblib backend's workers
-        verbose_feature_names_out=False,
-    ).set_output(transform="default")
-    transformed = column_transformer.fit_transform(X)
-    return column_transformer, _split(column_transformer, transformed)
-
-
-def transform_roles(column_transformer: ColumnTransformer, X) -> RoleData:
-    """Transform new data with a transformer fitted by :func:`fit_roles`."""
-    return _split(column_transformer, column_transformer.transform(X))
-
-
-def _output_names(column_transformer: ColumnTransformer, n_out: int) -> list[str]:
-    try:
-        return [str(n) for n in column_transformer.get_feature_names_out()]
-    except (AttributeError, ValueError, TypeError):
-        names = [""] * n_out
-        for role, block in column_transformer.output_indices_.items():
-            for j in range(block.start, block.stop):
-                names[j] = f"{_ROLE_LABEL.get(role, role)}{j - block.start}"
-        return names
-
-
-def role_names(column_transformer: ColumnTransformer) -> dict:
-    """Output column names of each role of a transformer fitted by :func:`fit_roles`."""
-    n_out = max(
-        (s.stop for s in column_transformer.output_indices_.values()), default=0
-    )
-    names = _output_names(column_transformer, n_out)
-    return {
-        role: names[column_transformer.output_indices_.get(role, slice(0, 0))]
-        for role in ROLES
+    columns = {role: tuple(selected[role]) for role in ROLES}
+    passthrough = isinstance(transformer, str) and transformer == "passthrough"
+    transformers = {
+        role: None if passthrough or not columns[role] else clone(transformer)
+        for role in ("covariates", "controls")
     }
+    out_names = {role: tuple(names[i] for i in columns[role]) for role in ROLES}
+    raw, out_names = _role_matrix(X, columns, transformers, out_names, fit=True)
+    return FittedRoles(columns, out_names, transformers, len(names)), raw
 
 
-def _split(column_transformer: ColumnTransformer, transformed) -> RoleData:
-    if hasattr(transformed, "toarray"):
-        transformed = transformed.toarray()
-    transformed = np.asarray(transformed)
-    names = _output_names(column_transformer, transformed.shape[1])
-    blocks = {}
-    out_names = {}
+def _select(X, cols, names):
+    """The columns ``cols`` of ``X`` as an array (object dtype if not all numeric)."""
+    if is_dataframe(X):
+        if not cols:
+            return np.empty((X.shape[0], 0))
+        if X.shape[0] == 0:  # a zero-row template
+            return np.empty((0, len(cols)))
+        return np.column_stack([np.asarray(X[X.columns[i]]) for i in cols])
+    return np.asarray(X)[:, list(cols)]
+
+
+def _role_matrix(X, columns, transformers, names, *, fit: bool):
+    """The float role matrix and the names of each role's columns."""
+    n = X.shape[0]
+    blocks, out_names = [], dict(names)
     for role in ROLES:
-        block = column_transformer.output_indices_.get(role, slice(0, 0))
-        block_names = names[block]
-        blocks[role] = _as_float(transformed[:, block], block_names, role)
-        out_names[role] = block_names
-    return RoleData(
-        treatment=blocks["treatment"][:, 0],
-        mediator=blocks["mediator"][:, 0],
-        covariates=blocks["covariates"],
-        controls=blocks["controls"],
-        names=out_names,
-    )
+        cols = columns[role]
+        transformer = transformers.get(role)
+        if transformer is None:
+            block = _select(X, cols, names)
+        else:
+            part = (
+                X.iloc[:, list(cols)]
+                if is_dataframe(X)
+                else np.asarray(X)[:, list(cols)]
+            )
+            block = (
+                transformer.fit_transform(part) if fit else transformer.transform(part)
+            )
+            if hasattr(block, "toarray"):
+                block = block.toarray()
+            block = np.asarray(block)
+            if fit:
+                out_names[role] = _output_names(transformer, block.shape[1], role)
+        if block.ndim == 1:
+            block = block[:, None]
+        blocks.append(_as_float(block, out_names[role], role))
+    return np.hstack(blocks) if blocks else np.empty((n, 0)), out_names
 
 
-def _as_float(block: np.ndarray, names: list[str], role: str) -> np.ndarray:
-    """Convert one role's columns to float, naming any column that fails."""
-    label = _ROLE_LABEL[role]
-    if np.iscomplexobj(block):
-        raise ValueError(f"Complex data not supported in the {label} columns {names}")
+def _output_names(transformer, n_out: int, role: str) -> tuple[str, ...]:
     try:
-        values = np.asarray(block, dtype=float)
+        names = [str(c) for c in transformer.get_feature_names_out()]
+        if len(names) == n_out:
+            return tuple(names)
+    except (AttributeError, ValueError, TypeError):
+        pass
+    return tuple(f"{ROLE_LABEL[role]}{j}" for j in range(n_out))
+
+
+def _as_float(block: np.ndarray, names, role: str) -> np.ndarray:
+    """One role's columns as floats, naming any column that is not numeric."""
+    label = ROLE_LABEL[role]
+    if block.dtype.kind in "fiub":
+        return block.astype(float, copy=False)
+    if np.iscomplexobj(block):
+        raise ValueError(
+            f"Complex data not supported in the {label} columns {list(names)}"
+        )
+    try:
+        return np.asarray(block, dtype=float)
     except (TypeError, ValueError):
         for j, name in enumerate(names):
             try:
@@ -220,14 +272,3 @@ def _as_float(block: np.ndarray, names: list[str], role: str) -> np.ndarray:
                     f"column {name!r} ({label}) is not numeric: {exc}; {hint}"
                 ) from None
         raise
-    finite = np.isfinite(values)
-    if not finite.all():
-        j = int(np.flatnonzero(~finite.all(axis=0))[0])
-        column = values[:, j]
-        kind = "NaN" if np.isnan(column).any() else "inf"
-        count = int((~np.isfinite(column)).sum())
-        raise ValueError(
-            f"Input X column {names[j]!r} ({label}) contains {kind} "
-            f"({count} non-finite value(s)); remove or impute those rows"
-        )
-    return values

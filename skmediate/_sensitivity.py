@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -15,225 +14,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._linalg import (
-    LinearFit,
-    _group_sums,
-    group_count,
-    is_dask,
-    reduce_rows,
-    weighted_mean,
-)
-from ._parallel import parallel_map, record_warnings
-from ._roles import role_names, transform_roles
-from ._validation import HasMethods, StrOptions, fit_context
+from skmediate._estimators import _MediationRegressor, fit_mediation
+from skmediate._numerics.rows import is_dask
+from skmediate._numerics.sensitivity import ci_breakdown, refit_inference
+from skmediate._parallel import parallel_map, record_warnings
+from skmediate._validation import HasMethods, StrOptions, fit_context
 
-__all__ = ["SensitivityGrid", "SensitivityForms", "sensitivity_forms"]
+__all__ = ["SensitivityGrid"]
 
 EFFECTS = ("direct_effect", "mediator_effect")
-
-
-# ---------------------------------------------------------------------------
-# Numerics: the estimates are linear and the variances quadratic in tau.
-
-
-@dataclass(frozen=True, eq=False)
-class SensitivityForms:
-    """Exact closed forms of the two effects and their variances as functions of τ.
-
-    With ``τ = [τ_R, τ_M]`` (length ``2p``):
-
-    - estimates: ``θ_j(τ) = estimate_j - shift_j · τ``;
-    - variances: ``Var_j(τ) = factor_j · ‖T_j [1, -τ]‖²`` with a small
-      upper-triangular ``T_j`` of size ``2p + 1``.
-
-    Attributes
-    ----------
-    estimate : ndarray of shape (2,)
-        Direct and mediator effects at ``τ = 0``.
-    shift : ndarray of shape (2, 2p)
-        Rows of ``H V`` for the two effects, ``V = [R·(X - X̄), M·(X - X̄)]``.
-    factors : ndarray of shape (2, 2p + 1, 2p + 1)
-    scale : ndarray of shape (2,)
-    """
-
-    estimate: np.ndarray
-    shift: np.ndarray
-    factors: np.ndarray
-    scale: np.ndarray
-
-    def evaluate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Estimates and standard errors at each row of ``tau`` (shape (G, 2p))."""
-        tau = np.atleast_2d(tau)
-        estimates = self.estimate - tau @ self.shift.T
-        augmented = np.hstack([np.ones((tau.shape[0], 1)), -tau])
-        se = np.empty_like(estimates)
-        for j in range(2):
-            projected = augmented @ self.factors[j].T
-            se[:, j] = np.sqrt(
-                self.scale[j] * np.einsum("ij,ij->i", projected, projected)
-            )
-        return estimates, se
-
-    def variance_quadratic(self, j: int, component: int) -> tuple[float, float, float]:
-        """``Var_j(t e_k) = a - 2 b t + c t²`` along one τ component."""
-        base, direction = self.factors[j][:, 0], self.factors[j][:, 1 + component]
-        s = self.scale[j]
-        return s * base @ base, s * base @ direction, s * direction @ direction
-
-
-def sensitivity_forms(
-    fit: LinearFit,
-    directions: np.ndarray,
-    cov_type: str,
-    groups: np.ndarray | None,
-    effects: tuple[int, int],
-) -> SensitivityForms:
-    """Closed forms of the effects and their variances under outcome shifts.
-
-    The outcome ``ỹ = y - V τ`` changes the estimates by ``-H V τ`` (``H`` the
-    linear-in-y operator of ``fit``) and the residuals by ``-(V - D H V) τ``,
-    so every covariance is a quadratic form in ``[1, -τ]``. For each effect
-    ``j`` the variance is ``factor · Σ_u (α_u - β_uᵀ τ)²`` over units ``u``
-    (rows, or clusters for ``cov_type="cluster"``); the triangular factor of
-    the matrix ``[α, β]`` evaluates it at any ``τ`` without cancellation.
-
-    Parameters
-    ----------
-    fit : LinearFit
-        The structural fit at ``τ = 0``.
-    directions : ndarray of shape (n, 2p)
-        ``V = [R·(X - X̄), M·(X - X̄)]`` on the rows of ``fit``.
-    cov_type : str
-    groups : ndarray of int, optional
-        Cluster codes for ``cov_type="cluster"``.
-    effects : (int, int)
-        Positions of the direct and mediator effects in ``fit.params``.
-    """
-    n, k = fit.nobs, fit.n_params
-    effects = list(effects)
-    operator = fit.solve(directions)  # H V, shape (k, 2p)
-    bread = fit.bread()
-    homoskedastic = cov_type in ("unadjusted", "classical")
-    n_groups = group_count(groups) if cov_type == "cluster" else None
-    if homoskedastic:
-        scale = [
-            bread[j, j] / (n if cov_type == "unadjusted" else n - k) for j in effects
-        ]
-    elif cov_type == "cluster":
-        scale = [n_groups / (n_groups - 1) * (n - 1) / (n - k)] * len(effects)
-    else:
-        scale = [1.0 if cov_type == "HC0" else n / (n - k)] * len(effects)
-    optional = [a for a in (fit.weights, groups if n_groups else None) if a is not None]
-
-    has_weights = fit.weights is not None  # the closure must not hold `fit`
-
-    def on_chunk(resid, shift_dirs, design, regressors, *rest):
-        rest = list(rest)
-        w = rest.pop(0) if has_weights else None
-        codes = rest.pop(0) if n_groups else None
-        # residuals at τ are base @ [1, -τ]
-        base = np.column_stack([resid, shift_dirs - design.dot(operator)])
-        if homoskedastic:
-            units = base if w is None else base * np.sqrt(w)[:, None]
-            return [np.linalg.qr(units, mode="r")] * len(effects)
-        influence = regressors.dot(bread[:, effects])  # (B d̂_i)_j
-        if codes is not None:
-            weight = influence if w is None else w[:, None] * influence
-            return np.stack(
-                [
-                    _group_sums(base * weight[:, [col]], codes, n_groups)
-                    for col in range(len(effects))
-                ]
-            )
-        weight = influence if w is None else np.sqrt(w)[:, None] * influence
-        return [
-            np.linalg.qr(base * weight[:, [col]], mode="r")
-            for col in range(len(effects))
-        ]
-
-    arrays = [fit.resid, directions, fit.design, fit.regressors, *optional]
-    if n_groups:
-        # the per-cluster sums add up over chunks; their factor is taken once
-        sums = reduce_rows(on_chunk, arrays)
-        factors = [np.linalg.qr(unit_sums, mode="r") for unit_sums in sums]
-    else:
-        factors = reduce_rows(
-            on_chunk,
-            arrays,
-            combine=lambda results: [
-                np.linalg.qr(np.vstack(x), mode="r") for x in zip(*results, strict=True)
-            ],
-        )
-    size = operator.shape[1] + 1
-    padded = np.zeros((2, size, size))
-    for j, r in enumerate(factors):
-        padded[j, : r.shape[0]] = r
-    return SensitivityForms(
-        estimate=fit.params[effects].copy(),
-        shift=operator[effects],
-        factors=padded,
-        scale=np.asarray(scale),
-    )
-
-
-def _directions(roles, weights):
-    """``V = [R·(X - X̄), M·(X - X̄)]``: the outcome shifts per unit of ``τ``."""
-    centered = roles.covariates
-    if centered.shape[1]:
-        centered = centered - weighted_mean(centered, weights)
-    parts = [roles.treatment[:, None] * centered, roles.mediator[:, None] * centered]
-    if is_dask(centered):
-        import dask.array as da
-
-        return da.hstack(parts)
-    return np.hstack(parts)
-
-
-def _crossings(quad: tuple[float, float, float]) -> np.ndarray:
-    """Real roots of ``q0 + q1 t + q2 t²``, sorted."""
-    q0, q1, q2 = quad
-    if abs(q2) <= 1e-14 * (abs(q1) + abs(q0)):
-        return np.array([-q0 / q1]) if q1 != 0 else np.array([])
-    disc = q1 * q1 - 4 * q2 * q0
-    if disc < 0:
-        return np.array([])
-    root = np.sqrt(disc)
-    # Numerically stable pair of roots.
-    qq = -0.5 * (q1 + np.copysign(root, q1))
-    roots = [qq / q2, q0 / qq] if qq != 0 else [0.0, 0.0]
-    return np.sort(roots)
-
-
-def ci_breakdown(
-    forms: SensitivityForms, j: int, component: int, z: float
-) -> tuple[float, float]:
-    """Values of one τ component (others 0) at which the CI of effect ``j`` reaches 0.
-
-    The CI ``θ(t) ± z·se(t)`` contains 0 exactly where
-    ``f(t) = θ(t)² - z² Var(t) ≤ 0``, a quadratic inequality in ``t``. Returns
-    the smallest ``t ≥ 0`` and the largest ``t ≤ 0`` at which it holds
-    (``0`` when the interval at ``τ = 0`` already contains 0, ``nan`` when it
-    never does in that direction).
-    """
-    theta, h = forms.estimate[j], forms.shift[j, component]
-    a, b, c = forms.variance_quadratic(j, component)
-    quad = (
-        theta * theta - z * z * a,
-        -2 * theta * h + 2 * z * z * b,
-        h * h - z * z * c,
-    )
-
-    def covers(t):
-        return quad[0] + quad[1] * t + quad[2] * t * t <= 0
-
-    if covers(0.0):
-        return 0.0, 0.0
-    roots = _crossings(quad)
-    up = [t for t in roots if t > 0]
-    down = [t for t in roots if t < 0]
-    upper = min(up) if up else np.nan
-    lower = max(down) if down else np.nan
-    return float(upper), float(lower)
 
 
 # ---------------------------------------------------------------------------
@@ -410,80 +199,57 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         -------
         self : object
         """
-        if is_dask(X):
-            self._check_dask_method()
-        fit_params = self._fit_params(sample_weight, groups)
-        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-        final = _final_step(self.estimator_)
-        if hasattr(self.estimator_, "n_features_in_"):
-            self.n_features_in_ = self.estimator_.n_features_in_
-        if hasattr(self.estimator_, "feature_names_in_"):
-            self.feature_names_in_ = self.estimator_.feature_names_in_
-        missing = [
-            a
-            for a in (
-                "direct_effect_",
-                "mediator_effect_",
-                "result_",
-                "column_transformer_",
-            )
-            if not hasattr(final, a)
-        ]
-        if missing:
+        final = _final_step(self.estimator)
+        if not isinstance(final, _MediationRegressor):
             raise TypeError(
-                f"SensitivityGrid needs an estimator exposing direct_effect_, "
-                f"mediator_effect_, result_ and column_transformer_ after fit; "
-                f"{type(final).__name__} lacks {missing}"
+                "SensitivityGrid needs an IVMediationRegressor or "
+                "NaiveMediationRegressor (or a Pipeline ending in one); got "
+                f"{type(final).__name__}"
             )
-        X_final = (
-            self.estimator_[:-1].transform(X)
-            if isinstance(self.estimator_, Pipeline)
-            else X
-        )
-        lazy = is_dask(X_final)
-        if lazy:
-            # dask data: the directions are formed lazily from the validated roles
-            self.covariate_names_ = list(
-                role_names(final.column_transformer_)["covariates"]
-            )
-            directions = None
-        else:
-            roles = transform_roles(final.column_transformer_, X_final)
-            self.covariate_names_ = list(roles.names["covariates"])
-            weights = (
-                None
-                if sample_weight is None
-                else np.asarray(sample_weight, dtype=float)
-            )
-            directions = _directions(roles, weights)
-        self.grid_ = self._build_grid()
-
         method = self.method
-        closed_form_ok = getattr(final, "linear_in_y", False) and hasattr(
-            final, "_fit_data"
-        )
         if method == "auto":
-            method = "closed_form" if closed_form_ok else "refit"
-        if method == "closed_form" and not closed_form_ok:
-            kappa = f"(kappa={final.kappa!r})" if hasattr(final, "kappa") else ""
+            method = "closed_form" if final.linear_in_y else "refit"
+        if method == "closed_form" and not final.linear_in_y:
             raise ValueError(
                 f"method='closed_form' needs an estimator that is linear in the "
                 f"outcome (NaiveMediationRegressor, or IVMediationRegressor with "
                 f"kappa='2sls' or a fixed number); got {type(final).__name__}"
-                f"{kappa}; use method='refit'"
+                f"(kappa={final.kappa!r}); use method='refit'"
             )
+        if is_dask(X):
+            self._check_dask_method()
+        self.estimator_ = clone(self.estimator)
+        final = _final_step(self.estimator_)
+        X_final = X
+        if isinstance(self.estimator_, Pipeline):
+            X_final = self.estimator_[:-1].fit_transform(X, y)
+        # one fit at τ = 0, which also accumulates the closed forms
+        inputs = fit_mediation(
+            final,
+            X_final,
+            y,
+            sample_weight,
+            groups,
+            sensitivity=method == "closed_form",
+        )
+        if hasattr(self.estimator_, "n_features_in_"):
+            self.n_features_in_ = self.estimator_.n_features_in_
+        if hasattr(self.estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator_.feature_names_in_
+        model = final.result_.model
+        self.covariate_names_ = list(model.design.covariates)
+        self.grid_ = self._build_grid()
         self.method_ = method
-        level = final.confidence_level if hasattr(final, "confidence_level") else 0.95
+        level = final.confidence_level
+        z = stats.norm.isf((1 - level) / 2)
         if method == "closed_form":
-            estimates, se = self._closed_form(
-                final, X_final, y, sample_weight, groups, directions
-            )
-            z = stats.norm.isf((1 - level) / 2)
-            low, high = estimates - z * se, estimates + z * se
+            self.forms_ = model.sensitivity
+            estimates, se = self.forms_.evaluate(self.grid_)
+            estimates, se = estimates[:, :2], se[:, :2]
         else:
-            (estimates, se, low, high), caught = self._refit(
-                X, y, fit_params, directions
-            )
+            directions = model.design.directions(inputs.raw, model.covariate_mean)
+            fit_params = self._fit_params(sample_weight, groups)
+            (estimates, se), caught = self._refit(X, y, fit_params, directions)
             for category, (count, first) in caught.items():
                 warnings.warn(
                     f"{category.__name__} was issued by {count} of "
@@ -491,7 +257,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                     category,
                     stacklevel=3,
                 )
-        self._store(estimates, se, low, high, level)
+        self._store(estimates, se, estimates - z * se, estimates + z * se, level)
         return self
 
     def _check_dask_method(self):
@@ -503,13 +269,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                 "where it lives"
             )
         final = _final_step(self.estimator)
-        if not getattr(final, "linear_in_y", False):
-            kappa = f"(kappa={final.kappa!r})" if hasattr(final, "kappa") else ""
+        if not final.linear_in_y:
             raise ValueError(
                 "SensitivityGrid on dask data needs the closed form, which needs "
                 "an estimator linear in the outcome (NaiveMediationRegressor, or "
                 "IVMediationRegressor with kappa='2sls' or a fixed number); got "
-                f"{type(final).__name__}{kappa}"
+                f"{type(final).__name__}(kappa={final.kappa!r})"
             )
 
     def _fit_params(self, sample_weight, groups):
@@ -523,20 +288,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             params = {f"{last}__{key}": value for key, value in params.items()}
         return params
 
-    def _closed_form(self, final, X_final, y, sample_weight, groups, directions):
-        helper = clone(final)
-        data = helper._prepare(X_final, y, sample_weight, groups)
-        solution = helper._fit_data(data)
-        if directions is None:
-            directions = _directions(data.roles, data.weights)
-        elif sample_weight is not None:
-            directions = directions[np.asarray(sample_weight, dtype=float) > 0]
-        k = solution.structural.n_params
-        self.forms_ = sensitivity_forms(
-            solution.structural, directions, final.cov_type, data.groups, (k - 2, k - 1)
-        )
-        return self.forms_.evaluate(self.grid_)
-
     def _refit(self, X, y, fit_params, directions):
         """Refits at the grid points, in grid order, and the warnings they issued.
 
@@ -544,10 +295,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         recorded in the workers whatever the joblib backend.
         """
         y = np.asarray(y, dtype=float).reshape(-1)
+        p = len(self.covariate_names_)
         outputs = parallel_map(
             _refit_one,
             (
-                (self.estimator, X, y - directions @ tau, fit_params)
+                (self.estimator, X, y - directions @ tau, fit_params, tau, p)
                 for tau in self.grid_
             ),
             self.n_jobs,
@@ -560,8 +312,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             for category, message in firsts.items():
                 count, first = caught.get(category, (0, message))
                 caught[category] = (count + 1, first)
-        stacked = np.asarray([values for values, _ in outputs])  # (G, 4, 2)
-        return (stacked[:, 0], stacked[:, 1], stacked[:, 2], stacked[:, 3]), caught
+        stacked = np.asarray([values for values, _ in outputs])  # (G, 2, 2)
+        return (stacked[:, 0], stacked[:, 1]), caught
 
     def _store(self, estimates, se, low, high, level):
         p = len(self.covariate_names_)
@@ -719,19 +471,15 @@ def _check_finite(values, label):
         raise ValueError(f"{label} contains NaN or inf; every τ must be finite")
 
 
-def _refit_one(estimator, X, y, fit_params):
-    """Fit a clone: the effects' ``[estimate, se, ci_low, ci_high]`` and warnings."""
+def _refit_one(estimator, X, y, fit_params, tau, p):
+    """Fit a clone on a shifted outcome: the effects' estimates and standard errors.
+
+    The standard errors include the estimation of ``X̄``, on which the shift
+    depends (see :func:`skmediate._numerics.sensitivity.refit_inference`).
+    Returns ``([estimates, standard errors], warnings)``.
+    """
     with record_warnings() as caught:
         fitted = clone(estimator).fit(X, y, **fit_params)
-    final = _final_step(fitted)
-    result = final.result_
-    treatment = getattr(result, "treatment", result.params.index[-2])
-    mediator = getattr(result, "mediator", result.params.index[-1])
-    ci = result.conf_int()
-    values = [
-        [final.direct_effect_, final.mediator_effect_],
-        [result.std_errors[treatment], result.std_errors[mediator]],
-        [ci.loc[treatment, "lower"], ci.loc[mediator, "lower"]],
-        [ci.loc[treatment, "upper"], ci.loc[mediator, "upper"]],
-    ]
-    return values, [(w.category, str(w.message)) for w in caught]
+    model = _final_step(fitted).result_.model
+    estimates, se = refit_inference(model, tau)
+    return [estimates[:2], se[:2]], [(w.category, str(w.message)) for w in caught]

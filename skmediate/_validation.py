@@ -17,7 +17,6 @@ __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
-    "check_cluster_count",
     "check_groups",
     "check_outcome",
     "check_sample_weight",
@@ -25,7 +24,6 @@ __all__ = [
     "fit_context",
     "is_dataframe",
     "n_rows",
-    "require_groups",
     "validate_params",
     "take_rows",
 ]
@@ -51,7 +49,19 @@ def column_indices(X, key) -> list[int]:
 
 
 def check_outcome(y, estimator) -> np.ndarray:
-    """A finite float vector; a column vector is raveled with a warning."""
+    """A float vector; a column vector is raveled with a warning.
+
+    A 1-d numeric array or Series is taken as it is (its values are checked
+    in the fit's first pass); anything else goes through scikit-learn's
+    checks.
+    """
+    values = getattr(y, "values", y) if hasattr(y, "dtype") else None
+    if (
+        isinstance(values, np.ndarray)
+        and values.ndim == 1
+        and values.dtype.kind in "fiub"
+    ):
+        return values.astype(float, copy=False)
     return _check_y(y, y_numeric=True, estimator=estimator).astype(float, copy=False)
 
 
@@ -62,22 +72,6 @@ def check_sample_weight(sample_weight, y) -> np.ndarray | None:
     return _check_sample_weight(
         sample_weight, y, dtype=np.float64, ensure_non_negative=True
     )
-
-
-def require_groups(groups) -> None:
-    """``cov_type="cluster"`` needs cluster labels."""
-    if groups is None:
-        raise ValueError(
-            "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
-        )
-
-
-def check_cluster_count(n_clusters: int) -> None:
-    """A cluster covariance needs at least two clusters."""
-    if n_clusters < 2:
-        raise ValueError(
-            f"cov_type='cluster' needs at least 2 clusters in groups; got {n_clusters}"
-        )
 
 
 def check_groups(groups, n: int) -> np.ndarray:

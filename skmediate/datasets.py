@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.utils import check_random_state
 
-from ._validation import Interval, StrOptions, validate_params
+from skmediate._validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "MediationTruth",

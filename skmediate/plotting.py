@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._extract import EFFECTS, effect_estimate, mediation_result
-from ._linalg import fit_ols
+from skmediate._extract import EFFECTS, effect_estimate, mediation_result
+from skmediate._numerics.design import Design
+from skmediate._numerics.effects import first_stage_at_mean
+from skmediate._numerics.engine import fit_model
 
 __all__ = [
     "plot_bootstrap_distribution",
@@ -292,11 +294,14 @@ def plot_first_stage(
     x = X[covariates].to_numpy(float)
     if not (np.isfinite(m).all() and np.isfinite(x).all()):
         raise ValueError("the mediator or a covariate contains NaN or inf")
-    x_mean = x.mean(axis=0)
-    design = np.column_stack([np.ones_like(r), x, r, r[:, None] * (x - x_mean)])
-    params = fit_ols(design, m).params
+    # the first stage of the IV estimator (the outcome plays no part in it)
+    design = Design(str(treatment), (str(mediator),), tuple(map(str, covariates)), ())
+    model = fit_model(
+        design, np.column_stack([r, m, x]), np.zeros_like(r), cov_type_name="classical"
+    )
+    effect_r, _, _, modifiers = first_stage_at_mean(model)
+    x_mean = model.covariate_mean
     p = len(covariates)
-    effect_r, modifiers = params[1 + p], params[2 + p :]
 
     fig, axes = _figure_and_panels(p, axes, (4.0, 3.8), sharey=True)
     for j, (name, ax) in enumerate(zip(covariates, axes, strict=True)):

@@ -14,9 +14,9 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.utils import check_random_state
 
-from ._extract import EFFECTS, effect_estimate, mediation_result
-from ._parallel import parallel_map, record_warnings
-from .exceptions import WeakInstrumentWarning
+from skmediate._extract import EFFECTS, effect_estimate, mediation_result
+from skmediate._parallel import parallel_map, record_warnings
+from skmediate.exceptions import WeakInstrumentWarning
 
 __all__ = ["SimulationResult", "simulate", "summarize"]
 

@@ -79,3 +79,50 @@ def simulate_trial(
 @pytest.fixture
 def trial():
     return simulate_trial()
+
+
+def fit_arrays(
+    r,
+    m,
+    x,
+    y,
+    z=None,
+    *,
+    weights=None,
+    groups=None,
+    cov_type="HC1",
+    instrumented=True,
+    kappa=1.0,
+    fuller_alpha=0.0,
+    sensitivity=False,
+):
+    """The numerics' fit of arrays (treatment, mediator, covariates, controls, outcome)."""
+    from skmediate._numerics.design import Design
+    from skmediate._numerics.engine import fit_model
+
+    x = np.asarray(x, dtype=float).reshape(len(r), -1)
+    z = (
+        np.empty((len(r), 0))
+        if z is None
+        else np.asarray(z, dtype=float).reshape(len(r), -1)
+    )
+    design = Design(
+        "r",
+        ("m",),
+        tuple(f"x{j + 1}" for j in range(x.shape[1])),
+        tuple(f"z{j + 1}" for j in range(z.shape[1])),
+        "y",
+        instrumented,
+    )
+    raw = np.column_stack([r, m, x, z])
+    return fit_model(
+        design,
+        raw,
+        np.asarray(y, dtype=float),
+        weights=weights,
+        groups=groups,
+        cov_type_name=cov_type,
+        kappa=kappa,
+        fuller_alpha=fuller_alpha,
+        sensitivity=sensitivity,
+    )

@@ -1,4 +1,4 @@
-"""Anderson-Rubin confidence sets: exact (homoskedastic) and grid-inverted (robust).
+"""Anderson-Rubin confidence sets, inverted exactly for every covariance type.
 
 Checks and tolerances:
 
@@ -10,10 +10,14 @@ Checks and tolerances:
   statistic of statsmodels' regression of ``y - θ₀m`` on the instruments
   equals the critical value, and bisection with that statistic from the
   library's end lands on the same end to 1e-8 relative;
-- the grid inverter reproduces the exact quadratic solution to 1e-10 relative
-  when given the homoskedastic statistic, for every shape of set.
+- the robust inversion (roots of a quadratic matrix polynomial) reproduces
+  the exact quadratic solution to 1e-10 relative when given the homoskedastic
+  covariance, for every shape of set, and every robust set agrees with a
+  brute-force classification of a fine grid (excluding points within 1e-7 of
+  an end).
 """
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -24,18 +28,14 @@ import statsmodels.api as sm
 from scipy import stats
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor
-from skmediate._linalg import fit_tsls
-from skmediate._weakiv import (
-    _critical,
-    _grid_center,
-    _invert_on_circle,
-    _wald_stat,
+from skmediate._numerics.weakiv import (
     anderson_rubin_moments,
     anderson_rubin_set,
     anderson_rubin_test,
+    critical_value,
 )
 
-from .conftest import simulate_trial
+from .conftest import fit_arrays, simulate_trial
 
 REFERENCE = Path(__file__).parent / "reference"
 pytestmark = pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
@@ -187,7 +187,7 @@ def test_robust_set_ends_are_roots_of_the_robust_wald_statistic(name, cov_type, 
         assert end == pytest.approx(0.5 * (lo + hi), rel=1e-8, abs=1e-12)
 
 
-def _problem(strength, seed, n=400, p=3, invalid=0.0):
+def _problem(strength, seed, n=400, p=3, invalid=0.0, cov_type="classical"):
     rng = np.random.default_rng(seed)
     r = rng.integers(0, 2, n).astype(float)
     x = rng.normal(size=(n, p))
@@ -195,8 +195,7 @@ def _problem(strength, seed, n=400, p=3, invalid=0.0):
     m = r * (0.3 + x @ np.full(p, strength)) + u + rng.normal(size=n)
     z = r[:, None] * (x - x.mean(axis=0))
     y = 1 + x.sum(axis=1) - r + 2 * m + 1.5 * u + invalid * z[:, 0] + rng.normal(size=n)
-    exog = np.column_stack([np.ones(n), x, r])
-    return fit_tsls(exog, m[:, None], z, y)
+    return fit_arrays(r, m, x, y, cov_type=cov_type, groups=rng.integers(0, 40, n))
 
 
 SHAPES = {
@@ -208,9 +207,14 @@ SHAPES = {
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-@pytest.mark.parametrize("cov_type", ["classical", "unadjusted"])
-def test_grid_inverter_reproduces_the_exact_quadratic(shape, cov_type):
-    moments = anderson_rubin_moments(_problem(**SHAPES[shape]), cov_type)
+def test_robust_inversion_reproduces_the_exact_quadratic(shape):
+    """Fed the homoskedastic covariance, the robust inversion gives the quadratic's set.
+
+    In the orthonormal coordinates of the moments the unadjusted covariance of
+    the reduced-form coefficients is ``(Σ/n) ⊗ I_p`` with ``Σ`` the residual
+    sums of squares and products, and both use ``χ²(p)``.
+    """
+    moments = anderson_rubin_moments(_problem(**SHAPES[shape], cov_type="unadjusted"))
     exact = anderson_rubin_set(moments, 0.95)
     expected_pieces = {"interval": 1, "two_half_lines": 2, "whole_line": 1, "empty": 0}
     assert len(exact) == expected_pieces[shape]
@@ -218,36 +222,57 @@ def test_grid_inverter_reproduces_the_exact_quadratic(shape, cov_type):
         assert exact == [(-np.inf, np.inf)]
     if shape == "two_half_lines":
         assert exact[0][0] == -np.inf and exact[1][1] == np.inf
-    center, spread = _grid_center(moments)
-    grid = _invert_on_circle(
-        lambda v: _wald_stat(moments, v), _critical(moments, 0.95), center, spread
+    p = moments.n_instruments
+    robust = dataclasses.replace(
+        moments,
+        cov_type="HC0",
+        cov=np.kron(moments.resid_ss / moments.nobs, np.eye(p)),
     )
-    assert len(grid) == len(exact)
-    for (a, b), (c, d) in zip(grid, exact, strict=True):
+    assert critical_value(robust, 0.95) == critical_value(moments, 0.95)
+    inverted = anderson_rubin_set(robust, 0.95)
+    assert len(inverted) == len(exact)
+    for (a, b), (c, d) in zip(inverted, exact, strict=True):
         assert a == pytest.approx(c, rel=1e-10) if np.isfinite(c) else a == c
         assert b == pytest.approx(d, rel=1e-10) if np.isfinite(d) else b == d
 
 
 def test_empty_set_means_the_overidentifying_restrictions_fail():
-    fit = _problem(**SHAPES["empty"])
-    moments = anderson_rubin_moments(fit, "classical")
+    model = _problem(**SHAPES["empty"])
+    moments = anderson_rubin_moments(model)
     assert anderson_rubin_set(moments, 0.95) == []
     # Empty exactly when even the LIML direction is rejected.
     p = moments.n_instruments
     critical = stats.f.isf(0.05, p, moments.df_resid) * p / moments.df_resid
-    assert fit.liml_kappa - 1 > critical
+    assert model.liml_kappa - 1 > critical
 
 
-def test_robust_inverter_finds_a_pair_of_close_roots():
-    """A dip of the statistic below the critical value between two grid points."""
-    moments = anderson_rubin_moments(_problem(strength=0.5, seed=0), "HC1")
-    center, spread = 0.0, 1e4  # a grid far too coarse for the set around 2
-    pieces = _invert_on_circle(
-        lambda v: _wald_stat(moments, v), _critical(moments, 0.95), center, spread, 64
+def _brute_force(moments, pieces, level):
+    """Every point of a fine grid is in the set exactly when the test accepts it."""
+    c = critical_value(moments, level)
+    finite = [v for piece in pieces for v in piece if np.isfinite(v)]
+    span = max([1.0, *(abs(v) for v in finite)])
+    grid = np.concatenate(
+        [
+            np.linspace(-20 * span, 20 * span, 6001),
+            span * np.tan(np.linspace(-1.57, 1.57, 1001)),
+        ]
     )
-    expected = anderson_rubin_set(moments, 0.95)
-    assert len(pieces) == len(expected) == 1
-    assert pieces[0] == pytest.approx(expected[0], rel=1e-10)
+    for theta in grid:
+        if finite and min(abs(theta - v) for v in finite) < 1e-7 * span:
+            continue
+        stat, _ = anderson_rubin_test(moments, theta)
+        accepted = stat <= (
+            c / moments.n_instruments if moments.cov_type == "classical" else c
+        )
+        assert accepted == any(lo <= theta <= hi for lo, hi in pieces), theta
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+def test_robust_sets_agree_with_a_fine_grid(shape, cov_type):
+    moments = anderson_rubin_moments(_problem(**SHAPES[shape], cov_type=cov_type))
+    for level in (0.5, 0.95):
+        _brute_force(moments, anderson_rubin_set(moments, level), level)
 
 
 def test_levels_nest_and_default_level():
@@ -266,10 +291,16 @@ def test_levels_nest_and_default_level():
 def test_no_excluded_instrument_is_a_clear_error():
     rng = np.random.default_rng(0)
     n = 100
-    exog = np.column_stack([np.ones(n), rng.normal(size=n)])
-    ols = fit_tsls(exog, np.empty((n, 0)), np.empty((n, 0)), rng.normal(size=n))
+    r = np.arange(n) % 2.0
+    ols = fit_arrays(
+        r,
+        rng.normal(size=n),
+        rng.normal(size=n),
+        rng.normal(size=n),
+        instrumented=False,
+    )
     with pytest.raises(ValueError, match="needs at least one excluded instrument"):
-        anderson_rubin_moments(ols, "HC1")
+        anderson_rubin_moments(ols)
     X, y, _ = simulate_trial(n=200, seed=1)
     naive = NaiveMediationRegressor(treatment="r", mediator="m").fit(X, y)
     assert not hasattr(naive, "anderson_rubin_confidence_set")

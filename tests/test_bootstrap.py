@@ -21,8 +21,8 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-import skmediate._batched
 import skmediate._bootstrap
+import skmediate._numerics.batched
 from skmediate import (
     BootstrapResult,
     DegenerateBootstrapWarning,
@@ -294,7 +294,7 @@ def test_vectorized_is_independent_of_blocks_and_chunks(trial, monkeypatch):
     )
     one = bootstrap(est, X, y, **kwargs)
     monkeypatch.setattr(skmediate._bootstrap, "_BLOCK_BYTES", 8 * 160 * 4 * 7)
-    monkeypatch.setattr(skmediate._batched, "_CHUNK_BYTES", 8 * 50 * 30 * 6 * 2)
+    monkeypatch.setattr(skmediate._numerics.batched, "CHUNK_BYTES", 8 * 50 * 30 * 6 * 2)
     many = bootstrap(est, X, y, **kwargs)
     assert_allclose(many.bootstrap_distribution, one.bootstrap_distribution, rtol=1e-12)
     assert_allclose(

@@ -2,7 +2,7 @@
 
 The formats run as subprocesses (``python -m skmediate``), started together in
 one module fixture so their start-up times overlap; everything else calls
-:func:`skmediate._cli.main` in-process, which is what the console script runs,
+:func:`skmediate._report.cli.main` in-process, which is what the console script runs,
 and captures its exit code, standard output and standard error.
 """
 
@@ -28,7 +28,7 @@ from skmediate import (
     SensitivityGrid,
     bootstrap,
 )
-from skmediate._cli import CLIError, main, parse_tau
+from skmediate._report.cli import CLIError, main, parse_tau
 from skmediate.datasets import make_prospect_like
 
 from .conftest import simulate_trial

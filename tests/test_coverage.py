@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from skmediate._covariance import covariance
-from skmediate._diagnostics import first_stage_diagnostics
-from skmediate._linalg import fit_tsls
-from skmediate._weakiv import anderson_rubin_moments, anderson_rubin_set
+from skmediate._numerics.diagnostics import first_stage_diagnostics
+from skmediate._numerics.weakiv import anderson_rubin_moments, anderson_rubin_set
+
+from .conftest import fit_arrays
 
 REPLICATIONS = 5000
 THETA_M = 2.0
@@ -39,14 +39,14 @@ def _replication(seed, n=500, strength=0.1):
         + 0.5 * rng.normal(size=n)
     )
     y = 1 + x[:, 0] - x[:, 1] - r + THETA_M * m + u + 0.5 * rng.normal(size=n)
-    exog = np.column_stack([np.ones(n), x, r])
-    fit = fit_tsls(exog, m[:, None], r[:, None] * (x - x.mean(axis=0)), y)
+    fit = fit_arrays(r, m, x, y, cov_type="HC1")
     z = stats.norm.isf(0.025)
-    row = [first_stage_diagnostics(fit.first_stage[0], 4, "classical").f_statistic]
+    row = [first_stage_diagnostics(fit).f_statistic]
     for cov_type in ("HC1", "classical"):
-        se = np.sqrt(covariance(fit.structural, cov_type)[-1, -1])
-        row.append(abs(fit.structural.params[-1] - THETA_M) <= z * se)
-        pieces = anderson_rubin_set(anderson_rubin_moments(fit, cov_type), 0.95)
+        model = fit.under(cov_type)
+        se = np.sqrt(model.cov[-1, -1])
+        row.append(abs(model.params[-1] - THETA_M) <= z * se)
+        pieces = anderson_rubin_set(anderson_rubin_moments(model), 0.95)
         row.append(any(lo <= THETA_M <= hi for lo, hi in pieces))
     return row
 

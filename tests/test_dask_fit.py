@@ -214,10 +214,6 @@ def test_dask_names_non_numeric_column():
     [
         (lambda kw: kw.update(y=kw["y"][:-1]), "X has 200 rows but y has 199"),
         (
-            lambda kw: kw.update(sample_weight=np.r_[0.0, np.ones(199)]),
-            "sample_weight has 1 zero",
-        ),
-        (
             lambda kw: kw.update(sample_weight=np.r_[-1.0, np.ones(199)]),
             "Negative values",
         ),
@@ -366,8 +362,20 @@ def test_dask_empty_partitions(cov_type):
     assert_same_fit(memory, lazy)
 
 
+def test_rows_with_weight_zero_are_left_out():
+    X, y, _ = _frame()
+    weights = np.r_[0.0, 0.0, np.ones(198)]
+    memory = IVMediationRegressor(treatment="r", mediator="m").fit(X[2:], y[2:])
+    lazy = IVMediationRegressor(treatment="r", mediator="m").fit(
+        dd.from_pandas(X, npartitions=2),
+        dd.from_pandas(y, npartitions=2),
+        sample_weight=da.from_array(weights, chunks=100),
+    )
+    assert_same_fit(memory, lazy)
+
+
 def test_reduce_rows_checks_lengths():
-    from skmediate._linalg import reduce_rows
+    from skmediate._numerics.rows import reduce_rows
 
     with pytest.raises(ValueError, match="different lengths"):
         reduce_rows(lambda a, b: a.sum() + b.sum(), [np.ones(10), np.ones(9)])

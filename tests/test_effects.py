@@ -23,7 +23,7 @@ import statsmodels.api as sm
 from numpy.testing import assert_allclose
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor
-from skmediate._effects import EFFECT_NAMES, mediation_effects
+from skmediate._numerics.effects import EFFECT_NAMES, effect_parameters
 
 from .test_reference_python import (
     STATSMODELS_COV,
@@ -279,15 +279,10 @@ def test_delta_method_matches_the_bootstrap():
     assert_allclose(sd, se.to_numpy(), rtol=0.045)
     # The covariate means matter here: leaving them out understates the SE of
     # δ (and of the indirect effect) by far more than the Monte Carlo error.
-    data = est._prepare(frame, y, None, None)
-    fit = est._fit_data(data)
-    fixed = mediation_effects(
-        fit.structural,
-        fit.first_stage[0],
-        fit.leading_regression(4, -1),
-        treatment=(3, 3, 3),
-        mediator=4,
-        cov_type="HC0",
-    )
-    se_fixed = np.sqrt(np.diag(fixed.cov))[[2, 3]]
+    model = est.result_.model
+    (_, theta_m, delta, _), p = effect_parameters(model)
+    p[model.layout.blocks["XBAR"]] = 0.0  # as if X̄ were known
+    cov = model.cov_of(p)
+    grad = np.array([0.0, delta, theta_m, 0.0])  # of the indirect effect
+    se_fixed = np.sqrt([cov[2, 2], grad @ cov @ grad])
     assert np.all(sd[:2] / se_fixed > 1.15)

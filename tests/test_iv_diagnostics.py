@@ -12,6 +12,7 @@ Reference implementations and tolerances:
   matrix square root, unlike the library), to 1e-8 relative.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -22,7 +23,12 @@ from linearmodels.iv import IV2SLS, IVGMM
 from scipy import linalg, stats
 
 from skmediate import IVMediationRegressor
-from skmediate._diagnostics import montiel_olea_pflueger_critical_value
+from skmediate._numerics.diagnostics import montiel_olea_pflueger_critical_value
+from skmediate._report.render import (
+    diagnostic_label,
+    diagnostic_sentence,
+    stock_yogo_sentence,
+)
 
 from .conftest import simulate_trial
 from .test_reference_python import (
@@ -52,12 +58,12 @@ def test_homoskedastic_tests_match_linearmodels(design):
     table = est.diagnostics_
     n, p = len(y), instruments.shape[1]
 
-    sargan = table.loc["Sargan"]
+    sargan = table.loc["sargan"]
     if p > 1:
         assert sargan.statistic == pytest.approx(ref.sargan.stat, rel=RTOL)
         assert sargan.df == ref.sargan.df == p - 1
         assert sargan.pvalue == pytest.approx(ref.sargan.pval, rel=1e-6, abs=1e-300)
-    durbin, wu = table.loc["Durbin"], table.loc["Wu-Hausman"]
+    durbin, wu = table.loc["durbin"], table.loc["wu_hausman"]
     assert durbin.statistic == pytest.approx(ref.durbin().stat, rel=RTOL)
     assert durbin.pvalue == pytest.approx(ref.durbin().pval, rel=1e-6, abs=1e-300)
     assert wu.statistic == pytest.approx(ref.wu_hausman().stat, rel=RTOL)
@@ -66,7 +72,7 @@ def test_homoskedastic_tests_match_linearmodels(design):
 
     # First-stage rows are the first-stage diagnostics.
     fs = est.first_stage_
-    row = table.loc["first-stage F (classical)"]
+    row = table.loc["first_stage_f"]
     assert (row.statistic, row.df, row.df_denom, row.pvalue) == (
         fs.f_statistic,
         fs.df_num,
@@ -74,7 +80,7 @@ def test_homoskedastic_tests_match_linearmodels(design):
         fs.f_pvalue,
     )
     diag = ref.first_stage.diagnostics.loc["m"]
-    assert table.loc["first-stage Wald F (HC1)"].statistic == pytest.approx(
+    assert table.loc["first_stage_wald_f"].statistic == pytest.approx(
         fs.wald_f_statistic
     )
     assert fs.partial_r2 == pytest.approx(diag["partial.rsquared"], rel=RTOL)
@@ -90,7 +96,7 @@ def test_robust_tests_match_linearmodels(design, cov_type):
         cov_type=lm_cov, debiased=debiased, **_cov_kwargs(cov_type, groups)
     )
     table = est.diagnostics_
-    row = table.loc[f"exogeneity regression test ({cov_type})"]
+    row = table.loc["exogeneity_regression"]
     assert row.statistic == pytest.approx(ref.wooldridge_regression.stat, rel=RTOL)
     assert row.pvalue == pytest.approx(
         ref.wooldridge_regression.pval, rel=1e-6, abs=1e-300
@@ -101,10 +107,9 @@ def test_robust_tests_match_linearmodels(design, cov_type):
             gmm = IVGMM(
                 y, exog, X["m"], instruments, weight_type="clustered", clusters=groups
             )
-            name = "Hansen J (cluster)"
         else:
             gmm = IVGMM(y, exog, X["m"], instruments, weight_type="robust")
-            name = "Hansen J (robust)"
+        name = "hansen_j"
         j_ref = gmm.fit().j_stat
         assert table.loc[name].statistic == pytest.approx(j_ref.stat, rel=RTOL)
         assert table.loc[name].df == j_ref.df
@@ -118,9 +123,9 @@ def test_wu_hausman_is_the_squared_t_of_the_control_function():
     vhat = sm.OLS(X["m"], pd.concat([exog, instruments], axis=1)).fit().resid
     aug = sm.OLS(y, pd.concat([exog, X["m"], vhat.rename("vhat")], axis=1)).fit()
     t2 = aug.tvalues["vhat"] ** 2
-    assert est.diagnostics_.loc["Wu-Hausman"].statistic == pytest.approx(t2, rel=RTOL)
+    assert est.diagnostics_.loc["wu_hausman"].statistic == pytest.approx(t2, rel=RTOL)
     # With a homoskedastic covariance that regression test is this row.
-    assert "exogeneity regression test (classical)" not in est.diagnostics_.index
+    assert "exogeneity_regression" not in est.diagnostics_.index
 
 
 def _effective_f_by_hand(X, y, groups, cov_type):
@@ -168,7 +173,7 @@ def test_effective_f_matches_the_formula(design, cov_type):
     est, X, y, groups = _fit(design, cov_type)
     f_eff, k_eff = _effective_f_by_hand(X, y, groups, cov_type)
     eff = est.first_stage_.effective_f
-    row = est.diagnostics_.loc[f"effective F ({cov_type})"]
+    row = est.diagnostics_.loc["effective_f"]
     assert eff.statistic == row.statistic
     assert eff.statistic == pytest.approx(f_eff, rel=RTOL)
     assert eff.df_effective == pytest.approx(k_eff, rel=RTOL)
@@ -237,12 +242,13 @@ def test_montiel_olea_pflueger_critical_values():
 def test_overidentification_not_defined_with_one_instrument():
     X, y, _ = simulate_trial(n=300, n_covariates=1, seed=3)
     est = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
-    for name in ["Sargan", "Hansen J (robust)"]:
+    rows = {row.key: row for row in est.result_.diagnostic_tests}
+    for name in ["sargan", "hansen_j"]:
         row = est.diagnostics_.loc[name]
         assert np.isnan(row.statistic) and np.isnan(row.pvalue)
         assert row.df == 0
-        assert row.interpretation.startswith("not defined")
-    assert "Sargan" in est.summary()
+        assert diagnostic_sentence(rows[name], "HC1", 1, 0.95).startswith("not defined")
+    assert "Sargan" in est.summary() and "Hansen J (robust)" in est.summary()
 
 
 @pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
@@ -251,9 +257,10 @@ def test_hansen_j_not_defined_with_too_few_clusters():
     groups = np.arange(400) % 4  # 4 clusters, 10 instrument columns
     est = IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster")
     est.fit(X, y, groups=groups)
-    row = est.diagnostics_.loc["Hansen J (cluster)"]
+    row = est.diagnostics_.loc["hansen_j"]
     assert np.isnan(row.statistic)
-    assert "singular" in row.interpretation
+    test = next(r for r in est.result_.diagnostic_tests if r.key == "hansen_j")
+    assert "singular" in diagnostic_sentence(test, "cluster", 5, 0.95)
 
 
 def test_table_layout_and_stock_yogo_rows():
@@ -266,9 +273,21 @@ def test_table_layout_and_stock_yogo_rows():
         "df_denom",
         "pvalue",
         "critical_value",
-        "interpretation",
     ]
     assert list(table.index) == [
+        "first_stage_f",
+        "first_stage_wald_f",
+        "stock_yogo_tsls_size",
+        "stock_yogo_tsls_relative_bias",
+        "stock_yogo_liml_size",
+        "effective_f",
+        "sargan",
+        "hansen_j",
+        "durbin",
+        "wu_hausman",
+        "exogeneity_regression",
+    ]
+    assert [diagnostic_label(key, "HC1") for key in table.index] == [
         "first-stage F (classical)",
         "first-stage Wald F (HC1)",
         "Stock-Yogo 2SLS size (15%)",
@@ -282,21 +301,30 @@ def test_table_layout_and_stock_yogo_rows():
         "exogeneity regression test (HC1)",
     ]
     f_stat = est.first_stage_.f_statistic
-    assert table.loc["Stock-Yogo 2SLS size (15%)"].critical_value == 15.09
-    assert table.loc["Stock-Yogo 2SLS relative bias (10%)"].critical_value == 10.83
-    assert table.loc["Stock-Yogo LIML size (15%)"].critical_value == 3.56
-    assert (table.loc[table.index.str.startswith("Stock")].statistic == f_stat).all()
-    assert table["interpretation"].map(lambda s: isinstance(s, str) and s).all()
+    assert table.loc["stock_yogo_tsls_size"].critical_value == 15.09
+    assert table.loc["stock_yogo_tsls_relative_bias"].critical_value == 10.83
+    assert table.loc["stock_yogo_liml_size"].critical_value == 3.56
+    assert (table.loc[table.index.str.startswith("stock")].statistic == f_stat).all()
+    for row in est.result_.diagnostic_tests:
+        sentence = diagnostic_sentence(row, "HC1", 5, 0.95)
+        assert isinstance(sentence, str) and sentence
 
 
 @pytest.mark.parametrize(
     "f_stat, expected", [(30.0, "at most 10%"), (9.0, "at most 25%")]
 )
 def test_stock_yogo_interpretation_names_the_level_reached(f_stat, expected):
-    from skmediate._diagnostics import _stock_yogo_row
-
     # 5 instruments: 2SLS size critical values 26.87, 15.09, 10.98, 8.84.
-    row = _stock_yogo_row("tsls_size", 0.15, "Stock-Yogo 2SLS size", "size", f_stat, 5)
-    assert expected in row.interpretation
-    weak = _stock_yogo_row("tsls_size", 0.15, "Stock-Yogo 2SLS size", "size", 5.0, 5)
-    assert "weak instruments" in weak.interpretation
+    assert expected in stock_yogo_sentence("stock_yogo_tsls_size", f_stat, 5)
+    weak = stock_yogo_sentence("stock_yogo_tsls_size", 5.0, 5)
+    assert "weak instruments" in weak
+
+
+def test_verdicts_are_at_the_estimators_level():
+    """A p-value of 0.07 rejects at the 10% level, not at the 5% level."""
+    est, *_ = _fit("five_covariates", "HC1")
+    row = next(r for r in est.result_.diagnostic_tests if r.key == "durbin")
+    row = dataclasses.replace(row, pvalue=0.07)
+    assert "rejected (10% level)" in diagnostic_sentence(row, "HC1", 5, 0.90)
+    assert "no evidence" in diagnostic_sentence(row, "HC1", 5, 0.95)
+    assert "(5% level)" in diagnostic_sentence(row, "HC1", 5, 0.95)

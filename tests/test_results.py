@@ -45,8 +45,9 @@ def test_inference_is_normal_based(fitted):
 def test_tiny_pvalues_keep_precision(fitted):
     res = dataclasses.replace(
         fitted.result_,
-        params=pd.Series([9.0, -12.0], index=["a", "b"]),
-        std_errors=pd.Series([1.0, 1.0], index=["a", "b"]),
+        terms=("a", "b"),
+        estimates=np.array([9.0, -12.0]),
+        covariance=np.eye(2),
     )
     # 1 - cdf rounds to 0 at these z; the survival function does not.
     assert res.pvalues["a"] == pytest.approx(2 * 1.1285884059538e-19, rel=1e-10)

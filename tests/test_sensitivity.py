@@ -279,7 +279,9 @@ def test_bad_tau(trial, kwargs, message):
 
 def test_estimator_lacking_attributes(trial):
     X, y, _, _ = trial
-    with pytest.raises(TypeError, match=r"LinearRegression lacks \['direct_effect_'"):
+    with pytest.raises(
+        TypeError, match=r"needs an IVMediationRegressor .*got LinearRegression"
+    ):
         SensitivityGrid(LinearRegression(), tau_direct={"x1": [1]}).fit(
             X[["r", "x1"]], y
         )

@@ -1,7 +1,7 @@
 """The ``skmediate`` command line: ``skmediate analyze FILE ...`` and ``skmediate demo``.
 
 Reads a data file, checks it, and hands the columns to
-:func:`skmediate._report.build_report`; :mod:`skmediate._render` formats the
+:func:`skmediate._report.report.build_report`; :mod:`skmediate._report.render` formats the
 result. Every problem with the input ends the program with one line on
 standard error and exit code 2.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._covariance import COV_TYPES
-from ._render import FORMATS, render
-from ._report import Analysis, build_report
-from .datasets import make_prospect_like
+from skmediate._numerics.covariance import COV_TYPES
+from skmediate._report.render import FORMATS, render
+from skmediate._report.report import Analysis, build_report
+from skmediate.datasets import make_prospect_like
 
 __all__ = ["main", "parse_tau"]
 
@@ -76,7 +76,7 @@ effect given no values keeps tau = 0).
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from skmediate import __version__
 
     parser = _Parser(
         prog="skmediate",
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     options = analyze.add_argument_group("inference")
     options.add_argument(
         "--cov-type",
-        choices=COV_TYPES,
+        choices=list(COV_TYPES),
         help="covariance of the estimates (default HC1, or cluster with --clusters)",
     )
     options.add_argument(

@@ -16,7 +16,14 @@ import math
 import textwrap
 from dataclasses import dataclass
 
-from ._report import Report
+from scipy.special import ndtri
+
+from skmediate._numerics.diagnostics import (
+    STOCK_YOGO_LEVELS,
+    stock_yogo_critical_value,
+)
+from skmediate._numerics.weakiv import critical_value
+from skmediate._report.report import Report
 
 __all__ = ["FORMATS", "layout", "render"]
 
@@ -636,3 +643,283 @@ def figure_png(report: Report, kind: str) -> bytes | None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96)
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# The summary of a fitted estimator (``MediationResult.summary``)
+
+_SUMMARY_WIDTH = 78
+
+_TITLES = {
+    "IV-2SLS": "IV mediation regression (two-stage least squares)",
+    "IV-LIML": "IV mediation regression (LIML)",
+    "IV-Fuller": "IV mediation regression (Fuller-modified LIML)",
+    "OLS": "Naive mediation regression (least squares)",
+}
+
+
+def diagnostic_label(key: str, cov_type: str) -> str:
+    """The name of a diagnostics row, as a person reads it."""
+    j_name = "cluster" if cov_type == "cluster" else "robust"
+    return {
+        "first_stage_f": "first-stage F (classical)",
+        "first_stage_wald_f": f"first-stage Wald F ({cov_type})",
+        "stock_yogo_tsls_size": "Stock-Yogo 2SLS size (15%)",
+        "stock_yogo_tsls_relative_bias": "Stock-Yogo 2SLS relative bias (10%)",
+        "stock_yogo_liml_size": "Stock-Yogo LIML size (15%)",
+        "effective_f": f"effective F ({cov_type})",
+        "sargan": "Sargan",
+        "hansen_j": f"Hansen J ({j_name})",
+        "durbin": "Durbin",
+        "wu_hausman": "Wu-Hausman",
+        "exogeneity_regression": f"exogeneity regression test ({cov_type})",
+    }[key]
+
+
+_STOCK_YOGO_WHAT = {
+    "stock_yogo_tsls_size": ("tsls_size", "size of a nominal 5% 2SLS test"),
+    "stock_yogo_tsls_relative_bias": (
+        "tsls_relative_bias",
+        "2SLS bias relative to OLS",
+    ),
+    "stock_yogo_liml_size": ("liml_size", "size of a nominal 5% LIML test"),
+}
+
+
+def stock_yogo_sentence(key: str, f_stat: float, n_instruments: int) -> str:
+    """What a Stock-Yogo row says about the first-stage F."""
+    table, what = _STOCK_YOGO_WHAT[key]
+    values = [
+        (level, stock_yogo_critical_value(n_instruments, table, level))
+        for level in STOCK_YOGO_LEVELS[table]
+    ]
+    if all(math.isnan(cv) for _, cv in values):
+        return f"not tabulated for {n_instruments} instrument(s)"
+    passed = [level for level, cv in values if f_stat >= cv]
+    if passed:
+        return f"F = {f_stat:.2f}: maximal {what} at most {passed[0]:.0%}"
+    return (
+        f"F = {f_stat:.2f} below every critical value: maximal {what} above "
+        f"{values[-1][0]:.0%} (weak instruments)"
+    )
+
+
+def diagnostic_sentence(row, cov_type: str, n_instruments: int, level: float) -> str:
+    """One line on what a diagnostics row means, for tests at ``1 - level``."""
+    alpha = 1.0 - level
+    at = f"{alpha:.0%} level"
+
+    def verdict(rejected: str, kept: str) -> str:
+        return rejected if row.pvalue < alpha else kept
+
+    key = row.key
+    if key == "first_stage_f":
+        return verdict(
+            f"the interactions predict the mediator ({at})",
+            f"no evidence that the interactions predict the mediator ({at})",
+        )
+    if key == "first_stage_wald_f":
+        return verdict(
+            f"the interactions predict the mediator ({cov_type}, {at})",
+            f"no evidence that the interactions predict the mediator ({cov_type}, {at})",
+        )
+    if key in _STOCK_YOGO_WHAT:
+        return stock_yogo_sentence(key, row.statistic, n_instruments)
+    if key == "effective_f":
+        if row.statistic >= row.critical_value:
+            return (
+                "worst-case 2SLS bias below 10% of the benchmark "
+                "(Montiel Olea-Pflueger, simplified)"
+            )
+        return (
+            "weak: worst-case 2SLS bias may exceed 10% of the benchmark "
+            "(Montiel Olea-Pflueger, simplified)"
+        )
+    if key in ("sargan", "hansen_j"):
+        if row.df <= 0:
+            return "not defined: exactly identified (one instrument)"
+        if math.isnan(row.statistic):
+            return "not defined: the moment covariance is singular (too few clusters)"
+        return verdict(
+            f"overidentifying restrictions rejected ({at}): some interactions may "
+            "violate IV-A2",
+            f"overidentifying restrictions not rejected ({at})",
+        )
+    if math.isnan(row.statistic):
+        return "not defined: the control-function regression is singular"
+    return verdict(
+        f"mediator exogeneity rejected ({at}): evidence against the naive "
+        "regression's sequential ignorability",
+        f"no evidence against mediator exogeneity ({at})",
+    )
+
+
+def _summary_table_lines(table) -> list[str]:
+    lines = []
+    for name, row in table.iterrows():
+        label = name if len(name) <= 17 else name[:16] + "~"
+        lines.append(
+            f"{label:<18}{row.estimate:>10.4f}{row.std_error:>10.4f}"
+            f"{row.z:>9.3f}{row.pvalue:>9.3f}{row.lower:>11.4f}{row.upper:>11.4f}"
+        )
+    return lines
+
+
+def _summary_set(intervals) -> str:
+    """A union of intervals as in the summary: closed ends, ``inf`` for none."""
+    return fmt_set(intervals) if intervals else "empty"
+
+
+def result_text(result) -> str:
+    """The text summary of a :class:`~skmediate._results.MediationResult`."""
+    width = _SUMMARY_WIDTH
+    title = _TITLES.get(result.method)
+    if title is None:
+        title = f"IV mediation regression (k-class, kappa = {result.kappa:g})"
+    clusters = f" ({result.n_clusters} clusters)" if result.n_clusters else ""
+    left = [
+        ("Outcome:", result.outcome),
+        ("Treatment:", result.treatment),
+        ("Mediator:", result.mediator),
+    ]
+    right = [
+        ("No. observations:", f"{result.nobs:g}"),
+        ("Covariance:", f"{result.cov_type}{clusters}"),
+        ("R-squared:", f"{result.rsquared:.4f}"),
+    ]
+    lines = [title.center(width), "=" * width]
+    for (lk, lv), (rk, rv) in zip(left, right, strict=True):
+        lines.append(f"{lk:<13}{lv:<26}{rk:<20}{rv:>19}")
+    if result.instruments:
+        lines.append(f"{'Instruments:':<13}{', '.join(result.instruments)}")
+    if result.method in ("IV-LIML", "IV-Fuller"):
+        lines.append(f"{'Kappa:':<13}{result.kappa:.6f}")
+    level = result.confidence_level
+    lo, hi = f"[{(1 - level) / 2:.3f}", f"{1 - (1 - level) / 2:.3f}]"
+    header = f"{'':<18}{'coef':>10}{'std err':>10}{'z':>9}{'P>|z|':>9}{lo:>11}{hi:>11}"
+    lines += ["=" * width, header, "-" * width]
+    lines += _summary_table_lines(result.to_frame())
+    lines.append("=" * width)
+    lines += ["Effects (delta method, stacked estimating equations)", "-" * width]
+    lines += _summary_table_lines(result.effects)
+    lines.append("=" * width)
+    if result.first_stage is not None:
+        lines += _first_stage_lines(result.first_stage)
+        lines += _anderson_rubin_lines(result)
+        lines += _diagnostics_lines(result)
+    lines.append(
+        f"Inference is normal-based (asymptotic); the covariance is {result.cov_type}."
+    )
+    return "\n".join(lines)
+
+
+def _first_stage_lines(fs) -> list[str]:
+    lines = [
+        f"First stage: partial F({fs.df_num:g}, {fs.df_denom:g}) = "
+        f"{fs.f_statistic:.3f}, p = {fs.f_pvalue:.3g}; partial R2 = "
+        f"{fs.partial_r2:.4f}"
+    ]
+    if fs.cov_type != "classical":
+        lines.append(
+            f"             Wald F ({fs.cov_type}) = {fs.wald_f_statistic:.3f}, "
+            f"p = {fs.wald_f_pvalue:.3g}"
+        )
+    if fs.is_weak is None:
+        verdict = f"no Stock-Yogo critical value for {fs.n_instruments} instruments"
+    else:
+        verdict = (
+            f"Stock-Yogo critical value {fs.critical_value:.2f} "
+            f"(2SLS size, 15% maximal size): "
+            + ("WEAK instruments" if fs.is_weak else "instruments not weak")
+        )
+    lines.append(f"             {verdict}")
+    return lines
+
+
+def _anderson_rubin_lines(result) -> list[str]:
+    level = result.confidence_level
+    est, _, low, high = result.term_inference(result.mediator)
+    lines = [
+        f"{level:.0%} confidence sets for the mediator effect {result.mediator!r}:",
+        f"  {f'Wald ({result.method}):':<22}{_summary_set([(low, high)])}",
+    ]
+    try:
+        ar = result.anderson_rubin_set()
+    except ValueError as exc:
+        lines.append(f"  {'Anderson-Rubin:':<22}not defined: {exc}")
+        return lines
+    lines.append(
+        f"  {'Anderson-Rubin:':<22}{_summary_set(ar)} (robust to weak instruments)"
+    )
+    eff = result.first_stage.effective_f
+    weak_text = ""
+    if eff.statistic < eff.critical_value:
+        weak_text = f"effective F = {eff.statistic:.2f} < {eff.critical_value:.2f}"
+    # Half-widths the set may have with strong instruments: up to the Wald
+    # interval at the Anderson-Rubin critical value (p degrees of freedom
+    # rather than 1).
+    z = -float(ndtri((1 - level) / 2))
+    stretch = math.sqrt(critical_value(result.anderson_rubin_moments, level)) / z
+    lines += ["  " + line for line in _ar_verdict(low, high, ar, weak_text, stretch)]
+    return lines
+
+
+def _ar_verdict(low, high, ar, weak_text: str, stretch: float) -> list[str]:
+    """Plain-language comparison of the Wald interval with the Anderson–Rubin set.
+
+    With strong instruments the Anderson–Rubin set is one interval around the
+    estimate, at most as wide as the Wald interval at the Anderson–Rubin
+    critical value (``stretch`` times the Wald half-width); anything else,
+    beyond a 25% allowance, counts as disagreement.
+    """
+    if not ar:
+        return [
+            "The Anderson-Rubin set is empty: every value is rejected, which",
+            "points to invalid instruments (failed overidentifying restrictions).",
+        ]
+    if len(ar) > 1 or not math.isfinite(ar[0][0]) or not math.isfinite(ar[0][1]):
+        return [
+            "The Anderson-Rubin set is unbounded: the instruments are too weak to",
+            "bound the mediator effect, and the Wald interval understates the",
+            "uncertainty. Report the Anderson-Rubin set.",
+        ]
+    center, half = (low + high) / 2, (high - low) / 2
+    limit = 1.25 * stretch * half
+    a, b = ar[0]
+    if a <= center <= b and center - a <= limit and b - center <= limit:
+        return ["The Wald interval and the Anderson-Rubin set agree."]
+    if weak_text:
+        return [
+            "The two disagree because the instruments are weak",
+            f"({weak_text}): report the Anderson-Rubin set;",
+            "the Wald interval is unreliable.",
+        ]
+    return [
+        "The two differ although the effective F does not flag weak instruments;",
+        "see the overidentification tests.",
+    ]
+
+
+def _diagnostics_lines(result) -> list[str]:
+    width = _SUMMARY_WIDTH
+    lines = [
+        "=" * width,
+        f"{'Diagnostics':<40}{'statistic':>10}{'df':>8}{'p-value':>10}{'critical':>10}",
+        "-" * width,
+    ]
+
+    def num(value, spec):
+        return format(value, spec) if math.isfinite(value) else "-"
+
+    for row in result.diagnostic_tests:
+        name = diagnostic_label(row.key, result.cov_type)
+        label = name if len(name) <= 39 else name[:38] + "~"
+        df = num(row.df, ".3g")
+        if math.isfinite(row.df_denom):
+            df = f"{df},{row.df_denom:.0f}"
+        lines.append(
+            f"{label:<40}{num(row.statistic, '.3f'):>10}{df:>8}"
+            f"{num(row.pvalue, '.3g'):>10}{num(row.critical_value, '.2f'):>10}"
+        )
+    lines.append("=" * width)
+    return lines

@@ -23,9 +23,9 @@ from sklearn.base import clone
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.preprocessing import OneHotEncoder
 
-from ._bootstrap import bootstrap
-from ._estimators import IVMediationRegressor, NaiveMediationRegressor
-from ._sensitivity import SensitivityGrid
+from skmediate._bootstrap import bootstrap
+from skmediate._estimators import IVMediationRegressor, NaiveMediationRegressor
+from skmediate._sensitivity import SensitivityGrid
 
 __all__ = ["Analysis", "Report", "build_report"]
 
@@ -363,7 +363,7 @@ def build_report(
         Warnings raised by the library while fitting are collected, as
         sentences, in ``Report.warnings``.
     """
-    from . import __version__
+    from skmediate import __version__
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -400,10 +400,8 @@ def build_report(
 
 def _terms(iv) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Covariate and control term names of a fitted estimator."""
-    terms = list(iv.result_.params.index)
-    block = iv.column_transformer_.output_indices_.get("controls", slice(0, 0))
-    n_cov = len(terms) - 3 - (block.stop - block.start)
-    return tuple(terms[1 : 1 + n_cov]), tuple(terms[1 + n_cov : -2])
+    design = iv.result_.model.design
+    return design.covariates, design.controls
 
 
 def settings_section(analysis: Analysis, iv) -> Settings:

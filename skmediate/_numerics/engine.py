@@ -1,0 +1,374 @@
+"""One fit in two passes over the rows.
+
+:func:`fit_model` turns the role columns of a mediation model into a
+:class:`~skmediate._numerics.model.FittedModel`, which holds only small
+matrices and answers every question about the fit without the data.
+
+1. **Values and factor.** One pass checks the values (non-finite entries by
+   column, negative weights), counts the rows and clusters with positive
+   weight and the treatment's range, and accumulates the triangular factor
+   ``R`` of ``√w A`` by a tall-skinny QR (chunk factors stacked and factored
+   again). The column scales, the covariate means ``X̄`` and every
+   residual sum of squares are read off ``R``. (With a sensitivity analysis,
+   the pass also accumulates ``Aᵀ W V`` for the outcome shifts ``V``.)
+2. **Scores.** A second pass forms the score columns of every estimating
+   equation the fit reports (:mod:`~skmediate._numerics.scores`) in the
+   coordinates of ``R``, and accumulates their meat: ``Σ w ψψᵀ`` over rows or
+   clusters. With homoskedastic covariances only the instruments' scores of
+   the overidentification test need it. (With a sensitivity analysis, the
+   pass also accumulates the triangular factors of the outcome shifts' score
+   columns.)
+
+For dask data each pass reduces every partition where it lives; the shift of
+the columns is read from the first rows of the first partition, so that
+partition is read three times and every other twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from skmediate._numerics.covariance import CovarianceType, cov_type
+from skmediate._numerics.design import SHIFT_ROWS, Design
+from skmediate._numerics.model import FittedModel
+from skmediate._numerics.rows import is_dask, reduce_rows
+from skmediate._numerics.scores import Layout, chunk_scores, meat_of_chunk
+from skmediate._numerics.sensitivity import SensitivityPlan
+from skmediate._numerics.tsls import liml_kappa, solve_structural
+
+__all__ = ["fit_model"]
+
+
+def _stack_qr(factors):
+    factors = [f for f in factors if f.shape[0]]
+    if not factors:
+        return np.zeros((0, 0))
+    if len(factors) == 1:
+        return factors[0]
+    return np.linalg.qr(np.vstack(factors), mode="r")
+
+
+def _head(raw, y, rows: int = SHIFT_ROWS):
+    """The first rows of ``raw`` and ``y`` (for dask data, of their first partition)."""
+    if not is_dask(raw):
+        return np.asarray(raw[:rows]), np.asarray(y[:rows])
+    import dask
+
+    first_raw = raw.to_delayed(optimize_graph=False).reshape(-1)[0]
+    first_y = y.to_delayed(optimize_graph=False).reshape(-1)[0]
+    head_raw, head_y = dask.compute(first_raw[:rows], first_y[:rows])
+    return np.asarray(head_raw), np.asarray(head_y)
+
+
+def fit_model(
+    design: Design,
+    raw,
+    y,
+    *,
+    weights=None,
+    groups=None,
+    cov_type_name: str = "HC1",
+    kappa: float | str = 1.0,
+    fuller_alpha: float = 0.0,
+    sensitivity: bool = False,
+) -> FittedModel:
+    """Fit a mediation model in two passes over the rows.
+
+    Parameters
+    ----------
+    design : Design
+    raw : ndarray or dask array of shape (n, design.n_raw)
+        The role columns: treatment, mediators, covariates, controls.
+    y : ndarray or dask array of shape (n,)
+    weights : ndarray or dask array of shape (n,), optional
+        Frequency weights; rows with weight 0 contribute nothing (and count
+        for no row or cluster).
+    groups : array of shape (n,), optional
+        Cluster labels (any sortable values); required by ``cov_type="cluster"``.
+    cov_type_name : str
+    kappa : float or "liml"
+        ``κ`` of the k-class estimator (1: two-stage least squares).
+    fuller_alpha : float
+        Fuller's ``α`` with ``kappa="liml"``.
+    sensitivity : bool
+        Also accumulate what the sensitivity analysis needs.
+
+    Returns
+    -------
+    FittedModel
+
+    Raises
+    ------
+    ValueError
+        Non-finite values (naming the column), too few rows, a single
+        treatment value, fewer than two clusters, a ``κ`` that is too large.
+    RankDeficiencyError
+        Collinear instruments or an unidentified mediator.
+    """
+    kind = cov_type(cov_type_name)
+    if kind.clustered and groups is None:
+        raise ValueError(
+            "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
+        )
+    if design.instrumented and design.n_excluded < design.n_mediators:
+        raise ValueError(
+            f"{design.n_mediators} mediators need at least as many excluded "
+            f"instruments (treatment x covariate interactions); the model has "
+            f"{design.n_excluded}"
+        )
+    labels = groups if kind.clustered else None
+    head_raw, head_y = _head(raw, y)
+    shift = design.shift(head_raw, head_y)
+    plan = SensitivityPlan(design) if sensitivity else None
+
+    first = _first_pass(design, raw, y, weights, labels, shift, plan)
+    r = first["r"]
+    n_rows, nobs = first["n_rows"], first["nobs"]
+    uniques = first["uniques"]
+    n_clusters = None if uniques is None else int(uniques.shape[0])
+    _check_counts(design, first, n_clusters)
+
+    structural, kappa_value, kappa_liml = _solve(
+        r, design, kappa, fuller_alpha, nobs, n_rows
+    )
+    model = FittedModel.assemble(
+        design=design,
+        kind=kind,
+        r=r,
+        shift=shift,
+        structural=structural,
+        nobs=nobs,
+        n_rows=n_rows,
+        n_clusters=n_clusters,
+        kappa=kappa_value,
+        liml_kappa=kappa_liml,
+        linear_in_y=not isinstance(kappa, str),
+    )
+    if plan is not None:
+        plan = plan.prepare(model, first["products"])
+
+    layout = model.robust_layout
+    if layout.n_cols or plan is not None:
+        meat, sens = _second_pass(
+            design, raw, y, weights, labels, shift, r, layout, uniques, kind, plan
+        )
+        model = model.with_meat(meat)
+        if plan is not None:
+            model = model.with_sensitivity(plan.finish(model, sens))
+    return model
+
+
+def _solve(r, design, kappa, fuller_alpha, nobs, n_rows):
+    kappa_liml = liml_kappa(r, design) if design.instrumented else np.nan
+    if isinstance(kappa, str):
+        if kappa != "liml":
+            raise ValueError(f"kappa must be a float or 'liml'; got {kappa!r}")
+        if np.isnan(kappa_liml):
+            raise ValueError(
+                "the LIML kappa is not defined: the outcome or a mediator is an "
+                "exact linear combination of the other columns"
+            )
+        value = kappa_liml - fuller_alpha / (nobs - design.n_instruments)
+    else:
+        if fuller_alpha:
+            raise ValueError("fuller_alpha applies only with kappa='liml'")
+        value = float(kappa)
+    structural = solve_structural(r, design, kappa=value, n_rows=n_rows)
+    return structural, structural.kappa, kappa_liml
+
+
+# -- pass 1 -------------------------------------------------------------------
+
+
+def _first_pass(design, raw, y, weights, labels, shift, plan):
+    """Value checks, counts and the factor, in one pass."""
+    has_w, has_labels = weights is not None, labels is not None
+    products = None if plan is None else plan.product_columns
+    n_raw = design.n_raw
+
+    def on_chunk(raw_c, y_c, *rest):
+        rest = list(rest)
+        w = rest.pop(0) if has_w else None
+        lab = rest.pop(0) if has_labels else None
+        raw_c = np.asarray(raw_c, dtype=float)
+        y_c = np.asarray(y_c, dtype=float)
+        counts = np.zeros(2 * n_raw + 4)
+        counts[:n_raw] = (~np.isfinite(raw_c)).sum(axis=0)
+        counts[n_raw] = (~np.isfinite(y_c)).sum()
+        counts[n_raw + 4 :] = np.isnan(raw_c).sum(axis=0)
+        a = design.matrix(raw_c, y_c, shift)
+        t = raw_c[:, 0]
+        if w is not None:
+            w = np.asarray(w, dtype=float)
+            counts[n_raw + 1] = (~np.isfinite(w)).sum()
+            counts[n_raw + 2] = (w < 0).sum()
+            positive = w > 0
+            sw = np.sqrt(np.where(positive, w, 0.0))
+            weighted = a * sw[:, None]
+            n_pos, total = float(positive.sum()), float(w[positive].sum())
+            t = t[positive]
+        else:
+            weighted, positive = a, None
+            n_pos = total = float(a.shape[0])
+        r = (
+            np.linalg.qr(weighted, mode="r")
+            if a.shape[0]
+            else np.zeros((0, a.shape[1]))
+        )
+        stats = np.array(
+            [
+                n_pos,
+                total,
+                t.min() if t.size else np.inf,
+                t.max() if t.size else -np.inf,
+            ]
+        )
+        cross = None
+        if products is not None:
+            v = design.direction_products(a)[:, products]
+            cross = weighted.T @ (v * (1.0 if w is None else sw[:, None]))
+        uniques = None
+        if lab is not None:
+            lab = np.asarray(lab)
+            missing = pd.isna(lab)
+            counts[n_raw + 3] = missing.sum()
+            keep = ~missing if positive is None else positive & ~missing
+            uniques = np.unique(lab[keep])
+        return [counts, stats, r, cross, uniques]
+
+    def combine(parts):
+        total = parts[0]
+        for part in parts[1:]:
+            total[0] += part[0]
+            s, t = total[1], part[1]
+            total[1] = np.array(
+                [s[0] + t[0], s[1] + t[1], min(s[2], t[2]), max(s[3], t[3])]
+            )
+            total[2] = _stack_qr([total[2], part[2]])
+            if total[3] is not None:
+                total[3] = total[3] + part[3]
+            if total[4] is not None:
+                total[4] = np.union1d(total[4], part[4])
+        return total
+
+    arrays = [raw, y] + ([weights] if has_w else []) + ([labels] if has_labels else [])
+    counts, stats, r, cross, uniques = reduce_rows(on_chunk, arrays, combine=combine)
+    c = design.n_columns
+    if r.shape[0] < c:  # fewer rows than columns: pad with zero rows
+        r = np.vstack([r, np.zeros((c - r.shape[0], c))])
+    # the factor's diagonal is made non-negative (a sign convention)
+    signs = np.where(np.diag(r) < 0, -1.0, 1.0)
+    r = r * signs[:, None]
+    return {
+        "counts": counts,
+        "n_rows": stats[0],
+        "nobs": stats[1],
+        "treatment_range": (stats[2], stats[3]),
+        "r": np.triu(r),
+        "products": cross,
+        "uniques": uniques,
+    }
+
+
+def _check_counts(design: Design, first: dict, n_clusters) -> None:
+    counts = first["counts"]
+    n_raw = design.n_raw
+    bad = np.flatnonzero(counts[:n_raw])
+    if bad.size:
+        j = int(bad[0])
+        role, name = design.raw_labels[j]
+        kind = "NaN" if counts[n_raw + 4 + j] else "inf"
+        raise ValueError(
+            f"Input X column {name!r} ({role}) contains {kind} "
+            f"({int(counts[j])} non-finite value(s)); remove or impute those rows"
+        )
+    if counts[n_raw]:
+        raise ValueError(f"Input y contains NaN or inf ({int(counts[n_raw])} value(s))")
+    if counts[n_raw + 1]:
+        raise ValueError("sample_weight contains NaN or inf")
+    if counts[n_raw + 2]:
+        raise ValueError("Negative values in data passed to sample_weight")
+    if counts[n_raw + 3]:
+        raise ValueError(
+            "groups contains missing values; every row needs a cluster label"
+        )
+    n_rows = first["n_rows"]
+    needed = max(design.n_instruments, design.n_params)
+    what = "first stage" if design.instrumented else "regression"
+    if n_rows <= needed:
+        raise ValueError(
+            f"too few rows: n_samples={n_rows:g}, but the {what} has {needed} "
+            f"parameters; at least {needed + 1} rows with positive weight are needed"
+        )
+    low, high = first["treatment_range"]
+    if low == high:
+        raise ValueError(
+            f"treatment {design.treatment!r} takes a single value ({low:g}) in all "
+            f"{n_rows:g} rows; a randomized comparison needs at least two arms"
+        )
+    if n_clusters is not None and n_clusters < 2:
+        raise ValueError(
+            f"cov_type='cluster' needs at least 2 clusters in groups; got {n_clusters}"
+        )
+
+
+# -- pass 2 -------------------------------------------------------------------
+
+
+def _second_pass(
+    design: Design,
+    raw,
+    y,
+    weights,
+    labels,
+    shift,
+    r,
+    layout: Layout,
+    uniques,
+    kind: CovarianceType,
+    plan,
+):
+    """The meat of the score columns (and the sensitivity factors), in one pass."""
+    has_w, has_labels = weights is not None, labels is not None
+    kernel = layout.kernel(r) if layout.n_cols else None
+    left_index, right_index = layout.left_index, layout.right_index
+    n_left = layout.left.shape[1]
+    n_groups = None if uniques is None else uniques.shape[0]
+    sens_chunk = None if plan is None else plan.chunk_function()
+    sens_combine = None if plan is None else plan.combine_parts
+
+    def on_chunk(raw_c, y_c, *rest):
+        rest = list(rest)
+        w = np.asarray(rest.pop(0), dtype=float) if has_w else None
+        codes = None
+        if has_labels:
+            lab = np.asarray(rest.pop(0))
+            codes = np.searchsorted(uniques, lab)
+            codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
+        a = design.matrix(
+            np.asarray(raw_c, dtype=float), np.asarray(y_c, dtype=float), shift
+        )
+        meat = None
+        if kernel is not None:
+            psi = chunk_scores(a, kernel, left_index, right_index, n_left)
+            meat = meat_of_chunk(psi, w, codes, n_groups)
+        sens = None if sens_chunk is None else sens_chunk(a, w, codes)
+        return [meat, sens]
+
+    def combine(parts):
+        total = parts[0]
+        for part in parts[1:]:
+            if total[0] is not None:
+                total[0] += part[0]
+            if total[1] is not None:
+                total[1] = sens_combine(total[1], part[1])
+        return total
+
+    arrays = [raw, y] + ([weights] if has_w else []) + ([labels] if has_labels else [])
+    sums, sens = reduce_rows(on_chunk, arrays, combine=combine)
+    meat = None
+    if sums is not None:
+        meat = sums.T @ sums if kind.clustered else sums
+        meat = (meat + meat.T) / 2
+    return meat, sens

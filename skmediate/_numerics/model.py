@@ -1,0 +1,329 @@
+"""The fitted model: small matrices from which every statistic of a fit follows.
+
+A :class:`FittedModel` holds no data: the triangular factor ``R`` of the
+data matrix, the structural solution, the counts, the meat of the score
+columns (:mod:`~skmediate._numerics.scores`) and, when asked for, the
+sensitivity forms. Estimates, covariances, effects, first-stage and
+overidentification diagnostics and the Anderson–Rubin moments are all
+small-matrix algebra on these, computed when first asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+
+from skmediate._numerics.covariance import CovarianceType, cov_type
+from skmediate._numerics.design import Design
+from skmediate._numerics.scores import (
+    Layout,
+    LayoutBuilder,
+    sandwich,
+)
+from skmediate._numerics.tsls import Structural, leading_fit, solve_upper
+
+__all__ = ["FittedModel", "control_function"]
+
+
+@dataclass(frozen=True, eq=False)
+class FittedModel:
+    """A fitted mediation model, without its data.
+
+    Attributes
+    ----------
+    design : Design
+    kind : CovarianceType
+        The covariance type.
+    r : ndarray of shape (c, c)
+        Upper-triangular factor of ``√w A`` (``A`` the shifted data matrix of
+        the design), with a non-negative diagonal.
+    shift : ndarray of shape (n_raw + 1,)
+        The shift of each raw column and of the outcome (last).
+    structural : Structural
+        The structural solution (shifted columns).
+    nobs : float
+        Number of observations: the sum of the frequency weights.
+    n_rows : float
+        Rows with positive weight.
+    n_clusters : int or None
+        Clusters with positive weight (``cov_type="cluster"``).
+    kappa, liml_kappa : float
+        ``κ`` of the estimator (1 for 2SLS and OLS) and the LIML ``κ``.
+    linear_in_y : bool
+        Whether the estimates are linear in the outcome (false for LIML and
+        Fuller, whose ``κ`` depends on it).
+    layout : Layout
+        Every score column of the fit.
+    robust : ndarray of int
+        The columns of ``layout`` whose meat comes from the second pass.
+    meat : ndarray or None
+        That meat (rows, or clusters for ``cov_type="cluster"``), unscaled.
+    sensitivity : SensitivityForms or None
+    """
+
+    design: Design
+    kind: CovarianceType
+    r: np.ndarray
+    shift: np.ndarray
+    structural: Structural
+    nobs: float
+    n_rows: float
+    n_clusters: int | None
+    kappa: float
+    liml_kappa: float
+    linear_in_y: bool
+    layout: Layout
+    robust: np.ndarray
+    meat: np.ndarray | None = None
+    sensitivity: object = None
+
+    # -- construction ------------------------------------------------------
+
+    @classmethod
+    def assemble(cls, **fields) -> FittedModel:
+        """A model without its meat; :attr:`robust_layout` says what to accumulate."""
+        design, kind, r = fields["design"], fields["kind"], fields["r"]
+        layout = _layout(design, r, fields["structural"], fields["shift"])
+        if kind.homoskedastic:
+            over = design.instrumented and design.n_excluded > design.n_mediators
+            names = ["J"] if over else []
+        else:
+            names = list(layout.blocks)
+        robust = (
+            np.concatenate([np.arange(layout.n_cols)[layout.blocks[b]] for b in names])
+            if names
+            else np.zeros(0, dtype=np.intp)
+        )
+        return cls(layout=layout, robust=robust, **fields)
+
+    @property
+    def robust_layout(self) -> Layout:
+        """The columns whose meat the second pass accumulates."""
+        names = [
+            b
+            for b, cols in self.layout.blocks.items()
+            if np.isin(np.arange(self.layout.n_cols)[cols], self.robust).any()
+        ]
+        return self.layout.restrict(names)[0]
+
+    def with_meat(self, meat) -> FittedModel:
+        return replace(self, meat=meat)
+
+    def with_sensitivity(self, forms) -> FittedModel:
+        return replace(self, sensitivity=forms)
+
+    def under(self, name: str) -> FittedModel:
+        """The same fit with the covariance type ``name``.
+
+        Homoskedastic types need nothing from the data; otherwise ``name``
+        must have the meat of this fit's type (rows, or clusters).
+        """
+        kind = cov_type(name)
+        if kind.homoskedastic or kind.meat == self.kind.meat:
+            return replace(self, kind=kind)
+        raise ValueError(
+            f"the fit has the meat of cov_type={self.kind.name!r}; refit for "
+            f"cov_type={name!r}"
+        )
+
+    # -- sizes ----------------------------------------------------------------
+
+    @property
+    def n_params(self) -> int:
+        return self.design.n_params
+
+    @cached_property
+    def covariate_mean_shifted(self) -> np.ndarray:
+        """``X̄ - c_X``: the weighted means of the shifted covariates, off the factor."""
+        r = self.r
+        return r[0, self.design.covariate_columns] / r[0, 0]
+
+    @property
+    def covariate_mean(self) -> np.ndarray:
+        """``X̄``, the weighted means of the covariates."""
+        d = self.design
+        return self.covariate_mean_shifted + self.shift[d.raw_slice("covariates")]
+
+    # -- covariance of score combinations ------------------------------------
+
+    def cov_of(self, p: np.ndarray) -> np.ndarray:
+        """Covariance of ``Pᵀψ`` for coefficients ``P`` (n_cols × d) of the score columns.
+
+        Uses the model's covariance type: the meat of the involved columns and
+        their root factors (:mod:`~skmediate._numerics.covariance`).
+        """
+        p = np.asarray(p, dtype=float)
+        cols = np.flatnonzero(np.any(p != 0, axis=1))
+        sub = p[cols]
+        roots = self.kind.root_factor(
+            self.nobs, self.layout.n_params[cols], self.n_clusters
+        )
+        return sandwich(sub, self._meat(cols), roots)
+
+    def _meat(self, cols: np.ndarray) -> np.ndarray:
+        if self.kind.homoskedastic:
+            layout = self.layout
+            resid = self.r @ layout.right
+            lefts = layout.left[:, layout.left_index[cols]]
+            rights = resid[:, layout.right_index[cols]]
+            left_cross = lefts.T @ lefts
+            if self.kappa != 1.0:
+                j_cols = np.arange(layout.n_cols)[layout.blocks["J"]]
+                inside = np.flatnonzero(np.isin(cols, j_cols))
+                within = cols[inside] - j_cols[0]
+                left_cross[np.ix_(inside, inside)] = self._kclass_cross[
+                    np.ix_(within, within)
+                ]
+            return (rights.T @ rights) * left_cross
+        return self.robust_meat(cols)
+
+    @cached_property
+    def _kclass_cross(self) -> np.ndarray:
+        """The homoskedastic k-class structural block: ``σ²`` times the bread.
+
+        The scores ``d̂ ε`` with the bread ``(Dᵀ(I - κM_Q)D)⁻¹`` give the HC
+        and cluster covariances (linearmodels' convention); with homoskedastic
+        errors the covariance is ``σ² (Dᵀ(I - κM_Q)D)⁻¹``. In the coordinates
+        of the instruments that is the meat ``σ²(I + (1 - κ) q qᵀ)`` with
+        ``q = Q_G R_G⁻ᵀ [0, H]ᵀ`` (see ``tsls.solve_structural``).
+        """
+        d, r = self.design, self.r
+        n_inst, m = d.n_instruments, d.n_mediators
+        q_g, r_g = np.linalg.qr(self.structural.g)
+        h = r[n_inst : n_inst + m, n_inst : n_inst + m]
+        f_last = solve_upper(r_g[-m:, -m:], h.T, trans=True)
+        q = q_g[:, -m:] @ f_last
+        return np.eye(n_inst) + (1.0 - self.kappa) * (q @ q.T)
+
+    def robust_meat(self, cols: np.ndarray) -> np.ndarray:
+        """The second-pass meat of columns ``cols`` (which must have one)."""
+        position = np.searchsorted(self.robust, cols)
+        return self.meat[np.ix_(position, position)]
+
+    def block_p(self, name: str, coef: np.ndarray) -> np.ndarray:
+        """``P`` placing ``coef`` (block columns × d) on the block ``name``."""
+        coef = np.asarray(coef, dtype=float)
+        p = np.zeros((self.layout.n_cols,) + coef.shape[1:])
+        p[self.layout.blocks[name]] = coef
+        return p
+
+    # -- structural estimates --------------------------------------------
+
+    @cached_property
+    def params(self) -> np.ndarray:
+        """Structural coefficients of the reported terms."""
+        return self.design.reported(self.structural.theta, self.shift)
+
+    @cached_property
+    def cov(self) -> np.ndarray:
+        """Covariance of :attr:`params`."""
+        cov = self.cov_of(self.block_p("J", self.structural.influence.T))
+        s = self.design.reporting_matrix(self.shift)
+        cov = s @ cov @ s.T
+        return (cov + cov.T) / 2
+
+    @cached_property
+    def resid_coordinates(self) -> np.ndarray:
+        """Coordinates of the structural residuals in ``U``."""
+        return self.structural.resid_coordinates(self.r)
+
+    @property
+    def rss(self) -> float:
+        g = self.resid_coordinates
+        return float(g @ g)
+
+    @property
+    def rsquared(self) -> float:
+        """``1 - RSS/TSS`` with the observed mediators (TSS about the mean)."""
+        tss = self.r[1:, -1] @ self.r[1:, -1]
+        return 1.0 - self.rss / tss if tss > 0 else np.nan
+
+    def first_stage_fit(self, j: int = 0):
+        """Coefficients (shifted columns) and residual form of mediator ``j`` on ``Q``."""
+        d = self.design
+        target = range(d.n_columns)[d.mediator_columns][j]
+        n = d.n_instruments if d.instrumented else d.n_exog
+        return leading_fit(self.r, n, target)
+
+    @cached_property
+    def itt_fit(self):
+        """Least squares of the outcome on ``W``: ``(coef, resid_form)``."""
+        return leading_fit(self.r, self.design.n_exog, self.design.outcome_column)
+
+
+def _unit(c: int, j: int) -> np.ndarray:
+    e = np.zeros(c)
+    e[j] = 1.0
+    return e
+
+
+def _layout(design: Design, r: np.ndarray, structural: Structural, shift) -> Layout:
+    """The score columns of a fit (see the module docstring of ``scores``)."""
+    c, kw, n_inst = design.n_columns, design.n_exog, design.n_instruments
+    m, k = design.n_mediators, design.n_params
+    builder = LayoutBuilder(c)
+    units = [builder.unit(j) for j in range(n_inst)]
+    e = builder.add_right(structural.resid_form)
+    builder.add_block("J", units, e, k)
+    mediators = range(c)[design.mediator_columns]
+    first_n = n_inst if design.instrumented else kw
+    for j, col in enumerate(mediators):
+        _, form = leading_fit(r, first_n, col)
+        v = builder.add_right(form)
+        builder.add_block(f"F{j}", units[kw - 1 : first_n], v, first_n)
+    if design.instrumented:
+        _, form = leading_fit(r, n_inst, c - 1)
+        u_y = builder.add_right(form)
+        builder.add_block("RF", units[kw:n_inst], u_y, n_inst)
+    _, form = leading_fit(r, kw, c - 1)
+    e_itt = builder.add_right(form)
+    builder.add_block("ITT", [units[kw - 1]], e_itt, kw)
+    # x - X̄ has the coordinates u[1:1+p] R_XX: its scores are u[1:1+p] times
+    # the constant 1 (the intercept's column)
+    lefts = [units[j] for j in range(c)[design.covariate_columns]]
+    one = builder.add_right(_unit(c, 0))
+    builder.add_block("XBAR", lefts, one, 1)
+    exog = control_function(design, r)
+    if exog is not None:
+        forms, resid, _ = exog
+        lefts = [builder.add_left(f) for f in forms.T]
+        builder.add_block("EXOG", lefts, builder.add_right(resid), kw + 2 * m)
+    return builder.build()
+
+
+def control_function(design: Design, r: np.ndarray):
+    """Regression of ``y`` on ``[W, M, v̂]`` (``v̂`` the first-stage residuals).
+
+    Returns the coordinate forms of the ``v̂`` coefficients' scores and the
+    residual form, or None for the naive model or a singular regression.
+    """
+    if not design.instrumented:
+        return None
+    c, kw, n_inst, m = (
+        design.n_columns,
+        design.n_exog,
+        design.n_instruments,
+        design.n_mediators,
+    )
+    mediators = list(range(c)[design.mediator_columns])
+    v_coords = np.zeros((c, m))
+    v_coords[n_inst:] = r[n_inst:, mediators]
+    h = np.column_stack([r[:, :kw], r[:, mediators], v_coords])
+    q_h, r_h = np.linalg.qr(h)
+    if np.abs(np.diag(r_h)).min() <= np.finfo(float).eps * c * np.abs(r_h).max():
+        return None
+    coef = solve_upper(r_h, q_h.T @ r[:, -1])
+    resid = np.zeros(c)
+    resid[-1] = 1.0
+    resid[:kw] -= coef[:kw]
+    resid[mediators] -= coef[kw : kw + m]
+    for j, col in enumerate(mediators):
+        gamma, _ = leading_fit(r, n_inst, col)
+        rho = coef[kw + m + j]
+        resid[col] -= rho
+        resid[:n_inst] += rho * gamma
+    # the influence of ρ: the last m rows of R_H⁻¹ Q_Hᵀ, as coordinate forms
+    forms = solve_upper(r_h[-m:, -m:], q_h[:, -m:].T).T
+    return forms, resid, coef[kw + m :]

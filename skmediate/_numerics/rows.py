@@ -1,0 +1,181 @@
+"""The row-reduction engine: every pass over the data goes through :func:`reduce_rows`.
+
+A pass applies a function to aligned row chunks of a few arrays and combines
+the results. For numpy arrays the chunks are consecutive, cache-sized row
+slices, folded as they come; for dask arrays they are the partitions, each
+reduced where it lives (and there in cache-sized slices), and the partition
+results are combined in a tree, so that only small results travel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["group_sums", "is_dask", "reduce_rows", "row_slices"]
+
+# Rows per chunk are chosen so that a chunk of the data takes about this many
+# bytes (it then stays in a typical L2/L3 cache).
+CHUNK_BYTES = 4 * 2**20
+# Partition results combined at a time in the tree reduction of dask data.
+SPLIT_EVERY = 8
+
+
+def is_dask(a) -> bool:
+    """Whether ``a`` is a dask collection (checked without importing dask)."""
+    return hasattr(type(a), "__dask_graph__")
+
+
+def row_slices(n: int, width: int, chunk_bytes: int | None = None):
+    """Consecutive row slices of about ``chunk_bytes`` for ``width`` float columns."""
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    step = max(256, chunk_bytes // (8 * max(width, 1)))
+    if n == 0:
+        yield slice(0, 0)
+    for start in range(0, n, step):
+        yield slice(start, min(start + step, n))
+
+
+def _width(a) -> int:
+    return 1 if a.ndim == 1 else int(np.prod(a.shape[1:]))
+
+
+def _add(total, part):
+    """``total + part`` in place, element by element for lists and tuples."""
+    if total is None:
+        return None
+    if isinstance(total, list):
+        for i, p in enumerate(part):
+            total[i] = _add(total[i], p)
+        return total
+    total += part
+    return total
+
+
+def _copy(part):
+    """A copy of a chunk result (an array or a list of them) to accumulate into."""
+    if isinstance(part, (list, tuple)):
+        return [_copy(p) for p in part]
+    if part is None:
+        return None
+    return np.array(part)
+
+
+def _fold(parts: list, combine):
+    total = _copy(parts[0])
+    if combine is not None:
+        return combine([total, *parts[1:]])
+    for part in parts[1:]:
+        total = _add(total, part)
+    return total
+
+
+def _reduce_numpy(func, arrays, combine, chunk_bytes=None):
+    n = arrays[0].shape[0]
+    lengths = {a.shape[0] for a in arrays}
+    if len(lengths) > 1:
+        raise ValueError(f"arrays of different lengths {sorted(lengths)} in one pass")
+    width = sum(_width(a) for a in arrays)
+    slices = list(row_slices(n, width, chunk_bytes))
+    if len(slices) == 1:
+        return _copy(func(*arrays))
+    # Cache-sized chunks gain nothing from a second BLAS thread, and on a busy
+    # machine threads waiting for each other on every product cost time.
+    from threadpoolctl import threadpool_limits
+
+    total = None
+    with threadpool_limits(1, user_api="blas"):
+        for rows in slices:
+            part = func(*(a[rows] for a in arrays))
+            if total is None:
+                total = _copy(part)
+            elif combine is None:
+                total = _add(total, part)
+            else:
+                total = combine([total, part])
+    return total
+
+
+def reduce_rows(
+    func: Callable,
+    arrays: Sequence,
+    *,
+    combine: Callable | None = None,
+    chunk_bytes: int | None = None,
+):
+    """Apply ``func`` to aligned row chunks of ``arrays`` and combine the results.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(*chunks)`` with one chunk (rows of a numpy array) per element of
+        ``arrays``. It returns an array or a list of arrays. It must not hold
+        large data in its closure: for dask data it is sent to every task.
+    arrays : sequence of arrays
+        numpy or dask arrays (1-d or 2-d) with the same number of rows; dask
+        arrays must have the same row partitions (numpy arrays next to dask
+        ones are split alike). Dask partitions of unknown length are fine.
+    combine : callable, optional
+        Reduces a list of partial results to one; by default they are added
+        (element by element for lists). It must compose, as a stacked QR and a
+        sum do. Its first argument is an accumulator owned by the reduction,
+        which it may modify in place.
+    chunk_bytes : int, optional
+        Size of a numpy chunk (default :data:`CHUNK_BYTES`).
+    """
+    arrays = list(arrays)
+    if any(is_dask(a) for a in arrays):
+        return _reduce_dask(func, arrays, combine)
+    return _reduce_numpy(func, arrays, combine, chunk_bytes)
+
+
+def _reduce_dask(func, arrays, combine):
+    import dask
+    import dask.array as da
+
+    reference = next(a for a in arrays if is_dask(a))
+    row_chunks = reference.chunks[0]
+    partitions = []
+    for a in arrays:
+        if not is_dask(a):
+            if any(np.isnan(c) for c in row_chunks):
+                raise ValueError(
+                    "an in-memory array cannot be aligned with dask partitions of "
+                    "unknown length"
+                )
+            a = da.from_array(np.asarray(a), chunks=(row_chunks,) + a.shape[1:])
+        if len(a.chunks[0]) != len(row_chunks):
+            raise ValueError(
+                f"dask arrays with {len(a.chunks[0])} and {len(row_chunks)} row "
+                "partitions in one pass; give every input the partitions of X"
+            )
+        if a.ndim == 2 and len(a.chunks[1]) > 1:
+            a = a.rechunk({1: -1})
+        blocks = a.to_delayed(optimize_graph=False).reshape(-1)
+        partitions.append(list(blocks))
+
+    def on_partition(*parts):
+        parts = [np.asarray(p) for p in parts]
+        return _reduce_numpy(func, parts, combine)
+
+    level = [
+        dask.delayed(on_partition)(*parts) for parts in zip(*partitions, strict=True)
+    ]
+    while len(level) > 1:
+        level = [
+            dask.delayed(_fold)(level[i : i + SPLIT_EVERY], combine)
+            for i in range(0, len(level), SPLIT_EVERY)
+        ]
+    return level[0].compute()
+
+
+def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """``out[g] = Σ_{i: codes_i = g} values[i]`` for ``values`` of shape (n, k).
+
+    One ``bincount`` over the (group, column) cells; codes are ``0..G-1``.
+    """
+    k = values.shape[1]
+    cells = (np.asarray(codes, dtype=np.intp)[:, None] * k + np.arange(k)).ravel()
+    sums = np.bincount(cells, weights=values.ravel(), minlength=n_groups * k)
+    return sums.reshape(n_groups, k)

@@ -1,0 +1,181 @@
+"""Score columns: the stacked estimating equations of a fit, in the factor's coordinates.
+
+Every estimating equation the fit reports (the structural equation, the first
+stages, the reduced form of the outcome, the intention-to-treat regression,
+the covariate means, the control-function regression) has scores of the form
+``regressor · residual``. Both are linear forms of a row ``a`` of the data
+matrix: the regressor is given by its coordinates ``l`` in the orthonormal
+basis ``U`` of the factor (``u = a R⁻¹``, so the form is ``a R⁻¹ l``), the
+residual by ``a f``. A *score column* is one such product; a :class:`Layout`
+lists the columns of a fit and :func:`chunk_scores` forms them for a chunk of
+rows with one matrix product. Statistics are linear combinations ``Pᵀψ`` of
+the columns, with covariance ``Pᵀ D M D P`` (:mod:`~.covariance`).
+
+Working in ``U`` keeps the scores well conditioned: the meat is formed from
+the rows' coordinates, never from raw regressors whose cross-products would
+square a near-collinear design's condition number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from skmediate._numerics.covariance import CovarianceType
+from skmediate._numerics.rows import group_sums
+from skmediate._numerics.tsls import solve_leading
+
+__all__ = ["Layout", "LayoutBuilder", "chunk_scores", "homoskedastic_meat"]
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """The score columns of a fit.
+
+    Attributes
+    ----------
+    left : ndarray of shape (c, n_left)
+        Regressor forms, as coordinates in ``U``.
+    right : ndarray of shape (c, n_right)
+        Residual forms, as coefficients of the columns of ``A``.
+    left_index, right_index : ndarray of shape (n_cols,) of int
+        The forms whose product each column is.
+    n_params : ndarray of shape (n_cols,)
+        Parameters of each column's estimating equation (for the
+        small-sample factors).
+    blocks : dict of str to slice
+        Named groups of columns.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    left_index: np.ndarray
+    right_index: np.ndarray
+    n_params: np.ndarray
+    blocks: dict = field(default_factory=dict)
+
+    @property
+    def n_cols(self) -> int:
+        return self.left_index.shape[0]
+
+    def block(self, name: str) -> slice:
+        return self.blocks[name]
+
+    def kernel(self, r: np.ndarray) -> np.ndarray:
+        """``K`` with ``a K`` the forms of a row: ``[R⁻¹ left, right]``.
+
+        The regressor forms live in the coordinates of the regressors' columns
+        (those before the outcome), so only that leading block of ``R`` is
+        solved with: an outcome that the regressors fit exactly (a zero last
+        diagonal entry) leaves the scores defined.
+        """
+        return np.hstack([solve_leading(r, self.left), self.right])
+
+    def restrict(self, names) -> tuple[Layout, np.ndarray]:
+        """The layout of the columns of ``names`` and their positions here."""
+        cols = np.concatenate(
+            [np.arange(self.n_cols)[self.blocks[name]] for name in names]
+            + [np.zeros(0, dtype=np.intp)]
+        )
+        blocks, start = {}, 0
+        for name in names:
+            size = len(range(self.n_cols)[self.blocks[name]])
+            blocks[name] = slice(start, start + size)
+            start += size
+        sub = Layout(
+            self.left,
+            self.right,
+            self.left_index[cols],
+            self.right_index[cols],
+            self.n_params[cols],
+            blocks,
+        )
+        return sub, cols
+
+
+class LayoutBuilder:
+    """Collects score columns block by block."""
+
+    def __init__(self, n_columns: int):
+        self.c = n_columns
+        self.left: list[np.ndarray] = []
+        self.right: list[np.ndarray] = []
+        self.left_index: list[int] = []
+        self.right_index: list[int] = []
+        self.n_params: list[float] = []
+        self.blocks: dict[str, slice] = {}
+        self._unit: dict[int, int] = {}
+
+    def unit(self, j: int) -> int:
+        """The left form ``u[j]`` (the ``j``-th coordinate in ``U``)."""
+        if j not in self._unit:
+            e = np.zeros(self.c)
+            e[j] = 1.0
+            self._unit[j] = self.add_left(e)
+        return self._unit[j]
+
+    def add_left(self, form: np.ndarray) -> int:
+        self.left.append(np.asarray(form, dtype=float))
+        return len(self.left) - 1
+
+    def add_right(self, form: np.ndarray) -> int:
+        self.right.append(np.asarray(form, dtype=float))
+        return len(self.right) - 1
+
+    def add_block(self, name: str, lefts, right: int, n_params: float) -> None:
+        start = len(self.left_index)
+        for left in lefts:
+            self.left_index.append(left)
+            self.right_index.append(right)
+            self.n_params.append(n_params)
+        self.blocks[name] = slice(start, len(self.left_index))
+
+    def build(self) -> Layout:
+        return Layout(
+            left=np.column_stack(self.left) if self.left else np.zeros((self.c, 0)),
+            right=np.column_stack(self.right) if self.right else np.zeros((self.c, 0)),
+            left_index=np.asarray(self.left_index, dtype=np.intp),
+            right_index=np.asarray(self.right_index, dtype=np.intp),
+            n_params=np.asarray(self.n_params, dtype=float),
+            blocks=dict(self.blocks),
+        )
+
+
+def chunk_scores(a: np.ndarray, kernel: np.ndarray, left_index, right_index, n_left):
+    """The score columns of the rows ``a`` of the data matrix (rows × n_cols)."""
+    forms = a @ kernel
+    return forms[:, left_index] * forms[:, n_left + right_index]
+
+
+def meat_of_chunk(psi, w, codes, n_groups):
+    """A chunk's part of the rows' meat ``Σ w ψψᵀ``, or of the cluster sums ``Σ w ψ``."""
+    weighted = psi if w is None else psi * w[:, None]
+    if codes is None:
+        return weighted.T @ psi
+    return group_sums(weighted, codes, n_groups)
+
+
+def homoskedastic_meat(layout: Layout, r: np.ndarray) -> np.ndarray:
+    """``(Σ w e_a e_b)(Σ w l_a l_b)`` for all pairs of columns, from the factor.
+
+    In the basis ``U`` the rows are orthonormal (``Σ w u uᵀ = I``), so the
+    cross-products of forms are inner products of their coordinates.
+    """
+    resid = r @ layout.right  # coordinates of the residual forms
+    resid_cross = resid.T @ resid
+    left_cross = layout.left.T @ layout.left
+    li, ri = layout.left_index, layout.right_index
+    return resid_cross[np.ix_(ri, ri)] * left_cross[np.ix_(li, li)]
+
+
+def sandwich(p: np.ndarray, meat: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """``Pᵀ D M D P`` for ``P`` of shape (..., n_cols, d), symmetrized."""
+    scaled = p * roots[..., :, None]
+    cov = np.swapaxes(scaled, -1, -2) @ meat @ scaled
+    return (cov + np.swapaxes(cov, -1, -2)) / 2
+
+
+def roots_of(kind: CovarianceType, layout: Layout, nobs, n_clusters=None) -> np.ndarray:
+    """The root factor of every column of ``layout``."""
+    return kind.root_factor(nobs, layout.n_params, n_clusters)
