@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import COV_TYPES
 from skmediate._numerics.design import Design
-from skmediate._numerics.diagnostics import first_stage_diagnostics
+from skmediate._numerics.diagnostics import first_stage_f, stock_yogo_critical_value
 from skmediate._numerics.engine import fit_model
 from skmediate._numerics.rows import is_dask
 from skmediate._results import MediationResult
@@ -34,6 +34,7 @@ from skmediate._validation import (
     check_outcome,
     check_sample_weight,
     fit_context,
+    fit_features,
     is_dataframe,
 )
 from skmediate.exceptions import RankDeficiencyError, WeakInstrumentWarning
@@ -111,12 +112,16 @@ def fit_mediation(
     except RankDeficiencyError as exc:
         raise ValueError(_rank_message(inputs.design, exc)) from None
     _set_fitted(estimator, model)
-    first = estimator.result_.first_stage
-    if first is not None and first.is_weak:
+    design = model.design
+    if not design.instrumented:
+        return inputs
+    f_stat = first_stage_f(model)
+    critical = stock_yogo_critical_value(design.n_excluded)
+    if f_stat < critical:
         warnings.warn(
             f"Weak instruments: the first-stage partial F statistic is "
-            f"{first.f_statistic:.2f}, below the Stock-Yogo critical value "
-            f"{first.critical_value:.2f} for {first.n_instruments} instrument(s), "
+            f"{f_stat:.2f}, below the Stock-Yogo critical value "
+            f"{critical:.2f} for {design.n_excluded} instrument(s), "
             "so a nominal 5% Wald test of the 2SLS estimates may have an actual "
             "size above 15%. The IV estimates may be biased toward the naive least "
             "squares estimates and their confidence intervals may under-cover; "
@@ -158,7 +163,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         return FitInputs(design, inputs.raw, inputs.y, inputs.weights, inputs.groups)
     if not is_dataframe(X):
         X = check_array(X, dtype="numeric", ensure_all_finite=False)
-    validate_data(estimator, X, reset=True, skip_check_array=True)
+    fit_features(estimator, X)
     outcome = _outcome_name(y)
     y = check_outcome(y, estimator)
     n = X.shape[0]
@@ -198,7 +203,6 @@ def _check_covariates(estimator, design: Design) -> None:
 
 def _set_fitted(estimator, model) -> None:
     design = model.design
-    first = first_stage_diagnostics(model) if design.instrumented else None
     params = model.params
     result = MediationResult(
         method=estimator._method,
@@ -208,13 +212,11 @@ def _set_fitted(estimator, model) -> None:
         nobs=model.nobs,
         cov_type=estimator.cov_type,
         confidence_level=estimator.confidence_level,
-        rsquared=model.rsquared,
         treatment=design.treatment,
         mediator=design.mediators[0],
         outcome=design.outcome,
         instruments=design.instrument_names,
         n_clusters=model.n_clusters,
-        first_stage=first,
         kappa=model.kappa,
         model=model,
     )
@@ -223,8 +225,7 @@ def _set_fitted(estimator, model) -> None:
     estimator.coef_ = params[1:].copy()
     estimator.direct_effect_ = float(params[design.treatment_term])
     estimator.mediator_effect_ = float(params[design.mediator_terms][0])
-    if first is not None:
-        estimator.first_stage_ = first
+    if design.instrumented:
         estimator.kappa_ = model.kappa
 
 
@@ -689,6 +690,11 @@ class IVMediationRegressor(_MediationRegressor):
         refitting.
         """
         return self.kappa not in ("liml", "fuller")
+
+    @property
+    def first_stage_(self):
+        check_is_fitted(self)
+        return self.result_.first_stage
 
     @property
     def diagnostics_(self) -> pd.DataFrame:

@@ -16,7 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from skmediate._numerics.diagnostics import FirstStageDiagnostics, diagnostic_tests
+from skmediate._numerics.diagnostics import (
+    FirstStageDiagnostics,
+    diagnostic_tests,
+    first_stage_diagnostics,
+)
 from skmediate._numerics.effects import EFFECT_NAMES, mediation_effects
 from skmediate._numerics.model import FittedModel
 from skmediate._numerics.weakiv import (
@@ -81,15 +85,11 @@ class MediationResult:
     cov_type : str
     confidence_level : float
         Default level of :meth:`conf_int`.
-    rsquared : float
-        ``1 - RSS / TSS`` of the structural equation with the observed mediator.
     treatment, mediator, outcome : str
     instruments : tuple of str
         Names of the excluded instruments (empty for OLS).
     n_clusters : int or None
         Number of clusters for ``cov_type="cluster"``.
-    first_stage : FirstStageDiagnostics or None
-        First-stage diagnostics (IV only).
     kappa : float
         ``κ`` of the k-class estimator (1 for 2SLS and OLS).
     model : FittedModel
@@ -104,15 +104,18 @@ class MediationResult:
     nobs: float
     cov_type: str
     confidence_level: float
-    rsquared: float
     treatment: str
     mediator: str
     outcome: str
     instruments: tuple
     n_clusters: int | None
-    first_stage: FirstStageDiagnostics | None
     kappa: float
     model: FittedModel
+
+    @property
+    def rsquared(self) -> float:
+        """``1 - RSS / TSS`` of the structural equation with the observed mediator."""
+        return self.model.rsquared
 
     # -- the terms -------------------------------------------------------------
 
@@ -168,6 +171,13 @@ class MediationResult:
         return est, se, est - q * se, est + q * se
 
     # -- effects, diagnostics, weak-IV-robust inference ----------------------------
+
+    @cached_property
+    def first_stage(self) -> FirstStageDiagnostics | None:
+        """First-stage diagnostics (IV only)."""
+        if not self.instruments:
+            return None
+        return first_stage_diagnostics(self.model)
 
     @cached_property
     def _effects(self):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 
 from skmediate._numerics.design import Design
@@ -25,6 +26,8 @@ from skmediate._validation import column_indices, is_dataframe
 __all__ = ["ROLES", "ROLE_LABEL", "FittedRoles", "fit_roles", "input_names"]
 
 ROLES = ("treatment", "mediator", "covariates", "controls")
+# A DataFrame of at most this many cells is converted whole (see _select).
+SMALL_FRAME = 50_000
 ROLE_LABEL = {
     "treatment": "treatment",
     "mediator": "mediator",
@@ -36,11 +39,11 @@ ROLE_LABEL = {
 def input_names(X) -> list[str]:
     """Column names of ``X`` (``x0, x1, ...`` for arrays)."""
     if is_dataframe(X):
-        return [str(c) for c in X.columns]
+        return [str(c) for c in X.columns.tolist()]
     return [f"x{i}" for i in range(X.shape[1])]
 
 
-def _resolve(X, spec, role: str, names: list[str]) -> list[int]:
+def _resolve(X, spec, role: str, names: list[str], position: dict) -> list[int]:
     """Integer positions of the columns a role specification selects."""
     n_features = len(names)
     if callable(spec):
@@ -56,7 +59,6 @@ def _resolve(X, spec, role: str, names: list[str]) -> list[int]:
                 f"{role}={spec!r} names columns, but X has no column names; pass "
                 "a pandas DataFrame or give integer column indices"
             )
-        position = {name: i for i, name in enumerate(names)}
         missing = [s for s in wanted if s not in position]
         if missing:
             raise ValueError(
@@ -156,25 +158,24 @@ def fit_roles(
     ``covariates=None`` means every column not given another role.
     """
     names = input_names(X)
+    position = {name: i for i, name in enumerate(names)}
     for role, spec in (("treatment", treatment), ("mediator", mediator)):
         if spec is None:
             raise ValueError(f"{role} is required: give the column name or index")
+
+    def resolve(spec, role):
+        return _resolve(X, spec, role, names, position)
+
     selected = {
-        "treatment": _single(
-            _resolve(X, treatment, "treatment", names), "treatment", names
-        ),
-        "mediator": _single(
-            _resolve(X, mediator, "mediator", names), "mediator", names
-        ),
-        "controls": []
-        if controls is None
-        else _resolve(X, controls, "controls", names),
+        "treatment": _single(resolve(treatment, "treatment"), "treatment", names),
+        "mediator": _single(resolve(mediator, "mediator"), "mediator", names),
+        "controls": [] if controls is None else resolve(controls, "controls"),
     }
     if covariates is None:
         taken = {i for cols in selected.values() for i in cols}
         selected["covariates"] = [i for i in range(len(names)) if i not in taken]
     else:
-        selected["covariates"] = _resolve(X, covariates, "covariates", names)
+        selected["covariates"] = resolve(covariates, "covariates")
     owner: dict[int, str] = {}
     for role in ROLES:
         if len(set(selected[role])) != len(selected[role]):
@@ -198,42 +199,63 @@ def fit_roles(
 
 def _select(X, cols, names):
     """The columns ``cols`` of ``X`` as an array (object dtype if not all numeric)."""
-    if is_dataframe(X):
-        if not cols:
-            return np.empty((X.shape[0], 0))
-        if X.shape[0] == 0:  # a zero-row template
-            return np.empty((0, len(cols)))
-        return np.column_stack([np.asarray(X[X.columns[i]]) for i in cols])
-    return np.asarray(X)[:, list(cols)]
+    if not is_dataframe(X):
+        return np.asarray(X)[:, list(cols)]
+    if not cols:
+        return np.empty((X.shape[0], 0))
+    if X.shape[0] == 0:  # a zero-row template
+        return np.empty((0, len(cols)))
+    if isinstance(X, pd.DataFrame) and not X.columns.has_duplicates:
+        if X.size <= SMALL_FRAME:
+            # converting a small frame whole costs less than reading its dtypes
+            values = X.to_numpy()
+            if values.dtype.kind in "fiub":
+                return values[:, list(cols)].astype(float, copy=False)
+            return values[:, list(cols)]
+        kinds = [getattr(dtype, "kind", "O") for dtype in X.dtypes]
+        if all(kinds[i] in "fiub" for i in cols):
+            return np.column_stack(
+                [X[X.columns[i]].to_numpy(dtype=float, na_value=np.nan) for i in cols]
+            )
+    return np.column_stack([np.asarray(X[X.columns[i]]) for i in cols])
 
 
 def _role_matrix(X, columns, transformers, names, *, fit: bool):
-    """The float role matrix and the names of each role's columns."""
+    """The float role matrix and the names of each role's columns.
+
+    Roles without a transformer are selected together (one conversion of
+    ``X``); a fast path takes them as one float array when they are numeric.
+    """
     n = X.shape[0]
-    blocks, out_names = [], dict(names)
+    out_names = dict(names)
+    plain = [role for role in ROLES if transformers.get(role) is None]
+    selected = _select(X, [i for role in plain for i in columns[role]], names)
+    numeric = selected.dtype.kind in "fiub"
+    blocks, start = {}, 0
+    for role in plain:
+        width = len(columns[role])
+        block = selected[:, start : start + width]
+        start += width
+        blocks[role] = block if numeric else _as_float(block, out_names[role], role)
     for role in ROLES:
-        cols = columns[role]
         transformer = transformers.get(role)
         if transformer is None:
-            block = _select(X, cols, names)
-        else:
-            part = (
-                X.iloc[:, list(cols)]
-                if is_dataframe(X)
-                else np.asarray(X)[:, list(cols)]
-            )
-            block = (
-                transformer.fit_transform(part) if fit else transformer.transform(part)
-            )
-            if hasattr(block, "toarray"):
-                block = block.toarray()
-            block = np.asarray(block)
-            if fit:
-                out_names[role] = _output_names(transformer, block.shape[1], role)
+            continue
+        cols = list(columns[role])
+        part = X.iloc[:, cols] if is_dataframe(X) else np.asarray(X)[:, cols]
+        block = transformer.fit_transform(part) if fit else transformer.transform(part)
+        if hasattr(block, "toarray"):
+            block = block.toarray()
+        block = np.asarray(block)
         if block.ndim == 1:
             block = block[:, None]
-        blocks.append(_as_float(block, out_names[role], role))
-    return np.hstack(blocks) if blocks else np.empty((n, 0)), out_names
+        if fit:
+            out_names[role] = _output_names(transformer, block.shape[1], role)
+        blocks[role] = _as_float(block, out_names[role], role)
+    raw = np.hstack([blocks[role] for role in ROLES]) if n else np.empty((0, 0))
+    if not n:
+        raw = np.empty((0, sum(blocks[role].shape[1] for role in ROLES)))
+    return raw.astype(float, copy=False), out_names
 
 
 def _output_names(transformer, n_out: int, role: str) -> tuple[str, ...]:

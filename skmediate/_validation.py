@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import _fit_context as fit_context
 from sklearn.utils._indexing import _get_column_indices, _safe_indexing
 from sklearn.utils._param_validation import (
@@ -11,7 +12,12 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_sample_weight, _check_y, _num_samples
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _check_y,
+    _num_samples,
+    validate_data,
+)
 
 __all__ = [
     "HasMethods",
@@ -21,6 +27,7 @@ __all__ = [
     "check_outcome",
     "check_sample_weight",
     "column_indices",
+    "fit_features",
     "fit_context",
     "is_dataframe",
     "n_rows",
@@ -32,6 +39,29 @@ __all__ = [
 def is_dataframe(X) -> bool:
     """Whether ``X`` is a dataframe (pandas, or one exposing the interchange protocol)."""
     return hasattr(X, "columns") and hasattr(X, "iloc") or hasattr(X, "__dataframe__")
+
+
+def fit_features(estimator, X) -> None:
+    """Record ``n_features_in_`` and ``feature_names_in_`` of the fitting data.
+
+    What ``validate_data(estimator, X, reset=True, skip_check_array=True)``
+    does; a pandas DataFrame's column names are read directly, which costs
+    microseconds rather than the general dataframe protocol's fraction of a
+    millisecond (a fit of a few hundred rows takes about a millisecond).
+    """
+    if not isinstance(X, pd.DataFrame):
+        validate_data(estimator, X, reset=True, skip_check_array=True)
+        return
+    names = list(X.columns)
+    kinds = {type(c) for c in names}
+    if kinds == {str}:
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    else:
+        if str in kinds:  # sklearn's message for mixed names
+            validate_data(estimator, X, reset=True, skip_check_array=True)
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    estimator.n_features_in_ = X.shape[1]
 
 
 def n_rows(X) -> int:

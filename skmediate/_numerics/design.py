@@ -125,9 +125,8 @@ class Design:
     @cached_property
     def structural_columns(self) -> np.ndarray:
         """Columns of ``A`` that the structural coefficients multiply: ``[W, M]``."""
-        return np.r_[
-            np.arange(self.n_exog), np.arange(self.n_columns)[self.mediator_columns]
-        ]
+        m = self.mediator_columns
+        return np.concatenate([np.arange(self.n_exog), np.arange(m.start, m.stop)])
 
     # positions among the structural coefficients [W, M]
     @property
@@ -137,6 +136,11 @@ class Design:
     @property
     def mediator_terms(self) -> slice:
         return slice(self.n_exog, self.n_exog + self.n_mediators)
+
+    @cached_property
+    def effect_terms(self) -> np.ndarray:
+        """The treatment's and the mediators' terms: the effects of the model."""
+        return np.arange(self.n_exog - 1, self.n_exog + self.n_mediators)
 
     # -- names ------------------------------------------------------------
 
@@ -202,12 +206,15 @@ class Design:
 
     def shift(self, raw: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The shift of every raw column and of the outcome (last): means of the first rows."""
-        rows = slice(0, min(SHIFT_ROWS, raw.shape[0]))
-        head = np.column_stack([raw[rows], y[rows]])
-        if head.shape[0] == 0:
+        rows = min(SHIFT_ROWS, raw.shape[0])
+        if rows == 0:
             return np.zeros(self.n_raw + 1)
-        shift = head.mean(axis=0)
-        return np.where(np.isfinite(shift), shift, 0.0)
+        shift = np.empty(self.n_raw + 1)
+        shift[:-1] = raw[:rows].mean(axis=0)
+        shift[-1] = y[:rows].mean()
+        if not np.isfinite(shift).all():  # invalid values: the first pass names them
+            shift[~np.isfinite(shift)] = 0.0
+        return shift
 
     def matrix(self, raw: np.ndarray, y: np.ndarray, shift: np.ndarray) -> np.ndarray:
         """The fit's matrix ``A`` of a chunk of rows (a new float array)."""
@@ -232,12 +239,9 @@ class Design:
     def term_order(self) -> np.ndarray:
         """Raw column of each structural term after the intercept."""
         m, p, q = self.n_mediators, len(self.covariates), len(self.controls)
-        return np.r_[
-            np.arange(1 + m, 1 + m + p),
-            np.arange(1 + m + p, 1 + m + p + q),
-            0,
-            np.arange(1, 1 + m),
-        ]
+        return np.concatenate(
+            [np.arange(1 + m, 1 + m + p + q), [0], np.arange(1, 1 + m)]
+        ).astype(np.intp)
 
     def predict(self, raw, params: np.ndarray):
         """The structural equation's prediction for raw rows (numpy or dask)."""
@@ -281,9 +285,8 @@ class Design:
     @cached_property
     def direction_factors(self) -> np.ndarray:
         """Column of ``A`` that each block of the directions multiplies the covariates by."""
-        return np.r_[
-            self.treatment_column, np.arange(self.n_columns)[self.mediator_columns]
-        ]
+        m = self.mediator_columns
+        return np.concatenate([[self.treatment_column], np.arange(m.start, m.stop)])
 
     # -- back to the reported terms --------------------------------------
 
@@ -299,14 +302,7 @@ class Design:
 
     def term_shift(self, shift: np.ndarray) -> np.ndarray:
         """The shift of each structural term (0 for the intercept)."""
-        m = self._raw["mediators"]
-        return np.r_[
-            0.0,
-            shift[self._raw["covariates"]],
-            shift[self._raw["controls"]],
-            shift[0],
-            shift[m],
-        ]
+        return np.concatenate([[0.0], shift[self.term_order]])
 
     def reporting_matrix(self, shift: np.ndarray) -> np.ndarray:
         """``S`` with reported coefficients ``S θ`` (plus ``c_y`` on the intercept)."""

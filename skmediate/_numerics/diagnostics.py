@@ -29,6 +29,7 @@ __all__ = [
     "diagnostic_tests",
     "exogeneity_tests",
     "first_stage_diagnostics",
+    "first_stage_f",
     "first_stage_terms",
     "hansen_j_test",
     "montiel_olea_pflueger_critical_value",
@@ -255,6 +256,22 @@ def excluded_coordinates(model: FittedModel, j: int = 0):
     return pi, cov, rss
 
 
+def first_stage_f(model: FittedModel, j: int = 0) -> float:
+    """The classical partial F statistic of the excluded instruments for mediator ``j``.
+
+    ``(‖R[kw:l, M]‖² / p) / (‖R[l:, M]‖² / (n - l))``: residual sums of squares
+    read off the factor.
+    """
+    d, r = model.design, model.r
+    kw, n_inst = d.n_exog, d.n_instruments
+    col = range(d.n_columns)[d.mediator_columns][j]
+    explained = float(r[kw:n_inst, col] @ r[kw:n_inst, col])
+    rss = float(r[n_inst:, col] @ r[n_inst:, col])
+    if rss <= 0:
+        return np.inf
+    return (explained / d.n_excluded) / (rss / (model.nobs - n_inst))
+
+
 def first_stage_diagnostics(
     model: FittedModel, j: int = 0, bias: float = 0.10, size: float = 0.05
 ) -> FirstStageDiagnostics:
@@ -264,7 +281,7 @@ def first_stage_diagnostics(
     pi, v, rss = excluded_coordinates(model, j)
     explained = float(pi @ pi)
     df_denom = model.nobs - d.n_instruments
-    f_stat = (explained / p) / (rss / df_denom) if rss > 0 else np.inf
+    f_stat = first_stage_f(model, j)
     if model.kind.name == "classical":
         wald = f_stat * p
     else:

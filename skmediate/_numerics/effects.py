@@ -102,7 +102,7 @@ def first_stage_at_mean(model: FittedModel, j: int = 0):
     coef = solve_upper(block, r[kw - 1 : n_inst, col])
     mean = solve_upper(cov_block, model.covariate_mean_shifted, trans=True)
     delta = coef[0] + coef[1:] @ mean
-    p_first = solve_upper(block, np.r_[1.0, mean], trans=True)
+    p_first = solve_upper(block, np.concatenate([[1.0], mean]), trans=True)
     p_mean = coef[1:] / model.nobs
     gamma = solve_upper(cov_block, coef[1:])
     return float(delta), p_first, p_mean, gamma

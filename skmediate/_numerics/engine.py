@@ -129,9 +129,7 @@ def fit_model(
     n_clusters = None if uniques is None else int(uniques.shape[0])
     _check_counts(design, first, n_clusters)
 
-    structural, kappa_value, kappa_liml = _solve(
-        r, design, kappa, fuller_alpha, nobs, n_rows
-    )
+    structural = _solve(r, design, kappa, fuller_alpha, nobs, n_rows)
     model = FittedModel.assemble(
         design=design,
         kind=kind,
@@ -141,8 +139,7 @@ def fit_model(
         nobs=nobs,
         n_rows=n_rows,
         n_clusters=n_clusters,
-        kappa=kappa_value,
-        liml_kappa=kappa_liml,
+        kappa=structural.kappa,
         linear_in_y=not isinstance(kappa, str),
     )
     if plan is not None:
@@ -160,10 +157,10 @@ def fit_model(
 
 
 def _solve(r, design, kappa, fuller_alpha, nobs, n_rows):
-    kappa_liml = liml_kappa(r, design) if design.instrumented else np.nan
     if isinstance(kappa, str):
         if kappa != "liml":
             raise ValueError(f"kappa must be a float or 'liml'; got {kappa!r}")
+        kappa_liml = liml_kappa(r, design) if design.instrumented else np.nan
         if np.isnan(kappa_liml):
             raise ValueError(
                 "the LIML kappa is not defined: the outcome or a mediator is an "
@@ -174,8 +171,7 @@ def _solve(r, design, kappa, fuller_alpha, nobs, n_rows):
         if fuller_alpha:
             raise ValueError("fuller_alpha applies only with kappa='liml'")
         value = float(kappa)
-    structural = solve_structural(r, design, kappa=value, n_rows=n_rows)
-    return structural, structural.kappa, kappa_liml
+    return solve_structural(r, design, kappa=value, n_rows=n_rows)
 
 
 # -- pass 1 -------------------------------------------------------------------
@@ -194,9 +190,11 @@ def _first_pass(design, raw, y, weights, labels, shift, plan):
         raw_c = np.asarray(raw_c, dtype=float)
         y_c = np.asarray(y_c, dtype=float)
         counts = np.zeros(2 * n_raw + 4)
-        counts[:n_raw] = (~np.isfinite(raw_c)).sum(axis=0)
-        counts[n_raw] = (~np.isfinite(y_c)).sum()
-        counts[n_raw + 4 :] = np.isnan(raw_c).sum(axis=0)
+        finite = np.isfinite(raw_c)
+        if not finite.all():
+            counts[:n_raw] = (~finite).sum(axis=0)
+            counts[n_raw + 4 :] = np.isnan(raw_c).sum(axis=0)
+        counts[n_raw] = y_c.size - np.count_nonzero(np.isfinite(y_c))
         a = design.matrix(raw_c, y_c, shift)
         t = raw_c[:, 0]
         if w is not None:
@@ -258,14 +256,15 @@ def _first_pass(design, raw, y, weights, labels, shift, plan):
     if r.shape[0] < c:  # fewer rows than columns: pad with zero rows
         r = np.vstack([r, np.zeros((c - r.shape[0], c))])
     # the factor's diagonal is made non-negative (a sign convention)
-    signs = np.where(np.diag(r) < 0, -1.0, 1.0)
-    r = r * signs[:, None]
+    negative = np.diag(r) < 0
+    if negative.any():
+        r = r * np.where(negative, -1.0, 1.0)[:, None]
     return {
         "counts": counts,
         "n_rows": stats[0],
         "nobs": stats[1],
         "treatment_range": (stats[2], stats[3]),
-        "r": np.triu(r),
+        "r": r,
         "products": cross,
         "uniques": uniques,
     }

@@ -22,7 +22,7 @@ from skmediate._numerics.scores import (
     LayoutBuilder,
     sandwich,
 )
-from skmediate._numerics.tsls import Structural, leading_fit, solve_upper
+from skmediate._numerics.tsls import Structural, leading_fit, liml_kappa, solve_upper
 
 __all__ = ["FittedModel", "control_function"]
 
@@ -49,8 +49,8 @@ class FittedModel:
         Rows with positive weight.
     n_clusters : int or None
         Clusters with positive weight (``cov_type="cluster"``).
-    kappa, liml_kappa : float
-        ``κ`` of the estimator (1 for 2SLS and OLS) and the LIML ``κ``.
+    kappa : float
+        ``κ`` of the estimator (1 for 2SLS and OLS).
     linear_in_y : bool
         Whether the estimates are linear in the outcome (false for LIML and
         Fuller, whose ``κ`` depends on it).
@@ -58,6 +58,8 @@ class FittedModel:
         Every score column of the fit.
     robust : ndarray of int
         The columns of ``layout`` whose meat comes from the second pass.
+    robust_layout : Layout
+        Those columns, as the second pass accumulates them.
     meat : ndarray or None
         That meat (rows, or clusters for ``cov_type="cluster"``), unscaled.
     sensitivity : SensitivityForms or None
@@ -72,10 +74,10 @@ class FittedModel:
     n_rows: float
     n_clusters: int | None
     kappa: float
-    liml_kappa: float
     linear_in_y: bool
     layout: Layout
     robust: np.ndarray
+    robust_layout: Layout
     meat: np.ndarray | None = None
     sensitivity: object = None
 
@@ -88,25 +90,11 @@ class FittedModel:
         layout = _layout(design, r, fields["structural"], fields["shift"])
         if kind.homoskedastic:
             over = design.instrumented and design.n_excluded > design.n_mediators
-            names = ["J"] if over else []
+            names = ("J",) if over else ()
         else:
-            names = list(layout.blocks)
-        robust = (
-            np.concatenate([np.arange(layout.n_cols)[layout.blocks[b]] for b in names])
-            if names
-            else np.zeros(0, dtype=np.intp)
-        )
-        return cls(layout=layout, robust=robust, **fields)
-
-    @property
-    def robust_layout(self) -> Layout:
-        """The columns whose meat the second pass accumulates."""
-        names = [
-            b
-            for b, cols in self.layout.blocks.items()
-            if np.isin(np.arange(self.layout.n_cols)[cols], self.robust).any()
-        ]
-        return self.layout.restrict(names)[0]
+            names = tuple(layout.blocks)
+        robust_layout, robust = layout.restrict(names)
+        return cls(layout=layout, robust=robust, robust_layout=robust_layout, **fields)
 
     def with_meat(self, meat) -> FittedModel:
         return replace(self, meat=meat)
@@ -127,6 +115,13 @@ class FittedModel:
             f"the fit has the meat of cov_type={self.kind.name!r}; refit for "
             f"cov_type={name!r}"
         )
+
+    @cached_property
+    def liml_kappa(self) -> float:
+        """The LIML ``κ`` (``nan`` for the naive model)."""
+        if not self.design.instrumented:
+            return np.nan
+        return liml_kappa(self.r, self.design)
 
     # -- sizes ----------------------------------------------------------------
 
@@ -202,6 +197,17 @@ class FittedModel:
         position = np.searchsorted(self.robust, cols)
         return self.meat[np.ix_(position, position)]
 
+    def block_cov(self, name: str, coef: np.ndarray) -> np.ndarray:
+        """Covariance of ``coefᵀψ`` for the score columns ``ψ`` of one block.
+
+        The same as :meth:`cov_of` with ``P`` zero outside the block.
+        """
+        cols = np.arange(self.layout.n_cols)[self.layout.blocks[name]]
+        roots = self.kind.root_factor(
+            self.nobs, self.layout.n_params[cols], self.n_clusters
+        )
+        return sandwich(np.asarray(coef, dtype=float), self._meat(cols), roots)
+
     def block_p(self, name: str, coef: np.ndarray) -> np.ndarray:
         """``P`` placing ``coef`` (block columns × d) on the block ``name``."""
         coef = np.asarray(coef, dtype=float)
@@ -219,7 +225,7 @@ class FittedModel:
     @cached_property
     def cov(self) -> np.ndarray:
         """Covariance of :attr:`params`."""
-        cov = self.cov_of(self.block_p("J", self.structural.influence.T))
+        cov = self.block_cov("J", self.structural.influence.T)
         s = self.design.reporting_matrix(self.shift)
         cov = s @ cov @ s.T
         return (cov + cov.T) / 2
@@ -245,46 +251,47 @@ class FittedModel:
         d = self.design
         target = range(d.n_columns)[d.mediator_columns][j]
         n = d.n_instruments if d.instrumented else d.n_exog
-        return leading_fit(self.r, n, target)
+        coef, form = leading_fit(self.r, n, [target])
+        return coef[:, 0], form[:, 0]
 
     @cached_property
     def itt_fit(self):
         """Least squares of the outcome on ``W``: ``(coef, resid_form)``."""
-        return leading_fit(self.r, self.design.n_exog, self.design.outcome_column)
-
-
-def _unit(c: int, j: int) -> np.ndarray:
-    e = np.zeros(c)
-    e[j] = 1.0
-    return e
+        coef, form = leading_fit(
+            self.r, self.design.n_exog, [self.design.outcome_column]
+        )
+        return coef[:, 0], form[:, 0]
 
 
 def _layout(design: Design, r: np.ndarray, structural: Structural, shift) -> Layout:
     """The score columns of a fit (see the module docstring of ``scores``)."""
     c, kw, n_inst = design.n_columns, design.n_exog, design.n_instruments
     m, k = design.n_mediators, design.n_params
-    builder = LayoutBuilder(c)
-    units = [builder.unit(j) for j in range(n_inst)]
-    e = builder.add_right(structural.resid_form)
-    builder.add_block("J", units, e, k)
-    mediators = range(c)[design.mediator_columns]
-    first_n = n_inst if design.instrumented else kw
-    for j, col in enumerate(mediators):
-        _, form = leading_fit(r, first_n, col)
-        v = builder.add_right(form)
-        builder.add_block(f"F{j}", units[kw - 1 : first_n], v, first_n)
-    if design.instrumented:
-        _, form = leading_fit(r, n_inst, c - 1)
-        u_y = builder.add_right(form)
-        builder.add_block("RF", units[kw:n_inst], u_y, n_inst)
-    _, form = leading_fit(r, kw, c - 1)
-    e_itt = builder.add_right(form)
-    builder.add_block("ITT", [units[kw - 1]], e_itt, kw)
+    builder = LayoutBuilder(c, n_inst)  # the forms u[0..l-1] come first
+    builder.add_block("J", range(n_inst), builder.add_right(structural.resid_form), k)
+    mediators = list(range(c)[design.mediator_columns])
+    if design.instrumented:  # first stages and the reduced form: y and M on Q
+        _, forms = leading_fit(r, n_inst, [*mediators, c - 1])
+        for j in range(m):
+            v = builder.add_right(forms[:, j])
+            builder.add_block(f"F{j}", range(kw - 1, n_inst), v, n_inst)
+        builder.add_block(
+            "RF", range(kw, n_inst), builder.add_right(forms[:, m]), n_inst
+        )
+        _, itt = leading_fit(r, kw, [c - 1])
+    else:  # the mediators and y on W
+        _, forms = leading_fit(r, kw, [*mediators, c - 1])
+        for j in range(m):
+            builder.add_block(f"F{j}", [kw - 1], builder.add_right(forms[:, j]), kw)
+        itt = forms[:, m:]
+    builder.add_block("ITT", [kw - 1], builder.add_right(itt[:, 0]), kw)
     # x - X̄ has the coordinates u[1:1+p] R_XX: its scores are u[1:1+p] times
     # the constant 1 (the intercept's column)
-    lefts = [units[j] for j in range(c)[design.covariate_columns]]
-    one = builder.add_right(_unit(c, 0))
-    builder.add_block("XBAR", lefts, one, 1)
+    one = np.zeros(c)
+    one[0] = 1.0
+    builder.add_block(
+        "XBAR", range(c)[design.covariate_columns], builder.add_right(one), 1
+    )
     exog = control_function(design, r)
     if exog is not None:
         forms, resid, _ = exog
@@ -319,8 +326,9 @@ def control_function(design: Design, r: np.ndarray):
     resid[-1] = 1.0
     resid[:kw] -= coef[:kw]
     resid[mediators] -= coef[kw : kw + m]
+    gammas, _ = leading_fit(r, n_inst, mediators)
     for j, col in enumerate(mediators):
-        gamma, _ = leading_fit(r, n_inst, col)
+        gamma = gammas[:, j]
         rho = coef[kw + m + j]
         resid[col] -= rho
         resid[:n_inst] += rho * gamma

@@ -79,7 +79,7 @@ def _reduce_numpy(func, arrays, combine, chunk_bytes=None):
     width = sum(_width(a) for a in arrays)
     slices = list(row_slices(n, width, chunk_bytes))
     if len(slices) == 1:
-        return _copy(func(*arrays))
+        return func(*arrays)
     # Cache-sized chunks gain nothing from a second BLAS thread, and on a busy
     # machine threads waiting for each other on every product cost time.
     from threadpoolctl import threadpool_limits
@@ -89,7 +89,7 @@ def _reduce_numpy(func, arrays, combine, chunk_bytes=None):
         for rows in slices:
             part = func(*(a[rows] for a in arrays))
             if total is None:
-                total = _copy(part)
+                total = part
             elif combine is None:
                 total = _add(total, part)
             else:
@@ -110,7 +110,8 @@ def reduce_rows(
     ----------
     func : callable
         ``func(*chunks)`` with one chunk (rows of a numpy array) per element of
-        ``arrays``. It returns an array or a list of arrays. It must not hold
+        ``arrays``. It returns new arrays (never views of its chunks, which
+        the reduction accumulates into) or a list of them. It must not hold
         large data in its closure: for dask data it is sent to every task.
     arrays : sequence of arrays
         numpy or dask arrays (1-d or 2-d) with the same number of rows; dask

@@ -95,29 +95,25 @@ class Layout:
 
 
 class LayoutBuilder:
-    """Collects score columns block by block."""
+    """Collects score columns block by block.
 
-    def __init__(self, n_columns: int):
+    The first ``n_units`` regressor forms are the coordinates ``u[0..]``
+    themselves (unit vectors); further forms are added explicitly.
+    """
+
+    def __init__(self, n_columns: int, n_units: int):
         self.c = n_columns
-        self.left: list[np.ndarray] = []
+        self.n_units = n_units
+        self.extra: list[np.ndarray] = []
         self.right: list[np.ndarray] = []
         self.left_index: list[int] = []
         self.right_index: list[int] = []
         self.n_params: list[float] = []
         self.blocks: dict[str, slice] = {}
-        self._unit: dict[int, int] = {}
-
-    def unit(self, j: int) -> int:
-        """The left form ``u[j]`` (the ``j``-th coordinate in ``U``)."""
-        if j not in self._unit:
-            e = np.zeros(self.c)
-            e[j] = 1.0
-            self._unit[j] = self.add_left(e)
-        return self._unit[j]
 
     def add_left(self, form: np.ndarray) -> int:
-        self.left.append(np.asarray(form, dtype=float))
-        return len(self.left) - 1
+        self.extra.append(np.asarray(form, dtype=float))
+        return self.n_units + len(self.extra) - 1
 
     def add_right(self, form: np.ndarray) -> int:
         self.right.append(np.asarray(form, dtype=float))
@@ -125,15 +121,19 @@ class LayoutBuilder:
 
     def add_block(self, name: str, lefts, right: int, n_params: float) -> None:
         start = len(self.left_index)
-        for left in lefts:
-            self.left_index.append(left)
-            self.right_index.append(right)
-            self.n_params.append(n_params)
-        self.blocks[name] = slice(start, len(self.left_index))
+        self.left_index.extend(lefts)
+        count = len(self.left_index) - start
+        self.right_index.extend([right] * count)
+        self.n_params.extend([n_params] * count)
+        self.blocks[name] = slice(start, start + count)
 
     def build(self) -> Layout:
+        left = np.zeros((self.c, self.n_units + len(self.extra)))
+        left[: self.n_units, : self.n_units] = np.eye(self.n_units)
+        if self.extra:
+            left[:, self.n_units :] = np.column_stack(self.extra)
         return Layout(
-            left=np.column_stack(self.left) if self.left else np.zeros((self.c, 0)),
+            left=left,
             right=np.column_stack(self.right) if self.right else np.zeros((self.c, 0)),
             left_index=np.asarray(self.left_index, dtype=np.intp),
             right_index=np.asarray(self.right_index, dtype=np.intp),

@@ -135,7 +135,7 @@ class _Prepared:
         operator = s.kappa * g_full.T + (1.0 - s.kappa) * r[:, d_cols].T
         h_u = solve_upper(s.factor, solve_upper(s.factor, operator, trans=True))
         hv = h_u @ utv
-        effects = np.r_[d.treatment_term, np.arange(d.n_params)[d.mediator_terms]]
+        effects = d.effect_terms
         influence = np.zeros((c, effects.size))
         influence[:n_inst] = s.influence[effects].T
         kind = model.kind
@@ -289,7 +289,7 @@ def refit_inference(model, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d, r = model.design, model.r
     p = d.n_covariates
     tau = np.asarray(tau, dtype=float)
-    effects = np.r_[d.treatment_term, np.arange(d.n_params)[d.mediator_terms]]
+    effects = d.effect_terms
     cov_block = r[d.covariate_columns, d.covariate_columns]
     columns = []
     for j, term in enumerate(effects):

@@ -55,6 +55,10 @@ def solve_leading(r: np.ndarray, forms: np.ndarray) -> np.ndarray:
 
 def column_norms(r: np.ndarray) -> np.ndarray:
     """Norms of the columns of the data (those of its factor), without overflow."""
+    with np.errstate(over="ignore"):
+        norms = np.sqrt(np.einsum("...ij,...ij->...j", r, r))
+    if np.isfinite(norms).all():
+        return norms
     big = np.abs(r).max(axis=-2, keepdims=True)
     big = np.where(big > 0, big, 1.0)
     return big[..., 0, :] * np.sqrt(np.sum((r / big) ** 2, axis=-2))
@@ -155,21 +159,29 @@ def solve_structural(
     g = r[..., :n_inst, :][..., :, d_cols]
     if check:
         tol = rank_tolerance(c if n_rows is None else n_rows, c)
-        norms = column_norms(r)
-        check_rank(np.diagonal(r)[:n_inst], norms[:n_inst], tol, "instruments")
-    q_g, r_g = np.linalg.qr(g)
-    if check:
-        check_rank(np.diagonal(r_g), column_norms(g), tol, "regressors")
-    rhs = np.einsum("...li,...l->...i", q_g, r[..., :n_inst, -1])
+        norms = column_norms(r[:n_inst, :n_inst])
+        check_rank(np.diagonal(r)[:n_inst], norms, tol, "instruments")
+    if design.instrumented:
+        q_g, r_g = np.linalg.qr(g)
+        if check:
+            check_rank(np.diagonal(r_g), column_norms(g), tol, "regressors")
+        rhs = np.einsum("...li,...l->...i", q_g, r[..., :n_inst, -1])
+    else:  # the regressors are the instruments (checked): G = R[:k, :k]
+        q_g = np.broadcast_to(np.eye(g.shape[-1]), g.shape)
+        r_g = g
+        rhs = r[..., :n_inst, -1]
     factor = r_g
     if kappa != 1.0 and design.instrumented:
         factor, rhs = _kclass(r, r_g, rhs, n_inst, m, kappa)
         influence = solve_upper(
             factor, solve_upper(factor, np.swapaxes(g, -1, -2), trans=True)
         )
-    else:
-        influence = solve_upper(r_g, np.swapaxes(q_g, -1, -2))
-    theta = solve_upper(factor, rhs[..., None])[..., 0]
+        theta = solve_upper(factor, rhs[..., None])[..., 0]
+    else:  # the influence and the estimates in one solve
+        both = solve_upper(
+            r_g, np.concatenate([np.swapaxes(q_g, -1, -2), rhs[..., None]], axis=-1)
+        )
+        influence, theta = both[..., :-1], both[..., -1]
     resid_form = np.zeros(theta.shape[:-1] + (c,))
     resid_form[..., d_cols] = -theta
     resid_form[..., -1] = 1.0
@@ -230,16 +242,18 @@ def liml_kappa(r: np.ndarray, design: Design) -> float:
     return 1.0 + float(np.linalg.svd(ratio, compute_uv=False)[-1]) ** 2
 
 
-def leading_fit(r: np.ndarray, n_regressors: int, target: int):
-    """Least squares of column ``target`` on the first ``n_regressors`` columns.
+def leading_fit(r: np.ndarray, n_regressors: int, targets):
+    """Least squares of columns ``targets`` on the first ``n_regressors`` columns.
 
-    Returns ``(coef, resid_form)``: the coefficients (shifted columns) and
-    ``f`` with residuals ``A f``; the residuals' coordinates in ``U`` are
-    ``R[:, target]`` with its first ``n_regressors`` entries set to 0.
+    Returns ``(coef, resid_form)``: the coefficients (shifted columns, one
+    column per target) and the forms ``f`` (one column per target) with
+    residuals ``A f``; the residuals' coordinates in ``U`` are ``R[:, t]``
+    with its first ``n_regressors`` entries set to 0.
     """
-    lead = r[..., :n_regressors, :n_regressors]
-    coef = solve_upper(lead, r[..., :n_regressors, target][..., None])[..., 0]
-    form = np.zeros(coef.shape[:-1] + (r.shape[-1],))
-    form[..., :n_regressors] = -coef
-    form[..., target] = 1.0
+    targets = list(targets)
+    lead = r[:n_regressors, :n_regressors]
+    coef = solve_upper(lead, r[:n_regressors][:, targets])
+    form = np.zeros((r.shape[-1], len(targets)))
+    form[:n_regressors] = -coef
+    form[targets, np.arange(len(targets))] = 1.0
     return coef, form

@@ -287,14 +287,12 @@ def _robust_set(moments: AndersonRubinMoments, c: float) -> list[tuple[float, fl
     right = np.block([[eye, zero], [zero, m2]])
     alpha, beta = linalg.eig(left, right, right=False, homogeneous_eigvals=True)
     roots = []
-    scale = np.linalg.norm(np.r_[np.abs(a), np.abs(b)]) or 1.0
     for al, be in zip(alpha, beta, strict=True):
         if abs(be) <= 1e-14 * abs(al):
             continue  # an infinite eigenvalue (M2 singular)
         theta = al / be
         if abs(theta.imag) <= 1e-6 * max(abs(theta.real), 1.0):
             roots.append(float(theta.real))
-    del scale
     roots = sorted(_polish(moments, c, t) for t in roots if np.isfinite(t))
 
     def rejects(theta):
@@ -319,9 +317,6 @@ def _robust_set(moments: AndersonRubinMoments, c: float) -> list[tuple[float, fl
             intervals[-1] = (intervals[-1][0], hi)
         else:
             intervals.append((lo, hi))
-    # ends that the QZ roots place where the statistic equals c but both sides
-    # reject (a tangency) give no interval of positive length: keep them only
-    # as degenerate points if accepted there
     return [(float(lo), float(hi)) for lo, hi in intervals]
 
 
