@@ -163,7 +163,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         return FitInputs(design, inputs.raw, inputs.y, inputs.weights, inputs.groups)
     if not is_dataframe(X):
         X = check_array(X, dtype="numeric", ensure_all_finite=False)
-    fit_features(estimator, X)
+    names = fit_features(estimator, X)
     outcome = _outcome_name(y)
     y = check_outcome(y, estimator)
     n = X.shape[0]
@@ -185,6 +185,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         estimator.covariates,
         estimator.controls,
         estimator.covariate_transformer,
+        names,
     )
     estimator.roles_ = roles
     design = roles.design(outcome, estimator._instrumented)

@@ -39,7 +39,7 @@ ROLE_LABEL = {
 def input_names(X) -> list[str]:
     """Column names of ``X`` (``x0, x1, ...`` for arrays)."""
     if is_dataframe(X):
-        return [str(c) for c in X.columns.tolist()]
+        return [str(c) for c in X.columns]
     return [f"x{i}" for i in range(X.shape[1])]
 
 
@@ -151,13 +151,14 @@ class FittedRoles:
 
 
 def fit_roles(
-    X, treatment, mediator, covariates, controls, transformer
+    X, treatment, mediator, covariates, controls, transformer, names=None
 ) -> tuple[FittedRoles, np.ndarray]:
     """Resolve the roles, fit the covariate transformer and return the role matrix.
 
-    ``covariates=None`` means every column not given another role.
+    ``covariates=None`` means every column not given another role; ``names``
+    are the column names of ``X`` when already known.
     """
-    names = input_names(X)
+    names = input_names(X) if names is None else names
     position = {name: i for i, name in enumerate(names)}
     for role, spec in (("treatment", treatment), ("mediator", mediator)):
         if spec is None:

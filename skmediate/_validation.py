@@ -41,8 +41,11 @@ def is_dataframe(X) -> bool:
     return hasattr(X, "columns") and hasattr(X, "iloc") or hasattr(X, "__dataframe__")
 
 
-def fit_features(estimator, X) -> None:
+def fit_features(estimator, X) -> list | None:
     """Record ``n_features_in_`` and ``feature_names_in_`` of the fitting data.
+
+    Returns the column names of a pandas DataFrame whose names are all
+    strings (None otherwise).
 
     What ``validate_data(estimator, X, reset=True, skip_check_array=True)``
     does; a pandas DataFrame's column names are read directly, which costs
@@ -51,17 +54,18 @@ def fit_features(estimator, X) -> None:
     """
     if not isinstance(X, pd.DataFrame):
         validate_data(estimator, X, reset=True, skip_check_array=True)
-        return
+        return None
     names = list(X.columns)
     kinds = {type(c) for c in names}
+    estimator.n_features_in_ = X.shape[1]
     if kinds == {str}:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
-    else:
-        if str in kinds:  # sklearn's message for mixed names
-            validate_data(estimator, X, reset=True, skip_check_array=True)
-        if hasattr(estimator, "feature_names_in_"):
-            del estimator.feature_names_in_
-    estimator.n_features_in_ = X.shape[1]
+        return names
+    if str in kinds:  # sklearn's message for mixed names
+        validate_data(estimator, X, reset=True, skip_check_array=True)
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    return None
 
 
 def n_rows(X) -> int:

@@ -393,11 +393,11 @@ def make_mediation_data(
         clusters = rng.permutation(np.arange(n_samples) % n_clusters)
     m, y = model.draw(x, r, rng, clusters)
 
-    X = pd.DataFrame({"r": r.astype(int), "m": m})
-    for j in range(p):
-        X[f"x{j + 1}"] = x[:, j]
+    columns = {"r": r.astype(int), "m": m}
+    columns.update({f"x{j + 1}": x[:, j] for j in range(p)})
     if clusters is not None:
-        X["cluster"] = clusters
+        columns["cluster"] = clusters
+    X = pd.DataFrame(columns)
     y = pd.Series(y, name="y")
     if return_truth:
         return X, y, model.truth_normal()

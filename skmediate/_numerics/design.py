@@ -218,22 +218,32 @@ class Design:
 
     def matrix(self, raw: np.ndarray, y: np.ndarray, shift: np.ndarray) -> np.ndarray:
         """The fit's matrix ``A`` of a chunk of rows (a new float array)."""
-        n = raw.shape[0]
-        out = np.empty((n, self.n_columns))
+        out = np.empty((raw.shape[0], self.n_columns))
         out[:, 0] = 1.0
-        t = raw[:, 0] - shift[0]
-        x = raw[:, self._raw["covariates"]] - shift[self._raw["covariates"]]
-        p, q = x.shape[1], len(self.controls)
-        out[:, 1 : 1 + p] = x
-        controls = self._raw["controls"]
-        out[:, 1 + p : 1 + p + q] = raw[:, controls] - shift[controls]
-        out[:, self.treatment_column] = t
+        out[:, self.raw_columns] = raw - shift[:-1]
         if self.instrumented:
-            out[:, self.excluded_columns] = t[:, None] * x
-        mediators = self._raw["mediators"]
-        out[:, self.mediator_columns] = raw[:, mediators] - shift[mediators]
+            t = out[:, self.treatment_column]
+            np.multiply(
+                t[:, None],
+                out[:, self.covariate_columns],
+                out=out[:, self.excluded_columns],
+            )
         out[:, -1] = y - shift[-1]
         return out
+
+    @cached_property
+    def raw_columns(self) -> np.ndarray:
+        """The column of ``A`` of each raw column."""
+        m, c = self.mediator_columns, self.covariate_columns
+        q = len(self.controls)
+        return np.concatenate(
+            [
+                [self.treatment_column],
+                np.arange(m.start, m.stop),
+                np.arange(c.start, c.stop),
+                np.arange(c.stop, c.stop + q),
+            ]
+        ).astype(np.intp)
 
     @cached_property
     def term_order(self) -> np.ndarray:

@@ -32,7 +32,7 @@ import pandas as pd
 from skmediate._numerics.covariance import CovarianceType, cov_type
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
-from skmediate._numerics.rows import is_dask, reduce_rows
+from skmediate._numerics.rows import is_dask, reduce_rows, row_slices
 from skmediate._numerics.scores import Layout, chunk_scores, meat_of_chunk
 from skmediate._numerics.sensitivity import SensitivityPlan
 from skmediate._numerics.tsls import liml_kappa, solve_structural
@@ -122,7 +122,17 @@ def fit_model(
     shift = design.shift(head_raw, head_y)
     plan = SensitivityPlan(design) if sensitivity else None
 
-    first = _first_pass(design, raw, y, weights, labels, shift, plan)
+    arrays = [a for a in (weights, labels) if a is not None]
+    whole = None
+    if not (is_dask(raw) or any(is_dask(a) for a in (y, *arrays))):
+        width = design.n_raw + design.n_columns + 1 + len(arrays)
+        if len(list(row_slices(raw.shape[0], width))) == 1:
+            raw = np.asarray(raw, dtype=float)
+            y = np.asarray(y, dtype=float)
+            whole = design.matrix(raw, y, shift)
+    run = _passes(design, raw, y, shift, arrays, whole)
+    has_w, has_labels = weights is not None, labels is not None
+    first = _first_pass(design, run, has_w, has_labels, plan)
     r = first["r"]
     n_rows, nobs = first["n_rows"], first["nobs"]
     uniques = first["uniques"]
@@ -148,7 +158,7 @@ def fit_model(
     layout = model.robust_layout
     if layout.n_cols or plan is not None:
         meat, sens = _second_pass(
-            design, raw, y, weights, labels, shift, r, layout, uniques, kind, plan
+            run, has_w, has_labels, r, layout, uniques, kind, plan
         )
         model = model.with_meat(meat)
         if plan is not None:
@@ -177,25 +187,43 @@ def _solve(r, design, kappa, fuller_alpha, nobs, n_rows):
 # -- pass 1 -------------------------------------------------------------------
 
 
-def _first_pass(design, raw, y, weights, labels, shift, plan):
+def _passes(design, raw, y, shift, arrays, whole):
+    """``reduce_rows`` of a pass whose chunk function takes ``(A, raw, y, ...)``.
+
+    The rows' matrix ``A`` is formed a chunk at a time; ``whole`` is the
+    matrix of all rows when they fit in one chunk, formed once and shared by
+    the two passes.
+    """
+
+    def run(func, combine):
+        if whole is not None:
+            return func(whole, raw, y, *arrays)
+
+        def on_chunk(raw_c, y_c, *rest):
+            raw_c = np.asarray(raw_c, dtype=float)
+            y_c = np.asarray(y_c, dtype=float)
+            return func(design.matrix(raw_c, y_c, shift), raw_c, y_c, *rest)
+
+        return reduce_rows(on_chunk, [raw, y, *arrays], combine=combine)
+
+    return run
+
+
+def _first_pass(design, run, has_w, has_labels, plan):
     """Value checks, counts and the factor, in one pass."""
-    has_w, has_labels = weights is not None, labels is not None
     products = None if plan is None else plan.product_columns
     n_raw = design.n_raw
 
-    def on_chunk(raw_c, y_c, *rest):
+    def on_chunk(a, raw_c, y_c, *rest):
         rest = list(rest)
         w = rest.pop(0) if has_w else None
         lab = rest.pop(0) if has_labels else None
-        raw_c = np.asarray(raw_c, dtype=float)
-        y_c = np.asarray(y_c, dtype=float)
         counts = np.zeros(2 * n_raw + 4)
         finite = np.isfinite(raw_c)
         if not finite.all():
             counts[:n_raw] = (~finite).sum(axis=0)
             counts[n_raw + 4 :] = np.isnan(raw_c).sum(axis=0)
         counts[n_raw] = y_c.size - np.count_nonzero(np.isfinite(y_c))
-        a = design.matrix(raw_c, y_c, shift)
         t = raw_c[:, 0]
         if w is not None:
             w = np.asarray(w, dtype=float)
@@ -250,8 +278,7 @@ def _first_pass(design, raw, y, weights, labels, shift, plan):
                 total[4] = np.union1d(total[4], part[4])
         return total
 
-    arrays = [raw, y] + ([weights] if has_w else []) + ([labels] if has_labels else [])
-    counts, stats, r, cross, uniques = reduce_rows(on_chunk, arrays, combine=combine)
+    counts, stats, r, cross, uniques = run(on_chunk, combine)
     c = design.n_columns
     if r.shape[0] < c:  # fewer rows than columns: pad with zero rows
         r = np.vstack([r, np.zeros((c - r.shape[0], c))])
@@ -316,12 +343,9 @@ def _check_counts(design: Design, first: dict, n_clusters) -> None:
 
 
 def _second_pass(
-    design: Design,
-    raw,
-    y,
-    weights,
-    labels,
-    shift,
+    run,
+    has_w: bool,
+    has_labels: bool,
     r,
     layout: Layout,
     uniques,
@@ -329,7 +353,6 @@ def _second_pass(
     plan,
 ):
     """The meat of the score columns (and the sensitivity factors), in one pass."""
-    has_w, has_labels = weights is not None, labels is not None
     kernel = layout.kernel(r) if layout.n_cols else None
     left_index, right_index = layout.left_index, layout.right_index
     n_left = layout.left.shape[1]
@@ -337,7 +360,7 @@ def _second_pass(
     sens_chunk = None if plan is None else plan.chunk_function()
     sens_combine = None if plan is None else plan.combine_parts
 
-    def on_chunk(raw_c, y_c, *rest):
+    def on_chunk(a, raw_c, y_c, *rest):
         rest = list(rest)
         w = np.asarray(rest.pop(0), dtype=float) if has_w else None
         codes = None
@@ -345,9 +368,6 @@ def _second_pass(
             lab = np.asarray(rest.pop(0))
             codes = np.searchsorted(uniques, lab)
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
-        a = design.matrix(
-            np.asarray(raw_c, dtype=float), np.asarray(y_c, dtype=float), shift
-        )
         meat = None
         if kernel is not None:
             psi = chunk_scores(a, kernel, left_index, right_index, n_left)
@@ -364,8 +384,7 @@ def _second_pass(
                 total[1] = sens_combine(total[1], part[1])
         return total
 
-    arrays = [raw, y] + ([weights] if has_w else []) + ([labels] if has_labels else [])
-    sums, sens = reduce_rows(on_chunk, arrays, combine=combine)
+    sums, sens = run(on_chunk, combine)
     meat = None
     if sums is not None:
         meat = sums.T @ sums if kind.clustered else sums

@@ -74,6 +74,8 @@ class Layout:
 
     def restrict(self, names) -> tuple[Layout, np.ndarray]:
         """The layout of the columns of ``names`` and their positions here."""
+        if tuple(names) == tuple(self.blocks):
+            return self, np.arange(self.n_cols)
         cols = np.concatenate(
             [np.arange(self.n_cols)[self.blocks[name]] for name in names]
             + [np.zeros(0, dtype=np.intp)]
