@@ -141,7 +141,7 @@ def dask_inputs(
     names = (
         [str(c) for c in X.columns] if frame else [f"x{i}" for i in range(X.shape[1])]
     )
-    roles, _ = fit_roles(
+    roles, _, _ = fit_roles(
         template, treatment, mediator, covariates, controls, "passthrough"
     )
     used = _used_columns(roles)

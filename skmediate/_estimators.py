@@ -56,8 +56,11 @@ class FitInputs:
     Attributes
     ----------
     design : Design
-    raw : ndarray or dask array of shape (n, design.n_raw)
-        The role columns: treatment, mediators, covariates, controls.
+    values : ndarray or dask array
+        The role columns (treatment, mediators, covariates, controls) are
+        ``values[:, columns]``: the caller's own numeric array, or a gathered
+        one (``columns`` None).
+    columns : ndarray of int or None
     y : ndarray or dask array of shape (n,)
     weights : ndarray, dask array or None
         Frequency weights (rows with weight 0 contribute nothing).
@@ -66,10 +69,16 @@ class FitInputs:
     """
 
     design: Design
-    raw: object
+    values: object
+    columns: object
     y: object
     weights: object
     groups: object
+
+    @property
+    def raw(self):
+        """The role columns as one array."""
+        return self.values if self.columns is None else self.values[:, self.columns]
 
 
 @fit_context(prefer_skip_nested_validation=True)
@@ -100,8 +109,9 @@ def fit_mediation(
     try:
         model = fit_model(
             inputs.design,
-            inputs.raw,
+            inputs.values,
             inputs.y,
+            columns=inputs.columns,
             weights=inputs.weights,
             groups=inputs.groups,
             cov_type_name=estimator.cov_type,
@@ -160,7 +170,9 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         estimator.roles_ = inputs.roles
         design = inputs.roles.design(_outcome_name(y), estimator._instrumented)
         _check_covariates(estimator, design)
-        return FitInputs(design, inputs.raw, inputs.y, inputs.weights, inputs.groups)
+        return FitInputs(
+            design, inputs.raw, None, inputs.y, inputs.weights, inputs.groups
+        )
     if not is_dataframe(X):
         X = check_array(X, dtype="numeric", ensure_all_finite=False)
     names = fit_features(estimator, X)
@@ -178,7 +190,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         groups = check_groups(groups, n)
     else:
         groups = None
-    roles, raw = fit_roles(
+    roles, values, columns = fit_roles(
         X,
         estimator.treatment,
         estimator.mediator,
@@ -190,7 +202,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
     estimator.roles_ = roles
     design = roles.design(outcome, estimator._instrumented)
     _check_covariates(estimator, design)
-    return FitInputs(design, raw, y, weights, groups)
+    return FitInputs(design, values, columns, y, weights, groups)
 
 
 def _check_covariates(estimator, design: Design) -> None:

@@ -133,7 +133,10 @@ class FittedRoles:
         Non-finite values are an error naming the column (a fit checks them in
         its first pass instead).
         """
-        raw = _role_matrix(X, self.columns, self.transformers, self.names, fit=False)[0]
+        values, columns, _ = _role_matrix(
+            X, self.columns, self.transformers, self.names, fit=False
+        )
+        raw = values if columns is None else values[:, columns]
         finite = np.isfinite(raw)
         if not finite.all():
             j = int(np.flatnonzero(~finite.all(axis=0))[0])
@@ -152,11 +155,17 @@ class FittedRoles:
 
 def fit_roles(
     X, treatment, mediator, covariates, controls, transformer, names=None
-) -> tuple[FittedRoles, np.ndarray]:
+) -> tuple[FittedRoles, np.ndarray, np.ndarray | None]:
     """Resolve the roles, fit the covariate transformer and return the role matrix.
 
     ``covariates=None`` means every column not given another role; ``names``
     are the column names of ``X`` when already known.
+
+    Returns the fitted roles and the role matrix as ``(values, columns)``:
+    the role columns (treatment, mediators, covariates, controls) are
+    ``values[:, columns]`` (``columns`` None: all of ``values``). Numeric data
+    without a covariate transformer is not copied: ``values`` is ``X``'s own
+    array.
     """
     names = input_names(X) if names is None else names
     position = {name: i for i, name in enumerate(names)}
@@ -194,43 +203,57 @@ def fit_roles(
         for role in ("covariates", "controls")
     }
     out_names = {role: tuple(names[i] for i in columns[role]) for role in ROLES}
-    raw, out_names = _role_matrix(X, columns, transformers, out_names, fit=True)
-    return FittedRoles(columns, out_names, transformers, len(names)), raw
+    values, positions, out_names = _role_matrix(
+        X, columns, transformers, out_names, fit=True
+    )
+    return FittedRoles(columns, out_names, transformers, len(names)), values, positions
 
 
-def _select(X, cols, names):
-    """The columns ``cols`` of ``X`` as an array (object dtype if not all numeric)."""
+def _select(X, cols):
+    """The columns ``cols`` of ``X``, as ``(values, columns)`` or a gathered array.
+
+    Returns ``(values, columns)`` with the columns ``values[:, columns]``
+    (numeric data, not copied) or ``(array, None)`` (gathered; object dtype
+    if not all numeric).
+    """
+    cols = list(cols)
     if not is_dataframe(X):
-        return np.asarray(X)[:, list(cols)]
+        values = np.asarray(X)
+        if values.dtype.kind in "fiub":
+            return values.astype(float, copy=False), np.asarray(cols, dtype=np.intp)
+        return values[:, cols], None
     if not cols:
-        return np.empty((X.shape[0], 0))
+        return np.empty((X.shape[0], 0)), None
     if X.shape[0] == 0:  # a zero-row template
-        return np.empty((0, len(cols)))
+        return np.empty((0, len(cols))), None
     if isinstance(X, pd.DataFrame) and not X.columns.has_duplicates:
         if X.size <= SMALL_FRAME:
             # converting a small frame whole costs less than reading its dtypes
             values = X.to_numpy()
             if values.dtype.kind in "fiub":
-                return values[:, list(cols)].astype(float, copy=False)
-            return values[:, list(cols)]
+                return values.astype(float, copy=False), np.asarray(cols, dtype=np.intp)
+            return values[:, cols], None
         kinds = [getattr(dtype, "kind", "O") for dtype in X.dtypes]
         if all(kinds[i] in "fiub" for i in cols):
             return np.column_stack(
                 [X[X.columns[i]].to_numpy(dtype=float, na_value=np.nan) for i in cols]
-            )
-    return np.column_stack([np.asarray(X[X.columns[i]]) for i in cols])
+            ), None
+    return np.column_stack([np.asarray(X[X.columns[i]]) for i in cols]), None
 
 
 def _role_matrix(X, columns, transformers, names, *, fit: bool):
-    """The float role matrix and the names of each role's columns.
+    """The float role matrix ``(values, columns)`` and each role's column names.
 
     Roles without a transformer are selected together (one conversion of
-    ``X``); a fast path takes them as one float array when they are numeric.
+    ``X``); numeric data without a transformer is returned uncopied with the
+    role columns' positions (see :func:`fit_roles`).
     """
-    n = X.shape[0]
     out_names = dict(names)
     plain = [role for role in ROLES if transformers.get(role) is None]
-    selected = _select(X, [i for role in plain for i in columns[role]], names)
+    values, positions = _select(X, [i for role in plain for i in columns[role]])
+    if len(plain) == len(ROLES) and positions is not None:
+        return values, positions, out_names  # numeric, passthrough: no copy
+    selected = values if positions is None else values[:, positions]
     numeric = selected.dtype.kind in "fiub"
     blocks, start = {}, 0
     for role in plain:
@@ -253,10 +276,8 @@ def _role_matrix(X, columns, transformers, names, *, fit: bool):
         if fit:
             out_names[role] = _output_names(transformer, block.shape[1], role)
         blocks[role] = _as_float(block, out_names[role], role)
-    raw = np.hstack([blocks[role] for role in ROLES]) if n else np.empty((0, 0))
-    if not n:
-        raw = np.empty((0, sum(blocks[role].shape[1] for role in ROLES)))
-    return raw.astype(float, copy=False), out_names
+    raw = np.hstack([blocks[role] for role in ROLES])
+    return raw.astype(float, copy=False), None, out_names
 
 
 def _output_names(transformer, n_out: int, role: str) -> tuple[str, ...]:

@@ -218,9 +218,17 @@ class Design:
 
     def matrix(self, raw: np.ndarray, y: np.ndarray, shift: np.ndarray) -> np.ndarray:
         """The fit's matrix ``A`` of a chunk of rows (a new float array)."""
-        out = np.empty((raw.shape[0], self.n_columns))
+        # column-major: each column is written at once, and LAPACK's QR
+        # takes the matrix as it is
+        out = np.empty((raw.shape[0], self.n_columns), order="F")
         out[:, 0] = 1.0
-        out[:, self.raw_columns] = raw - shift[:-1]
+        m, p = self.n_mediators, len(self.covariates) + len(self.controls)
+        # covariates and controls are consecutive in both; then R and M
+        np.subtract(raw[:, 1 + m :], shift[1 + m : -1], out=out[:, 1 : 1 + p])
+        np.subtract(raw[:, 0], shift[0], out=out[:, self.treatment_column])
+        np.subtract(
+            raw[:, 1 : 1 + m], shift[1 : 1 + m], out=out[:, self.mediator_columns]
+        )
         if self.instrumented:
             t = out[:, self.treatment_column]
             np.multiply(

@@ -33,7 +33,7 @@ from skmediate._numerics.covariance import CovarianceType, cov_type
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
 from skmediate._numerics.rows import is_dask, reduce_rows, row_slices
-from skmediate._numerics.scores import Layout, chunk_scores, meat_of_chunk
+from skmediate._numerics.scores import Layout, meat_of_chunk
 from skmediate._numerics.sensitivity import SensitivityPlan
 from skmediate._numerics.tsls import liml_kappa, solve_structural
 
@@ -66,6 +66,7 @@ def fit_model(
     raw,
     y,
     *,
+    columns=None,
     weights=None,
     groups=None,
     cov_type_name: str = "HC1",
@@ -79,8 +80,12 @@ def fit_model(
     ----------
     design : Design
     raw : ndarray or dask array of shape (n, design.n_raw)
-        The role columns: treatment, mediators, covariates, controls.
+        The role columns: treatment, mediators, covariates, controls (with
+        ``columns``, ``raw[:, columns]``).
     y : ndarray or dask array of shape (n,)
+    columns : ndarray of int, optional
+        The role columns' positions in ``raw`` (a numeric array of the caller's,
+        read a chunk at a time and never copied whole).
     weights : ndarray or dask array of shape (n,), optional
         Frequency weights; rows with weight 0 contribute nothing (and count
         for no row or cluster).
@@ -118,7 +123,11 @@ def fit_model(
             f"{design.n_excluded}"
         )
     labels = groups if kind.clustered else None
+    if columns is not None and np.array_equal(columns, np.arange(raw.shape[1])):
+        columns = None
     head_raw, head_y = _head(raw, y)
+    if columns is not None:
+        head_raw = head_raw[:, columns]
     shift = design.shift(head_raw, head_y)
     plan = SensitivityPlan(design) if sensitivity else None
 
@@ -127,10 +136,11 @@ def fit_model(
     if not (is_dask(raw) or any(is_dask(a) for a in (y, *arrays))):
         width = design.n_raw + design.n_columns + 1 + len(arrays)
         if len(list(row_slices(raw.shape[0], width))) == 1:
-            raw = np.asarray(raw, dtype=float)
+            raw = np.asarray(raw if columns is None else raw[:, columns], dtype=float)
+            columns = None
             y = np.asarray(y, dtype=float)
             whole = design.matrix(raw, y, shift)
-    run = _passes(design, raw, y, shift, arrays, whole)
+    run = _passes(design, raw, y, shift, arrays, whole, columns)
     has_w, has_labels = weights is not None, labels is not None
     first = _first_pass(design, run, has_w, has_labels, plan)
     r = first["r"]
@@ -187,12 +197,12 @@ def _solve(r, design, kappa, fuller_alpha, nobs, n_rows):
 # -- pass 1 -------------------------------------------------------------------
 
 
-def _passes(design, raw, y, shift, arrays, whole):
+def _passes(design, raw, y, shift, arrays, whole, columns):
     """``reduce_rows`` of a pass whose chunk function takes ``(A, raw, y, ...)``.
 
-    The rows' matrix ``A`` is formed a chunk at a time; ``whole`` is the
-    matrix of all rows when they fit in one chunk, formed once and shared by
-    the two passes.
+    The rows' matrix ``A`` is formed a chunk at a time (from the columns
+    ``columns`` of ``raw``); ``whole`` is the matrix of all rows when they
+    fit in one chunk, formed once and shared by the two passes.
     """
 
     def run(func, combine):
@@ -200,6 +210,8 @@ def _passes(design, raw, y, shift, arrays, whole):
             return func(whole, raw, y, *arrays)
 
         def on_chunk(raw_c, y_c, *rest):
+            if columns is not None:
+                raw_c = raw_c[:, columns]
             raw_c = np.asarray(raw_c, dtype=float)
             y_c = np.asarray(y_c, dtype=float)
             return func(design.matrix(raw_c, y_c, shift), raw_c, y_c, *rest)
@@ -354,8 +366,7 @@ def _second_pass(
 ):
     """The meat of the score columns (and the sensitivity factors), in one pass."""
     kernel = layout.kernel(r) if layout.n_cols else None
-    left_index, right_index = layout.left_index, layout.right_index
-    n_left = layout.left.shape[1]
+    _ = layout.segments  # formed once, before the chunk function is sent anywhere
     n_groups = None if uniques is None else uniques.shape[0]
     sens_chunk = None if plan is None else plan.chunk_function()
     sens_combine = None if plan is None else plan.combine_parts
@@ -370,8 +381,7 @@ def _second_pass(
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
         meat = None
         if kernel is not None:
-            psi = chunk_scores(a, kernel, left_index, right_index, n_left)
-            meat = meat_of_chunk(psi, w, codes, n_groups)
+            meat = meat_of_chunk(layout.scores(a, kernel), w, codes, n_groups)
         sens = None if sens_chunk is None else sens_chunk(a, w, codes)
         return [meat, sens]
 

@@ -177,6 +177,11 @@ def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
     One ``bincount`` over the (group, column) cells; codes are ``0..G-1``.
     """
     k = values.shape[1]
-    cells = (np.asarray(codes, dtype=np.intp)[:, None] * k + np.arange(k)).ravel()
-    sums = np.bincount(cells, weights=values.ravel(), minlength=n_groups * k)
+    cells = np.asarray(codes, dtype=np.intp)[:, None] * k + np.arange(k)
+    order = "F" if values.flags.f_contiguous and not values.flags.c_contiguous else "C"
+    sums = np.bincount(
+        cells.ravel(order=order),
+        weights=values.ravel(order=order),
+        minlength=n_groups * k,
+    )
     return sums.reshape(n_groups, k)

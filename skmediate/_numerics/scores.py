@@ -7,8 +7,8 @@ the covariate means, the control-function regression) has scores of the form
 matrix: the regressor is given by its coordinates ``l`` in the orthonormal
 basis ``U`` of the factor (``u = a R⁻¹``, so the form is ``a R⁻¹ l``), the
 residual by ``a f``. A *score column* is one such product; a :class:`Layout`
-lists the columns of a fit and :func:`chunk_scores` forms them for a chunk of
-rows with one matrix product. Statistics are linear combinations ``Pᵀψ`` of
+lists the columns of a fit and :meth:`Layout.scores` forms them for a chunk of
+rows from one matrix product ``a K``. Statistics are linear combinations ``Pᵀψ`` of
 the columns, with covariance ``Pᵀ D M D P`` (:mod:`~.covariance`).
 
 Working in ``U`` keeps the scores well conditioned: the meat is formed from
@@ -19,6 +19,7 @@ square a near-collinear design's condition number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from skmediate._numerics.covariance import CovarianceType
 from skmediate._numerics.rows import group_sums
 from skmediate._numerics.tsls import solve_leading
 
-__all__ = ["Layout", "LayoutBuilder", "chunk_scores", "homoskedastic_meat"]
+__all__ = ["Layout", "LayoutBuilder", "homoskedastic_meat", "meat_of_chunk"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +62,41 @@ class Layout:
 
     def block(self, name: str) -> slice:
         return self.blocks[name]
+
+    @cached_property
+    def segments(self) -> tuple:
+        """``(columns, lefts, right)`` runs of columns with one residual form.
+
+        ``lefts`` is a slice when the run's regressor forms are consecutive
+        (as the layouts of this package build them), else an index array.
+        """
+        li, ri = self.left_index, self.right_index
+        n_left = self.left.shape[1]
+        out, start = [], 0
+        for stop in range(1, self.n_cols + 1):
+            if (
+                stop < self.n_cols
+                and ri[stop] == ri[start]
+                and li[stop] == li[stop - 1] + 1
+            ):
+                continue
+            run = li[start:stop]
+            lefts = slice(int(run[0]), int(run[-1]) + 1) if run.size else run
+            out.append((slice(start, stop), lefts, n_left + int(ri[start])))
+            start = stop
+        return tuple(out)
+
+    def scores(self, a: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        """The score columns of the rows ``a``, transposed: (n_cols, rows).
+
+        The forms ``Kᵀ aᵀ`` and the scores are held with one row per form or
+        column, so every product runs over contiguous memory.
+        """
+        forms = kernel.T @ a.T
+        out = np.empty((self.n_cols, a.shape[0]))
+        for cols, lefts, right in self.segments:
+            np.multiply(forms[lefts], forms[right : right + 1], out=out[cols])
+        return out
 
     def kernel(self, r: np.ndarray) -> np.ndarray:
         """``K`` with ``a K`` the forms of a row: ``[R⁻¹ left, right]``.
@@ -144,18 +180,15 @@ class LayoutBuilder:
         )
 
 
-def chunk_scores(a: np.ndarray, kernel: np.ndarray, left_index, right_index, n_left):
-    """The score columns of the rows ``a`` of the data matrix (rows × n_cols)."""
-    forms = a @ kernel
-    return forms[:, left_index] * forms[:, n_left + right_index]
+def meat_of_chunk(scores_t, w, codes, n_groups):
+    """A chunk's part of the rows' meat ``Σ w ψψᵀ``, or of the cluster sums ``Σ w ψ``.
 
-
-def meat_of_chunk(psi, w, codes, n_groups):
-    """A chunk's part of the rows' meat ``Σ w ψψᵀ``, or of the cluster sums ``Σ w ψ``."""
-    weighted = psi if w is None else psi * w[:, None]
+    ``scores_t`` holds the chunk's score columns as rows (see :meth:`Layout.scores`).
+    """
+    weighted = scores_t if w is None else scores_t * w
     if codes is None:
-        return weighted.T @ psi
-    return group_sums(weighted, codes, n_groups)
+        return weighted @ scores_t.T
+    return group_sums(weighted.T, codes, n_groups)
 
 
 def homoskedastic_meat(layout: Layout, r: np.ndarray) -> np.ndarray:
