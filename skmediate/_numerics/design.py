@@ -285,20 +285,22 @@ class Design:
             return da.hstack(parts)
         return np.hstack(parts)
 
-    def direction_products(self, a: np.ndarray) -> np.ndarray:
-        """``[R·X, M_1·X, ...]`` in the shifted columns of ``A`` (rows of a chunk).
+    def direction_products(self, a: np.ndarray, blocks=None) -> np.ndarray:
+        """``[R·X, M_1·X, ...]ᵀ`` in the shifted columns of ``A``, one row per column.
 
         The sensitivity analysis shifts the outcome by ``V τ`` with
         ``V = [R·(X - X̄), M_1·(X - X̄), ...]``; with the shifted columns,
         ``V = products - [R, M_1, ...] ⊗ (X̄ - c_X)``, and the columns that
         differ between the two forms differ by multiples of ``[1, X]``, which
-        leaves the treatment and mediator coefficients unchanged.
+        leaves the treatment and mediator coefficients unchanged. ``blocks``
+        selects the factors (0 for ``R``, ``1 + j`` for ``M_j``); the result
+        is transposed, ``(len(blocks) · p, rows)``, for contiguous products.
         """
-        x = a[:, self.covariate_columns]
-        factors = [a[:, self.treatment_column]] + [
-            a[:, j] for j in range(self.n_columns)[self.mediator_columns]
-        ]
-        return np.hstack([f[:, None] * x for f in factors])
+        at = a.T
+        x = at[self.covariate_columns]
+        factors = self.direction_factors
+        blocks = range(len(factors)) if blocks is None else blocks
+        return np.concatenate([at[factors[b]] * x for b in blocks])
 
     @cached_property
     def direction_factors(self) -> np.ndarray:

@@ -223,7 +223,7 @@ def _passes(design, raw, y, shift, arrays, whole, columns):
 
 def _first_pass(design, run, has_w, has_labels, plan):
     """Value checks, counts and the factor, in one pass."""
-    products = None if plan is None else plan.product_columns
+    products = None if plan is None else plan.product_blocks
     n_raw = design.n_raw
 
     def on_chunk(a, raw_c, y_c, *rest):
@@ -264,8 +264,8 @@ def _first_pass(design, run, has_w, has_labels, plan):
         )
         cross = None
         if products is not None:
-            v = design.direction_products(a)[:, products]
-            cross = weighted.T @ (v * (1.0 if w is None else sw[:, None]))
+            v = design.direction_products(a, products)
+            cross = ((v if w is None else v * w) @ a).T  # Aᵀ W V
         uniques = None
         if lab is not None:
             lab = np.asarray(lab)

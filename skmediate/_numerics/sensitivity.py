@@ -8,12 +8,13 @@ linear operator), and the residuals are affine: ``ε(τ) = ε - ṽ τ`` with
 ``ṽ = V - D H V``. ``X̄`` is estimated, and ``V`` depends on it: the effect
 ``j`` at ``τ`` moves by ``τ_jᵀ(X̄ - E X)``, so the scores of the covariate
 means enter its variance. Per unit (row, or cluster) the score of effect
-``j`` is ``α - βᵀτ``; the triangular factor ``T_j`` of the units' ``[α, β]``
-gives ``Var_j(τ) = ‖T_j [1, -τ]‖²`` at any ``τ``, without cancellation.
+``j`` is ``α - βᵀτ`` and ``Var_j(τ) = [1, -τ] G_j [1, -τ]ᵀ`` with ``G_j``
+the cross-product of the units' ``[α, β]``, formed in the factor's
+coordinates (the scores of a near-collinear design stay well scaled).
 
 The fit accumulates what this needs when asked (:class:`SensitivityPlan`):
 ``Aᵀ W V`` for the products of ``V`` outside the data matrix's span in the
-first pass, the factors ``T_j`` in the second.
+first pass, the cross-products ``G_j`` in the second.
 """
 
 from __future__ import annotations
@@ -42,37 +43,35 @@ class SensitivityForms:
     With ``τ`` of length ``n_directions`` (``[τ_R, τ_M1, ...]``, ``p`` each):
 
     - estimates: ``θ_j(τ) = estimate_j - shift_j · τ``;
-    - variances: ``Var_j(τ) = ‖factors_j [1, -τ]‖²``.
+    - variances: ``Var_j(τ) = [1, -τ] grams_j [1, -τ]ᵀ``.
 
     Attributes
     ----------
     estimate : ndarray of shape (n_effects,)
         The direct effect and the mediator effects at ``τ = 0``.
     shift : ndarray of shape (n_effects, n_directions)
-    factors : ndarray of shape (n_effects, 1 + n_directions, 1 + n_directions)
+    grams : ndarray of shape (n_effects, 1 + n_directions, 1 + n_directions)
+        The cross-products of the units' score columns ``[α, β]`` (with the
+        small-sample factors).
     """
 
     estimate: np.ndarray
     shift: np.ndarray
-    factors: np.ndarray
+    grams: np.ndarray
 
     def evaluate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Estimates and standard errors at each row of ``tau`` (shape (G, n_directions))."""
         tau = np.atleast_2d(np.asarray(tau, dtype=float))
         estimates = self.estimate - tau @ self.shift.T
         augmented = np.hstack([np.ones((tau.shape[0], 1)), -tau])
-        projected = np.einsum("gi,eji->gej", augmented, self.factors)
-        se = np.sqrt(np.einsum("gej,gej->ge", projected, projected))
-        return estimates, se
+        variance = np.einsum("gi,eij,gj->ge", augmented, self.grams, augmented)
+        return estimates, np.sqrt(np.maximum(variance, 0.0))
 
     def variance_quadratic(self, j: int, component: int) -> tuple[float, float, float]:
         """``Var_j(t e_k) = a - 2 b t + c t²`` along one ``τ`` component."""
-        base, direction = self.factors[j][:, 0], self.factors[j][:, 1 + component]
-        return (
-            float(base @ base),
-            float(base @ direction),
-            float(direction @ direction),
-        )
+        g = self.grams[j]
+        k = 1 + component
+        return float(g[0, 0]), float(g[0, k]), float(g[k, k])
 
 
 class SensitivityPlan:
@@ -80,9 +79,8 @@ class SensitivityPlan:
 
     def __init__(self, design: Design):
         self.design = design
-        p, m = design.n_covariates, design.n_mediators
         first = 1 if design.instrumented else 0  # R·X is a column of A for IV
-        self.product_columns = np.arange(first * p, (1 + m) * p)
+        self.product_blocks = list(range(first, 1 + design.n_mediators))
 
     def prepare(self, model, cross) -> _Prepared:
         """The forms the second pass needs, from the fitted model and ``Aᵀ W V``."""
@@ -158,85 +156,75 @@ class _Prepared:
     # -- the second pass ---------------------------------------------------
 
     def chunk_function(self):
-        """The per-chunk function of the second pass (holds only small arrays)."""
+        """The per-chunk function of the second pass (holds only small arrays).
+
+        Works on ``aᵀ`` (rows of forms, over contiguous memory): the outcome
+        shifts ``ṽ = V - D H V`` and, per effect, the score columns
+        ``[α, β]``, whose weighted cross-products (or cluster sums) it returns.
+        """
         d = self.design
         p = d.n_covariates
         mean, hv, kernel, f_e = self.mean, self.hv, self.kernel, self.resid_form
-        factors, d_cols = d.direction_factors, d.structural_columns
+        factors, covariates = d.direction_factors, d.covariate_columns
+        h_rows = np.zeros((hv.shape[1], d.n_columns))
+        h_rows[:, d.structural_columns] = -hv.T
         n_eff, root_s, root_m = self.effects.size, self.root_struct, self.root_mean
         nobs, homoskedastic, n_groups = self.nobs, self.homoskedastic, self.n_groups
 
         def on_chunk(a, w, codes):
-            v = d.direction_products(a)
-            v -= np.repeat(a[:, factors], p, axis=1) * np.tile(mean, len(factors))
-            v -= a[:, d_cols] @ hv
-            e = a @ f_e
+            at = a.T
+            xc = at[covariates] - mean[:, None]  # x - X̄
+            v = h_rows @ at  # -D H V, one product over all columns of A
+            for b, f in enumerate(factors):  # ṽ = V - D H V
+                v[b * p : (b + 1) * p] += at[f] * xc
+            e = f_e @ at
             if homoskedastic:
-                rows = np.column_stack([e, v])
-                if w is not None:
-                    rows *= np.sqrt(w)[:, None]
-                return [np.linalg.qr(rows, mode="r")]
-            g = a @ kernel
-            xc = (a[:, d.covariate_columns] - mean) * (root_m / nobs)
+                rows = np.concatenate([e[None], v])
+                weighted = rows if w is None else rows * w
+                return [weighted @ rows.T]
+            g = kernel.T @ at
+            xc *= root_m / nobs
             out = []
+            rows = np.empty((1 + v.shape[0], at.shape[1]))
             for j in range(n_eff):
-                gj = root_s * g[:, j]
-                rows = np.column_stack([gj * e, gj[:, None] * v])
-                rows[:, 1 + j * p : 1 + (j + 1) * p] -= xc
+                gj = root_s * g[j]
+                np.multiply(gj, e, out=rows[0])
+                np.multiply(gj, v, out=rows[1:])
+                rows[1 + j * p : 1 + (j + 1) * p] -= xc
+                weighted = rows if w is None else rows * w
                 if codes is not None:
-                    weighted = rows if w is None else rows * w[:, None]
-                    out.append(group_sums(weighted, codes, n_groups))
+                    out.append(group_sums(weighted.T, codes, n_groups))
                 else:
-                    if w is not None:
-                        rows *= np.sqrt(w)[:, None]
-                    out.append(np.linalg.qr(rows, mode="r"))
+                    out.append(weighted @ rows.T)
             return out
 
         return on_chunk
 
     def combine_parts(self, total, part):
-        if self.n_groups is not None:
-            return [t + q for t, q in zip(total, part, strict=True)]
-        return [
-            np.linalg.qr(np.vstack([t, q]), mode="r")
-            for t, q in zip(total, part, strict=True)
-        ]
+        return [t + q for t, q in zip(total, part, strict=True)]
 
     def finish(self, model, parts) -> SensitivityForms:
         d, r = model.design, model.r
         p = d.n_covariates
-        size = 1 + d.n_directions
         estimate = model.structural.theta[self.effects]
-        factors = np.zeros((self.effects.size, size, size))
+        grams = []
         if self.homoskedastic:
-            t_e = _square(parts[0], size)
-            bread = solve_upper(
-                model.structural.factor, np.eye(d.n_params)
-            )  # F⁻¹: bread = F⁻¹F⁻ᵀ
+            bread = solve_upper(model.structural.factor, np.eye(d.n_params))  # F⁻¹
             xc = r[:, d.covariate_columns] - np.outer(r[:, 0], self.mean)
-            c_x = np.linalg.qr(xc, mode="r") * (self.root_mean / np.sqrt(self.nobs))
+            mean_cov = (xc.T @ xc) * (self.root_mean**2 / self.nobs)
             for j, term in enumerate(self.effects):
                 b_jj = float(bread[term] @ bread[term])
-                extra = np.zeros((p, size))
-                extra[:, 1 + j * p : 1 + (j + 1) * p] = -c_x
-                stacked = np.vstack([np.sqrt(b_jj) * self.root_struct * t_e, extra])
-                factors[j] = _square(np.linalg.qr(stacked, mode="r"), size)
+                gram = b_jj * self.root_struct**2 * parts[0]
+                block = slice(1 + j * p, 1 + (j + 1) * p)
+                gram[block, block] += mean_cov
+                grams.append(gram)
         else:
-            for j, part in enumerate(parts):
-                if self.n_groups is not None:
-                    part = np.linalg.qr(part, mode="r")
-                factors[j] = _square(part, size)
+            for part in parts:
+                grams.append(part.T @ part if self.n_groups is not None else part)
+        grams = np.stack([(g + g.T) / 2 for g in grams])
         return SensitivityForms(
-            estimate=estimate, shift=self.hv[self.effects], factors=factors
+            estimate=estimate, shift=self.hv[self.effects], grams=grams
         )
-
-
-def _square(factor: np.ndarray, size: int) -> np.ndarray:
-    """An upper-triangular factor padded with zero rows to ``size × size``."""
-    out = np.zeros((size, size))
-    rows = min(size, factor.shape[0])
-    out[:rows] = factor[:rows]
-    return out
 
 
 def quadratic_roots(q0: float, q1: float, q2: float) -> np.ndarray:
