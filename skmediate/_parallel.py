@@ -1,56 +1,50 @@
-"""Refits on any joblib backend, with the caller's configuration and warnings.
+"""Refits on any joblib backend, with scikit-learn's parallel helpers.
 
 The refit workloads (``bootstrap(engine="refit")``, ``SensitivityGrid(method=
-"refit")`` and ``simulate``) run their tasks with joblib, so any backend works:
-worker processes (loky), threads, or a Dask cluster through
-``joblib.parallel_config(backend="dask")``. Three things must not depend on
-the backend:
+"refit")`` and ``simulate``) map a module-level function over their tasks with
+:class:`sklearn.utils.parallel.Parallel` and ``delayed``, which carry the
+caller's scikit-learn configuration and warning filters into the workers, on
+any backend: worker processes (loky), threads, or a Dask cluster through
+``joblib.parallel_config(backend="dask")``. Each task records the warnings it
+issues with :func:`warnings.catch_warnings`, so that the caller can report
+them once per category.
 
-- the scikit-learn configuration (``sklearn.set_config``), which is thread-local
-  and absent from worker processes: :func:`parallel_map` captures it in the
-  calling thread and sets it around every task;
-- where joblib calls inside a task run: in the task's thread, not back on a
-  Dask cluster (see :func:`parallel_map`);
-- the warnings a task records. ``warnings.catch_warnings`` swaps the
-  process-wide filters and display hook, so on Python versions without
-  context-aware warnings two threads of one process that use it at once (the
-  threading backend, or Dask workers with several threads) lose each other's
-  warnings, let them reach the caller's filters (where ``"error"`` turns them
-  into failed fits), and can leave a recorder installed after they return.
-  :func:`record_warnings` is a thread-safe replacement.
+With the threading backend (or Dask workers with several threads) on Python
+versions without context-aware warnings, ``catch_warnings`` swaps the
+process-wide warning state, so warnings of tasks running at once in one
+process may be recorded by another task or shown rather than recorded; the
+results do not depend on it. Process-based backends do not share that state.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import joblib
-from sklearn import config_context, get_config
+from sklearn.utils.parallel import Parallel, delayed
 
 __all__ = ["parallel_map", "record_warnings"]
 
 
 class _Task:
-    """``function`` called under the scikit-learn configuration of the caller.
+    """``function`` with nested joblib calls kept in the task's thread.
 
-    Nested joblib calls default to one job in the task's thread. A module-level
-    class rather than a closure, so that it pickles with the standard library.
+    The tasks are the parallel level: joblib calls inside one (a transformer's
+    ``n_jobs``) run sequentially where the task runs, instead of sending tiny
+    tasks back to a Dask cluster (its backend ignores ``n_jobs``). A
+    module-level class rather than a closure, so that it pickles.
     """
 
-    def __init__(self, function: Callable, config: dict):
-        self.function = function
-        self.config = config
+    def __init__(self, function: Callable):
+        # not ``function``: sklearn's delayed copies the wrapped object's
+        # attributes onto its wrapper, whose own ``function`` is this task
+        self.target = function
 
     def __call__(self, *args):
-        with (
-            config_context(**self.config),
-            joblib.parallel_config(backend="threading", n_jobs=1),
-        ):
-            return self.function(*args)
+        with joblib.parallel_config(backend="threading", n_jobs=1):
+            return self.target(*args)
 
 
 def parallel_map(
@@ -63,17 +57,10 @@ def parallel_map(
 ) -> list | Iterator:
     """``function(*args)`` for every tuple of ``arguments``, in order, with joblib.
 
-    The backend is joblib's active one (``joblib.parallel_config``), so the
-    same call runs sequentially, on local processes or threads, or on a Dask
-    cluster. Results come back in the order of ``arguments`` whatever the
-    order in which the tasks finish, and ``function`` runs under the
-    scikit-learn configuration of the calling thread.
-
-    Inside a task, joblib calls that do not set ``n_jobs`` (such as a
-    ``ColumnTransformer`` fitting its transformers) run in the task's thread:
-    the tasks are the parallel level. Under the Dask backend they would
-    otherwise send tiny tasks back to the cluster (its backend ignores
-    ``n_jobs``) and release the worker's thread meanwhile.
+    The backend is joblib's active one (``joblib.parallel_config``); results
+    come back in the order of ``arguments`` whatever the order in which the
+    tasks finish, and ``function`` runs under the scikit-learn configuration
+    and warning filters of the calling thread.
 
     Parameters
     ----------
@@ -89,91 +76,22 @@ def parallel_map(
         Return a generator of the results (in order) instead of a list.
     verbose : int, default=0
         joblib's progress messages.
-
-    Returns
-    -------
-    list or generator
     """
-    task = _Task(function, get_config())
-    return joblib.Parallel(
+    task = _Task(function)
+    return Parallel(
         n_jobs=n_jobs,
         return_as="generator" if generator else "list",
         verbose=verbose,
-    )(joblib.delayed(task)(*args) for args in arguments)
-
-
-# -- thread-safe recording of warnings ----------------------------------------
-
-_lock = threading.Lock()
-_thread = threading.local()  # .log: the recording list of this thread, if any
-_session: dict = {"depth": 0, "catcher": None, "showwarning": None}
-
-
-def _show(message, category, filename, lineno, file=None, line=None):
-    """``warnings.showwarning`` during a session: to the thread's log if it records."""
-    log = getattr(_thread, "log", None)
-    if log is None:  # a thread that does not record: display as before the session
-        _session["showwarning"](message, category, filename, lineno, file, line)
-    else:
-        log.append(
-            warnings.WarningMessage(message, category, filename, lineno, file, line)
-        )
-
-
-def _open_session() -> None:
-    with _lock:
-        if _session["depth"] == 0:
-            catcher = warnings.catch_warnings()
-            catcher.__enter__()
-            warnings.simplefilter("always")
-            _session["catcher"] = catcher
-            _session["showwarning"] = warnings.showwarning
-            warnings.showwarning = _show
-        _session["depth"] += 1
-
-
-def _close_session() -> None:
-    with _lock:
-        _session["depth"] -= 1
-        if _session["depth"] == 0:
-            catcher = _session["catcher"]
-            _session["catcher"] = None
-            # The saved hook is kept: a thread whose own catch_warnings spans
-            # the session's end may reinstall _show, which then displays
-            # through it instead of failing.
-            catcher.__exit__(None, None, None)  # restores filters and showwarning
+    )(delayed(task)(*args) for args in arguments)
 
 
 @contextmanager
 def record_warnings():
-    """Record every warning issued in this thread, as ``catch_warnings(record=True)``.
+    """Record every warning issued inside, as ``catch_warnings(record=True)``.
 
-    Yields the list of recorded ``warnings.WarningMessage`` (attributes
-    ``category``, ``message``, ...); every warning is recorded (the filter
-    action is ``"always"``), none is displayed or raised.
-
-    Notes
-    -----
-    Safe when several threads of a process record at once. With
-    context-aware warnings (Python 3.14 with ``-X context_aware_warnings``,
-    the default of free-threaded builds) ``catch_warnings`` keeps its state
-    per thread and is used as is. Otherwise the first recording thread
-    installs ``"always"`` and a display hook that routes each warning to the
-    log of the thread issuing it, and the last one to finish restores the
-    filters and hook it found; meanwhile, warnings of threads that do not
-    record are displayed as before, under the ``"always"`` action.
+    Yields the list of ``warnings.WarningMessage``; every warning is recorded
+    (the filter action is ``"always"``), none is shown or raised.
     """
-    if getattr(sys.flags, "context_aware_warnings", False):
-        with warnings.catch_warnings(record=True) as log:
-            warnings.simplefilter("always")
-            yield log
-        return
-    log: list = []
-    _open_session()
-    outer = getattr(_thread, "log", None)
-    _thread.log = log
-    try:
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
         yield log
-    finally:
-        _thread.log = outer
-        _close_session()

