@@ -42,17 +42,16 @@ ENGINES = ("auto", "vectorized", "refit")
 _BLOCK_BYTES = 64 * 2**20
 
 # Fitted attributes of the built-in estimators that the vectorized engine
-# computes: the source array and the positions in it (terms are ordered
-# intercept, covariates, controls, treatment, mediator). Attributes read from
-# the estimates have their standard errors at the same positions of
-# ``result_.std_errors``.
+# computes: the source array and which structural terms (see
+# ``Design.terms_of``). Attributes read from the estimates have their standard
+# errors at the same positions of ``result_.std_errors``.
 _TERMS = {
-    "intercept_": ("params", slice(0, 1)),
-    "coef_": ("params", slice(1, None)),
-    "direct_effect_": ("params", slice(-2, -1)),
-    "mediator_effect_": ("params", slice(-1, None)),
-    "result_.params": ("params", slice(None)),
-    "result_.std_errors": ("std_errors", slice(None)),
+    "intercept_": ("params", "intercept"),
+    "coef_": ("params", "coefficients"),
+    "direct_effect_": ("params", "treatment"),
+    "mediator_effect_": ("params", "mediators"),
+    "result_.params": ("params", "all"),
+    "result_.std_errors": ("std_errors", "all"),
 }
 
 ConfidenceInterval = namedtuple("ConfidenceInterval", ["low", "high"])
@@ -231,7 +230,8 @@ class _Statistic:
                 "statistic can return a DataFrame with columns 'estimate' and "
                 "'std_error'."
             )
-        se = owner.result_.std_errors.to_numpy()[_TERMS[path][1]]
+        design = owner.result_.model.design
+        se = owner.result_.std_errors.to_numpy()[design.terms_of(_TERMS[path][1])]
         return se.reshape(size)
 
     def _evaluate_callable(self, fitted, with_se: bool):
@@ -276,11 +276,12 @@ class _Statistic:
             return f"the vectorized engine computes only {list(_TERMS)}; not {unknown}"
         return None
 
-    def from_batch(self, params: np.ndarray, std_errors: np.ndarray | None):
+    def from_batch(self, design, params: np.ndarray, std_errors: np.ndarray | None):
         """Values and standard errors (b × m) from batched estimates."""
         values, ses = [], []
         for path in self.paths:
-            source, positions = _TERMS[path]
+            source, terms = _TERMS[path]
+            positions = design.terms_of(terms)
             block = (params if source == "params" else std_errors)[:, positions]
             values.append(block)
             if std_errors is not None and source == "params":
@@ -1106,7 +1107,9 @@ def _collect(resampler, vectorized, scheme, blocks, total, n_jobs, progress):
         # many small products and factorizations: one BLAS thread is faster
         with threadpool_limits(1, user_api="blas"):
             params, std_errors, suspect = vectorized.fit(scheme, block)
-        values, ses = resampler.statistic.from_batch(params, std_errors)
+        values, ses = resampler.statistic.from_batch(
+            vectorized.design, params, std_errors
+        )
         start = 0
         for b in np.flatnonzero(suspect):  # refit these exactly, in order
             collector.add_block(values[start:b], ses[start:b])

@@ -413,7 +413,7 @@ def test_json(runs, ref):
     doc = json.loads(_ok(runs["json"]))
     check_schema(doc, _readme_schema())
     assert list(doc) == list(_readme_schema())  # documented order
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["skmediate_version"] == skmediate.__version__
     assert doc["settings"]["covariate_terms"] == list(ref.grid.covariate_names_)
     assert doc["settings"]["control_terms"] == ["z1"]

@@ -137,6 +137,17 @@ class Design:
     def mediator_terms(self) -> slice:
         return slice(self.n_exog, self.n_exog + self.n_mediators)
 
+    def terms_of(self, what: str) -> slice:
+        """The structural terms ``what`` is: "intercept", "coefficients" (all
+        but the intercept), "treatment", "mediators" or "all"."""
+        return {
+            "intercept": slice(0, 1),
+            "coefficients": slice(1, self.n_params),
+            "treatment": slice(self.treatment_term, self.treatment_term + 1),
+            "mediators": self.mediator_terms,
+            "all": slice(0, self.n_params),
+        }[what]
+
     @cached_property
     def effect_terms(self) -> np.ndarray:
         """The treatment's and the mediators' terms: the effects of the model."""
@@ -323,6 +334,26 @@ class Design:
     def term_shift(self, shift: np.ndarray) -> np.ndarray:
         """The shift of each structural term (0 for the intercept)."""
         return np.concatenate([[0.0], shift[self.term_order]])
+
+    def instrument_basis(self, shift: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """``T`` with ``[1, X, Z, R, R·(X - X̄)] = Q T``, ``Q`` the shifted instruments.
+
+        ``R·(X - X̄) = (R - c_R)(X - c_X) + c_R (X - c_X) + (c_X - X̄)(R - c_R)
+        + c_R (c_X - X̄)``; the other columns only add their shift to the
+        intercept. Coefficients of the reported instruments are ``T⁻¹ γ``.
+        """
+        kw, p = self.n_exog, len(self.covariates)
+        c_x = shift[self._raw["covariates"]]
+        t = np.eye(self.n_instruments)
+        t[0, 1 : 1 + p] = c_x
+        t[0, 1 + p : kw - 1] = shift[self._raw["controls"]]
+        t[0, kw - 1] = shift[0]
+        for i in range(p):
+            col = kw + i
+            t[1 + i, col] = shift[0]
+            t[kw - 1, col] = c_x[i] - mean[i]
+            t[0, col] = shift[0] * (c_x[i] - mean[i])
+        return t
 
     def reporting_matrix(self, shift: np.ndarray) -> np.ndarray:
         """``S`` with reported coefficients ``S θ`` (plus ``c_y`` on the intercept)."""

@@ -333,20 +333,8 @@ def first_stage_terms(model: FittedModel, j: int = 0):
     half = solve_upper(lead, np.eye(n_inst))
     rss = float(r[n_inst:, col] @ r[n_inst:, col])
     cov = half @ half.T * rss / (model.nobs - n_inst)
-    # reported columns Q_rep = Q_c T (see Design): coefficients T⁻¹ γ
-    t = np.eye(n_inst)
-    shift = model.shift
-    c_x = shift[d.raw_slice("covariates")]
-    c_r = shift[0]
-    xbar = model.covariate_mean
-    t[0, 1 : 1 + d.n_covariates] = c_x
-    t[0, 1 + d.n_covariates : kw - 1] = shift[d.raw_slice("controls")]
-    t[0, kw - 1] = c_r
-    for i in range(d.n_covariates):
-        col_i = kw + i
-        t[1 + i, col_i] = c_r
-        t[kw - 1, col_i] = c_x[i] - xbar[i]
-        t[0, col_i] = c_r * (c_x[i] - xbar[i])
+    # the reported instruments are the shifted ones times T: coefficients T⁻¹ γ
+    t = d.instrument_basis(model.shift, model.covariate_mean)
     coef_rep = np.linalg.solve(t, coef)
     cov_rep = np.linalg.solve(t, np.linalg.solve(t, cov).T)
     rss_w = float(r[kw:, col] @ r[kw:, col])

@@ -310,8 +310,32 @@ def _first_stage_blocks(report: Report, digits: int) -> list:
     return [
         Heading("First stage", 2),
         Table(("Statistic", "Value"), tuple(rows), "lr"),
-        Paragraph(fs.verdict),
+        Paragraph(stock_yogo_verdict(fs)),
     ]
+
+
+def stock_yogo_verdict(fs) -> str:
+    """The Stock-Yogo comparison of the first-stage F statistic, in words."""
+    head = (
+        f"The first-stage partial F statistic is {fs.f_statistic:.2f} with "
+        f"{fs.n_instruments} instrument{'s' if fs.n_instruments != 1 else ''}"
+    )
+    if fs.is_weak is None:
+        return (
+            f"{head}; Stock and Yogo tabulate no critical value for this many "
+            "instruments, so instrument strength cannot be judged by their rule."
+        )
+    rule = (
+        f"the Stock-Yogo critical value {fs.critical_value:.2f}, at which a "
+        "nominal 5% Wald test of the 2SLS estimates has actual size at most 15%"
+    )
+    if fs.is_weak:
+        return (
+            f"{head}, below {rule}: the instruments are weak. The IV estimates "
+            "may be biased toward the standard regression and their confidence "
+            "intervals may be too narrow."
+        )
+    return f"{head}, above {rule}: the instruments are not weak."
 
 
 def _effects_blocks(report: Report, digits: int, level: str) -> list:

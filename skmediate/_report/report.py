@@ -29,7 +29,7 @@ from skmediate._sensitivity import SensitivityGrid
 
 __all__ = ["Analysis", "Report", "build_report"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the first stage holds numbers only (no verdict)
 EFFECTS = ("direct_effect", "mediator_effect")
 # Arms are listed one by one for a treatment with at most this many values.
 MAX_ARMS = 10
@@ -119,7 +119,7 @@ class MethodEstimates:
 
 @dataclass(frozen=True)
 class FirstStage:
-    """First-stage diagnostics of the excluded instruments, with a verdict."""
+    """First-stage diagnostics of the excluded instruments (the renderer words the verdict)."""
 
     instruments: tuple[str, ...]
     n_instruments: int
@@ -133,7 +133,6 @@ class FirstStage:
     cov_type: str
     critical_value: float
     is_weak: bool | None
-    verdict: str
 
 
 @dataclass(frozen=True)
@@ -509,30 +508,6 @@ def estimates_row(method: str, label: str, estimator) -> MethodEstimates:
     )
 
 
-def stock_yogo_verdict(fs) -> str:
-    """The Stock-Yogo comparison of the first-stage F statistic, in words."""
-    head = (
-        f"The first-stage partial F statistic is {fs.f_statistic:.2f} with "
-        f"{fs.n_instruments} instrument{'s' if fs.n_instruments != 1 else ''}"
-    )
-    if fs.is_weak is None:
-        return (
-            f"{head}; Stock and Yogo tabulate no critical value for this many "
-            "instruments, so instrument strength cannot be judged by their rule."
-        )
-    rule = (
-        f"the Stock-Yogo critical value {fs.critical_value:.2f}, at which a "
-        "nominal 5% Wald test of the 2SLS estimates has actual size at most 15%"
-    )
-    if fs.is_weak:
-        return (
-            f"{head}, below {rule}: the instruments are weak. The IV estimates "
-            "may be biased toward the standard regression and their confidence "
-            "intervals may be too narrow."
-        )
-    return f"{head}, above {rule}: the instruments are not weak."
-
-
 def first_stage_section(iv) -> FirstStage:
     fs = iv.first_stage_
     return FirstStage(
@@ -548,7 +523,6 @@ def first_stage_section(iv) -> FirstStage:
         cov_type=fs.cov_type,
         critical_value=float(fs.critical_value),
         is_weak=fs.is_weak,
-        verdict=stock_yogo_verdict(fs),
     )
 
 
