@@ -38,7 +38,7 @@ ENGINES = ("auto", "vectorized", "refit")
 
 # Memory for one block of resamples (their weights, multipliers and row
 # expansions) in the vectorized engine; row-chunk temporaries come on top (see
-# skmediate._batched).
+# skmediate._numerics.batched).
 _BLOCK_BYTES = 64 * 2**20
 
 # Fitted attributes of the built-in estimators that the vectorized engine
@@ -904,10 +904,12 @@ def bootstrap(
 
     Vectorized engine. For weights ``w_b`` the 2SLS estimates and their
     covariances are functions of the weighted cross-products
-    ``Σ_i w_bi z_i z_iᵀ`` of ``z = [1, X, Z, R, R·(X - X̄), M, y]``, formed for
-    a block of resamples by one matrix product on centered, column-scaled
-    data and solved by batched Cholesky and QR factorizations (see
-    ``skmediate._batched``). Each refit centers the interactions at its own
+    ``Σ_i w_bi a_i a_iᵀ`` of the rows of the fit's matrix ``A`` (see the
+    README's Numerics), formed for a block of resamples by one matrix product
+    on column-scaled rows; their Cholesky factors are the factors of the
+    resamples' fits, from which the estimates and covariances follow as for
+    one fit, broadcast over the block (``skmediate._numerics.batched``, with
+    the same covariance table). Each refit centers the interactions at its own
     weighted mean ``X̄_w``; that changes the first-stage coefficient on ``R``
     but not the column space of the instruments, hence none of the
     statistics the engine computes, which it therefore forms with one

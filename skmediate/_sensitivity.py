@@ -55,11 +55,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     Parameters
     ----------
     estimator : IVMediationRegressor, NaiveMediationRegressor or Pipeline
-        The estimator (or a Pipeline ending in one) to analyse. For
-        ``method="refit"`` any estimator exposing ``direct_effect_``,
-        ``mediator_effect_``, ``result_`` (with ``std_errors`` and
-        ``conf_int()`` indexed by term name) and the fitted role transformer
-        ``column_transformer_`` works.
+        The estimator (or a Pipeline ending in one) to analyse.
     tau_direct, tau_mediator : dict, array-like or None, default=None
         Values of ``τ_R`` and ``τ_M``. Either dicts ``{covariate name: list of
         values}`` — the grid is the cartesian product over both dicts, and
@@ -128,6 +124,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     cluster, with weights) is a quadratic form in ``τ``. The shift of any grid
     point from ``τ = 0`` is the sum of its single-component shifts, as in the
     paper's Table 2.
+
+    The outcome's shift depends on ``X̄``, which is estimated: the effect
+    ``j`` at ``τ`` moves by ``τ_jᵀ(X̄ - E X)``, so its variance is that of
+    ``θ_j + τ_jᵀ X̄`` from the stacked scores of the structural equation and
+    the covariate means (with ``X̄`` taken as known, the intervals under-cover
+    when the effects vary with ``X``). The closed form and the refits use this
+    same rule. The closed forms are accumulated in the passes of the one fit
+    of the estimator at ``τ = 0``.
 
     References
     ----------

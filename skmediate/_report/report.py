@@ -2,7 +2,7 @@
 
 :func:`build_report` fits the naive and the instrumental-variable estimators and
 collects every section of the analysis into a frozen :class:`Report`;
-:mod:`skmediate._render` turns it into text, Markdown, JSON or HTML. Each
+:mod:`skmediate._report.render` turns it into text, Markdown, JSON or HTML. Each
 section comes from one small function that reads the estimators' own results
 (``result_``, ``result_.effects``, ``first_stage_``,
 ``anderson_rubin_confidence_set()``), :class:`SensitivityGrid` or
