@@ -6,10 +6,17 @@ grid (``--refit-points``) and extrapolated linearly to G; the largest relative
 difference of estimates, standard errors and CI bounds between the two methods
 is taken over that subset.
 
-Usage: python benchmarks/bench_sensitivity.py [--n 100000] [--sizes 16 1000 10000]
-       [--refit-points 16] [--quick]
+A second table sets the grid's fit beside a bare fit of the estimator:
+``SensitivityGrid.fit`` with 16 points (τ on two covariates for each effect)
+against ``IVMediationRegressor.fit`` on the same data, at ``--large`` rows
+with 10 covariates (best of ``--repeat``, interleaved). The grid's closed
+form is accumulated in the passes of its one fit.
 
-``--quick`` uses n = 10^4, grids of 16 and 1 000 points and 4 refits.
+Usage: python benchmarks/bench_sensitivity.py [--n 100000] [--sizes 16 1000 10000]
+       [--refit-points 16] [--large 1000000] [--repeat 3] [--quick]
+
+``--quick`` uses n = 10^4, grids of 16 and 1 000 points, 4 refits, and
+10^5 rows for the second table.
 """
 
 from __future__ import annotations
@@ -46,12 +53,15 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 1_000, 10_000])
     parser.add_argument("--refit-points", type=int, default=16)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--quick", action="store_true", help="n = 10^4, grids of 16 and 1 000 points"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.sizes, args.refit_points = 10_000, [16, 1_000], 4
+        args.large, args.repeat = 100_000, 1
 
     X, y = make_data(args.n)
     est = IVMediationRegressor(treatment="r", mediator="m", cov_type="HC1")
@@ -88,6 +98,49 @@ def main(argv=None):
             f"{t_refit / t_closed:>12.0f}x {diff:>13.2e}"
         )
     print("* refit time extrapolated from the first", args.refit_points, "grid points")
+    print()
+    grid_against_fit(args.large, args.repeat)
+
+
+def grid_against_fit(n: int, repeat: int) -> None:
+    """``SensitivityGrid.fit`` with 16 points against a bare fit, 10 covariates."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 10))
+    r = rng.integers(0, 2, n).astype(float)
+    u = rng.normal(size=n)
+    m = r * (0.5 + x @ np.full(10, 0.3)) + u + rng.normal(size=n)
+    y = 1 + x.sum(axis=1) - r + 2 * m + u + rng.normal(size=n) * (1 + r)
+    X = np.column_stack([r, m, x])
+    est = IVMediationRegressor(treatment=0, mediator=1, cov_type="HC1")
+    grid = SensitivityGrid(
+        est,
+        tau_direct={"x2": [0.0, 0.5], "x3": [0.0, 0.5]},
+        tau_mediator={"x2": [0.0, 0.5], "x3": [0.0, 0.5]},
+    )
+    times = {"fit": [], "grid": []}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+        grid.fit(X, y)
+        for _ in range(repeat):
+            for name, fn in (
+                ("fit", lambda: est.fit(X, y)),
+                ("grid", lambda: grid.fit(X, y)),
+            ):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    t_fit, t_grid = min(times["fit"]), min(times["grid"])
+    header = (
+        f"{'n':>9} {'points':>7} {'fit s':>8} {'grid fit s':>11} {'grid / fit':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    print(
+        f"{n:>9} {len(grid.grid_):>7} {t_fit:>8.3f} {t_grid:>11.3f} {t_grid / t_fit:>10.2f}x"
+    )
 
 
 if __name__ == "__main__":

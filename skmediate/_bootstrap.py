@@ -14,7 +14,7 @@ from scipy.special import ndtr, ndtri
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
 from skmediate._numerics.batched import ClusterSpec, tsls_batch, wild_batch
@@ -1105,9 +1105,11 @@ def _collect(resampler, vectorized, scheme, blocks, total, n_jobs, progress):
         for result in _progress(resampler.refit(tasks, n_jobs), total, progress):
             collector.add(*result)
         return collector
+    # many small products and factorizations: one BLAS thread is faster (the
+    # libraries are found once per call, which takes milliseconds)
+    blas = ThreadpoolController()
     for block in blocks:
-        # many small products and factorizations: one BLAS thread is faster
-        with threadpool_limits(1, user_api="blas"):
+        with blas.limit(limits=1, user_api="blas"):
             params, std_errors, suspect = vectorized.fit(scheme, block)
         values, ses = resampler.statistic.from_batch(
             vectorized.design, params, std_errors
