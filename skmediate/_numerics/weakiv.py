@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special
 
+from skmediate._numerics.diagnostics import wald_statistic
 from skmediate._numerics.model import FittedModel
 
 __all__ = [
@@ -138,13 +139,7 @@ def _blocks(moments: AndersonRubinMoments):
 def _robust_stat(moments: AndersonRubinMoments, theta0: float) -> float:
     a, b, vyy, vym, vmm = _blocks(moments)
     pi = a - theta0 * b
-    cov = vyy - theta0 * (vym + vym.T) + theta0**2 * vmm
-    try:
-        lower = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        return float(pi @ np.linalg.lstsq(cov, pi, rcond=None)[0])
-    half = np.linalg.solve(lower, pi)
-    return float(half @ half)
+    return wald_statistic(pi, vyy - theta0 * (vym + vym.T) + theta0**2 * vmm)
 
 
 def _is_f(moments: AndersonRubinMoments) -> bool:
@@ -323,12 +318,7 @@ def _robust_set(moments: AndersonRubinMoments, c: float) -> list[tuple[float, fl
 def wald_at_infinity(moments: AndersonRubinMoments) -> float:
     """``lim W(θ₀)`` as ``θ₀ → ±∞``: the robust first-stage Wald statistic ``bᵀVmm⁻¹b``."""
     _, b, _, _, vmm = _blocks(moments)
-    try:
-        lower = np.linalg.cholesky(vmm)
-    except np.linalg.LinAlgError:
-        return float(b @ np.linalg.lstsq(vmm, b, rcond=None)[0])
-    half = np.linalg.solve(lower, b)
-    return float(half @ half)
+    return wald_statistic(b, vmm)
 
 
 def _polish(moments, c, theta, steps: int = 3) -> float:
