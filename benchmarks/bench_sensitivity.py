@@ -9,7 +9,7 @@ is taken over that subset.
 A second table sets the grid's fit beside a bare fit of the estimator:
 ``SensitivityGrid.fit`` with 16 points (τ on two covariates for each effect)
 against ``IVMediationRegressor.fit`` on the same data, at ``--large`` rows
-with 10 covariates (best of ``--repeat``, interleaved). The grid's closed
+with 2 and with 10 covariates (best of ``--repeat``, interleaved). The grid's closed
 form is accumulated in the passes of its one fit.
 
 Usage: python benchmarks/bench_sensitivity.py [--n 100000] [--sizes 16 1000 10000]
@@ -103,44 +103,44 @@ def main(argv=None):
 
 
 def grid_against_fit(n: int, repeat: int) -> None:
-    """``SensitivityGrid.fit`` with 16 points against a bare fit, 10 covariates."""
+    """``SensitivityGrid.fit`` with 16 points against a bare fit, 2 and 10 covariates."""
     import warnings
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, 10))
-    r = rng.integers(0, 2, n).astype(float)
-    u = rng.normal(size=n)
-    m = r * (0.5 + x @ np.full(10, 0.3)) + u + rng.normal(size=n)
-    y = 1 + x.sum(axis=1) - r + 2 * m + u + rng.normal(size=n) * (1 + r)
-    X = np.column_stack([r, m, x])
-    est = IVMediationRegressor(treatment=0, mediator=1, cov_type="HC1")
-    grid = SensitivityGrid(
-        est,
-        tau_direct={"x2": [0.0, 0.5], "x3": [0.0, 0.5]},
-        tau_mediator={"x2": [0.0, 0.5], "x3": [0.0, 0.5]},
-    )
-    times = {"fit": [], "grid": []}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(X, y)
-        grid.fit(X, y)
-        for _ in range(repeat):
-            for name, fn in (
-                ("fit", lambda: est.fit(X, y)),
-                ("grid", lambda: grid.fit(X, y)),
-            ):
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-    t_fit, t_grid = min(times["fit"]), min(times["grid"])
     header = (
-        f"{'n':>9} {'points':>7} {'fit s':>8} {'grid fit s':>11} {'grid / fit':>11}"
+        f"{'n':>9} {'covariates':>10} {'points':>7} {'fit s':>8} {'grid fit s':>11} "
+        f"{'grid / fit':>11}"
     )
     print(header)
     print("-" * len(header))
-    print(
-        f"{n:>9} {len(grid.grid_):>7} {t_fit:>8.3f} {t_grid:>11.3f} {t_grid / t_fit:>10.2f}x"
-    )
+    for p in (2, 10):
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(n, p))
+        r = rng.integers(0, 2, n).astype(float)
+        u = rng.normal(size=n)
+        m = r * (0.5 + x @ np.full(p, 0.3)) + u + rng.normal(size=n)
+        y = 1 + x.sum(axis=1) - r + 2 * m + u + rng.normal(size=n) * (1 + r)
+        X = np.column_stack([r, m, x])
+        est = IVMediationRegressor(treatment=0, mediator=1, cov_type="HC1")
+        grid = SensitivityGrid(
+            est,
+            tau_direct={"x2": [0.0, 0.5], "x3": [0.0, 0.5]},
+            tau_mediator={"x2": [0.0, 0.5], "x3": [0.0, 0.5]},
+        )
+        times = {"fit": [], "grid": []}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y)
+            grid.fit(X, y)
+            for _ in range(repeat):
+                for name, fitted in (("fit", est), ("grid", grid)):
+                    start = time.perf_counter()
+                    fitted.fit(X, y)
+                    times[name].append(time.perf_counter() - start)
+        t_fit, t_grid = min(times["fit"]), min(times["grid"])
+        print(
+            f"{n:>9} {p:>10} {len(grid.grid_):>7} {t_fit:>8.3f} {t_grid:>11.3f} "
+            f"{t_grid / t_fit:>10.2f}x"
+        )
 
 
 if __name__ == "__main__":

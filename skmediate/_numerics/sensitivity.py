@@ -171,25 +171,26 @@ class _Prepared:
         n_eff, root_s, root_m = self.effects.size, self.root_struct, self.root_mean
         nobs, homoskedastic, n_groups = self.nobs, self.homoskedastic, self.n_groups
 
+        # one product with A's rows gives the residual, -D H V and the influence
+        n_dir = hv.shape[1]
+        forms = np.vstack([f_e[None], h_rows, root_s * kernel.T])
+
         def on_chunk(a, w, codes):
             at = a.T
             xc = at[covariates] - mean[:, None]  # x - X̄
-            v = h_rows @ at  # -D H V, one product over all columns of A
+            product = forms @ at
+            ev = product[: 1 + n_dir]  # [e, -D H V]
             for b, f in enumerate(factors):  # ṽ = V - D H V
-                v[b * p : (b + 1) * p] += at[f] * xc
-            e = f_e @ at
+                ev[1 + b * p : 1 + (b + 1) * p] += at[f] * xc
             if homoskedastic:
-                rows = np.concatenate([e[None], v])
-                weighted = rows if w is None else rows * w
-                return [weighted @ rows.T]
-            g = kernel.T @ at
+                weighted = ev if w is None else ev * w
+                return [weighted @ ev.T]
+            g = product[1 + n_dir :]
             xc *= root_m / nobs
             out = []
-            rows = np.empty((1 + v.shape[0], at.shape[1]))
+            rows = np.empty_like(ev)
             for j in range(n_eff):
-                gj = root_s * g[j]
-                np.multiply(gj, e, out=rows[0])
-                np.multiply(gj, v, out=rows[1:])
+                np.multiply(g[j], ev, out=rows)
                 rows[1 + j * p : 1 + (j + 1) * p] -= xc
                 weighted = rows if w is None else rows * w
                 if codes is not None:
