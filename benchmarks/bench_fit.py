@@ -225,7 +225,7 @@ def main(argv=None):
         print(
             f"{n:>9} {t_ours:>12.4f} {t_theirs:>15.4f} {t_theirs / t_ours:>6.1f}x "
             f"{coef_diff:>18.2e} {se_diff:>16.2e} "
-            f"{mem_ours:>13.1f}x {mem_theirs:>16.1f}x"
+            f"{mem_ours:>13.2f}x {mem_theirs:>16.1f}x"
         )
     print("mem: peak traced allocation during the fit / bytes of X and y")
     print()
