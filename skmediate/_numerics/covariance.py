@@ -25,6 +25,7 @@ and the stacked matrix stays positive semi-definite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,10 +44,14 @@ class CovarianceType:
         Where the meat comes from: the factor (homoskedastic errors), the
         sum of the rows' score outer products, or that of the clusters'
         score sums.
+    factor : callable
+        ``factor(n, k, G)``: the small-sample factor of a column whose
+        equation has ``k`` parameters (arrays broadcast).
     """
 
     name: str
     meat: str
+    factor: Callable
 
     @property
     def homoskedastic(self) -> bool:
@@ -65,31 +70,39 @@ class CovarianceType:
             if n_clusters is not None:
                 n_clusters = np.asarray(n_clusters, dtype=float)[..., None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            if self.name == "unadjusted":
-                value = 1.0 / nobs + 0 * n_params
-            elif self.name == "classical":
-                value = 1.0 / (nobs - n_params)
-            elif self.name == "HC0":
-                value = 1.0 + 0 * n_params + 0 * nobs
-            elif self.name == "HC1":
-                value = nobs / (nobs - n_params)
-            else:
-                value = n_clusters / (n_clusters - 1) * (nobs - 1) / (nobs - n_params)
-        return np.sqrt(value)
+            value = self.factor(nobs, n_params, n_clusters)
+        return np.sqrt(
+            np.broadcast_to(value, np.broadcast_shapes(nobs.shape, n_params.shape))
+        )
 
-    def dof(self, nobs, n_params, n_clusters=None) -> float:
-        """Residual degrees of freedom of the column's equation (for t and F references)."""
-        if self.clustered:
-            return float(n_clusters - 1)
-        return float(nobs - n_params)
+
+# the small-sample factors (n observations, k parameters, g clusters)
+def _unadjusted(n, k, g):
+    return 1.0 / n
+
+
+def _classical(n, k, g):
+    return 1.0 / (n - k)
+
+
+def _hc0(n, k, g):
+    return 1.0
+
+
+def _hc1(n, k, g):
+    return n / (n - k)
+
+
+def _cluster(n, k, g):
+    return g / (g - 1) * (n - 1) / (n - k)
 
 
 COV_TYPES: dict[str, CovarianceType] = {
-    "unadjusted": CovarianceType("unadjusted", "homoskedastic"),
-    "classical": CovarianceType("classical", "homoskedastic"),
-    "HC0": CovarianceType("HC0", "rows"),
-    "HC1": CovarianceType("HC1", "rows"),
-    "cluster": CovarianceType("cluster", "clusters"),
+    "unadjusted": CovarianceType("unadjusted", "homoskedastic", _unadjusted),
+    "classical": CovarianceType("classical", "homoskedastic", _classical),
+    "HC0": CovarianceType("HC0", "rows", _hc0),
+    "HC1": CovarianceType("HC1", "rows", _hc1),
+    "cluster": CovarianceType("cluster", "clusters", _cluster),
 }
 
 

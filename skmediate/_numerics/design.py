@@ -251,20 +251,6 @@ class Design:
         return out
 
     @cached_property
-    def raw_columns(self) -> np.ndarray:
-        """The column of ``A`` of each raw column."""
-        m, c = self.mediator_columns, self.covariate_columns
-        q = len(self.controls)
-        return np.concatenate(
-            [
-                [self.treatment_column],
-                np.arange(m.start, m.stop),
-                np.arange(c.start, c.stop),
-                np.arange(c.stop, c.stop + q),
-            ]
-        ).astype(np.intp)
-
-    @cached_property
     def term_order(self) -> np.ndarray:
         """Raw column of each structural term after the intercept."""
         m, p, q = self.n_mediators, len(self.covariates), len(self.controls)

@@ -23,7 +23,6 @@ from functools import cached_property
 
 import numpy as np
 
-from skmediate._numerics.covariance import CovarianceType
 from skmediate._numerics.rows import group_sums
 from skmediate._numerics.tsls import solve_leading
 
@@ -209,8 +208,3 @@ def sandwich(p: np.ndarray, meat: np.ndarray, roots: np.ndarray) -> np.ndarray:
     scaled = p * roots[..., :, None]
     cov = np.swapaxes(scaled, -1, -2) @ meat @ scaled
     return (cov + np.swapaxes(cov, -1, -2)) / 2
-
-
-def roots_of(kind: CovarianceType, layout: Layout, nobs, n_clusters=None) -> np.ndarray:
-    """The root factor of every column of ``layout``."""
-    return kind.root_factor(nobs, layout.n_params, n_clusters)
