@@ -16,6 +16,7 @@ from skmediate._sensitivity import SensitivityGrid
 from skmediate.exceptions import (
     DegenerateBootstrapWarning,
     FailedResampleWarning,
+    FewClustersWarning,
     RankDeficiencyError,
     WeakInstrumentWarning,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "ConfidenceInterval",
     "DegenerateBootstrapWarning",
     "FailedResampleWarning",
+    "FewClustersWarning",
     "FirstStageDiagnostics",
     "IVMediationRegressor",
     "MediationResult",

@@ -18,6 +18,7 @@ from threadpoolctl import ThreadpoolController
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
 from skmediate._numerics.batched import ClusterSpec, tsls_batch, wild_batch
+from skmediate._numerics.covariance import cov_type as covariance_type
 from skmediate._numerics.rows import is_dask
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._resampling import (
@@ -508,9 +509,10 @@ class _Vectorized:
         # rows are their own units: a resample's values are the row values
         self.identity = self.codes.shape[0] == units.n_units and not units.clustered
         self.cov_type = fitted.cov_type if with_cov else None
+        self.clustered = with_cov and covariance_type(fitted.cov_type).clustered
         self.cluster_codes = None
         self.cells = None
-        if self.cov_type == "cluster":
+        if self.clustered:
             _, codes = np.unique(np.asarray(inputs.groups), return_inverse=True)
             self.cluster_codes = codes.reshape(-1)
             if units.clustered:
@@ -521,7 +523,7 @@ class _Vectorized:
                 self.cell_units = cell_pairs[:, 0]
 
     def _cluster(self, scheme: str, values: np.ndarray) -> ClusterSpec | None:
-        if self.cov_type != "cluster":
+        if not self.clustered:
             return None
         if self.cells is None or scheme != "pairs":
             return ClusterSpec(self.cluster_codes)

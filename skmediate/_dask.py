@@ -182,7 +182,8 @@ def dask_inputs(
     if cluster:
         if groups is None:
             raise ValueError(
-                "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
+                "a cluster-robust cov_type needs the cluster labels: pass "
+                "fit(..., groups=...)"
             )
         if not is_dask(groups):
             groups = check_groups(groups, n)

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skmediate._dask import dask_inputs, dask_template
-from skmediate._numerics.covariance import COV_TYPES
+from skmediate._numerics.covariance import COV_TYPES, cov_type
 from skmediate._numerics.design import Design
 from skmediate._numerics.diagnostics import first_stage_f, stock_yogo_critical_value
 from skmediate._numerics.engine import fit_model
@@ -37,7 +37,11 @@ from skmediate._validation import (
     fit_features,
     is_dataframe,
 )
-from skmediate.exceptions import RankDeficiencyError, WeakInstrumentWarning
+from skmediate.exceptions import (
+    FewClustersWarning,
+    RankDeficiencyError,
+    WeakInstrumentWarning,
+)
 
 __all__ = [
     "FitInputs",
@@ -118,10 +122,12 @@ def fit_mediation(
             kappa=kappa,
             fuller_alpha=alpha,
             sensitivity=sensitivity,
+            use_t=estimator.use_t,
         )
     except RankDeficiencyError as exc:
         raise ValueError(_rank_message(inputs.design, exc)) from None
     _set_fitted(estimator, model)
+    _warn_few_clusters(model)
     design = model.design
     if not design.instrumented:
         return inputs
@@ -142,6 +148,36 @@ def fit_mediation(
     return inputs
 
 
+# Below this many clusters, cluster-robust inference with normal critical
+# values is unreliable (Cameron and Miller 2015, section VI).
+FEW_CLUSTERS = 30
+
+
+def _warn_few_clusters(model) -> None:
+    kind, n_clusters = model.kind, model.n_clusters
+    if not kind.clustered or n_clusters >= FEW_CLUSTERS:
+        return
+    if kind.name == "CR2" and model.use_t:
+        return
+    k = model.design.n_params
+    rank = ""
+    if n_clusters - 1 < k and kind.name != "CR2":
+        rank = (
+            f" The {kind.name} covariance of the {k} coefficients has rank at "
+            f"most G - 1 = {n_clusters - 1}: joint tests of more restrictions "
+            "are not defined (reported as NaN)."
+        )
+    warnings.warn(
+        f"Only {n_clusters} clusters: cluster-robust standard errors are biased "
+        "downward and normal critical values over-reject with fewer than about "
+        f"{FEW_CLUSTERS} clusters. Use cov_type='CR2' with use_t=True "
+        "(Bell-McCaffrey degrees of freedom), use_t=True for t(G - 1) critical "
+        "values, or the wild cluster bootstrap (wild_bootstrap_test)." + rank,
+        FewClustersWarning,
+        stacklevel=4,
+    )
+
+
 def _outcome_name(y) -> str:
     name = getattr(y, "name", None)
     if name is not None and (isinstance(y, pd.Series) or hasattr(y, "to_dask_array")):
@@ -151,7 +187,7 @@ def _outcome_name(y) -> str:
 
 def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
     """Validate the input and resolve the roles (sets ``roles_``, ``n_features_in_``)."""
-    cluster = estimator.cov_type == "cluster"
+    cluster = cov_type(estimator.cov_type).clustered
     if is_dask(X):
         inputs = dask_inputs(
             X,
@@ -185,7 +221,8 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
     if cluster:
         if groups is None:
             raise ValueError(
-                "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
+                f"cov_type={estimator.cov_type!r} needs the cluster labels: pass "
+                "fit(..., groups=...)"
             )
         groups = check_groups(groups, n)
     else:
@@ -305,6 +342,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         ],
         "cov_type": [StrOptions(set(COV_TYPES))],
         "confidence_level": [Interval(Real, 0, 1, closed="neither")],
+        "use_t": ["boolean"],
     }
 
     _method = ""
@@ -320,6 +358,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         covariate_transformer="passthrough",
         cov_type="HC1",
         confidence_level=0.95,
+        use_t=False,
     ):
         self.treatment = treatment
         self.mediator = mediator
@@ -328,6 +367,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         self.covariate_transformer = covariate_transformer
         self.cov_type = cov_type
         self.confidence_level = confidence_level
+        self.use_t = use_t
 
     def _kappa_spec(self):
         return 1.0, 0.0
@@ -464,11 +504,18 @@ class IVMediationRegressor(_MediationRegressor):
         verbose_feature_names_out=False)``: a selector, unlike a list of names,
         also works on the controls. Term names come from its
         ``get_feature_names_out``.
-    cov_type : {"unadjusted", "classical", "HC0", "HC1", "cluster"}, default="HC1"
-        Covariance of the estimates (see Notes). ``"cluster"`` needs
-        ``groups`` in :meth:`fit`.
+    cov_type : {"unadjusted", "classical", "HC0", "HC1", "HC2", "HC3", \
+            "cluster", "CR0", "CR2"}, default="HC1"
+        Covariance of the estimates (see Notes). The cluster-robust types
+        (``"cluster"``, ``"CR0"``, ``"CR2"``) need ``groups`` in :meth:`fit`.
     confidence_level : float, default=0.95
         Level of the confidence intervals in :attr:`result_`.
+    use_t : bool, default=False
+        Use t and F reference distributions for intervals, p-values, Wald
+        tests and the Anderson–Rubin test: ``n - k`` degrees of freedom for
+        the classical and HC covariances, ``G - 1`` for ``cluster`` and
+        ``CR0``, and the Bell–McCaffrey degrees of freedom of each
+        coefficient for ``CR2`` (as ``estimatr`` and ``clubSandwich``).
     kappa : {"2sls", "liml", "fuller"} or float, default="2sls"
         The k-class estimator: two-stage least squares (``κ = 1``), limited
         information maximum likelihood (``κ`` estimated), Fuller's modified
@@ -551,10 +598,21 @@ class IVMediationRegressor(_MediationRegressor):
     - ``classical``: ``σ̂² = ε̂ᵀε̂/(n-k)`` (R ``ivreg``);
     - ``HC0``: ``B(Σ ε̂ᵢ² d̂ᵢd̂ᵢᵀ)B``;
     - ``HC1``: HC0 times ``n/(n-k)``;
-    - ``cluster``: ``B(Σ_g s_g s_gᵀ)B`` with ``s_g = Σ_{i∈g} ε̂ᵢd̂ᵢ``, times
-      ``G/(G-1)·(n-1)/(n-k)``.
+    - ``HC2``, ``HC3``: ``B(Σ ε̂ᵢ² d̂ᵢd̂ᵢᵀ / (1 - hᵢ)^a)B`` with ``a = 1, 2``
+      and the leverage ``hᵢ = d̂ᵢᵀBd̂ᵢ`` of the second-stage design ``D̂``
+      (``estimatr::iv_robust``; ``sandwich::vcovHC`` on an ``ivreg`` fit
+      uses ``dᵢᵀBd̂ᵢ`` with the observed mediator instead);
+    - ``cluster`` (CR1): ``B(Σ_g s_g s_gᵀ)B`` with ``s_g = Σ_{i∈g} ε̂ᵢd̂ᵢ``,
+      times ``G/(G-1)·(n-1)/(n-k)``; ``CR0`` without the factor;
+    - ``CR2`` (Bell and McCaffrey 2002): ``s_g = D̂_gᵀ A_g ε̂_g`` with
+      ``A_g = (I - D̂_g B D̂_gᵀ)^(-1/2)``, as estimatr and clubSandwich.
 
-    Confidence intervals and p-values are normal-based. The estimates are
+    Weights are frequency weights: leverages are those of each of the
+    ``w`` repeated rows, so a weighted fit equals the fit on repeated rows.
+
+    Confidence intervals and p-values are normal-based unless ``use_t``.
+    With fewer than 30 clusters a :class:`~skmediate.FewClustersWarning`
+    says so (unless ``cov_type="CR2"`` with ``use_t=True``). The estimates are
     consistent when the instruments predict the mediator (IV-A1), the average
     direct and mediator effects do not vary with ``X`` (IV-A2) and the
     mediator's level is independent of its effect given ``R`` and ``X``
@@ -667,6 +725,7 @@ class IVMediationRegressor(_MediationRegressor):
         covariate_transformer="passthrough",
         cov_type="HC1",
         confidence_level=0.95,
+        use_t=False,
         kappa="2sls",
         fuller_alpha=1.0,
     ):
@@ -678,6 +737,7 @@ class IVMediationRegressor(_MediationRegressor):
             covariate_transformer=covariate_transformer,
             cov_type=cov_type,
             confidence_level=confidence_level,
+            use_t=use_t,
         )
         self.kappa = kappa
         self.fuller_alpha = fuller_alpha
@@ -781,10 +841,13 @@ class NaiveMediationRegressor(_MediationRegressor):
         Further adjustment variables (treated like covariates here).
     covariate_transformer : "passthrough" or transformer, default="passthrough"
         Applied to the covariates and the controls.
-    cov_type : {"unadjusted", "classical", "HC0", "HC1", "cluster"}, default="HC1"
+    cov_type : {"unadjusted", "classical", "HC0", "HC1", "HC2", "HC3", \
+            "cluster", "CR0", "CR2"}, default="HC1"
         Covariance of the estimates, with the formulas of
         :class:`IVMediationRegressor` and ``D̂ = D``.
     confidence_level : float, default=0.95
+    use_t : bool, default=False
+        t and F reference distributions, as for :class:`IVMediationRegressor`.
 
     Attributes
     ----------

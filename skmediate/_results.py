@@ -41,29 +41,47 @@ def normal_quantile(confidence_level: float) -> float:
     return float(-special.ndtri((1 - confidence_level) / 2))
 
 
-def two_sided_pvalue(z):
-    """``2 P(N(0,1) > |z|)``, from the survival function (precise in the tails)."""
-    return 2 * special.ndtr(-np.abs(z))
+def two_sided_pvalue(z, df=None):
+    """``2 P(|T| > |z|)`` for ``T`` standard normal (``df`` None) or ``t(df)``."""
+    if df is None:
+        return 2 * special.ndtr(-np.abs(z))
+    return 2 * special.stdtr(df, -np.abs(z))
+
+
+def critical_quantile(confidence_level: float, df=None):
+    """The two-sided critical value: normal (``df`` None) or ``t(df)`` (broadcasts)."""
+    q = normal_quantile(confidence_level)
+    if df is None:
+        return q
+    return -special.stdtrit(np.asarray(df, dtype=float), (1 - confidence_level) / 2)
 
 
 def inference_frame(
-    estimate: np.ndarray, std_error: np.ndarray, index, confidence_level: float
+    estimate: np.ndarray, std_error: np.ndarray, index, confidence_level: float, df=None
 ) -> pd.DataFrame:
-    """Estimate, std_error, z, pvalue, lower, upper (normal-based)."""
-    q = normal_quantile(confidence_level)
+    """Estimate, std_error, z, pvalue, lower, upper.
+
+    Normal-based; with degrees of freedom ``df`` (one per row) the statistic
+    column is ``t``, intervals and p-values use ``t(df)`` and a column ``df``
+    follows.
+    """
+    q = critical_quantile(confidence_level, df)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = estimate / std_error
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "estimate": estimate,
             "std_error": std_error,
-            "z": z,
-            "pvalue": two_sided_pvalue(z),
+            "z" if df is None else "t": z,
+            "pvalue": two_sided_pvalue(z, df),
             "lower": estimate - q * std_error,
             "upper": estimate + q * std_error,
         },
         index=index,
     )
+    if df is not None:
+        frame["df"] = np.broadcast_to(np.asarray(df, dtype=float), estimate.shape)
+    return frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,37 +155,61 @@ class MediationResult:
         return pd.DataFrame(self.covariance, index=terms, columns=terms)
 
     @property
+    def use_t(self) -> bool:
+        """Whether intervals and tests use t and F reference distributions."""
+        return self.model.use_t
+
+    @property
+    def df(self) -> pd.Series | None:
+        """Degrees of freedom of each term's t test (None when normal-based).
+
+        ``n - k`` for the classical and heteroskedasticity-robust covariances,
+        ``G - 1`` for ``cluster`` and ``CR0``, and the Bell–McCaffrey
+        degrees of freedom of each coefficient for ``CR2``.
+        """
+        df = self.model.params_df
+        if df is None:
+            return None
+        return pd.Series(df, index=list(self.terms), name="df")
+
+    @property
     def zstats(self) -> pd.Series:
-        """``params / std_errors``."""
+        """``params / std_errors`` (t statistics with ``use_t``)."""
         return self.params / self.std_errors
 
     @property
     def pvalues(self) -> pd.Series:
-        """Two-sided p-values from the standard normal distribution."""
+        """Two-sided p-values from the standard normal distribution, or ``t(df)``."""
         return pd.Series(
-            two_sided_pvalue(self.zstats.to_numpy()),
+            two_sided_pvalue(self.zstats.to_numpy(), self.model.params_df),
             index=list(self.terms),
             name="pvalue",
         )
 
     def conf_int(self, confidence_level: float | None = None) -> pd.DataFrame:
-        """Normal-based confidence intervals, a DataFrame with columns ``lower``, ``upper``."""
+        """Confidence intervals (normal, or ``t(df)``), columns ``lower``, ``upper``."""
         level = self.confidence_level if confidence_level is None else confidence_level
         return self._frame(level)[["lower", "upper"]]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per term: estimate, std_error, z, pvalue, lower, upper."""
+        """One row per term: estimate, std_error, z (or t), pvalue, lower, upper (, df)."""
         return self._frame(self.confidence_level)
 
     def _frame(self, level: float) -> pd.DataFrame:
         se = np.sqrt(np.diag(self.covariance))
-        return inference_frame(self.estimates, se, list(self.terms), level)
+        return inference_frame(
+            self.estimates, se, list(self.terms), level, self.model.params_df
+        )
 
     def term_inference(self, term: str, level: float | None = None):
         """``(estimate, std_error, lower, upper)`` of one term, without pandas."""
         j = self.terms.index(term)
         est, se = float(self.estimates[j]), float(np.sqrt(self.covariance[j, j]))
-        q = normal_quantile(self.confidence_level if level is None else level)
+        df = self.model.params_df
+        q = critical_quantile(
+            self.confidence_level if level is None else level,
+            None if df is None else df[j],
+        )
         return est, se, est - q * se, est + q * se
 
     # -- effects, diagnostics, weak-IV-robust inference ----------------------------
@@ -195,6 +237,7 @@ class MediationResult:
             np.sqrt(np.diag(effects.cov)),
             pd.Index(EFFECT_NAMES, name="effect"),
             self.confidence_level,
+            effects.df,
         )
 
     @cached_property

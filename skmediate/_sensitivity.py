@@ -8,7 +8,6 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
@@ -18,6 +17,7 @@ from skmediate._estimators import _MediationRegressor, fit_mediation
 from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import ci_breakdown, refit_inference
 from skmediate._parallel import parallel_map, record_warnings
+from skmediate._results import critical_quantile
 from skmediate._validation import HasMethods, StrOptions, fit_context
 
 __all__ = ["SensitivityGrid"]
@@ -94,6 +94,10 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
         ``mediator_effect`` the estimate and its ``_se``, ``_ci_low``,
         ``_ci_high``.
+    critical_value_ : ndarray of shape (2,)
+        The critical values of the intervals of the direct and the mediator
+        effect: normal, or ``t`` with the degrees of freedom of the effect at
+        ``τ = 0`` when the estimator has ``use_t=True``.
     sensitivity_interval_ : pandas.DataFrame
         For each effect, the range of the point estimates over the grid
         (``estimate_low``, ``estimate_high``) and the union of the confidence
@@ -245,7 +249,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         self.grid_ = self._build_grid()
         self.method_ = method
         level = final.confidence_level
-        z = stats.norm.isf((1 - level) / 2)
+        # normal, or t with the degrees of freedom of the effects at τ = 0
+        df = final.result_._effects.df
+        z = np.broadcast_to(
+            critical_quantile(level, None if df is None else df[:2]), (2,)
+        )
+        self.critical_value_ = z
         if method == "closed_form":
             self.forms_ = model.sensitivity
             estimates, se = self.forms_.evaluate(self.grid_)
@@ -346,7 +355,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             self.breakdown_ = self._breakdown(level)
 
     def _breakdown(self, level):
-        z = stats.norm.isf((1 - level) / 2)
         p = len(self.covariate_names_)
         labels = [f"tau_direct[{n}]" for n in self.covariate_names_] + [
             f"tau_mediator[{n}]" for n in self.covariate_names_
@@ -355,7 +363,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         for j, effect in enumerate(EFFECTS):
             for component in range(2 * p):
                 h = self.forms_.shift[j, component]
-                up, down = ci_breakdown(self.forms_, j, component, z)
+                up, down = ci_breakdown(
+                    self.forms_, j, component, self.critical_value_[j]
+                )
                 rows.append(
                     {
                         "effect": effect,

@@ -3,6 +3,7 @@
 __all__ = [
     "DegenerateBootstrapWarning",
     "FailedResampleWarning",
+    "FewClustersWarning",
     "RankDeficiencyError",
     "WeakInstrumentWarning",
 ]
@@ -60,4 +61,19 @@ class FailedResampleWarning(RuntimeWarning):
     resample raised an error or gave a non-finite statistic. Such resamples are
     recorded as NaN in ``bootstrap_distribution``, counted in ``n_failed`` and
     left out of the interval.
+    """
+
+
+class FewClustersWarning(UserWarning):
+    """Too few clusters for cluster-robust inference with normal critical values.
+
+    Raised by a fit with a cluster-robust ``cov_type`` on fewer than 30
+    clusters (unless it already uses ``cov_type="CR2"`` with ``use_t=True``).
+    With few clusters the CR1 covariance is biased downward and normal
+    critical values over-reject. ``use_t=True`` (``t(G - 1)``), the
+    bias-reduced ``cov_type="CR2"`` with its Bell–McCaffrey degrees of freedom,
+    or the wild cluster bootstrap (``wild_bootstrap_test``) hold their level
+    far better. With ``G - 1`` below the number of coefficients the CR0/CR1
+    covariance is singular: a joint test of more than ``G - 1`` restrictions
+    is not defined and is reported as NaN.
     """

@@ -576,7 +576,7 @@ def plot_sensitivity_surface(
         tau = np.zeros((mesh_x.size, len(columns)))
         tau[:, ix], tau[:, iy] = mesh_x.ravel(), mesh_y.ravel()
         estimates, se = grid.forms_.evaluate(tau)
-        z = stats.norm.isf((1 - grid.confidence_level_) / 2)
+        z = grid.critical_value_[j]  # the grid's own critical value (normal or t)
         estimate = estimates[:, j].reshape(mesh_x.shape)
         covers = (np.abs(estimates[:, j]) <= z * se[:, j]).reshape(mesh_x.shape)
     else:

@@ -230,7 +230,7 @@ def test_names_on_array_input(cls, data):
 @pytest.mark.parametrize(
     "param, value",
     [
-        ("cov_type", "HC3"),
+        ("cov_type", "HC4"),
         ("confidence_level", 1.5),
         ("covariate_transformer", "scale"),
     ],

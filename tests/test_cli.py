@@ -1121,9 +1121,12 @@ def test_error_clusters_and_cov_type(workdir, capsys):
     err = _error(
         capsys, "analyze", csv, *ROLES, "--clusters", "practice", "--cov-type", "HC1"
     )
-    assert "--clusters needs --cov-type cluster; got --cov-type HC1" in err
+    assert "--clusters needs a cluster-robust --cov-type (cluster, CR0, CR2)" in err
+    assert "got --cov-type HC1" in err
     err = _error(capsys, "analyze", csv, *ROLES, "--cov-type", "cluster")
     assert "--cov-type cluster needs --clusters COL" in err
+    err = _error(capsys, "analyze", csv, *ROLES, "--cov-type", "CR2")
+    assert "--cov-type CR2 needs --clusters COL" in err
 
 
 def test_error_usage_and_library(workdir, capsys, tmp_path):

@@ -18,7 +18,17 @@ from skmediate import IVMediationRegressor, NaiveMediationRegressor, Sensitivity
 from .conftest import simulate_trial
 
 RTOL = 1e-9
-COV_TYPES = ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+COV_TYPES = [
+    "unadjusted",
+    "classical",
+    "HC0",
+    "HC1",
+    "HC2",
+    "HC3",
+    "cluster",
+    "CR0",
+    "CR2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +81,7 @@ def _site_trial():
     return X, y, groups, est
 
 
-@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+@pytest.mark.parametrize("cov_type", ["HC1", "HC3", "cluster", "CR2"])
 def test_closed_form_equals_refit_one_hot_and_pipeline(cov_type):
     X, y, groups, est = _site_trial()
     est.set_params(cov_type=cov_type)

@@ -13,8 +13,20 @@ columns, ``P`` their coefficients) is ``Pᵀ D M D P`` with ``M`` the meat and
   triangular factor; the root factor is ``1/√n`` or ``1/√(n - k)``.
 - ``HC0`` and ``HC1``: ``M = Σ_i w_i ψ_i ψ_iᵀ``; root factor 1 or
   ``√(n / (n - k))``.
-- ``cluster``: ``M = Σ_g s_g s_gᵀ`` with ``s_g = Σ_{i∈g} w_i ψ_i``; root factor
-  ``√(G/(G-1) · (n-1)/(n-k))``.
+- ``HC2`` and ``HC3``: each row's scores of an equation are multiplied by
+  ``(1 - h_i)^(-1/2)`` or ``(1 - h_i)^(-1)``, ``h_i`` the row's leverage in
+  that equation's design (for the structural equation the projected
+  regressors ``D̂ = P_Q D``, as ``estimatr::iv_robust`` defines it); root
+  factor 1.
+- ``cluster`` (CR1) and ``CR0``: ``M = Σ_g s_g s_gᵀ`` with
+  ``s_g = Σ_{i∈g} w_i ψ_i``; root factor ``√(G/(G-1) · (n-1)/(n-k))`` or 1.
+- ``CR2`` (Bell and McCaffrey 2002): ``s_g`` is formed from the scores
+  adjusted by ``(I - H_gg)^(-1/2)``, ``H_gg`` the cluster's block of the
+  equation's hat matrix (see :func:`cluster_adjusted`); root factor 1.
+
+Leverages follow frequency weights: a row of weight ``w`` stands for ``w``
+identical rows, each with leverage ``h_i = x_iᵀ(Σ w x xᵀ)⁻¹x_i``, so a
+weighted fit equals the fit on the repeated rows.
 
 ``n`` is the number of observations (the sum of the frequency weights), ``k``
 the number of parameters of the column's estimating equation and ``G`` the
@@ -30,7 +42,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["COV_TYPES", "CovarianceType", "cov_type"]
+__all__ = [
+    "COV_TYPES",
+    "CovarianceType",
+    "bell_mccaffrey_df",
+    "cluster_adjusted",
+    "cov_type",
+    "row_adjustment",
+]
+
+# A leverage within this of 1 (a row or cluster its equation fits exactly)
+# gets adjustment 0, as in estimatr.
+LEVERAGE_TOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -47,11 +70,15 @@ class CovarianceType:
     factor : callable
         ``factor(n, k, G)``: the small-sample factor of a column whose
         equation has ``k`` parameters (arrays broadcast).
+    leverage : float
+        The power ``a`` of the leverage adjustment ``(1 - h)^(-a)`` of a row's
+        scores (``(I - H_gg)^(-a)`` of a cluster's): 0 for none.
     """
 
     name: str
     meat: str
     factor: Callable
+    leverage: float = 0.0
 
     @property
     def homoskedastic(self) -> bool:
@@ -102,7 +129,11 @@ COV_TYPES: dict[str, CovarianceType] = {
     "classical": CovarianceType("classical", "homoskedastic", _classical),
     "HC0": CovarianceType("HC0", "rows", _hc0),
     "HC1": CovarianceType("HC1", "rows", _hc1),
+    "HC2": CovarianceType("HC2", "rows", _hc0, leverage=0.5),
+    "HC3": CovarianceType("HC3", "rows", _hc0, leverage=1.0),
     "cluster": CovarianceType("cluster", "clusters", _cluster),
+    "CR0": CovarianceType("CR0", "clusters", _hc0),
+    "CR2": CovarianceType("CR2", "clusters", _hc0, leverage=0.5),
 }
 
 
@@ -114,3 +145,106 @@ def cov_type(name: str) -> CovarianceType:
         raise ValueError(
             f"unknown cov_type {name!r}; expected one of {list(COV_TYPES)}"
         ) from None
+
+
+def row_adjustment(leverage: np.ndarray, power: float) -> np.ndarray:
+    """``(1 - h)^(-power)`` of leverages ``h``; 0 where ``1 - h ≤`` :data:`LEVERAGE_TOL`."""
+    room = 1.0 - leverage
+    ok = room > LEVERAGE_TOL
+    return np.where(ok, np.where(ok, room, 1.0) ** -power, 0.0)
+
+
+def cluster_adjusted(
+    sums: np.ndarray, grams: np.ndarray, hat: np.ndarray, power: float = 0.5
+) -> np.ndarray:
+    """Cluster score sums of coordinates, adjusted by ``(I - H_gg)^(-power)``.
+
+    Parameters
+    ----------
+    sums : ndarray of shape (..., G, d)
+        ``t_g = Σ_{i∈g} w_i u_i e_i``: cluster sums of the coordinates ``u``
+        (in an orthonormal basis of the data, ``Σ w u uᵀ = I``) times a
+        residual.
+    grams : ndarray of shape (..., G, d, d)
+        ``Γ_g = Σ_{i∈g} w_i u_i u_iᵀ``.
+    hat : ndarray of shape (..., d, h)
+        Orthonormal coordinates of the equation's design.
+
+    Returns
+    -------
+    ndarray of shape (..., G, d)
+        ``Σ_{i∈g} u_i (A_g e_g)_i`` with ``A_g = (I - H_gg)^(-power)`` and
+        ``H_gg = X_g X_gᵀ`` the cluster's block of the hat matrix of the design
+        ``X = U hat``.
+
+    Notes
+    -----
+    ``H_gg`` is an ``n_g × n_g`` matrix of rank at most ``h``: with the thin
+    SVD ``X_g = V Λ^½ Eᵀ``, where ``E Λ Eᵀ = hatᵀ Γ_g hat``, its powers act
+    as the identity outside ``V``, so ``A_g = I + V diag(f(λ) - 1) Vᵀ`` with
+    ``f(λ) = (1 - λ)^(-power)`` and ``Σ u (A_g e) = t_g + Γ_g hat E
+    diag((f(λ) - 1)/λ) Eᵀ hatᵀ t_g``: small matrices per cluster, never
+    ``n_g × n_g``. An eigenvalue of ``I - H_gg`` below
+    :data:`LEVERAGE_TOL` is left out (``f = 0``), as in estimatr.
+    """
+    g_hat = grams @ hat  # (..., G, d, h)
+    inner = np.swapaxes(hat, -1, -2)[..., None, :, :] @ g_hat
+    inner = (inner + np.swapaxes(inner, -1, -2)) / 2
+    lam, vec = np.linalg.eigh(inner)
+    lam = np.clip(lam, 0.0, None)
+    room = 1.0 - lam
+    ok = room > LEVERAGE_TOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # (f(λ) - 1)/λ without cancellation; its limit as λ → 0 is ``power``
+        step = np.expm1(-power * np.log1p(-np.where(ok, lam, 0.0)))
+        coef = np.where(lam > 0, step / np.where(lam > 0, lam, 1.0), power)
+    coef = np.where(ok, coef, -1.0 / np.where(lam > 0, lam, 1.0))
+    th = np.einsum("...dh,...gd->...gh", hat, sums)
+    mid = np.einsum("...ghj,...gj,...gkj,...gk->...gh", vec, coef, vec, th)
+    return sums + np.einsum("...gdh,...gh->...gd", g_hat, mid)
+
+
+def bell_mccaffrey_df(grams: np.ndarray, contrasts: np.ndarray) -> np.ndarray:
+    """Bell–McCaffrey (Satterthwaite) degrees of freedom of CR2 t tests.
+
+    Parameters
+    ----------
+    grams : ndarray of shape (G, h, h)
+        Per cluster ``Γ_g = Σ_{i∈g} w_i q_i q_iᵀ`` in orthonormal coordinates
+        ``q`` of the equation's design (``Σ_g Γ_g = I``).
+    contrasts : ndarray of shape (h, d)
+        Each tested combination ``cᵀ Σ q e`` of the scores.
+
+    Returns
+    -------
+    ndarray of shape (d,)
+
+    Notes
+    -----
+    Under the working model of independent homoskedastic errors the CR2
+    variance of ``cᵀβ̂`` is ``Σ_g (a_gᵀ(I - H) ε)²`` with
+    ``a_g = A_g X_g c``, a quadratic form in ``ε`` with the ``G × G`` matrix
+    ``P = diag(d_g) - B Bᵀ``, where ``d_g = cᵀ Γ_g(I - Γ_g)⁻¹ c`` and the rows
+    of ``B`` are ``b_g = Γ_g (I - Γ_g)^(-½) c``. The degrees of freedom are
+    ``tr(P)² / ‖P‖²_F`` (as estimatr and clubSandwich compute them), here
+    from the ``h × h`` matrices alone.
+    """
+    lam, vec = np.linalg.eigh((grams + np.swapaxes(grams, -1, -2)) / 2)
+    lam = np.clip(lam, 0.0, None)
+    room = 1.0 - lam
+    ok = room > LEVERAGE_TOL
+    safe = np.where(ok, room, 1.0)
+    inv = np.where(ok, lam / safe, 0.0)
+    inv_half = np.where(ok, lam / np.sqrt(safe), 0.0)
+    ec = np.einsum("ghj,hd->gjd", vec, contrasts)
+    d_g = np.einsum("gj,gjd->gd", inv, ec * ec)
+    b = np.einsum("ghj,gj,gjd->ghd", vec, inv_half, ec)
+    norms = np.einsum("ghd,ghd->gd", b, b)
+    btb = np.einsum("ghd,gkd->hkd", b, b)
+    trace = d_g.sum(axis=0) - norms.sum(axis=0)
+    frobenius = (
+        (d_g * d_g).sum(axis=0)
+        - 2 * (d_g * norms).sum(axis=0)
+        + np.einsum("hkd,hkd->d", btb, btb)
+    )
+    return trace * trace / frobenius

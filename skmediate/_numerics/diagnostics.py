@@ -149,6 +149,13 @@ def f_sf(statistic: float, df_num: float, df_denom: float) -> float:
     return float(special.fdtrc(df_num, df_denom, statistic))
 
 
+def wald_pvalue(wald: float, df_num: float, df_denom: float | None) -> float:
+    """p-value of a Wald statistic: ``χ²(q)``, or ``F(q, df_denom)`` for ``W / q``."""
+    if df_denom is None:
+        return chi2_sf(wald, df_num)
+    return f_sf(wald / df_num, df_num, df_denom)
+
+
 # -- first stage ------------------------------------------------------------
 
 
@@ -205,7 +212,8 @@ class FirstStageDiagnostics:
         covariance is), divided by ``p``. Equals ``f_statistic`` for
         ``cov_type="classical"``.
     wald_f_pvalue : float
-        Its p-value from ``chi2(p)`` on the undivided statistic.
+        Its p-value from ``chi2(p)`` on the undivided statistic, or from
+        ``F(p, wald_df_denom)`` with ``use_t``.
     cov_type : str
     n_instruments : int
         Number of excluded instruments ``p``.
@@ -218,6 +226,9 @@ class FirstStageDiagnostics:
     effective_f : EffectiveF
         Montiel Olea–Pflueger effective F with ``cov_type`` and its critical
         value for a worst-case 2SLS bias of 10% (simplified procedure).
+    wald_df_denom : float or None
+        Denominator degrees of freedom of the Wald F with ``use_t``
+        (``G - 1`` cluster-robust, else ``n - l``); None otherwise.
     """
 
     f_statistic: float
@@ -232,6 +243,7 @@ class FirstStageDiagnostics:
     critical_value: float
     is_weak: bool | None
     effective_f: EffectiveF | None = None
+    wald_df_denom: float | None = None
 
 
 def excluded_coordinates(model: FittedModel, j: int = 0):
@@ -284,8 +296,10 @@ def first_stage_diagnostics(
     f_stat = first_stage_f(model, j)
     if model.kind.name == "classical":
         wald = f_stat * p
-    else:
+    elif model.defines_joint_test(p):
         wald = wald_statistic(pi, v)
+    else:  # fewer clusters than instruments: the covariance is singular
+        wald = np.nan
     critical = stock_yogo_critical_value(p)
     # effective F: S = V (in orthonormal coordinates Q = I)
     s = (v + v.T) / 2
@@ -308,7 +322,8 @@ def first_stage_diagnostics(
         df_denom=df_denom,
         partial_r2=explained / (explained + rss),
         wald_f_statistic=wald / p,
-        wald_f_pvalue=chi2_sf(wald, p),
+        wald_f_pvalue=wald_pvalue(wald, p, model.reference_df(d.n_instruments)),
+        wald_df_denom=model.reference_df(d.n_instruments),
         cov_type=model.kind.name,
         n_instruments=p,
         critical_value=critical,
@@ -377,6 +392,8 @@ def hansen_j_test(model: FittedModel) -> tuple[float, int]:
     if df <= 0:
         return np.nan, df
     d, r = model.design, model.r
+    if not model.defines_joint_test(d.n_instruments):
+        return np.nan, df
     cols = np.arange(model.layout.n_cols)[model.layout.blocks["J"]]
     meat = model.robust_meat(cols)
     try:
@@ -452,7 +469,8 @@ def exogeneity_tests(model: FittedModel) -> ExogeneityTests:
     durbin = delta / (rss_ols / nobs)
     wu_hausman = (delta / m) / ((rss_ols - delta) / df_denom)
     wald = np.nan
-    if not model.kind.homoskedastic and "EXOG" in model.layout.blocks:
+    exog = "EXOG" in model.layout.blocks
+    if not model.kind.homoskedastic and exog and model.defines_joint_test(m):
         rho = control_function(d, r)[2]
         size = len(range(model.layout.n_cols)[model.layout.blocks["EXOG"]])
         cov = model.cov_of(model.block_p("EXOG", np.eye(size)))
@@ -505,7 +523,7 @@ def diagnostic_tests(
             "first_stage_wald_f",
             first.wald_f_statistic,
             first.df_num,
-            nan,
+            nan if first.wald_df_denom is None else first.wald_df_denom,
             first.wald_f_pvalue,
             nan,
         ),
@@ -552,13 +570,14 @@ def diagnostic_tests(
     )
     if not model.kind.homoskedastic:
         stat = exo.regression_wald
+        df_denom = model.reference_df(model.design.n_exog + 2 * exo.df)
         rows.append(
             DiagnosticTest(
                 "exogeneity_regression",
-                stat,
+                stat / exo.df if df_denom is not None else stat,
                 float(exo.df),
-                nan,
-                chi2_sf(stat, exo.df) if np.isfinite(stat) else nan,
+                nan if df_denom is None else df_denom,
+                wald_pvalue(stat, exo.df, df_denom) if np.isfinite(stat) else nan,
                 nan,
             )
         )

@@ -39,10 +39,18 @@ EFFECT_NAMES = (
 
 @dataclass(frozen=True, eq=False)
 class MediationEffects:
-    """Estimates of :data:`EFFECT_NAMES` and their joint covariance."""
+    """Estimates of :data:`EFFECT_NAMES`, their joint covariance and t degrees of freedom.
+
+    ``df`` is None for normal-based inference. With ``use_t`` the direct and
+    mediator effects and the intention-to-treat effect take the degrees of
+    freedom of their coefficient (Bell–McCaffrey for CR2); the effects that
+    combine several equations take ``G - 1`` (cluster-robust) or ``n - k``
+    of the structural equation.
+    """
 
     estimate: np.ndarray
     cov: np.ndarray
+    df: np.ndarray | None = None
 
 
 def effect_parameters(model: FittedModel) -> tuple[np.ndarray, np.ndarray]:
@@ -135,4 +143,18 @@ def mediation_effects(model: FittedModel) -> MediationEffects:
     )
     estimate = np.array([theta_r, theta_m, delta, indirect, total, itt, proportion])
     effects_cov = jacobian @ cov @ jacobian.T
-    return MediationEffects(estimate=estimate, cov=(effects_cov + effects_cov.T) / 2)
+    return MediationEffects(
+        estimate=estimate, cov=(effects_cov + effects_cov.T) / 2, df=_effect_df(model)
+    )
+
+
+def _effect_df(model: FittedModel) -> np.ndarray | None:
+    d = model.design
+    combined = model.reference_df(d.n_params)
+    if combined is None:
+        return None
+    s = model.structural
+    med = range(d.n_params)[d.mediator_terms][0]
+    direct, mediator = model.contrast_df("J", s.influence[[d.treatment_term, med]].T)
+    (itt,) = model.contrast_df("ITT", np.ones(1))
+    return np.array([direct, mediator, combined, combined, combined, itt, combined])

@@ -32,10 +32,10 @@ import pandas as pd
 from skmediate._numerics.covariance import CovarianceType, cov_type
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
-from skmediate._numerics.rows import is_dask, reduce_rows, row_slices
+from skmediate._numerics.rows import group_sums, is_dask, reduce_rows, row_slices
 from skmediate._numerics.scores import Layout, meat_of_chunk
 from skmediate._numerics.sensitivity import SensitivityPlan
-from skmediate._numerics.tsls import liml_kappa, solve_structural
+from skmediate._numerics.tsls import liml_kappa, solve_leading, solve_structural
 
 __all__ = ["fit_model"]
 
@@ -73,6 +73,7 @@ def fit_model(
     kappa: float | str = 1.0,
     fuller_alpha: float = 0.0,
     sensitivity: bool = False,
+    use_t: bool = False,
 ) -> FittedModel:
     """Fit a mediation model in two passes over the rows.
 
@@ -98,6 +99,8 @@ def fit_model(
         Fuller's ``α`` with ``kappa="liml"``.
     sensitivity : bool
         Also accumulate what the sensitivity analysis needs.
+    use_t : bool
+        t and F reference distributions (:meth:`FittedModel.reference_df`).
 
     Returns
     -------
@@ -114,7 +117,8 @@ def fit_model(
     kind = cov_type(cov_type_name)
     if kind.clustered and groups is None:
         raise ValueError(
-            "cov_type='cluster' needs the cluster labels: pass fit(..., groups=...)"
+            f"cov_type={kind.name!r} needs the cluster labels: pass "
+            "fit(..., groups=...)"
         )
     if design.instrumented and design.n_excluded < design.n_mediators:
         raise ValueError(
@@ -161,16 +165,17 @@ def fit_model(
         n_clusters=n_clusters,
         kappa=structural.kappa,
         linear_in_y=not isinstance(kappa, str),
+        use_t=use_t,
     )
     if plan is not None:
         plan = plan.prepare(model, first["products"])
 
     layout = model.robust_layout
     if layout.n_cols or plan is not None:
-        meat, sens = _second_pass(
+        meat, grams, sens = _second_pass(
             run, has_w, has_labels, r, layout, uniques, kind, plan
         )
-        model = model.with_meat(meat)
+        model = model.with_meat(meat, grams)
         if plan is not None:
             model = model.with_sensitivity(plan.finish(model, sens))
     return model
@@ -347,7 +352,8 @@ def _check_counts(design: Design, first: dict, n_clusters) -> None:
         )
     if n_clusters is not None and n_clusters < 2:
         raise ValueError(
-            f"cov_type='cluster' needs at least 2 clusters in groups; got {n_clusters}"
+            f"a cluster-robust cov_type needs at least 2 clusters in groups; got "
+            f"{n_clusters}"
         )
 
 
@@ -364,8 +370,24 @@ def _second_pass(
     kind: CovarianceType,
     plan,
 ):
-    """The meat of the score columns (and the sensitivity factors), in one pass."""
-    kernel = layout.kernel(r) if layout.n_cols else None
+    """The meat of the score columns (and the sensitivity factors), in one pass.
+
+    For CR2 the pass accumulates, per cluster, the cross-products ``Σ w u uᵀ``
+    of the leading coordinates and their products ``Σ w u e`` with every
+    residual form; the adjusted cluster sums follow from those
+    (:meth:`Layout.adjusted_cluster_sums`). Returns the meat, the clusters'
+    cross-products (CR2, else None) and the sensitivity parts.
+    """
+    power = kind.leverage
+    by_cluster = kind.clustered and power
+    lead = r.shape[0] - 1
+    if by_cluster:
+        eye = np.eye(r.shape[0])[:, :lead]
+        kernel = np.hstack([solve_leading(r, eye), layout.right])
+    elif layout.n_cols:
+        kernel = layout.kernel(r, hats=bool(power))
+    else:
+        kernel = None
     _ = layout.segments  # formed once, before the chunk function is sent anywhere
     n_groups = None if uniques is None else uniques.shape[0]
     sens_chunk = None if plan is None else plan.chunk_function()
@@ -380,8 +402,21 @@ def _second_pass(
             codes = np.searchsorted(uniques, lab)
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
         meat = None
-        if kernel is not None:
-            meat = meat_of_chunk(layout.scores(a, kernel), w, codes, n_groups)
+        if by_cluster:
+            forms = a @ kernel
+            u, e = forms[:, :lead], forms[:, lead:]
+            wu = u if w is None else u * w[:, None]
+            products = np.concatenate(
+                [
+                    (wu[:, :, None] * u[:, None, :]).reshape(u.shape[0], -1),
+                    (wu[:, :, None] * e[:, None, :]).reshape(u.shape[0], -1),
+                ],
+                axis=1,
+            )
+            meat = group_sums(products, codes, n_groups)
+        elif kernel is not None:
+            scores = layout.scores(a, kernel, power)
+            meat = meat_of_chunk(scores, w, codes, n_groups)
         sens = None if sens_chunk is None else sens_chunk(a, w, codes)
         return [meat, sens]
 
@@ -395,8 +430,12 @@ def _second_pass(
         return total
 
     sums, sens = run(on_chunk, combine)
-    meat = None
+    meat = grams = None
+    if by_cluster:
+        grams = sums[:, : lead * lead].reshape(-1, lead, lead)
+        resid_sums = sums[:, lead * lead :].reshape(-1, lead, layout.right.shape[1])
+        sums = layout.adjusted_cluster_sums(grams, resid_sums, power)
     if sums is not None:
         meat = sums.T @ sums if kind.clustered else sums
         meat = (meat + meat.T) / 2
-    return meat, sens
+    return meat, grams, sens

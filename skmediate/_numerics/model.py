@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from skmediate._numerics.covariance import CovarianceType, cov_type
+from skmediate._numerics.covariance import CovarianceType, bell_mccaffrey_df, cov_type
 from skmediate._numerics.design import Design
 from skmediate._numerics.scores import (
     Layout,
@@ -61,8 +61,14 @@ class FittedModel:
     robust_layout : Layout
         Those columns, as the second pass accumulates them.
     meat : ndarray or None
-        That meat (rows, or clusters for ``cov_type="cluster"``), unscaled.
+        That meat (rows, or clusters for the cluster-robust types), unscaled.
+    cluster_grams : ndarray of shape (G, c - 1, c - 1) or None
+        Per cluster, ``Σ w u uᵀ`` of the rows' leading coordinates (CR2: for
+        the Bell–McCaffrey degrees of freedom).
     sensitivity : SensitivityForms or None
+    use_t : bool
+        Whether tests and intervals use t and F reference distributions
+        (see :meth:`reference_df`) rather than the normal and ``χ²``.
     """
 
     design: Design
@@ -79,7 +85,9 @@ class FittedModel:
     robust: np.ndarray
     robust_layout: Layout
     meat: np.ndarray | None = None
+    cluster_grams: np.ndarray | None = None
     sensitivity: object = None
+    use_t: bool = False
 
     # -- construction ------------------------------------------------------
 
@@ -96,8 +104,8 @@ class FittedModel:
         robust_layout, robust = layout.restrict(names)
         return cls(layout=layout, robust=robust, robust_layout=robust_layout, **fields)
 
-    def with_meat(self, meat) -> FittedModel:
-        return replace(self, meat=meat)
+    def with_meat(self, meat, cluster_grams=None) -> FittedModel:
+        return replace(self, meat=meat, cluster_grams=cluster_grams)
 
     def with_sensitivity(self, forms) -> FittedModel:
         return replace(self, sensitivity=forms)
@@ -106,15 +114,70 @@ class FittedModel:
         """The same fit with the covariance type ``name``.
 
         Homoskedastic types need nothing from the data; otherwise ``name``
-        must have the meat of this fit's type (rows, or clusters).
+        must have the meat of this fit's type (rows, or clusters, with the
+        same leverage adjustment).
         """
         kind = cov_type(name)
-        if kind.homoskedastic or kind.meat == self.kind.meat:
+        same = kind.meat == self.kind.meat and kind.leverage == self.kind.leverage
+        if kind.homoskedastic or same:
             return replace(self, kind=kind)
         raise ValueError(
             f"the fit has the meat of cov_type={self.kind.name!r}; refit for "
             f"cov_type={name!r}"
         )
+
+    def with_use_t(self, use_t: bool) -> FittedModel:
+        return replace(self, use_t=bool(use_t))
+
+    # -- reference distributions ----------------------------------------------
+
+    def reference_df(self, n_params: float) -> float | None:
+        """Denominator degrees of freedom of t and F references (None: normal, ``χ²``).
+
+        ``G - 1`` for the cluster-robust types, ``n - k`` otherwise (``k`` the
+        parameters of the equation tested), as estimatr and Stata use them.
+        """
+        if not self.use_t:
+            return None
+        if self.kind.clustered:
+            return float(self.n_clusters - 1)
+        return float(self.nobs - n_params)
+
+    def defines_joint_test(self, n_restrictions: int) -> bool:
+        """Whether a robust Wald test of ``n_restrictions`` is defined.
+
+        A cluster-robust covariance of estimating equations whose scores sum
+        to zero has rank at most ``G - 1``: a test of more restrictions than
+        that divides by a singular matrix.
+        """
+        return not self.kind.clustered or self.n_clusters > n_restrictions
+
+    def contrast_df(self, name: str, coef: np.ndarray) -> np.ndarray | None:
+        """Degrees of freedom of t tests of ``coefᵀψ`` on block ``name`` (columns of ``coef``).
+
+        The Bell–McCaffrey degrees of freedom for CR2
+        (:func:`~skmediate._numerics.covariance.bell_mccaffrey_df`, in the
+        design of the block's equation), else :meth:`reference_df`.
+        """
+        layout = self.layout
+        coef = np.asarray(coef, dtype=float).reshape(
+            len(range(layout.n_cols)[layout.blocks[name]]), -1
+        )
+        cols = np.arange(layout.n_cols)[layout.blocks[name]]
+        df = self.reference_df(float(layout.n_params[cols[0]]))
+        if df is None or not (self.kind.clustered and self.kind.leverage):
+            return None if df is None else np.full(coef.shape[1], df)
+        lead = self.cluster_grams.shape[-1]
+        hat = layout.hats[:lead, layout.hat_slices[layout.hat_index[cols[0]]]]
+        contrasts = hat.T @ (layout.left[:lead, layout.left_index[cols]] @ coef)
+        grams = hat.T @ self.cluster_grams @ hat
+        return bell_mccaffrey_df(grams, contrasts)
+
+    @cached_property
+    def params_df(self) -> np.ndarray | None:
+        """Degrees of freedom of each reported coefficient's t test (None: normal)."""
+        s = self.design.reporting_matrix(self.shift)
+        return self.contrast_df("J", (s @ self.structural.influence).T)
 
     @cached_property
     def liml_kappa(self) -> float:
@@ -264,47 +327,78 @@ class FittedModel:
 
 
 def _layout(design: Design, r: np.ndarray, structural: Structural, shift) -> Layout:
-    """The score columns of a fit (see the module docstring of ``scores``)."""
+    """The score columns of a fit (see the module docstring of ``scores``).
+
+    Each block also names its equation's design (for the leverages of HC2,
+    HC3 and CR2): the projected regressors ``D̂`` for the structural
+    equation, the regressors of each first stage and regression otherwise.
+    """
     c, kw, n_inst = design.n_columns, design.n_exog, design.n_instruments
     m, k = design.n_mediators, design.n_params
     builder = LayoutBuilder(c, n_inst)  # the forms u[0..l-1] come first
-    builder.add_block("J", range(n_inst), builder.add_right(structural.resid_form), k)
+    d_hat = np.zeros((c, k))
+    d_hat[:n_inst] = (
+        np.linalg.qr(structural.g)[0] if design.instrumented else np.eye(n_inst, k)
+    )
+    builder.add_block(
+        "J",
+        range(n_inst),
+        builder.add_right(structural.resid_form),
+        k,
+        builder.add_hat("D", d_hat),
+    )
     mediators = list(range(c)[design.mediator_columns])
     if design.instrumented:  # first stages and the reduced form: y and M on Q
         _, forms = leading_fit(r, n_inst, [*mediators, c - 1])
+        on_q = builder.add_hat(n_inst)
         for j in range(m):
             v = builder.add_right(forms[:, j])
-            builder.add_block(f"F{j}", range(kw - 1, n_inst), v, n_inst)
+            builder.add_block(f"F{j}", range(kw - 1, n_inst), v, n_inst, on_q)
         builder.add_block(
-            "RF", range(kw, n_inst), builder.add_right(forms[:, m]), n_inst
+            "RF", range(kw, n_inst), builder.add_right(forms[:, m]), n_inst, on_q
         )
         _, itt = leading_fit(r, kw, [c - 1])
     else:  # the mediators and y on W
         _, forms = leading_fit(r, kw, [*mediators, c - 1])
+        on_w = builder.add_hat(kw)
         for j in range(m):
-            builder.add_block(f"F{j}", [kw - 1], builder.add_right(forms[:, j]), kw)
+            v = builder.add_right(forms[:, j])
+            builder.add_block(f"F{j}", [kw - 1], v, kw, on_w)
         itt = forms[:, m:]
-    builder.add_block("ITT", [kw - 1], builder.add_right(itt[:, 0]), kw)
+    builder.add_block(
+        "ITT", [kw - 1], builder.add_right(itt[:, 0]), kw, builder.add_hat(kw)
+    )
     # x - X̄ has the coordinates u[1:1+p] R_XX: its scores are u[1:1+p] times
     # the constant 1 (the intercept's column)
     one = np.zeros(c)
     one[0] = 1.0
     builder.add_block(
-        "XBAR", range(c)[design.covariate_columns], builder.add_right(one), 1
+        "XBAR",
+        range(c)[design.covariate_columns],
+        builder.add_right(one),
+        1,
+        builder.add_hat(1),
     )
     exog = control_function(design, r)
     if exog is not None:
-        forms, resid, _ = exog
+        forms, resid, _, basis = exog
         lefts = [builder.add_left(f) for f in forms.T]
-        builder.add_block("EXOG", lefts, builder.add_right(resid), kw + 2 * m)
+        builder.add_block(
+            "EXOG",
+            lefts,
+            builder.add_right(resid),
+            kw + 2 * m,
+            builder.add_hat("H", basis),
+        )
     return builder.build()
 
 
 def control_function(design: Design, r: np.ndarray):
     """Regression of ``y`` on ``[W, M, v̂]`` (``v̂`` the first-stage residuals).
 
-    Returns the coordinate forms of the ``v̂`` coefficients' scores and the
-    residual form, or None for the naive model or a singular regression.
+    Returns the coordinate forms of the ``v̂`` coefficients' scores, the
+    residual form, the ``v̂`` coefficients and orthonormal coordinates of the
+    regressors, or None for the naive model or a singular regression.
     """
     if not design.instrumented:
         return None
@@ -334,4 +428,4 @@ def control_function(design: Design, r: np.ndarray):
         resid[:n_inst] += rho * gamma
     # the influence of ρ: the last m rows of R_H⁻¹ Q_Hᵀ, as coordinate forms
     forms = solve_upper(r_h[-m:, -m:], q_h[:, -m:].T).T
-    return forms, resid, coef[kw + m :]
+    return forms, resid, coef[kw + m :], q_h

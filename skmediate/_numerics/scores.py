@@ -18,11 +18,13 @@ square a near-collinear design's condition number.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
+from skmediate._numerics.covariance import cluster_adjusted, row_adjustment
 from skmediate._numerics.rows import group_sums
 from skmediate._numerics.tsls import solve_leading
 
@@ -46,6 +48,13 @@ class Layout:
         small-sample factors).
     blocks : dict of str to slice
         Named groups of columns.
+    hats : ndarray of shape (c, n_hat)
+        Orthonormal coordinates in ``U`` of the designs of the estimating
+        equations (for the leverages of HC2, HC3 and CR2), side by side.
+    hat_slices : tuple of slice
+        The columns of ``hats`` of each design.
+    hat_index : ndarray of shape (n_cols,) of int
+        The design of each column's equation.
     """
 
     left: np.ndarray
@@ -54,6 +63,9 @@ class Layout:
     right_index: np.ndarray
     n_params: np.ndarray
     blocks: dict = field(default_factory=dict)
+    hats: np.ndarray | None = None
+    hat_slices: tuple = ()
+    hat_index: np.ndarray | None = None
 
     @property
     def n_cols(self) -> int:
@@ -85,27 +97,68 @@ class Layout:
             start = stop
         return tuple(out)
 
-    def scores(self, a: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    def scores(
+        self, a: np.ndarray, kernel: np.ndarray, leverage: float = 0.0
+    ) -> np.ndarray:
         """The score columns of the rows ``a``, transposed: (n_cols, rows).
 
         The forms ``Kᵀ aᵀ`` and the scores are held with one row per form or
-        column, so every product runs over contiguous memory.
+        column, so every product runs over contiguous memory. With
+        ``leverage`` (HC2, HC3; ``kernel`` from ``kernel(r, hats=True)``) each
+        row's scores of an equation are multiplied by ``(1 - h)^(-leverage)``,
+        ``h`` the row's leverage in the equation's design.
         """
         forms = kernel.T @ a.T
         out = np.empty((self.n_cols, a.shape[0]))
         for cols, lefts, right in self.segments:
             np.multiply(forms[lefts], forms[right : right + 1], out=out[cols])
+        if leverage:
+            start = self.left.shape[1] + self.right.shape[1]
+            coords = forms[start:]
+            squares = coords * coords
+            factors = np.stack(
+                [
+                    row_adjustment(squares[s].sum(axis=0), leverage)
+                    for s in self.hat_slices
+                ]
+            )
+            out *= factors[self.hat_index]
         return out
 
-    def kernel(self, r: np.ndarray) -> np.ndarray:
+    def kernel(self, r: np.ndarray, hats: bool = False) -> np.ndarray:
         """``K`` with ``a K`` the forms of a row: ``[R⁻¹ left, right]``.
 
         The regressor forms live in the coordinates of the regressors' columns
         (those before the outcome), so only that leading block of ``R`` is
         solved with: an outcome that the regressors fit exactly (a zero last
-        diagonal entry) leaves the scores defined.
+        diagonal entry) leaves the scores defined. With ``hats``, the
+        coordinates of the equations' designs follow (``R⁻¹ hats``).
         """
-        return np.hstack([solve_leading(r, self.left), self.right])
+        parts = [solve_leading(r, self.left), self.right]
+        if hats:
+            parts.append(solve_leading(r, self.hats))
+        return np.hstack(parts)
+
+    def adjusted_cluster_sums(
+        self, grams: np.ndarray, sums: np.ndarray, leverage: float
+    ) -> np.ndarray:
+        """The CR2 cluster sums of every column, (G, n_cols).
+
+        ``grams`` (G, d, d) and ``sums`` (G, d, n_right) are the clusters'
+        ``Σ w u uᵀ`` and ``Σ w u e`` over the leading ``d`` coordinates of
+        ``U`` for every residual form ``e``
+        (:func:`~skmediate._numerics.covariance.cluster_adjusted`).
+        """
+        d = grams.shape[-1]
+        out = np.empty((grams.shape[0], self.n_cols))
+        pairs = sorted(set(zip(self.right_index, self.hat_index, strict=True)))
+        for right, hat in pairs:
+            adjusted = cluster_adjusted(
+                sums[:, :, right], grams, self.hats[:d, self.hat_slices[hat]], leverage
+            )
+            cols = np.flatnonzero((self.right_index == right) & (self.hat_index == hat))
+            out[:, cols] = adjusted @ self.left[:d, self.left_index[cols]]
+        return out
 
     def restrict(self, names) -> tuple[Layout, np.ndarray]:
         """The layout of the columns of ``names`` and their positions here."""
@@ -127,6 +180,9 @@ class Layout:
             self.right_index[cols],
             self.n_params[cols],
             blocks,
+            self.hats,
+            self.hat_slices,
+            None if self.hat_index is None else self.hat_index[cols],
         )
         return sub, cols
 
@@ -146,6 +202,9 @@ class LayoutBuilder:
         self.left_index: list[int] = []
         self.right_index: list[int] = []
         self.n_params: list[float] = []
+        self.hat_index: list[int] = []
+        self.hats: list[np.ndarray] = []
+        self.hat_keys: dict = {}
         self.blocks: dict[str, slice] = {}
 
     def add_left(self, form: np.ndarray) -> int:
@@ -156,12 +215,28 @@ class LayoutBuilder:
         self.right.append(np.asarray(form, dtype=float))
         return len(self.right) - 1
 
-    def add_block(self, name: str, lefts, right: int, n_params: float) -> None:
+    def add_hat(self, key, basis=None) -> int:
+        """The design ``key``: orthonormal coordinates ``basis`` (c × h) in ``U``.
+
+        An integer ``key`` ``j`` (no ``basis``) is the design of the first
+        ``j`` columns of the data, whose coordinates are unit vectors.
+        """
+        if key not in self.hat_keys:
+            if basis is None:
+                basis = np.eye(self.c)[:, :key]
+            self.hat_keys[key] = len(self.hats)
+            self.hats.append(np.asarray(basis, dtype=float))
+        return self.hat_keys[key]
+
+    def add_block(
+        self, name: str, lefts, right: int, n_params: float, hat: int
+    ) -> None:
         start = len(self.left_index)
         self.left_index.extend(lefts)
         count = len(self.left_index) - start
         self.right_index.extend([right] * count)
         self.n_params.extend([n_params] * count)
+        self.hat_index.extend([hat] * count)
         self.blocks[name] = slice(start, start + count)
 
     def build(self) -> Layout:
@@ -176,6 +251,14 @@ class LayoutBuilder:
             right_index=np.asarray(self.right_index, dtype=np.intp),
             n_params=np.asarray(self.n_params, dtype=float),
             blocks=dict(self.blocks),
+            hats=np.column_stack(self.hats),
+            hat_slices=tuple(
+                slice(int(a), int(b))
+                for a, b in itertools.pairwise(
+                    np.cumsum([0] + [h.shape[1] for h in self.hats])
+                )
+            ),
+            hat_index=np.asarray(self.hat_index, dtype=np.intp),
         )
 
 

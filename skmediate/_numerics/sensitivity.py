@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skmediate._numerics.covariance import cluster_adjusted, row_adjustment
 from skmediate._numerics.design import Design
 from skmediate._numerics.rows import group_sums
 from skmediate._numerics.tsls import solve_leading, solve_upper
@@ -102,6 +103,9 @@ class _Prepared:
     nobs: float
     homoskedastic: bool
     n_groups: int | None
+    leverage: float  # the power of the leverage adjustment (HC2, HC3, CR2)
+    hat_kernel: np.ndarray  # forms of a row's coordinates in D̂'s orthonormal basis
+    hat: np.ndarray  # that basis in the instruments' coordinates, (l, k)
 
     @classmethod
     def build(cls, plan: SensitivityPlan, model, cross) -> _Prepared:
@@ -137,6 +141,14 @@ class _Prepared:
         influence = np.zeros((c, effects.size))
         influence[:n_inst] = s.influence[effects].T
         kind = model.kind
+        layout = model.layout
+        j_col = layout.blocks["J"].start
+        hat = layout.hats[:, layout.hat_slices[layout.hat_index[j_col]]]
+        if kind.clustered and kind.leverage:
+            # CR2 works on the instruments' coordinates themselves
+            hat_kernel = solve_leading(r, np.eye(c)[:, :n_inst])
+        else:
+            hat_kernel = solve_leading(r, hat)
         return cls(
             design=d,
             mean=mean,
@@ -151,6 +163,9 @@ class _Prepared:
             nobs=model.nobs,
             homoskedastic=kind.homoskedastic,
             n_groups=model.n_clusters if kind.clustered else None,
+            leverage=kind.leverage,
+            hat_kernel=hat_kernel,
+            hat=hat[:n_inst],
         )
 
     # -- the second pass ---------------------------------------------------
@@ -170,10 +185,19 @@ class _Prepared:
         h_rows[:, d.structural_columns] = -hv.T
         n_eff, root_s, root_m = self.effects.size, self.root_struct, self.root_mean
         nobs, homoskedastic, n_groups = self.nobs, self.homoskedastic, self.n_groups
+        power = self.leverage
+        by_cluster = power and n_groups is not None
 
         # one product with A's rows gives the residual, -D H V and the influence
+        # (and, for HC2, HC3 and CR2, the coordinates the leverages need)
         n_dir = hv.shape[1]
-        forms = np.vstack([f_e[None], h_rows, root_s * kernel.T])
+        parts = [f_e[None], h_rows, root_s * kernel.T]
+        if power:
+            parts.append(self.hat_kernel.T)
+        forms = np.vstack(parts)
+        n_lead = 1 + n_dir + n_eff
+        # a covariate mean's leverage is 1/n for every row
+        mean_factor = float((1.0 - 1.0 / nobs) ** -power) if power else 1.0
 
         def on_chunk(a, w, codes):
             at = a.T
@@ -185,8 +209,13 @@ class _Prepared:
             if homoskedastic:
                 weighted = ev if w is None else ev * w
                 return [weighted @ ev.T]
-            g = product[1 + n_dir :]
-            xc *= root_m / nobs
+            if by_cluster:
+                return _cr2_chunk(product[n_lead:], ev, xc, w, codes, n_groups)
+            g = product[1 + n_dir : n_lead]
+            if power:
+                coords = product[n_lead:]
+                g = g * row_adjustment((coords * coords).sum(axis=0), power)
+            xc *= root_m / nobs * mean_factor
             out = []
             rows = np.empty_like(ev)
             for j in range(n_eff):
@@ -204,12 +233,32 @@ class _Prepared:
     def combine_parts(self, total, part):
         return [t + q for t, q in zip(total, part, strict=True)]
 
+    def _cr2_grams(self, model, parts) -> list:
+        """Per effect, ``Σ_g v_g v_gᵀ`` of the CR2-adjusted cluster scores."""
+        p = self.design.n_covariates
+        resid, grams, means, totals = parts
+        # (I - H_gg)^(-1/2) on each form's sums of the instruments' coordinates
+        adjusted = cluster_adjusted(
+            np.moveaxis(resid, -1, 0), grams, self.hat, self.leverage
+        )  # (forms, G, l)
+        mean_factor = (1.0 - totals / self.nobs) ** -self.leverage
+        xbar = means * (mean_factor * self.root_mean / self.nobs)[:, None]
+        out = []
+        influence = model.structural.influence[self.effects]  # (n_eff, l)
+        for j in range(self.effects.size):
+            v = self.root_struct * np.einsum("fgl,l->gf", adjusted, influence[j])
+            v[:, 1 + j * p : 1 + (j + 1) * p] -= xbar
+            out.append(v.T @ v)
+        return out
+
     def finish(self, model, parts) -> SensitivityForms:
         d, r = model.design, model.r
         p = d.n_covariates
         estimate = model.structural.theta[self.effects]
         grams = []
-        if self.homoskedastic:
+        if self.leverage and self.n_groups is not None:
+            grams = self._cr2_grams(model, parts)
+        elif self.homoskedastic:
             bread = solve_upper(model.structural.factor, np.eye(d.n_params))  # F⁻¹
             xc = r[:, d.covariate_columns] - np.outer(r[:, 0], self.mean)
             mean_cov = (xc.T @ xc) * (self.root_mean**2 / self.nobs)
@@ -226,6 +275,35 @@ class _Prepared:
         return SensitivityForms(
             estimate=estimate, shift=self.hv[self.effects], grams=grams
         )
+
+
+def _cr2_chunk(coords, ev, xc, w, codes, n_groups):
+    """A chunk's cluster sums for CR2: ``Σ w u eᵀ``, ``Σ w u uᵀ``, ``Σ w (x - X̄)``, ``Σ w``.
+
+    ``coords`` holds the rows' coordinates ``u`` of the instruments (as rows),
+    ``ev`` the residual forms ``[e, -ṽ]``.
+    """
+    u = coords.T  # (rows, l)
+    wu = u if w is None else u * w[:, None]
+    n_rows, l_dim = u.shape
+    n_forms = ev.shape[0]
+    ones = np.ones(n_rows) if w is None else w
+    values = np.concatenate(
+        [
+            (wu[:, :, None] * ev.T[:, None, :]).reshape(n_rows, -1),
+            (wu[:, :, None] * u[:, None, :]).reshape(n_rows, -1),
+            (xc * ones).T,
+            ones[:, None],
+        ],
+        axis=1,
+    )
+    sums = group_sums(values, codes, n_groups)
+    resid = sums[:, : l_dim * n_forms].reshape(n_groups, l_dim, n_forms)
+    start = l_dim * n_forms
+    grams = sums[:, start : start + l_dim * l_dim].reshape(n_groups, l_dim, l_dim)
+    start += l_dim * l_dim
+    means = sums[:, start:-1]
+    return [resid, grams, means, sums[:, -1]]
 
 
 def quadratic_roots(q0: float, q1: float, q2: float) -> np.ndarray:

@@ -55,6 +55,11 @@ class AndersonRubinMoments:
         ``p``, the number of excluded instruments.
     cov_type : str
     n_clusters : int or None
+    f_df : float or None
+        Denominator degrees of freedom when ``W / p`` is compared with an F
+        distribution: ``n - l`` for ``cov_type="classical"``, the fit's
+        :meth:`~skmediate._numerics.model.FittedModel.reference_df` for the
+        robust types with ``use_t``; None for ``χ²(p)``.
     """
 
     coef: np.ndarray
@@ -66,6 +71,7 @@ class AndersonRubinMoments:
     n_instruments: int
     cov_type: str
     n_clusters: int | None = None
+    f_df: float | None = None
 
     @property
     def homoskedastic(self) -> bool:
@@ -116,6 +122,11 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
         n_instruments=p,
         cov_type=model.kind.name,
         n_clusters=model.n_clusters,
+        f_df=(
+            model.nobs - n_inst
+            if model.kind.name == "classical"
+            else model.reference_df(n_inst)
+        ),
     )
 
 
@@ -143,7 +154,7 @@ def _robust_stat(moments: AndersonRubinMoments, theta0: float) -> float:
 
 
 def _is_f(moments: AndersonRubinMoments) -> bool:
-    return moments.cov_type == "classical"
+    return moments.f_df is not None
 
 
 def anderson_rubin_test(
@@ -155,8 +166,9 @@ def anderson_rubin_test(
     -------
     statistic : float
         ``F = W / p`` compared with ``F(p, n - l)`` for ``cov_type="classical"``
-        (exact with normal homoskedastic errors); otherwise the Wald statistic
-        ``W`` compared with ``χ²(p)``.
+        (exact with normal homoskedastic errors) and with ``F(p, f_df)`` for
+        robust types with ``use_t``; otherwise the Wald statistic ``W``
+        compared with ``χ²(p)``.
     pvalue : float
     """
     p = moments.n_instruments
@@ -166,7 +178,7 @@ def anderson_rubin_test(
         wald = _robust_stat(moments, float(theta0))
     if _is_f(moments):
         statistic = wald / p
-        return statistic, float(special.fdtrc(p, moments.df_resid, statistic))
+        return statistic, float(special.fdtrc(p, moments.f_df, statistic))
     return wald, float(special.chdtrc(p, wald))
 
 
@@ -174,7 +186,7 @@ def critical_value(moments: AndersonRubinMoments, confidence_level: float) -> fl
     """Critical value on the scale of the Wald statistic ``W``."""
     p = moments.n_instruments
     if _is_f(moments):
-        return float(special.fdtri(p, moments.df_resid, confidence_level)) * p
+        return float(special.fdtri(p, moments.f_df, confidence_level)) * p
     return float(special.chdtri(p, 1.0 - confidence_level))
 
 
@@ -249,23 +261,54 @@ def _quadratic_set(k: np.ndarray) -> list[tuple[float, float]]:
 
 
 def _check_definite(moments: AndersonRubinMoments) -> None:
+    """Raise unless ``V(θ₀)`` is positive definite for every ``θ₀``, ``±∞`` included.
+
+    ``V(θ₀) = [I, -θ₀I] V [I, -θ₀I]ᵀ`` with ``V`` the ``2p × 2p`` covariance of
+    the reduced-form coefficients. ``V`` itself may be singular (with ``G``
+    clusters its rank is at most about ``G``, which can be below ``2p`` and
+    above ``p``) while every ``V(θ₀)`` is definite. ``V(θ₀)`` is singular
+    somewhere only if ``det V(θ) = 0`` has a real root, a root of the quadratic
+    eigenvalue problem of ``(Vyy, -(Vym + Vmy), Vmm)``; the smallest
+    eigenvalue of ``V(θ₀)`` is read at the real parts of its roots, and at
+    infinity (``Vmm``).
+    """
     _, _, vyy, vym, vmm = _blocks(moments)
     p = moments.n_instruments
-    full = moments.cov
-    eig = np.linalg.eigvalsh((full + full.T) / 2)
-    if eig.min() <= 1e-12 * max(eig.max(), 0.0) or not np.isfinite(eig).all():
-        extra = ""
-        if moments.n_clusters is not None and moments.n_clusters <= p:
-            extra = (
-                f" (there are {moments.n_clusters} clusters and {p} excluded "
-                "instruments; the robust statistic needs more clusters than "
-                "instruments)"
-            )
-        raise ValueError(
-            "the robust Anderson-Rubin statistic is not defined: the covariance "
-            f"of the reduced-form coefficients is singular{extra}; use "
-            "cov_type='classical' for the Anderson-Rubin set"
+    few = moments.n_clusters is not None and moments.n_clusters <= p
+    if not few and np.isfinite(moments.cov).all():
+        m1 = -(vym + vym.T)
+        eye, zero = np.eye(p), np.zeros((p, p))
+        left = np.block([[zero, eye], [-vyy, -m1]])
+        right = np.block([[eye, zero], [zero, vmm]])
+        alpha, beta = linalg.eig(left, right, right=False, homogeneous_eigvals=True)
+        finite = np.abs(beta) > 1e-14 * np.abs(alpha)
+        candidates = [0.0, *np.real(alpha[finite] / beta[finite])]
+        matrices = [vyy + t * m1 + t * t * vmm for t in candidates]
+        if all(_relatively_definite(v) for v in [*matrices, vmm]):
+            return
+    extra = ""
+    if few:
+        extra = (
+            f" (there are {moments.n_clusters} clusters and {p} excluded "
+            "instruments; the robust statistic needs more clusters than "
+            "instruments)"
         )
+    elif moments.n_clusters is not None and moments.n_clusters <= 2 * p:
+        extra = (
+            f" at some value of the mediator effect (the covariance of the {2 * p} "
+            f"reduced-form coefficients from {moments.n_clusters} clusters has "
+            f"rank at most {moments.n_clusters})"
+        )
+    raise ValueError(
+        "the robust Anderson-Rubin statistic is not defined: the covariance "
+        f"of the reduced-form coefficients is singular{extra}; use "
+        "cov_type='classical' for the Anderson-Rubin set"
+    )
+
+
+def _relatively_definite(v: np.ndarray) -> bool:
+    eig = np.linalg.eigvalsh((v + v.T) / 2)
+    return bool(eig[0] > 1e-12 * max(eig[-1], 0.0))
 
 
 def _robust_set(moments: AndersonRubinMoments, c: float) -> list[tuple[float, float]]:

@@ -134,13 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="covariates or controls to one-hot encode (first level dropped)",
     )
     roles.add_argument(
-        "--clusters", metavar="COL", help="cluster labels (implies --cov-type cluster)"
+        "--clusters",
+        metavar="COL",
+        help="cluster labels (--cov-type cluster unless CR0 or CR2 is given)",
     )
     options = analyze.add_argument_group("inference")
     options.add_argument(
         "--cov-type",
         choices=list(COV_TYPES),
         help="covariance of the estimates (default HC1, or cluster with --clusters)",
+    )
+    options.add_argument(
+        "--use-t",
+        action="store_true",
+        help="t and F reference distributions (n - k, G - 1, or Bell-McCaffrey "
+        "degrees of freedom for CR2) instead of the normal and chi-squared",
     )
     options.add_argument(
         "--confidence-level",
@@ -248,8 +256,9 @@ def _analyze(args) -> int:
         covariates=tuple(args.covariates),
         controls=tuple(args.controls),
         categorical=categorical,
-        cov_type="cluster" if args.clusters else args.cov_type or "HC1",
+        cov_type=args.cov_type or ("cluster" if args.clusters else "HC1"),
         clusters=args.clusters,
+        use_t=args.use_t,
         confidence_level=args.confidence_level,
         tau_direct=tau_direct,
         tau_mediator=tau_mediator,
@@ -384,13 +393,16 @@ def prepare_data(frame: pd.DataFrame, args):
                 f"--categorical column {name!r} is not among the covariates or "
                 "controls; only those can be one-hot encoded"
             )
-    if args.clusters and args.cov_type not in (None, "cluster"):
+    clustered = [name for name, kind in COV_TYPES.items() if kind.clustered]
+    if args.clusters and args.cov_type not in (None, *clustered):
         raise CLIError(
-            f"--clusters needs --cov-type cluster; got --cov-type {args.cov_type} "
-            "(leave --cov-type out with --clusters)"
+            f"--clusters needs a cluster-robust --cov-type ({', '.join(clustered)}); "
+            f"got --cov-type {args.cov_type}"
         )
-    if args.cov_type == "cluster" and not args.clusters:
-        raise CLIError("--cov-type cluster needs --clusters COL, the cluster labels")
+    if args.cov_type in clustered and not args.clusters:
+        raise CLIError(
+            f"--cov-type {args.cov_type} needs --clusters COL, the cluster labels"
+        )
 
     used = list(owner)
     if args.clusters and args.clusters not in used:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from scipy.special import ndtri
 
+from skmediate._numerics.covariance import COV_TYPES
 from skmediate._numerics.diagnostics import (
     STOCK_YOGO_LEVELS,
     stock_yogo_critical_value,
@@ -151,10 +152,15 @@ def layout(report: Report, digits: int = 3) -> list:
     if report.warnings:
         blocks.append(Heading("Notes", 2))
         blocks += [Paragraph(f"Note: {message}") for message in report.warnings]
+    basis = (
+        "use t and F reference distributions"
+        if s.use_t
+        else "are normal-based (asymptotic)"
+    )
     blocks.append(
         Paragraph(
-            "Wald intervals and p-values are normal-based (asymptotic) with the "
-            f"{s.cov_type} covariance. skmediate {report.skmediate_version}."
+            f"Wald intervals and p-values {basis} with the {s.cov_type} "
+            f"covariance. skmediate {report.skmediate_version}."
         )
     )
     return blocks
@@ -178,8 +184,13 @@ def _settings_text(report: Report) -> str:
     clusters = (
         f" by {s.clusters} ({report.data.n_clusters} clusters)" if s.clusters else ""
     )
+    reference = (
+        "t and F reference distributions"
+        if s.use_t
+        else "normal and chi-squared reference distributions"
+    )
     parts.append(
-        f"Covariance: {s.cov_type}{clusters}; confidence level "
+        f"Covariance: {s.cov_type}{clusters}; {reference}; confidence level "
         f"{fmt_level(s.confidence_level)}."
     )
     return " ".join(parts)
@@ -374,6 +385,14 @@ def _weak_iv_robust_blocks(report: Report) -> list:
     cs = report.weak_iv_robust
     iv = next(row for row in report.estimates if row.method == "iv")
     wald = iv.mediator_effect
+    if cs.not_defined:
+        return [
+            Heading("Weak-instrument-robust inference", 2),
+            Paragraph(
+                f"Anderson-Rubin {fmt_level(cs.confidence_level)} confidence set "
+                f"for the mediator effect: not defined ({cs.not_defined})."
+            ),
+        ]
     return [
         Heading("Weak-instrument-robust inference", 2),
         Paragraph(
@@ -684,7 +703,7 @@ _TITLES = {
 
 def diagnostic_label(key: str, cov_type: str) -> str:
     """The name of a diagnostics row, as a person reads it."""
-    j_name = "cluster" if cov_type == "cluster" else "robust"
+    j_name = "cluster" if COV_TYPES[cov_type].clustered else "robust"
     return {
         "first_stage_f": "first-stage F (classical)",
         "first_stage_wald_f": f"first-stage Wald F ({cov_type})",
@@ -784,7 +803,7 @@ def _summary_table_lines(table) -> list[str]:
         label = name if len(name) <= 17 else name[:16] + "~"
         lines.append(
             f"{label:<18}{row.estimate:>10.4f}{row.std_error:>10.4f}"
-            f"{row.z:>9.3f}{row.pvalue:>9.3f}{row.lower:>11.4f}{row.upper:>11.4f}"
+            f"{row.iloc[2]:>9.3f}{row.pvalue:>9.3f}{row.lower:>11.4f}{row.upper:>11.4f}"
         )
     return lines
 
@@ -820,7 +839,11 @@ def result_text(result) -> str:
         lines.append(f"{'Kappa:':<13}{result.kappa:.6f}")
     level = result.confidence_level
     lo, hi = f"[{(1 - level) / 2:.3f}", f"{1 - (1 - level) / 2:.3f}]"
-    header = f"{'':<18}{'coef':>10}{'std err':>10}{'z':>9}{'P>|z|':>9}{lo:>11}{hi:>11}"
+    stat = "t" if result.use_t else "z"
+    header = (
+        f"{'':<18}{'coef':>10}{'std err':>10}{stat:>9}{f'P>|{stat}|':>9}"
+        f"{lo:>11}{hi:>11}"
+    )
     lines += ["=" * width, header, "-" * width]
     lines += _summary_table_lines(result.to_frame())
     lines.append("=" * width)
@@ -831,9 +854,23 @@ def result_text(result) -> str:
         lines += _first_stage_lines(result.first_stage)
         lines += _anderson_rubin_lines(result)
         lines += _diagnostics_lines(result)
-    lines.append(
-        f"Inference is normal-based (asymptotic); the covariance is {result.cov_type}."
-    )
+    if result.use_t:
+        df = result.df
+        if result.cov_type == "CR2":
+            basis = "Bell-McCaffrey degrees of freedom per coefficient"
+        elif df is not None and len(df):
+            basis = f"{df.iloc[0]:g} degrees of freedom"
+        else:
+            basis = "t degrees of freedom"
+        lines.append(
+            f"Inference uses t and F reference distributions ({basis}); the "
+            f"covariance is {result.cov_type}."
+        )
+    else:
+        lines.append(
+            "Inference is normal-based (asymptotic); the covariance is "
+            f"{result.cov_type}."
+        )
     return "\n".join(lines)
 
 
@@ -862,7 +899,7 @@ def _first_stage_lines(fs) -> list[str]:
 
 def _anderson_rubin_lines(result) -> list[str]:
     level = result.confidence_level
-    est, _, low, high = result.term_inference(result.mediator)
+    est, se, low, high = result.term_inference(result.mediator)
     lines = [
         f"{level:.0%} confidence sets for the mediator effect {result.mediator!r}:",
         f"  {f'Wald ({result.method}):':<22}{_summary_set([(low, high)])}",
@@ -882,7 +919,7 @@ def _anderson_rubin_lines(result) -> list[str]:
     # Half-widths the set may have with strong instruments: up to the Wald
     # interval at the Anderson-Rubin critical value (p degrees of freedom
     # rather than 1).
-    z = -float(ndtri((1 - level) / 2))
+    z = (high - low) / (2 * se) if se > 0 else -float(ndtri((1 - level) / 2))
     stretch = math.sqrt(critical_value(result.anderson_rubin_moments, level)) / z
     lines += ["  " + line for line in _ar_verdict(low, high, ar, weak_text, stretch)]
     return lines

@@ -66,6 +66,7 @@ class Settings:
     cov_type: str
     clusters: str | None
     confidence_level: float
+    use_t: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class ConfidenceSet:
     parameter: str
     confidence_level: float
     intervals: tuple[tuple[float, float], ...]
+    not_defined: str = ""
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,7 @@ class Analysis:
     categorical: tuple[str, ...] = ()
     cov_type: str = "HC1"
     clusters: str | None = None
+    use_t: bool = False
     confidence_level: float = 0.95
     tau_direct: dict | None = None
     tau_mediator: dict | None = None
@@ -306,6 +309,7 @@ class Analysis:
             covariate_transformer=categorical_encoder(self.categorical),
             cov_type=self.cov_type,
             confidence_level=self.confidence_level,
+            use_t=self.use_t,
         )
         return NaiveMediationRegressor(**roles), IVMediationRegressor(**roles)
 
@@ -418,6 +422,7 @@ def settings_section(analysis: Analysis, iv) -> Settings:
         cov_type=analysis.cov_type,
         clusters=analysis.clusters,
         confidence_level=analysis.confidence_level,
+        use_t=analysis.use_t,
     )
 
 
@@ -536,14 +541,26 @@ def effects_section(estimators: dict) -> tuple[EffectRow, ...]:
 
 
 def weak_iv_robust_section(iv) -> ConfidenceSet:
-    """The Anderson-Rubin confidence set for the mediator effect."""
+    """The Anderson-Rubin confidence set for the mediator effect.
+
+    Where the set is not defined (a robust statistic with fewer clusters than
+    instruments), ``intervals`` is empty and ``not_defined`` says why.
+    """
+    try:
+        pieces = iv.anderson_rubin_confidence_set()
+    except ValueError as exc:
+        return ConfidenceSet(
+            method="anderson_rubin",
+            parameter="mediator_effect",
+            confidence_level=float(iv.confidence_level),
+            intervals=(),
+            not_defined=str(exc),
+        )
     return ConfidenceSet(
         method="anderson_rubin",
         parameter="mediator_effect",
         confidence_level=float(iv.confidence_level),
-        intervals=tuple(
-            (float(lo), float(hi)) for lo, hi in iv.anderson_rubin_confidence_set()
-        ),
+        intervals=tuple((float(lo), float(hi)) for lo, hi in pieces),
     )
 
 

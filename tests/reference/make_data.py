@@ -4,10 +4,10 @@ Run from the repository root:
 
     python tests/reference/make_data.py
 
-Writes trial_binary.csv, trial_clustered.csv and trial_weak.csv next to this
-file.  Only numpy and pandas are needed.  Every dataset uses its own
-``numpy.random.default_rng`` seed, so changing one dataset does not change the
-others.
+Writes trial_binary.csv, trial_clustered.csv, trial_weak.csv and
+trial_sites.csv next to this file.  Only numpy and pandas are needed.  Every
+dataset uses its own ``numpy.random.default_rng`` seed, so changing one
+dataset does not change the others.
 
 Continuous columns are rounded to ``DECIMALS`` decimal places before writing
 (to keep the files small); the rounded values *are* the data.  Floats are
@@ -36,6 +36,9 @@ DECIMALS = 8
 SEED_BINARY = 20240502
 SEED_CLUSTERED = 20240601
 SEED_WEAK = 20240504
+SEED_SITES = 20240701
+# Sizes of the eight sites of trial_sites (site ids 1..8 in this order).
+SITE_SIZES = (12, 18, 20, 25, 30, 35, 40, 60)
 
 
 def _round(a: np.ndarray) -> np.ndarray:
@@ -187,6 +190,77 @@ def make_trial_weak(seed: int = SEED_WEAK, n: int = 500) -> pd.DataFrame:
     return pd.DataFrame({"y": _round(y), "r": r, "m": m, "x1": x1, "x2": x2})
 
 
+def make_trial_sites(
+    seed: int = SEED_SITES, sizes: tuple[int, ...] = SITE_SIZES
+) -> pd.DataFrame:
+    """Multi-site trial: few sites of unequal sizes, heterogeneous site effects.
+
+    8 sites (ids 1..8) of sizes 12, 18, 20, 25, 30, 35, 40, 60 (n = 240).  The
+    rows are in random order, so the site column is not sorted.
+    r ~ Bernoulli(0.5) at the subject level; x1, x2, z ~ N(0, 1);
+    u ~ N(0, 1) unmeasured.  Site effects: random intercepts
+    site_m ~ N(0, 0.5^2) in m and site_y ~ N(0, 1) in y, and a site-specific
+    treatment effect site_r ~ N(0, 0.5^2) on y.
+    Heteroskedastic errors: sd_m = 0.5 + 0.4|x1| + 0.3 r,
+    sd_y = 0.5 + 0.6|x2| + 0.6 r.
+
+    m = 0.5 + r (1.0 + 0.8 x1 - 0.6 x2) + 0.3 x1 + site_m + u + sd_m e_m
+    y = 1.0 + 0.4 x1 - 0.3 x2 + 0.2 z + (0.5 + site_r) r + 1.2 m + 1.5 u
+        + site_y + sd_y e_y
+    with e_m, e_y ~ N(0, 1).  True effect of m on y is 1.2.
+
+    w are integer frequency weights drawn uniformly from {1, 2, 3}; they do not
+    enter the data-generating process.
+    """
+    rng = np.random.default_rng(seed)
+    n_sites = len(sizes)
+    site = rng.permutation(np.repeat(np.arange(1, n_sites + 1), sizes))
+    n = site.size
+    r = rng.binomial(1, 0.5, n)
+    x1 = _round(rng.normal(0.0, 1.0, n))
+    x2 = _round(rng.normal(0.0, 1.0, n))
+    z = _round(rng.normal(0.0, 1.0, n))
+    u = rng.normal(0.0, 1.0, n)
+    site_m = rng.normal(0.0, 0.5, n_sites)[site - 1]
+    site_y = rng.normal(0.0, 1.0, n_sites)[site - 1]
+    site_r = rng.normal(0.0, 0.5, n_sites)[site - 1]
+    sd_m = 0.5 + 0.4 * np.abs(x1) + 0.3 * r
+    sd_y = 0.5 + 0.6 * np.abs(x2) + 0.6 * r
+    m = (
+        0.5
+        + r * (1.0 + 0.8 * x1 - 0.6 * x2)
+        + 0.3 * x1
+        + site_m
+        + u
+        + sd_m * rng.normal(0.0, 1.0, n)
+    )
+    m = _round(m)
+    y = (
+        1.0
+        + 0.4 * x1
+        - 0.3 * x2
+        + 0.2 * z
+        + (0.5 + site_r) * r
+        + 1.2 * m
+        + 1.5 * u
+        + site_y
+        + sd_y * rng.normal(0.0, 1.0, n)
+    )
+    w = rng.integers(1, 4, n)  # 1..3 inclusive
+    return pd.DataFrame(
+        {
+            "y": _round(y),
+            "r": r,
+            "m": m,
+            "x1": x1,
+            "x2": x2,
+            "z": z,
+            "site": site,
+            "w": w,
+        }
+    )
+
+
 def _write(df: pd.DataFrame, name: str) -> Path:
     path = HERE / f"{name}.csv"
     # float_format=None -> repr(), the shortest string that round-trips exactly.
@@ -204,6 +278,7 @@ def main() -> None:
         "trial_binary": make_trial_binary(),
         "trial_clustered": make_trial_clustered(),
         "trial_weak": make_trial_weak(),
+        "trial_sites": make_trial_sites(),
     }
     for name, df in datasets.items():
         path = _write(df, name)
