@@ -36,7 +36,7 @@ from skmediate._resampling import draw, make_units, pairs_rows
 
 RTOL = 1e-8
 ESTIMATORS = [IVMediationRegressor, NaiveMediationRegressor]
-COV_TYPES = ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+COV_TYPES = ["unadjusted", "classical", "HC0", "HC1", "HC3", "cluster", "CR2"]
 SCHEMES = ["pairs", "bayesian", "wild", "wild_mammen"]
 
 
@@ -199,7 +199,8 @@ def test_basic_and_studentized_formulas(trial):
 def test_vectorized_equals_refit(trial, cls, scheme, cov_type):
     X, y, groups, weights = trial
     fit_params = {"sample_weight": weights}
-    if cov_type == "cluster":
+    clustered = cov_type in ("cluster", "CR2")
+    if clustered:
         fit_params["groups"] = groups
     est = _est(cls, cov_type=cov_type)
     common = dict(
@@ -208,7 +209,7 @@ def test_vectorized_equals_refit(trial, cls, scheme, cov_type):
         scheme=scheme,
         fit_params=fit_params,
         # cluster-robust standard errors go with resampling whole clusters
-        groups=groups if cov_type == "cluster" else None,
+        groups=groups if clustered else None,
     )
     # every coefficient and its standard error, on every resample
     _assert_same(
@@ -229,10 +230,13 @@ def test_vectorized_equals_refit(trial, cls, scheme, cov_type):
     )
 
 
+@pytest.mark.parametrize("cov_type", ["cluster", "CR2"])
 @pytest.mark.parametrize("scheme", ["pairs", "bayesian"])
-def test_vectorized_equals_refit_cluster_covariance_with_row_resampling(trial, scheme):
+def test_vectorized_equals_refit_cluster_covariance_with_row_resampling(
+    trial, scheme, cov_type
+):
     X, y, groups, weights = trial
-    est = _est(IVMediationRegressor, cov_type="cluster")
+    est = _est(IVMediationRegressor, cov_type=cov_type)
     _assert_same(
         *_both_engines(
             est,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skmediate._numerics.covariance import cluster_adjusted, row_adjustment
 from skmediate._numerics.covariance import cov_type as covariance_type
 from skmediate._numerics.design import Design
 from skmediate._numerics.model import FittedModel
@@ -95,36 +96,72 @@ def _sorted_group_sums(
     return out
 
 
-def _batch_meat(a, kernels, weights, n_left: int, cluster, resid_rows=None):
+def _batch_meat(
+    a, kernels, weights, n_left: int, cluster, resid_rows=None, hats=None, power=0.0
+):
     """``Σ_i w_bi ψ_bi ψ_biᵀ`` (or over clusters) of the scores ``u_bi[:l] ε_bi``.
 
     ``kernels`` (b, c, l + 1) gives a row's coordinates ``u[:l]`` and residual
     for each fit; with ``resid_rows`` (a function of row indices) the
     residuals come from there and only the first ``l`` columns are used.
-    ``weights`` is (b, n) or (n,).
+    ``weights`` is (b, n) or (n,). With ``power`` (HC2, HC3, CR2) the scores
+    are adjusted for the leverages in the designs ``hats`` (b, l, k), as in a
+    single fit (:mod:`~skmediate._numerics.covariance`).
     """
     n_batch, n = kernels.shape[0], a.shape[0]
     order = (
         np.arange(n) if cluster is None else np.argsort(cluster.codes, kind="stable")
     )
     n_groups = _groups(cluster)
-    total = None
-    for rows in _chunks(n, n_batch * (n_left + 1) * 2):
+    by_cluster = cluster is not None and power
+    total = grams = None
+    per_row = n_batch * (n_left + 1) * 2 + (
+        n_batch * n_left * n_left if by_cluster else 0
+    )
+    for rows in _chunks(n, per_row):
         idx = order[rows]
         forms = np.einsum("ic,bcf->bif", a[idx], kernels)
         resid = forms[..., n_left] if resid_rows is None else resid_rows(idx)
-        psi = forms[..., :n_left] * resid[..., None]
+        u = forms[..., :n_left]
+        psi = u * resid[..., None]
+        if power and cluster is None:
+            coords = u @ hats
+            psi *= row_adjustment(np.einsum("bik,bik->bi", coords, coords), power)[
+                ..., None
+            ]
         w = weights[:, idx] if weights.ndim == 2 else weights[idx][None, :]
         if cluster is None:
             part = np.einsum("bi,bij,bik->bjk", w, psi, psi)
         else:
-            part = _sorted_group_sums(psi * w[..., None], cluster.codes[idx], n_groups)
+            codes = cluster.codes[idx]
+            part = _sorted_group_sums(psi * w[..., None], codes, n_groups)
+            if by_cluster:
+                outer = (u[..., :, None] * u[..., None, :]) * w[..., None, None]
+                gram = _sorted_group_sums(
+                    outer.reshape(outer.shape[:2] + (-1,)), codes, n_groups
+                )
+                grams = gram if grams is None else grams + gram
         total = part if total is None else total + part
     if cluster is None:
         return total
-    if cluster.multiplicity is None:
+    multiplicity = cluster.multiplicity
+    if by_cluster:
+        grams = grams.reshape(grams.shape[:2] + (n_left, n_left))
+        if multiplicity is not None:  # a cell is that many copies of one cluster
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grams = grams * multiplicity[..., None, None]
+        total = cluster_adjusted(total, grams, hats, power)
+    if multiplicity is None:
         return np.einsum("bhj,bhk->bjk", total, total)
-    return np.einsum("bh,bhj,bhk->bjk", cluster.multiplicity, total, total)
+    return np.einsum("bh,bhj,bhk->bjk", multiplicity, total, total)
+
+
+def _structural_hats(structural, design) -> np.ndarray:
+    """Orthonormal coordinates of each fit's projected regressors ``D̂`` (b, l, k)."""
+    if not design.instrumented:
+        g = structural.g
+        return np.broadcast_to(np.eye(g.shape[-2], g.shape[-1]), g.shape)
+    return np.linalg.qr(structural.g)[0]
 
 
 def _clusters_with_weight(cluster: ClusterSpec, weights: np.ndarray, n_groups: int):
@@ -204,6 +241,8 @@ def tsls_batch(
             ],
             axis=2,
         )
+        power = covariance_type(cov_type).leverage
+        hats = _structural_hats(structural, design) if power else None
         cov = _structural_cov(
             design,
             r,
@@ -211,7 +250,9 @@ def tsls_batch(
             nobs,
             cov_type,
             cluster,
-            lambda: _batch_meat(a, kernels, weights, n_inst, cluster),
+            lambda: _batch_meat(
+                a, kernels, weights, n_inst, cluster, hats=hats, power=power
+            ),
             weights,
         )
         cov = _report_cov(design, shift, cov)
@@ -343,7 +384,15 @@ def wild_batch(
             kernels = np.broadcast_to(
                 kernel[:, :n_inst], (n_batch, design.n_columns, n_inst)
             )
-            m = _batch_meat(a, kernels, w, n_inst, cluster, resid_rows)
+            hats = None
+            if kind.leverage:
+                hats = np.broadcast_to(
+                    _structural_hats(structural, design),
+                    (n_batch, n_inst, design.n_params),
+                )
+            m = _batch_meat(
+                a, kernels, w, n_inst, cluster, resid_rows, hats, kind.leverage
+            )
             if kind.clustered:
                 full = np.broadcast_to(w, (n_batch, n))
                 n_clusters = _clusters_with_weight(cluster, full, _groups(cluster))

@@ -168,7 +168,8 @@ def cluster_adjusted(
     grams : ndarray of shape (..., G, d, d)
         ``Γ_g = Σ_{i∈g} w_i u_i u_iᵀ``.
     hat : ndarray of shape (..., d, h)
-        Orthonormal coordinates of the equation's design.
+        Orthonormal coordinates of the equation's design (one per leading
+        index of ``sums``, the same for every cluster).
 
     Returns
     -------
@@ -187,8 +188,9 @@ def cluster_adjusted(
     ``n_g × n_g``. An eigenvalue of ``I - H_gg`` below
     :data:`LEVERAGE_TOL` is left out (``f = 0``), as in estimatr.
     """
+    hat = np.asarray(hat)[..., None, :, :]  # the same design for every cluster
     g_hat = grams @ hat  # (..., G, d, h)
-    inner = np.swapaxes(hat, -1, -2)[..., None, :, :] @ g_hat
+    inner = np.swapaxes(hat, -1, -2) @ g_hat
     inner = (inner + np.swapaxes(inner, -1, -2)) / 2
     lam, vec = np.linalg.eigh(inner)
     lam = np.clip(lam, 0.0, None)
@@ -199,9 +201,9 @@ def cluster_adjusted(
         step = np.expm1(-power * np.log1p(-np.where(ok, lam, 0.0)))
         coef = np.where(lam > 0, step / np.where(lam > 0, lam, 1.0), power)
     coef = np.where(ok, coef, -1.0 / np.where(lam > 0, lam, 1.0))
-    th = np.einsum("...dh,...gd->...gh", hat, sums)
-    mid = np.einsum("...ghj,...gj,...gkj,...gk->...gh", vec, coef, vec, th)
-    return sums + np.einsum("...gdh,...gh->...gd", g_hat, mid)
+    th = (sums[..., None, :] @ hat)[..., 0, :]  # (..., G, h)
+    mid = vec @ (coef * (th[..., None, :] @ vec)[..., 0, :])[..., None]
+    return sums + (g_hat @ mid)[..., 0]
 
 
 def bell_mccaffrey_df(grams: np.ndarray, contrasts: np.ndarray) -> np.ndarray:
