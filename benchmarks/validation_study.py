@@ -62,10 +62,12 @@ from scipy import stats
 from sklearn.base import clone
 
 from skmediate import (
+    FewClustersWarning,
     IVMediationRegressor,
     NaiveMediationRegressor,
     WeakInstrumentWarning,
 )
+from skmediate._numerics.covariance import COV_TYPES
 
 # -- the model ----------------------------------------------------------------
 
@@ -105,8 +107,8 @@ class Design:
 
     @property
     def cov_types(self) -> tuple[str, ...]:
-        base = ("unadjusted", "classical", "HC0", "HC1")
-        return base + ("cluster",) if self.n_clusters else base
+        base = ("unadjusted", "classical", "HC0", "HC1", "HC2", "HC3")
+        return base + ("cluster", "CR2") if self.n_clusters else base
 
 
 DESIGNS = {
@@ -283,7 +285,8 @@ def fit_cov_types(estimator, data, cov_types):
 
     Fits once with ``HC1`` and reads the other row-based and homoskedastic
     covariances off the same fitted model (``FittedModel.under``); a cluster
-    covariance needs its own fit (its score sums are per cluster). The tests
+    covariance, and one with leverage adjustments (HC2, HC3, CR2), needs its
+    own fit (its score sums are per cluster, or adjusted row by row). The tests
     check equality with fitting ``estimator.set_params(cov_type=c)`` for every
     ``c``.
 
@@ -299,18 +302,21 @@ def fit_cov_types(estimator, data, cov_types):
 
     def fit(cov_type):
         est = clone(estimator).set_params(cov_type=cov_type)
+        clustered = COV_TYPES[cov_type].clustered
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", WeakInstrumentWarning)
-            est.fit(X, y, groups=groups if cov_type == "cluster" else None)
+            warnings.simplefilter("ignore", FewClustersWarning)
+            est.fit(X, y, groups=groups if clustered else None)
         return est
 
     base = fit("HC1")
     model = base.result_.model
     std_errors = np.empty((len(cov_types), 2))
     for i, cov_type in enumerate(cov_types):
+        kind = COV_TYPES[cov_type]
         other = (
             fit(cov_type).result_.model
-            if cov_type == "cluster"
+            if kind.clustered or kind.leverage
             else model.under(cov_type)
         )
         std_errors[i] = np.sqrt(np.diag(other.cov)[-2:])
@@ -461,9 +467,7 @@ def summarize(results: list[CellResult]) -> pd.DataFrame:
 def format_table(summary: pd.DataFrame) -> str:
     """The coverage and bias table: one line per design, n, estimator and parameter."""
     present = set(summary["cov_type"])
-    cov_types = [
-        c for c in ("unadjusted", "classical", "HC0", "HC1", "cluster") if c in present
-    ]
+    cov_types = [c for c in COV_TYPES if c in present]
     head = (
         f"{'design':<16}{'n':>5} {'estimator':<10}{'param':<8}{'bias (MCSE)':>17}"
         f"{'SD':>7}{'F':>7}" + "".join(f"{c:>13}" for c in cov_types)

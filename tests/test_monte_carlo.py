@@ -119,9 +119,10 @@ def test_one_fit_covariances_equal_public_estimator(name):
         )
         for c, cov_type in enumerate(design.cov_types):
             est = estimator.set_params(cov_type=cov_type)
+            clustered = cov_type in ("cluster", "CR2")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", WeakInstrumentWarning)
-                est.fit(X, y, groups=groups if cov_type == "cluster" else None)
+                est.fit(X, y, groups=groups if clustered else None)
             result = est.result_
             assert_allclose(effects, result.params.iloc[-2:], rtol=1e-12)
             assert_allclose(std_errors[c], result.std_errors.iloc[-2:], rtol=1e-12)

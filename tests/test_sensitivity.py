@@ -396,3 +396,25 @@ def test_grid_intervals_cover_at_the_true_tau():
             covered[j] += row[f"{effect}_ci_low"] <= value <= row[f"{effect}_ci_high"]
     low, high = stats.binom.interval(0.99, reps, 0.95)
     assert np.all((low <= covered) & (covered <= high)), covered / reps
+
+
+@pytest.mark.parametrize("cov_type", ["HC2", "CR2"])
+def test_use_t_intervals_at_zero_are_the_estimators(trial, cov_type):
+    """With use_t the grid's intervals use the effects' t degrees of freedom."""
+    X, y, groups, weights = trial
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", controls=["z1"], cov_type=cov_type, use_t=True
+    )
+    fit_kw = dict(sample_weight=weights, groups=groups)
+    grid = SensitivityGrid(est, tau_direct=_tau(), tau_mediator={"x1": [0.0, 0.7]})
+    grid.fit(X, y, **fit_kw)
+    frame = grid.to_frame()
+    at_zero = frame[(frame.filter(like="tau_").to_numpy() == 0).all(axis=1)].iloc[0]
+    effects = est.fit(X, y, **fit_kw).result_.effects
+    for name, effect in (("direct_effect", "direct"), ("mediator_effect", "mediator")):
+        assert at_zero[f"{name}_ci_low"] == pytest.approx(effects.loc[effect, "lower"])
+        assert at_zero[f"{name}_ci_high"] == pytest.approx(effects.loc[effect, "upper"])
+    normal = SensitivityGrid(clone(est).set_params(use_t=False), tau_direct=_tau()).fit(
+        X, y, **fit_kw
+    )
+    assert np.all(grid.critical_value_ > normal.critical_value_)

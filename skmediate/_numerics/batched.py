@@ -138,7 +138,7 @@ def _batch_meat(
             if by_cluster:
                 outer = (u[..., :, None] * u[..., None, :]) * w[..., None, None]
                 gram = _sorted_group_sums(
-                    outer.reshape(outer.shape[:2] + (-1,)), codes, n_groups
+                    outer.reshape(outer.shape[:2] + (n_left * n_left,)), codes, n_groups
                 )
                 grams = gram if grams is None else grams + gram
         total = part if total is None else total + part

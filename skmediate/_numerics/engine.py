@@ -37,7 +37,11 @@ from skmediate._numerics.scores import Layout, meat_of_chunk
 from skmediate._numerics.sensitivity import SensitivityPlan
 from skmediate._numerics.tsls import liml_kappa, solve_leading, solve_structural
 
-__all__ = ["fit_model"]
+__all__ = ["KEEP_CLUSTER_GRAMS", "fit_model"]
+
+# A cluster-robust fit with at most this many clusters keeps each cluster's
+# cross-products (small matrices) for the wild cluster bootstrap.
+KEEP_CLUSTER_GRAMS = 200
 
 
 def _stack_qr(factors):
@@ -372,24 +376,26 @@ def _second_pass(
 ):
     """The meat of the score columns (and the sensitivity factors), in one pass.
 
-    For CR2 the pass accumulates, per cluster, the cross-products ``Σ w u uᵀ``
-    of the leading coordinates and their products ``Σ w u e`` with every
-    residual form; the adjusted cluster sums follow from those
-    (:meth:`Layout.adjusted_cluster_sums`). Returns the meat, the clusters'
-    cross-products (CR2, else None) and the sensitivity parts.
+    For CR2, and for the other cluster-robust types with at most
+    :data:`KEEP_CLUSTER_GRAMS` clusters, the pass accumulates per cluster the
+    cross-products ``Σ w z zᵀ`` of ``z = [u_1..u_{c-1}, y]`` (the rows'
+    leading coordinates and the outcome); every cluster's score sums follow
+    from those (:meth:`Layout.cluster_sums`), and the model keeps them for the
+    Bell–McCaffrey degrees of freedom and the wild cluster bootstrap. Returns
+    the meat, the clusters' cross-products (or None) and the sensitivity parts.
     """
     power = kind.leverage
-    by_cluster = kind.clustered and power
+    n_groups = None if uniques is None else uniques.shape[0]
+    by_cluster = kind.clustered and (power or n_groups <= KEEP_CLUSTER_GRAMS)
     lead = r.shape[0] - 1
     if by_cluster:
-        eye = np.eye(r.shape[0])[:, :lead]
-        kernel = np.hstack([solve_leading(r, eye), layout.right])
+        eye = np.eye(r.shape[0])
+        kernel = np.hstack([solve_leading(r, eye[:, :lead]), eye[:, lead:]])
     elif layout.n_cols:
         kernel = layout.kernel(r, hats=bool(power))
     else:
         kernel = None
     _ = layout.segments  # formed once, before the chunk function is sent anywhere
-    n_groups = None if uniques is None else uniques.shape[0]
     sens_chunk = None if plan is None else plan.chunk_function()
     sens_combine = None if plan is None else plan.combine_parts
 
@@ -403,16 +409,10 @@ def _second_pass(
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
         meat = None
         if by_cluster:
-            forms = a @ kernel
-            u, e = forms[:, :lead], forms[:, lead:]
-            wu = u if w is None else u * w[:, None]
-            products = np.concatenate(
-                [
-                    (wu[:, :, None] * u[:, None, :]).reshape(u.shape[0], -1),
-                    (wu[:, :, None] * e[:, None, :]).reshape(u.shape[0], -1),
-                ],
-                axis=1,
-            )
+            z = a @ kernel
+            wz = z if w is None else z * w[:, None]
+            width = z.shape[1] * z.shape[1]
+            products = (wz[:, :, None] * z[:, None, :]).reshape(z.shape[0], width)
             meat = group_sums(products, codes, n_groups)
         elif kernel is not None:
             scores = layout.scores(a, kernel, power)
@@ -432,9 +432,10 @@ def _second_pass(
     sums, sens = run(on_chunk, combine)
     meat = grams = None
     if by_cluster:
-        grams = sums[:, : lead * lead].reshape(-1, lead, lead)
-        resid_sums = sums[:, lead * lead :].reshape(-1, lead, layout.right.shape[1])
-        sums = layout.adjusted_cluster_sums(grams, resid_sums, power)
+        c = lead + 1
+        grams = sums.reshape(-1, c, c)
+        grams = (grams + np.swapaxes(grams, 1, 2)) / 2
+        sums = layout.cluster_sums(grams, r, power)
     if sums is not None:
         meat = sums.T @ sums if kind.clustered else sums
         meat = (meat + meat.T) / 2

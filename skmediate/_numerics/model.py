@@ -62,9 +62,11 @@ class FittedModel:
         Those columns, as the second pass accumulates them.
     meat : ndarray or None
         That meat (rows, or clusters for the cluster-robust types), unscaled.
-    cluster_grams : ndarray of shape (G, c - 1, c - 1) or None
-        Per cluster, ``Σ w u uᵀ`` of the rows' leading coordinates (CR2: for
-        the Bell–McCaffrey degrees of freedom).
+    cluster_grams : ndarray of shape (G, c, c) or None
+        Per cluster, ``Σ w z zᵀ`` with ``z = [u_1..u_{c-1}, y]``, the rows'
+        leading coordinates and outcome (CR2, and cluster-robust fits with few
+        clusters: for the Bell–McCaffrey degrees of freedom and the wild
+        cluster bootstrap).
     sensitivity : SensitivityForms or None
     use_t : bool
         Whether tests and intervals use t and F reference distributions
@@ -167,10 +169,10 @@ class FittedModel:
         df = self.reference_df(float(layout.n_params[cols[0]]))
         if df is None or not (self.kind.clustered and self.kind.leverage):
             return None if df is None else np.full(coef.shape[1], df)
-        lead = self.cluster_grams.shape[-1]
+        lead = self.cluster_grams.shape[-1] - 1
         hat = layout.hats[:lead, layout.hat_slices[layout.hat_index[cols[0]]]]
         contrasts = hat.T @ (layout.left[:lead, layout.left_index[cols]] @ coef)
-        grams = hat.T @ self.cluster_grams @ hat
+        grams = hat.T @ self.cluster_grams[:, :lead, :lead] @ hat
         return bell_mccaffrey_df(grams, contrasts)
 
     @cached_property

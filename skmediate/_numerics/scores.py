@@ -139,25 +139,31 @@ class Layout:
             parts.append(solve_leading(r, self.hats))
         return np.hstack(parts)
 
-    def adjusted_cluster_sums(
-        self, grams: np.ndarray, sums: np.ndarray, leverage: float
+    def cluster_sums(
+        self, grams: np.ndarray, r: np.ndarray, leverage: float = 0.0
     ) -> np.ndarray:
-        """The CR2 cluster sums of every column, (G, n_cols).
+        """Every column's cluster sums, (G, n_cols), from the clusters' cross-products.
 
-        ``grams`` (G, d, d) and ``sums`` (G, d, n_right) are the clusters'
-        ``Σ w u uᵀ`` and ``Σ w u e`` over the leading ``d`` coordinates of
-        ``U`` for every residual form ``e``
+        ``grams`` (G, c, c) holds each cluster's ``Σ w z zᵀ`` with
+        ``z = [u_1..u_{c-1}, y]``: a residual form ``f`` of a row is
+        ``z φ`` with ``φ = [R_lead f_lead, f_y]``, so the cluster sums of
+        ``u e`` are ``Γ_g[:c-1] φ``. With ``leverage`` (CR2) each equation's
+        sums are adjusted by ``(I - H_gg)^(-leverage)``
         (:func:`~skmediate._numerics.covariance.cluster_adjusted`).
         """
-        d = grams.shape[-1]
+        lead = grams.shape[-1] - 1
+        phi = np.vstack([r[:lead, :lead] @ self.right[:lead], self.right[lead:]])
+        resid_sums = grams[:, :lead, :] @ phi  # (G, lead, n_right)
+        lead_grams = grams[:, :lead, :lead]
         out = np.empty((grams.shape[0], self.n_cols))
         pairs = sorted(set(zip(self.right_index, self.hat_index, strict=True)))
         for right, hat in pairs:
-            adjusted = cluster_adjusted(
-                sums[:, :, right], grams, self.hats[:d, self.hat_slices[hat]], leverage
-            )
+            sums = resid_sums[:, :, right]
+            if leverage:
+                basis = self.hats[:lead, self.hat_slices[hat]]
+                sums = cluster_adjusted(sums, lead_grams, basis, leverage)
             cols = np.flatnonzero((self.right_index == right) & (self.hat_index == hat))
-            out[:, cols] = adjusted @ self.left[:d, self.left_index[cols]]
+            out[:, cols] = sums @ self.left[:lead, self.left_index[cols]]
         return out
 
     def restrict(self, names) -> tuple[Layout, np.ndarray]:

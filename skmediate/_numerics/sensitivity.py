@@ -290,8 +290,8 @@ def _cr2_chunk(coords, ev, xc, w, codes, n_groups):
     ones = np.ones(n_rows) if w is None else w
     values = np.concatenate(
         [
-            (wu[:, :, None] * ev.T[:, None, :]).reshape(n_rows, -1),
-            (wu[:, :, None] * u[:, None, :]).reshape(n_rows, -1),
+            (wu[:, :, None] * ev.T[:, None, :]).reshape(n_rows, l_dim * n_forms),
+            (wu[:, :, None] * u[:, None, :]).reshape(n_rows, l_dim * l_dim),
             (xc * ones).T,
             ones[:, None],
         ],
