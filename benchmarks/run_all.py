@@ -10,7 +10,7 @@ run takes about a minute on 2 cores). The validation study
 run.
 
 Usage: python benchmarks/run_all.py [--quick]
-       [--only fit sensitivity bootstrap dask]
+       [--only fit sensitivity bootstrap wild dask]
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ AREAS = {
         "bench_bootstrap.py",
         "Bootstrap: vectorized engine against the refit engine, a linearmodels "
         "IV2SLS loop and pingouin (ratio = time / vectorized time)",
+    ),
+    "wild": (
+        "bench_wild.py",
+        "Wild cluster bootstrap test: wild_bootstrap_test against generating the "
+        "samples and refitting with linearmodels IV2SLS (ratio = loop time / "
+        "skmediate time)",
     ),
     "dask": (
         "bench_dask.py",

@@ -86,7 +86,7 @@ def _to_dask(X, y, extra, chunks):
 
 
 @pytest.mark.parametrize(
-    "cov_type", ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+    "cov_type", ["unadjusted", "classical", "HC0", "HC1", "HC3", "cluster", "CR2"]
 )
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
@@ -95,7 +95,7 @@ def test_dask_dataframe_equals_in_memory(cls, cov_type, weighted):
     extra = {}
     if weighted:
         extra["sample_weight"] = np.random.default_rng(3).uniform(0.2, 3.0, len(y))
-    if cov_type == "cluster":
+    if cov_type in ("cluster", "CR2"):
         extra["groups"] = groups
     params = dict(
         treatment="r",
@@ -264,14 +264,14 @@ def test_frames_are_pandas_after_a_dask_fit():
 
 
 @pytest.mark.parametrize(
-    "cov_type", ["unadjusted", "classical", "HC0", "HC1", "cluster"]
+    "cov_type", ["unadjusted", "classical", "HC0", "HC1", "HC2", "cluster", "CR2"]
 )
 def test_sensitivity_grid_on_dask_equals_in_memory(cov_type):
     from skmediate import SensitivityGrid
 
     X, y, groups = simulate_trial(1200, n_covariates=2, n_clusters=30, seed=4)
     extra = {"sample_weight": np.random.default_rng(5).uniform(0.5, 2.0, len(y))}
-    if cov_type == "cluster":
+    if cov_type in ("cluster", "CR2"):
         extra["groups"] = groups
     grid = dict(
         tau_direct={"x1": np.linspace(-1, 1, 5), "x2": [0.0, 0.3]},
@@ -341,7 +341,7 @@ def test_dask_predict_checks_the_columns():
         est.predict(dd.from_pandas(reordered, npartitions=2))
 
 
-@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster", "CR2"])
 def test_dask_empty_partitions(cov_type):
     # a filtered dask DataFrame has partitions of unknown, possibly zero, length
     X, y, groups = simulate_trial(3000, n_covariates=2, n_clusters=25, seed=7)
@@ -351,11 +351,12 @@ def test_dask_empty_partitions(cov_type):
     params = dict(
         treatment="r", mediator="m", covariates=["x1", "x2"], cov_type=cov_type
     )
-    extra = {"groups": frame.g[:1000]} if cov_type == "cluster" else {}
+    clustered = cov_type in ("cluster", "CR2")
+    extra = {"groups": frame.g[:1000]} if clustered else {}
     memory = IVMediationRegressor(**params).fit(
         frame[:1000][["r", "m", "x1", "x2"]], frame.y[:1000], **extra
     )
-    lazy_extra = {"groups": kept.g} if cov_type == "cluster" else {}
+    lazy_extra = {"groups": kept.g} if clustered else {}
     lazy = IVMediationRegressor(**params).fit(
         kept[["r", "m", "x1", "x2"]], kept.y, **lazy_extra
     )

@@ -32,7 +32,7 @@ import pandas as pd
 from skmediate._numerics.covariance import CovarianceType, cov_type
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
-from skmediate._numerics.rows import group_sums, is_dask, reduce_rows, row_slices
+from skmediate._numerics.rows import group_grams, is_dask, reduce_rows, row_slices
 from skmediate._numerics.scores import Layout, meat_of_chunk
 from skmediate._numerics.sensitivity import SensitivityPlan
 from skmediate._numerics.tsls import liml_kappa, solve_leading, solve_structural
@@ -409,11 +409,7 @@ def _second_pass(
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
         meat = None
         if by_cluster:
-            z = a @ kernel
-            wz = z if w is None else z * w[:, None]
-            width = z.shape[1] * z.shape[1]
-            products = (wz[:, :, None] * z[:, None, :]).reshape(z.shape[0], width)
-            meat = group_sums(products, codes, n_groups)
+            meat = group_grams(a @ kernel, w, codes, n_groups)
         elif kernel is not None:
             scores = layout.scores(a, kernel, power)
             meat = meat_of_chunk(scores, w, codes, n_groups)
@@ -432,9 +428,7 @@ def _second_pass(
     sums, sens = run(on_chunk, combine)
     meat = grams = None
     if by_cluster:
-        c = lead + 1
-        grams = sums.reshape(-1, c, c)
-        grams = (grams + np.swapaxes(grams, 1, 2)) / 2
+        grams = (sums + np.swapaxes(sums, 1, 2)) / 2
         sums = layout.cluster_sums(grams, r, power)
     if sums is not None:
         meat = sums.T @ sums if kind.clustered else sums

@@ -195,3 +195,25 @@ def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
         minlength=n_groups * k,
     )
     return sums.reshape(n_groups, k)
+
+
+def group_grams(
+    z: np.ndarray, w: np.ndarray | None, codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """``out[g] = Σ_{i: codes_i = g} w_i z_i z_iᵀ`` for ``z`` of shape (n, c): (G, c, c).
+
+    The rows are ordered by group and each group's rows multiplied as one
+    matrix product (much faster than summing the outer products cell by cell).
+    """
+    out = np.zeros((n_groups, z.shape[1], z.shape[1]))
+    if not len(z):
+        return out
+    order = np.argsort(codes, kind="stable")
+    ordered = np.asarray(codes)[order]
+    zs = z[order]
+    wz = zs if w is None else zs * w[order][:, None]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = [*starts[1:], len(ordered)]
+    for start, end in zip(starts, ends, strict=True):
+        out[ordered[start]] = wz[start:end].T @ zs[start:end]
+    return out
