@@ -40,6 +40,10 @@ simulation).
 ``--bootstrap`` adds the coverage of bootstrap percentile and BCa intervals
 (IV estimator, fewer replications), computed with ``skmediate.bootstrap``.
 
+``--few-clusters`` also runs ``few_clusters_study.py``: the size of the
+tests of each covariance, ``use_t`` and the wild cluster bootstrap with 6
+to 50 sites.
+
 Usage: python benchmarks/validation_study.py [--replications 5000]
        [--n 300 3000] [--designs constant ...] [--n-jobs 2] [--seed 20120601]
        [--bootstrap] [--bootstrap-replications 400] [--bootstrap-resamples 999]
@@ -616,6 +620,11 @@ def main(argv=None):
     parser.add_argument("--bootstrap", action="store_true")
     parser.add_argument("--bootstrap-replications", type=int, default=400)
     parser.add_argument("--bootstrap-resamples", type=int, default=999)
+    parser.add_argument(
+        "--few-clusters",
+        action="store_true",
+        help="also run few_clusters_study.py (size with 6 to 50 sites) with its defaults",
+    )
     args = parser.parse_args(argv)
     designs = [DESIGNS[name] for name in args.designs]
 
@@ -673,6 +682,19 @@ def main(argv=None):
         )
         print(table.to_string())
         print(f"\n{time.perf_counter() - start:.0f} s")
+    if args.few_clusters:
+        print()
+        _few_clusters()
+
+
+def _few_clusters() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import few_clusters_study
+
+    few_clusters_study.main([])
 
 
 if __name__ == "__main__":

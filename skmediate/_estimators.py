@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import COV_TYPES, cov_type
 from skmediate._numerics.design import Design
-from skmediate._numerics.diagnostics import first_stage_f, stock_yogo_critical_value
+from skmediate._numerics.diagnostics import weak_instrument_message
 from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS, fit_model
 from skmediate._numerics.rows import is_dask
 from skmediate._numerics.wild import wild_confidence_set, wild_test
@@ -133,17 +133,12 @@ def fit_mediation(
     design = model.design
     if not design.instrumented:
         return inputs
-    f_stat = first_stage_f(model)
-    critical = stock_yogo_critical_value(design.n_excluded)
-    if f_stat < critical:
+    fs = estimator.result_.first_stage
+    if fs.is_weak:
         warnings.warn(
-            f"Weak instruments: the first-stage partial F statistic is "
-            f"{f_stat:.2f}, below the Stock-Yogo critical value "
-            f"{critical:.2f} for {design.n_excluded} instrument(s), "
-            "so a nominal 5% Wald test of the 2SLS estimates may have an actual "
-            "size above 15%. The IV estimates may be biased toward the naive least "
-            "squares estimates and their confidence intervals may under-cover; "
-            "see anderson_rubin_confidence_set().",
+            weak_instrument_message(fs) + " See confidence_set(...) for "
+            "weak-instrument-robust sets (the Anderson-Rubin set for the "
+            "mediator effect).",
             WeakInstrumentWarning,
             stacklevel=4,
         )

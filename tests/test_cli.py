@@ -971,6 +971,9 @@ def test_weak_instruments_become_a_note(tmp_path, capsys):
     assert len(doc["warnings"]) == 1 and doc["warnings"][0].startswith(
         "Weak instruments"
     )
+    # the notes speak of the report, not of Python methods
+    assert "(" not in doc["warnings"][0].split("critical value")[-1]
+    assert "confidence_set" not in text and "anderson_rubin" not in text
     # The Anderson-Rubin set is the whole line here: unbounded ends in both formats.
     with pytest.warns(skmediate.WeakInstrumentWarning):
         iv = IVMediationRegressor(treatment="r", mediator="m", covariates=["x"]).fit(

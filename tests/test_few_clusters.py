@@ -160,7 +160,8 @@ def test_jobs_by_occupation(tmp_path):
     ar = doc["weak_iv_robust"]
     assert ar["intervals"] == []
     assert "7 clusters and 7 excluded instruments" in ar["not_defined"]
-    assert any("Only 7 clusters" in note for note in doc["warnings"])
+    note = next(note for note in doc["warnings"] if "Only 7 clusters" in note)
+    assert "--cov-type CR2 with --use-t" in note and "use_t=True" not in note
 
 
 def test_command_line_use_t_matches_the_library(tmp_path, trial):

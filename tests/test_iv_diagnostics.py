@@ -328,3 +328,29 @@ def test_verdicts_are_at_the_estimators_level():
     assert "rejected (10% level)" in diagnostic_sentence(row, "HC1", 5, 0.90)
     assert "no evidence" in diagnostic_sentence(row, "HC1", 5, 0.95)
     assert "(5% level)" in diagnostic_sentence(row, "HC1", 5, 0.95)
+
+
+def test_verdict_with_more_instruments_than_stock_yogo_tabulates():
+    """31 instruments and F about 1: the effective F decides, and warns."""
+    from skmediate import WeakInstrumentWarning
+    from skmediate._numerics.diagnostics import montiel_olea_pflueger_critical_value
+
+    rng = np.random.default_rng(8)
+    n, p = 600, 31
+    x = rng.normal(size=(n, p))
+    r = rng.integers(0, 2, n).astype(float)
+    u = rng.normal(size=n)
+    m = r * (1.0 + 0.02 * x.sum(axis=1)) + u + rng.normal(size=n)
+    y = 1.0 + 2.0 * m + u + rng.normal(size=n)
+    X = pd.DataFrame(x, columns=[f"x{j}" for j in range(p)]).assign(r=r, m=m)
+    est = IVMediationRegressor(treatment="r", mediator="m")
+    with pytest.warns(WeakInstrumentWarning, match="effective first-stage F"):
+        est.fit(X, y)
+    fs = est.first_stage_
+    assert np.isnan(fs.critical_value) and fs.weak_test == "effective_f"
+    eff = fs.effective_f
+    assert fs.is_weak is True and eff.statistic < eff.critical_value
+    assert eff.critical_value == pytest.approx(
+        montiel_olea_pflueger_critical_value(eff.df_effective)
+    )
+    assert "effective F" in est.summary()

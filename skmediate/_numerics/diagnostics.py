@@ -220,15 +220,20 @@ class FirstStageDiagnostics:
     critical_value : float
         Stock–Yogo critical value (2SLS size, maximal size 15% for a nominal 5%
         test) for ``p`` instruments; ``nan`` above 30 instruments.
-    is_weak : bool or None
-        ``f_statistic < critical_value``; ``None`` where no critical value is
-        tabulated.
+    is_weak : bool
+        The verdict of ``weak_test``: ``f_statistic < critical_value`` for
+        Stock–Yogo, the effective F below its critical value otherwise.
     effective_f : EffectiveF
         Montiel Olea–Pflueger effective F with ``cov_type`` and its critical
         value for a worst-case 2SLS bias of 10% (simplified procedure).
     wald_df_denom : float or None
         Denominator degrees of freedom of the Wald F with ``use_t``
         (``G - 1`` cluster-robust, else ``n - l``); None otherwise.
+    weak_test : {"stock_yogo", "effective_f"}
+        Which test decides ``is_weak``: Stock–Yogo with at most 30
+        instruments (where it is tabulated); otherwise the Montiel
+        Olea–Pflueger effective F, whose critical value exists for any number
+        of instruments.
     """
 
     f_statistic: float
@@ -241,9 +246,34 @@ class FirstStageDiagnostics:
     cov_type: str
     n_instruments: int
     critical_value: float
-    is_weak: bool | None
+    is_weak: bool
     effective_f: EffectiveF | None = None
     wald_df_denom: float | None = None
+    weak_test: str = "stock_yogo"
+
+
+def weak_instrument_message(fs: FirstStageDiagnostics) -> str:
+    """What a weak first stage means, in words (the warning's text)."""
+    plural = "s" if fs.n_instruments != 1 else ""
+    if fs.weak_test == "stock_yogo":
+        return (
+            f"Weak instruments: the first-stage partial F statistic is "
+            f"{fs.f_statistic:.2f}, below the Stock-Yogo critical value "
+            f"{fs.critical_value:.2f} for {fs.n_instruments} instrument{plural}, "
+            "so a nominal 5% Wald test of the 2SLS estimates may have an actual "
+            "size above 15%. The IV estimates may be biased toward the naive least "
+            "squares estimates and their confidence intervals may under-cover."
+        )
+    eff = fs.effective_f
+    return (
+        f"Weak instruments: the effective first-stage F statistic (Montiel Olea "
+        f"and Pflueger, with the {eff.cov_type} covariance) is {eff.statistic:.2f}, "
+        f"below its critical value {eff.critical_value:.2f} for "
+        f"{fs.n_instruments} instrument{plural} (a worst-case 2SLS bias of "
+        f"{eff.bias:.0%} of the benchmark, {eff.size:.0%} test). The IV estimates "
+        "may be biased toward the naive least squares estimates and their "
+        "confidence intervals may under-cover."
+    )
 
 
 def excluded_coordinates(model: FittedModel, j: int = 0):
@@ -315,6 +345,11 @@ def first_stage_diagnostics(
         size=size,
         cov_type=model.kind.name,
     )
+    if not np.isnan(critical):
+        weak_test, is_weak = "stock_yogo", bool(f_stat < critical)
+    else:
+        weak_test = "effective_f"
+        is_weak = bool(effective.statistic < effective.critical_value)
     return FirstStageDiagnostics(
         f_statistic=f_stat,
         f_pvalue=f_sf(f_stat, p, df_denom),
@@ -327,8 +362,9 @@ def first_stage_diagnostics(
         cov_type=model.kind.name,
         n_instruments=p,
         critical_value=critical,
-        is_weak=None if np.isnan(critical) else bool(f_stat < critical),
+        is_weak=is_weak,
         effective_f=effective,
+        weak_test=weak_test,
     )
 
 

@@ -326,16 +326,28 @@ def _first_stage_blocks(report: Report, digits: int) -> list:
 
 
 def stock_yogo_verdict(fs) -> str:
-    """The Stock-Yogo comparison of the first-stage F statistic, in words."""
+    """The weak-instrument verdict of the first stage, in words.
+
+    Stock-Yogo with at most 30 instruments; the Montiel Olea-Pflueger
+    effective F otherwise (``fs.weak_test``).
+    """
     head = (
         f"The first-stage partial F statistic is {fs.f_statistic:.2f} with "
         f"{fs.n_instruments} instrument{'s' if fs.n_instruments != 1 else ''}"
     )
-    if fs.is_weak is None:
-        return (
-            f"{head}; Stock and Yogo tabulate no critical value for this many "
-            "instruments, so instrument strength cannot be judged by their rule."
+    if fs.weak_test == "effective_f":
+        rule = (
+            f"the effective F ({fs.cov_type}) is {fs.effective_f_statistic:.2f} "
+            f"against its critical value {fs.effective_f_critical_value:.2f} "
+            "(Montiel Olea-Pflueger, worst-case 2SLS bias 10%, 5% test)"
         )
+        if fs.is_weak:
+            return (
+                f"{head}; {rule}: the instruments are weak. The IV estimates may "
+                "be biased toward the standard regression and their confidence "
+                "intervals may be too narrow."
+            )
+        return f"{head}; {rule}: the instruments are not weak."
     rule = (
         f"the Stock-Yogo critical value {fs.critical_value:.2f}, at which a "
         "nominal 5% Wald test of the 2SLS estimates has actual size at most 15%"
@@ -885,13 +897,17 @@ def _first_stage_lines(fs) -> list[str]:
             f"             Wald F ({fs.cov_type}) = {fs.wald_f_statistic:.3f}, "
             f"p = {fs.wald_f_pvalue:.3g}"
         )
-    if fs.is_weak is None:
-        verdict = f"no Stock-Yogo critical value for {fs.n_instruments} instruments"
+    weak = "WEAK instruments" if fs.is_weak else "instruments not weak"
+    if fs.weak_test == "effective_f":
+        eff = fs.effective_f
+        verdict = (
+            f"effective F ({eff.cov_type}) = {eff.statistic:.2f}, critical value "
+            f"{eff.critical_value:.2f} (Montiel Olea-Pflueger, 10% bias): {weak}"
+        )
     else:
         verdict = (
             f"Stock-Yogo critical value {fs.critical_value:.2f} "
-            f"(2SLS size, 15% maximal size): "
-            + ("WEAK instruments" if fs.is_weak else "instruments not weak")
+            f"(2SLS size, 15% maximal size): {weak}"
         )
     lines.append(f"             {verdict}")
     return lines

@@ -133,7 +133,10 @@ class FirstStage:
     wald_f_pvalue: float
     cov_type: str
     critical_value: float
-    is_weak: bool | None
+    is_weak: bool
+    weak_test: str = "stock_yogo"
+    effective_f_statistic: float = math.nan
+    effective_f_critical_value: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -397,8 +400,30 @@ def build_report(
             if analysis.n_resamples
             else None,
         )
-    messages = dict.fromkeys(" ".join(str(w.message).split()) for w in caught)
+    messages = dict.fromkeys(_note(w, iv) for w in caught)
     return replace(report, warnings=tuple(messages))
+
+
+def _note(caught, iv) -> str:
+    """A library warning as a sentence of the report, in the command line's terms."""
+    from skmediate._numerics.diagnostics import weak_instrument_message
+    from skmediate.exceptions import FewClustersWarning, WeakInstrumentWarning
+
+    if issubclass(caught.category, WeakInstrumentWarning):
+        return (
+            weak_instrument_message(iv.first_stage_)
+            + " The weak-instrument-robust section gives the Anderson-Rubin set "
+            "for the mediator effect."
+        )
+    if issubclass(caught.category, FewClustersWarning):
+        g = iv.result_.n_clusters
+        return (
+            f"Only {g} clusters: cluster-robust standard errors are biased "
+            "downward and normal critical values over-reject with fewer than "
+            "about 30 clusters. Use --cov-type CR2 with --use-t (Bell-McCaffrey "
+            "degrees of freedom), or --use-t for t(G - 1) critical values."
+        )
+    return " ".join(str(caught.message).split())
 
 
 def _terms(iv) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -528,6 +553,9 @@ def first_stage_section(iv) -> FirstStage:
         cov_type=fs.cov_type,
         critical_value=float(fs.critical_value),
         is_weak=fs.is_weak,
+        weak_test=fs.weak_test,
+        effective_f_statistic=float(fs.effective_f.statistic),
+        effective_f_critical_value=float(fs.effective_f.critical_value),
     )
 
 
