@@ -71,7 +71,7 @@ class FitInputs:
     weights : ndarray, dask array or None
         Frequency weights (rows with weight 0 contribute nothing).
     groups : ndarray, dask array or None
-        Cluster labels, for ``cov_type="cluster"``.
+        Cluster labels, for the cluster-robust ``cov_type`` values.
     """
 
     design: Design
@@ -158,11 +158,11 @@ def _warn_few_clusters(model) -> None:
         return
     k = model.design.n_params
     rank = ""
-    if n_clusters - 1 < k and kind.name != "CR2":
+    if n_clusters - 1 < k:
         rank = (
-            f" The {kind.name} covariance of the {k} coefficients has rank at "
-            f"most G - 1 = {n_clusters - 1}: joint tests of more restrictions "
-            "are not defined (reported as NaN)."
+            f" With G - 1 = {n_clusters - 1} below the {k} coefficients, robust "
+            "joint tests of more than G - 1 restrictions are not defined "
+            "(reported as NaN)."
         )
     warnings.warn(
         f"Only {n_clusters} clusters: cluster-robust standard errors are biased "
@@ -388,7 +388,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             Frequency weights: a weighted fit equals the fit on rows repeated
             that many times. Rows with weight 0 contribute nothing.
         groups : array-like of shape (n_samples,), default=None
-            Cluster labels, required by and used only with ``cov_type="cluster"``.
+            Cluster labels, required by and used only with the cluster-robust
+            ``cov_type`` values (``"cluster"``, ``"CR0"``, ``"CR2"``).
 
         Returns
         -------
@@ -504,15 +505,17 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         ValueError
             When the fit has no clusters (fit with a cluster-robust
             ``cov_type`` and ``groups``; ``groups=np.arange(n_samples)`` gives
-            the row-level wild bootstrap) or more than 200 of them.
+            the row-level wild bootstrap), more than 200 of them (``CR2``
+            fits keep them whatever their number), or ``kappa`` other than
+            ``"2sls"``.
 
         Notes
         -----
         The fit keeps each cluster's cross-products of the rows' coordinates
-        (small matrices), so the test needs no data and no pass over the
-        rows: every bootstrap sample is small-matrix algebra (see
-        ``skmediate._numerics.wild``). The draws depend only on
-        ``random_state``.
+        (small matrices, ``G c²`` numbers for ``c`` data columns), so the test
+        needs no data and no pass over the rows: every bootstrap sample is
+        small-matrix algebra (see ``skmediate._numerics.wild``). The draws
+        depend only on ``random_state``.
         """
         check_is_fitted(self)
         return wild_test(
@@ -811,7 +814,9 @@ class IVMediationRegressor(_MediationRegressor):
     (``M_Q = I - P_Q``); the LIML ``κ`` is the smallest eigenvalue of
     ``(Eᵀ M_W E)(Eᵀ M_Q E)⁻¹`` with ``E = [y, M]``. The covariances use the
     bread ``(Dᵀ(I - κM_Q)D)⁻¹`` and the scores ``d̂ᵢε̂ᵢ`` as for 2SLS (the
-    convention of linearmodels).
+    convention of linearmodels); HC2, HC3 and CR2 take the leverages of
+    ``D̂`` as for 2SLS (no reference implementation defines them for
+    k-class estimators).
 
     **Effects.** Under model (1) of Small (2012), in which the outcome is
     ``Y(r, m) = Y(0, 0) + θ_Mi m + θ_Ri r`` with subject-specific effects,

@@ -107,7 +107,7 @@ class MediationResult:
     instruments : tuple of str
         Names of the excluded instruments (empty for OLS).
     n_clusters : int or None
-        Number of clusters for ``cov_type="cluster"``.
+        Number of clusters for the cluster-robust ``cov_type`` values.
     kappa : float
         ``κ`` of the k-class estimator (1 for 2SLS and OLS).
     model : FittedModel

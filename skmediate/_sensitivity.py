@@ -201,7 +201,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Frequency weights, passed to the estimator.
         groups : array-like of shape (n_samples,), default=None
-            Cluster labels, passed to the estimator (``cov_type="cluster"``).
+            Cluster labels, passed to the estimator (cluster-robust ``cov_type``).
 
         Returns
         -------

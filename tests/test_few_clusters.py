@@ -50,7 +50,7 @@ def test_no_warning_with_many_clusters_or_cr2_with_t(trial):
 def test_rank_deficient_cluster_covariance_is_named(trial):
     est, caught = _fit(trial, 3, cov_type="cluster")
     message = str(caught[0].message)
-    assert "rank at most G - 1 = 2" in message
+    assert "With G - 1 = 2 below the" in message
     eig = np.linalg.eigvalsh(est.result_.covariance)
     assert eig[-1] > 0 and abs(eig[0]) <= 1e-12 * eig[-1]  # as the warning says
 

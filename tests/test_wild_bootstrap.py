@@ -123,10 +123,44 @@ def test_seeded_and_reproducible(sites):
     assert_allclose(a.bootstrap_statistics, b.bootstrap_statistics)
     assert not np.allclose(a.bootstrap_statistics, c.bootstrap_statistics)
     assert a.n_resamples == 999 and a.n_clusters == 8 and a.weights == "rademacher"
-    legacy = est.wild_bootstrap_test(
-        "mediator", 1.0, random_state=np.random.RandomState(0)
-    )
-    assert 0 <= legacy.pvalue <= 1
+    legacy = [
+        est.wild_bootstrap_test("mediator", 1.0, random_state=np.random.RandomState(0))
+        for _ in range(2)
+    ]
+    assert_allclose(legacy[0].bootstrap_statistics, legacy[1].bootstrap_statistics)
+
+
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_draws_that_reproduce_the_data_count_as_ties(sites, cls):
+    """With 5 clusters Rademacher draws repeat: all ones reproduces the data."""
+    head = sites[sites["site"] <= 5]
+    est = cls(**ROLES, cov_type="cluster")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(head[COLUMNS], head["y"], groups=head["site"])
+    for effect in ("direct", "mediator"):
+        test = est.wild_bootstrap_test(effect, 0.3, random_state=1)
+        v = draw_multipliers("rademacher", 999, 5, np.random.default_rng(1))
+        ones = np.all(v == 1.0, axis=1)
+        assert ones.any()  # 1 in 32 draws
+        # those draws give the observed statistic (to rounding) and count as ties
+        assert_allclose(test.bootstrap_statistics[ones], test.statistic, rtol=1e-8)
+        assert test.pvalue >= ones.mean()
+        expected = np.mean(
+            np.abs(test.bootstrap_statistics) >= abs(test.statistic) * (1 - 1e-9)
+        )
+        assert test.pvalue == expected
+
+
+def test_k_class_fits_are_refused(sites):
+    est = IVMediationRegressor(**ROLES, cov_type="cluster", kappa="liml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(sites[COLUMNS], sites["y"], groups=sites["site"])
+    with pytest.raises(ValueError, match="kappa='2sls'"):
+        est.wild_bootstrap_test("mediator", 0.0)
+    with pytest.raises(ValueError, match="kappa='2sls'"):
+        est.confidence_set("mediator", method="wild")
 
 
 def test_confidence_set_inverts_the_test(sites):

@@ -199,7 +199,7 @@ def tsls_batch(
     cov_type : str or None
         Covariance to compute (None: estimates only).
     cluster : ClusterSpec, optional
-        Required for ``cov_type="cluster"``.
+        Required for the cluster-robust types.
     """
     n, c = a.shape
     n_batch = weights.shape[0]

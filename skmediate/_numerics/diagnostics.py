@@ -417,7 +417,7 @@ def hansen_j_test(model: FittedModel) -> tuple[float, int]:
     """Hansen's J of the two-step efficient GMM estimator.
 
     The weight matrix is the inverse of ``S = Σ w ε̂² u uᵀ`` over rows (or of
-    ``Σ_g s_g s_gᵀ`` over clusters for ``cov_type="cluster"``), with the
+    ``Σ_g s_g s_gᵀ`` over clusters for the cluster-robust types), with the
     instruments' coordinates ``u`` and the fit's residuals, and no
     small-sample factor. ``J = min_θ g(θ)ᵀ S⁻¹ g(θ)`` with
     ``g(θ) = R[:l, y] - R[:l, D] θ``, a small least squares problem. Returns

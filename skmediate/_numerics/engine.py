@@ -95,7 +95,7 @@ def fit_model(
         Frequency weights; rows with weight 0 contribute nothing (and count
         for no row or cluster).
     groups : array of shape (n,), optional
-        Cluster labels (any sortable values); required by ``cov_type="cluster"``.
+        Cluster labels (any sortable values); required by the cluster-robust types.
     cov_type_name : str
     kappa : float or "liml"
         ``κ`` of the k-class estimator (1: two-stage least squares).
@@ -378,10 +378,11 @@ def _second_pass(
 
     For CR2, and for the other cluster-robust types with at most
     :data:`KEEP_CLUSTER_GRAMS` clusters, the pass accumulates per cluster the
-    cross-products ``Σ w z zᵀ`` of ``z = [u_1..u_{c-1}, y]`` (the rows'
-    leading coordinates and the outcome); every cluster's score sums follow
-    from those (:meth:`Layout.cluster_sums`), and the model keeps them for the
-    Bell–McCaffrey degrees of freedom and the wild cluster bootstrap. Returns
+    cross-products of ``z = [u_1..u_{c-1}, y]`` (the rows' leading coordinates
+    and the outcome) and the residual forms: every cluster's score sums
+    follow from those (:meth:`Layout.cluster_sums`), and the model keeps
+    ``Σ w z zᵀ`` for the Bell–McCaffrey degrees of freedom and the wild
+    cluster bootstrap. Returns
     the meat, the clusters' cross-products (or None) and the sensitivity parts.
     """
     power = kind.leverage
@@ -389,8 +390,13 @@ def _second_pass(
     by_cluster = kind.clustered and (power or n_groups <= KEEP_CLUSTER_GRAMS)
     lead = r.shape[0] - 1
     if by_cluster:
+        # z = [u_1..u_{c-1}, y] and the residual forms: their cross-products give
+        # the kept Grams and the clusters' score sums (formed from the residuals
+        # themselves, so an outcome fitted almost exactly loses nothing)
         eye = np.eye(r.shape[0])
-        kernel = np.hstack([solve_leading(r, eye[:, :lead]), eye[:, lead:]])
+        kernel = np.hstack(
+            [solve_leading(r, eye[:, :lead]), eye[:, lead:], layout.right]
+        )
     elif layout.n_cols:
         kernel = layout.kernel(r, hats=bool(power))
     else:
@@ -428,8 +434,10 @@ def _second_pass(
     sums, sens = run(on_chunk, combine)
     meat = grams = None
     if by_cluster:
-        grams = (sums + np.swapaxes(sums, 1, 2)) / 2
-        sums = layout.cluster_sums(grams, r, power)
+        c = lead + 1
+        full = (sums + np.swapaxes(sums, 1, 2)) / 2
+        grams = full[:, :c, :c].copy()
+        sums = layout.cluster_sums(grams[:, :lead, :lead], full[:, :lead, c:], power)
     if sums is not None:
         meat = sums.T @ sums if kind.clustered else sums
         meat = (meat + meat.T) / 2

@@ -48,7 +48,7 @@ class FittedModel:
     n_rows : float
         Rows with positive weight.
     n_clusters : int or None
-        Clusters with positive weight (``cov_type="cluster"``).
+        Clusters with positive weight (cluster-robust types).
     kappa : float
         ``κ`` of the estimator (1 for 2SLS and OLS).
     linear_in_y : bool

@@ -140,28 +140,24 @@ class Layout:
         return np.hstack(parts)
 
     def cluster_sums(
-        self, grams: np.ndarray, r: np.ndarray, leverage: float = 0.0
+        self, grams: np.ndarray, resid_sums: np.ndarray, leverage: float = 0.0
     ) -> np.ndarray:
-        """Every column's cluster sums, (G, n_cols), from the clusters' cross-products.
+        """Every column's cluster sums, (G, n_cols).
 
-        ``grams`` (G, c, c) holds each cluster's ``Σ w z zᵀ`` with
-        ``z = [u_1..u_{c-1}, y]``: a residual form ``f`` of a row is
-        ``z φ`` with ``φ = [R_lead f_lead, f_y]``, so the cluster sums of
-        ``u e`` are ``Γ_g[:c-1] φ``. With ``leverage`` (CR2) each equation's
-        sums are adjusted by ``(I - H_gg)^(-leverage)``
+        ``grams`` (G, d, d) holds each cluster's ``Σ w u uᵀ`` over the leading
+        ``d = c - 1`` coordinates and ``resid_sums`` (G, d, n_right) its
+        ``Σ w u e`` for every residual form. With ``leverage`` (CR2) each
+        equation's sums are adjusted by ``(I - H_gg)^(-leverage)``
         (:func:`~skmediate._numerics.covariance.cluster_adjusted`).
         """
-        lead = grams.shape[-1] - 1
-        phi = np.vstack([r[:lead, :lead] @ self.right[:lead], self.right[lead:]])
-        resid_sums = grams[:, :lead, :] @ phi  # (G, lead, n_right)
-        lead_grams = grams[:, :lead, :lead]
+        lead = grams.shape[-1]
         out = np.empty((grams.shape[0], self.n_cols))
         pairs = sorted(set(zip(self.right_index, self.hat_index, strict=True)))
         for right, hat in pairs:
             sums = resid_sums[:, :, right]
             if leverage:
                 basis = self.hats[:lead, self.hat_slices[hat]]
-                sums = cluster_adjusted(sums, lead_grams, basis, leverage)
+                sums = cluster_adjusted(sums, grams, basis, leverage)
             cols = np.flatnonzero((self.right_index == right) & (self.hat_index == hat))
             out[:, cols] = sums @ self.left[:lead, self.left_index[cols]]
         return out

@@ -54,7 +54,8 @@ class WildBootstrapTest:
         The t statistic ``(θ̂ - θ₀)/se`` with the CR1 covariance.
     pvalue : float
         Symmetric bootstrap p-value: the share of bootstrap statistics with
-        ``|t*| ≥ |t|``.
+        ``|t*| ≥ |t|`` (ties, such as the draw of all ones that reproduces the
+        data, within a relative ``1e-9``).
     n_resamples : int
     weights : {"rademacher", "webb"}
     n_clusters : int
@@ -209,6 +210,7 @@ def wild_test(
         raise ValueError(f"effect must be 'direct' or 'mediator'; got {effect!r}")
     if model.design.n_mediators != 1:
         raise ValueError("the wild bootstrap test is for one mediator")
+    _check_linear(model)
     value = float(value)
     rng = np.random.default_rng(random_state)
     n_clusters = model.cluster_grams.shape[0]
@@ -216,13 +218,27 @@ def wild_test(
     return _test(model, effect, value, v, weights)
 
 
+# Bootstrap statistics within this relative distance of the observed one count
+# as ties (a draw of all ones reproduces the data, the naive model's all minus
+# ones too, up to rounding).
+TIE_TOL = 1e-9
+
+
+def _check_linear(model) -> None:
+    if model.kappa != 1.0:
+        raise ValueError(
+            "the wild restricted efficient bootstrap refits by two-stage least "
+            f"squares; this fit has kappa={model.kappa:.6g} (LIML, Fuller or a "
+            "fixed kappa): fit with kappa='2sls' for the wild bootstrap test"
+        )
+
+
 def _test(model, effect, value, v, weights) -> WildBootstrapTest:
     forms = _null_forms(model, effect, value)
-    observed = float(
-        _statistics(model, effect, value, np.ones((1, v.shape[1])), forms)[0]
-    )
-    stats = _statistics(model, effect, value, v, forms)
-    pvalue = float(np.mean(np.abs(stats) >= abs(observed)))
+    # the observed statistic is the batch's first row (multipliers 1: the data)
+    both = _statistics(model, effect, value, np.vstack([np.ones(v.shape[1]), v]), forms)
+    observed, stats = float(both[0]), both[1:]
+    pvalue = float(np.mean(np.abs(stats) >= abs(observed) * (1.0 - TIE_TOL)))
     return WildBootstrapTest(
         effect=effect,
         value=value,
@@ -254,6 +270,7 @@ def wild_confidence_set(
     The set returned is the interval around the estimate; an end not
     bracketed within ``10⁶`` standard errors is infinite.
     """
+    _check_linear(model)
     alpha = 1.0 - confidence_level
     rng = np.random.default_rng(random_state)
     n_clusters = model.cluster_grams.shape[0]

@@ -359,7 +359,7 @@ def build_report(
     y : Series
         The outcome.
     groups : array-like, optional
-        Cluster labels (``cov_type="cluster"``).
+        Cluster labels (a cluster-robust ``cov_type``).
     n_rows_read, n_rows_dropped : int
         Rows in the input and rows dropped for missing values.
 
