@@ -23,10 +23,18 @@ from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import COV_TYPES, cov_type
 from skmediate._numerics.design import Design
 from skmediate._numerics.diagnostics import weak_instrument_message
+from skmediate._numerics.effects import EFFECT_NAMES
 from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS, fit_model
 from skmediate._numerics.rows import is_dask
+from skmediate._numerics.sets import (
+    ConfidenceSet,
+    difference_set,
+    fieller_set,
+    one_minus_ratio_set,
+)
+from skmediate._numerics.weakiv import subvector_ar_set
 from skmediate._numerics.wild import wild_confidence_set, wild_test
-from skmediate._results import MediationResult
+from skmediate._results import MediationResult, critical_quantile, inference_frame
 from skmediate._roles import fit_roles
 from skmediate._validation import (
     HasMethods,
@@ -528,68 +536,137 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         )
 
     def confidence_set(
-        self, effect="mediator", method="wald", *, confidence_level=None, **kwargs
+        self, effect="mediator", method=None, *, confidence_level=None, **kwargs
     ):
-        """A confidence set for the direct or the mediator effect.
+        """A confidence set for one of the mediation effects.
 
         Parameters
         ----------
-        effect : {"direct", "mediator"}, default="mediator"
-        method : {"wald", "wild", "anderson_rubin"}, default="wald"
-            ``"wald"``: the interval of :attr:`result_` (normal or ``t``);
-            ``"wild"``: the values the wild restricted efficient bootstrap
-            test does not reject (keyword arguments ``n_resamples``,
-            ``weights``, ``random_state`` as for
-            :meth:`wild_bootstrap_test`); ``"anderson_rubin"``: the
-            Anderson–Rubin set (IV, mediator effect only).
+        effect : {"direct", "mediator", "indirect", "total", \
+                "proportion_mediated"}, default="mediator"
+        method : str, default=None
+            ``None`` takes the recommended method for the effect and the
+            fit (see Notes). ``"wald"``: the Wald interval of
+            :attr:`result_` (normal or ``t``), Fieller's set for the
+            proportion mediated; ``"AR"``: the weak-instrument-robust
+            Anderson–Rubin set; ``"wild"``: the values the wild restricted
+            efficient bootstrap test does not reject (direct and mediator
+            effects; keyword arguments ``n_resamples``, ``weights``,
+            ``random_state`` as for :meth:`wild_bootstrap_test`).
         confidence_level : float, default=None
             ``None`` uses the estimator's ``confidence_level``.
 
         Returns
         -------
-        list of (float, float)
-            Disjoint intervals in increasing order (``±inf`` for unbounded
-            ends).
+        ConfidenceSet
+            A union of disjoint closed intervals (``±inf`` for unbounded
+            ends) with ``intervals``, ``is_bounded`` and ``x in s``.
 
         Notes
         -----
-        With ``method="wild"`` the bootstrap draws are fixed, so the p-value
-        is a step function of ``θ₀``; each end of the set is bracketed from
-        the estimate by doubling steps of the Wald standard error and found
-        by bisection to ``1e-9`` relative. The set returned is the interval
-        around the estimate (with very weak instruments the set of
-        non-rejected values can have further pieces, as the Anderson–Rubin
-        set can).
+        - **mediator** (``θ_M``): ``"AR"`` (default for IV) is the
+          Anderson–Rubin set of :meth:`anderson_rubin_confidence_set`, exact
+          for every ``cov_type``.
+        - **direct** (``θ_R``): ``"AR"`` is the subvector Anderson–Rubin set
+          of Guggenberger, Kleibergen, Mavroeidis and Chen (2012): under
+          ``θ_R = r₀`` the treatment becomes an excluded instrument and the
+          mediator a nuisance regressor; the statistic minimized over the
+          mediator effect is compared with ``p F(p, n - l)`` (``p``
+          interactions), and the set solves a quadratic inequality exactly.
+          It is available for ``"classical"`` and ``"unadjusted"`` (the
+          default for those); with robust covariances the default is the
+          Wald interval.
+        - **total**: the Wald interval of the intention-to-treat effect,
+          which randomization identifies whatever the instruments' strength.
+        - **indirect** (``ITT - θ_R``) and **proportion_mediated**
+          (``1 - θ_R/ITT``): ``"AR"`` combines the direct effect's robust set
+          and the total effect's interval, each at level ``1 - α/2``
+          (Bonferroni), so the set has level at least ``1 - α``. The
+          proportion's set is the whole line whenever the total effect's
+          interval contains 0. ``"wald"``: the delta-method interval for the
+          indirect effect and Fieller's set for the proportion (the ratio of
+          the indirect to the total effect with their joint covariance).
         """
         check_is_fitted(self)
         level = self.confidence_level if confidence_level is None else confidence_level
         if not 0 < level < 1:
             raise ValueError(f"confidence_level must be in (0, 1); got {level}")
-        terms = {"direct": self.result_.treatment, "mediator": self.result_.mediator}
-        if effect not in terms:
-            raise ValueError(f"effect must be 'direct' or 'mediator'; got {effect!r}")
-        if method == "wald":
-            if kwargs:
-                raise TypeError(f"unexpected arguments for method='wald': {kwargs}")
-            _, _, low, high = self.result_.term_inference(terms[effect], level)
-            return [(low, high)]
+        effects = ("direct", "mediator", "indirect", "total", "proportion_mediated")
+        if effect not in effects:
+            raise ValueError(f"effect must be one of {list(effects)}; got {effect!r}")
         if method == "anderson_rubin":
-            if effect != "mediator" or not self._instrumented:
+            method = "AR"
+        if method is None:
+            method = self._default_set_method(effect)
+        if method != "wild" and kwargs:
+            raise TypeError(
+                f"unexpected arguments for method={method!r}: {sorted(kwargs)}"
+            )
+        pieces = self._set_pieces(effect, method, level, kwargs)
+        return ConfidenceSet(
+            tuple(pieces), effect=effect, method=method, confidence_level=level
+        )
+
+    def _default_set_method(self, effect: str) -> str:
+        if not self._instrumented or effect == "total":
+            return "wald"
+        if effect == "mediator":
+            return "AR"
+        return "AR" if self.result_.model.kind.homoskedastic else "wald"
+
+    def _set_pieces(self, effect, method, level, kwargs):
+        result = self.result_
+        model = result.model
+        if method == "wald":
+            if effect in ("direct", "mediator"):
+                term = result.treatment if effect == "direct" else result.mediator
+                _, _, low, high = result.term_inference(term, level)
+                return [(low, high)]
+            frame = inference_frame_of_effects(result, level)
+            if effect == "proportion_mediated":
+                cov = result.effects_cov
+                df = frame["df"].loc[effect] if "df" in frame else None
+                return fieller_set(
+                    frame.loc["indirect", "estimate"],
+                    frame.loc["total", "estimate"],
+                    cov.loc["indirect", "indirect"],
+                    cov.loc["indirect", "total"],
+                    cov.loc["total", "total"],
+                    critical_quantile(level, df),
+                )
+            row = frame.loc["intention_to_treat" if effect == "total" else effect]
+            return [(row["lower"], row["upper"])]
+        if method == "AR":
+            if not self._instrumented:
+                raise ValueError("the Anderson-Rubin sets need an IV fit")
+            if effect == "mediator":
+                return result.anderson_rubin_set(level)
+            if effect == "total":
                 raise ValueError(
-                    "the Anderson-Rubin set is for the mediator effect of an IV fit"
+                    "the total effect's interval is the intention-to-treat Wald "
+                    "interval (method='wald'); it needs no instruments"
                 )
-            if kwargs:
-                raise TypeError(
-                    f"unexpected arguments for the Anderson-Rubin set: {kwargs}"
-                )
-            return self.result_.anderson_rubin_set(level)
+            if effect == "direct":
+                return subvector_ar_set(model, level)
+            half = 1 - (1 - level) / 2  # Bonferroni: two sets at 1 - α/2
+            direct = subvector_ar_set(model, half)
+            row = inference_frame_of_effects(result, half).loc["intention_to_treat"]
+            total = [(row["lower"], row["upper"])]
+            if effect == "indirect":
+                return difference_set(total, direct)
+            return one_minus_ratio_set(direct, total)
         if method == "wild":
+            if effect not in ("direct", "mediator"):
+                raise ValueError(
+                    "the wild bootstrap set is for the direct and the mediator effect"
+                )
             unknown = set(kwargs) - {"n_resamples", "weights", "random_state"}
             if unknown:
                 raise TypeError(
                     f"unexpected arguments for method='wild': {sorted(unknown)}"
                 )
-            estimate, se, _, _ = self.result_.term_inference(terms[effect], level)
+            term = result.treatment if effect == "direct" else result.mediator
+            estimate, se, _, _ = result.term_inference(term, level)
             return wild_confidence_set(
                 self._wild_model(),
                 effect,
@@ -602,9 +679,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 start=estimate,
                 scale=se,
             )
-        raise ValueError(
-            f"method must be 'wald', 'wild' or 'anderson_rubin'; got {method!r}"
-        )
+        raise ValueError(f"method must be 'wald', 'AR' or 'wild'; got {method!r}")
 
     def _wild_model(self):
         model = self.result_.model
@@ -1064,3 +1139,15 @@ class NaiveMediationRegressor(_MediationRegressor):
 
     _method = "OLS"
     _instrumented = False
+
+
+def inference_frame_of_effects(result, level: float) -> pd.DataFrame:
+    """The effects table of ``result`` at confidence level ``level``."""
+    effects = result._effects
+    return inference_frame(
+        effects.estimate,
+        np.sqrt(np.diag(effects.cov)),
+        pd.Index(EFFECT_NAMES, name="effect"),
+        level,
+        effects.df,
+    )

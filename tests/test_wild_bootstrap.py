@@ -176,8 +176,8 @@ def test_confidence_set_inverts_the_test(sites):
         assert est.wild_bootstrap_test("mediator", inside, **kw).pvalue > 0.1
     for outside in (low - 1e-6 * span, high + 1e-6 * span):
         assert est.wild_bootstrap_test("mediator", outside, **kw).pvalue <= 0.1
-    # the Wald interval is the default method
-    ((wl, wh),) = est.confidence_set("mediator")
+    # the Wald interval, by name
+    ((wl, wh),) = est.confidence_set("mediator", "wald")
     _, _, el, eh = est.result_.term_inference("m")
     assert (wl, wh) == (el, eh)
 
@@ -197,8 +197,10 @@ def test_clear_errors(sites):
         clustered.wild_bootstrap_test("mediator", 0.0, n_resamples=0)
     with pytest.raises(ValueError, match="method must be"):
         clustered.confidence_set("mediator", method="grid")
-    with pytest.raises(ValueError, match="Anderson-Rubin set is for the mediator"):
+    with pytest.raises(ValueError, match="available for cov_type 'classical'"):
         clustered.confidence_set("direct", method="anderson_rubin")
+    with pytest.raises(ValueError, match="for the direct and the mediator effect"):
+        clustered.confidence_set("total", method="wild")
     # row-level wild bootstrap: every row its own cluster
     head = sites.iloc[:150]
     with warnings.catch_warnings():

@@ -1,0 +1,253 @@
+"""confidence_set for every effect: the set object, Fieller, Bonferroni, subvector AR.
+
+The subvector Anderson-Rubin set of the direct effect is checked against
+ivmodels (``anderson_rubin_test`` with the mediator as the nuisance
+endogenous regressor and the treatment as the tested exogenous regressor,
+F critical values) and, for ``"unadjusted"``, against a brute-force
+minimization over the mediator effect with two least squares fits per value.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from scipy import optimize, special
+
+from skmediate import IVMediationRegressor, NaiveMediationRegressor
+from skmediate._numerics.sets import (
+    ConfidenceSet,
+    difference_set,
+    fieller_set,
+    one_minus_ratio_set,
+    quadratic_set,
+)
+
+REFERENCE = "tests/reference"
+DESIGNS = {
+    "trial_binary": (["x1", "x2"], ["z"]),  # a bounded set
+    "trial_weak": (["x1", "x2"], []),  # two half-lines
+    "trial_clustered": (["x1", "x2", "x3"], ["z"]),
+}
+
+
+def _fit(name, cov_type="classical", cls=IVMediationRegressor):
+    covariates, controls = DESIGNS[name]
+    df = pd.read_csv(f"{REFERENCE}/{name}.csv")
+    est = cls(
+        treatment="r",
+        mediator="m",
+        covariates=covariates,
+        controls=controls or None,
+        cov_type=cov_type,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(df[["r", "m", *covariates, *controls]], df["y"])
+    return est, df
+
+
+def test_confidence_set_object():
+    s = ConfidenceSet(((-np.inf, -1.0), (2.0, 3.0)), "direct", "AR", 0.95)
+    assert 2.5 in s and -5 in s and 0 not in s and 3.0 in s
+    assert not s.is_bounded and len(s) == 2
+    assert list(s) == [(-np.inf, -1.0), (2.0, 3.0)]
+    assert repr(s) == "ConfidenceSet((-inf, -1] ∪ [2, 3]; direct, AR, 95%)"
+    assert ConfidenceSet(()).is_bounded and ConfidenceSet(()).is_empty
+    assert repr(ConfidenceSet(())) == "ConfidenceSet(empty)"
+
+
+@pytest.mark.parametrize(
+    ("coef", "expected"),
+    [
+        ((-1.0, 0.0, 1.0), [(-1.0, 1.0)]),  # t² - 1 ≤ 0
+        ((1.0, 0.0, -1.0), [(-np.inf, -1.0), (1.0, np.inf)]),
+        ((1.0, 0.0, 1.0), []),
+        ((-1.0, 0.0, -1.0), [(-np.inf, np.inf)]),
+        ((-2.0, 1.0, 0.0), [(-np.inf, 2.0)]),  # linear
+        ((0.0, 0.0, 0.0), [(-np.inf, np.inf)]),
+    ],
+)
+def test_quadratic_set(coef, expected):
+    assert_allclose(
+        np.array(quadratic_set(*coef), dtype=float).reshape(-1, 2),
+        np.array(expected, dtype=float).reshape(-1, 2),
+    )
+
+
+def test_fieller_against_the_inequality():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a, b = rng.normal(size=2) * 3
+        v = rng.normal(size=(2, 2))
+        v = v @ v.T + 0.1 * np.eye(2)
+        pieces = fieller_set(a, b, v[0, 0], v[0, 1], v[1, 1], 1.96)
+        for theta in np.linspace(-20, 20, 801):
+            holds = (a - theta * b) ** 2 <= 1.96**2 * (
+                v[0, 0] - 2 * theta * v[0, 1] + theta**2 * v[1, 1]
+            )
+            inside = any(lo <= theta <= hi for lo, hi in pieces)
+            gap = min((abs(theta - e) for p in pieces for e in p), default=np.inf)
+            if gap > 1e-9:
+                assert inside == holds
+        # bounded exactly when b is significant at this level
+        assert (len(pieces) == 1 and np.isfinite(pieces[0]).all()) == (
+            b * b > 1.96**2 * v[1, 1]
+        )
+
+
+def test_set_arithmetic():
+    assert difference_set([(1.0, 2.0)], [(0.0, 0.5)]) == [(0.5, 2.0)]
+    assert difference_set([(1.0, 2.0)], [(-np.inf, 0.0), (5.0, 6.0)]) == [
+        (-5.0, -3.0),
+        (1.0, np.inf),
+    ]
+    # 1 - r/t with t in [2, 4], r in [1, 2]: r/t in [1/4, 1]
+    assert_allclose(one_minus_ratio_set([(1.0, 2.0)], [(2.0, 4.0)]), [(0.0, 0.75)])
+    assert one_minus_ratio_set([(1.0, 2.0)], [(-1.0, 4.0)]) == [(-np.inf, np.inf)]
+    low, high = one_minus_ratio_set([(1.0, np.inf)], [(2.0, 4.0)])[0]
+    assert low == -np.inf and high == pytest.approx(0.75)
+
+
+def _ivmodels_pvalue(df, covariates, controls, r0):
+    from ivmodels.tests import anderson_rubin_test
+
+    x = df[covariates].to_numpy()
+    r = df["r"].to_numpy()
+    z = r[:, None] * (x - x.mean(axis=0))
+    _, p = anderson_rubin_test(
+        z,
+        np.zeros((len(df), 0)),
+        df["y"].to_numpy(),
+        np.array([r0]),
+        W=df[["m"]].to_numpy(),
+        C=df[covariates + controls].to_numpy(),
+        D=r[:, None],
+        critical_values="f",
+    )
+    return p
+
+
+@pytest.mark.parametrize("name", list(DESIGNS))
+def test_subvector_ar_direct_effect_against_ivmodels(name):
+    est, df = _fit(name)
+    covariates, controls = DESIGNS[name]
+    s = est.confidence_set("direct", "AR")
+    assert s.method == "AR" and est.confidence_set("direct").method == "AR"
+    ends = [e for piece in s for e in piece if np.isfinite(e)]
+    assert ends
+    for e in ends:
+        assert _ivmodels_pvalue(df, covariates, controls, e) == pytest.approx(
+            0.05, abs=1e-8
+        )
+    for lo, hi in s:
+        inside = est.direct_effect_ if lo <= est.direct_effect_ <= hi else None
+        if np.isfinite(lo) and np.isfinite(hi):
+            inside = (lo + hi) / 2
+        elif np.isfinite(hi):
+            inside = hi - 1.0
+        elif np.isfinite(lo):
+            inside = lo + 1.0
+        assert _ivmodels_pvalue(df, covariates, controls, inside) > 0.05
+    if name == "trial_weak":
+        assert len(s) == 2 and not s.is_bounded
+
+
+def _brute_unadjusted(df, covariates, controls, r0):
+    """min over m0 of n·(RSS_W - RSS_Q)/RSS_Q for y - r0 R - m0 M."""
+    n = len(df)
+    x = df[covariates].to_numpy()
+    r = df["r"].to_numpy()
+    w_minus = np.column_stack([np.ones(n), df[covariates + controls].to_numpy()])
+    q = np.column_stack([w_minus, r, r[:, None] * (x - x.mean(axis=0))])
+
+    def stat(m0):
+        target = df["y"].to_numpy() - r0 * r - m0 * df["m"].to_numpy()
+        rss_w = np.sum(
+            (target - w_minus @ np.linalg.lstsq(w_minus, target, rcond=None)[0]) ** 2
+        )
+        rss_q = np.sum((target - q @ np.linalg.lstsq(q, target, rcond=None)[0]) ** 2)
+        return n * (rss_w - rss_q) / rss_q
+
+    grid = np.linspace(-50, 50, 2001)
+    j = int(np.argmin([stat(m0) for m0 in grid]))
+    best = optimize.minimize_scalar(
+        stat, bracket=(grid[j - 1], grid[j], grid[j + 1]), tol=1e-12
+    )
+    return best.fun
+
+
+def test_subvector_ar_unadjusted_against_brute_force():
+    est, df = _fit("trial_binary", "unadjusted")
+    covariates, controls = DESIGNS["trial_binary"]
+    ((lo, hi),) = est.confidence_set("direct", "AR")
+    crit = special.chdtri(len(covariates), 0.05)
+    for end in (lo, hi):
+        assert _brute_unadjusted(df, covariates, controls, end) == pytest.approx(
+            crit, rel=1e-6
+        )
+
+
+def test_indirect_and_proportion_are_bonferroni_combinations():
+    est, _ = _fit("trial_binary")
+    half = 0.975
+    direct = est.confidence_set("direct", "AR", confidence_level=half)
+    effects = est.result_.effects
+    z = special.ndtri(1 - (1 - half) / 2)
+    itt = effects.loc["intention_to_treat"]
+    total = [(itt.estimate - z * itt.std_error, itt.estimate + z * itt.std_error)]
+    indirect = est.confidence_set("indirect")
+    assert indirect.method == "AR"
+    assert_allclose(list(indirect), difference_set(total, list(direct)))
+    proportion = est.confidence_set("proportion_mediated")
+    assert_allclose(list(proportion), one_minus_ratio_set(list(direct), total))
+    # the point estimates lie inside
+    assert effects.loc["indirect", "estimate"] in indirect
+    assert effects.loc["proportion_mediated", "estimate"] in proportion
+
+
+def test_total_effect_is_the_intention_to_treat_interval():
+    est, _ = _fit("trial_binary", "HC1")
+    row = est.result_.effects.loc["intention_to_treat"]
+    ((lo, hi),) = est.confidence_set("total")
+    assert (lo, hi) == (row.lower, row.upper)
+
+
+def test_proportion_unbounded_when_the_total_effect_may_be_zero():
+    rng = np.random.default_rng(3)
+    n = 400
+    x = rng.normal(size=(n, 2))
+    r = rng.integers(0, 2, n).astype(float)
+    u = rng.normal(size=n)
+    m = r * (1 + x @ [1.0, -0.8]) + u + rng.normal(size=n)
+    y = -0.5 * r + 0.5 * m + u + rng.normal(size=n)  # total effect about 0
+    X = pd.DataFrame({"r": r, "m": m, "x1": x[:, 0], "x2": x[:, 1]})
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type="classical")
+    est.fit(X, y)
+    row = est.result_.effects.loc["intention_to_treat"]
+    assert row.lower < 0 < row.upper
+    assert list(est.confidence_set("proportion_mediated")) == [(-np.inf, np.inf)]
+    fieller = est.confidence_set("proportion_mediated", "wald")
+    assert not fieller.is_bounded  # the total is not significant: Fieller is unbounded
+    lo, hi = est.result_.effects.loc["proportion_mediated", ["lower", "upper"]]
+    assert np.isfinite(lo) and np.isfinite(hi)  # where the delta method is not
+
+
+def test_naive_estimator_and_errors():
+    est, _ = _fit("trial_binary", "HC1", NaiveMediationRegressor)
+    assert est.confidence_set("mediator").method == "wald"
+    with pytest.raises(ValueError, match="need an IV fit"):
+        est.confidence_set("mediator", "AR")
+    iv, _ = _fit("trial_binary", "HC1")
+    with pytest.raises(ValueError, match="effect must be one of"):
+        iv.confidence_set("itt")
+    with pytest.raises(ValueError, match="intention-to-treat Wald"):
+        iv.confidence_set("total", "AR")
+    with pytest.raises(TypeError, match="unexpected arguments"):
+        iv.confidence_set("mediator", "AR", n_resamples=9)
+    # AR for the mediator effect is the Anderson-Rubin set, by either name
+    assert list(iv.confidence_set("mediator")) == iv.anderson_rubin_confidence_set()
+    assert list(iv.confidence_set("mediator", "anderson_rubin")) == list(
+        iv.confidence_set("mediator", "AR")
+    )
