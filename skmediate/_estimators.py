@@ -32,7 +32,7 @@ from skmediate._numerics.sets import (
     fieller_set,
     one_minus_ratio_set,
 )
-from skmediate._numerics.weakiv import subvector_ar_set
+from skmediate._numerics.weakiv import clr_set, lm_set, subvector_ar_set
 from skmediate._numerics.wild import wild_confidence_set, wild_test
 from skmediate._results import MediationResult, critical_quantile, inference_frame
 from skmediate._roles import fit_roles
@@ -552,7 +552,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             Anderson–Rubin set; ``"wild"``: the values the wild restricted
             efficient bootstrap test does not reject (direct and mediator
             effects; keyword arguments ``n_resamples``, ``weights``,
-            ``random_state`` as for :meth:`wild_bootstrap_test`).
+            ``random_state`` as for :meth:`wild_bootstrap_test`); ``"LM"`` and
+            ``"CLR"`` for the mediator effect (homoskedastic covariances).
         confidence_level : float, default=None
             ``None`` uses the estimator's ``confidence_level``.
 
@@ -564,9 +565,16 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
         Notes
         -----
-        - **mediator** (``θ_M``): ``"AR"`` (default for IV) is the
-          Anderson–Rubin set of :meth:`anderson_rubin_confidence_set`, exact
-          for every ``cov_type``.
+        - **mediator** (``θ_M``): ``"AR"`` is the Anderson–Rubin set of
+          :meth:`anderson_rubin_confidence_set`, exact for every ``cov_type``
+          (the default for robust covariances). For ``"classical"`` and
+          ``"unadjusted"`` also ``"CLR"``, Moreira's (2003) conditional
+          likelihood ratio test (the default: the most powerful of the three
+          with several instruments), inverted as Mikusheva (2010) shows, with
+          the conditional critical value by quadrature; and ``"LM"``,
+          Kleibergen's (2002) K test, whose set is where a quartic is not
+          positive (it can have spurious pieces where the K statistic loses
+          power). All three are robust to weak instruments.
         - **direct** (``θ_R``): ``"AR"`` is the subvector Anderson–Rubin set
           of Guggenberger, Kleibergen, Mavroeidis and Chen (2012): under
           ``θ_R = r₀`` the treatment becomes an excluded instrument and the
@@ -610,9 +618,10 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def _default_set_method(self, effect: str) -> str:
         if not self._instrumented or effect == "total":
             return "wald"
+        homoskedastic = self.result_.model.kind.homoskedastic
         if effect == "mediator":
-            return "AR"
-        return "AR" if self.result_.model.kind.homoskedastic else "wald"
+            return "CLR" if homoskedastic else "AR"
+        return "AR" if homoskedastic else "wald"
 
     def _set_pieces(self, effect, method, level, kwargs):
         result = self.result_
@@ -655,6 +664,12 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             if effect == "indirect":
                 return difference_set(total, direct)
             return one_minus_ratio_set(direct, total)
+        if method in ("LM", "CLR"):
+            if effect != "mediator" or not self._instrumented:
+                raise ValueError(
+                    f"the {method} set is for the mediator effect of an IV fit"
+                )
+            return (lm_set if method == "LM" else clr_set)(model, level)
         if method == "wild":
             if effect not in ("direct", "mediator"):
                 raise ValueError(
@@ -679,7 +694,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 start=estimate,
                 scale=se,
             )
-        raise ValueError(f"method must be 'wald', 'AR' or 'wild'; got {method!r}")
+        raise ValueError(
+            f"method must be 'wald', 'AR', 'LM', 'CLR' or 'wild'; got {method!r}"
+        )
 
     def _wild_model(self):
         model = self.result_.model

@@ -251,3 +251,73 @@ def test_naive_estimator_and_errors():
     assert list(iv.confidence_set("mediator", "anderson_rubin")) == list(
         iv.confidence_set("mediator", "AR")
     )
+
+
+def _ivmodels_mediator_pvalue(df, covariates, controls, method, beta):
+    from ivmodels.tests import (
+        conditional_likelihood_ratio_test,
+        lagrange_multiplier_test,
+    )
+
+    x = df[covariates].to_numpy()
+    r = df["r"].to_numpy()
+    z = r[:, None] * (x - x.mean(axis=0))
+    args = (z, df[["m"]].to_numpy(), df["y"].to_numpy(), np.array([beta]))
+    c = df[covariates + controls + ["r"]].to_numpy()
+    if method == "LM":
+        return lagrange_multiplier_test(*args, C=c)[1]
+    return conditional_likelihood_ratio_test(
+        *args, C=c, critical_values="moreira2003conditional"
+    )[1]
+
+
+@pytest.mark.parametrize("method", ["LM", "CLR"])
+@pytest.mark.parametrize("name", list(DESIGNS))
+def test_lm_and_clr_sets_against_ivmodels(name, method):
+    est, df = _fit(name)
+    covariates, controls = DESIGNS[name]
+    s = est.confidence_set("mediator", method)
+    ends = [e for piece in s for e in piece if np.isfinite(e)]
+    assert ends
+    for e in ends:
+        p = _ivmodels_mediator_pvalue(df, covariates, controls, method, e)
+        assert p == pytest.approx(0.05, abs=1e-7)
+    for lo, hi in s:
+        if np.isfinite(lo) and np.isfinite(hi):
+            p = _ivmodels_mediator_pvalue(
+                df, covariates, controls, method, (lo + hi) / 2
+            )
+            assert p > 0.05
+    # between two pieces the test rejects
+    for (_, hi), (lo, _) in zip(list(s)[:-1], list(s)[1:], strict=True):
+        p = _ivmodels_mediator_pvalue(df, covariates, controls, method, (hi + lo) / 2)
+        assert p < 0.05
+
+
+def test_clr_is_the_default_for_homoskedastic_fits():
+    est, _ = _fit("trial_binary")
+    assert est.confidence_set("mediator").method == "CLR"
+    robust, _ = _fit("trial_binary", "HC1")
+    assert robust.confidence_set("mediator").method == "AR"
+    with pytest.raises(ValueError, match="cov_type 'classical'"):
+        robust.confidence_set("mediator", "CLR")
+
+
+def test_clr_critical_value():
+    """Between the χ²(1) and χ²(k) quantiles, and the simulated law of LR."""
+    from skmediate._numerics.weakiv import clr_critical_value
+
+    k = 3
+    assert clr_critical_value(1e-9, k, 0.95) == pytest.approx(
+        special.chdtri(k, 0.05), rel=1e-6
+    )
+    assert clr_critical_value(1e7, k, 0.95) == pytest.approx(
+        special.chdtri(1, 0.05), rel=1e-4
+    )
+    rng = np.random.default_rng(1)
+    q1, qk = rng.chisquare(1, 400_000), rng.chisquare(k - 1, 400_000)
+    for q in (0.5, 5.0, 30.0):
+        lr = 0.5 * (q1 + qk - q + np.sqrt((q1 + qk + q) ** 2 - 4 * qk * q))
+        c = clr_critical_value(q, k, 0.95)
+        # the share above the critical value is 5% to Monte Carlo error
+        assert np.mean(lr > c) == pytest.approx(0.05, abs=4 * np.sqrt(0.0475 / 4e5))

@@ -434,3 +434,165 @@ def subvector_ar_set(model, confidence_level: float) -> list[tuple[float, float]
     return quadratic_set(
         k_mm * q0 - s0 * s0, k_mm * q1 + 2 * s0 * s1, k_mm * q2 - s1 * s1
     )
+
+
+# -- Kleibergen's K (LM) and Moreira's conditional likelihood ratio test ------
+
+
+def _moreira_matrices(model):
+    """``M₂ = Yᵀ(P_Q - P_W)Y`` and ``Ω`` (the reduced-form error covariance), ``Y = [y, M]``."""
+    if not model.kind.homoskedastic:
+        raise ValueError(
+            "the LM and CLR sets are available for cov_type 'classical' and "
+            f"'unadjusted' (this fit has {model.kind.name!r}); the Anderson-Rubin "
+            "set (method='AR') is robust for every cov_type"
+        )
+    d, r = model.design, model.r
+    if d.n_mediators != 1:
+        raise ValueError("the LM and CLR sets are for exactly one mediator")
+    kw, n_inst, c = d.n_exog, d.n_instruments, d.n_columns
+    cols = [c - 1, d.mediator_columns.start]
+    y_ex, y_res = r[kw:n_inst][:, cols], r[n_inst:][:, cols]
+    divisor = model.nobs if model.kind.name == "unadjusted" else model.nobs - n_inst
+    return y_ex.T @ y_ex, (y_res.T @ y_res) / divisor, d.n_excluded
+
+
+def _bilinear(x):
+    """``b₀ᵀ X a₀`` with ``b₀ = (1, -β)``, ``a₀ = (β, 1)``: polynomial coefficients in β."""
+    return np.array([-x[1, 0], x[0, 0] - x[1, 1], x[0, 1]])  # highest power first
+
+
+def _real_roots(poly) -> list[float]:
+    roots = np.roots(np.trim_zeros(poly, "f")) if np.any(poly) else np.array([])
+    scale = max(1.0, *(abs(z.real) for z in roots)) if roots.size else 1.0
+    return sorted(
+        float(z.real) for z in roots if abs(z.imag) <= 1e-8 * max(abs(z.real), scale)
+    )
+
+
+def _polynomial_set(poly) -> list[tuple[float, float]]:
+    """``{β : poly(β) ≤ 0}`` from the real roots and the signs between them."""
+    roots = _real_roots(poly)
+    edges = [-np.inf, *roots, np.inf]
+    pieces = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if np.isinf(lo) and np.isinf(hi):
+            point = 0.0
+        elif np.isinf(lo):
+            point = hi - 1.0 - abs(hi)
+        elif np.isinf(hi):
+            point = lo + 1.0 + abs(lo)
+        else:
+            point = (lo + hi) / 2
+        if np.polyval(poly, point) <= 0:
+            if pieces and pieces[-1][1] == lo:
+                pieces[-1] = (pieces[-1][0], hi)
+            else:
+                pieces.append((lo, hi))
+    return [(float(lo), float(hi)) for lo, hi in pieces]
+
+
+def lm_set(model, confidence_level: float) -> list[tuple[float, float]]:
+    """Kleibergen's (2002) K (LM) set for ``θ_M`` (homoskedastic), exactly.
+
+    ``K(β) = (Sᵀ T)² / Tᵀ T = (b₀ᵀM₂Ω⁻¹a₀)² / ((b₀ᵀΩb₀)(a₀ᵀΩ⁻¹M₂Ω⁻¹a₀))`` in
+    Moreira's (2003) notation, compared with ``χ²(1)``. Numerator and
+    denominator are quartics in ``β``, so the set is where a quartic is not
+    positive: its real roots and the signs between them.
+    """
+    m2, omega, _ = _moreira_matrices(model)
+    crit = float(special.chdtri(1, 1.0 - confidence_level))
+    inv = np.linalg.inv(omega)
+    num = np.polymul(_bilinear(m2 @ inv), _bilinear(m2 @ inv))
+    b_omega_b = np.array([omega[1, 1], -2 * omega[0, 1], omega[0, 0]])
+    t_mat = inv @ m2 @ inv
+    a_t_a = np.array([t_mat[0, 0], 2 * t_mat[0, 1], t_mat[1, 1]])
+    den = np.polymul(b_omega_b, a_t_a)
+    poly = np.polysub(num, crit * den)
+    return _polynomial_set(poly / np.max(np.abs(poly)))
+
+
+def clr_critical_value(q_t: float, k: int, confidence_level: float) -> float:
+    """The conditional critical value of Moreira's LR given ``Q_T = q_t``, ``k`` instruments.
+
+    Under ``H₀``, ``LR = ½(Q₁ + Q_{k-1} - q + √((Q₁ + Q_{k-1} + q)² - 4Q_{k-1}q))``
+    with independent ``Q₁ ~ χ²(1)``, ``Q_{k-1} ~ χ²(k - 1)``; ``LR ≤ x`` exactly
+    when ``Q₁ ≤ x(x + q - Q_{k-1})/(x + q)``, so
+    ``P(LR ≤ x) = ∫₀^{x+q} F₁(x(x + q - s)/(x + q)) f_{k-1}(s) ds``, integrated
+    by quadrature, and the quantile is its root in ``x``.
+    """
+    from scipy import integrate, optimize
+
+    if k == 1:
+        return float(special.chdtri(1, 1.0 - confidence_level))
+
+    # beyond this the χ²(k - 1) density carries less than 1e-16 of the mass
+    tail = float(special.chdtri(k - 1, 1e-16))
+
+    def cdf(x):
+        if x <= 0:
+            return 0.0
+        upper = x + q_t
+
+        def integrand(s):
+            return special.chdtr(1, x * (upper - s) / upper) * stats_chi2_pdf(s, k - 1)
+
+        value, _ = integrate.quad(
+            integrand, 0.0, min(upper, tail), epsabs=1e-13, epsrel=1e-12, limit=200
+        )
+        return value
+
+    low = float(special.chdtri(1, 1.0 - confidence_level))
+    high = float(special.chdtri(k, 1.0 - confidence_level))
+    if high - low <= 1e-12:
+        return high
+    return float(
+        optimize.brentq(
+            lambda x: cdf(x) - confidence_level,
+            low * (1 - 1e-9),
+            high * (1 + 1e-9),
+            xtol=1e-13,
+            rtol=1e-13,
+        )
+    )
+
+
+def stats_chi2_pdf(s, df):
+    """The ``χ²(df)`` density (0 at ``s = 0`` for ``df > 2``, finite for ``df = 2``)."""
+    if s <= 0:
+        return 0.5 if df == 2 else 0.0
+    half = df / 2.0
+    return float(
+        np.exp(
+            (half - 1) * np.log(s) - s / 2 - half * np.log(2) - special.gammaln(half)
+        )
+    )
+
+
+def clr_set(model, confidence_level: float) -> list[tuple[float, float]]:
+    """Moreira's (2003) conditional likelihood ratio set for ``θ_M`` (homoskedastic).
+
+    With ``Q_S + Q_T`` and ``Q_S Q_T - Q_{ST}²`` the same for every ``β``
+    (the trace and determinant of ``Ω^(-½)M₂Ω^(-½)``), the statistic is
+    ``LR(β) = λ_max - Q_T(β)``, ``λ_max`` that matrix's largest eigenvalue
+    (Mikusheva 2010). ``LR(β) ≤ c(Q_T(β))`` holds exactly when
+    ``Q_T(β) ≥ q*``, the root of the decreasing ``λ_max - q - c(q)``; and
+    ``Q_T(β) ≥ q*`` is a quadratic inequality in ``β``.
+    """
+    from scipy import optimize
+
+    from skmediate._numerics.sets import quadratic_set
+
+    m2, omega, k = _moreira_matrices(model)
+    inv = np.linalg.inv(omega)
+    lam_max = float(np.max(np.linalg.eigvals(inv @ m2).real))
+
+    def gap(q):
+        return lam_max - q - clr_critical_value(q, k, confidence_level)
+
+    if gap(0.0) <= 0:
+        return [(-np.inf, np.inf)]
+    q_star = float(optimize.brentq(gap, 0.0, lam_max, xtol=1e-12, rtol=1e-12))
+    # Q_T(β) ≥ q*  ⇔  a₀ᵀ(Ω⁻¹M₂Ω⁻¹ - q*Ω⁻¹)a₀ ≥ 0, a₀ = (β, 1)
+    g = inv @ m2 @ inv - q_star * inv
+    return quadratic_set(-g[1, 1], -2 * g[0, 1], -g[0, 0])
