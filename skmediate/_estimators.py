@@ -14,7 +14,6 @@ import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -23,18 +22,9 @@ from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import COV_TYPES, cov_type
 from skmediate._numerics.design import Design
 from skmediate._numerics.diagnostics import weak_instrument_message
-from skmediate._numerics.effects import EFFECT_NAMES
-from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS, fit_model
+from skmediate._numerics.engine import fit_model
 from skmediate._numerics.rows import is_dask
-from skmediate._numerics.sets import (
-    ConfidenceSet,
-    difference_set,
-    fieller_set,
-    one_minus_ratio_set,
-)
-from skmediate._numerics.weakiv import clr_set, lm_set, subvector_ar_set
-from skmediate._numerics.wild import wild_confidence_set, wild_test
-from skmediate._results import MediationResult, critical_quantile, inference_frame
+from skmediate._results import MediationResult
 from skmediate._roles import fit_roles
 from skmediate._validation import (
     HasMethods,
@@ -526,13 +516,12 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         depend only on ``random_state``.
         """
         check_is_fitted(self)
-        return wild_test(
-            self._wild_model(),
+        return self.result_.wild_bootstrap_test(
             effect,
             value,
-            n_resamples=_positive_int(n_resamples, "n_resamples"),
+            n_resamples=n_resamples,
             weights=weights,
-            random_state=_generator(random_state),
+            random_state=random_state,
         )
 
     def confidence_set(
@@ -596,138 +585,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
           the indirect to the total effect with their joint covariance).
         """
         check_is_fitted(self)
-        level = self.confidence_level if confidence_level is None else confidence_level
-        if not 0 < level < 1:
-            raise ValueError(f"confidence_level must be in (0, 1); got {level}")
-        effects = ("direct", "mediator", "indirect", "total", "proportion_mediated")
-        if effect not in effects:
-            raise ValueError(f"effect must be one of {list(effects)}; got {effect!r}")
-        if method == "anderson_rubin":
-            method = "AR"
-        if method is None:
-            method = self._default_set_method(effect)
-        if method != "wild" and kwargs:
-            raise TypeError(
-                f"unexpected arguments for method={method!r}: {sorted(kwargs)}"
-            )
-        pieces = self._set_pieces(effect, method, level, kwargs)
-        return ConfidenceSet(
-            tuple(pieces), effect=effect, method=method, confidence_level=level
+        return self.result_.confidence_set(
+            effect, method, confidence_level=confidence_level, **kwargs
         )
-
-    def _default_set_method(self, effect: str) -> str:
-        if not self._instrumented or effect == "total":
-            return "wald"
-        homoskedastic = self.result_.model.kind.homoskedastic
-        if effect == "mediator":
-            return "CLR" if homoskedastic else "AR"
-        return "AR" if homoskedastic else "wald"
-
-    def _set_pieces(self, effect, method, level, kwargs):
-        result = self.result_
-        model = result.model
-        if method == "wald":
-            if effect in ("direct", "mediator"):
-                term = result.treatment if effect == "direct" else result.mediator
-                _, _, low, high = result.term_inference(term, level)
-                return [(low, high)]
-            frame = inference_frame_of_effects(result, level)
-            if effect == "proportion_mediated":
-                cov = result.effects_cov
-                df = frame["df"].loc[effect] if "df" in frame else None
-                return fieller_set(
-                    frame.loc["indirect", "estimate"],
-                    frame.loc["total", "estimate"],
-                    cov.loc["indirect", "indirect"],
-                    cov.loc["indirect", "total"],
-                    cov.loc["total", "total"],
-                    critical_quantile(level, df),
-                )
-            row = frame.loc["intention_to_treat" if effect == "total" else effect]
-            return [(row["lower"], row["upper"])]
-        if method == "AR":
-            if not self._instrumented:
-                raise ValueError("the Anderson-Rubin sets need an IV fit")
-            if effect == "mediator":
-                return result.anderson_rubin_set(level)
-            if effect == "total":
-                raise ValueError(
-                    "the total effect's interval is the intention-to-treat Wald "
-                    "interval (method='wald'); it needs no instruments"
-                )
-            if effect == "direct":
-                return subvector_ar_set(model, level)
-            half = 1 - (1 - level) / 2  # Bonferroni: two sets at 1 - α/2
-            direct = subvector_ar_set(model, half)
-            row = inference_frame_of_effects(result, half).loc["intention_to_treat"]
-            total = [(row["lower"], row["upper"])]
-            if effect == "indirect":
-                return difference_set(total, direct)
-            return one_minus_ratio_set(direct, total)
-        if method in ("LM", "CLR"):
-            if effect != "mediator" or not self._instrumented:
-                raise ValueError(
-                    f"the {method} set is for the mediator effect of an IV fit"
-                )
-            return (lm_set if method == "LM" else clr_set)(model, level)
-        if method == "wild":
-            if effect not in ("direct", "mediator"):
-                raise ValueError(
-                    "the wild bootstrap set is for the direct and the mediator effect"
-                )
-            unknown = set(kwargs) - {"n_resamples", "weights", "random_state"}
-            if unknown:
-                raise TypeError(
-                    f"unexpected arguments for method='wild': {sorted(unknown)}"
-                )
-            term = result.treatment if effect == "direct" else result.mediator
-            estimate, se, _, _ = result.term_inference(term, level)
-            return wild_confidence_set(
-                self._wild_model(),
-                effect,
-                level,
-                n_resamples=_positive_int(
-                    kwargs.get("n_resamples", 999), "n_resamples"
-                ),
-                weights=kwargs.get("weights", "rademacher"),
-                random_state=_generator(kwargs.get("random_state")),
-                start=estimate,
-                scale=se,
-            )
-        raise ValueError(
-            f"method must be 'wald', 'AR', 'LM', 'CLR' or 'wild'; got {method!r}"
-        )
-
-    def _wild_model(self):
-        model = self.result_.model
-        if model.cluster_grams is None:
-            if not model.kind.clustered:
-                raise ValueError(
-                    "the wild cluster bootstrap needs clusters: fit with a "
-                    "cluster-robust cov_type ('cluster', 'CR0' or 'CR2') and "
-                    "groups=...; groups=np.arange(n_samples) gives the wild "
-                    "bootstrap of independent rows"
-                )
-            raise ValueError(
-                f"the fit has {model.n_clusters} clusters, more than "
-                f"{KEEP_CLUSTER_GRAMS}: it keeps no per-cluster cross-products "
-                "for the wild cluster bootstrap (with that many clusters the "
-                "cluster-robust standard errors are reliable)"
-            )
-        return model
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
-def _generator(random_state) -> np.random.Generator:
-    """A numpy Generator from an int, a Generator, a RandomState or None."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
-    return np.random.default_rng(random_state)
 
 
 class IVMediationRegressor(_MediationRegressor):
@@ -1156,15 +1016,3 @@ class NaiveMediationRegressor(_MediationRegressor):
 
     _method = "OLS"
     _instrumented = False
-
-
-def inference_frame_of_effects(result, level: float) -> pd.DataFrame:
-    """The effects table of ``result`` at confidence level ``level``."""
-    effects = result._effects
-    return inference_frame(
-        effects.estimate,
-        np.sqrt(np.diag(effects.cov)),
-        pd.Index(EFFECT_NAMES, name="effect"),
-        level,
-        effects.df,
-    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,23 @@ from skmediate._numerics.diagnostics import (
     first_stage_diagnostics,
 )
 from skmediate._numerics.effects import EFFECT_NAMES, mediation_effects
+from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS
 from skmediate._numerics.model import FittedModel
+from skmediate._numerics.sets import (
+    ConfidenceSet,
+    difference_set,
+    fieller_set,
+    one_minus_ratio_set,
+)
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     anderson_rubin_moments,
     anderson_rubin_set,
+    clr_set,
+    lm_set,
+    subvector_ar_set,
 )
+from skmediate._numerics.wild import wild_confidence_set, wild_test
 
 __all__ = ["MediationResult", "inference_frame"]
 
@@ -231,14 +243,7 @@ class MediationResult:
         intention-to-treat and proportion mediated effects, with columns
         estimate, std_error, z, pvalue, lower, upper (delta method on the
         stacked estimating equations)."""
-        effects = self._effects
-        return inference_frame(
-            effects.estimate,
-            np.sqrt(np.diag(effects.cov)),
-            pd.Index(EFFECT_NAMES, name="effect"),
-            self.confidence_level,
-            effects.df,
-        )
+        return self.effects_at(self.confidence_level)
 
     @cached_property
     def effects_cov(self) -> pd.DataFrame:
@@ -297,6 +302,156 @@ class MediationResult:
         level = self.confidence_level if confidence_level is None else confidence_level
         return anderson_rubin_set(self.anderson_rubin_moments, level)
 
+    # -- confidence sets and the wild bootstrap ----------------------------------
+
+    def effects_at(self, level: float) -> pd.DataFrame:
+        """The effects table (see :attr:`effects`) at confidence level ``level``."""
+        effects = self._effects
+        return inference_frame(
+            effects.estimate,
+            np.sqrt(np.diag(effects.cov)),
+            pd.Index(EFFECT_NAMES, name="effect"),
+            level,
+            effects.df,
+        )
+
+    def confidence_set(
+        self, effect="mediator", method=None, *, confidence_level=None, **kwargs
+    ):
+        """A confidence set for one effect (see ``IVMediationRegressor.confidence_set``)."""
+        level = self.confidence_level if confidence_level is None else confidence_level
+        if not 0 < level < 1:
+            raise ValueError(f"confidence_level must be in (0, 1); got {level}")
+        effects = ("direct", "mediator", "indirect", "total", "proportion_mediated")
+        if effect not in effects:
+            raise ValueError(f"effect must be one of {list(effects)}; got {effect!r}")
+        if method == "anderson_rubin":
+            method = "AR"
+        if method is None:
+            method = self._default_set_method(effect)
+        if method != "wild" and kwargs:
+            raise TypeError(
+                f"unexpected arguments for method={method!r}: {sorted(kwargs)}"
+            )
+        pieces = self._set_pieces(effect, method, level, kwargs)
+        return ConfidenceSet(
+            tuple(pieces), effect=effect, method=method, confidence_level=level
+        )
+
+    def wild_bootstrap_test(
+        self, effect, value, *, n_resamples=999, weights="rademacher", random_state=None
+    ):
+        """The wild restricted efficient bootstrap test (see the estimators' method)."""
+        return wild_test(
+            self._wild_model(),
+            effect,
+            value,
+            n_resamples=_positive_int(n_resamples, "n_resamples"),
+            weights=weights,
+            random_state=_generator(random_state),
+        )
+
+    def _default_set_method(self, effect: str) -> str:
+        if not bool(self.instruments) or effect == "total":
+            return "wald"
+        homoskedastic = self.model.kind.homoskedastic
+        if effect == "mediator":
+            return "CLR" if homoskedastic else "AR"
+        return "AR" if homoskedastic else "wald"
+
+    def _set_pieces(self, effect, method, level, kwargs):
+        result = self
+        model = self.model
+        if method == "wald":
+            if effect in ("direct", "mediator"):
+                term = result.treatment if effect == "direct" else result.mediator
+                _, _, low, high = result.term_inference(term, level)
+                return [(low, high)]
+            frame = result.effects_at(level)
+            if effect == "proportion_mediated":
+                cov = result.effects_cov
+                df = frame["df"].loc[effect] if "df" in frame else None
+                return fieller_set(
+                    frame.loc["indirect", "estimate"],
+                    frame.loc["total", "estimate"],
+                    cov.loc["indirect", "indirect"],
+                    cov.loc["indirect", "total"],
+                    cov.loc["total", "total"],
+                    critical_quantile(level, df),
+                )
+            row = frame.loc["intention_to_treat" if effect == "total" else effect]
+            return [(row["lower"], row["upper"])]
+        if method == "AR":
+            if not bool(self.instruments):
+                raise ValueError("the Anderson-Rubin sets need an IV fit")
+            if effect == "mediator":
+                return result.anderson_rubin_set(level)
+            if effect == "total":
+                raise ValueError(
+                    "the total effect's interval is the intention-to-treat Wald "
+                    "interval (method='wald'); it needs no instruments"
+                )
+            if effect == "direct":
+                return subvector_ar_set(model, level)
+            half = 1 - (1 - level) / 2  # Bonferroni: two sets at 1 - α/2
+            direct = subvector_ar_set(model, half)
+            row = result.effects_at(half).loc["intention_to_treat"]
+            total = [(row["lower"], row["upper"])]
+            if effect == "indirect":
+                return difference_set(total, direct)
+            return one_minus_ratio_set(direct, total)
+        if method in ("LM", "CLR"):
+            if effect != "mediator" or not bool(self.instruments):
+                raise ValueError(
+                    f"the {method} set is for the mediator effect of an IV fit"
+                )
+            return (lm_set if method == "LM" else clr_set)(model, level)
+        if method == "wild":
+            if effect not in ("direct", "mediator"):
+                raise ValueError(
+                    "the wild bootstrap set is for the direct and the mediator effect"
+                )
+            unknown = set(kwargs) - {"n_resamples", "weights", "random_state"}
+            if unknown:
+                raise TypeError(
+                    f"unexpected arguments for method='wild': {sorted(unknown)}"
+                )
+            term = result.treatment if effect == "direct" else result.mediator
+            estimate, se, _, _ = result.term_inference(term, level)
+            return wild_confidence_set(
+                self._wild_model(),
+                effect,
+                level,
+                n_resamples=_positive_int(
+                    kwargs.get("n_resamples", 999), "n_resamples"
+                ),
+                weights=kwargs.get("weights", "rademacher"),
+                random_state=_generator(kwargs.get("random_state")),
+                start=estimate,
+                scale=se,
+            )
+        raise ValueError(
+            f"method must be 'wald', 'AR', 'LM', 'CLR' or 'wild'; got {method!r}"
+        )
+
+    def _wild_model(self):
+        model = self.model
+        if model.cluster_grams is None:
+            if not model.kind.clustered:
+                raise ValueError(
+                    "the wild cluster bootstrap needs clusters: fit with a "
+                    "cluster-robust cov_type ('cluster', 'CR0' or 'CR2') and "
+                    "groups=...; groups=np.arange(n_samples) gives the wild "
+                    "bootstrap of independent rows"
+                )
+            raise ValueError(
+                f"the fit has {model.n_clusters} clusters, more than "
+                f"{KEEP_CLUSTER_GRAMS}: it keeps no per-cluster cross-products "
+                "for the wild cluster bootstrap (with that many clusters the "
+                "cluster-robust standard errors are reliable)"
+            )
+        return model
+
     # -- text --------------------------------------------------------------------
 
     def summary(self) -> str:
@@ -308,3 +463,16 @@ class MediationResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def _generator(random_state) -> np.random.Generator:
+    """A numpy Generator from an int, a Generator, a RandomState or None."""
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
+    return np.random.default_rng(random_state)

@@ -1,0 +1,94 @@
+"""Monte Carlo (slow): coverage of the confidence sets with weak and strong instruments.
+
+Runs ``benchmarks/weak_iv_study.py`` (which prints the full table, also in
+the README) with 1000 replications per cell at expected first-stage F of
+about 1, 4 and 25, judged against the exact binomial 99% band around 95%.
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+REPLICATIONS = 1000
+SEED = 20261202  # the script's default --seed
+
+
+def _study():
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module("weak_iv_study")
+
+
+wis = _study()
+STRENGTHS = (1, 4, 25)
+
+
+@pytest.fixture(scope="module")
+def coverage():
+    return {
+        (design, s): wis.run(design, 300, s, REPLICATIONS, SEED, n_jobs=2)
+        for design in wis.DESIGNS
+        for s in STRENGTHS
+    }
+
+
+def _rate(coverage, design, s, effect, method):
+    return coverage[(design, s)][wis.methods(design).index((effect, method))]
+
+
+EXACT = {
+    "homoskedastic": [
+        ("mediator", "AR"),
+        ("mediator", "LM"),
+        ("mediator", "CLR"),
+        ("total", "wald"),
+    ],
+    "heteroskedastic": [("mediator", "AR"), ("total", "wald")],
+    "heterogeneous": [("mediator", "AR"), ("total", "wald")],
+}
+CONSERVATIVE = [("direct", "AR"), ("indirect", "AR"), ("proportion_mediated", "AR")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", wis.DESIGNS)
+def test_weak_instrument_robust_sets_cover_at_every_strength(coverage, design):
+    low, high = wis.binomial_band(REPLICATIONS)
+    for s in STRENGTHS:
+        for effect, method in EXACT[design]:
+            c = _rate(coverage, design, s, effect, method)
+            assert low <= c <= high, (design, s, effect, method, c)
+
+
+@pytest.mark.slow
+def test_subvector_and_bonferroni_sets_cover_at_least_nominal(coverage):
+    low, _ = wis.binomial_band(REPLICATIONS)
+    for s in STRENGTHS:
+        for effect, method in CONSERVATIVE:
+            c = _rate(coverage, "homoskedastic", s, effect, method)
+            assert c >= low, (s, effect, method, c)
+
+
+def test_trial_strength():
+    """The first-stage F of the simulated trials is about the target."""
+    import warnings
+
+    from skmediate import IVMediationRegressor
+
+    for target in (4, 25):
+        fs = []
+        for seed in range(40):
+            X, y = wis.draw_trial(
+                "homoskedastic", 300, target, np.random.default_rng(seed)
+            )
+            est = IVMediationRegressor(
+                treatment="r", mediator="m", cov_type="classical"
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X, y)
+            fs.append(est.first_stage_.f_statistic)
+        assert np.mean(fs) == pytest.approx(target, rel=0.3)
