@@ -321,3 +321,18 @@ def test_clr_critical_value():
         c = clr_critical_value(q, k, 0.95)
         # the share above the critical value is 5% to Monte Carlo error
         assert np.mean(lr > c) == pytest.approx(0.05, abs=4 * np.sqrt(0.0475 / 4e5))
+
+
+def test_summary_shows_every_effects_sets_with_a_verdict():
+    est, _ = _fit("trial_weak")
+    text = est.summary()
+    block = text[text.index("confidence sets: Wald | recommended") :]
+    for effect in ("direct", "mediator", "indirect", "total", "proportion_mediated"):
+        assert f"  {effect}" in block
+    assert "(CLR)" in block and "(AR)" in block
+    # weak instruments: the robust sets are unbounded, and the summary says so
+    assert block.count("the data cannot bound this effect") == 4
+    strong, _ = _fit("trial_clustered")
+    block = strong.summary()
+    block = block[block.index("confidence sets: Wald | recommended") :]
+    assert "cannot bound" not in block.split("Diagnostics")[0]

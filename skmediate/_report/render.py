@@ -865,6 +865,7 @@ def result_text(result) -> str:
     if result.first_stage is not None:
         lines += _first_stage_lines(result.first_stage)
         lines += _anderson_rubin_lines(result)
+        lines += _confidence_set_lines(result)
         lines += _diagnostics_lines(result)
     if result.use_t:
         df = result.df
@@ -939,6 +940,66 @@ def _anderson_rubin_lines(result) -> list[str]:
     stretch = math.sqrt(critical_value(result.anderson_rubin_moments, level)) / z
     lines += ["  " + line for line in _ar_verdict(low, high, ar, weak_text, stretch)]
     return lines
+
+
+_SET_EFFECTS = ("direct", "mediator", "indirect", "total", "proportion_mediated")
+
+
+def _confidence_set_lines(result) -> list[str]:
+    """Every effect's Wald interval beside its recommended robust set, with a verdict."""
+    level = result.confidence_level
+    lines = [
+        "-" * _SUMMARY_WIDTH,
+        f"{level:.0%} confidence sets: Wald | recommended (confidence_set)",
+    ]
+    weak = bool(result.first_stage.is_weak)
+    overid = _overidentification_rejects(result, level)
+    for effect in _SET_EFFECTS:
+        try:
+            wald = result.confidence_set(effect, "wald")
+            best = result.confidence_set(effect)
+        except ValueError as exc:
+            lines.append(f"  {effect:<20}not defined: {exc}")
+            continue
+        text = f"  {effect:<20}{_summary_set(list(wald))} | "
+        if best.method == "wald":
+            text += "(Wald)"
+        else:
+            text += f"{_summary_set(list(best))} ({best.method})"
+        lines.append(text)
+        verdict = _set_verdict(result, effect, best, weak, overid)
+        if verdict:
+            lines.append(f"  {'':<20}{verdict}")
+    return lines
+
+
+def _overidentification_rejects(result, level: float) -> bool:
+    rows = result.diagnostic_tests or ()
+    key = "sargan" if result.model.kind.homoskedastic else "hansen_j"
+    for row in rows:
+        if row.key == key and math.isfinite(row.pvalue):
+            return row.pvalue < 1 - level
+    return False
+
+
+def _set_verdict(result, effect, best, weak: bool, overid: bool) -> str:
+    if best.method == "wald":
+        return ""
+    if not best.is_bounded:
+        return "the robust set is unbounded: the data cannot bound this effect"
+    if best.is_empty:
+        return "the robust set is empty: the instruments' validity is in doubt"
+    estimate = result.effect_estimate(
+        effect if effect != "total" else "intention_to_treat"
+    )
+    if overid and (0.0 not in best or estimate not in best):
+        return (
+            "the overidentification test rejects: the instruments' validity "
+            "(IV-A2) is in doubt, and the set may reflect it rather than an effect"
+        )
+    if weak:
+        return "instruments weak: report the robust set"
+    return ""
 
 
 def _ar_verdict(low, high, ar, weak_text: str, stretch: float) -> list[str]:
