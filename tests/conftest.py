@@ -1,6 +1,9 @@
 """Simulated trial designs shared by the tests."""
 
+import importlib
 import os
+import sys
+from pathlib import Path
 
 # Figures are drawn off screen (set before anything imports matplotlib).
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -126,3 +129,17 @@ def fit_arrays(
         fuller_alpha=fuller_alpha,
         sensitivity=sensitivity,
     )
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str):
+    """Import a script of ``benchmarks/`` by name.
+
+    The folder goes on ``sys.path`` (which joblib's workers inherit), so that
+    the workers can import the script's functions by name too.
+    """
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)

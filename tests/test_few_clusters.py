@@ -15,6 +15,17 @@ from skmediate.datasets import load_jobs, make_mediation_data
 ROLES = dict(treatment="r", mediator="m", covariates=["x1", "x2", "x3"])
 
 
+def _analyze_json(path, *options):
+    """``skmediate analyze PATH OPTIONS --format json`` in a subprocess: the document."""
+    command = [sys.executable, "-m", "skmediate", "analyze", str(path), *options]
+    run = subprocess.run(
+        [*command, "--format", "json"], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    return json.loads(run.stdout)
+
+
 @pytest.fixture(scope="module")
 def trial():
     X, y = make_mediation_data(n_samples=600, n_covariates=3, random_state=3)
@@ -132,31 +143,11 @@ def test_jobs_by_occupation(tmp_path):
     assert "not defined" in est.result_.summary()
     path = tmp_path / "jobs.csv"
     X.assign(depress2=y).to_csv(path, index=False)
-    command = [
-        sys.executable,
-        "-m",
-        "skmediate",
-        "analyze",
-        str(path),
-        "--outcome",
-        "depress2",
-        "--treatment",
-        "treat",
-        "--mediator",
-        "job_seek",
-        "--covariates",
-        *covariates,
-        "--clusters",
-        "occp",
-        "--cov-type",
-        "CR2",
-        "--format",
-        "json",
-    ]
-    run = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    assert "Traceback" not in run.stderr
-    doc = json.loads(run.stdout)
+    doc = _analyze_json(
+        path,
+        *("--outcome", "depress2", "--treatment", "treat", "--mediator", "job_seek"),
+        *("--covariates", *covariates, "--clusters", "occp", "--cov-type", "CR2"),
+    )
     ar = doc["weak_iv_robust"]
     assert ar["intervals"] == []
     assert "7 clusters and 7 excluded instruments" in ar["not_defined"]
@@ -169,33 +160,12 @@ def test_command_line_use_t_matches_the_library(tmp_path, trial):
     groups = np.arange(len(y)) % 12
     path = tmp_path / "trial.csv"
     pd.DataFrame(X).assign(y=y, site=groups).to_csv(path, index=False)
-    command = [
-        sys.executable,
-        "-m",
-        "skmediate",
-        "analyze",
-        str(path),
-        "--outcome",
-        "y",
-        "--treatment",
-        "r",
-        "--mediator",
-        "m",
-        "--covariates",
-        "x1",
-        "x2",
-        "x3",
-        "--clusters",
-        "site",
-        "--cov-type",
-        "CR2",
-        "--use-t",
-        "--format",
-        "json",
-    ]
-    run = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    doc = json.loads(run.stdout)
+    doc = _analyze_json(
+        path,
+        *("--outcome", "y", "--treatment", "r", "--mediator", "m"),
+        *("--covariates", "x1", "x2", "x3", "--clusters", "site"),
+        *("--cov-type", "CR2", "--use-t"),
+    )
     assert doc["settings"]["use_t"] is True and doc["settings"]["cov_type"] == "CR2"
     data = pd.read_csv(path)
     est = IVMediationRegressor(**ROLES, cov_type="CR2", use_t=True).fit(

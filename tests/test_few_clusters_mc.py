@@ -6,25 +6,15 @@ G = 6, 10, 20 and 50 sites with heterogeneous site effects. Judged against
 the exact binomial 99% band around 5%.
 """
 
-import importlib
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from .conftest import load_benchmark
+
 REPLICATIONS = 1000
 SEED = 20261201  # the script's default --seed
 
-
-def _study():
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    return importlib.import_module("few_clusters_study")
-
-
-fcs = _study()
+fcs = load_benchmark("few_clusters_study")
 CELLS = [(n, g) for n in (100, 300) for g in (6, 10, 20, 50)]
 
 

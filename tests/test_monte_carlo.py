@@ -12,10 +12,7 @@ Coverage is judged against the exact binomial 99% band around 95%
 (``scipy.stats.binom``) for the number of replications.
 """
 
-import importlib
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,18 +21,9 @@ from numpy.testing import assert_allclose
 
 from skmediate import WeakInstrumentWarning
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from .conftest import load_benchmark
 
-
-def _load_study():
-    # On sys.path (which joblib's workers inherit) so that the workers can
-    # import the script's functions by name.
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    return importlib.import_module("validation_study")
-
-
-vs = _load_study()
+vs = load_benchmark("validation_study")
 SEED = 20120601  # the script's default --seed
 FULL_REPLICATIONS = 5000  # the script's default --replications
 

@@ -5,25 +5,15 @@ the README) with 1000 replications per cell at expected first-stage F of
 about 1, 4 and 25, judged against the exact binomial 99% band around 95%.
 """
 
-import importlib
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from .conftest import load_benchmark
+
 REPLICATIONS = 1000
 SEED = 20261202  # the script's default --seed
 
-
-def _study():
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    return importlib.import_module("weak_iv_study")
-
-
-wis = _study()
+wis = load_benchmark("weak_iv_study")
 STRENGTHS = (1, 4, 25)
 
 
@@ -47,8 +37,10 @@ EXACT = {
         ("mediator", "CLR"),
         ("total", "wald"),
     ],
-    "heteroskedastic": [("mediator", "AR"), ("total", "wald")],
-    "heterogeneous": [("mediator", "AR"), ("total", "wald")],
+    # with robust covariances: the Anderson-Rubin set with the HC3 covariance
+    # (HC1's small-sample bias shows at n = 300: reported, not asserted)
+    "heteroskedastic": [("mediator", "AR HC3"), ("total", "wald")],
+    "heterogeneous": [("mediator", "AR HC3"), ("total", "wald")],
 }
 CONSERVATIVE = [("direct", "AR"), ("indirect", "AR"), ("proportion_mediated", "AR")]
 

@@ -206,16 +206,20 @@ def wild_test(
     ``model`` must keep its clusters' cross-products (a cluster-robust fit
     with few clusters, :data:`~skmediate._numerics.engine.KEEP_CLUSTER_GRAMS`).
     """
+    v = _draws(model, effect, n_resamples, weights, random_state)
+    return _test(model, effect, float(value), v, weights)
+
+
+def _draws(model, effect, n_resamples, weights, random_state) -> np.ndarray:
+    """Checks, and the multipliers (n_resamples, n_clusters) of a test or set."""
     if effect not in ("direct", "mediator"):
         raise ValueError(f"effect must be 'direct' or 'mediator'; got {effect!r}")
     if model.design.n_mediators != 1:
         raise ValueError("the wild bootstrap test is for one mediator")
     _check_linear(model)
-    value = float(value)
     rng = np.random.default_rng(random_state)
     n_clusters = model.cluster_grams.shape[0]
-    v = draw_multipliers(weights, int(n_resamples), n_clusters, rng)
-    return _test(model, effect, value, v, weights)
+    return draw_multipliers(weights, int(n_resamples), n_clusters, rng)
 
 
 # Bootstrap statistics within this relative distance of the observed one count
@@ -270,11 +274,8 @@ def wild_confidence_set(
     The set returned is the interval around the estimate; an end not
     bracketed within ``10⁶`` standard errors is infinite.
     """
-    _check_linear(model)
     alpha = 1.0 - confidence_level
-    rng = np.random.default_rng(random_state)
-    n_clusters = model.cluster_grams.shape[0]
-    v = draw_multipliers(weights, int(n_resamples), n_clusters, rng)
+    v = _draws(model, effect, n_resamples, weights, random_state)
 
     def accepted(theta):
         return _test(model, effect, theta, v, weights).pvalue > alpha
