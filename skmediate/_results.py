@@ -351,6 +351,35 @@ class MediationResult:
             random_state=_generator(random_state),
         )
 
+    def set_verdict(self, effect: str, confidence_set) -> str:
+        """What a recommended set says, as a key (the renderer words it).
+
+        ``"unbounded"`` (the data cannot bound the effect), ``"empty"``,
+        ``"invalid_instruments"`` (the set excludes 0 or the estimate while
+        the overidentification test rejects at the confidence level),
+        ``"weak"`` (weak instruments: report the robust set) or ``""``.
+        """
+        if confidence_set.method == "wald" or self.first_stage is None:
+            return ""
+        if not confidence_set.is_bounded:
+            return "unbounded"
+        if confidence_set.is_empty:
+            return "empty"
+        name = "intention_to_treat" if effect == "total" else effect
+        estimate = self.effect_estimate(name)
+        if self._overidentification_rejects() and (
+            0.0 not in confidence_set or estimate not in confidence_set
+        ):
+            return "invalid_instruments"
+        return "weak" if self.first_stage.is_weak else ""
+
+    def _overidentification_rejects(self) -> bool:
+        key = "sargan" if self.model.kind.homoskedastic else "hansen_j"
+        for row in self.diagnostic_tests or ():
+            if row.key == key and np.isfinite(row.pvalue):
+                return bool(row.pvalue < 1 - self.confidence_level)
+        return False
+
     def _default_set_method(self, effect: str) -> str:
         if not bool(self.instruments) or effect == "total":
             return "wald"

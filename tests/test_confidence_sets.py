@@ -336,3 +336,38 @@ def test_summary_shows_every_effects_sets_with_a_verdict():
     block = strong.summary()
     block = block[block.index("confidence sets: Wald | recommended") :]
     assert "cannot bound" not in block.split("Diagnostics")[0]
+
+
+def test_command_line_reports_every_effects_sets(tmp_path, capsys):
+    from skmediate._report.cli import main
+
+    est, df = _fit("trial_weak")
+    path = tmp_path / "weak.csv"
+    df.to_csv(path, index=False)
+    args = ["analyze", str(path), "--outcome", "y", "--treatment", "r"]
+    args += ["--mediator", "m", "--covariates", "x1", "x2", "--cov-type", "classical"]
+    assert main([*args, "--format", "json"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    rows = {row["effect"]: row for row in doc["confidence_sets"]}
+    assert list(rows) == [
+        "direct",
+        "mediator",
+        "indirect",
+        "total",
+        "proportion_mediated",
+    ]
+    for effect, row in rows.items():
+        best = est.confidence_set(effect)
+        assert row["method"] == best.method
+        got = [[float(v) for v in piece] for piece in row["intervals"]]
+        assert_allclose(
+            np.array(got).reshape(-1, 2), np.array(list(best)).reshape(-1, 2)
+        )
+        assert row["verdict"] == est.result_.set_verdict(effect, best)
+    assert rows["mediator"]["verdict"] == "unbounded"
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Confidence sets for every effect" in text
+    assert "the data cannot bound this effect" in text

@@ -145,6 +145,7 @@ def layout(report: Report, digits: int = 3) -> list:
     blocks += _first_stage_blocks(report, digits)
     blocks += _effects_blocks(report, digits, level)
     blocks += _weak_iv_robust_blocks(report)
+    blocks += _confidence_sets_blocks(report)
     if report.sensitivity is not None:
         blocks += _sensitivity_blocks(report, digits)
     if report.bootstrap is not None:
@@ -412,6 +413,48 @@ def _weak_iv_robust_blocks(report: Report) -> list:
             f"the mediator effect: {fmt_set(cs.intervals)}; the Wald interval is "
             f"{fmt_ci(wald.ci_low, wald.ci_high)}."
         ),
+    ]
+
+
+_SET_METHOD_LABEL = {
+    "wald": "Wald",
+    "AR": "Anderson-Rubin",
+    "CLR": "conditional LR",
+    "LM": "Kleibergen K",
+    "wild": "wild bootstrap",
+}
+
+
+def _confidence_sets_blocks(report: Report) -> list:
+    if not report.confidence_sets:
+        return []
+    level = fmt_level(report.weak_iv_robust.confidence_level)
+    rows = []
+    notes = []
+    for row in report.confidence_sets:
+        labels = {"direct": "direct effect", "mediator": "mediator effect"}
+        label = labels.get(row.effect) or _MEDIATION_LABEL[row.effect]
+        if row.not_defined:
+            rows.append((label, "-", "-", f"not defined: {row.not_defined}"))
+            continue
+        robust = (
+            "(Wald)"
+            if row.method == "wald"
+            else f"{fmt_set(row.intervals)} ({_SET_METHOD_LABEL[row.method]})"
+        )
+        rows.append((label, fmt_set(row.wald), robust, SET_VERDICTS[row.verdict]))
+    notes.append(
+        "Robust sets: the conditional likelihood ratio (Moreira 2003) or "
+        "Anderson-Rubin set for the mediator effect, the subvector "
+        "Anderson-Rubin set for the direct effect (homoskedastic covariances), "
+        "the intention-to-treat interval for the total effect, and Bonferroni "
+        "combinations of the two for the indirect effect and the proportion "
+        "mediated. Each is valid however weak the instruments are."
+    )
+    return [
+        Heading("Confidence sets for every effect", 2),
+        Table(("Effect", f"Wald {level}", "Robust", "Note"), tuple(rows), "llll"),
+        *(Paragraph(n) for n in notes),
     ]
 
 
@@ -952,8 +995,6 @@ def _confidence_set_lines(result) -> list[str]:
         "-" * _SUMMARY_WIDTH,
         f"{level:.0%} confidence sets: Wald | recommended (confidence_set)",
     ]
-    weak = bool(result.first_stage.is_weak)
-    overid = _overidentification_rejects(result, level)
     for effect in _SET_EFFECTS:
         try:
             wald = result.confidence_set(effect, "wald")
@@ -967,39 +1008,22 @@ def _confidence_set_lines(result) -> list[str]:
         else:
             text += f"{_summary_set(list(best))} ({best.method})"
         lines.append(text)
-        verdict = _set_verdict(result, effect, best, weak, overid)
+        verdict = SET_VERDICTS[result.set_verdict(effect, best)]
         if verdict:
             lines.append(f"  {'':<20}{verdict}")
     return lines
 
 
-def _overidentification_rejects(result, level: float) -> bool:
-    rows = result.diagnostic_tests or ()
-    key = "sargan" if result.model.kind.homoskedastic else "hansen_j"
-    for row in rows:
-        if row.key == key and math.isfinite(row.pvalue):
-            return row.pvalue < 1 - level
-    return False
-
-
-def _set_verdict(result, effect, best, weak: bool, overid: bool) -> str:
-    if best.method == "wald":
-        return ""
-    if not best.is_bounded:
-        return "the robust set is unbounded: the data cannot bound this effect"
-    if best.is_empty:
-        return "the robust set is empty: the instruments' validity is in doubt"
-    estimate = result.effect_estimate(
-        effect if effect != "total" else "intention_to_treat"
-    )
-    if overid and (0.0 not in best or estimate not in best):
-        return (
-            "the overidentification test rejects: the instruments' validity "
-            "(IV-A2) is in doubt, and the set may reflect it rather than an effect"
-        )
-    if weak:
-        return "instruments weak: report the robust set"
-    return ""
+SET_VERDICTS = {
+    "unbounded": "the robust set is unbounded: the data cannot bound this effect",
+    "empty": "the robust set is empty: the instruments' validity is in doubt",
+    "invalid_instruments": (
+        "the overidentification test rejects: the instruments' validity "
+        "(IV-A2) is in doubt, and the set may reflect it rather than an effect"
+    ),
+    "weak": "instruments weak: report the robust set",
+    "": "",
+}
 
 
 def _ar_verdict(low, high, ar, weak_text: str, stretch: float) -> list[str]:

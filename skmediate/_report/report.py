@@ -159,6 +159,23 @@ class ConfidenceSet:
 
 
 @dataclass(frozen=True)
+class EffectSets:
+    """One effect's Wald interval beside its recommended (robust) set.
+
+    ``verdict`` is a key of what the set says (``"unbounded"``, ``"empty"``,
+    ``"invalid_instruments"``, ``"weak"`` or ``""``); ``not_defined`` says why
+    a set could not be formed.
+    """
+
+    effect: str
+    wald: tuple[tuple[float, float], ...]
+    method: str
+    intervals: tuple[tuple[float, float], ...]
+    verdict: str = ""
+    not_defined: str = ""
+
+
+@dataclass(frozen=True)
 class SensitivityPoint:
     """One row of the paper's Table 2."""
 
@@ -234,6 +251,7 @@ class Report:
     first_stage: FirstStage
     effects: tuple[EffectRow, ...]
     weak_iv_robust: ConfidenceSet
+    confidence_sets: tuple[EffectSets, ...] = ()
     sensitivity: Sensitivity | None = None
     bootstrap: Bootstrap | None = None
     warnings: tuple[str, ...] = ()
@@ -391,6 +409,7 @@ def build_report(
             first_stage=first_stage_section(iv),
             effects=effects_section({"naive": naive, "iv": iv}),
             weak_iv_robust=weak_iv_robust_section(iv),
+            confidence_sets=confidence_sets_section(iv),
             sensitivity=sensitivity_section(iv, X, y, groups, analysis)
             if analysis.sensitivity
             else None,
@@ -566,6 +585,32 @@ def effects_section(estimators: dict) -> tuple[EffectRow, ...]:
         for method, est in estimators.items()
         for name, row in est.result_.effects.iterrows()
     )
+
+
+SET_EFFECTS = ("direct", "mediator", "indirect", "total", "proportion_mediated")
+
+
+def confidence_sets_section(iv) -> tuple[EffectSets, ...]:
+    """For each effect, the Wald interval and the recommended set of the IV fit."""
+    result = iv.result_
+    rows = []
+    for effect in SET_EFFECTS:
+        try:
+            wald = result.confidence_set(effect, "wald")
+            best = result.confidence_set(effect)
+        except ValueError as exc:
+            rows.append(EffectSets(effect, (), "", (), not_defined=str(exc)))
+            continue
+        rows.append(
+            EffectSets(
+                effect=effect,
+                wald=tuple(wald),
+                method=best.method,
+                intervals=tuple(best),
+                verdict=result.set_verdict(effect, best),
+            )
+        )
+    return tuple(rows)
 
 
 def weak_iv_robust_section(iv) -> ConfidenceSet:
