@@ -344,7 +344,12 @@ def plot_first_stage(
 
 
 def plot_forest(
-    estimates, *, effects=("direct_effect", "mediator_effect"), truth=None, axes=None
+    estimates,
+    *,
+    effects=("direct_effect", "mediator_effect"),
+    truth=None,
+    robust=False,
+    axes=None,
 ):
     """Forest plot of effect estimates and confidence intervals, by estimator.
 
@@ -358,6 +363,10 @@ def plot_forest(
         One panel per effect.
     truth : dict or MediationTruth, default=None
         True values to mark with a dashed line (e.g. from a simulation).
+    robust : bool, default=False
+        Also draw, under each IV fit's Wald interval, its recommended
+        weak-instrument-robust set (``confidence_set(effect)``): a thick
+        segment per piece, with an arrow where a piece is unbounded.
     axes : sequence of matplotlib Axes, default=None
         One axes per effect; a new figure by default.
 
@@ -421,6 +430,8 @@ def plot_forest(
                 ha="center",
                 fontsize="small",
             )
+        if robust:
+            _draw_robust_sets(ax, results, labels, rows, effect)
         ax.axvline(0, color="grey", lw=0.8, ls=":")
         if truth is not None and effect in truth:
             ax.axvline(truth[effect], color="C3", ls="--", label="truth")
@@ -430,6 +441,44 @@ def plot_forest(
         ax.set_title(_EFFECT_LABELS[effect], fontsize="medium")
         ax.set_xlabel(xlabel)
     return fig
+
+
+def _draw_robust_sets(ax, results, labels, rows, effect) -> None:
+    """Each IV fit's recommended set under its Wald interval, clipped to the panel."""
+    name = {"direct_effect": "direct", "mediator_effect": "mediator"}[effect]
+    sets = {
+        k: results[k].confidence_set(name) for k in labels if results[k].instruments
+    }
+    finite = [e for s in sets.values() for piece in s for e in piece if np.isfinite(e)]
+    low, high = ax.get_xlim()
+    if finite:
+        low, high = min(low, *finite), max(high, *finite)
+        pad = 0.05 * (high - low)
+        low, high = low - pad, high + pad
+    ax.set_xlim(low, high)
+    drawn = False
+    for i, label in enumerate(labels):
+        if label not in sets:
+            continue
+        y = rows[i] - 0.25
+        for lo, hi in sets[label]:
+            left, right = max(lo, low), min(hi, high)
+            ax.hlines(
+                y,
+                left,
+                right,
+                color="C1",
+                lw=3,
+                gid="robust-set",
+                label=None if drawn else f"robust set ({sets[label].method})",
+            )
+            drawn = True
+            if not np.isfinite(lo):
+                ax.plot([left], [y], marker="<", color="C1")
+            if not np.isfinite(hi):
+                ax.plot([right], [y], marker=">", color="C1")
+    if drawn:
+        ax.legend(loc="lower right", fontsize="small", frameon=False)
 
 
 # -- resampling ---------------------------------------------------------------

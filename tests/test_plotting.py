@@ -206,6 +206,35 @@ def test_forest_plots_the_estimates_and_intervals(tmp_path):
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(fits)
 
 
+def test_forest_draws_the_robust_sets():
+    from skmediate import WeakInstrumentWarning
+
+    # weak instruments: unbounded robust sets
+    X, y = make_mediation_data(300, instrument_strength=0.15, random_state=3)
+    roles = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
+    with pytest.warns(WeakInstrumentWarning):
+        iv = IVMediationRegressor(cov_type="classical", **roles).fit(X, y)
+    fits = {"naive": NaiveMediationRegressor(**roles).fit(X, y), "IV": iv}
+    fig = plot_forest(fits, robust=True)
+    for ax, effect in zip(fig.axes, ("direct", "mediator"), strict=True):
+        s = iv.confidence_set(effect)
+        pieces = [
+            seg
+            for c in ax.collections
+            if c.get_gid() == "robust-set"
+            for seg in c.get_segments()
+        ]
+        assert len(pieces) == len(s)
+        low, high = ax.get_xlim()
+        for (lo, hi), seg in zip(s, pieces, strict=True):
+            assert seg[0][0] == pytest.approx(max(lo, low))
+            assert seg[1][0] == pytest.approx(min(hi, high))
+        ends = sum(not np.isfinite(e) for piece in s for e in piece)
+        arrows = [li for li in ax.lines if li.get_marker() in ("<", ">")]
+        assert len(arrows) == ends
+    plt.close(fig)
+
+
 def test_forest_one_effect_into_given_axes():
     X, y = make_mediation_data(500, random_state=2)
     iv = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
