@@ -18,6 +18,7 @@ from skmediate.exceptions import (
     FailedResampleWarning,
     FewClustersWarning,
     RankDeficiencyError,
+    UnusedGroupsWarning,
     WeakInstrumentWarning,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "NaiveMediationRegressor",
     "RankDeficiencyError",
     "SensitivityGrid",
+    "UnusedGroupsWarning",
     "WeakInstrumentWarning",
     "__version__",
     "bootstrap",

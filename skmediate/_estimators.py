@@ -40,6 +40,7 @@ from skmediate._validation import (
 from skmediate.exceptions import (
     FewClustersWarning,
     RankDeficiencyError,
+    UnusedGroupsWarning,
     WeakInstrumentWarning,
 )
 
@@ -173,6 +174,18 @@ def _warn_few_clusters(model) -> None:
     )
 
 
+def _warn_unused_groups(estimator, groups) -> None:
+    if groups is not None:
+        warnings.warn(
+            f"groups is ignored with cov_type={estimator.cov_type!r}: cluster "
+            "labels enter only the cluster-robust covariances. Use "
+            "cov_type='cluster' (or 'CR2') for standard errors that allow "
+            "correlation within the groups, or leave groups out.",
+            UnusedGroupsWarning,
+            stacklevel=4,
+        )
+
+
 def _outcome_name(y) -> str:
     name = getattr(y, "name", None)
     if name is not None and (isinstance(y, pd.Series) or hasattr(y, "to_dask_array")):
@@ -183,6 +196,8 @@ def _outcome_name(y) -> str:
 def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
     """Validate the input and resolve the roles (sets ``roles_``, ``n_features_in_``)."""
     cluster = cov_type(estimator.cov_type).clustered
+    if not cluster:
+        _warn_unused_groups(estimator, groups)
     if is_dask(X):
         inputs = dask_inputs(
             X,

@@ -5,6 +5,7 @@ __all__ = [
     "FailedResampleWarning",
     "FewClustersWarning",
     "RankDeficiencyError",
+    "UnusedGroupsWarning",
     "WeakInstrumentWarning",
 ]
 
@@ -76,4 +77,13 @@ class FewClustersWarning(UserWarning):
     far better. With ``G - 1`` below the number of coefficients the CR0/CR1
     covariance is singular: a joint test of more than ``G - 1`` restrictions
     is not defined and is reported as NaN.
+    """
+
+
+class UnusedGroupsWarning(UserWarning):
+    """``groups`` was passed to a fit whose covariance does not use it.
+
+    Cluster labels enter only the cluster-robust covariances (``"cluster"``,
+    ``"CR0"``, ``"CR2"``); with any other ``cov_type`` they are ignored, and
+    the standard errors assume independent rows.
     """

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skmediate import IVMediationRegressor, NaiveMediationRegressor
+from skmediate import IVMediationRegressor, NaiveMediationRegressor, UnusedGroupsWarning
 
 from .conftest import simulate_trial
 
@@ -171,9 +171,12 @@ def test_groups_of_wrong_length_or_missing(cls, data):
 def test_groups_ignored_for_other_cov_types(data):
     X, y = data
     a = _est(IVMediationRegressor, cov_type="HC1").fit(X, y)
-    b = _est(IVMediationRegressor, cov_type="HC1").fit(
-        X, y, groups=np.arange(len(y)) % 5
-    )
+    with pytest.warns(
+        UnusedGroupsWarning, match="groups is ignored with cov_type='HC1'"
+    ):
+        b = _est(IVMediationRegressor, cov_type="HC1").fit(
+            X, y, groups=np.arange(len(y)) % 5
+        )
     pd.testing.assert_series_equal(a.result_.std_errors, b.result_.std_errors)
 
 

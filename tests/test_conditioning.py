@@ -42,7 +42,8 @@ COV_TYPES = ["classical", "HC1", "cluster"]
 def _numbers(x1, x2, cov_type):
     frame = pd.DataFrame({"r": R, "m": M, "x1": x1, "x2": x2})
     est = IVMediationRegressor(treatment="r", mediator="m", cov_type=cov_type)
-    est.fit(frame, pd.Series(Y, name="y"), groups=GROUPS)
+    groups = GROUPS if cov_type == "cluster" else None
+    est.fit(frame, pd.Series(Y, name="y"), groups=groups)
     res = est.result_
     fs = res.first_stage
     out = {
@@ -67,7 +68,7 @@ def _numbers(x1, x2, cov_type):
         est,
         tau_direct={"x1": [0.0, 0.3]},
         tau_mediator={"x1": [0.0, -0.2]},
-    ).fit(frame, pd.Series(Y, name="y"), groups=GROUPS)
+    ).fit(frame, pd.Series(Y, name="y"), groups=groups)
     table = grid.to_frame()
     for effect in ("direct_effect", "mediator_effect"):
         for j, (value, se) in enumerate(
