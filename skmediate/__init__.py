@@ -18,6 +18,7 @@ from skmediate.exceptions import (
     FailedResampleWarning,
     FewClustersWarning,
     RankDeficiencyError,
+    TreatmentCodingWarning,
     UnusedGroupsWarning,
     WeakInstrumentWarning,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "NaiveMediationRegressor",
     "RankDeficiencyError",
     "SensitivityGrid",
+    "TreatmentCodingWarning",
     "UnusedGroupsWarning",
     "WeakInstrumentWarning",
     "__version__",

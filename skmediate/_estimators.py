@@ -40,6 +40,7 @@ from skmediate._validation import (
 from skmediate.exceptions import (
     FewClustersWarning,
     RankDeficiencyError,
+    TreatmentCodingWarning,
     UnusedGroupsWarning,
     WeakInstrumentWarning,
 )
@@ -129,6 +130,7 @@ def fit_mediation(
         raise ValueError(_rank_message(inputs.design, exc)) from None
     _set_fitted(estimator, model)
     _warn_few_clusters(model)
+    _warn_treatment_coding(model)
     design = model.design
     if not design.instrumented:
         return inputs
@@ -170,6 +172,23 @@ def _warn_few_clusters(model) -> None:
         "(Bell-McCaffrey degrees of freedom), use_t=True for t(G - 1) critical "
         "values, or the wild cluster bootstrap (wild_bootstrap_test)." + rank,
         FewClustersWarning,
+        stacklevel=4,
+    )
+
+
+def _warn_treatment_coding(model) -> None:
+    if len(model.treatment_coding) < 3 or not model.treatment_coding[2]:
+        return
+    low, high, n_other = model.treatment_coding
+    name = model.design.treatment
+    warnings.warn(
+        f"treatment {name!r} is not coded 0/1 ({n_other:g} row(s) take other "
+        f"values; range {low:g} to {high:g}): every effect is per unit of "
+        f"{name}. Two arms coded otherwise scale the effects by one over the "
+        "difference of the codes (half the contrast for -1/+1); recode the "
+        "treatment to 0 (control) and 1 (treated). With more than two values "
+        "the model is linear in the treatment, as for a dose.",
+        TreatmentCodingWarning,
         stacklevel=4,
     )
 

@@ -303,6 +303,13 @@ def _as_float(block: np.ndarray, names, role: str) -> np.ndarray:
         return np.asarray(block, dtype=float)
     except (TypeError, ValueError):
         for j, name in enumerate(names):
+            missing = pd.isna(block[:, j])
+            if missing.any():  # pd.NA of a nullable column
+                raise ValueError(
+                    f"column {name!r} ({label}) has {int(missing.sum())} missing "
+                    "value(s); remove or impute those rows"
+                ) from None
+        for j, name in enumerate(names):
             try:
                 np.asarray(block[:, j], dtype=float)
             except (TypeError, ValueError) as exc:

@@ -56,6 +56,12 @@ def fit_features(estimator, X) -> list | None:
         validate_data(estimator, X, reset=True, skip_check_array=True)
         return None
     names = list(X.columns)
+    duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+    if duplicated:
+        raise ValueError(
+            f"X has duplicate column names {duplicated}; rename them so that each "
+            "role names one column"
+        )
     kinds = {type(c) for c in names}
     estimator.n_features_in_ = X.shape[1]
     if kinds == {str}:

@@ -5,6 +5,7 @@ __all__ = [
     "FailedResampleWarning",
     "FewClustersWarning",
     "RankDeficiencyError",
+    "TreatmentCodingWarning",
     "UnusedGroupsWarning",
     "WeakInstrumentWarning",
 ]
@@ -86,4 +87,13 @@ class UnusedGroupsWarning(UserWarning):
     Cluster labels enter only the cluster-robust covariances (``"cluster"``,
     ``"CR0"``, ``"CR2"``); with any other ``cov_type`` they are ignored, and
     the standard errors assume independent rows.
+    """
+
+
+class TreatmentCodingWarning(UserWarning):
+    """The treatment is not coded 0/1.
+
+    Every effect is per unit of the treatment: with the arms coded ``-1/+1``
+    the effects are half the contrast of treatment against control, and with
+    more than two values the model is linear in the treatment (a dose).
     """

@@ -273,3 +273,54 @@ def test_callers_data_never_modified(cls, data):
     array_copy = array.copy()
     cls(treatment=0, mediator=1, cov_type="HC0").fit(array, y.to_numpy()).predict(array)
     np.testing.assert_array_equal(array, array_copy)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_duplicate_column_names_are_named(cls, data):
+    X, y = data
+    X = X.rename(columns={"x2": "x1"})
+    with pytest.raises(ValueError, match=r"X has duplicate column names \['x1'\]"):
+        _est(cls, covariates=["x1"]).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_missing_value_of_a_nullable_column_is_named(cls, data):
+    X, y = data
+    X = X.copy()
+    values = pd.array(np.round(X["x1"].to_numpy() * 10).astype(int), dtype="Int64")
+    values[3] = pd.NA
+    X["x1"] = values
+    with pytest.raises(
+        ValueError,
+        match=r"column 'x1' \(covariate\) has 1 missing value\(s\); remove or impute",
+    ):
+        _est(cls).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    ("coding", "range_text"),
+    [
+        (lambda r: 2 * r - 1, "range -1 to 1"),
+        (lambda r: r * (1 + (r > 0)), "range 0 to 2"),
+    ],
+)
+def test_treatment_not_coded_zero_one_warns(cls, data, coding, range_text):
+    from skmediate import TreatmentCodingWarning
+
+    X, y = data
+    X = X.assign(r=coding(X["r"]))
+    with pytest.warns(TreatmentCodingWarning, match=range_text) as caught:
+        _est(cls).fit(X, y)
+    assert "recode the treatment to 0 (control) and 1 (treated)" in str(
+        caught[0].message
+    )
+    # a 0/1 treatment, boolean or float, does not warn
+    _est(cls).fit(data[0].assign(r=data[0]["r"] > 0), y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_values_too_large_for_the_variances(cls, data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"column 'y' \(outcome\) is too large"):
+        _est(cls).fit(X, y * 1e155)

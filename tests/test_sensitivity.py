@@ -363,6 +363,7 @@ def test_fixed_kappa_closed_form_equals_refit():
     assert_allclose(grids[0].to_numpy(), grids[1].to_numpy(), rtol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
 @parametrize_with_checks(
     [SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1))],
     expected_failed_checks=lambda est: {

@@ -56,13 +56,16 @@ def _expected_failed_checks(estimator):
     return EXPECTED_FAILURES.get(type(estimator).__name__, {})
 
 
+# the checks' data are not trials: the "treatment" column is continuous
 @pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
+@pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_common_checks(estimator, check):
     check(estimator)
 
 
 @pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
+@pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_param_validation_and_column_names(estimator):
     name = type(estimator).__name__

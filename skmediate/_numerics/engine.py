@@ -35,7 +35,12 @@ from skmediate._numerics.model import FittedModel
 from skmediate._numerics.rows import group_grams, is_dask, reduce_rows, row_slices
 from skmediate._numerics.scores import Layout, meat_of_chunk
 from skmediate._numerics.sensitivity import SensitivityPlan
-from skmediate._numerics.tsls import liml_kappa, solve_leading, solve_structural
+from skmediate._numerics.tsls import (
+    column_norms,
+    liml_kappa,
+    solve_leading,
+    solve_structural,
+)
 
 __all__ = ["KEEP_CLUSTER_GRAMS", "fit_model"]
 
@@ -156,6 +161,7 @@ def fit_model(
     uniques = first["uniques"]
     n_clusters = None if uniques is None else int(uniques.shape[0])
     _check_counts(design, first, n_clusters)
+    _check_magnitudes(design, r)
 
     structural = _solve(r, design, kappa, fuller_alpha, nobs, n_rows)
     model = FittedModel.assemble(
@@ -170,6 +176,7 @@ def fit_model(
         kappa=structural.kappa,
         linear_in_y=not isinstance(kappa, str),
         use_t=use_t,
+        treatment_coding=(*first["treatment_range"], first["treatment_not_binary"]),
     )
     if plan is not None:
         plan = plan.prepare(model, first["products"])
@@ -269,6 +276,7 @@ def _first_pass(design, run, has_w, has_labels, plan):
                 total,
                 t.min() if t.size else np.inf,
                 t.max() if t.size else -np.inf,
+                np.count_nonzero((t != 0) & (t != 1)),
             ]
         )
         cross = None
@@ -290,7 +298,13 @@ def _first_pass(design, run, has_w, has_labels, plan):
             total[0] += part[0]
             s, t = total[1], part[1]
             total[1] = np.array(
-                [s[0] + t[0], s[1] + t[1], min(s[2], t[2]), max(s[3], t[3])]
+                [
+                    s[0] + t[0],
+                    s[1] + t[1],
+                    min(s[2], t[2]),
+                    max(s[3], t[3]),
+                    s[4] + t[4],
+                ]
             )
             total[2] = _stack_qr([total[2], part[2]])
             if total[3] is not None:
@@ -312,6 +326,7 @@ def _first_pass(design, run, has_w, has_labels, plan):
         "n_rows": stats[0],
         "nobs": stats[1],
         "treatment_range": (stats[2], stats[3]),
+        "treatment_not_binary": int(stats[4]),
         "r": r,
         "products": cross,
         "uniques": uniques,
@@ -358,6 +373,24 @@ def _check_counts(design: Design, first: dict, n_clusters) -> None:
         raise ValueError(
             f"a cluster-robust cov_type needs at least 2 clusters in groups; got "
             f"{n_clusters}"
+        )
+
+
+# Column norms (of √w A, after the shift) above this square to more than the
+# largest double in the covariances: the fit refuses them.
+MAX_COLUMN_NORM = 1e150
+
+
+def _check_magnitudes(design: Design, r: np.ndarray) -> None:
+    norms = column_norms(r)
+    bad = np.flatnonzero(~(norms <= MAX_COLUMN_NORM))
+    if bad.size:
+        role, name = design.column_labels[int(bad[0])]
+        raise ValueError(
+            f"column {name!r} ({role}) is too large in magnitude (the norm of its "
+            f"centered values is {norms[bad[0]]:.3g}): the variances of the "
+            "estimates would overflow double precision. Rescale it, for example "
+            "by a power of ten."
         )
 
 

@@ -71,6 +71,9 @@ class FittedModel:
     use_t : bool
         Whether tests and intervals use t and F reference distributions
         (see :meth:`reference_df`) rather than the normal and ``χ²``.
+    treatment_coding : tuple
+        ``(low, high, n_other)``: the treatment's range over the rows with
+        positive weight and how many of them are neither 0 nor 1.
     """
 
     design: Design
@@ -90,6 +93,7 @@ class FittedModel:
     cluster_grams: np.ndarray | None = None
     sensitivity: object = None
     use_t: bool = False
+    treatment_coding: tuple = ()
 
     # -- construction ------------------------------------------------------
 
