@@ -187,7 +187,9 @@ def _warn_treatment_coding(model) -> None:
         f"{name}. Two arms coded otherwise scale the effects by one over the "
         "difference of the codes (half the contrast for -1/+1); recode the "
         "treatment to 0 (control) and 1 (treated). With more than two values "
-        "the model is linear in the treatment, as for a dose.",
+        "the model is linear in the treatment, as for a dose. (A scaler in a "
+        "Pipeline in front of the estimator transforms the treatment and the "
+        "mediator too: preprocess the covariates with covariate_transformer.)",
         TreatmentCodingWarning,
         stacklevel=4,
     )

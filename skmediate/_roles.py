@@ -267,7 +267,20 @@ def _role_matrix(X, columns, transformers, names, *, fit: bool):
             continue
         cols = list(columns[role])
         part = X.iloc[:, cols] if is_dataframe(X) else np.asarray(X)[:, cols]
-        block = transformer.fit_transform(part) if fit else transformer.transform(part)
+        try:
+            block = (
+                transformer.fit_transform(part) if fit else transformer.transform(part)
+            )
+        except (KeyError, ValueError) as exc:
+            label = ROLE_LABEL[role]
+            raise ValueError(
+                f"covariate_transformer failed on the {label} columns "
+                f"{[str(c) for c in (part.columns if is_dataframe(X) else cols)]}: "
+                f"{exc}. It is cloned and applied to the covariates and, "
+                "separately, to the controls; select its columns by type (for "
+                "example make_column_selector(dtype_exclude='number')) rather "
+                "than by name"
+            ) from None
         if hasattr(block, "toarray"):
             block = block.toarray()
         block = np.asarray(block)

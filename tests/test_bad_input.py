@@ -324,3 +324,41 @@ def test_values_too_large_for_the_variances(cls, data):
     X, y = data
     with pytest.raises(ValueError, match=r"column 'y' \(outcome\) is too large"):
         _est(cls).fit(X, y * 1e155)
+
+
+def test_transformer_selecting_columns_by_name_fails_clearly_on_the_controls():
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y, _ = simulate_trial(n=400, n_covariates=1, n_controls=1, site=True, seed=3)
+    encoder = make_column_transformer(
+        (OneHotEncoder(drop="first", sparse_output=False), ["site"]),
+        remainder="passthrough",
+    )
+    est = IVMediationRegressor(
+        treatment="r",
+        mediator="m",
+        covariates=["x1", "site"],
+        controls=["z1"],
+        covariate_transformer=encoder,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"covariate_transformer failed on the control columns \['z1'\]: .*"
+        r"select its columns by type",
+    ):
+        est.fit(X, y)
+
+
+def test_a_scaled_treatment_says_where_preprocessing_belongs(data):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skmediate import TreatmentCodingWarning
+
+    X, y = data
+    pipe = make_pipeline(
+        StandardScaler().set_output(transform="pandas"), _est(IVMediationRegressor)
+    )
+    with pytest.warns(TreatmentCodingWarning, match="covariate_transformer"):
+        pipe.fit(X, y)
