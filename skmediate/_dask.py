@@ -120,6 +120,7 @@ def dask_inputs(
     covariate_transformer,
     cluster: bool,
     estimator=None,
+    exclude=(),
 ) -> DaskInputs:
     """Resolve the roles of a dask array or DataFrame and align the other inputs.
 
@@ -142,7 +143,13 @@ def dask_inputs(
         [str(c) for c in X.columns] if frame else [f"x{i}" for i in range(X.shape[1])]
     )
     roles, _, _ = fit_roles(
-        template, treatment, mediator, covariates, controls, "passthrough"
+        template,
+        treatment,
+        mediator,
+        covariates,
+        controls,
+        "passthrough",
+        exclude=exclude,
     )
     used = _used_columns(roles)
     owner = {i: role for role in ROLES for i in roles.columns[role]}

@@ -207,6 +207,16 @@ def _warn_unused_groups(estimator, groups) -> None:
         )
 
 
+def _named_inputs(*arrays) -> tuple[str, ...]:
+    """Names of the pandas Series among ``arrays`` (left out of ``covariates=None``)."""
+    return tuple(
+        str(a.name)
+        for a in arrays
+        if (isinstance(a, pd.Series) or hasattr(a, "to_dask_array"))
+        and getattr(a, "name", None) is not None
+    )
+
+
 def _outcome_name(y) -> str:
     name = getattr(y, "name", None)
     if name is not None and (isinstance(y, pd.Series) or hasattr(y, "to_dask_array")):
@@ -232,6 +242,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
             covariate_transformer=estimator.covariate_transformer,
             cluster=cluster,
             estimator=estimator,
+            exclude=_named_inputs(y, groups),
         )
         validate_data(estimator, inputs.template, reset=True, skip_check_array=True)
         estimator.roles_ = inputs.roles
@@ -244,6 +255,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         X = check_array(X, dtype="numeric", ensure_all_finite=False)
     names = fit_features(estimator, X)
     outcome = _outcome_name(y)
+    outcome_series, groups_series = y, groups
     y = check_outcome(y, estimator)
     n = X.shape[0]
     if y.shape[0] != n:
@@ -266,6 +278,7 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         estimator.controls,
         estimator.covariate_transformer,
         names,
+        exclude=_named_inputs(outcome_series, groups_series),
     )
     estimator.roles_ = roles
     design = roles.design(outcome, estimator._instrumented)
@@ -646,7 +659,9 @@ class IVMediationRegressor(_MediationRegressor):
     covariates : list of str or int, callable or None, default=None
         Baseline covariates ``X``: regressors in both stages, and interacted
         with ``R`` (after centering at their sample mean) to form the excluded
-        instruments. ``None`` means every column not given another role.
+        instruments. ``None`` means every column not given another role,
+        except the columns that ``y`` and ``groups`` (pandas or dask Series)
+        are named after.
     controls : list of str or int, callable or None, default=None
         Extra baseline variables ``Z`` entering both stages but not interacted
         with ``R`` (variables for which the no-effect-modification assumption
@@ -995,7 +1010,8 @@ class NaiveMediationRegressor(_MediationRegressor):
     mediator : str, int or callable
         Column of the mediator ``M``.
     covariates : list of str or int, callable or None, default=None
-        Baseline covariates; ``None`` means every column not given another role.
+        Baseline covariates; ``None`` means every column not given another role
+        (except a column named as ``y`` or ``groups``).
     controls : list of str or int, callable or None, default=None
         Further adjustment variables (treated like covariates here).
     covariate_transformer : "passthrough" or transformer, default="passthrough"

@@ -154,12 +154,14 @@ class FittedRoles:
 
 
 def fit_roles(
-    X, treatment, mediator, covariates, controls, transformer, names=None
+    X, treatment, mediator, covariates, controls, transformer, names=None, exclude=()
 ) -> tuple[FittedRoles, np.ndarray, np.ndarray | None]:
     """Resolve the roles, fit the covariate transformer and return the role matrix.
 
-    ``covariates=None`` means every column not given another role; ``names``
-    are the column names of ``X`` when already known.
+    ``covariates=None`` means every column not given another role and not
+    named in ``exclude`` (the outcome's and the cluster labels' names when
+    they are columns of ``X``); ``names`` are the column names of ``X`` when
+    already known.
 
     Returns the fitted roles and the role matrix as ``(values, columns)``:
     the role columns (treatment, mediators, covariates, controls) are
@@ -183,7 +185,10 @@ def fit_roles(
     }
     if covariates is None:
         taken = {i for cols in selected.values() for i in cols}
-        selected["covariates"] = [i for i in range(len(names)) if i not in taken]
+        skip = {str(name) for name in exclude}
+        selected["covariates"] = [
+            i for i in range(len(names)) if i not in taken and str(names[i]) not in skip
+        ]
     else:
         selected["covariates"] = resolve(covariates, "covariates")
     owner: dict[int, str] = {}

@@ -362,3 +362,16 @@ def test_a_scaled_treatment_says_where_preprocessing_belongs(data):
     )
     with pytest.warns(TreatmentCodingWarning, match="covariate_transformer"):
         pipe.fit(X, y)
+
+
+def test_default_covariates_leave_out_the_outcome_and_the_cluster_labels():
+    X, y, groups = simulate_trial(n=500, n_covariates=2, n_clusters=25, seed=5)
+    frame = X.assign(y=y, practice=groups)
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster")
+    est.fit(frame, frame["y"], groups=frame["practice"])
+    covariates = [frame.columns[i] for i in est.roles_.columns["covariates"]]
+    assert covariates == ["x1", "x2"]
+    explicit = IVMediationRegressor(
+        treatment="r", mediator="m", covariates=["x1", "x2"], cov_type="cluster"
+    ).fit(X, y, groups=groups)
+    np.testing.assert_allclose(est.result_.estimates, explicit.result_.estimates)
