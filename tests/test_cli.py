@@ -1168,3 +1168,41 @@ def test_parse_tau():
     assert parse_tau("site_north=1e-1", "--s") == {"site_north": [0.1]}
     with pytest.raises(CLIError, match="--s: 'x1:0' is not NAME=VALUES"):
         parse_tau("x1:0", "--s")
+
+
+def test_error_sensitivity_grid_too_large(workdir, capsys):
+    csv = str(workdir / "trial.csv")
+    values = ",".join(str(v / 10) for v in range(51))
+    spec = f"x1={values};x2={values}"
+    err = _error(capsys, "analyze", csv, *ROLES, "--sensitivity", spec)
+    assert (
+        "the sensitivity grid has 6,765,201 points (the product of 51 x 51 x 51 x 51"
+        in err
+    )
+    assert "--max-grid-points" in err
+    # within a raised limit the same grid is accepted (checked before any fit)
+    small = "x1=0,0.5;x2=0,0.5"
+    code, _, _ = _run(
+        capsys,
+        "analyze",
+        csv,
+        *ROLES,
+        "--sensitivity",
+        small,
+        "--max-grid-points",
+        "16",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    err = _error(
+        capsys,
+        "analyze",
+        csv,
+        *ROLES,
+        "--sensitivity",
+        small,
+        "--max-grid-points",
+        "15",
+    )
+    assert "16 points" in err

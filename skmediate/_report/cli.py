@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--sensitivity-direct", metavar="SPEC", help="values of tau_R only"
     )
     options.add_argument(
+        "--max-grid-points",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="largest sensitivity grid allowed (default 100000)",
+    )
+    options.add_argument(
         "--sensitivity-mediator", metavar="SPEC", help="values of tau_M only"
     )
     options.add_argument(
@@ -494,7 +501,7 @@ def _sensitivity_options(args):
                 "--sensitivity-direct/--sensitivity-mediator, not both"
             )
         tau = parse_tau(args.sensitivity, "--sensitivity")
-        return tau, tau
+        return _check_grid_size(tau, tau, args.max_grid_points)
     direct = (
         None
         if args.sensitivity_direct is None
@@ -505,4 +512,18 @@ def _sensitivity_options(args):
         if args.sensitivity_mediator is None
         else parse_tau(args.sensitivity_mediator, "--sensitivity-mediator")
     )
+    return _check_grid_size(direct, mediator, args.max_grid_points)
+
+
+def _check_grid_size(direct, mediator, limit: int):
+    """The grid is the cartesian product of every component's values: bound its size."""
+    sizes = [len(v) for spec in (direct, mediator) if spec for v in spec.values()]
+    points = math.prod(sizes) if sizes else 0
+    if points > limit:
+        raise CLIError(
+            f"the sensitivity grid has {points:,} points (the product of "
+            f"{' x '.join(str(k) for k in sizes)} values); at most {limit:,} "
+            "are allowed: give fewer values per covariate, or raise "
+            "--max-grid-points"
+        )
     return direct, mediator
