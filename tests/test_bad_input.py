@@ -375,3 +375,14 @@ def test_default_covariates_leave_out_the_outcome_and_the_cluster_labels():
         treatment="r", mediator="m", covariates=["x1", "x2"], cov_type="cluster"
     ).fit(X, y, groups=groups)
     np.testing.assert_allclose(est.result_.estimates, explicit.result_.estimates)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_weights_summing_to_one_are_refused_with_the_fix(cls, data):
+    X, y = data
+    w = np.random.default_rng(0).uniform(0.5, 1.5, len(y))
+    with pytest.raises(ValueError, match=r"sample_weight sums to 1, not more than"):
+        _est(cls).fit(X, y, sample_weight=w / w.sum())
+    # the suggested scaling fits, and equals the unscaled relative weights' fit
+    scaled = _est(cls).fit(X, y, sample_weight=w * len(w) / w.sum())
+    assert scaled.result_.nobs == pytest.approx(len(w))

@@ -363,6 +363,14 @@ def _check_counts(design: Design, first: dict, n_clusters) -> None:
             f"too few rows: n_samples={n_rows:g}, but the {what} has {needed} "
             f"parameters; at least {needed + 1} rows with positive weight are needed"
         )
+    nobs = first["nobs"]
+    if nobs <= needed:
+        raise ValueError(
+            f"sample_weight sums to {nobs:g}, not more than the {needed} "
+            f"parameters of the {what}: weights are frequency weights (a row of "
+            "weight w counts as w observations). To weight rows by relative "
+            "importance, scale the weights to mean 1 (w * len(w) / w.sum())"
+        )
     low, high = first["treatment_range"]
     if low == high:
         raise ValueError(
