@@ -29,7 +29,12 @@ from skmediate._resampling import (
     make_units,
     pairs_rows,
 )
-from skmediate._validation import check_sample_weight, n_rows, take_rows
+from skmediate._validation import (
+    as_generator,
+    check_sample_weight,
+    n_rows,
+    take_rows,
+)
 from skmediate.exceptions import DegenerateBootstrapWarning, FailedResampleWarning
 
 __all__ = ["BootstrapResult", "ConfidenceInterval", "bootstrap"]
@@ -731,17 +736,6 @@ def _check_labels(labels, name: str, n: int) -> np.ndarray:
     return labels
 
 
-def _random_generator(random_state) -> np.random.Generator:
-    if random_state is None or isinstance(
-        random_state, (Integral, np.random.Generator, np.random.SeedSequence)
-    ):
-        return np.random.default_rng(random_state)
-    raise TypeError(
-        "random_state must be None, an int, a numpy SeedSequence or a numpy "
-        f"Generator; got {type(random_state).__name__}"
-    )
-
-
 def _treatment_strata(fitted, X) -> np.ndarray:
     if not isinstance(fitted, _MediationRegressor):
         raise ValueError(
@@ -833,7 +827,7 @@ def bootstrap(
         including Dask's for a cluster (``with
         joblib.parallel_config(backend="dask"): bootstrap(...)``). The
         results do not depend on ``n_jobs`` or the backend.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator, RandomState or None, default=None
         Seed of the resamples, all drawn in the calling process.
     progress : bool, default=False
         Show a progress bar of the refits (needs the optional dependency
@@ -969,11 +963,13 @@ def bootstrap(
             "for larger data use the estimator's analytic standard errors or a "
             "SensitivityGrid, which reduce each partition where it lives"
         )
+    if isinstance(method, str):
+        method = method.lower()  # scipy's spelling "BCa" too
     fit_params = _check_options(
         n_resamples, method, scheme, engine, confidence_level, fit_params, progress
     )
     _check_scheme(estimator, scheme, strata)
-    rng = _random_generator(random_state)
+    rng = as_generator(random_state)
     stat = _Statistic(statistic)
     with_se = method == "studentized"
     n = n_rows(X)

@@ -40,6 +40,7 @@ from skmediate._numerics.weakiv import (
     subvector_ar_set,
 )
 from skmediate._numerics.wild import wild_confidence_set, wild_test
+from skmediate._validation import as_generator
 
 __all__ = ["MediationResult", "inference_frame"]
 
@@ -348,7 +349,7 @@ class MediationResult:
             value,
             n_resamples=_positive_int(n_resamples, "n_resamples"),
             weights=weights,
-            random_state=_generator(random_state),
+            random_state=as_generator(random_state),
         )
 
     def set_verdict(self, effect: str, confidence_set) -> str:
@@ -455,7 +456,7 @@ class MediationResult:
                     kwargs.get("n_resamples", 999), "n_resamples"
                 ),
                 weights=kwargs.get("weights", "rademacher"),
-                random_state=_generator(kwargs.get("random_state")),
+                random_state=as_generator(kwargs.get("random_state")),
                 start=estimate,
                 scale=se,
             )
@@ -498,10 +499,3 @@ def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
     return int(value)
-
-
-def _generator(random_state) -> np.random.Generator:
-    """A numpy Generator from an int, a Generator, a RandomState or None."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
-    return np.random.default_rng(random_state)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 from sklearn.base import _fit_context as fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._indexing import _get_column_indices, _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -135,3 +138,35 @@ def check_groups(groups, n: int) -> np.ndarray:
             "groups contains missing values; every row needs a cluster label"
         )
     return groups
+
+
+def as_generator(random_state) -> np.random.Generator:
+    """A numpy Generator from None, an int, a SeedSequence, a Generator or a RandomState.
+
+    A RandomState gives a Generator seeded by one draw from it, so the result
+    is reproducible from the RandomState's state.
+    """
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
+    if random_state is None or isinstance(
+        random_state, (Integral, np.random.Generator, np.random.SeedSequence)
+    ):
+        return np.random.default_rng(random_state)
+    raise TypeError(
+        "random_state must be None, an int, a numpy SeedSequence, Generator or "
+        f"RandomState; got {type(random_state).__name__}"
+    )
+
+
+def as_random_state(random_state) -> np.random.RandomState:
+    """A numpy RandomState from None, an int, a RandomState, a Generator or a SeedSequence.
+
+    Integers and RandomStates are taken as scikit-learn does (the same
+    streams as ``check_random_state``); a Generator or SeedSequence seeds a
+    RandomState with one draw, reproducibly.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(random_state.integers(2**32, dtype=np.uint64))
+    if isinstance(random_state, np.random.SeedSequence):
+        return np.random.RandomState(random_state.generate_state(1)[0])
+    return check_random_state(random_state)

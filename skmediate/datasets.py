@@ -21,9 +21,13 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.utils import check_random_state
 
-from skmediate._validation import Interval, StrOptions, validate_params
+from skmediate._validation import (
+    Interval,
+    StrOptions,
+    as_random_state,
+    validate_params,
+)
 
 __all__ = [
     "MediationTruth",
@@ -219,7 +223,7 @@ def _assign(n_treated: int, n_samples: int, rng) -> np.ndarray:
         "tau_mediator": [Real, "array-like", None],
         "heteroskedastic": ["boolean"],
         "n_clusters": [Interval(Integral, 2, None, closed="left"), None],
-        "random_state": ["random_state"],
+        "random_state": ["random_state", np.random.Generator, np.random.SeedSequence],
         "return_truth": ["boolean"],
     },
     prefer_skip_nested_validation=True,
@@ -303,7 +307,7 @@ def make_mediation_data(
         Assign subjects to this many clusters of (nearly) equal size at random
         and add a cluster random intercept to ``Y(0,0)``; the labels are the
         column ``cluster`` of ``X``. Treatment stays individually randomized.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState, numpy Generator or None, default=None
         Seed of the simulation.
     return_truth : bool, default=False
         Also return the true effects.
@@ -385,7 +389,7 @@ def make_mediation_data(
         covariate_mean=np.zeros(p),
         heteroskedastic=bool(heteroskedastic),
     )
-    rng = check_random_state(random_state)
+    rng = as_random_state(random_state)
     x = rng.standard_normal((n_samples, p))
     r = _assign(n_samples // 2, n_samples, rng)
     clusters = None
@@ -457,7 +461,10 @@ def _draw_prospect(
 
 
 @validate_params(
-    {"random_state": ["random_state"], "return_truth": ["boolean"]},
+    {
+        "random_state": ["random_state", np.random.Generator, np.random.SeedSequence],
+        "return_truth": ["boolean"],
+    },
     prefer_skip_nested_validation=True,
 )
 def make_prospect_like(random_state=None, *, return_truth=False):
@@ -477,7 +484,7 @@ def make_prospect_like(random_state=None, *, return_truth=False):
 
     Parameters
     ----------
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState, numpy Generator or None, default=None
         Seed of the simulation.
     return_truth : bool, default=False
         Also return the true effects.
@@ -544,7 +551,7 @@ def make_prospect_like(random_state=None, *, return_truth=False):
     >>> round(truth.direct_effect, 2), round(truth.mediator_effect, 2)
     (-0.94, -2.87)
     """
-    X, y = _draw_prospect(145, 152, check_random_state(random_state))
+    X, y = _draw_prospect(145, 152, as_random_state(random_state))
     if return_truth:
         return X, y, _PROSPECT_MODEL.truth_discrete(_PROSPECT_SUPPORT, _PROSPECT_PROBS)
     return X, y

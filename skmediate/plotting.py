@@ -485,21 +485,33 @@ def _draw_robust_sets(ax, results, labels, rows, effect) -> None:
 
 
 def plot_bootstrap_distribution(
-    distribution, estimate, interval, *, label=None, bins="auto", ax=None
+    distribution,
+    estimate=None,
+    interval=None,
+    *,
+    statistic=0,
+    label=None,
+    bins="auto",
+    ax=None,
 ):
     """Histogram of a bootstrap distribution with the estimate and its interval.
 
-    Works with the output of any bootstrap: it takes plain numbers.
+    Takes a :class:`~skmediate.BootstrapResult` (one of its statistics), or
+    the plain numbers of any bootstrap.
 
     Parameters
     ----------
-    distribution : array-like of shape (n_resamples,)
-        The statistic in each resample. Non-finite values (failed resamples)
-        are left out of the histogram and counted in the legend.
-    estimate : float
-        The statistic on the original data.
+    distribution : BootstrapResult or array-like of shape (n_resamples,)
+        The result of :func:`~skmediate.bootstrap`, or the statistic in each
+        resample. Non-finite values (failed resamples) are left out of the
+        histogram and counted in the legend.
+    estimate : float, default=None
+        The statistic on the original data (taken from a BootstrapResult).
     interval : (low, high) or object with ``low`` and ``high`` attributes
-        The confidence interval (e.g. ``scipy.stats.bootstrap(...).confidence_interval``).
+        The confidence interval (e.g. ``scipy.stats.bootstrap(...).confidence_interval``;
+        taken from a BootstrapResult).
+    statistic : int or str, default=0
+        With a BootstrapResult: which statistic, by position or name.
     label : str, default=None
         Name of the statistic for the horizontal axis.
     bins : int or str, default="auto"
@@ -523,6 +535,21 @@ def plot_bootstrap_distribution(
     'effect'
     >>> plt.close(fig)
     """
+    if hasattr(distribution, "bootstrap_distribution"):
+        result = distribution
+        names = list(result.statistic_names)
+        j = names.index(statistic) if isinstance(statistic, str) else int(statistic)
+        distribution = result.bootstrap_distribution[j]
+        estimate = result.estimate[j] if estimate is None else estimate
+        if interval is None:
+            ci = result.confidence_interval
+            interval = (np.atleast_1d(ci.low)[j], np.atleast_1d(ci.high)[j])
+        label = names[j] if label is None else label
+    if estimate is None or interval is None:
+        raise ValueError(
+            "give estimate and interval with a plain distribution (or pass the "
+            "BootstrapResult itself)"
+        )
     values = _vector(distribution, "distribution").astype(float)
     finite = np.isfinite(values)
     if not finite.any():

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
-from sklearn.utils import check_random_state
 
 from skmediate._extract import EFFECTS, effect_estimate, mediation_result
 from skmediate._parallel import parallel_map, record_warnings
+from skmediate._validation import as_random_state
 from skmediate.exceptions import WeakInstrumentWarning
 
 __all__ = ["SimulationResult", "simulate", "summarize"]
@@ -278,7 +278,7 @@ def simulate(
         in a ``joblib.parallel_config`` context, ``-1`` all cores). Any joblib
         backend works, including Dask's for a cluster
         (``with joblib.parallel_config(backend="dask"): simulate(...)``).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState, numpy Generator or None, default=None
         Draws the replications' seeds, all at once in the calling process, so
         results do not depend on ``n_jobs`` or the backend.
     progress : bool, default=False
@@ -352,7 +352,7 @@ def simulate(
             f"n_replications must be a positive integer; got {n_replications!r}"
         )
     statistics = _check_statistics(statistics)
-    seeds = check_random_state(random_state).randint(
+    seeds = as_random_state(random_state).randint(
         np.iinfo(np.int32).max, size=n_replications
     )
     outputs = parallel_map(

@@ -943,9 +943,7 @@ def test_studentized_needs_standard_errors(trial):
 def test_bad_random_state_and_fit_params(trial):
     X, y, _, _ = trial
     with pytest.raises(TypeError, match="random_state must be None, an int"):
-        bootstrap(
-            _est(IVMediationRegressor), X, y, random_state=np.random.RandomState(0)
-        )
+        bootstrap(_est(IVMediationRegressor), X, y, random_state="seed")
     with pytest.raises(TypeError, match="fit_params must be a dict"):
         bootstrap(_est(IVMediationRegressor), X, y, fit_params=[("sample_weight", 1)])
 
@@ -993,3 +991,19 @@ def test_coverage_of_direct_and_mediator_effects(method, scheme):
         hits += (low <= [-1, 2]) & ([-1, 2] <= high)
     for k in hits:
         assert stats.binomtest(int(k), n_trials, 0.9).pvalue > 0.001, hits / n_trials
+
+
+def test_random_state_kinds_and_scipy_spelling(trial):
+    """A RandomState is accepted (reproducibly), and method="BCa" as in scipy."""
+    X, y, _, _ = trial
+    est = _est(IVMediationRegressor)
+    runs = [
+        bootstrap(est, X, y, n_resamples=20, random_state=np.random.RandomState(4))
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(
+        runs[0].bootstrap_distribution, runs[1].bootstrap_distribution
+    )
+    a = bootstrap(est, X, y, n_resamples=30, method="BCa", random_state=1)
+    b = bootstrap(est, X, y, n_resamples=30, method="bca", random_state=1)
+    np.testing.assert_array_equal(a.confidence_interval.low, b.confidence_interval.low)

@@ -370,3 +370,16 @@ def test_load_jobs():
     for post_treatment in ("work1", "job_dich", "job_disc", "comply", "depress2"):
         assert post_treatment not in X.columns
     assert X.notna().all().all() and y.notna().all()
+
+
+def test_generators_accept_every_random_state_kind():
+    from skmediate.datasets import make_mediation_data
+
+    a = make_mediation_data(50, random_state=np.random.default_rng(3))[0]
+    b = make_mediation_data(50, random_state=np.random.default_rng(3))[0]
+    pd.testing.assert_frame_equal(a, b)
+    # integers keep scikit-learn's streams
+    c = make_mediation_data(50, random_state=7)[0]
+    d = make_mediation_data(50, random_state=np.random.RandomState(7))[0]
+    pd.testing.assert_frame_equal(c, d)
+    make_prospect_like(random_state=np.random.default_rng(0))

@@ -379,3 +379,20 @@ def test_sensitivity_plot_bad_input(sensitivity):
     unfitted = SensitivityGrid(IVMediationRegressor(**PROSPECT_ROLES))
     with pytest.raises(Exception, match="not fitted"):
         plot_sensitivity_surface(unfitted)
+
+
+def test_bootstrap_distribution_takes_a_bootstrap_result():
+    from skmediate import bootstrap
+
+    X, y = make_mediation_data(400, random_state=4)
+    iv = IVMediationRegressor(treatment="r", mediator="m")
+    result = bootstrap(iv, X, y, n_resamples=50, random_state=0)
+    fig = plot_bootstrap_distribution(result, statistic="mediator_effect_")
+    ax = fig.axes[0]
+    j = list(result.statistic_names).index("mediator_effect_")
+    assert ax.get_xlabel() == "mediator_effect_"
+    estimate_line = next(li for li in ax.lines if li.get_label().startswith("estimate"))
+    assert estimate_line.get_xdata()[0] == pytest.approx(result.estimate[j])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="give estimate and interval"):
+        plot_bootstrap_distribution(np.arange(10.0))
