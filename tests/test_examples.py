@@ -114,6 +114,9 @@ def test_jobs_analysis(tmp_path, capsys):
     assert "interactions with treatment are weak" in text
     assert "The library warned: Weak instruments" in text
     assert "Randomization alone" in text
+    # the robust sets are computed and printed, not only recommended
+    ar = out["iv"].confidence_set("mediator")
+    assert f"({ar.method})" in text and "instrument-robust set is the honest" in text
     _figures(
         tmp_path, ["jobs_outcome_by_arm.png", "jobs_forest.png", "jobs_first_stage.png"]
     )
