@@ -25,7 +25,7 @@ import numpy as np
 
 from skmediate._numerics.covariance import cluster_adjusted, row_adjustment
 from skmediate._numerics.design import Design
-from skmediate._numerics.rows import group_sums
+from skmediate._numerics.rows import group_grams, group_sums
 from skmediate._numerics.tsls import solve_leading, solve_upper
 
 __all__ = [
@@ -281,29 +281,20 @@ def _cr2_chunk(coords, ev, xc, w, codes, n_groups):
     """A chunk's cluster sums for CR2: ``Σ w u eᵀ``, ``Σ w u uᵀ``, ``Σ w (x - X̄)``, ``Σ w``.
 
     ``coords`` holds the rows' coordinates ``u`` of the instruments (as rows),
-    ``ev`` the residual forms ``[e, -ṽ]``.
+    ``ev`` the residual forms ``[e, -ṽ]``. All are blocks of the clusters'
+    cross-products of ``[u, e, x - X̄, 1]`` (:func:`~.rows.group_grams`).
     """
-    u = coords.T  # (rows, l)
-    wu = u if w is None else u * w[:, None]
-    n_rows, l_dim = u.shape
-    n_forms = ev.shape[0]
-    ones = np.ones(n_rows) if w is None else w
-    values = np.concatenate(
-        [
-            (wu[:, :, None] * ev.T[:, None, :]).reshape(n_rows, l_dim * n_forms),
-            (wu[:, :, None] * u[:, None, :]).reshape(n_rows, l_dim * l_dim),
-            (xc * ones).T,
-            ones[:, None],
-        ],
-        axis=1,
-    )
-    sums = group_sums(values, codes, n_groups)
-    resid = sums[:, : l_dim * n_forms].reshape(n_groups, l_dim, n_forms)
-    start = l_dim * n_forms
-    grams = sums[:, start : start + l_dim * l_dim].reshape(n_groups, l_dim, l_dim)
-    start += l_dim * l_dim
-    means = sums[:, start:-1]
-    return [resid, grams, means, sums[:, -1]]
+    l_dim, n_forms = coords.shape[0], ev.shape[0]
+    z = np.vstack([coords, ev, xc, np.ones((1, coords.shape[1]))]).T
+    grams = group_grams(z, w, codes, n_groups)
+    u = slice(0, l_dim)
+    forms = slice(l_dim, l_dim + n_forms)
+    return [
+        grams[:, u, forms],
+        grams[:, u, u],
+        grams[:, -1, l_dim + n_forms : -1],
+        grams[:, -1, -1],
+    ]
 
 
 def quadratic_roots(q0: float, q1: float, q2: float) -> np.ndarray:
