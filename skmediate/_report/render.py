@@ -24,7 +24,7 @@ from skmediate._numerics.diagnostics import (
     stock_yogo_critical_value,
 )
 from skmediate._numerics.weakiv import critical_value
-from skmediate._report.report import Report
+from skmediate._report.report import Report, effect_sets
 
 __all__ = ["FORMATS", "layout", "render"]
 
@@ -985,9 +985,6 @@ def _anderson_rubin_lines(result) -> list[str]:
     return lines
 
 
-_SET_EFFECTS = ("direct", "mediator", "indirect", "total", "proportion_mediated")
-
-
 def _confidence_set_lines(result) -> list[str]:
     """Every effect's Wald interval beside its recommended robust set, with a verdict."""
     level = result.confidence_level
@@ -995,22 +992,18 @@ def _confidence_set_lines(result) -> list[str]:
         "-" * _SUMMARY_WIDTH,
         f"{level:.0%} confidence sets: Wald | recommended (confidence_set)",
     ]
-    for effect in _SET_EFFECTS:
-        try:
-            wald = result.confidence_set(effect, "wald")
-            best = result.confidence_set(effect)
-        except ValueError as exc:
-            lines.append(f"  {effect:<20}not defined: {exc}")
+    for row in effect_sets(result):
+        if row.not_defined:
+            lines.append(f"  {row.effect:<20}not defined: {row.not_defined}")
             continue
-        text = f"  {effect:<20}{_summary_set(list(wald))} | "
-        if best.method == "wald":
+        text = f"  {row.effect:<20}{_summary_set(list(row.wald))} | "
+        if row.method == "wald":
             text += "(Wald)"
         else:
-            text += f"{_summary_set(list(best))} ({best.method})"
+            text += f"{_summary_set(list(row.intervals))} ({row.method})"
         lines.append(text)
-        verdict = SET_VERDICTS[result.set_verdict(effect, best)]
-        if verdict:
-            lines.append(f"  {'':<20}{verdict}")
+        if SET_VERDICTS[row.verdict]:
+            lines.append(f"  {'':<20}{SET_VERDICTS[row.verdict]}")
     return lines
 
 

@@ -592,7 +592,12 @@ SET_EFFECTS = ("direct", "mediator", "indirect", "total", "proportion_mediated")
 
 def confidence_sets_section(iv) -> tuple[EffectSets, ...]:
     """For each effect, the Wald interval and the recommended set of the IV fit."""
-    result = iv.result_
+    return effect_sets(iv.result_)
+
+
+def effect_sets(result) -> tuple[EffectSets, ...]:
+    """Each effect's Wald interval and recommended set of a ``MediationResult``
+    (the rows of the summary's and of the report's confidence-set tables)."""
     rows = []
     for effect in SET_EFFECTS:
         try:
