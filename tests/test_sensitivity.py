@@ -187,7 +187,7 @@ def test_sensitivity_interval(trial):
         assert interval.loc[effect, "ci_high"] == frame[f"{effect}_ci_high"].max()
 
 
-@pytest.mark.parametrize("cov_type", ["classical", "HC1", "cluster"])
+@pytest.mark.parametrize("cov_type", ["classical", "HC1", "HC3", "cluster"])
 def test_breakdown_values_refit_to_zero(trial, cov_type):
     X, y, groups, weights = trial
     est = IVMediationRegressor(
