@@ -89,13 +89,13 @@ class FitInputs:
 
 @fit_context(prefer_skip_nested_validation=True)
 def fit_mediation(
-    estimator, X, y, sample_weight=None, groups=None, *, sensitivity: bool = False
+    estimator, X, y, sample_weight=None, groups=None, *, sensitivity=False
 ) -> FitInputs:
     """Fit a built-in estimator and return its validated input.
 
     This is what ``estimator.fit`` does; workflows call it directly when they
     need the validated input (the bootstrap's batched engine) or extra
-    quantities of the fit (``sensitivity=True``: the closed forms of the
+    quantities of the fit (``sensitivity``: the closed forms of the
     sensitivity analysis, in ``estimator.result_.model.sensitivity``).
 
     Parameters
@@ -104,7 +104,10 @@ def fit_mediation(
         Fitted in place.
     X, y, sample_weight, groups
         As for ``fit``.
-    sensitivity : bool, default=False
+    sensitivity : bool or callable, default=False
+        ``True`` for the closed forms over every component of ``τ``; a
+        callable takes the covariate names and returns the indices of the
+        components the analysis varies (checked before the rows are read).
 
     Returns
     -------
@@ -112,6 +115,8 @@ def fit_mediation(
     """
     inputs = _prepare(estimator, X, y, sample_weight, groups)
     kappa, alpha = estimator._kappa_spec()
+    if callable(sensitivity):
+        sensitivity = sensitivity(list(inputs.design.covariates))
     try:
         model = fit_model(
             inputs.design,

@@ -104,8 +104,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         intervals (``ci_low``, ``ci_high``): what a reader must accept if any
         grid point may be true.
     breakdown_ : pandas.DataFrame
-        One row per effect and ``τ`` component (``tau_direct[<name>]`` or
-        ``tau_mediator[<name>]``), moving that component alone with the others
+        One row per effect and ``τ`` component the grid names
+        (``tau_direct[<name>]`` or ``tau_mediator[<name>]``: a dict's keys,
+        every covariate for an array), moving that component alone with the others
         at 0: ``sign_change``, the value at which the estimate crosses 0
         (``nan`` if it does not depend on that component); ``ci_covers_zero_up``,
         the smallest value ``≥ 0`` at which the confidence interval contains 0;
@@ -231,14 +232,15 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         X_final = X
         if isinstance(self.estimator_, Pipeline):
             X_final = self.estimator_[:-1].fit_transform(X, y)
-        # one fit at τ = 0, which also accumulates the closed forms
+        # one fit at τ = 0, which also accumulates the closed forms of the
+        # components of τ the grid names (its values are checked first)
         inputs = fit_mediation(
             final,
             X_final,
             y,
             sample_weight,
             groups,
-            sensitivity=method == "closed_form",
+            sensitivity=self._named_directions if method == "closed_form" else False,
         )
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
@@ -246,7 +248,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             self.feature_names_in_ = self.estimator_.feature_names_in_
         model = final.result_.model
         self.covariate_names_ = list(model.design.covariates)
-        self.grid_ = self._build_grid()
+        self.grid_ = self._build_grid(self.covariate_names_)
         self.method_ = method
         level = final.confidence_level
         # normal, or t with the degrees of freedom of the effects at τ = 0
@@ -355,24 +357,21 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             self.breakdown_ = self._breakdown(level)
 
     def _breakdown(self, level):
-        p = len(self.covariate_names_)
-        labels = [f"tau_direct[{n}]" for n in self.covariate_names_] + [
-            f"tau_mediator[{n}]" for n in self.covariate_names_
+        names = self.covariate_names_
+        labels = [f"tau_direct[{n}]" for n in names] + [
+            f"tau_mediator[{n}]" for n in names
         ]
+        forms = self.forms_
         rows = []
         for j, effect in enumerate(EFFECTS):
-            for component in range(2 * p):
-                h = self.forms_.shift[j, component]
-                up, down = ci_breakdown(
-                    self.forms_, j, component, self.critical_value_[j]
-                )
+            for position, component in enumerate(forms.directions):
+                h = forms.shift[j, position]
+                up, down = ci_breakdown(forms, j, position, self.critical_value_[j])
                 rows.append(
                     {
                         "effect": effect,
                         "parameter": labels[component],
-                        "sign_change": self.forms_.estimate[j] / h
-                        if h != 0
-                        else np.nan,
+                        "sign_change": forms.estimate[j] / h if h != 0 else np.nan,
                         "ci_covers_zero_up": up,
                         "ci_covers_zero_down": down,
                     }
@@ -388,8 +387,19 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     # -- the grid -----------------------------------------------------------
 
-    def _build_grid(self) -> np.ndarray:
-        names = self.covariate_names_
+    def _named_directions(self, names) -> np.ndarray:
+        """The components of ``τ`` the grid names: a dict's keys, an array's columns."""
+        self._build_grid(names)  # bad values fail here, before the rows are read
+        p = len(names)
+        named = []
+        for offset, spec in ((0, self.tau_direct), (p, self.tau_mediator)):
+            if isinstance(spec, dict):
+                named += [offset + names.index(key) for key in spec]
+            elif spec is not None:
+                named += range(offset, offset + p)
+        return np.unique(np.asarray(named, dtype=int))
+
+    def _build_grid(self, names) -> np.ndarray:
         p = len(names)
         direct, mediator = self.tau_direct, self.tau_mediator
         dicts = [t for t in (direct, mediator) if isinstance(t, dict)]
@@ -403,7 +413,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             )
         if arrays:
             blocks = [
-                self._tau_array(t, label)
+                self._tau_array(t, label, names)
                 for t, label in ((direct, "tau_direct"), (mediator, "tau_mediator"))
             ]
             rows = {b.shape[0] for b in blocks if b is not None}
@@ -443,17 +453,17 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                 grid[row, column] = value
         return grid
 
-    def _tau_array(self, tau, label):
+    def _tau_array(self, tau, label, names):
         if tau is None:
             return None
         values = np.asarray(tau, dtype=float)
         if values.ndim == 1:
             values = values.reshape(1, -1)
-        p = len(self.covariate_names_)
+        p = len(names)
         if values.ndim != 2 or values.shape[1] != p:
             raise ValueError(
                 f"{label} must have one column per covariate ({p}: "
-                f"{self.covariate_names_}); got shape {np.shape(tau)}"
+                f"{names}); got shape {np.shape(tau)}"
             )
         if values.shape[0] == 0:
             raise ValueError(f"{label} has no rows: the grid has no points")

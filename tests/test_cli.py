@@ -477,7 +477,8 @@ def test_json(runs, ref):
         want = interval.loc[entry["effect"]]
         assert_allclose([entry[k] for k in want.index], want.to_numpy(), rtol=RTOL)
     breakdown = ref.grid.breakdown_
-    assert len(sens["breakdown"]) == len(breakdown) == 2 * 2 * len(sens["covariates"])
+    # each effect along each of the grid's components of tau (x1, x2 for both)
+    assert len(sens["breakdown"]) == len(breakdown) == 2 * 2 * len(TAU)
     for entry in sens["breakdown"]:
         want = breakdown.loc[(entry["effect"], entry["parameter"])]
         got = [np.nan if entry[k] is None else entry[k] for k in want.index]

@@ -187,14 +187,15 @@ def test_sensitivity_interval(trial):
         assert interval.loc[effect, "ci_high"] == frame[f"{effect}_ci_high"].max()
 
 
-@pytest.mark.parametrize("cov_type", ["classical", "HC1", "HC3", "cluster"])
+@pytest.mark.parametrize("cov_type", ["classical", "HC1", "HC3", "cluster", "CR2"])
 def test_breakdown_values_refit_to_zero(trial, cov_type):
     X, y, groups, weights = trial
     est = IVMediationRegressor(
         treatment="r", mediator="m", controls=["z1"], cov_type=cov_type
     )
     groups = _groups_for(cov_type, groups)
-    grid = SensitivityGrid(est, tau_direct={"x1": [0.0]}).fit(
+    at_zero = {"x1": [0.0], "x2": [0.0]}
+    grid = SensitivityGrid(est, tau_direct=at_zero, tau_mediator=at_zero).fit(
         X, y, sample_weight=weights, groups=groups
     )
     table = grid.breakdown_
@@ -229,6 +230,42 @@ def test_breakdown_values_refit_to_zero(trial, cov_type):
                 assert bound < 1e-8 * max(1.0, refit[f"{effect}_se"])
             checked += 1
     assert checked >= 8
+
+
+@pytest.mark.parametrize("cov_type", ["classical", "HC2", "cluster", "CR2"])
+def test_grid_over_some_covariates_covers_just_those(cov_type):
+    """A grid over a few covariates accumulates only their components of τ, and
+    every number agrees with a grid over all of them."""
+    X, y, groups = simulate_trial(n=1500, n_covariates=4, n_clusters=40, seed=5)
+    groups = _groups_for(cov_type, groups)
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type=cov_type)
+    some = SensitivityGrid(
+        est, tau_direct={"x3": [0.0, 0.5]}, tau_mediator={"x1": [-0.3, 0.2]}
+    ).fit(X, y, groups=groups)
+    assert list(some.forms_.directions) == [2, 4]
+    assert (
+        list(some.breakdown_.index.get_level_values("parameter"))
+        == [
+            "tau_direct[x3]",
+            "tau_mediator[x1]",
+        ]
+        * 2
+    )
+    zero = np.zeros((1, 4))
+    every = SensitivityGrid(est, tau_direct=zero, tau_mediator=zero).fit(
+        X, y, groups=groups
+    )
+    assert every.forms_.directions.size == 8
+    estimates, se = every.forms_.evaluate(some.grid_)
+    assert_allclose(some.to_frame()["direct_effect"], estimates[:, 0], rtol=RTOL)
+    assert_allclose(some.to_frame()["mediator_effect_se"], se[:, 1], rtol=RTOL)
+    assert_allclose(
+        some.breakdown_.to_numpy(),
+        every.breakdown_.loc[some.breakdown_.index].to_numpy(),
+        rtol=RTOL,
+    )
+    with pytest.raises(ValueError, match="cover the tau components"):
+        some.forms_.evaluate(np.ones((1, 8)))
 
 
 def test_breakdown_is_zero_when_interval_already_covers_zero():

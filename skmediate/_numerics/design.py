@@ -282,22 +282,30 @@ class Design:
             return da.hstack(parts)
         return np.hstack(parts)
 
-    def direction_products(self, a: np.ndarray, blocks=None) -> np.ndarray:
-        """``[R·X, M_1·X, ...]ᵀ`` in the shifted columns of ``A``, one row per column.
+    def direction_products(self, a: np.ndarray, directions) -> np.ndarray:
+        """The products of ``directions`` in the shifted columns of ``A``, one row each.
 
         The sensitivity analysis shifts the outcome by ``V τ`` with
-        ``V = [R·(X - X̄), M_1·(X - X̄), ...]``; with the shifted columns,
-        ``V = products - [R, M_1, ...] ⊗ (X̄ - c_X)``, and the columns that
-        differ between the two forms differ by multiples of ``[1, X]``, which
-        leaves the treatment and mediator coefficients unchanged. ``blocks``
-        selects the factors (0 for ``R``, ``1 + j`` for ``M_j``); the result
-        is transposed, ``(len(blocks) · p, rows)``, for contiguous products.
+        ``V = [R·(X - X̄), M_1·(X - X̄), ...]``; direction ``k`` is the factor
+        of block ``k // p`` (``R``, then each mediator) times covariate
+        ``k % p``. With the shifted columns, ``V = products - factors ⊗
+        (X̄ - c_X)``, and the columns that differ between the two forms
+        differ by multiples of ``[1, X]``, which leaves the treatment and
+        mediator coefficients unchanged. The result is transposed,
+        ``(len(directions), rows)``, for contiguous products.
         """
         at = a.T
-        x = at[self.covariate_columns]
-        factors = self.direction_factors
-        blocks = range(len(factors)) if blocks is None else blocks
-        return np.concatenate([at[factors[b]] * x for b in blocks])
+        directions = np.asarray(directions, dtype=np.intp)
+        p = len(self.covariates)
+        covariates = np.arange(self.n_columns)[self.covariate_columns]
+        blocks = directions // p
+        parts = [
+            at[self.direction_factors[b]] * at[covariates[directions[blocks == b] % p]]
+            for b in np.unique(blocks)
+        ]
+        if not parts:
+            return np.zeros((0, a.shape[0]))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     @cached_property
     def direction_factors(self) -> np.ndarray:

@@ -81,7 +81,7 @@ def fit_model(
     cov_type_name: str = "HC1",
     kappa: float | str = 1.0,
     fuller_alpha: float = 0.0,
-    sensitivity: bool = False,
+    sensitivity=False,
     use_t: bool = False,
 ) -> FittedModel:
     """Fit a mediation model in two passes over the rows.
@@ -106,8 +106,10 @@ def fit_model(
         ``κ`` of the k-class estimator (1: two-stage least squares).
     fuller_alpha : float
         Fuller's ``α`` with ``kappa="liml"``.
-    sensitivity : bool
-        Also accumulate what the sensitivity analysis needs.
+    sensitivity : bool or array of int
+        Also accumulate what the sensitivity analysis needs: ``True`` for
+        every component of ``τ``, or the indices of the components it varies
+        (:class:`~skmediate._numerics.sensitivity.SensitivityPlan`).
     use_t : bool
         t and F reference distributions (:meth:`FittedModel.reference_df`).
 
@@ -142,7 +144,9 @@ def fit_model(
     if columns is not None:
         head_raw = head_raw[:, columns]
     shift = design.shift(head_raw, head_y)
-    plan = SensitivityPlan(design) if sensitivity else None
+    plan = None
+    if sensitivity is not False:
+        plan = SensitivityPlan(design, None if sensitivity is True else sensitivity)
 
     arrays = [a for a in (weights, labels) if a is not None]
     whole = None
@@ -239,7 +243,9 @@ def _passes(design, raw, y, shift, arrays, whole, columns):
 
 def _first_pass(design, run, has_w, has_labels, plan):
     """Value checks, counts and the factor, in one pass."""
-    products = None if plan is None else plan.product_blocks
+    products = None
+    if plan is not None and plan.product_directions.size:
+        products = plan.product_directions
     n_raw = design.n_raw
 
     def on_chunk(a, raw_c, y_c, *rest):

@@ -41,47 +41,84 @@ __all__ = [
 class SensitivityForms:
     """Exact closed forms of the effects and their variances as functions of ``τ``.
 
-    With ``τ`` of length ``n_directions`` (``[τ_R, τ_M1, ...]``, ``p`` each):
+    ``τ`` has ``n_directions`` components (``[τ_R, τ_M1, ...]``, one per
+    covariate each); the forms cover the components in ``directions`` (those
+    the analysis varies), written ``t`` below:
 
-    - estimates: ``θ_j(τ) = estimate_j - shift_j · τ``;
-    - variances: ``Var_j(τ) = [1, -τ] grams_j [1, -τ]ᵀ``.
+    - estimates: ``θ_j(τ) = estimate_j - shift_j · t``;
+    - variances: ``Var_j(τ) = [1, -t] grams_j [1, -t]ᵀ``.
 
     Attributes
     ----------
     estimate : ndarray of shape (n_effects,)
         The direct effect and the mediator effects at ``τ = 0``.
-    shift : ndarray of shape (n_effects, n_directions)
-    grams : ndarray of shape (n_effects, 1 + n_directions, 1 + n_directions)
+    directions : ndarray of int
+        The components of ``τ`` covered, increasing.
+    shift : ndarray of shape (n_effects, len(directions))
+    grams : ndarray of shape (n_effects, 1 + len(directions), 1 + len(directions))
         The cross-products of the units' score columns ``[α, β]`` (with the
         small-sample factors).
     """
 
     estimate: np.ndarray
+    directions: np.ndarray
     shift: np.ndarray
     grams: np.ndarray
 
     def evaluate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Estimates and standard errors at each row of ``tau`` (shape (G, n_directions))."""
+        """Estimates and standard errors at each row of ``tau``, shape (G, n_directions).
+
+        Components outside ``directions`` must be 0.
+        """
         tau = np.atleast_2d(np.asarray(tau, dtype=float))
-        estimates = self.estimate - tau @ self.shift.T
-        augmented = np.hstack([np.ones((tau.shape[0], 1)), -tau])
+        outside = np.ones(tau.shape[1], dtype=bool)
+        outside[self.directions] = False
+        if np.any(tau[:, outside]):
+            raise ValueError(
+                "the closed forms cover the tau components "
+                f"{self.directions.tolist()}; got non-zero values in "
+                f"{np.flatnonzero(np.any(tau[:, outside], axis=0)).tolist()}"
+            )
+        t = tau[:, self.directions]
+        estimates = self.estimate - t @ self.shift.T
+        augmented = np.hstack([np.ones((t.shape[0], 1)), -t])
         variance = np.einsum("gi,eij,gj->ge", augmented, self.grams, augmented)
         return estimates, np.sqrt(np.maximum(variance, 0.0))
 
-    def variance_quadratic(self, j: int, component: int) -> tuple[float, float, float]:
-        """``Var_j(t e_k) = a - 2 b t + c t²`` along one ``τ`` component."""
+    def variance_quadratic(self, j: int, position: int) -> tuple[float, float, float]:
+        """``Var_j(t e_k) = a - 2 b t + c t²`` along ``k = directions[position]``."""
         g = self.grams[j]
-        k = 1 + component
+        k = 1 + position
         return float(g[0, 0]), float(g[0, k]), float(g[k, k])
 
 
 class SensitivityPlan:
-    """What a fit accumulates for the sensitivity forms, pass by pass."""
+    """What a fit accumulates for the sensitivity forms, pass by pass.
 
-    def __init__(self, design: Design):
+    ``directions`` are the components of ``τ`` the analysis varies (all by
+    default): direction ``k`` multiplies covariate ``k % p`` by the factor
+    of block ``k // p`` (``R``, then each mediator). Only those are
+    accumulated, so a grid over a few covariates costs little however many
+    the model has.
+    """
+
+    def __init__(self, design: Design, directions=None):
         self.design = design
+        every = np.arange(design.n_directions)
+        directions = every if directions is None else np.asarray(directions, int)
+        if directions.ndim != 1 or not np.isin(directions, every).all():
+            raise ValueError(
+                f"sensitivity directions must be indices below {every.size}; got "
+                f"{directions.tolist()}"
+            )
+        self.directions = np.unique(directions)
+        p = max(design.n_covariates, 1)
+        self.blocks = self.directions // p
+        self.covariates = self.directions % p
         first = 1 if design.instrumented else 0  # R·X is a column of A for IV
-        self.product_blocks = list(range(first, 1 + design.n_mediators))
+        # the directions whose products Aᵀ W V the first pass accumulates
+        self.from_products = self.blocks >= first
+        self.product_directions = self.directions[self.from_products]
 
     def prepare(self, model, cross) -> _Prepared:
         """The forms the second pass needs, from the fitted model and ``Aᵀ W V``."""
@@ -93,8 +130,11 @@ class _Prepared:
     """The small arrays of the second pass (sent with every dask task)."""
 
     design: Design
-    mean: np.ndarray  # X̄ - c_X
-    hv: np.ndarray  # H V, (k, n_directions)
+    directions: np.ndarray  # the components of τ covered
+    used: np.ndarray  # the covariates they multiply (positions among X)
+    mean: np.ndarray  # X̄ - c_X of those covariates
+    by_block: tuple  # (block, positions among directions, rows of x - X̄)
+    hv: np.ndarray  # H V, (k, len(directions))
     kernel: np.ndarray  # rows of the effects' influence, as forms of a row of A
     resid_form: np.ndarray
     effects: np.ndarray  # structural terms of the effects
@@ -110,24 +150,29 @@ class _Prepared:
     @classmethod
     def build(cls, plan: SensitivityPlan, model, cross) -> _Prepared:
         d, r = model.design, model.r
-        p, c = d.n_covariates, d.n_columns
+        c = d.n_columns
         mean = model.covariate_mean_shifted
-        utv = np.empty((c, d.n_directions))
-        cross_u = None
+        # the coordinates in U of V's products (those of R·X are columns of A
+        # for IV; the others are Aᵀ W V, solved before the outcome's
+        # coordinate, which H does not use)
+        utv = np.empty((c, plan.directions.size))
         if cross is not None:
-            # coordinates in U before the outcome's (which H does not use)
             lead = c - 1
             cross_u = np.zeros_like(cross)
             cross_u[:lead] = solve_upper(r[:lead, :lead], cross[:lead], trans=True)
-        position = 0
-        for b, factor in enumerate(d.direction_factors):
-            cols = slice(b * p, (b + 1) * p)
-            if b == 0 and d.instrumented:
-                products = r[:, d.excluded_columns]
-            else:
-                products = cross_u[:, position : position + p]
-                position += p
-            utv[:, cols] = products - np.outer(r[:, factor], mean)
+            utv[:, plan.from_products] = cross_u
+        inside = ~plan.from_products
+        if inside.any():
+            excluded = np.arange(c)[d.excluded_columns]
+            utv[:, inside] = r[:, excluded[plan.covariates[inside]]]
+        utv -= r[:, d.direction_factors[plan.blocks]] * mean[plan.covariates]
+        used = np.unique(plan.covariates)
+        rows_of = np.searchsorted(used, plan.covariates)
+        by_block = []
+        for b in np.unique(plan.blocks):
+            positions = np.flatnonzero(plan.blocks == b)
+            span = slice(int(positions[0]), int(positions[-1]) + 1)
+            by_block.append((int(b), span, rows_of[span]))
         s = model.structural
         d_cols = d.structural_columns
         n_inst = d.n_instruments
@@ -151,7 +196,10 @@ class _Prepared:
             hat_kernel = solve_leading(r, hat)
         return cls(
             design=d,
-            mean=mean,
+            directions=plan.directions,
+            used=used,
+            mean=mean[used],
+            by_block=tuple(by_block),
             hv=hv,
             kernel=solve_leading(r, influence),
             resid_form=s.resid_form,
@@ -178,11 +226,30 @@ class _Prepared:
         ``[α, β]``, whose weighted cross-products (or cluster sums) it returns.
         """
         d = self.design
-        p = d.n_covariates
         mean, hv, kernel, f_e = self.mean, self.hv, self.kernel, self.resid_form
-        factors, covariates = d.direction_factors, d.covariate_columns
-        h_rows = np.zeros((hv.shape[1], d.n_columns))
+        c = d.n_columns
+        factors = d.direction_factors
+        covariates = np.arange(c)[d.covariate_columns][self.used]
+        own = [(j, o) for j, o in enumerate(self.own_rows) if o is not None]
+        h_rows = np.zeros((hv.shape[1], c))
         h_rows[:, d.structural_columns] = -hv.T
+        # x - X̄ is a linear form of a row of A (its first column is 1), and so
+        # is R·(x - X̄) for IV (R·X are columns of A); only the products with
+        # the mediators are formed element by element
+        x_forms = np.zeros((self.used.size, c))
+        x_forms[np.arange(self.used.size), covariates] = 1.0
+        x_forms[:, 0] = -mean
+        products = []
+        for b, span, rows in self.by_block:
+            if b == 0 and d.instrumented:
+                excluded = np.arange(c)[d.excluded_columns][self.used[rows]]
+                positions = np.arange(span.start, span.stop)
+                h_rows[positions, excluded] += 1.0
+                h_rows[positions, d.treatment_column] -= mean[rows]
+            else:
+                products.append(
+                    (factors[b], slice(1 + span.start, 1 + span.stop), rows)
+                )
         n_eff, root_s, root_m = self.effects.size, self.root_struct, self.root_mean
         nobs, homoskedastic, n_groups = self.nobs, self.homoskedastic, self.n_groups
         power = self.leverage
@@ -190,52 +257,58 @@ class _Prepared:
 
         # one product with A's rows gives the residual, -D H V and the influence
         # (and, for HC2, HC3 and CR2, the coordinates the leverages need)
-        n_dir = hv.shape[1]
-        parts = [f_e[None], h_rows, root_s * kernel.T]
+        n_dir, n_x = hv.shape[1], self.used.size
+        parts = [f_e[None], h_rows, x_forms, root_s * kernel.T]
         if power:
             parts.append(self.hat_kernel.T)
         forms = np.vstack(parts)
-        n_lead = 1 + n_dir + n_eff
+        x_rows = slice(1 + n_dir, 1 + n_dir + n_x)
+        n_lead = 1 + n_dir + n_x + n_eff
         # a covariate mean's leverage is 1/n for every row
         mean_factor = float((1.0 - 1.0 / nobs) ** -power) if power else 1.0
 
         def on_chunk(a, w, codes):
             at = a.T
-            xc = at[covariates] - mean[:, None]  # x - X̄
             product = forms @ at
-            ev = product[: 1 + n_dir]  # [e, -D H V]
-            for b, f in enumerate(factors):  # ṽ = V - D H V
-                ev[1 + b * p : 1 + (b + 1) * p] += at[f] * xc
+            ev = product[: 1 + n_dir]  # [e, ṽ] but the mediators' products
+            xc = product[x_rows]  # x - X̄
+            for factor, span, rows in products:  # ṽ = V - D H V
+                ev[span] += at[factor] * xc[rows]
             if homoskedastic:
                 weighted = ev if w is None else ev * w
                 return [weighted @ ev.T]
             if by_cluster:
                 return _cr2_chunk(product[n_lead:], ev, xc, w, codes, n_groups)
-            g = product[1 + n_dir : n_lead]
+            g = product[1 + n_dir + n_x : n_lead]
             if power:
                 coords = product[n_lead:]
                 g = g * row_adjustment((coords * coords).sum(axis=0), power)
             xc *= root_m / nobs * mean_factor
-            out = []
-            rows = np.empty_like(ev)
-            for j in range(n_eff):
-                np.multiply(g[j], ev, out=rows)
-                rows[1 + j * p : 1 + (j + 1) * p] -= xc
-                weighted = rows if w is None else rows * w
-                if codes is not None:
-                    out.append(group_sums(weighted.T, codes, n_groups))
-                else:
-                    out.append(weighted @ rows.T)
-            return out
+            rows = g[:, None, :] * ev  # (effects, 1 + directions, rows)
+            for j, (span, xrows) in own:  # the scores of X̄ in the effect's block
+                rows[j, 1 + span.start : 1 + span.stop] -= xc[xrows]
+            weighted = rows if w is None else rows * w
+            if codes is not None:
+                return [group_sums(part.T, codes, n_groups) for part in weighted]
+            return [np.matmul(weighted, rows.transpose(0, 2, 1))]
 
         return on_chunk
+
+    @property
+    def own_rows(self) -> list:
+        """Per effect, ``(positions, rows of x - X̄)`` of its own block of ``τ`` (or None).
+
+        Effect ``j`` (the direct effect, then each mediator's) moves by
+        ``τ_jᵀ(X̄ - E X)`` along block ``j``: there the scores of ``X̄`` enter.
+        """
+        spans = {b: (span, rows) for b, span, rows in self.by_block}
+        return [spans.get(j) for j in range(self.effects.size)]
 
     def combine_parts(self, total, part):
         return [t + q for t, q in zip(total, part, strict=True)]
 
     def _cr2_grams(self, model, parts) -> list:
         """Per effect, ``Σ_g v_g v_gᵀ`` of the CR2-adjusted cluster scores."""
-        p = self.design.n_covariates
         resid, grams, means, totals = parts
         # (I - H_gg)^(-1/2) on each form's sums of the instruments' coordinates
         adjusted = cluster_adjusted(
@@ -247,33 +320,41 @@ class _Prepared:
         influence = model.structural.influence[self.effects]  # (n_eff, l)
         for j in range(self.effects.size):
             v = self.root_struct * np.einsum("fgl,l->gf", adjusted, influence[j])
-            v[:, 1 + j * p : 1 + (j + 1) * p] -= xbar
+            if self.own_rows[j] is not None:
+                span, xrows = self.own_rows[j]
+                v[:, 1 + span.start : 1 + span.stop] -= xbar[:, xrows]
             out.append(v.T @ v)
         return out
 
     def finish(self, model, parts) -> SensitivityForms:
         d, r = model.design, model.r
-        p = d.n_covariates
         estimate = model.structural.theta[self.effects]
         grams = []
         if self.leverage and self.n_groups is not None:
             grams = self._cr2_grams(model, parts)
         elif self.homoskedastic:
             bread = solve_upper(model.structural.factor, np.eye(d.n_params))  # F⁻¹
-            xc = r[:, d.covariate_columns] - np.outer(r[:, 0], self.mean)
+            columns = np.arange(d.n_columns)[d.covariate_columns][self.used]
+            xc = r[:, columns] - np.outer(r[:, 0], self.mean)
             mean_cov = (xc.T @ xc) * (self.root_mean**2 / self.nobs)
             for j, term in enumerate(self.effects):
                 b_jj = float(bread[term] @ bread[term])
                 gram = b_jj * self.root_struct**2 * parts[0]
-                block = slice(1 + j * p, 1 + (j + 1) * p)
-                gram[block, block] += mean_cov
+                if self.own_rows[j] is not None:
+                    span, xrows = self.own_rows[j]
+                    block = slice(1 + span.start, 1 + span.stop)
+                    gram[block, block] += mean_cov[np.ix_(xrows, xrows)]
                 grams.append(gram)
+        elif self.n_groups is not None:  # each effect's cluster sums
+            grams = [part.T @ part for part in parts]
         else:
-            for part in parts:
-                grams.append(part.T @ part if self.n_groups is not None else part)
+            grams = list(parts[0])
         grams = np.stack([(g + g.T) / 2 for g in grams])
         return SensitivityForms(
-            estimate=estimate, shift=self.hv[self.effects], grams=grams
+            estimate=estimate,
+            directions=self.directions,
+            shift=self.hv[self.effects],
+            grams=grams,
         )
 
 
@@ -310,9 +391,11 @@ def quadratic_roots(q0: float, q1: float, q2: float) -> np.ndarray:
 
 
 def ci_breakdown(
-    forms: SensitivityForms, j: int, component: int, z: float
+    forms: SensitivityForms, j: int, position: int, z: float
 ) -> tuple[float, float]:
     """Values of one ``τ`` component (others 0) at which the interval of effect ``j`` reaches 0.
+
+    The component is ``forms.directions[position]``.
 
     The interval ``θ(t) ± z·se(t)`` contains 0 exactly where
     ``θ(t)² - z² Var(t) ≤ 0``, a quadratic inequality in ``t``. Returns the
@@ -320,8 +403,8 @@ def ci_breakdown(
     the interval at ``τ = 0`` already contains 0, ``nan`` when it never does
     in that direction).
     """
-    theta, h = forms.estimate[j], forms.shift[j, component]
-    a, b, c = forms.variance_quadratic(j, component)
+    theta, h = forms.estimate[j], forms.shift[j, position]
+    a, b, c = forms.variance_quadratic(j, position)
     quad = (
         theta * theta - z * z * a,
         -2 * theta * h + 2 * z * z * b,
