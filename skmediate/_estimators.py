@@ -624,9 +624,15 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
           mediator a nuisance regressor; the statistic minimized over the
           mediator effect is compared with ``p F(p, n - l)`` (``p``
           interactions), and the set solves a quadratic inequality exactly.
-          It is available for ``"classical"`` and ``"unadjusted"`` (the
-          default for those); with robust covariances the default is the
-          Wald interval.
+          That is the set for ``"classical"`` and ``"unadjusted"``. With HC
+          and cluster covariances ``"AR"`` is the projection onto ``θ_R`` of
+          the joint robust Anderson–Rubin set of ``(θ_R, θ_M)`` (Dufour and
+          Taamouti 2005), with ``χ²(p + 1)`` critical values: valid whatever
+          the instruments' strength, conservative, and inverted exactly (the
+          mediator effects admitting some ``θ_R`` are an Anderson–Rubin set,
+          and over each piece of it the admitted ``θ_R`` form an interval
+          with closed-form ends). ``"AR"`` is the default for every
+          ``cov_type``.
         - **total**: the Wald interval of the intention-to-treat effect,
           which randomization identifies whatever the instruments' strength.
         - **indirect** (``ITT - θ_R``) and **proportion_mediated**

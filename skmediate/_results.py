@@ -25,6 +25,7 @@ from skmediate._numerics.diagnostics import (
 from skmediate._numerics.effects import EFFECT_NAMES, mediation_effects
 from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS
 from skmediate._numerics.model import FittedModel
+from skmediate._numerics.projection import direct_ar_set
 from skmediate._numerics.sets import (
     ConfidenceSet,
     difference_set,
@@ -37,7 +38,6 @@ from skmediate._numerics.weakiv import (
     anderson_rubin_set,
     clr_set,
     lm_set,
-    subvector_ar_set,
 )
 from skmediate._numerics.wild import wild_confidence_set, wild_test
 from skmediate._validation import as_generator
@@ -387,7 +387,7 @@ class MediationResult:
         homoskedastic = self.model.kind.homoskedastic
         if effect == "mediator":
             return "CLR" if homoskedastic else "AR"
-        return "AR" if homoskedastic else "wald"
+        return "AR"
 
     def _set_pieces(self, effect, method, level, kwargs):
         result = self
@@ -422,9 +422,9 @@ class MediationResult:
                     "interval (method='wald'); it needs no instruments"
                 )
             if effect == "direct":
-                return subvector_ar_set(model, level)
+                return direct_ar_set(model, level)
             half = 1 - (1 - level) / 2  # Bonferroni: two sets at 1 - α/2
-            direct = subvector_ar_set(model, half)
+            direct = direct_ar_set(model, half)
             row = result.effects_at(half).loc["intention_to_treat"]
             total = [(row["lower"], row["upper"])]
             if effect == "indirect":

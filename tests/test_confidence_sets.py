@@ -371,3 +371,160 @@ def test_command_line_reports_every_effects_sets(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Confidence sets for every effect" in text
     assert "the data cannot bound this effect" in text
+
+
+# -- the projection of the joint Anderson-Rubin set (robust covariances) ------
+
+
+def _joint_quadric_projection(df, covariates, controls, level):
+    """The classical joint AR set of (θ_R, θ_M) projected on θ_R, by hand.
+
+    ``W(r, m) <= c`` is ``vᵀKv <= 0`` with ``v = (1, -r, -m)`` and ``K`` from
+    the cross-products of ``[y, R, M]`` explained by ``[R, R·X]`` after
+    ``[1, X, Z]`` and left by all instruments; minimizing over ``m`` leaves a
+    quadratic inequality in ``r``.
+    """
+    n = len(df)
+    base = np.column_stack([np.ones(n), df[covariates + controls].to_numpy()])
+    interactions = df[covariates].to_numpy() * df[["r"]].to_numpy()
+    q = np.column_stack([base, df["r"], interactions])
+    big = np.column_stack([df["y"], df["r"], df["m"]])
+
+    def resid(design, v):
+        return v - design @ np.linalg.lstsq(design, v, rcond=None)[0]
+
+    e_base, e_q = resid(base, big), resid(q, big)
+    explained = e_base.T @ e_base - e_q.T @ e_q
+    l_dim = q.shape[1]
+    n_excl = 1 + len(covariates)
+    crit = special.fdtri(n_excl, n - l_dim, level) * n_excl
+    k = explained - crit / (n - l_dim) * (e_q.T @ e_q)
+    if k[2, 2] <= 0:
+        return [(-np.inf, np.inf)]
+    q2 = k[1, 1] * k[2, 2] - k[1, 2] ** 2
+    q1 = -2 * k[0, 1] * k[2, 2] + 2 * k[0, 2] * k[1, 2]
+    q0 = k[0, 0] * k[2, 2] - k[0, 2] ** 2
+    roots = np.sort(np.roots([q2, q1, q0]).real)
+    assert q2 > 0  # a bounded interval on these designs
+    return [(roots[0], roots[1])]
+
+
+@pytest.mark.parametrize("name", ["trial_binary", "trial_clustered"])
+def test_projection_equals_the_classical_quadric(name):
+    from skmediate._numerics.projection import projection_ar_set
+
+    est, df = _fit(name, "classical")
+    covariates, controls = DESIGNS[name]
+    got = projection_ar_set(est.result_.model, 0.95)
+    want = _joint_quadric_projection(df, covariates, controls, 0.95)
+    assert_allclose(np.array(got), np.array(want), rtol=1e-8)
+    # the subvector set, with p instead of p + 1 degrees of freedom, is inside
+    ((lo, hi),) = est.confidence_set("direct", "AR")
+    assert got[0][0] < lo and hi < got[0][1]
+
+
+def _robust_joint_statistic(est, df, covariates, controls, cov_type):
+    """``W(r, m)`` from statsmodels: the robust Wald test of ``[R, R·X]`` in the
+    regression of ``y - rR - mM`` on all instruments (vectorized over ``m``)."""
+    import statsmodels.api as sm
+
+    n = len(df)
+    q = np.column_stack(
+        [
+            np.ones(n),
+            df[covariates + controls].to_numpy(),
+            df["r"],
+            df[covariates].to_numpy() * df[["r"]].to_numpy(),
+        ]
+    )
+    fits = [sm.OLS(df[v].to_numpy(), q).fit(cov_type=cov_type) for v in ("y", "r", "m")]
+    excl = slice(q.shape[1] - 1 - len(covariates), q.shape[1])
+    coefs = [f.params[excl] for f in fits]
+    # the robust covariance of a - m b: scores of the residual e_y - m e_M
+    bread = np.linalg.inv(q.T @ q)
+    ey, em = fits[0].resid, fits[2].resid
+    factor = n / (n - q.shape[1]) if cov_type == "HC1" else 1.0
+
+    def statistic(r0, m):
+        m = np.atleast_1d(m)
+        out = np.empty(m.size)
+        for i, mi in enumerate(m):
+            e = ey - mi * em
+            meat = (q * e[:, None]).T @ (q * e[:, None]) * factor
+            v = (bread @ meat @ bread)[excl, excl]
+            pi = coefs[0] - r0 * coefs[1] - mi * coefs[2]
+            out[i] = pi @ np.linalg.solve(v, pi)
+        return out
+
+    return statistic
+
+
+def _admitted(statistic, r0, crit, span=80.0):
+    """Whether some ``m`` has ``W(r0, m) <= crit`` (grid, then a local minimum)."""
+    ms = np.linspace(-span, span, 1601)
+    values = statistic(r0, ms)
+    i = int(np.argmin(values))
+    lo, hi = ms[max(i - 1, 0)], ms[min(i + 1, ms.size - 1)]
+    best = optimize.minimize_scalar(
+        lambda m: statistic(r0, m)[0],
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
+    return min(best.fun, values[i]) <= crit
+
+
+def _weak_frame(seed=0):
+    rng = np.random.default_rng(seed)
+    n = 300
+    x = rng.normal(size=(n, 2))
+    r = rng.integers(0, 2, n).astype(float)
+    u = rng.normal(size=n)
+    m = r * (0.8 + x @ [0.25, -0.1]) + u + rng.normal(size=n)
+    y = 1 + x.sum(axis=1) + 0.5 * r + m + u + rng.normal(size=n) * (1 + r)
+    return pd.DataFrame({"r": r, "m": m, "x1": x[:, 0], "x2": x[:, 1], "y": y})
+
+
+@pytest.mark.parametrize("case", ["bounded", "half_lines"])
+def test_robust_projection_against_brute_force(case):
+    """Each finite end of the HC1 projection separates admitted from rejected
+    values of θ_R, by a brute-force minimization of the statsmodels statistic."""
+    if case == "bounded":
+        est, df = _fit("trial_binary", "HC1")
+        covariates, controls = DESIGNS["trial_binary"]
+    else:
+        df = _weak_frame()
+        covariates, controls = ["x1", "x2"], []
+        est = IVMediationRegressor(treatment="r", mediator="m", cov_type="HC1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(df[["r", "m", "x1", "x2"]], df["y"])
+    got = est.confidence_set("direct")
+    assert got.method == "AR"  # the default for robust covariances
+    if case == "bounded":
+        assert got.is_bounded and len(got) == 1
+    else:
+        assert len(got) == 2 and not got.is_bounded
+    statistic = _robust_joint_statistic(est, df, covariates, controls, "HC1")
+    crit = special.chdtri(1 + len(covariates), 0.05)
+    ends = [e for piece in got for e in piece if np.isfinite(e)]
+    for end in ends:
+        step = 1e-6 * (1 + abs(end))
+        inside = [end - step, end + step]
+        flags = [_admitted(statistic, v, crit) for v in inside]
+        assert flags[0] != flags[1]
+        assert all(f == (v in got) for f, v in zip(flags, inside, strict=True))
+
+
+def test_robust_indirect_and_proportion_use_the_projection():
+    from skmediate._numerics.projection import projection_ar_set
+
+    est, _ = _fit("trial_binary", "HC1")
+    direct = projection_ar_set(est.result_.model, 0.975)
+    row = est.result_.effects_at(0.975).loc["intention_to_treat"]
+    total = [(row["lower"], row["upper"])]
+    assert_allclose(list(est.confidence_set("indirect")), difference_set(total, direct))
+    assert_allclose(
+        list(est.confidence_set("proportion_mediated")),
+        one_minus_ratio_set(direct, total),
+    )

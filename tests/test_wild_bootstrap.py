@@ -197,8 +197,8 @@ def test_clear_errors(sites):
         clustered.wild_bootstrap_test("mediator", 0.0, n_resamples=0)
     with pytest.raises(ValueError, match="method must be"):
         clustered.confidence_set("mediator", method="grid")
-    with pytest.raises(ValueError, match="available for cov_type 'classical'"):
-        clustered.confidence_set("direct", method="anderson_rubin")
+    # with clusters the direct effect's AR set is the robust projection
+    assert clustered.confidence_set("direct", method="anderson_rubin").method == "AR"
     with pytest.raises(ValueError, match="for the direct and the mediator effect"):
         clustered.confidence_set("total", method="wild")
     # row-level wild bootstrap: every row its own cluster

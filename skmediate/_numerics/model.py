@@ -360,8 +360,9 @@ def _layout(design: Design, r: np.ndarray, structural: Structural, shift) -> Lay
         for j in range(m):
             v = builder.add_right(forms[:, j])
             builder.add_block(f"F{j}", range(kw - 1, n_inst), v, n_inst, on_q)
+        # the outcome's reduced form on the treatment and the interactions
         builder.add_block(
-            "RF", range(kw, n_inst), builder.add_right(forms[:, m]), n_inst, on_q
+            "RF", range(kw - 1, n_inst), builder.add_right(forms[:, m]), n_inst, on_q
         )
         _, itt = leading_fit(r, kw, [c - 1])
     else:  # the mediators and y on W

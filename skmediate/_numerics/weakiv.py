@@ -103,13 +103,9 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
     r = model.r
     cols = [d.n_columns - 1, col]
     coef = r[kw:n_inst][:, cols].T
-    size_f = len(range(model.layout.n_cols)[model.layout.blocks["F0"]])
-    p_coef = np.zeros((model.layout.n_cols, 2 * p))
-    p_coef[model.layout.blocks["RF"], :p] = np.eye(p)
-    first = np.zeros((size_f, p))
-    first[1:] = np.eye(p)  # the block starts with the treatment's coordinate
-    p_coef[model.layout.blocks["F0"], p:] = first
-    cov = model.cov_of(p_coef)
+    full = reduced_form_cov(model)  # with the treatment's coordinate first
+    keep = np.r_[1 : p + 1, p + 2 : 2 * p + 2]
+    cov = full[np.ix_(keep, keep)]
     part = r[kw:n_inst][:, cols]
     rest = r[n_inst:][:, cols]
     return AndersonRubinMoments(
@@ -128,6 +124,22 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
             else model.reference_df(n_inst)
         ),
     )
+
+
+def reduced_form_cov(model: FittedModel) -> np.ndarray:
+    """Covariance of the coefficients of ``y`` and ``M`` on the excluded coordinates.
+
+    The coordinates are those of the treatment and the interactions after
+    ``[1, X, Z]`` (``U[:, kw-1:l]``), ``p + 1`` of them; the result is the
+    ``2(p + 1) × 2(p + 1)`` covariance of ``[coef_y, coef_M]`` with the fit's
+    covariance type (the score blocks ``RF`` and ``F0``).
+    """
+    layout = model.layout
+    n = len(range(layout.n_cols)[layout.blocks["RF"]])
+    p_coef = np.zeros((layout.n_cols, 2 * n))
+    p_coef[layout.blocks["RF"], :n] = np.eye(n)
+    p_coef[layout.blocks["F0"], n:] = np.eye(n)
+    return model.cov_of(p_coef)
 
 
 def _divisor(moments: AndersonRubinMoments) -> float:
