@@ -59,7 +59,15 @@ BASE_METHODS = [
 ]
 # the robust designs also fit HC3, whose leverage adjustment enters the
 # Anderson-Rubin statistic's covariance
-ROBUST_METHODS = BASE_METHODS + [("mediator", "AR HC3"), ("mediator", "wald HC3")]
+# and the direct effect's projection set and the Bonferroni sets built on it
+ROBUST_METHODS = BASE_METHODS + [
+    ("mediator", "AR HC3"),
+    ("mediator", "wald HC3"),
+    ("direct", "AR"),
+    ("direct", "AR HC3"),
+    ("indirect", "AR HC3"),
+    ("proportion_mediated", "AR HC3"),
+]
 HOMOSKEDASTIC_METHODS = BASE_METHODS + [
     ("mediator", "LM"),
     ("mediator", "CLR"),
