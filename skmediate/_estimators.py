@@ -36,6 +36,7 @@ from skmediate._validation import (
     fit_context,
     fit_features,
     is_dataframe,
+    series_name,
 )
 from skmediate.exceptions import (
     FewClustersWarning,
@@ -213,20 +214,13 @@ def _warn_unused_groups(estimator, groups) -> None:
 
 
 def _named_inputs(*arrays) -> tuple[str, ...]:
-    """Names of the pandas Series among ``arrays`` (left out of ``covariates=None``)."""
-    return tuple(
-        str(a.name)
-        for a in arrays
-        if (isinstance(a, pd.Series) or hasattr(a, "to_dask_array"))
-        and getattr(a, "name", None) is not None
-    )
+    """Names of the Series among ``arrays`` (left out of ``covariates=None``)."""
+    return tuple(name for a in arrays if (name := series_name(a)) is not None)
 
 
 def _outcome_name(y) -> str:
-    name = getattr(y, "name", None)
-    if name is not None and (isinstance(y, pd.Series) or hasattr(y, "to_dask_array")):
-        return str(name)
-    return "y"
+    name = series_name(y)
+    return "y" if name is None else name
 
 
 def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
@@ -429,6 +423,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         X : {array-like, DataFrame, dask array, dask DataFrame} of shape \\
                 (n_samples, n_features)
             Data holding the treatment, mediator, covariate and control columns.
+            A DataFrame is any that scikit-learn reads (pandas, polars, pyarrow);
+            the same data give the same numbers in each.
             Dask data is never gathered: each pass over the rows reduces every
             partition where it lives, and the result equals the in-memory fit
             up to rounding (see the README for the passes a fit makes). Dask
@@ -679,7 +675,9 @@ class IVMediationRegressor(_MediationRegressor):
         drop="first", sparse_output=False), make_column_selector(
         dtype_exclude="number")), remainder="passthrough",
         verbose_feature_names_out=False)``: a selector, unlike a list of names,
-        also works on the controls. Term names come from its
+        also works on the controls (``make_column_selector`` reads pandas
+        frames only; for polars input use a function of the frame that returns
+        the names of its string columns). Term names come from its
         ``get_feature_names_out``.
     cov_type : {"unadjusted", "classical", "HC0", "HC1", "HC2", "HC3", \
             "cluster", "CR0", "CR2"}, default="HC1"
