@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -316,6 +317,7 @@ def _set_fitted(estimator, model) -> None:
     estimator.result_ = result
     estimator.intercept_ = float(params[0])
     estimator.coef_ = params[1:].copy()
+    estimator.term_names_ = np.asarray(design.term_names[1:], dtype=object)
     estimator.direct_effect_ = float(params[design.treatment_term])
     estimator.mediator_effect_ = float(params[design.mediator_terms][0])
     if design.instrumented:
@@ -722,7 +724,15 @@ class IVMediationRegressor(_MediationRegressor):
         ``θ_M δ / (θ_R + θ_M δ)``.
     coef_ : ndarray of shape (n_terms - 1,)
         Coefficients of the covariates, controls, treatment and mediator, in
-        that order.
+        that order: ``coef_[j]`` is the coefficient of ``term_names_[j]``.
+        The order is that of the terms, not of the columns of ``X``
+        (``feature_names_in_``), and a covariate transformer can turn one
+        column into several terms; ``dict(zip(term_names_, coef_))`` labels
+        them.
+    term_names_ : ndarray of str of shape (n_terms - 1,)
+        The names of the terms of ``coef_``, in its order: the covariates
+        (after ``covariate_transformer``), the controls, the treatment, the
+        mediator (``result_.params`` without the intercept).
     intercept_ : float
     kappa_ : float
         The ``κ`` used (1 for 2SLS; estimated for LIML and Fuller).
@@ -1043,6 +1053,10 @@ class NaiveMediationRegressor(_MediationRegressor):
         equals the intention-to-treat coefficient exactly.
     proportion_mediated_ : float
     coef_ : ndarray of shape (n_terms - 1,)
+        In the order of ``term_names_`` (covariates, controls, treatment,
+        mediator), not of ``feature_names_in_``.
+    term_names_ : ndarray of str of shape (n_terms - 1,)
+        The names of the terms of ``coef_``, in its order.
     intercept_ : float
     result_ : MediationResult
         Including ``result_.effects`` (delta method on the stacked

@@ -68,6 +68,7 @@ def _assert_same_fit(a, b):
     )
     pd.testing.assert_frame_equal(a.result_.cov, b.result_.cov, check_exact=True)
     assert_array_equal(a.coef_, b.coef_)
+    assert_array_equal(a.term_names_, b.term_names_)
     assert a.summary() == b.summary()
     if isinstance(a, IVMediationRegressor):
         pd.testing.assert_frame_equal(a.diagnostics_, b.diagnostics_, check_exact=True)

@@ -259,3 +259,50 @@ def test_sample_weight_and_groups_route_through_metadata():
         pipe[-1].result_.to_frame(), direct.result_.to_frame()
     )
     assert pipe[-1].result_.n_clusters == 25
+
+
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_term_names_label_the_coefficients(cls, frame):
+    """``coef_`` follows ``term_names_`` (not ``feature_names_in_``) for any
+    column order, one-hot covariates included."""
+    X, y, _ = frame
+    orders = [
+        list(X.columns),
+        list(reversed(X.columns)),
+        ["site", "z1", "m", "x2", "r", "x1"],
+    ]
+    by_label = []
+    for order in orders:
+        est = cls(
+            treatment="r",
+            mediator="m",
+            covariates=["x2", "site", "x1"],
+            controls=["z1"],
+            covariate_transformer=_site_encoder(),
+        ).fit(X[order], y)
+        assert list(est.feature_names_in_) == order
+        assert est.term_names_.shape == est.coef_.shape
+        assert all(isinstance(name, str) for name in est.term_names_)
+        labelled = dict(zip(est.term_names_, est.coef_, strict=True))
+        assert labelled == est.result_.params.drop("intercept").to_dict()
+        assert set(labelled) >= {"site_north", "site_south", "site_west", "r", "m"}
+        by_label.append(labelled)
+    for other in by_label[1:]:
+        assert other.keys() == by_label[0].keys()
+        assert_allclose(
+            [other[k] for k in by_label[0]], list(by_label[0].values()), rtol=1e-10
+        )
+
+    numeric = X.drop(columns="site")
+    for order in (list(numeric.columns), ["z1", "x2", "m", "x1", "r"]):
+        est = cls(treatment="r", mediator="m", controls=["z1"]).fit(numeric[order], y)
+        assert list(est.term_names_[-3:]) == ["z1", "r", "m"]
+        assert_allclose(
+            est.predict(numeric[order]),
+            est.intercept_ + numeric[list(est.term_names_)].to_numpy() @ est.coef_,
+            rtol=1e-12,
+        )
+    on_array = cls(treatment=4, mediator=2, controls=[0]).fit(
+        numeric[["z1", "x2", "m", "x1", "r"]].to_numpy(), y
+    )
+    assert list(on_array.term_names_) == ["x1", "x3", "x0", "x4", "x2"]
