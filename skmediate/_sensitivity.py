@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from copy import deepcopy
 from numbers import Integral
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from sklearn import get_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -144,7 +146,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     same rule. The closed forms are accumulated in the passes of the one fit
     of the estimator at ``τ = 0``.
 
-    The grid is a scikit-learn meta-estimator. With metadata routing enabled (``sklearn.set_config(
+    The grid is a scikit-learn meta-estimator: its tags are those of the
+    estimator (of a Pipeline's last step), so it is a regressor around one.
+    With metadata routing enabled (``sklearn.set_config(
     enable_metadata_routing=True)``), ``sample_weight``, ``groups`` and any
     alias reach the estimator, and the steps of a Pipeline, that request
     them with ``set_fit_request``; without, ``sample_weight`` and ``groups``
@@ -450,6 +454,20 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             .add(caller="fit", callee="fit")
             .add(caller="score", callee="score"),
         )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            inner = get_tags(self.estimator)
+        except (AttributeError, TypeError, ValueError):  # not an estimator
+            return tags
+        tags.estimator_type = inner.estimator_type
+        tags.input_tags = deepcopy(inner.input_tags)
+        tags.target_tags = deepcopy(inner.target_tags)
+        tags.regressor_tags = deepcopy(inner.regressor_tags)
+        tags.classifier_tags = deepcopy(inner.classifier_tags)
+        tags.target_tags.required = True  # the grid shifts the outcome
+        return tags
 
     # -- the grid -----------------------------------------------------------
 

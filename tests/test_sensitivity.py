@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor, SensitivityGrid
 
-from .conftest import simulate_trial
+from .conftest import expected_failed_checks, simulate_trial
 
 RTOL = 1e-9
 COV_TYPES = [
@@ -400,14 +400,21 @@ def test_fixed_kappa_closed_form_equals_refit():
     assert_allclose(grids[0].to_numpy(), grids[1].to_numpy(), rtol=1e-10)
 
 
+# the checks' data are not trials: the "treatment" column is continuous
 @pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
+@pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
 @parametrize_with_checks(
-    [SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1))],
-    expected_failed_checks=lambda est: {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "the check's data has fewer distinct rows than the model has parameters"
+    [
+        SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1)),
+        SensitivityGrid(IVMediationRegressor(treatment=0, mediator=1)),
+        SensitivityGrid(
+            make_pipeline(
+                FunctionTransformer(), NaiveMediationRegressor(treatment=0, mediator=1)
+            )
         ),
-    },
+    ],
+    expected_failed_checks=expected_failed_checks,
+    xfail_strict=True,
 )
 def test_sklearn_checks(estimator, check):
     check(estimator)
@@ -561,6 +568,26 @@ def test_base_estimators_request_weights_and_groups():
             "sample_weight": True,
             "groups": "clusters",
         }
+
+
+def test_tags_come_from_the_estimator():
+    from sklearn.base import is_regressor
+    from sklearn.utils import get_tags
+
+    for est in (
+        IVMediationRegressor(treatment="r", mediator="m"),
+        NaiveMediationRegressor(treatment="r", mediator="m"),
+        LinearRegression(),
+    ):
+        for wrapped in (est, _in_a_pipeline(est)):
+            grid = SensitivityGrid(wrapped)
+            assert is_regressor(grid)
+            assert get_tags(grid).target_tags.required
+            assert get_tags(grid).regressor_tags == get_tags(wrapped).regressor_tags
+    iv = get_tags(SensitivityGrid(IVMediationRegressor()))
+    assert iv.regressor_tags.poor_score
+    assert not is_regressor(SensitivityGrid(FunctionTransformer()))
+    assert get_tags(SensitivityGrid(object())).estimator_type is None
 
 
 @pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")

@@ -19,47 +19,20 @@ from sklearn.utils.estimator_checks import (
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor
 
+from .conftest import expected_failed_checks
+
 ESTIMATORS = [
     IVMediationRegressor(treatment=0, mediator=1),
     NaiveMediationRegressor(treatment=0, mediator=1),
 ]
 
-_TWO_COLUMNS = (
-    "the check's data has two columns, both taken by the treatment and mediator "
-    "roles, so no covariate is left to form instruments (see test_iv_contracts)"
-)
-_TOO_FEW_ROWS = "the check's data has fewer distinct rows than the model has parameters"
-EXPECTED_FAILURES = {
-    "IVMediationRegressor": {
-        name: _TWO_COLUMNS
-        for name in [
-            "check_estimators_fit_returns_self",
-            "check_estimators_overwrite_params",
-            "check_fit_check_is_fitted",
-            "check_fit_idempotent",
-            "check_n_features_in",
-            "check_readonly_memmap_input",
-            "check_sample_weights_not_an_array",
-            "check_sample_weights_not_overwritten",
-            "check_sample_weights_pandas_series",
-            "check_sample_weights_shape",
-        ]
-    }
-    | {"check_sample_weight_equivalence_on_dense_data": _TOO_FEW_ROWS},
-    "NaiveMediationRegressor": {
-        "check_sample_weight_equivalence_on_dense_data": _TOO_FEW_ROWS,
-    },
-}
-
-
-def _expected_failed_checks(estimator):
-    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
-
 
 # the checks' data are not trials: the "treatment" column is continuous
 @pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
 @pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=expected_failed_checks, xfail_strict=True
+)
 def test_sklearn_common_checks(estimator, check):
     check(estimator)
 
