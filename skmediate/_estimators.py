@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -36,6 +37,7 @@ from skmediate._validation import (
     fit_context,
     fit_features,
     is_dataframe,
+    series_name,
 )
 from skmediate.exceptions import (
     FewClustersWarning,
@@ -213,20 +215,13 @@ def _warn_unused_groups(estimator, groups) -> None:
 
 
 def _named_inputs(*arrays) -> tuple[str, ...]:
-    """Names of the pandas Series among ``arrays`` (left out of ``covariates=None``)."""
-    return tuple(
-        str(a.name)
-        for a in arrays
-        if (isinstance(a, pd.Series) or hasattr(a, "to_dask_array"))
-        and getattr(a, "name", None) is not None
-    )
+    """Names of the Series among ``arrays`` (left out of ``covariates=None``)."""
+    return tuple(name for a in arrays if (name := series_name(a)) is not None)
 
 
 def _outcome_name(y) -> str:
-    name = getattr(y, "name", None)
-    if name is not None and (isinstance(y, pd.Series) or hasattr(y, "to_dask_array")):
-        return str(name)
-    return "y"
+    name = series_name(y)
+    return "y" if name is None else name
 
 
 def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
@@ -322,6 +317,7 @@ def _set_fitted(estimator, model) -> None:
     estimator.result_ = result
     estimator.intercept_ = float(params[0])
     estimator.coef_ = params[1:].copy()
+    estimator.term_names_ = np.asarray(design.term_names[1:], dtype=object)
     estimator.direct_effect_ = float(params[design.treatment_term])
     estimator.mediator_effect_ = float(params[design.mediator_terms][0])
     if design.instrumented:
@@ -429,6 +425,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         X : {array-like, DataFrame, dask array, dask DataFrame} of shape \\
                 (n_samples, n_features)
             Data holding the treatment, mediator, covariate and control columns.
+            A DataFrame is any that scikit-learn reads (pandas, polars, pyarrow);
+            the same data give the same numbers in each.
             Dask data is never gathered: each pass over the rows reduces every
             partition where it lives, and the result equals the in-memory fit
             up to rounding (see the README for the passes a fit makes). Dask
@@ -685,7 +683,9 @@ class IVMediationRegressor(_MediationRegressor):
         drop="first", sparse_output=False), make_column_selector(
         dtype_exclude="number")), remainder="passthrough",
         verbose_feature_names_out=False)``: a selector, unlike a list of names,
-        also works on the controls. Term names come from its
+        also works on the controls (``make_column_selector`` reads pandas
+        frames only; for polars input use a function of the frame that returns
+        the names of its string columns). Term names come from its
         ``get_feature_names_out``.
     cov_type : {"unadjusted", "classical", "HC0", "HC1", "HC2", "HC3", \
             "cluster", "CR0", "CR2"}, default="HC1"
@@ -730,7 +730,15 @@ class IVMediationRegressor(_MediationRegressor):
         ``θ_M δ / (θ_R + θ_M δ)``.
     coef_ : ndarray of shape (n_terms - 1,)
         Coefficients of the covariates, controls, treatment and mediator, in
-        that order.
+        that order: ``coef_[j]`` is the coefficient of ``term_names_[j]``.
+        The order is that of the terms, not of the columns of ``X``
+        (``feature_names_in_``), and a covariate transformer can turn one
+        column into several terms; ``dict(zip(term_names_, coef_))`` labels
+        them.
+    term_names_ : ndarray of str of shape (n_terms - 1,)
+        The names of the terms of ``coef_``, in its order: the covariates
+        (after ``covariate_transformer``), the controls, the treatment, the
+        mediator (``result_.params`` without the intercept).
     intercept_ : float
     kappa_ : float
         The ``κ`` used (1 for 2SLS; estimated for LIML and Fuller).
@@ -1051,6 +1059,10 @@ class NaiveMediationRegressor(_MediationRegressor):
         equals the intention-to-treat coefficient exactly.
     proportion_mediated_ : float
     coef_ : ndarray of shape (n_terms - 1,)
+        In the order of ``term_names_`` (covariates, controls, treatment,
+        mediator), not of ``feature_names_in_``.
+    term_names_ : ndarray of str of shape (n_terms - 1,)
+        The names of the terms of ``coef_``, in its order.
     intercept_ : float
     result_ : MediationResult
         Including ``result_.effects`` (delta method on the stacked

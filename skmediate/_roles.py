@@ -21,7 +21,13 @@ import pandas as pd
 from sklearn.base import clone
 
 from skmediate._numerics.design import Design
-from skmediate._validation import column_indices, is_dataframe
+from skmediate._validation import (
+    column_indices,
+    column_names,
+    column_values,
+    is_dataframe,
+    select_columns,
+)
 
 __all__ = ["ROLES", "ROLE_LABEL", "FittedRoles", "fit_roles", "input_names"]
 
@@ -39,7 +45,7 @@ ROLE_LABEL = {
 def input_names(X) -> list[str]:
     """Column names of ``X`` (``x0, x1, ...`` for arrays)."""
     if is_dataframe(X):
-        return [str(c) for c in X.columns]
+        return [str(c) for c in column_names(X)]
     return [f"x{i}" for i in range(X.shape[1])]
 
 
@@ -57,7 +63,7 @@ def _resolve(X, spec, role: str, names: list[str], position: dict) -> list[int]:
         if not is_dataframe(X):
             raise ValueError(
                 f"{role}={spec!r} names columns, but X has no column names; pass "
-                "a pandas DataFrame or give integer column indices"
+                "a DataFrame (pandas, polars, ...) or give integer column indices"
             )
         missing = [s for s in wanted if s not in position]
         if missing:
@@ -243,6 +249,8 @@ def _select(X, cols):
             return np.column_stack(
                 [X[X.columns[i]].to_numpy(dtype=float, na_value=np.nan) for i in cols]
             ), None
+    if not hasattr(X, "iloc"):  # polars, pyarrow, ...: through narwhals
+        return column_values(X, cols), None
     return np.column_stack([np.asarray(X[X.columns[i]]) for i in cols]), None
 
 
@@ -271,7 +279,8 @@ def _role_matrix(X, columns, transformers, names, *, fit: bool):
         if transformer is None:
             continue
         cols = list(columns[role])
-        part = X.iloc[:, cols] if is_dataframe(X) else np.asarray(X)[:, cols]
+        frame = is_dataframe(X)
+        part = select_columns(X, cols) if frame else np.asarray(X)[:, cols]
         try:
             block = (
                 transformer.fit_transform(part) if fit else transformer.transform(part)
@@ -280,7 +289,7 @@ def _role_matrix(X, columns, transformers, names, *, fit: bool):
             label = ROLE_LABEL[role]
             raise ValueError(
                 f"covariate_transformer failed on the {label} columns "
-                f"{[str(c) for c in (part.columns if is_dataframe(X) else cols)]}: "
+                f"{[str(c) for c in (column_names(part) if frame else cols)]}: "
                 f"{exc}. It is cloned and applied to the covariates and, "
                 "separately, to the controls; select its columns by type (for "
                 "example make_column_selector(dtype_exclude='number')) rather "

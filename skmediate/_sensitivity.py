@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from copy import deepcopy
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn import get_config
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -138,6 +146,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     same rule. The closed forms are accumulated in the passes of the one fit
     of the estimator at ``τ = 0``.
 
+    The grid is a scikit-learn meta-estimator: its tags are those of the
+    estimator (of a Pipeline's last step), so it is a regressor around one.
+    With metadata routing enabled (``sklearn.set_config(
+    enable_metadata_routing=True)``), ``sample_weight``, ``groups`` and any
+    alias reach the estimator, and the steps of a Pipeline, that request
+    them with ``set_fit_request``; without, ``sample_weight`` and ``groups``
+    go to the estimator or to the last step of a Pipeline.
+
     References
     ----------
     Small, D. S. (2012). Mediation analysis without sequential ignorability:
@@ -189,7 +205,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     # -- fitting ------------------------------------------------------------
 
     @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None, **params):
         """Fit the estimator at ``τ = 0`` and re-estimate over the grid.
 
         Parameters
@@ -200,9 +216,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             lives (``method="refit"`` needs in-memory data).
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
-            Frequency weights, passed to the estimator.
+            Frequency weights, passed to the estimator (see Notes for
+            metadata routing).
         groups : array-like of shape (n_samples,), default=None
-            Cluster labels, passed to the estimator (cluster-robust ``cov_type``).
+            Cluster labels, passed to the estimator (cluster-robust
+            ``cov_type``).
+        **params : dict
+            Further metadata, routed to the estimator and the steps of a
+            Pipeline that request it; only with metadata routing enabled.
 
         Returns
         -------
@@ -227,19 +248,22 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             )
         if is_dask(X):
             self._check_dask_method()
+        fit_params, final_params, head_params = self._route_fit(
+            sample_weight, groups, params
+        )
         self.estimator_ = clone(self.estimator)
         final = _final_step(self.estimator_)
         X_final = X
         if isinstance(self.estimator_, Pipeline):
-            X_final = self.estimator_[:-1].fit_transform(X, y)
+            X_final = self.estimator_[:-1].fit_transform(X, y, **head_params)
         # one fit at τ = 0, which also accumulates the closed forms of the
         # components of τ the grid names (its values are checked first)
         inputs = fit_mediation(
             final,
             X_final,
             y,
-            sample_weight,
-            groups,
+            final_params.get("sample_weight"),
+            final_params.get("groups"),
             sensitivity=self._named_directions if method == "closed_form" else False,
         )
         if hasattr(self.estimator_, "n_features_in_"):
@@ -263,7 +287,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             estimates, se = estimates[:, :2], se[:, :2]
         else:
             directions = model.design.directions(inputs.raw, model.covariate_mean)
-            fit_params = self._fit_params(sample_weight, groups)
             (estimates, se), caught = self._refit(X, y, fit_params, directions)
             for category, (count, first) in caught.items():
                 warnings.warn(
@@ -292,16 +315,45 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                 f"{type(final).__name__}(kappa={final.kappa!r})"
             )
 
-    def _fit_params(self, sample_weight, groups):
-        params = {}
-        if sample_weight is not None:
-            params["sample_weight"] = sample_weight
-        if groups is not None:
-            params["groups"] = groups
-        if isinstance(self.estimator, Pipeline):
-            last = self.estimator.steps[-1][0]
-            params = {f"{last}__{key}": value for key, value in params.items()}
-        return params
+    def _route_fit(self, sample_weight, groups, params):
+        """The metadata of the estimator's ``fit``, its last step and its first steps.
+
+        With metadata routing enabled, as scikit-learn's meta-estimators route
+        it: the estimator (and each step of a Pipeline) gets what it requests
+        (``set_fit_request``). Without, ``sample_weight`` and ``groups`` go to
+        the estimator, or to the last step of a Pipeline.
+        """
+        metadata = {
+            key: value
+            for key, value in (("sample_weight", sample_weight), ("groups", groups))
+            if value is not None
+        }
+        pipeline = isinstance(self.estimator, Pipeline)
+        if not get_config()["enable_metadata_routing"]:
+            if params:
+                raise TypeError(
+                    "SensitivityGrid.fit got unexpected argument(s) "
+                    f"{sorted(params)}: metadata other than sample_weight and "
+                    "groups is routed only with metadata routing enabled "
+                    "(sklearn.set_config(enable_metadata_routing=True))"
+                )
+            fit_params = metadata
+            if pipeline:
+                last = self.estimator.steps[-1][0]
+                fit_params = {
+                    f"{last}__{key}": value for key, value in metadata.items()
+                }
+            return fit_params, metadata, {}
+        fit_params = process_routing(self, "fit", **metadata, **params).estimator.fit
+        if not pipeline:
+            return fit_params, fit_params, {}
+        # the Pipeline's own routing: its final step's share, and what its
+        # first steps consume when they are fitted as one Pipeline
+        last = self.estimator.steps[-1][0]
+        final_params = process_routing(self.estimator, "fit", **fit_params)[last].fit
+        head = self.estimator[:-1]
+        consumed = head.get_metadata_routing().consumes("fit_transform", fit_params)
+        return fit_params, final_params, {key: fit_params[key] for key in consumed}
 
     def _refit(self, X, y, fit_params, directions):
         """Refits at the grid points, in grid order, and the warnings they issued.
@@ -384,6 +436,38 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             "ci_covers_zero_down",
         ]
         return pd.DataFrame(rows, columns=columns).set_index(["effect", "parameter"])
+
+    # -- scikit-learn protocols ---------------------------------------------
+
+    def get_metadata_routing(self):
+        """The metadata routing of the grid: ``fit`` and ``score`` to the estimator.
+
+        See scikit-learn's User Guide on metadata routing.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping()
+            .add(caller="fit", callee="fit")
+            .add(caller="score", callee="score"),
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        try:
+            inner = get_tags(self.estimator)
+        except (AttributeError, TypeError, ValueError):  # not an estimator
+            return tags
+        tags.estimator_type = inner.estimator_type
+        tags.input_tags = deepcopy(inner.input_tags)
+        tags.target_tags = deepcopy(inner.target_tags)
+        tags.regressor_tags = deepcopy(inner.regressor_tags)
+        tags.classifier_tags = deepcopy(inner.classifier_tags)
+        tags.target_tags.required = True  # the grid shifts the outcome
+        return tags
 
     # -- the grid -----------------------------------------------------------
 
@@ -484,10 +568,25 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("score"))
-    def score(self, X, y, sample_weight=None):
-        """Score of the estimator fitted at ``τ = 0``."""
+    def score(self, X, y, sample_weight=None, **params):
+        """Score of the estimator fitted at ``τ = 0``.
+
+        With metadata routing enabled, ``sample_weight`` and ``params`` go to
+        the estimator's ``score`` as it requests them (``set_score_request``).
+        """
         check_is_fitted(self)
-        return self.estimator_.score(X, y, sample_weight=sample_weight)
+        if not get_config()["enable_metadata_routing"]:
+            if params:
+                raise TypeError(
+                    "SensitivityGrid.score got unexpected argument(s) "
+                    f"{sorted(params)}: further metadata is routed only with "
+                    "metadata routing enabled"
+                )
+            return self.estimator_.score(X, y, sample_weight=sample_weight)
+        if sample_weight is not None:
+            params["sample_weight"] = sample_weight
+        routed = process_routing(self, "score", **params)
+        return self.estimator_.score(X, y, **routed.estimator.score)
 
 
 def _check_finite(values, label):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from numbers import Integral
 
+import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 from sklearn.base import _fit_context as fit_context
@@ -30,43 +32,114 @@ __all__ = [
     "check_outcome",
     "check_sample_weight",
     "column_indices",
+    "column_names",
+    "column_values",
     "fit_features",
     "fit_context",
     "is_dataframe",
     "n_rows",
+    "select_columns",
+    "series_name",
     "validate_params",
     "take_rows",
 ]
 
 
 def is_dataframe(X) -> bool:
-    """Whether ``X`` is a dataframe (pandas, or one exposing the interchange protocol)."""
-    return hasattr(X, "columns") and hasattr(X, "iloc") or hasattr(X, "__dataframe__")
+    """Whether ``X`` is a dataframe.
+
+    pandas and dask DataFrames, and every eager dataframe that scikit-learn
+    reads through narwhals (polars, pyarrow Tables, ...).
+    """
+    if isinstance(X, (np.ndarray, pd.DataFrame)):  # the common cases, fast
+        return isinstance(X, pd.DataFrame)
+    return (
+        hasattr(X, "columns") and hasattr(X, "iloc")
+    ) or nw.dependencies.is_into_dataframe(X)
+
+
+def _is_pandas_like(X) -> bool:
+    """pandas and dask DataFrames, read through their own API."""
+    return hasattr(X, "iloc")
+
+
+def column_names(X) -> list:
+    """The column labels of a dataframe, in order (pandas keeps their types)."""
+    if _is_pandas_like(X):
+        return list(X.columns)
+    return list(nw.from_native(X, eager_only=True).columns)
+
+
+def column_values(X, positions) -> np.ndarray:
+    """Columns ``positions`` of a dataframe that is not pandas, as one array.
+
+    Float when every column is numeric or boolean (missing values become
+    NaN), object otherwise, as pandas' ``to_numpy`` gives them.
+    """
+    frame = nw.from_native(X, eager_only=True)
+    names = frame.columns
+    series = [frame.get_column(names[i]) for i in positions]
+    numeric = [s.dtype.is_numeric() or s.dtype == nw.Boolean for s in series]
+    columns = [
+        s.cast(nw.Float64).to_numpy() if is_numeric else s.to_numpy()
+        for s, is_numeric in zip(series, numeric, strict=True)
+    ]
+    # column-major, as pandas' to_numpy gives a frame's values, so that the
+    # fit's reductions add in the same order whichever library holds the data
+    out = np.empty(
+        (frame.shape[0], len(columns)),
+        dtype=float if all(numeric) else object,
+        order="F",
+    )
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
+
+
+def select_columns(X, positions):
+    """The columns ``positions`` of a dataframe, as a dataframe of its own kind."""
+    return _safe_indexing(X, list(positions), axis=1)
+
+
+def series_name(a) -> str | None:
+    """The name of a pandas, dask, polars (...) Series; None for anything else.
+
+    A polars Series' default name, the empty string, counts as no name.
+    """
+    if isinstance(a, np.ndarray):
+        return None
+    if isinstance(a, pd.Series) or hasattr(a, "to_dask_array"):
+        name = getattr(a, "name", None)
+        return None if name is None else str(name)
+    if nw.dependencies.is_into_series(a):
+        name = nw.from_native(a, series_only=True).name
+        return str(name) if name not in (None, "") else None
+    return None
 
 
 def fit_features(estimator, X) -> list | None:
     """Record ``n_features_in_`` and ``feature_names_in_`` of the fitting data.
 
-    Returns the column names of a pandas DataFrame whose names are all
-    strings (None otherwise).
+    Returns the column names of a dataframe whose names are all strings
+    (None otherwise).
 
     What ``validate_data(estimator, X, reset=True, skip_check_array=True)``
-    does; a pandas DataFrame's column names are read directly, which costs
-    microseconds rather than the general dataframe protocol's fraction of a
-    millisecond (a fit of a few hundred rows takes about a millisecond).
+    does; a dataframe's column names are read directly, which for pandas
+    costs microseconds rather than the general dataframe protocol's fraction
+    of a millisecond (a fit of a few hundred rows takes about a millisecond).
     """
-    if not isinstance(X, pd.DataFrame):
+    if not is_dataframe(X):
         validate_data(estimator, X, reset=True, skip_check_array=True)
         return None
-    names = list(X.columns)
-    duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+    names = column_names(X)
+    duplicated = sorted({str(c) for c, count in Counter(names).items() if count > 1})
     if duplicated:
         raise ValueError(
             f"X has duplicate column names {duplicated}; rename them so that each "
             "role names one column"
         )
     kinds = {type(c) for c in names}
-    estimator.n_features_in_ = X.shape[1]
+    estimator.n_features_in_ = len(names)
     if kinds == {str}:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
         return names
@@ -98,6 +171,10 @@ def check_outcome(y, estimator) -> np.ndarray:
     in the fit's first pass); anything else goes through scikit-learn's
     checks.
     """
+    if not isinstance(y, (np.ndarray, pd.Series)) and nw.dependencies.is_into_series(
+        y
+    ):  # a polars (...) Series
+        y = nw.from_native(y, series_only=True).to_numpy()
     values = getattr(y, "values", y) if hasattr(y, "dtype") else None
     if (
         isinstance(values, np.ndarray)

@@ -10,12 +10,12 @@ from sklearn.base import clone
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor, SensitivityGrid
 
-from .conftest import simulate_trial
+from .conftest import expected_failed_checks, simulate_trial
 
 RTOL = 1e-9
 COV_TYPES = [
@@ -400,14 +400,21 @@ def test_fixed_kappa_closed_form_equals_refit():
     assert_allclose(grids[0].to_numpy(), grids[1].to_numpy(), rtol=1e-10)
 
 
+# the checks' data are not trials: the "treatment" column is continuous
 @pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
+@pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
 @parametrize_with_checks(
-    [SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1))],
-    expected_failed_checks=lambda est: {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "the check's data has fewer distinct rows than the model has parameters"
+    [
+        SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1)),
+        SensitivityGrid(IVMediationRegressor(treatment=0, mediator=1)),
+        SensitivityGrid(
+            make_pipeline(
+                FunctionTransformer(), NaiveMediationRegressor(treatment=0, mediator=1)
+            )
         ),
-    },
+    ],
+    expected_failed_checks=expected_failed_checks,
+    xfail_strict=True,
 )
 def test_sklearn_checks(estimator, check):
     check(estimator)
@@ -463,3 +470,133 @@ def test_use_t_intervals_at_zero_are_the_estimators(trial, cov_type):
         X, y, **fit_kw
     )
     assert np.all(grid.critical_value_ > normal.critical_value_)
+
+
+# -- metadata routing and tags ----------------------------------------------
+
+
+def _in_a_pipeline(est, *steps):
+    return make_pipeline(
+        *steps, FunctionTransformer(feature_names_out="one-to-one"), est
+    )
+
+
+@pytest.mark.parametrize("method", ["closed_form", "refit"])
+@pytest.mark.parametrize("wrap", ["estimator", "pipeline"])
+def test_metadata_routing_gives_the_unrouted_grid(trial, method, wrap):
+    """With routing enabled, weights and clusters reach the estimator that
+    requests them, and the grid equals the one fitted without routing."""
+    import sklearn
+
+    X, y, groups, weights = trial
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", controls=["z1"], cov_type="cluster"
+    )
+    tau = dict(tau_direct=_tau(), tau_mediator={"x1": [0.0, 0.7]}, method=method)
+    fit_kw = dict(sample_weight=weights, groups=groups)
+    expected = SensitivityGrid(est, **tau).fit(X, y, **fit_kw)
+    with sklearn.config_context(enable_metadata_routing=True):
+        requesting = clone(est).set_fit_request(sample_weight=True, groups=True)
+        if wrap == "pipeline":
+            requesting = _in_a_pipeline(requesting)
+        grid = SensitivityGrid(requesting, n_jobs=2, **tau).fit(X, y, **fit_kw)
+        final = grid.estimator_[-1] if wrap == "pipeline" else grid.estimator_
+        assert final.result_.n_clusters == 30
+        assert final.result_.nobs == weights.sum()
+        pd.testing.assert_frame_equal(grid.to_frame(), expected.to_frame())
+
+
+def test_metadata_routing_with_aliases_and_requesting_steps(trial):
+    """Aliases (``set_fit_request(sample_weight="w")``) and a first step that
+    requests the weights too get what the Pipeline itself would route."""
+    import sklearn
+
+    X, y, groups, weights = trial
+    with sklearn.config_context(enable_metadata_routing=True):
+        scaler = StandardScaler().set_fit_request(sample_weight="w")
+        scale = make_column_transformer(
+            (scaler, ["x1", "x2"]),
+            remainder="passthrough",
+            verbose_feature_names_out=False,
+        ).set_output(transform="pandas")
+        est = IVMediationRegressor(
+            treatment="r", mediator="m", controls=["z1"], cov_type="cluster"
+        ).set_fit_request(sample_weight="w", groups="clusters")
+        pipe = make_pipeline(scale, est)
+        direct = clone(pipe).fit(X, y, w=weights, clusters=groups)
+        assert direct[0].transformers_[0][1].mean_ == pytest.approx(
+            np.average(X[["x1", "x2"]], axis=0, weights=weights)
+        )
+        frames = []
+        for method in ("closed_form", "refit"):
+            grid = SensitivityGrid(pipe, tau_direct=_tau(), method=method)
+            grid.fit(X, y, w=weights, clusters=groups)
+            frames.append(grid.to_frame())
+        pd.testing.assert_frame_equal(
+            grid.estimator_[-1].result_.to_frame(), direct[-1].result_.to_frame()
+        )
+        _assert_frames_close(frames[0], frames[1])
+        assert grid.score(X, y) == pytest.approx(direct.score(X, y), rel=1e-12)
+
+
+def test_metadata_routing_errors(trial):
+    import sklearn
+    from sklearn.exceptions import UnsetMetadataPassedError
+
+    X, y, _, weights = trial
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(UnsetMetadataPassedError, match=r"\[sample_weight\]"):
+            SensitivityGrid(_in_a_pipeline(est)).fit(X, y, sample_weight=weights)
+        grid = SensitivityGrid(est.set_score_request(sample_weight=True)).fit(X, y)
+        assert grid.score(X, y, sample_weight=weights) == pytest.approx(
+            grid.estimator_.score(X, y, sample_weight=weights)
+        )
+    with pytest.raises(TypeError, match=r"unexpected argument\(s\) \['w'\]"):
+        SensitivityGrid(clone(est)).fit(X, y, w=weights)
+
+
+def test_base_estimators_request_weights_and_groups():
+    import sklearn
+
+    for cls in (IVMediationRegressor, NaiveMediationRegressor):
+        requests = cls().get_metadata_routing().fit.requests
+        assert set(requests) == {"sample_weight", "groups"}
+        with sklearn.config_context(enable_metadata_routing=True):
+            est = cls().set_fit_request(sample_weight=True, groups="clusters")
+        assert est.get_metadata_routing().fit.requests == {
+            "sample_weight": True,
+            "groups": "clusters",
+        }
+
+
+def test_tags_come_from_the_estimator():
+    from sklearn.base import is_regressor
+    from sklearn.utils import get_tags
+
+    for est in (
+        IVMediationRegressor(treatment="r", mediator="m"),
+        NaiveMediationRegressor(treatment="r", mediator="m"),
+        LinearRegression(),
+    ):
+        for wrapped in (est, _in_a_pipeline(est)):
+            grid = SensitivityGrid(wrapped)
+            assert is_regressor(grid)
+            assert get_tags(grid).target_tags.required
+            assert get_tags(grid).regressor_tags == get_tags(wrapped).regressor_tags
+    iv = get_tags(SensitivityGrid(IVMediationRegressor()))
+    assert iv.regressor_tags.poor_score
+    assert not is_regressor(SensitivityGrid(FunctionTransformer()))
+    assert get_tags(SensitivityGrid(object())).estimator_type is None
+
+
+@pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
+def test_param_validation_and_column_names():
+    from sklearn.utils.estimator_checks import (
+        check_dataframe_column_names_consistency,
+        check_param_validation,
+    )
+
+    grid = SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1))
+    check_param_validation("SensitivityGrid", grid)
+    check_dataframe_column_names_consistency("SensitivityGrid", clone(grid))

@@ -19,47 +19,20 @@ from sklearn.utils.estimator_checks import (
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor
 
+from .conftest import expected_failed_checks
+
 ESTIMATORS = [
     IVMediationRegressor(treatment=0, mediator=1),
     NaiveMediationRegressor(treatment=0, mediator=1),
 ]
 
-_TWO_COLUMNS = (
-    "the check's data has two columns, both taken by the treatment and mediator "
-    "roles, so no covariate is left to form instruments (see test_iv_contracts)"
-)
-_TOO_FEW_ROWS = "the check's data has fewer distinct rows than the model has parameters"
-EXPECTED_FAILURES = {
-    "IVMediationRegressor": {
-        name: _TWO_COLUMNS
-        for name in [
-            "check_estimators_fit_returns_self",
-            "check_estimators_overwrite_params",
-            "check_fit_check_is_fitted",
-            "check_fit_idempotent",
-            "check_n_features_in",
-            "check_readonly_memmap_input",
-            "check_sample_weights_not_an_array",
-            "check_sample_weights_not_overwritten",
-            "check_sample_weights_pandas_series",
-            "check_sample_weights_shape",
-        ]
-    }
-    | {"check_sample_weight_equivalence_on_dense_data": _TOO_FEW_ROWS},
-    "NaiveMediationRegressor": {
-        "check_sample_weight_equivalence_on_dense_data": _TOO_FEW_ROWS,
-    },
-}
-
-
-def _expected_failed_checks(estimator):
-    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
-
 
 # the checks' data are not trials: the "treatment" column is continuous
 @pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
 @pytest.mark.filterwarnings("ignore::skmediate.TreatmentCodingWarning")
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=expected_failed_checks, xfail_strict=True
+)
 def test_sklearn_common_checks(estimator, check):
     check(estimator)
 
@@ -259,3 +232,50 @@ def test_sample_weight_and_groups_route_through_metadata():
         pipe[-1].result_.to_frame(), direct.result_.to_frame()
     )
     assert pipe[-1].result_.n_clusters == 25
+
+
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_term_names_label_the_coefficients(cls, frame):
+    """``coef_`` follows ``term_names_`` (not ``feature_names_in_``) for any
+    column order, one-hot covariates included."""
+    X, y, _ = frame
+    orders = [
+        list(X.columns),
+        list(reversed(X.columns)),
+        ["site", "z1", "m", "x2", "r", "x1"],
+    ]
+    by_label = []
+    for order in orders:
+        est = cls(
+            treatment="r",
+            mediator="m",
+            covariates=["x2", "site", "x1"],
+            controls=["z1"],
+            covariate_transformer=_site_encoder(),
+        ).fit(X[order], y)
+        assert list(est.feature_names_in_) == order
+        assert est.term_names_.shape == est.coef_.shape
+        assert all(isinstance(name, str) for name in est.term_names_)
+        labelled = dict(zip(est.term_names_, est.coef_, strict=True))
+        assert labelled == est.result_.params.drop("intercept").to_dict()
+        assert set(labelled) >= {"site_north", "site_south", "site_west", "r", "m"}
+        by_label.append(labelled)
+    for other in by_label[1:]:
+        assert other.keys() == by_label[0].keys()
+        assert_allclose(
+            [other[k] for k in by_label[0]], list(by_label[0].values()), rtol=1e-10
+        )
+
+    numeric = X.drop(columns="site")
+    for order in (list(numeric.columns), ["z1", "x2", "m", "x1", "r"]):
+        est = cls(treatment="r", mediator="m", controls=["z1"]).fit(numeric[order], y)
+        assert list(est.term_names_[-3:]) == ["z1", "r", "m"]
+        assert_allclose(
+            est.predict(numeric[order]),
+            est.intercept_ + numeric[list(est.term_names_)].to_numpy() @ est.coef_,
+            rtol=1e-12,
+        )
+    on_array = cls(treatment=4, mediator=2, controls=[0]).fit(
+        numeric[["z1", "x2", "m", "x1", "r"]].to_numpy(), y
+    )
+    assert list(on_array.term_names_) == ["x1", "x3", "x0", "x4", "x2"]
