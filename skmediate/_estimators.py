@@ -473,6 +473,33 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     # -- prediction ---------------------------------------------------------
 
+    def score(self, X, y, sample_weight=None):
+        """R² of the structural equation's predictions (:meth:`predict`) on ``X``.
+
+        This is the R² of ``y`` on the fitted structural equation with the
+        observed mediator, as scikit-learn's regressors define it. It is not
+        a criterion for choosing an IV specification: two-stage least squares
+        does not minimize squared prediction error, so least squares
+        (``kappa=0``, the naive regression) scores higher while its effects
+        are biased by the unmeasured confounding that the instruments remove,
+        and every ``cov_type`` scores the same (they change standard errors,
+        not predictions). A grid search over ``kappa`` or ``cov_type`` by
+        ``score`` picks the wrong model; compare estimators by their bias and
+        coverage on simulated trials with known effects instead
+        (:func:`skmediate.simulate`).
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def predict(self, X):
         """Structural-equation prediction with the observed mediator.
 

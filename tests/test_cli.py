@@ -1186,3 +1186,27 @@ def test_error_sensitivity_grid_too_large(workdir, capsys):
     code, _, _ = _run(capsys, *small, "--max-grid-points", "16", "--format", "json")
     assert code == 0
     assert "16 points" in _error(capsys, *small, "--max-grid-points", "15")
+
+
+def test_breakdown_says_when_the_interval_covers_zero_at_tau_zero(tmp_path, capsys):
+    X, y, _ = simulate_trial(n=300, n_covariates=2, seed=43)
+    y = y - 2.0 * X["m"] + X["r"]  # true effects near 0
+    X.assign(y=y).to_csv(tmp_path / "null.csv", index=False)
+    code, out, _ = _run(
+        capsys,
+        "analyze",
+        str(tmp_path / "null.csv"),
+        "--outcome",
+        "y",
+        "--treatment",
+        "r",
+        "--mediator",
+        "m",
+        "--covariates",
+        "x1",
+        "x2",
+        "--sensitivity",
+        "x1=0,1",
+    )
+    assert code == 0
+    assert "covers 0 at tau = 0" in out

@@ -516,8 +516,14 @@ def _sensitivity_blocks(report: Report, digits: int) -> list:
                     _EFFECT_LABEL[row.effect],
                     row.parameter,
                     fmt(row.sign_change, digits),
-                    fmt(row.ci_covers_zero_up, digits),
-                    fmt(row.ci_covers_zero_down, digits),
+                    *(
+                        (ALREADY_COVERS_ZERO, "")
+                        if row.ci_covers_zero_up == 0 == row.ci_covers_zero_down
+                        else (
+                            fmt(row.ci_covers_zero_up, digits),
+                            fmt(row.ci_covers_zero_down, digits),
+                        )
+                    ),
                 )
                 for row in sens.breakdown
             ),
@@ -535,6 +541,10 @@ def _sensitivity_blocks(report: Report, digits: int) -> list:
         )
     )
     return blocks
+
+
+# The breakdown cell of an interval that contains 0 at τ = 0 already.
+ALREADY_COVERS_ZERO = "covers 0 at tau = 0"
 
 
 def _bootstrap_blocks(report: Report, digits: int) -> list:
