@@ -148,3 +148,26 @@ def test_results_compare_by_identity_without_error(fitted):
     res = fitted.result_
     assert res == res
     assert res != dataclasses.replace(res)
+
+
+def test_summary_wraps_a_long_list_of_instruments():
+    rng = np.random.default_rng(0)
+    n, p = 1000, 23
+    x = rng.normal(size=(n, p))
+    r = rng.integers(0, 2, n).astype(float)
+    u = rng.normal(size=n)
+    m = r * (0.5 + x @ np.full(p, 1.0)) + u + rng.normal(size=n)
+    X = pd.DataFrame(x, columns=[f"x{i}" for i in range(p)]).assign(r=r, m=m)
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type="classical")
+    est.fit(X, r + m + u + rng.normal(size=n))
+    lines = str(est.summary()).splitlines()
+    width = len(lines[1])  # the rule under the title
+    start = next(i for i, line in enumerate(lines) if line.startswith("Instruments:"))
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith(" " * 13) or not line.strip().startswith("r:"):
+            break
+        block.append(line)
+    assert len(block) > 1 and max(len(line) for line in block) <= width
+    names = " ".join(line[13:] for line in block).replace(",", " ").split()
+    assert names == [f"r:x{i}" for i in range(p)]

@@ -899,7 +899,15 @@ def result_text(result) -> str:
     for (lk, lv), (rk, rv) in zip(left, right, strict=True):
         lines.append(f"{lk:<13}{lv:<26}{rk:<20}{rv:>19}")
     if result.instruments:
-        lines.append(f"{'Instruments:':<13}{', '.join(result.instruments)}")
+        lines.extend(
+            textwrap.wrap(
+                ", ".join(result.instruments),
+                width,
+                initial_indent=f"{'Instruments:':<13}",
+                subsequent_indent=" " * 13,
+                break_on_hyphens=False,
+            )
+        )
     if result.method in ("IV-LIML", "IV-Fuller"):
         lines.append(f"{'Kappa:':<13}{result.kappa:.6f}")
     level = result.confidence_level
