@@ -892,6 +892,13 @@ def result_text(result) -> str:
         lines.append(f"{'Instruments:':<13}{', '.join(result.instruments)}")
     if result.method in ("IV-LIML", "IV-Fuller"):
         lines.append(f"{'Kappa:':<13}{result.kappa:.6f}")
+    if result.n_dropped:
+        lines += textwrap.wrap(
+            _dropped_text(result),
+            width,
+            initial_indent=f"{'Dropped:':<13}",
+            subsequent_indent=" " * 13,
+        )
     level = result.confidence_level
     lo, hi = f"[{(1 - level) / 2:.3f}", f"{1 - (1 - level) / 2:.3f}]"
     stat = "t" if result.use_t else "z"
@@ -928,6 +935,16 @@ def result_text(result) -> str:
             f"{result.cov_type}."
         )
     return "\n".join(lines)
+
+
+def _dropped_text(result) -> str:
+    """How many rows a fit left out for missing values, and which values were missing."""
+    plural = "s" if result.n_dropped != 1 else ""
+    columns = ", ".join(f"{name} {count}" for name, count in result.missing_counts)
+    return (
+        f"{result.n_dropped} row{plural} with missing values (missing per column: "
+        f"{columns})"
+    )
 
 
 def _first_stage_lines(fs) -> list[str]:
