@@ -722,7 +722,7 @@ def _check_choice(value, name: str, options) -> str:
 
 
 def _check_labels(labels, name: str, n: int) -> np.ndarray:
-    """One label per row of X, none missing."""
+    """One label per row of X (missing labels are checked by :func:`_check_complete`)."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and 1 in labels.shape:
         labels = labels.reshape(-1)
@@ -731,9 +731,20 @@ def _check_labels(labels, name: str, n: int) -> np.ndarray:
             f"{name} must be a 1-D array with one label per row of X ({n} rows); "
             f"got shape {labels.shape}"
         )
-    if pd.isna(labels).any():
-        raise ValueError(f"{name} contains missing values; every row needs a label")
     return labels
+
+
+def _check_complete(labels, name: str) -> None:
+    if labels is not None and pd.isna(labels).any():
+        raise ValueError(f"{name} contains missing values; every row needs a label")
+
+
+def _dropped_rows(fitted) -> np.ndarray:
+    """Rows the full-data fit left out for missing values (``missing="drop"``)."""
+    for est in _estimator_chain(fitted):
+        if isinstance(est, _MediationRegressor):
+            return est.dropped_rows_
+    return np.empty(0, dtype=np.intp)
 
 
 def _treatment_strata(fitted, X) -> np.ndarray:
@@ -775,7 +786,11 @@ def bootstrap(
     estimator : estimator object
         Any scikit-learn estimator: an :class:`IVMediationRegressor`, a
         :class:`NaiveMediationRegressor`, a Pipeline ending in one, or
-        another estimator. It is cloned, never modified.
+        another estimator. It is cloned, never modified. With
+        ``missing="drop"`` the rows its full-data fit leaves out for missing
+        values are left out of every resample (with their ``strata``,
+        ``groups`` and fit parameters): the result equals the bootstrap of
+        the complete rows.
     X : {array-like, DataFrame} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     statistic : str, tuple of str or callable, default=("direct_effect_", "mediator_effect_")
@@ -989,6 +1004,21 @@ def bootstrap(
         )
     else:
         fitted.fit(X, y, **fit_params)
+    dropped = _dropped_rows(fitted)
+    if dropped.size:
+        # missing="drop": resample the rows the fit used, once left out here
+        kept = np.setdiff1d(np.arange(n), dropped)
+        fit_params = {
+            key: take_rows(value, kept) if _is_row_param(value, n) else value
+            for key, value in fit_params.items()
+        }
+        X, y = take_rows(X, kept), take_rows(y, kept)
+        groups = None if groups is None else groups[kept]
+        if strata is not None and not isinstance(strata, str):
+            strata = strata[kept]
+        n = kept.size
+    _check_complete(groups, "groups")
+    _check_complete(None if isinstance(strata, str) else strata, "strata")
     estimate, se_hat, names = _full_data_statistic(stat, fitted, with_se)
     if isinstance(strata, str):
         strata = _treatment_strata(fitted, X)

@@ -18,7 +18,13 @@ from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import ci_breakdown, refit_inference
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._results import critical_quantile
-from skmediate._validation import HasMethods, StrOptions, fit_context
+from skmediate._validation import (
+    HasMethods,
+    StrOptions,
+    as_float_vector,
+    fit_context,
+    n_rows,
+)
 
 __all__ = ["SensitivityGrid"]
 
@@ -204,6 +210,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         groups : array-like of shape (n_samples,), default=None
             Cluster labels, passed to the estimator (cluster-robust ``cov_type``).
 
+        An estimator with ``missing="drop"`` leaves out the rows missing a
+        value it uses, once, in its fit at ``τ = 0`` (the refits of
+        ``method="refit"`` leave out the same rows): the grid equals the grid
+        on the complete rows.
+
         Returns
         -------
         self : object
@@ -263,6 +274,13 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             estimates, se = estimates[:, :2], se[:, :2]
         else:
             directions = model.design.directions(inputs.raw, model.covariate_mean)
+            if final.n_dropped_:
+                # missing="drop": the refits leave out the same rows again
+                full = np.zeros((n_rows(X), directions.shape[1]))
+                full[np.setdiff1d(np.arange(len(full)), final.dropped_rows_)] = (
+                    directions
+                )
+                directions = full
             fit_params = self._fit_params(sample_weight, groups)
             (estimates, se), caught = self._refit(X, y, fit_params, directions)
             for category, (count, first) in caught.items():
@@ -309,7 +327,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         The warnings are ``{category: (number of refits, first message)}``,
         recorded in the workers whatever the joblib backend.
         """
-        y = np.asarray(y, dtype=float).reshape(-1)
+        y = as_float_vector(y)
         p = len(self.covariate_names_)
         outputs = parallel_map(
             _refit_one,

@@ -29,6 +29,7 @@ __all__ = [
     "Interval",
     "MissingRows",
     "StrOptions",
+    "as_float_vector",
     "check_groups",
     "check_outcome",
     "check_sample_weight",
@@ -112,6 +113,13 @@ def check_outcome(y, estimator) -> np.ndarray:
     ):
         return values.astype(float, copy=False)
     return _check_y(y, y_numeric=True, estimator=estimator).astype(float, copy=False)
+
+
+def as_float_vector(values) -> np.ndarray:
+    """A float vector, missing values (``pd.NA`` of nullable columns too) as NaN."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        return values.to_numpy(dtype=float, na_value=np.nan).reshape(-1)
+    return np.asarray(values, dtype=float).reshape(-1)
 
 
 def check_sample_weight(sample_weight, y) -> np.ndarray | None:

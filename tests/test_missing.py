@@ -7,7 +7,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.preprocessing import OneHotEncoder
 
-from skmediate import IVMediationRegressor, NaiveMediationRegressor
+from skmediate import (
+    IVMediationRegressor,
+    NaiveMediationRegressor,
+    SensitivityGrid,
+    bootstrap,
+)
 
 from .conftest import simulate_trial
 
@@ -216,3 +221,78 @@ def test_missing_parameter_is_validated():
     X, y, _ = simulate_trial(n=200, seed=5)
     with pytest.raises(ValueError, match="'missing' parameter"):
         IVMediationRegressor(treatment="r", mediator="m", missing="omit").fit(X, y)
+
+
+# -- the workflows: the sensitivity grid and the bootstrap -------------------------
+
+
+TAU = {"x1": [0.0, 1.0], "x2": [-0.5, 0.5]}
+
+
+@pytest.mark.parametrize("method", ["closed_form", "refit"])
+def test_sensitivity_grid_equals_the_grid_on_the_complete_rows(method, incomplete):
+    X, y, weights, groups = incomplete
+    fit = dict(sample_weight=weights, groups=groups)
+    est = IVMediationRegressor(missing="drop", cov_type="cluster", **ROLES)
+    grid = SensitivityGrid(est, tau_direct=TAU, tau_mediator=TAU, method=method)
+    grid.fit(X, y, **fit)
+    _, Xc, yc, wc, gc = _complete(X, y, weights, groups)
+    ref = SensitivityGrid(
+        IVMediationRegressor(cov_type="cluster", **ROLES),
+        tau_direct=TAU,
+        tau_mediator=TAU,
+        method=method,
+    ).fit(Xc, yc, sample_weight=wc, groups=gc.to_numpy())
+    pd.testing.assert_frame_equal(grid.to_frame(), ref.to_frame(), rtol=1e-10)
+    assert grid.estimator_.n_dropped_ == 8
+
+
+@pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
+@pytest.mark.parametrize("engine", ["vectorized", "refit"])
+@pytest.mark.parametrize("design", ["rows", "treatment strata", "clusters in strata"])
+def test_bootstrap_resamples_the_complete_rows(engine, design, incomplete):
+    X, y, weights, groups = incomplete
+    keep, Xc, yc, wc, gc = _complete(X, y, weights, groups)
+    options = dict(n_resamples=50, engine=engine, random_state=4)
+    reference = dict(options)
+    cov_type = "HC1"
+    if design == "treatment strata":
+        keep, Xc, yc, wc, _ = _complete(X, y, weights, groups.fillna(0))
+        options["strata"] = reference["strata"] = "treatment"
+        options["fit_params"] = {"sample_weight": weights}
+        reference["fit_params"] = {"sample_weight": wc}
+    elif design == "clusters in strata":
+        cov_type = "cluster"
+        strata = groups.fillna(0).to_numpy() % 3  # constant within each cluster
+        options.update(
+            groups=groups,
+            strata=strata,
+            fit_params={"groups": groups, "sample_weight": weights},
+        )
+        reference.update(
+            groups=gc,
+            strata=strata[keep],
+            fit_params={"groups": gc, "sample_weight": wc},
+        )
+    else:
+        keep, Xc, yc, _, _ = _complete(X, y, weights.fillna(1), groups.fillna(0))
+    est = IVMediationRegressor(missing="drop", cov_type=cov_type, **ROLES)
+    got = bootstrap(est, X, y, **options)
+    ref = bootstrap(
+        IVMediationRegressor(cov_type=cov_type, **ROLES), Xc, yc, **reference
+    )
+    assert got.engine == ref.engine == engine
+    assert_allclose(got.estimate, ref.estimate, rtol=1e-13)
+    assert_allclose(got.bootstrap_distribution, ref.bootstrap_distribution, rtol=1e-10)
+    assert_allclose(
+        got.confidence_interval.low, ref.confidence_interval.low, rtol=1e-10
+    )
+
+
+def test_bootstrap_still_refuses_missing_cluster_labels_it_would_use():
+    X, y, _ = simulate_trial(n=400, seed=6)
+    labels = (np.arange(400) % 30).astype(float)
+    labels[7] = np.nan
+    est = IVMediationRegressor(treatment="r", mediator="m", missing="drop")
+    with pytest.raises(ValueError, match="groups contains missing values"):
+        bootstrap(est, X, y, n_resamples=50, groups=labels)
