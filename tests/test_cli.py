@@ -920,6 +920,10 @@ def test_dropna(workdir, capsys):
     doc = json.loads(out)
     assert doc["data"]["n_rows_read"] == 500 and doc["data"]["n_rows_dropped"] == 4
     assert doc["data"]["n"] == 496
+    assert doc["data"]["missing_by_column"] == [
+        {"column": "m", "n_missing": 3},
+        {"column": "x1", "n_missing": 2},
+    ]
     complete = df.dropna(subset=["m", "x1"])
     complete.to_csv(workdir / "complete.csv", index=False)
     ref = _reference(workdir / "complete.csv")
@@ -928,11 +932,54 @@ def test_dropna(workdir, capsys):
         ref.iv.mediator_effect_,
         rtol=RTOL,
     )
+    # the arms are those of the rows used
+    arms = complete.groupby("r")["m"].agg(["size", "mean"])
+    assert [a["n"] for a in doc["data"]["arms"]] == arms["size"].tolist()
+    assert_allclose([a["mediator_mean"] for a in doc["data"]["arms"]], arms["mean"])
     code, out, _ = _run(capsys, "analyze", str(path), *ROLES, "--dropna")
     assert (
-        "(500 rows read; 4 rows with missing values dropped listwise)"
-        in out.replace("\n", " ")
+        "(500 rows read; 4 rows with missing values dropped listwise; missing "
+        "values per column: m 3, x1 2)" in " ".join(out.split())
     )
+    code, out, _ = _run(
+        capsys, "analyze", str(path), *ROLES, "--dropna", "--format", "html"
+    )
+    assert "4 rows with missing values dropped listwise" in " ".join(out.split())
+
+
+def test_dropna_equals_the_analysis_of_the_complete_rows(workdir, capsys):
+    """Every section, the sensitivity grid and the cluster bootstrap included."""
+    df = pd.read_csv(workdir / "trial.csv")
+    df.loc[[3, 10], "y"] = np.nan
+    df.loc[[20], "site"] = np.nan  # a categorical covariate
+    df.loc[[30], "practice"] = np.nan  # a cluster label
+    df.to_csv(workdir / "missing_all.csv", index=False)
+    df.dropna(subset=["y", "site", "practice"]).to_csv(
+        workdir / "complete_all.csv", index=False
+    )
+    args = [*ROLES, "--clusters", "practice", *SENSITIVITY, "--bootstrap", "60"]
+    args += ["--seed", "1", "--format", "json"]
+    code, out, err = _run(
+        capsys, "analyze", str(workdir / "missing_all.csv"), *args, "--dropna"
+    )
+    assert code == 0, err
+    got = json.loads(out)
+    code, out, err = _run(capsys, "analyze", str(workdir / "complete_all.csv"), *args)
+    assert code == 0, err
+    expected = json.loads(out)
+    assert got["data"].pop("n_rows_read") == 500
+    assert expected["data"].pop("n_rows_read") == 496
+    assert got["data"].pop("n_rows_dropped") == 4
+    assert got["data"].pop("missing_by_column") == [
+        {"column": "site", "n_missing": 1},
+        {"column": "y", "n_missing": 2},
+        {"column": "practice", "n_missing": 1},
+    ]
+    expected["data"].pop("n_rows_dropped")
+    expected["data"].pop("missing_by_column")
+    for doc in (got, expected):
+        doc["settings"].pop("source")
+    assert got == expected
 
 
 def test_parquet_equals_csv(workdir, capsys):

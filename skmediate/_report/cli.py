@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_argument(
         "--dropna",
         action="store_true",
-        help="drop rows with missing values in the columns used (listwise)",
+        help="leave out the rows with a missing value in a column used "
+        "(listwise; the report says how many, and which columns); without it "
+        "missing values are an error",
     )
     _output_options(analyze)
     analyze.set_defaults(func=_analyze)
@@ -255,7 +257,7 @@ def main(argv=None) -> int:
 def _analyze(args) -> int:
     tau_direct, tau_mediator = _sensitivity_options(args)
     frame = read_table(args.file)
-    X, y, groups, n_dropped, categorical = prepare_data(frame, args)
+    X, y, groups, categorical = prepare_data(frame, args)
     analysis = Analysis(
         outcome=args.outcome,
         treatment=args.treatment,
@@ -271,11 +273,10 @@ def _analyze(args) -> int:
         tau_mediator=tau_mediator,
         n_resamples=args.bootstrap,
         random_state=args.seed,
+        missing="drop" if args.dropna else "raise",
         source=Path(args.file).name,
     )
-    return _report(
-        analysis, X, y, groups, args, n_rows_read=len(frame), n_rows_dropped=n_dropped
-    )
+    return _report(analysis, X, y, groups, args, n_rows_read=len(frame))
 
 
 def _demo(args) -> int:
@@ -294,7 +295,7 @@ def _demo(args) -> int:
             "simulated"
         ),
     )
-    return _report(analysis, X, y, None, args, n_rows_read=len(y), n_rows_dropped=0)
+    return _report(analysis, X, y, None, args, n_rows_read=len(y))
 
 
 def _report(analysis, X, y, groups, args, **counts) -> int:
@@ -354,10 +355,13 @@ def _names(values) -> str:
 
 
 def prepare_data(frame: pd.DataFrame, args):
-    """Check the columns and return ``(X, y, groups, n_dropped, categorical)``.
+    """Check the columns and return ``(X, y, groups, categorical)``.
 
     ``X`` holds the treatment, mediator, covariate and control columns (a new
-    frame; the categorical ones as strings), ``y`` the outcome.
+    frame; the categorical ones as strings), ``y`` the outcome and ``groups``
+    the cluster labels (a Series named after their column, or None). Missing
+    values are an error without ``--dropna``; with it they are kept, and the
+    estimators (``missing="drop"``) leave their rows out.
     """
     roles = {
         "--outcome": [args.outcome],
@@ -414,27 +418,22 @@ def prepare_data(frame: pd.DataFrame, args):
     used = list(owner)
     if args.clusters and args.clusters not in used:
         used.append(args.clusters)
-    missing = frame[used].isna().sum()
-    missing = missing[missing > 0]
-    n_dropped = 0
-    if len(missing):
-        incomplete = int(frame[used].isna().any(axis=1).sum())
-        if not args.dropna:
+    if not args.dropna:
+        missing = frame[used].isna().sum()
+        missing = missing[missing > 0]
+        if len(missing):
+            incomplete = int(frame[used].isna().any(axis=1).sum())
             counts = ", ".join(f"{col} ({n})" for col, n in missing.items())
             raise CLIError(
                 f"missing values in column(s) {counts}; --dropna drops the "
                 f"{incomplete} incomplete rows listwise and reports how many"
             )
-        frame = frame.loc[frame[used].notna().all(axis=1)]
-        n_dropped = incomplete
-        if frame.empty:
-            raise CLIError("no complete rows are left after --dropna")
 
     categorical = tuple(dict.fromkeys(args.categorical))
     for name in owner:
         column = frame[name]
         if name not in categorical and not pd.api.types.is_numeric_dtype(column):
-            bad = column[pd.to_numeric(column, errors="coerce").isna()]
+            bad = column[column.notna() & pd.to_numeric(column, errors="coerce").isna()]
             example = f" (for example {bad.iloc[0]!r})" if len(bad) else ""
             hint = (
                 "list it in --categorical to one-hot encode it"
@@ -442,10 +441,11 @@ def prepare_data(frame: pd.DataFrame, args):
                 else f"the {owner[name][2:]} must be numeric"
             )
             raise CLIError(f"column {name!r} is not numeric{example}; {hint}")
+    # missing values stay: the estimators leave those rows out (--dropna)
     X = frame[[n for n in owner if n != args.outcome]].copy()
     for name in X.columns:
         if name in categorical:
-            X[name] = X[name].astype(str)
+            X[name] = X[name].astype(str).where(X[name].notna())
             if X[name].nunique() < 2:
                 raise CLIError(
                     f"--categorical column {name!r} takes a single value; "
@@ -454,8 +454,8 @@ def prepare_data(frame: pd.DataFrame, args):
         else:
             X[name] = X[name].astype(float)
     y = frame[args.outcome].astype(float).rename(args.outcome)
-    groups = frame[args.clusters].to_numpy() if args.clusters else None
-    return X, y, groups, n_dropped, categorical
+    groups = frame[args.clusters] if args.clusters else None
+    return X, y, groups, categorical
 
 
 def parse_tau(text: str, option: str) -> dict[str, list[float]]:

@@ -201,9 +201,10 @@ def _data_blocks(report: Report, digits: int) -> list:
     s, d = report.settings, report.data
     text = f"{d.n} subjects"
     if d.n_rows_dropped:
+        columns = ", ".join(f"{c.column} {c.n_missing}" for c in d.missing_by_column)
         text += (
             f" ({d.n_rows_read} rows read; {d.n_rows_dropped} rows with missing "
-            "values dropped listwise)"
+            f"values dropped listwise; missing values per column: {columns})"
         )
     blocks = [Heading("Data", 2), Paragraph(text + ".")]
     if d.arms:
