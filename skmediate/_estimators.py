@@ -779,8 +779,12 @@ class IVMediationRegressor(_MediationRegressor):
         drop="first", sparse_output=False), make_column_selector(
         dtype_exclude="number")), remainder="passthrough",
         verbose_feature_names_out=False)``: a selector, unlike a list of names,
-        also works on the controls. Term names come from its
-        ``get_feature_names_out``.
+        also works on the controls, and it encodes pandas Categorical
+        columns (whatever their categories) like strings. Term names come
+        from its ``get_feature_names_out``. With ``"passthrough"`` a string
+        or Categorical covariate or control is an error: a Categorical's
+        categories are labels, never used as numbers (convert it with
+        ``astype(float)`` if they are measurements).
     cov_type : {"unadjusted", "classical", "HC0", "HC1", "HC2", "HC3", \
             "cluster", "CR0", "CR2"}, default="HC1"
         Covariance of the estimates (see Notes). The cluster-robust types
