@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import namedtuple
 from dataclasses import dataclass
@@ -37,7 +38,13 @@ from skmediate._validation import (
 )
 from skmediate.exceptions import DegenerateBootstrapWarning, FailedResampleWarning
 
-__all__ = ["BootstrapResult", "ConfidenceInterval", "bootstrap"]
+__all__ = [
+    "BootstrapResult",
+    "ConfidenceInterval",
+    "bootstrap",
+    "few_resamples_message",
+    "min_resamples",
+]
 
 METHODS = ("percentile", "basic", "bca", "studentized")
 ENGINES = ("auto", "vectorized", "refit")
@@ -649,6 +656,41 @@ def _interval(method, level, estimate, dist, se_hat, se_dist, jack, names):
 
 # -- validation ---------------------------------------------------------------
 
+# Resamples that give interval ends stable to Monte Carlo error (Davison and
+# Hinkley 1997, section 5.2.3): 999, and 1999 (the default) for BCa.
+RECOMMENDED_RESAMPLES = 999
+
+
+def min_resamples(confidence_level: float) -> int:
+    """Fewest resamples for an interval at ``confidence_level``: ``2 / (1 - level) + 1``.
+
+    The interval's ends are the ``α/2`` and ``1 - α/2`` quantiles of the ``B``
+    replicates (``α = 1 - confidence_level``), interpolated linearly at the
+    positions ``α/2 (B - 1)`` and ``(1 - α/2)(B - 1)`` of the sorted
+    replicates. With ``B < 2/α + 1`` the lower end lies between the smallest
+    and the second-smallest replicate (the upper end likewise): the interval
+    is the range of a handful of resamples, which need not even contain the
+    estimate. 41 for a 95% interval, 201 for 99%.
+
+    Examples
+    --------
+    >>> min_resamples(0.95), min_resamples(0.9), min_resamples(0.99)
+    (41, 21, 201)
+    """
+    return math.ceil(round(2 / (1 - confidence_level), 9)) + 1
+
+
+def few_resamples_message(given: str, confidence_level: float) -> str:
+    """Why the resamples ``given`` (e.g. ``"n_resamples=20"``) are too few, and how many to take."""
+    level = f"{100 * confidence_level:g}%"
+    return (
+        f"{given} is too few resamples for a {level} bootstrap interval: its "
+        "ends would lie among the most extreme resamples (the interval need not "
+        f"even contain the estimate); at least {min_resamples(confidence_level)} "
+        f"are needed for a {level} interval, and {RECOMMENDED_RESAMPLES} or "
+        "more (1999 for BCa) give ends that do not depend on the draw"
+    )
+
 
 def _check_options(
     n_resamples, method, scheme, engine, confidence_level, fit_params, progress
@@ -983,6 +1025,12 @@ def bootstrap(
     fit_params = _check_options(
         n_resamples, method, scheme, engine, confidence_level, fit_params, progress
     )
+    if n_resamples < min_resamples(confidence_level):
+        warnings.warn(
+            few_resamples_message(f"n_resamples={n_resamples}", confidence_level),
+            DegenerateBootstrapWarning,
+            stacklevel=2,
+        )
     _check_scheme(estimator, scheme, strata)
     rng = as_generator(random_state)
     stat = _Statistic(statistic)
