@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from skmediate._numerics.design import Design
-from skmediate._validation import column_indices, is_dataframe
+from skmediate._validation import column_indices, frame_dtypes, is_dataframe
 
 __all__ = [
     "ROLES",
@@ -253,9 +253,9 @@ def _check_categorical(X, columns, names) -> None:
     used = [(role, i) for role in ("covariates", "controls") for i in columns[role]]
     if not used:
         return
-    dtypes = X.dtypes
+    dtypes = frame_dtypes(X)
     for role, i in used:
-        dtype = dtypes.iloc[i]
+        dtype = dtypes[i]
         if not isinstance(dtype, pd.CategoricalDtype):
             continue
         categories = list(dtype.categories)

@@ -37,6 +37,7 @@ __all__ = [
     "drop_missing",
     "fit_features",
     "fit_context",
+    "frame_dtypes",
     "is_dataframe",
     "is_missing",
     "missing_in_columns",
@@ -82,6 +83,22 @@ def fit_features(estimator, X) -> list | None:
     if hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
     return None
+
+
+def frame_dtypes(X: pd.DataFrame) -> np.ndarray:
+    """The dtypes of a pandas DataFrame's columns, in order, as an object array.
+
+    ``X.dtypes`` builds a Series (tens of microseconds, a few percent of a
+    fit of a few hundred rows); the frame's block manager holds the same
+    dtypes as an array. Falls back to ``X.dtypes`` where it does not.
+    """
+    try:
+        dtypes = X._mgr.get_dtypes()
+    except AttributeError:
+        return X.dtypes.to_numpy()
+    if len(dtypes) != X.shape[1]:
+        return X.dtypes.to_numpy()
+    return dtypes
 
 
 def n_rows(X) -> int:
