@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import namedtuple
 from dataclasses import dataclass
@@ -37,7 +38,13 @@ from skmediate._validation import (
 )
 from skmediate.exceptions import DegenerateBootstrapWarning, FailedResampleWarning
 
-__all__ = ["BootstrapResult", "ConfidenceInterval", "bootstrap"]
+__all__ = [
+    "BootstrapResult",
+    "ConfidenceInterval",
+    "bootstrap",
+    "few_resamples_message",
+    "min_resamples",
+]
 
 METHODS = ("percentile", "basic", "bca", "studentized")
 ENGINES = ("auto", "vectorized", "refit")
@@ -649,6 +656,41 @@ def _interval(method, level, estimate, dist, se_hat, se_dist, jack, names):
 
 # -- validation ---------------------------------------------------------------
 
+# Resamples that give interval ends stable to Monte Carlo error (Davison and
+# Hinkley 1997, section 5.2.3): 999, and 1999 (the default) for BCa.
+RECOMMENDED_RESAMPLES = 999
+
+
+def min_resamples(confidence_level: float) -> int:
+    """Fewest resamples for an interval at ``confidence_level``: ``2 / (1 - level) + 1``.
+
+    The interval's ends are the ``α/2`` and ``1 - α/2`` quantiles of the ``B``
+    replicates (``α = 1 - confidence_level``), interpolated linearly at the
+    positions ``α/2 (B - 1)`` and ``(1 - α/2)(B - 1)`` of the sorted
+    replicates. With ``B < 2/α + 1`` the lower end lies between the smallest
+    and the second-smallest replicate (the upper end likewise): the interval
+    is the range of a handful of resamples, which need not even contain the
+    estimate. 41 for a 95% interval, 201 for 99%.
+
+    Examples
+    --------
+    >>> min_resamples(0.95), min_resamples(0.9), min_resamples(0.99)
+    (41, 21, 201)
+    """
+    return math.ceil(round(2 / (1 - confidence_level), 9)) + 1
+
+
+def few_resamples_message(given: str, confidence_level: float) -> str:
+    """Why the resamples ``given`` (e.g. ``"n_resamples=20"``) are too few, and how many to take."""
+    level = f"{100 * confidence_level:g}%"
+    return (
+        f"{given} is too few resamples for a {level} bootstrap interval: its "
+        "ends would lie among the most extreme resamples (the interval need not "
+        f"even contain the estimate); at least {min_resamples(confidence_level)} "
+        f"are needed for a {level} interval, and {RECOMMENDED_RESAMPLES} or "
+        "more (1999 for BCa) give ends that do not depend on the draw"
+    )
+
 
 def _check_options(
     n_resamples, method, scheme, engine, confidence_level, fit_params, progress
@@ -722,7 +764,7 @@ def _check_choice(value, name: str, options) -> str:
 
 
 def _check_labels(labels, name: str, n: int) -> np.ndarray:
-    """One label per row of X, none missing."""
+    """One label per row of X (missing labels are checked by :func:`_check_complete`)."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and 1 in labels.shape:
         labels = labels.reshape(-1)
@@ -731,9 +773,20 @@ def _check_labels(labels, name: str, n: int) -> np.ndarray:
             f"{name} must be a 1-D array with one label per row of X ({n} rows); "
             f"got shape {labels.shape}"
         )
-    if pd.isna(labels).any():
-        raise ValueError(f"{name} contains missing values; every row needs a label")
     return labels
+
+
+def _check_complete(labels, name: str) -> None:
+    if labels is not None and pd.isna(labels).any():
+        raise ValueError(f"{name} contains missing values; every row needs a label")
+
+
+def _dropped_rows(fitted) -> np.ndarray:
+    """Rows the full-data fit left out for missing values (``missing="drop"``)."""
+    for est in _estimator_chain(fitted):
+        if isinstance(est, _MediationRegressor):
+            return est.dropped_rows_
+    return np.empty(0, dtype=np.intp)
 
 
 def _treatment_strata(fitted, X) -> np.ndarray:
@@ -775,7 +828,11 @@ def bootstrap(
     estimator : estimator object
         Any scikit-learn estimator: an :class:`IVMediationRegressor`, a
         :class:`NaiveMediationRegressor`, a Pipeline ending in one, or
-        another estimator. It is cloned, never modified.
+        another estimator. It is cloned, never modified. With
+        ``missing="drop"`` the rows its full-data fit leaves out for missing
+        values are left out of every resample (with their ``strata``,
+        ``groups`` and fit parameters): the result equals the bootstrap of
+        the complete rows.
     X : {array-like, DataFrame} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     statistic : str, tuple of str or callable, default=("direct_effect_", "mediator_effect_")
@@ -968,6 +1025,12 @@ def bootstrap(
     fit_params = _check_options(
         n_resamples, method, scheme, engine, confidence_level, fit_params, progress
     )
+    if n_resamples < min_resamples(confidence_level):
+        warnings.warn(
+            few_resamples_message(f"n_resamples={n_resamples}", confidence_level),
+            DegenerateBootstrapWarning,
+            stacklevel=2,
+        )
     _check_scheme(estimator, scheme, strata)
     rng = as_generator(random_state)
     stat = _Statistic(statistic)
@@ -989,6 +1052,21 @@ def bootstrap(
         )
     else:
         fitted.fit(X, y, **fit_params)
+    dropped = _dropped_rows(fitted)
+    if dropped.size:
+        # missing="drop": resample the rows the fit used, once left out here
+        kept = np.setdiff1d(np.arange(n), dropped)
+        fit_params = {
+            key: take_rows(value, kept) if _is_row_param(value, n) else value
+            for key, value in fit_params.items()
+        }
+        X, y = take_rows(X, kept), take_rows(y, kept)
+        groups = None if groups is None else groups[kept]
+        if strata is not None and not isinstance(strata, str):
+            strata = strata[kept]
+        n = kept.size
+    _check_complete(groups, "groups")
+    _check_complete(None if isinstance(strata, str) else strata, "strata")
     estimate, se_hat, names = _full_data_statistic(stat, fitted, with_se)
     if isinstance(strata, str):
         strata = _treatment_strata(fitted, X)

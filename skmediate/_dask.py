@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from skmediate._numerics.rows import is_dask
-from skmediate._roles import ROLE_LABEL, ROLES, FittedRoles, fit_roles
+from skmediate._roles import ROLE_LABEL, ROLES, FittedRoles, fit_roles, resolve_roles
 from skmediate._validation import check_groups, check_outcome, is_dataframe
 
 __all__ = ["DaskInputs", "dask_inputs", "dask_role_matrix", "dask_template"]
@@ -142,17 +142,11 @@ def dask_inputs(
     names = (
         [str(c) for c in X.columns] if frame else [f"x{i}" for i in range(X.shape[1])]
     )
-    roles, _, _ = fit_roles(
-        template,
-        treatment,
-        mediator,
-        covariates,
-        controls,
-        "passthrough",
-        exclude=exclude,
+    columns = resolve_roles(
+        template, treatment, mediator, covariates, controls, names, exclude=exclude
     )
-    used = _used_columns(roles)
-    owner = {i: role for role in ROLES for i in roles.columns[role]}
+    used = [i for role in ROLES for i in columns[role]]
+    owner = {i: role for role in ROLES for i in columns[role]}
     dtypes = [template.dtypes.iloc[i] for i in used] if frame else [X.dtype] * len(used)
     for i, dtype in zip(used, dtypes, strict=True):
         if not (
@@ -167,6 +161,7 @@ def dask_inputs(
             raise ValueError(
                 f"column {names[i]!r} ({label}) is not numeric (dtype {dtype}); {hint}"
             )
+    roles, _, _ = fit_roles(template, columns, "passthrough", names)
     others = [
         a for a in (y, sample_weight, groups if cluster else None) if a is not None
     ]

@@ -17,6 +17,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skmediate._dask import dask_inputs, dask_template
@@ -26,18 +27,24 @@ from skmediate._numerics.diagnostics import weak_instrument_message
 from skmediate._numerics.engine import fit_model
 from skmediate._numerics.rows import is_dask
 from skmediate._results import MediationResult
-from skmediate._roles import fit_roles
+from skmediate._roles import ROLES, fit_roles, input_names, resolve_roles
 from skmediate._validation import (
+    MISSING_POLICIES,
     HasMethods,
     Interval,
+    MissingRows,
     StrOptions,
     check_groups,
     check_outcome,
     check_sample_weight,
+    drop_missing,
     fit_context,
     fit_features,
     is_dataframe,
+    is_missing,
+    missing_in_columns,
     series_name,
+    take_rows,
 )
 from skmediate.exceptions import (
     FewClustersWarning,
@@ -74,6 +81,9 @@ class FitInputs:
         Frequency weights (rows with weight 0 contribute nothing).
     groups : ndarray, dask array or None
         Cluster labels, for the cluster-robust ``cov_type`` values.
+    missing : MissingRows
+        The rows left out for missing values (``missing="drop"``); the other
+        attributes hold the rows kept.
     """
 
     design: Design
@@ -82,6 +92,7 @@ class FitInputs:
     y: object
     weights: object
     groups: object
+    missing: MissingRows
 
     @property
     def raw(self):
@@ -135,7 +146,7 @@ def fit_mediation(
         )
     except RankDeficiencyError as exc:
         raise ValueError(_rank_message(inputs.design, exc)) from None
-    _set_fitted(estimator, model)
+    _set_fitted(estimator, model, inputs.missing)
     _warn_few_clusters(model)
     _warn_treatment_coding(model)
     design = model.design
@@ -230,6 +241,13 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
     if not cluster:
         _warn_unused_groups(estimator, groups)
     if is_dask(X):
+        if estimator.missing == "drop":
+            raise ValueError(
+                "missing='drop' needs in-memory data; for dask data drop the "
+                "incomplete rows first (for example X.dropna(subset=[...]) with y, "
+                "sample_weight and groups as columns of the same dask DataFrame), "
+                "or use missing='raise'"
+            )
         inputs = dask_inputs(
             X,
             y,
@@ -249,41 +267,70 @@ def _prepare(estimator, X, y, sample_weight, groups) -> FitInputs:
         design = inputs.roles.design(_outcome_name(y), estimator._instrumented)
         _check_covariates(estimator, design)
         return FitInputs(
-            design, inputs.raw, None, inputs.y, inputs.weights, inputs.groups
+            design,
+            inputs.raw,
+            None,
+            inputs.y,
+            inputs.weights,
+            inputs.groups,
+            MissingRows(),
         )
     if not is_dataframe(X):
         X = check_array(X, dtype="numeric", ensure_all_finite=False)
     names = fit_features(estimator, X)
+    names = input_names(X) if names is None else names
     outcome = _outcome_name(y)
-    outcome_series, groups_series = y, groups
-    y = check_outcome(y, estimator)
-    n = X.shape[0]
-    if y.shape[0] != n:
-        raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must match")
-    weights = check_sample_weight(sample_weight, y)
-    if cluster:
-        if groups is None:
-            raise ValueError(
-                f"cov_type={estimator.cov_type!r} needs the cluster labels: pass "
-                "fit(..., groups=...)"
-            )
-        groups = check_groups(groups, n)
-    else:
-        groups = None
-    roles, values, columns = fit_roles(
+    columns = resolve_roles(
         X,
         estimator.treatment,
         estimator.mediator,
         estimator.covariates,
         estimator.controls,
-        estimator.covariate_transformer,
         names,
-        exclude=_named_inputs(outcome_series, groups_series),
+        exclude=_named_inputs(y, groups),
+    )
+    if not cluster:
+        groups = None
+    elif groups is None:
+        raise ValueError(
+            f"cov_type={estimator.cov_type!r} needs the cluster labels: pass "
+            "fit(..., groups=...)"
+        )
+    missing = MissingRows()
+    if estimator.missing == "drop":
+        X, vectors, missing = drop_missing(
+            X,
+            [i for role in ROLES for i in columns[role]],
+            names,
+            {
+                "y": (outcome, y),
+                "sample_weight": (_input_label(sample_weight), sample_weight),
+                "groups": (_input_label(groups), groups),
+            },
+        )
+        y, sample_weight, groups = (
+            vectors[key] for key in ("y", "sample_weight", "groups")
+        )
+    y = check_outcome(y, estimator)
+    n = X.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"X has {n} rows but y has {y.shape[0]}; they must match")
+    weights = check_sample_weight(sample_weight, y)
+    if groups is not None:
+        groups = check_groups(groups, n)
+    roles, values, positions = fit_roles(
+        X, columns, estimator.covariate_transformer, names
     )
     estimator.roles_ = roles
     design = roles.design(outcome, estimator._instrumented)
     _check_covariates(estimator, design)
-    return FitInputs(design, values, columns, y, weights, groups)
+    return FitInputs(design, values, positions, y, weights, groups, missing)
+
+
+def _input_label(values) -> str | None:
+    """The name of a named pandas Series (None otherwise), for the missing counts."""
+    name = getattr(values, "name", None)
+    return str(name) if isinstance(values, pd.Series) and name is not None else None
 
 
 def _check_covariates(estimator, design: Design) -> None:
@@ -295,7 +342,7 @@ def _check_covariates(estimator, design: Design) -> None:
         )
 
 
-def _set_fitted(estimator, model) -> None:
+def _set_fitted(estimator, model, missing: MissingRows) -> None:
     design = model.design
     params = model.params
     result = MediationResult(
@@ -313,8 +360,13 @@ def _set_fitted(estimator, model) -> None:
         n_clusters=model.n_clusters,
         kappa=model.kappa,
         model=model,
+        n_dropped=int(missing.dropped.size),
+        missing_counts=tuple(missing.counts.items()),
     )
     estimator.result_ = result
+    estimator.n_dropped_ = int(missing.dropped.size)
+    estimator.dropped_rows_ = missing.dropped
+    estimator.missing_counts_ = dict(missing.counts)
     estimator.intercept_ = float(params[0])
     estimator.coef_ = params[1:].copy()
     estimator.term_names_ = np.asarray(design.term_names[1:], dtype=object)
@@ -388,6 +440,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         "cov_type": [StrOptions(set(COV_TYPES))],
         "confidence_level": [Interval(Real, 0, 1, closed="neither")],
         "use_t": ["boolean"],
+        "missing": [StrOptions(set(MISSING_POLICIES))],
     }
 
     _method = ""
@@ -404,6 +457,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         cov_type="HC1",
         confidence_level=0.95,
         use_t=False,
+        missing="raise",
     ):
         self.treatment = treatment
         self.mediator = mediator
@@ -413,6 +467,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         self.cov_type = cov_type
         self.confidence_level = confidence_level
         self.use_t = use_t
+        self.missing = missing
 
     def _kappa_spec(self):
         return 1.0, 0.0
@@ -473,6 +528,47 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     # -- prediction ---------------------------------------------------------
 
+    def predict(self, X):
+        """Structural-equation prediction with the observed mediator.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \\
+                (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,)
+            ``intercept_ + [covariates, controls, treatment, mediator] @ coef_``
+            (a lazy dask array for dask input). A missing value in a role
+            column is an error with ``missing="raise"``; with
+            ``missing="drop"`` its row's prediction is NaN (the other rows are
+            predicted as usual).
+        """
+        check_is_fitted(self)
+        design = self.result_.model.design
+        estimates = self.result_.estimates
+        if is_dask(X):
+            validate_data(self, dask_template(X), reset=False, skip_check_array=True)
+            from skmediate._dask import dask_role_matrix
+
+            raw = dask_role_matrix(X, self.roles_)
+            return design.predict(raw, estimates)
+        if not is_dataframe(X):
+            X = check_array(X, dtype="numeric", ensure_all_finite=False)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        if self.missing == "drop":
+            used = [i for role in ROLES for i in self.roles_.columns[role]]
+            incomplete = missing_in_columns(X, used).any(axis=1)
+            if incomplete.any():
+                prediction = np.full(incomplete.shape[0], np.nan)
+                rows = np.flatnonzero(~incomplete)
+                if rows.size:
+                    raw = self.roles_.transform(take_rows(X, rows))
+                    prediction[rows] = design.predict(raw, estimates)
+                return prediction
+        return design.predict(self.roles_.transform(X), estimates)
+
     def score(self, X, y, sample_weight=None):
         """R² of the structural equation's predictions (:meth:`predict`) on ``X``.
 
@@ -488,6 +584,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         coverage on simulated trials with known effects instead
         (:func:`skmediate.simulate`).
 
+        With ``missing="drop"`` the rows whose prediction is NaN, or whose
+        ``y`` or ``sample_weight`` is missing, are left out.
+
         Parameters
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
@@ -498,35 +597,20 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         -------
         float
         """
-        return super().score(X, y, sample_weight=sample_weight)
-
-    def predict(self, X):
-        """Structural-equation prediction with the observed mediator.
-
-        Parameters
-        ----------
-        X : {array-like, DataFrame, dask array, dask DataFrame} of shape \\
-                (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray or dask array of shape (n_samples,)
-            ``intercept_ + [covariates, controls, treatment, mediator] @ coef_``
-            (a lazy dask array for dask input).
-        """
-        check_is_fitted(self)
-        design = self.result_.model.design
-        if is_dask(X):
-            validate_data(self, dask_template(X), reset=False, skip_check_array=True)
-            from skmediate._dask import dask_role_matrix
-
-            raw = dask_role_matrix(X, self.roles_)
-        else:
-            if not is_dataframe(X):
-                X = check_array(X, dtype="numeric", ensure_all_finite=False)
-            validate_data(self, X, reset=False, skip_check_array=True)
-            raw = self.roles_.transform(X)
-        return design.predict(raw, self.result_.estimates)
+        if self.missing != "drop" or is_dask(X):
+            return super().score(X, y, sample_weight=sample_weight)
+        prediction = self.predict(X)
+        keep = ~np.isnan(prediction) & ~is_missing(np.asarray(y).reshape(-1))
+        if sample_weight is not None:
+            keep &= ~is_missing(np.asarray(sample_weight).reshape(-1))
+        rows = np.flatnonzero(keep)
+        if rows.size == 0:
+            raise ValueError(
+                "every row has a missing value in X, y or sample_weight; there is "
+                "nothing to score"
+            )
+        weights = None if sample_weight is None else take_rows(sample_weight, rows)
+        return r2_score(take_rows(y, rows), prediction[rows], sample_weight=weights)
 
     def summary(self) -> str:
         """Text summary of the fit (see :meth:`MediationResult.summary`)."""
@@ -710,10 +794,14 @@ class IVMediationRegressor(_MediationRegressor):
         drop="first", sparse_output=False), make_column_selector(
         dtype_exclude="number")), remainder="passthrough",
         verbose_feature_names_out=False)``: a selector, unlike a list of names,
-        also works on the controls (``make_column_selector`` reads pandas
-        frames only; for polars input use a function of the frame that returns
-        the names of its string columns). Term names come from its
-        ``get_feature_names_out``.
+        also works on the controls, and it encodes pandas Categorical
+        columns (whatever their categories) like strings
+        (``make_column_selector`` reads pandas frames only; for polars input
+        use a function of the frame that returns the names of its string
+        columns). Term names come from its ``get_feature_names_out``. With
+        ``"passthrough"`` a string or Categorical covariate or control is an
+        error: a Categorical's categories are labels, never used as numbers
+        (convert it with ``astype(float)`` if they are measurements).
     cov_type : {"unadjusted", "classical", "HC0", "HC1", "HC2", "HC3", \
             "cluster", "CR0", "CR2"}, default="HC1"
         Covariance of the estimates (see Notes). The cluster-robust types
@@ -726,6 +814,21 @@ class IVMediationRegressor(_MediationRegressor):
         the classical and HC covariances, ``G - 1`` for ``cluster`` and
         ``CR0``, and the Bell–McCaffrey degrees of freedom of each
         coefficient for ``CR2`` (as ``estimatr`` and ``clubSandwich``).
+    missing : {"raise", "drop"}, default="raise"
+        What :meth:`fit` does with missing values (NaN, None, ``pd.NA``; not
+        infinite values, which are always an error) in the columns it uses:
+        the treatment, mediator, covariate and control columns of ``X``,
+        ``y``, ``sample_weight`` and, for the cluster-robust ``cov_type``
+        values, ``groups``. ``"raise"``: an error naming the column.
+        ``"drop"``: the rows with any of them missing are left out (a
+        complete-case analysis, which assumes the values are missing
+        completely at random or at random given the columns used) and the fit
+        equals the fit on the other rows; :attr:`n_dropped_`,
+        :attr:`dropped_rows_` and :attr:`missing_counts_` (and
+        :meth:`summary`) say what was left out. :meth:`predict` then gives
+        NaN for a row missing a value it needs, and :meth:`score` leaves such
+        rows out. Missing values in columns the fit does not use never
+        matter. Dask input takes ``"raise"`` only.
     kappa : {"2sls", "liml", "fuller"} or float, default="2sls"
         The k-class estimator: two-stage least squares (``κ = 1``), limited
         information maximum likelihood (``κ`` estimated), Fuller's modified
@@ -796,6 +899,15 @@ class IVMediationRegressor(_MediationRegressor):
     roles_ : FittedRoles
         The resolved column roles: the input columns of each role, the names
         of the numeric columns and the fitted covariate transformers.
+    n_dropped_ : int
+        Rows left out for missing values (always 0 with ``missing="raise"``).
+    dropped_rows_ : ndarray of int
+        Their positions in ``X`` (0-based, increasing; empty when none).
+    missing_counts_ : dict of str to int
+        For each input with missing values (a column of ``X``; the outcome,
+        ``sample_weight`` and ``groups``, under their Series name if they
+        have one), the number of rows missing it; a row missing several
+        values counts in each. Empty when nothing was dropped.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string column names.
@@ -946,6 +1058,7 @@ class IVMediationRegressor(_MediationRegressor):
         cov_type="HC1",
         confidence_level=0.95,
         use_t=False,
+        missing="raise",
         kappa="2sls",
         fuller_alpha=1.0,
     ):
@@ -958,6 +1071,7 @@ class IVMediationRegressor(_MediationRegressor):
             cov_type=cov_type,
             confidence_level=confidence_level,
             use_t=use_t,
+            missing=missing,
         )
         self.kappa = kappa
         self.fuller_alpha = fuller_alpha
@@ -1069,6 +1183,9 @@ class NaiveMediationRegressor(_MediationRegressor):
     confidence_level : float, default=0.95
     use_t : bool, default=False
         t and F reference distributions, as for :class:`IVMediationRegressor`.
+    missing : {"raise", "drop"}, default="raise"
+        Missing values in the columns the fit uses: an error, or the rows are
+        left out, as for :class:`IVMediationRegressor`.
 
     Attributes
     ----------
@@ -1095,6 +1212,11 @@ class NaiveMediationRegressor(_MediationRegressor):
         Including ``result_.effects`` (delta method on the stacked
         estimating equations of the three regressions).
     roles_ : FittedRoles
+    n_dropped_ : int
+    dropped_rows_ : ndarray of int
+    missing_counts_ : dict of str to int
+        The rows left out for missing values, as for
+        :class:`IVMediationRegressor`.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
 

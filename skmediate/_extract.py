@@ -11,16 +11,27 @@ EFFECTS = {"direct_effect": "treatment", "mediator_effect": "mediator"}
 
 
 def mediation_result(obj) -> MediationResult:
-    """The ``MediationResult`` of a result, a fitted estimator or a Pipeline ending in one."""
+    """The ``MediationResult`` of a result, a fitted estimator or a Pipeline ending in one.
+
+    A fitted meta-estimator with an ``estimator_`` (a :class:`SensitivityGrid`:
+    its fit at ``τ = 0``) gives that estimator's result.
+    """
     if isinstance(obj, MediationResult):
         return obj
-    steps = getattr(obj, "steps", None)
-    final = steps[-1][1] if steps else obj
+    final = obj
+    while True:
+        steps = getattr(final, "steps", None)
+        if steps:
+            final = steps[-1][1]
+        elif not hasattr(final, "result_") and hasattr(final, "estimator_"):
+            final = final.estimator_
+        else:
+            break
     result = getattr(final, "result_", None)
     if not isinstance(result, MediationResult):
         raise TypeError(
             f"expected a fitted IVMediationRegressor or NaiveMediationRegressor "
-            f"(or a Pipeline ending in one, or its result_); got "
+            f"(or a Pipeline or SensitivityGrid of one, or its result_); got "
             f"{type(obj).__name__}, which has no MediationResult in result_"
         )
     return result

@@ -126,6 +126,11 @@ class MediationResult:
     model : FittedModel
         The data-free fitted model that every other number is computed from
         (the internal interface of the workflows).
+    n_dropped : int
+        Rows left out of the fit for missing values (``missing="drop"``).
+    missing_counts : tuple of (str, int)
+        For each input with missing values (a column of ``X``, the outcome,
+        ``sample_weight``, ``groups``), the number of rows missing it.
     """
 
     method: str
@@ -142,6 +147,8 @@ class MediationResult:
     n_clusters: int | None
     kappa: float
     model: FittedModel
+    n_dropped: int = 0
+    missing_counts: tuple = ()
 
     @property
     def rsquared(self) -> float:

@@ -1,10 +1,10 @@
 """Column roles: which input columns are the treatment, mediators, covariates, controls.
 
-:func:`fit_roles` resolves the role specifications of an estimator against
-the columns of ``X`` (names, positions, slices, boolean masks or callables,
-as a ColumnTransformer takes them), fits the covariate transformer if there
-is one, and returns a :class:`FittedRoles` with the numeric role columns of
-``X`` as one float matrix in the order of
+:func:`resolve_roles` resolves the role specifications of an estimator
+against the columns of ``X`` (names, positions, slices, boolean masks or
+callables, as a ColumnTransformer takes them); :func:`fit_roles` fits the
+covariate transformer if there is one and returns a :class:`FittedRoles` with
+the numeric role columns of ``X`` as one float matrix in the order of
 :class:`~skmediate._numerics.design.Design`: treatment, mediators,
 covariates, controls. With ``covariate_transformer="passthrough"`` the roles
 are applied by column selection, which gives what a ColumnTransformer of
@@ -25,11 +25,19 @@ from skmediate._validation import (
     column_indices,
     column_names,
     column_values,
+    frame_dtypes,
     is_dataframe,
     select_columns,
 )
 
-__all__ = ["ROLES", "ROLE_LABEL", "FittedRoles", "fit_roles", "input_names"]
+__all__ = [
+    "ROLES",
+    "ROLE_LABEL",
+    "FittedRoles",
+    "fit_roles",
+    "input_names",
+    "resolve_roles",
+]
 
 ROLES = ("treatment", "mediator", "covariates", "controls")
 # A DataFrame of at most this many cells is converted whole (see _select).
@@ -139,6 +147,8 @@ class FittedRoles:
         Non-finite values are an error naming the column (a fit checks them in
         its first pass instead).
         """
+        if all(t is None for t in self.transformers.values()):
+            _check_categorical(X, self.columns, input_names(X))
         values, columns, _ = _role_matrix(
             X, self.columns, self.transformers, self.names, fit=False
         )
@@ -159,21 +169,20 @@ class FittedRoles:
         return raw
 
 
-def fit_roles(
-    X, treatment, mediator, covariates, controls, transformer, names=None, exclude=()
-) -> tuple[FittedRoles, np.ndarray, np.ndarray | None]:
-    """Resolve the roles, fit the covariate transformer and return the role matrix.
+def resolve_roles(
+    X, treatment, mediator, covariates, controls, names=None, exclude=()
+) -> dict:
+    """The positions in ``X`` of each role's input columns.
 
     ``covariates=None`` means every column not given another role and not
     named in ``exclude`` (the outcome's and the cluster labels' names when
     they are columns of ``X``); ``names`` are the column names of ``X`` when
     already known.
 
-    Returns the fitted roles and the role matrix as ``(values, columns)``:
-    the role columns (treatment, mediators, covariates, controls) are
-    ``values[:, columns]`` (``columns`` None: all of ``values``). Numeric data
-    without a covariate transformer is not copied: ``values`` is ``X``'s own
-    array.
+    Returns
+    -------
+    dict of str to tuple of int
+        Keyed by :data:`ROLES`.
     """
     names = input_names(X) if names is None else names
     position = {name: i for i, name in enumerate(names)}
@@ -207,17 +216,71 @@ def fit_roles(
                     f"column {names[i]!r} is given two roles: {owner[i]} and {role}"
                 )
             owner[i] = role
-    columns = {role: tuple(selected[role]) for role in ROLES}
+    return {role: tuple(selected[role]) for role in ROLES}
+
+
+def fit_roles(
+    X, columns, transformer, names=None
+) -> tuple[FittedRoles, np.ndarray, np.ndarray | None]:
+    """Fit the covariate transformer on the resolved roles and return the role matrix.
+
+    ``columns`` are the roles' positions in ``X`` (from :func:`resolve_roles`)
+    and ``names`` the column names of ``X`` when already known.
+
+    Returns the fitted roles and the role matrix as ``(values, columns)``:
+    the role columns (treatment, mediators, covariates, controls) are
+    ``values[:, columns]`` (``columns`` None: all of ``values``). Numeric data
+    without a covariate transformer is not copied: ``values`` is ``X``'s own
+    array.
+    """
+    names = input_names(X) if names is None else names
     passthrough = isinstance(transformer, str) and transformer == "passthrough"
     transformers = {
         role: None if passthrough or not columns[role] else clone(transformer)
         for role in ("covariates", "controls")
     }
+    if passthrough:
+        _check_categorical(X, columns, names)
     out_names = {role: tuple(names[i] for i in columns[role]) for role in ROLES}
     values, positions, out_names = _role_matrix(
         X, columns, transformers, out_names, fit=True
     )
     return FittedRoles(columns, out_names, transformers, len(names)), values, positions
+
+
+def _check_categorical(X, columns, names) -> None:
+    """A pandas Categorical covariate or control is refused without an encoder.
+
+    Its categories are labels: used as numbers (its values, or its codes when
+    it is ordered) they would make a linear term of a grouping, which is
+    rarely meant. String columns are refused likewise (by :func:`_as_float`).
+    """
+    if not isinstance(X, pd.DataFrame):
+        return
+    used = [(role, i) for role in ("covariates", "controls") for i in columns[role]]
+    if not used:
+        return
+    dtypes = frame_dtypes(X)
+    for role, i in used:
+        dtype = dtypes[i]
+        if not isinstance(dtype, pd.CategoricalDtype):
+            continue
+        categories = list(dtype.categories)
+        shown = ", ".join(map(repr, categories[:5])) + (
+            ", ..." if len(categories) > 5 else ""
+        )
+        kind = "an ordered" if dtype.ordered else "a"
+        raise ValueError(
+            f"column {names[i]!r} ({ROLE_LABEL[role]}) is {kind} pandas "
+            f"Categorical (categories {shown}): its categories are labels, not "
+            "numbers, so it is not used as a linear term. One-hot encode it with "
+            "covariate_transformer, for example make_column_transformer("
+            "(OneHotEncoder(drop='first', sparse_output=False), "
+            "make_column_selector(dtype_exclude='number')), "
+            "remainder='passthrough', verbose_feature_names_out=False), which "
+            "encodes string and Categorical columns alike; to use its values "
+            f"as numbers, convert it first (X[{str(names[i])!r}].astype(float))"
+        )
 
 
 def _select(X, cols):

@@ -26,7 +26,13 @@ from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import ci_breakdown, refit_inference
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._results import critical_quantile
-from skmediate._validation import HasMethods, StrOptions, fit_context
+from skmediate._validation import (
+    HasMethods,
+    StrOptions,
+    as_float_vector,
+    fit_context,
+    n_rows,
+)
 
 __all__ = ["SensitivityGrid"]
 
@@ -225,6 +231,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             Further metadata, routed to the estimator and the steps of a
             Pipeline that request it; only with metadata routing enabled.
 
+        An estimator with ``missing="drop"`` leaves out the rows missing a
+        value it uses, once, in its fit at ``τ = 0`` (the refits of
+        ``method="refit"`` leave out the same rows): the grid equals the grid
+        on the complete rows.
+
         Returns
         -------
         self : object
@@ -287,6 +298,13 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             estimates, se = estimates[:, :2], se[:, :2]
         else:
             directions = model.design.directions(inputs.raw, model.covariate_mean)
+            if final.n_dropped_:
+                # missing="drop": the refits leave out the same rows again
+                full = np.zeros((n_rows(X), directions.shape[1]))
+                full[np.setdiff1d(np.arange(len(full)), final.dropped_rows_)] = (
+                    directions
+                )
+                directions = full
             (estimates, se), caught = self._refit(X, y, fit_params, directions)
             for category, (count, first) in caught.items():
                 warnings.warn(
@@ -361,7 +379,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         The warnings are ``{category: (number of refits, first message)}``,
         recorded in the workers whatever the joblib backend.
         """
-        y = np.asarray(y, dtype=float).reshape(-1)
+        y = as_float_vector(y)
         p = len(self.covariate_names_)
         outputs = parallel_map(
             _refit_one,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from numbers import Integral
 
 import narwhals.stable.v2 as nw
@@ -25,18 +26,25 @@ from sklearn.utils.validation import (
 )
 
 __all__ = [
+    "MISSING_POLICIES",
     "HasMethods",
     "Interval",
+    "MissingRows",
     "StrOptions",
+    "as_float_vector",
     "check_groups",
     "check_outcome",
     "check_sample_weight",
     "column_indices",
     "column_names",
     "column_values",
+    "drop_missing",
     "fit_features",
     "fit_context",
+    "frame_dtypes",
     "is_dataframe",
+    "is_missing",
+    "missing_in_columns",
     "n_rows",
     "select_columns",
     "series_name",
@@ -150,6 +158,11 @@ def fit_features(estimator, X) -> list | None:
     return None
 
 
+def frame_dtypes(X: pd.DataFrame) -> np.ndarray:
+    """The dtypes of a pandas DataFrame's columns, in order, as an object array."""
+    return X.dtypes.to_numpy()
+
+
 def n_rows(X) -> int:
     return _num_samples(X)
 
@@ -185,6 +198,13 @@ def check_outcome(y, estimator) -> np.ndarray:
     return _check_y(y, y_numeric=True, estimator=estimator).astype(float, copy=False)
 
 
+def as_float_vector(values) -> np.ndarray:
+    """A float vector, missing values (``pd.NA`` of nullable columns too) as NaN."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        return values.to_numpy(dtype=float, na_value=np.nan).reshape(-1)
+    return np.asarray(values, dtype=float).reshape(-1)
+
+
 def check_sample_weight(sample_weight, y) -> np.ndarray | None:
     """Non-negative finite frequency weights of the right length, not all zero."""
     if sample_weight is None:
@@ -215,6 +235,130 @@ def check_groups(groups, n: int) -> np.ndarray:
             "groups contains missing values; every row needs a cluster label"
         )
     return groups
+
+
+# The values of the estimators' ``missing`` parameter.
+MISSING_POLICIES = ("raise", "drop")
+
+
+@dataclass(frozen=True, eq=False)
+class MissingRows:
+    """The rows of a fit's input left out for missing values.
+
+    Attributes
+    ----------
+    dropped : ndarray of int
+        Positions (in the rows given) of the rows left out, in increasing order.
+    counts : dict of str to int
+        For each input with missing values (a column of ``X``, the outcome,
+        ``sample_weight``, ``groups``), the number of rows missing it; a row
+        missing several counts in each.
+    """
+
+    dropped: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
+    counts: dict = field(default_factory=dict)
+
+
+def is_missing(values) -> np.ndarray:
+    """Elementwise: NaN, None, ``pd.NA`` or ``NaT`` (infinite values are not missing)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":
+        return np.zeros(values.shape, dtype=bool)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fc":
+        return np.isnan(values)
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def missing_in_columns(X, columns) -> np.ndarray:
+    """``(n, len(columns))``: which values of the columns ``columns`` of ``X`` are missing."""
+    columns = list(columns)
+    if not columns:
+        return np.zeros((n_rows(X), 0), dtype=bool)
+    if isinstance(X, pd.DataFrame):
+        parts = [is_missing(X.iloc[:, i].to_numpy()) for i in columns]
+    elif is_dataframe(X):
+        parts = [is_missing(np.asarray(X[X.columns[i]])) for i in columns]
+    else:
+        return is_missing(np.asarray(X)[:, columns])
+    return np.column_stack(parts)
+
+
+def _as_vector(values, n: int):
+    """``values`` as a 1-d array when it has one value per row (else None)."""
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.ndim == 2 and 1 in array.shape:
+        array = array.reshape(-1)
+    if array.ndim != 1 or array.shape[0] != n:
+        return None  # the input's own check reports the shape
+    return array
+
+
+def drop_missing(X, columns, names, vectors):
+    """Leave out the rows with a missing value in any input a fit uses.
+
+    Parameters
+    ----------
+    X : array or DataFrame
+        Its rows are the fit's rows.
+    columns : sequence of int
+        Positions of the columns of ``X`` the fit uses.
+    names : sequence of str
+        Names of all columns of ``X``.
+    vectors : dict of str to (str, array-like or None)
+        The other inputs with one value per row (the outcome,
+        ``sample_weight``, ``groups``): key -> ``(name in the counts, values)``;
+        a name of None (or one a column of ``X`` already has) counts under
+        the key. ``None`` values are not used.
+
+    Returns
+    -------
+    X, vectors, MissingRows
+        The rows of ``X`` and of each vector without missing values (the
+        inputs themselves when nothing is missing; never modified), and what
+        was left out.
+
+    Raises
+    ------
+    ValueError
+        When a vector does not have one value per row, or every row has a
+        missing value.
+    """
+    n = n_rows(X)
+    masks = {}
+    if len(columns):
+        by_column = missing_in_columns(X, columns)
+        for j, i in enumerate(columns):
+            masks[str(names[i])] = by_column[:, j]
+    for key, (name, values) in vectors.items():
+        if values is None:
+            continue
+        array = _as_vector(values, n)
+        if array is None:
+            shape = np.shape(values)
+            size = shape[0] if len(shape) == 1 else f"shape {shape}"
+            raise ValueError(f"X has {n} rows but {key} has {size}; they must match")
+        label = key if name is None or str(name) in masks else str(name)
+        masks[label] = is_missing(array)
+    counts = {name: int(mask.sum()) for name, mask in masks.items() if mask.any()}
+    if not counts:
+        return X, {key: values for key, (_, values) in vectors.items()}, MissingRows()
+    incomplete = np.logical_or.reduce(list(masks.values()))
+    kept = np.flatnonzero(~incomplete)
+    if kept.size == 0:
+        listed = ", ".join(f"{name} ({count})" for name, count in counts.items())
+        raise ValueError(
+            f"every one of the {n} rows has a missing value in a column the fit "
+            f"uses (missing values: {listed}), so missing='drop' leaves no data; "
+            "impute the missing values or give the roles columns that are "
+            "observed"
+        )
+    out = {
+        key: None if values is None else take_rows(values, kept)
+        for key, (_, values) in vectors.items()
+    }
+    dropped = np.flatnonzero(incomplete)
+    return take_rows(X, kept), out, MissingRows(dropped, counts)
 
 
 def as_generator(random_state) -> np.random.Generator:

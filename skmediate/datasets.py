@@ -307,6 +307,9 @@ def make_mediation_data(
         Assign subjects to this many clusters of (nearly) equal size at random
         and add a cluster random intercept to ``Y(0,0)``; the labels are the
         column ``cluster`` of ``X``. Treatment stays individually randomized.
+        Take the column out before fitting (``fit(X.drop(columns="cluster"),
+        y, groups=X["cluster"])``; ``simulate(..., groups="cluster")`` does
+        it), or ``covariates=None`` makes the labels a covariate.
     random_state : int, RandomState, numpy Generator or None, default=None
         Seed of the simulation.
     return_truth : bool, default=False

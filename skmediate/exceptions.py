@@ -47,9 +47,12 @@ class RankDeficiencyError(ValueError):
 class DegenerateBootstrapWarning(RuntimeWarning):
     """A bootstrap distribution cannot support the requested interval.
 
-    Raised by :func:`~skmediate.bootstrap` when a statistic is constant across
-    the resamples, when the data admit fewer distinct resamples than were
-    asked for, or when an interval cannot be computed (a BCa interval whose
+    Raised by :func:`~skmediate.bootstrap` when too few resamples are asked
+    for the confidence level (fewer than ``2 / (1 - confidence_level) + 1``,
+    41 for 95%: the interval's ends would lie among the most extreme
+    resamples), when a statistic is constant across the resamples, when the
+    data admit fewer distinct resamples than were asked for, or when an
+    interval cannot be computed (a BCa interval whose
     bias correction or acceleration is not finite, a studentized interval
     with resamples of zero standard error). The affected interval endpoints
     are NaN, never silent infinities.

@@ -12,11 +12,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import has_fit_parameter
 
+from skmediate._estimators import _MediationRegressor
 from skmediate._extract import EFFECTS, effect_estimate, mediation_result
+from skmediate._numerics.covariance import cov_type
 from skmediate._parallel import parallel_map, record_warnings
-from skmediate._validation import as_random_state
-from skmediate.exceptions import WeakInstrumentWarning
+from skmediate._sensitivity import SensitivityGrid
+from skmediate._validation import as_random_state, is_dataframe
+from skmediate.exceptions import UnusedGroupsWarning, WeakInstrumentWarning
 
 __all__ = ["SimulationResult", "simulate", "summarize"]
 
@@ -188,7 +193,123 @@ def _truth_dict(truth) -> dict:
     )
 
 
-def _replicate(replication, seed, estimators, data_generator, statistics):
+# -- fit parameters from the design --------------------------------------------
+
+
+def _receiver(estimator):
+    """``(object whose fit gets the parameters, prefix routing them through Pipelines)``."""
+    prefix = ""
+    while isinstance(estimator, Pipeline):
+        name, estimator = estimator.steps[-1]
+        prefix += f"{name}__"
+    return estimator, prefix
+
+
+def _fitting(estimator):
+    """The estimator that fits the data (inside Pipelines and a SensitivityGrid)."""
+    while True:
+        estimator, _ = _receiver(estimator)
+        if not isinstance(estimator, SensitivityGrid):
+            return estimator
+        estimator = estimator.estimator
+
+
+def _uses_groups(estimator) -> bool:
+    """Whether the fit uses cluster labels: a cluster-robust ``cov_type``, or a ``groups`` parameter."""
+    final = _fitting(estimator)
+    if isinstance(final, _MediationRegressor):
+        return cov_type(final.cov_type).clustered
+    receiver, _ = _receiver(estimator)
+    return has_fit_parameter(receiver, "groups")
+
+
+def _takes_weights(estimator) -> bool:
+    receiver, _ = _receiver(estimator)
+    if isinstance(receiver, SensitivityGrid):
+        receiver = _fitting(receiver)
+    return has_fit_parameter(receiver, "sample_weight")
+
+
+def _check_design(estimators, groups, sample_weight) -> dict:
+    """Which fit parameters each estimator gets: name -> (uses groups, gets weights)."""
+    for label, column in (("groups", groups), ("sample_weight", sample_weight)):
+        if column is not None and not isinstance(column, str):
+            raise TypeError(
+                f"{label} must be the name of a column of the generated X (for "
+                f"example groups='cluster' with make_mediation_data(n_clusters=...)); "
+                f"got {type(column).__name__}"
+            )
+    if groups is not None and groups == sample_weight:
+        raise ValueError(f"groups and sample_weight name the same column {groups!r}")
+    routes = {}
+    for name, estimator in estimators.items():
+        uses = _uses_groups(estimator)
+        final = _fitting(estimator)
+        if uses and groups is None and isinstance(final, _MediationRegressor):
+            raise ValueError(
+                f"estimator {name!r} has cov_type={final.cov_type!r}, which needs the "
+                "cluster labels: give simulate(..., groups=<the column of X that "
+                "holds them>), for example groups='cluster' for "
+                "make_mediation_data(n_clusters=...)"
+            )
+        if sample_weight is not None and not _takes_weights(estimator):
+            raise TypeError(
+                f"estimator {name!r} ({type(final).__name__}) does not take "
+                f"sample_weight, but simulate(sample_weight={sample_weight!r}) weights "
+                "the rows; leave it out of this study or give it no weights"
+            )
+        routes[name] = (uses and groups is not None, sample_weight is not None)
+    if groups is not None and not any(uses for uses, _ in routes.values()):
+        warnings.warn(
+            f"groups={groups!r} is used by none of the estimators: cluster labels "
+            "enter only the cluster-robust covariances (cov_type='cluster', 'CR0', "
+            "'CR2'). The column is still left out of X.",
+            UnusedGroupsWarning,
+            stacklevel=3,
+        )
+    return routes
+
+
+def _split_design(X, groups, sample_weight):
+    """``(X without the design columns, groups, weights)`` of one generated data set."""
+    named = [c for c in (groups, sample_weight) if c is not None]
+    if not named:
+        return X, None, None
+    columns = [str(c) for c in X.columns] if is_dataframe(X) else None
+    missing = [c for c in named if columns is None or c not in columns]
+    if missing:
+        where = (
+            f"its columns are {columns}"
+            if columns is not None
+            else "it has no column names (return a DataFrame)"
+        )
+        raise ValueError(
+            f"{missing[0]!r} (given as groups or sample_weight) is not a column of the "
+            f"X that data_generator returned; {where}"
+        )
+    labels = {c: X.columns[columns.index(c)] for c in named}
+    rest = X.drop(columns=list(labels.values()))
+
+    def column(name):
+        return None if name is None else X[labels[name]].to_numpy()
+
+    return rest, column(groups), column(sample_weight)
+
+
+def _fit_params(estimator, route, groups, weights) -> dict:
+    uses_groups, gets_weights = route
+    _, prefix = _receiver(estimator)
+    params = {}
+    if uses_groups:
+        params[f"{prefix}groups"] = groups
+    if gets_weights:
+        params[f"{prefix}sample_weight"] = weights
+    return params
+
+
+def _replicate(
+    replication, seed, estimators, data_generator, statistics, design, routes
+):
     """One replication: draw the data, fit every estimator, read the statistics."""
     generated = data_generator(random_state=int(seed))
     if not (isinstance(generated, tuple) and len(generated) == 3):
@@ -199,11 +320,13 @@ def _replicate(replication, seed, estimators, data_generator, statistics):
         )
     X, y, truth = generated
     truth = _truth_dict(truth)
+    X, groups, weights = _split_design(X, *design)
     rows, errors, other_warnings = [], [], []
     for name, estimator in estimators.items():
+        params = _fit_params(estimator, routes[name], groups, weights)
         with record_warnings() as caught:
             try:
-                fitted = clone(estimator).fit(X, y)
+                fitted = clone(estimator).fit(X, y, **params)
                 failed = False
             except Exception as exc:  # a failed fit is recorded, never dropped
                 errors.append((name, f"{type(exc).__name__}: {exc}"))
@@ -242,6 +365,8 @@ def simulate(
     *,
     n_replications,
     statistics=None,
+    groups=None,
+    sample_weight=None,
     n_jobs=None,
     random_state=None,
     progress=False,
@@ -257,6 +382,11 @@ def simulate(
     estimators : dict of str to estimator
         Name -> unfitted estimator (cloned for every fit), e.g.
         ``{"naive": NaiveMediationRegressor(...), "iv": IVMediationRegressor(...)}``.
+        A :class:`~skmediate.SensitivityGrid` is fitted like any estimator:
+        the built-in statistics are its estimator's at ``τ = 0``, and a
+        callable statistic gets the fitted grid (for example its
+        ``sensitivity_interval_``, whose coverage a study of violations of
+        IV-A2 can measure).
     data_generator : callable
         Called as ``data_generator(random_state=seed)`` with an integer seed;
         returns ``(X, y, truth)``, where ``truth`` maps statistic names to true
@@ -273,6 +403,19 @@ def simulate(
         fitted estimator and returning ``(estimate, std_error, ci_low,
         ci_high)`` (NaN for what it does not provide), or to None for a
         built-in name. A statistic is compared with the truth of the same name.
+    groups : str, default=None
+        The column of the generated ``X`` that holds cluster labels, for
+        example ``"cluster"`` for ``make_mediation_data(n_clusters=...)``. It
+        is taken out of ``X`` (so that ``covariates=None`` does not make it a
+        covariate) and passed as ``fit(..., groups=...)`` to the estimators
+        that use it: those with a cluster-robust ``cov_type`` (also inside a
+        Pipeline or a SensitivityGrid), and other estimators whose ``fit``
+        takes ``groups``. An estimator with a cluster-robust ``cov_type``
+        needs it.
+    sample_weight : str, default=None
+        The column of the generated ``X`` that holds frequency weights: taken
+        out of ``X`` and passed to every fit as ``sample_weight`` (every
+        estimator must take it).
     n_jobs : int, default=None
         Number of joblib workers for the replications (``None`` means 1 unless
         in a ``joblib.parallel_config`` context, ``-1`` all cores). Any joblib
@@ -352,13 +495,15 @@ def simulate(
             f"n_replications must be a positive integer; got {n_replications!r}"
         )
     statistics = _check_statistics(statistics)
+    routes = _check_design(estimators, groups, sample_weight)
     seeds = as_random_state(random_state).randint(
         np.iinfo(np.int32).max, size=n_replications
     )
+    design = (groups, sample_weight)
     outputs = parallel_map(
         _replicate,
         (
-            (k, seed, estimators, data_generator, statistics)
+            (k, seed, estimators, data_generator, statistics, design, routes)
             for k, seed in enumerate(seeds)
         ),
         n_jobs,

@@ -8,6 +8,7 @@ only by summation order).
 
 import re
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,13 @@ from skmediate import (
     bootstrap,
 )
 from skmediate._resampling import draw, make_units, pairs_rows
+
+# Engine comparisons and plumbing tests draw few resamples on purpose; the
+# warning that few resamples give unreliable intervals is tested on its own.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:n_resamples=\d+ is too few resamples"
+    ":skmediate.exceptions.DegenerateBootstrapWarning"
+)
 
 RTOL = 1e-8
 ESTIMATORS = [IVMediationRegressor, NaiveMediationRegressor]
@@ -749,6 +757,48 @@ def test_constant_statistic_warns(trial):
             random_state=0,
         )
     assert np.isnan(res.confidence_interval.low).all()
+
+
+@pytest.mark.parametrize("level, needed", [(0.95, 41), (0.9, 21), (0.99, 201)])
+def test_too_few_resamples_for_the_level_warn(trial, level, needed):
+    """Fewer than 2 / (1 - level) + 1 resamples: the ends are the extreme resamples."""
+    X, y, _, _ = trial
+    assert skmediate._bootstrap.min_resamples(level) == needed
+    options = dict(statistic=lambda e: e.coef_[0], confidence_level=level)
+    with pytest.warns(
+        DegenerateBootstrapWarning,
+        match=rf"n_resamples={needed - 1} is too few resamples for a "
+        rf"{100 * level:g}% bootstrap interval.*at least {needed} are needed for a "
+        rf"{100 * level:g}% interval, and 999 or more \(1999 for BCa\)",
+    ):
+        bootstrap(LinearRegression(), X, y, n_resamples=needed - 1, **options)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        bootstrap(LinearRegression(), X, y, n_resamples=needed, **options)
+    assert not [w for w in record if "too few resamples" in str(w.message)]
+
+
+def test_two_resamples_give_an_interval_that_can_miss_the_estimate(trial):
+    """Why the rule exists (the command line's --bootstrap 2)."""
+    X, y, _, _ = trial
+    with pytest.warns(DegenerateBootstrapWarning, match="too few resamples"):
+        results = [
+            bootstrap(
+                LinearRegression(),
+                X,
+                y,
+                statistic=lambda e: e.coef_[0],
+                n_resamples=2,
+                random_state=seed,
+            )
+            for seed in range(10)
+        ]
+    assert any(
+        not r.confidence_interval.low[0]
+        <= r.estimate[0]
+        <= r.confidence_interval.high[0]
+        for r in results
+    )
 
 
 def test_too_few_distinct_resamples_warns():

@@ -920,6 +920,10 @@ def test_dropna(workdir, capsys):
     doc = json.loads(out)
     assert doc["data"]["n_rows_read"] == 500 and doc["data"]["n_rows_dropped"] == 4
     assert doc["data"]["n"] == 496
+    assert doc["data"]["missing_by_column"] == [
+        {"column": "m", "n_missing": 3},
+        {"column": "x1", "n_missing": 2},
+    ]
     complete = df.dropna(subset=["m", "x1"])
     complete.to_csv(workdir / "complete.csv", index=False)
     ref = _reference(workdir / "complete.csv")
@@ -928,11 +932,54 @@ def test_dropna(workdir, capsys):
         ref.iv.mediator_effect_,
         rtol=RTOL,
     )
+    # the arms are those of the rows used
+    arms = complete.groupby("r")["m"].agg(["size", "mean"])
+    assert [a["n"] for a in doc["data"]["arms"]] == arms["size"].tolist()
+    assert_allclose([a["mediator_mean"] for a in doc["data"]["arms"]], arms["mean"])
     code, out, _ = _run(capsys, "analyze", str(path), *ROLES, "--dropna")
     assert (
-        "(500 rows read; 4 rows with missing values dropped listwise)"
-        in out.replace("\n", " ")
+        "(500 rows read; 4 rows with missing values dropped listwise; missing "
+        "values per column: m 3, x1 2)" in " ".join(out.split())
     )
+    code, out, _ = _run(
+        capsys, "analyze", str(path), *ROLES, "--dropna", "--format", "html"
+    )
+    assert "4 rows with missing values dropped listwise" in " ".join(out.split())
+
+
+def test_dropna_equals_the_analysis_of_the_complete_rows(workdir, capsys):
+    """Every section, the sensitivity grid and the cluster bootstrap included."""
+    df = pd.read_csv(workdir / "trial.csv")
+    df.loc[[3, 10], "y"] = np.nan
+    df.loc[[20], "site"] = np.nan  # a categorical covariate
+    df.loc[[30], "practice"] = np.nan  # a cluster label
+    df.to_csv(workdir / "missing_all.csv", index=False)
+    df.dropna(subset=["y", "site", "practice"]).to_csv(
+        workdir / "complete_all.csv", index=False
+    )
+    args = [*ROLES, "--clusters", "practice", *SENSITIVITY, "--bootstrap", "60"]
+    args += ["--seed", "1", "--format", "json"]
+    code, out, err = _run(
+        capsys, "analyze", str(workdir / "missing_all.csv"), *args, "--dropna"
+    )
+    assert code == 0, err
+    got = json.loads(out)
+    code, out, err = _run(capsys, "analyze", str(workdir / "complete_all.csv"), *args)
+    assert code == 0, err
+    expected = json.loads(out)
+    assert got["data"].pop("n_rows_read") == 500
+    assert expected["data"].pop("n_rows_read") == 496
+    assert got["data"].pop("n_rows_dropped") == 4
+    assert got["data"].pop("missing_by_column") == [
+        {"column": "site", "n_missing": 1},
+        {"column": "y", "n_missing": 2},
+        {"column": "practice", "n_missing": 1},
+    ]
+    expected["data"].pop("n_rows_dropped")
+    expected["data"].pop("missing_by_column")
+    for doc in (got, expected):
+        doc["settings"].pop("source")
+    assert got == expected
 
 
 def test_parquet_equals_csv(workdir, capsys):
@@ -1210,3 +1257,121 @@ def test_breakdown_says_when_the_interval_covers_zero_at_tau_zero(tmp_path, caps
     )
     assert code == 0
     assert "covers 0 at tau = 0" in out
+
+
+# ---------------------------------------------------------------------------
+# Reading real files: separators, decimal commas, categorical levels, resamples
+
+
+def _without_source(doc):
+    doc["settings"].pop("source")
+    return doc
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_separator_is_detected(workdir, tmp_path, capsys, sep):
+    df = pd.read_csv(workdir / "trial.csv")
+    path = tmp_path / "trial.txt"
+    df.to_csv(path, index=False, sep=sep)
+    got = _json(capsys, "analyze", str(path), *ROLES)
+    expected = _json(capsys, "analyze", str(workdir / "trial.csv"), *ROLES)
+    assert _without_source(got) == _without_source(expected)
+
+
+def test_separator_and_decimal_comma_given(workdir, tmp_path, capsys):
+    df = pd.read_csv(workdir / "trial.csv")
+    path = tmp_path / "european.csv"
+    df.to_csv(path, index=False, sep=";", decimal=",")
+    err = _error(capsys, "analyze", str(path), *ROLES)
+    assert re.search(
+        r"column '\w+' is not numeric \(for example '-?\d*,\d+'\); its numbers "
+        r"seem to have a decimal comma: give --decimal ,",
+        err,
+    )
+    got = _json(capsys, "analyze", str(path), *ROLES, "--sep", ";", "--decimal", ",")
+    expected = _json(capsys, "analyze", str(workdir / "trial.csv"), *ROLES)
+    for doc in (got, expected):
+        _without_source(doc)
+    assert got["estimates"] == expected["estimates"]
+    # a tab is given by name
+    df.to_csv(path, index=False, sep="\t")
+    assert _json(capsys, "analyze", str(path), *ROLES, "--sep", "tab")["data"]["n"]
+
+
+def test_wrong_separator_says_so(workdir, tmp_path, capsys):
+    df = pd.read_csv(workdir / "trial.csv")
+    path = tmp_path / "semicolons.csv"
+    df.to_csv(path, index=False, sep=";")
+    err = _error(capsys, "analyze", str(path), *ROLES, "--sep", ",")
+    assert err == (
+        "skmediate: error: unknown column 'y' (--outcome); available columns: "
+        "r;m;x1;x2;z1;site;y;practice. The header was read as a single column: "
+        "the file's separator is probably ';', not the one used; give --sep ';'\n"
+    )
+    df.to_csv(path, index=False, sep="\t")
+    err = _error(capsys, "analyze", str(path), *ROLES, "--sep", ";")
+    assert err.endswith("probably tab, not the one used; give --sep tab\n")
+
+
+def test_bad_separator_options(workdir, capsys, tmp_path):
+    csv = str(workdir / "trial.csv")
+    err = _error(capsys, "analyze", csv, *ROLES, "--sep", "ab")
+    assert "--sep: 'ab' is not a one-character separator" in err
+    err = _error(capsys, "analyze", csv, *ROLES, "--sep", ",", "--decimal", ",")
+    assert "the separator and the decimal mark are both ','" in err
+    pytest.importorskip("pyarrow")
+    pd.read_csv(csv).to_parquet(tmp_path / "trial.parquet")
+    err = _error(
+        capsys, "analyze", str(tmp_path / "trial.parquet"), *ROLES, "--sep", ";"
+    )
+    assert "--sep and --decimal apply to CSV files" in err
+
+
+def test_categorical_continuous_column_is_refused(workdir, capsys):
+    csv = str(workdir / "trial.csv")
+    err = _error(capsys, "analyze", csv, *ROLES, "--categorical", "site", "x1")
+    assert err == (
+        "skmediate: error: --categorical column 'x1' has 500 levels in 500 rows: "
+        "one-hot encoding makes 499 columns, each a covariate and an instrument, "
+        "so the model would have about as many parameters as there are rows. It "
+        "looks like a continuous or an identifier column: leave it out of "
+        "--categorical to use it as a number, or group its levels\n"
+    )
+
+
+def test_categorical_with_many_small_levels_gets_a_note(workdir, tmp_path, capsys):
+    df = pd.read_csv(workdir / "trial.csv")
+    df["clinic"] = np.arange(len(df)) % 60  # 60 levels, 8.3 rows each
+    df.to_csv(tmp_path / "clinics.csv", index=False)
+    args = ["analyze", str(tmp_path / "clinics.csv"), *ROLES[:9]]
+    args += ["--controls", "z1", "clinic", "--categorical", "clinic"]
+    doc = _json(capsys, *args)
+    assert doc["warnings"][0] == (
+        "The --categorical column 'clinic' has 60 levels in 500 rows (8.3 rows "
+        "per level on average): each level but one adds a control. With many "
+        "small levels the estimates are imprecise and, for covariates, the many "
+        "instruments bias two-stage least squares toward the standard "
+        "regression; consider grouping rare levels."
+    )
+    assert len(doc["settings"]["control_terms"]) == 1 + 59
+
+
+@pytest.mark.parametrize(
+    "level, too_few, needed", [("0.95", "40", 41), ("0.99", "200", 201)]
+)
+def test_too_few_bootstrap_resamples(workdir, capsys, level, too_few, needed):
+    csv = str(workdir / "trial.csv")
+    args = [*NUMERIC_ROLES, "--confidence-level", level]
+    pct = f"{100 * float(level):g}%"
+    err = _error(capsys, "analyze", csv, *args, "--bootstrap", too_few)
+    assert err == (
+        f"skmediate: error: --bootstrap {too_few} is too few resamples for a {pct} "
+        "bootstrap interval: its ends would lie among the most extreme resamples "
+        "(the interval need not even contain the estimate); at least "
+        f"{needed} are needed for a {pct} interval, and 999 or more (1999 for "
+        "BCa) give ends that do not depend on the draw\n"
+    )
+    err = _error(capsys, "analyze", csv, *args, "--bootstrap", "2")
+    assert "--bootstrap 2 is too few resamples" in err
+    doc = _json(capsys, "analyze", csv, *args, "--bootstrap", str(needed))
+    assert doc["bootstrap"]["n_resamples"] == needed

@@ -41,6 +41,13 @@ from skmediate.simulation import simulate  # noqa: E402
 
 from .conftest import simulate_trial  # noqa: E402
 
+# Engine comparisons and plumbing tests draw few resamples on purpose; the
+# warning that few resamples give unreliable intervals is tested on its own.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:n_resamples=\d+ is too few resamples"
+    ":skmediate.exceptions.DegenerateBootstrapWarning"
+)
+
 ROLES = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
 
 

@@ -380,3 +380,11 @@ def test_reduce_rows_checks_lengths():
 
     with pytest.raises(ValueError, match="different lengths"):
         reduce_rows(lambda a, b: a.sum() + b.sum(), [np.ones(10), np.ones(9)])
+
+
+def test_missing_drop_needs_in_memory_data():
+    X, y, _ = simulate_trial(300, seed=2)
+    lazy = dd.from_pandas(X, npartitions=3)
+    est = IVMediationRegressor(treatment="r", mediator="m", missing="drop")
+    with pytest.raises(ValueError, match="missing='drop' needs in-memory data"):
+        est.fit(lazy, dd.from_pandas(y, npartitions=3))

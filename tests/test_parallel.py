@@ -13,6 +13,13 @@ from skmediate._parallel import parallel_map, record_warnings
 
 from .conftest import simulate_trial
 
+# Engine comparisons and plumbing tests draw few resamples on purpose; the
+# warning that few resamples give unreliable intervals is tested on its own.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:n_resamples=\d+ is too few resamples"
+    ":skmediate.exceptions.DegenerateBootstrapWarning"
+)
+
 
 def _after(delay, value):
     time.sleep(delay)

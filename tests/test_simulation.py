@@ -8,14 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import check_random_state
 
-from skmediate import IVMediationRegressor, NaiveMediationRegressor
+from skmediate import (
+    IVMediationRegressor,
+    NaiveMediationRegressor,
+    SensitivityGrid,
+    UnusedGroupsWarning,
+)
 from skmediate.datasets import make_mediation_data
 from skmediate.simulation import SimulationResult, simulate, summarize
 
@@ -355,3 +360,167 @@ def test_coverage_iv_nominal_naive_not():
     for statistic in ("direct_effect", "mediator_effect"):
         assert low / n_rep <= coverage[("iv", statistic)] <= high / n_rep
     assert coverage[("naive", "mediator_effect")] < low / n_rep
+
+
+# -- designs with clusters and weights --------------------------------------------
+
+
+def _clustered(random_state, n_clusters=40):
+    return make_mediation_data(
+        400, n_clusters=n_clusters, random_state=random_state, return_truth=True
+    )
+
+
+def test_clustered_design_gives_the_clusters_to_the_cluster_robust_fits():
+    estimators = {
+        "hc1": IVMediationRegressor(treatment="r", mediator="m"),  # covariates=None
+        "cluster": IVMediationRegressor(
+            treatment="r", mediator="m", cov_type="cluster"
+        ),
+        "cr2": make_pipeline(
+            FunctionTransformer(feature_names_out="one-to-one").set_output(
+                transform="pandas"
+            ),
+            NaiveMediationRegressor(treatment="r", mediator="m", cov_type="CR2"),
+        ),
+    }
+    table = simulate(
+        estimators, _clustered, n_replications=3, groups="cluster", random_state=5
+    ).replications
+    assert not table["failed"].any()
+    X, y, _ = _clustered(int(table["seed"].iloc[0]))
+    labels = X["cluster"].to_numpy()
+    design = X.drop(columns="cluster")
+    first = table[table["replication"] == 0].set_index(["estimator", "statistic"])
+    hc1 = IVMediationRegressor(treatment="r", mediator="m").fit(design, y).result_
+    clustered = IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster")
+    clustered = clustered.fit(design, y, groups=labels).result_
+    naive = NaiveMediationRegressor(treatment="r", mediator="m", cov_type="CR2")
+    naive = naive.fit(design, y, groups=labels).result_
+    for statistic, term in (("direct_effect", "r"), ("mediator_effect", "m")):
+        assert first.loc[("hc1", statistic), "std_error"] == hc1.std_errors[term]
+        assert (
+            first.loc[("cluster", statistic), "std_error"]
+            == (clustered.std_errors[term])
+        )
+        assert first.loc[("cr2", statistic), "std_error"] == naive.std_errors[term]
+        # the same estimates, but standard errors that use the 40 clusters
+        assert first.loc[("cluster", statistic), "estimate"] == hc1.params[term]
+        assert (
+            first.loc[("cluster", statistic), "std_error"]
+            != (first.loc[("hc1", statistic), "std_error"])
+        )
+    # the labels are not a covariate (covariates=None): the two instruments of x1, x2
+    assert hc1.instruments == ("r:x1", "r:x2")
+    assert clustered.n_clusters == 40
+
+
+def test_weights_column_goes_to_every_fit():
+    def weighted(random_state):
+        X, y, truth = make_mediation_data(
+            300, random_state=random_state, return_truth=True
+        )
+        rng = np.random.default_rng(random_state)
+        return X.assign(w=rng.integers(1, 4, len(y)).astype(float)), y, truth
+
+    table = simulate(
+        {"iv": IVMediationRegressor(treatment="r", mediator="m")},
+        weighted,
+        n_replications=2,
+        sample_weight="w",
+        random_state=1,
+    ).replications
+    X, y, _ = weighted(int(table["seed"].iloc[0]))
+    ref = IVMediationRegressor(treatment="r", mediator="m").fit(
+        X.drop(columns="w"), y, sample_weight=X["w"]
+    )
+    assert table["estimate"].iloc[0] == ref.direct_effect_
+    assert table["estimate"].iloc[1] == ref.mediator_effect_
+
+
+def test_sensitivity_grid_as_an_estimator():
+    tau = {"x1": [0.0, 0.5], "x2": [0.0, 0.5]}
+
+    def interval(grid):
+        row = grid.sensitivity_interval_.loc["direct_effect"]
+        return np.nan, np.nan, row["ci_low"], row["ci_high"]
+
+    grid = SensitivityGrid(
+        IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster"),
+        tau_direct=tau,
+    )
+    table = simulate(
+        {"grid": grid},
+        _clustered,
+        n_replications=2,
+        groups="cluster",
+        statistics={"direct_effect": None, "direct_sensitivity": interval},
+        random_state=2,
+    ).replications.set_index(["replication", "statistic"])
+    X, y, _ = _clustered(int(table.loc[(0, "direct_effect"), "seed"]))
+    labels = X.pop("cluster").to_numpy()
+    ref = clone(grid).fit(X, y, groups=labels)
+    assert (
+        table.loc[(0, "direct_effect"), "std_error"]
+        == (ref.estimator_.result_.std_errors["r"])
+    )
+    expected = ref.sensitivity_interval_.loc["direct_effect"]
+    assert table.loc[(0, "direct_sensitivity"), "ci_low"] == expected["ci_low"]
+    assert table.loc[(0, "direct_sensitivity"), "ci_high"] == expected["ci_high"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(groups=None),
+            ValueError,
+            r"estimator 'iv' has cov_type='cluster', which needs the cluster labels: "
+            r"give simulate\(..., groups=<the column of X that holds them>\), for "
+            r"example groups='cluster' for make_mediation_data\(n_clusters=...\)",
+        ),
+        (dict(groups=["cluster"]), TypeError, "groups must be the name of a column"),
+        (
+            dict(groups="site"),
+            ValueError,
+            r"'site' \(given as groups or sample_weight\) is not a column of the X "
+            r"that data_generator returned; its columns are \['r', 'm', 'x1', 'x2', "
+            r"'cluster'\]",
+        ),
+        (
+            dict(
+                groups="cluster",
+                sample_weight="x1",
+                estimators={"mean": MeanEstimator()},
+            ),
+            TypeError,
+            "estimator 'mean' \\(MeanEstimator\\) does not take sample_weight",
+        ),
+    ],
+)
+def test_bad_design(kwargs, error, message):
+    args = dict(
+        estimators={
+            "iv": IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster")
+        },
+        data_generator=_clustered,
+        n_replications=2,
+        groups="cluster",
+        statistics=None,
+    )
+    args.update(kwargs)
+    if "estimators" in kwargs:
+        args["statistics"] = {"mean": mean_statistic}
+    with pytest.raises(error, match=message):
+        simulate(**args)
+
+
+def test_groups_no_estimator_uses_warn():
+    with pytest.warns(UnusedGroupsWarning, match="groups='cluster' is used by none"):
+        table = simulate(
+            {"iv": IVMediationRegressor(treatment="r", mediator="m")},
+            _clustered,
+            n_replications=1,
+            groups="cluster",
+        ).replications
+    assert not table["failed"].any()

@@ -9,14 +9,17 @@ standard error and exit code 2.
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import os
+import re
 import sys
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
+from skmediate._bootstrap import few_resamples_message, min_resamples
 from skmediate._numerics.covariance import COV_TYPES
 from skmediate._report.render import FORMATS, render
 from skmediate._report.report import Analysis, build_report
@@ -28,6 +31,13 @@ EXIT_USAGE = 2
 # The grid of the paper's Table 2: each component of tau_R and tau_M at 0 and 1.
 DEMO_TAU = {"past_use": [0.0, 1.0], "baseline_use": [0.0, 1.0]}
 DEMO_RESAMPLES = 1999
+# Separators told apart in a CSV file's first lines, and how to name them.
+SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+SNIFF_BYTES = 64 * 1024
+# A --categorical column with fewer rows than this per level on average is
+# reported (each level but one adds a covariate and an instrument); with
+# fewer than two it looks continuous and is refused.
+ROWS_PER_LEVEL = 10
 
 
 class CLIError(Exception):
@@ -48,6 +58,15 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
+def _separator(text: str) -> str:
+    value = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
+    if len(value) != 1 or value in '"\n\r' or value.isalnum():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a one-character separator (e.g. ';', '|' or tab)"
+        )
     return value
 
 
@@ -131,12 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="COL",
-        help="covariates or controls to one-hot encode (first level dropped)",
+        help="covariates or controls to one-hot encode (first level dropped); "
+        "a column with more levels than half its rows is refused",
     )
     roles.add_argument(
         "--clusters",
         metavar="COL",
         help="cluster labels (--cov-type cluster unless CR0 or CR2 is given)",
+    )
+    reading = analyze.add_argument_group("reading a CSV file")
+    reading.add_argument(
+        "--sep",
+        type=_separator,
+        metavar="SEP",
+        help="field separator, e.g. ';' or tab (default: detected from the "
+        "first lines among , ; tab |)",
+    )
+    reading.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=".",
+        metavar="MARK",
+        help="decimal mark of the numbers: . (default) or ,",
     )
     options = analyze.add_argument_group("inference")
     options.add_argument(
@@ -179,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--bootstrap",
         type=_positive_int,
         metavar="N",
-        help="percentile bootstrap intervals from N resamples",
+        help="percentile bootstrap intervals from N resamples (at least "
+        "2 / (1 - LEVEL) + 1, 41 for 95%%; 999 or more recommended)",
     )
     options.add_argument(
         "--seed", type=int, metavar="S", help="random seed of the bootstrap"
@@ -187,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_argument(
         "--dropna",
         action="store_true",
-        help="drop rows with missing values in the columns used (listwise)",
+        help="leave out the rows with a missing value in a column used "
+        "(listwise; the report says how many, and which columns); without it "
+        "missing values are an error",
     )
     _output_options(analyze)
     analyze.set_defaults(func=_analyze)
@@ -254,8 +292,16 @@ def main(argv=None) -> int:
 
 def _analyze(args) -> int:
     tau_direct, tau_mediator = _sensitivity_options(args)
-    frame = read_table(args.file)
-    X, y, groups, n_dropped, categorical = prepare_data(frame, args)
+    if args.bootstrap is not None and args.bootstrap < min_resamples(
+        args.confidence_level
+    ):
+        raise CLIError(
+            few_resamples_message(
+                f"--bootstrap {args.bootstrap}", args.confidence_level
+            )
+        )
+    frame = read_table(args.file, sep=args.sep, decimal=args.decimal)
+    X, y, groups, categorical, notes = prepare_data(frame, args)
     analysis = Analysis(
         outcome=args.outcome,
         treatment=args.treatment,
@@ -271,11 +317,10 @@ def _analyze(args) -> int:
         tau_mediator=tau_mediator,
         n_resamples=args.bootstrap,
         random_state=args.seed,
+        missing="drop" if args.dropna else "raise",
         source=Path(args.file).name,
     )
-    return _report(
-        analysis, X, y, groups, args, n_rows_read=len(frame), n_rows_dropped=n_dropped
-    )
+    return _report(analysis, X, y, groups, args, n_rows_read=len(frame), notes=notes)
 
 
 def _demo(args) -> int:
@@ -294,7 +339,7 @@ def _demo(args) -> int:
             "simulated"
         ),
     )
-    return _report(analysis, X, y, None, args, n_rows_read=len(y), n_rows_dropped=0)
+    return _report(analysis, X, y, None, args, n_rows_read=len(y))
 
 
 def _report(analysis, X, y, groups, args, **counts) -> int:
@@ -318,14 +363,23 @@ def _report(analysis, X, y, groups, args, **counts) -> int:
 # Input
 
 
-def read_table(path: str) -> pd.DataFrame:
-    """A CSV file, or a Parquet file (``.parquet``, ``.pq``) with pyarrow."""
+def read_table(path: str, sep: str | None = None, decimal: str = ".") -> pd.DataFrame:
+    """A CSV file, or a Parquet file (``.parquet``, ``.pq``) with pyarrow.
+
+    The separator of a CSV file is ``sep``, or detected from its first lines
+    (see :func:`sniff_separator`).
+    """
     file = Path(path)
     if not file.exists():
         raise CLIError(f"file not found: {path}")
     if file.is_dir():
         raise CLIError(f"{path} is a directory, not a data file")
     if file.suffix.lower() in (".parquet", ".pq"):
+        if sep is not None or decimal != ".":
+            raise CLIError(
+                "--sep and --decimal apply to CSV files; a Parquet file stores "
+                "its columns and numbers as such"
+            )
         try:
             import pyarrow  # noqa: F401
         except ImportError:
@@ -335,7 +389,14 @@ def read_table(path: str) -> pd.DataFrame:
             ) from None
         reader, kind = partial(pd.read_parquet, engine="pyarrow"), "Parquet"
     else:
-        reader, kind = pd.read_csv, "CSV"
+        if sep is None:
+            sep = sniff_separator(file)
+        if sep == decimal:
+            raise CLIError(
+                f"the separator and the decimal mark are both {decimal!r}; give "
+                "--sep (for example --sep ';' with --decimal ,)"
+            )
+        reader, kind = partial(pd.read_csv, sep=sep, decimal=decimal), "CSV"
     try:
         frame = reader(file)
     except PermissionError:
@@ -349,15 +410,55 @@ def read_table(path: str) -> pd.DataFrame:
     return frame
 
 
+def sniff_separator(file: Path) -> str:
+    """The field separator of a CSV file, from its first lines (``,`` if unclear).
+
+    :class:`csv.Sniffer` picks, among ``,``, ``;``, tab and ``|``, the
+    character that splits the first lines into equally many fields.
+    """
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return ","  # the reader reports the problem
+    text = head.decode("utf-8", errors="replace")
+    if len(head) == SNIFF_BYTES:  # drop the last, probably partial, line
+        text = text[: text.rfind("\n") + 1] or text
+    try:
+        return csv.Sniffer().sniff(text, delimiters="".join(SEPARATORS)).delimiter
+    except csv.Error:
+        return ","
+
+
+def _joined_header(available) -> str:
+    """A hint when the header was read as one field holding a separator."""
+    if len(available) != 1:
+        return ""
+    header = available[0]
+    found = [sep for sep in SEPARATORS if sep in header]
+    if not found:
+        return ""
+    sep = found[0]
+    option = "--sep tab" if sep == "\t" else f"--sep '{sep}'"
+    return (
+        f". The header was read as a single column: the file's separator is "
+        f"probably {SEPARATORS[sep]}, not the one used; give {option}"
+    )
+
+
 def _names(values) -> str:
     return ", ".join(repr(v) for v in values)
 
 
 def prepare_data(frame: pd.DataFrame, args):
-    """Check the columns and return ``(X, y, groups, n_dropped, categorical)``.
+    """Check the columns and return ``(X, y, groups, categorical, notes)``.
 
     ``X`` holds the treatment, mediator, covariate and control columns (a new
-    frame; the categorical ones as strings), ``y`` the outcome.
+    frame; the categorical ones as strings), ``y`` the outcome and ``groups``
+    the cluster labels (a Series named after their column, or None). Missing
+    values are an error without ``--dropna``; with it they are kept, and the
+    estimators (``missing="drop"``) leave their rows out. ``notes`` are
+    sentences about questionable input for the report.
     """
     roles = {
         "--outcome": [args.outcome],
@@ -375,7 +476,7 @@ def prepare_data(frame: pd.DataFrame, args):
             plural = "s" if len(unknown) > 1 else ""
             raise CLIError(
                 f"unknown column{plural} {_names(unknown)} ({option}); available "
-                f"columns: {', '.join(available)}"
+                f"columns: {', '.join(available)}{_joined_header(available)}"
             )
     owner: dict[str, str] = {}
     for option in (
@@ -414,48 +515,84 @@ def prepare_data(frame: pd.DataFrame, args):
     used = list(owner)
     if args.clusters and args.clusters not in used:
         used.append(args.clusters)
-    missing = frame[used].isna().sum()
-    missing = missing[missing > 0]
-    n_dropped = 0
-    if len(missing):
-        incomplete = int(frame[used].isna().any(axis=1).sum())
-        if not args.dropna:
+    if not args.dropna:
+        missing = frame[used].isna().sum()
+        missing = missing[missing > 0]
+        if len(missing):
+            incomplete = int(frame[used].isna().any(axis=1).sum())
             counts = ", ".join(f"{col} ({n})" for col, n in missing.items())
             raise CLIError(
                 f"missing values in column(s) {counts}; --dropna drops the "
                 f"{incomplete} incomplete rows listwise and reports how many"
             )
-        frame = frame.loc[frame[used].notna().all(axis=1)]
-        n_dropped = incomplete
-        if frame.empty:
-            raise CLIError("no complete rows are left after --dropna")
 
     categorical = tuple(dict.fromkeys(args.categorical))
     for name in owner:
         column = frame[name]
         if name not in categorical and not pd.api.types.is_numeric_dtype(column):
-            bad = column[pd.to_numeric(column, errors="coerce").isna()]
+            bad = column[column.notna() & pd.to_numeric(column, errors="coerce").isna()]
             example = f" (for example {bad.iloc[0]!r})" if len(bad) else ""
             hint = (
                 "list it in --categorical to one-hot encode it"
                 if owner[name] in ("--covariates", "--controls")
                 else f"the {owner[name][2:]} must be numeric"
             )
+            if len(bad) and re.fullmatch(r"[+-]?\d*,\d+", str(bad.iloc[0]).strip()):
+                hint = (
+                    "its numbers seem to have a decimal comma: give --decimal , "
+                    f"(or {hint})"
+                )
             raise CLIError(f"column {name!r} is not numeric{example}; {hint}")
+    # missing values stay: the estimators leave those rows out (--dropna)
     X = frame[[n for n in owner if n != args.outcome]].copy()
+    notes = []
     for name in X.columns:
         if name in categorical:
-            X[name] = X[name].astype(str)
-            if X[name].nunique() < 2:
-                raise CLIError(
-                    f"--categorical column {name!r} takes a single value; "
-                    "one-hot encoding it leaves no column"
-                )
+            X[name] = X[name].astype(str).where(X[name].notna())
+            notes += _check_levels(X[name], owner[name])
         else:
             X[name] = X[name].astype(float)
     y = frame[args.outcome].astype(float).rename(args.outcome)
-    groups = frame[args.clusters].to_numpy() if args.clusters else None
-    return X, y, groups, n_dropped, categorical
+    groups = frame[args.clusters] if args.clusters else None
+    return X, y, groups, categorical, tuple(notes)
+
+
+def _check_levels(column: pd.Series, option: str) -> list[str]:
+    """A --categorical column needs at least two levels, and rows for each level.
+
+    One-hot encoding a column of ``L`` levels adds ``L - 1`` terms (and, for a
+    covariate, as many instruments): a column with more than half as many
+    levels as rows is refused (it looks continuous, and the model would have
+    about as many parameters as rows); one with fewer than
+    :data:`ROWS_PER_LEVEL` rows per level on average gets a note. Returns the
+    notes.
+    """
+    name = column.name
+    levels, rows = int(column.nunique()), int(column.notna().sum())
+    if levels < 2:
+        raise CLIError(
+            f"--categorical column {name!r} takes a single value; one-hot "
+            "encoding it leaves no column"
+        )
+    terms = "a covariate and an instrument" if option == "--covariates" else "a control"
+    if 2 * levels > rows:
+        raise CLIError(
+            f"--categorical column {name!r} has {levels} levels in {rows} rows: "
+            f"one-hot encoding makes {levels - 1} columns, each {terms}, so the "
+            "model would have about as many parameters as there are rows. It "
+            "looks like a continuous or an identifier column: leave it out of "
+            "--categorical to use it as a number, or group its levels"
+        )
+    if rows < ROWS_PER_LEVEL * levels:
+        return [
+            f"The --categorical column {name!r} has {levels} levels in {rows} rows "
+            f"({rows / levels:.1f} rows per level on average): each level but "
+            f"one adds {terms}. With many small levels the estimates are "
+            "imprecise and, for covariates, the many instruments bias two-stage "
+            "least squares toward the standard regression; consider grouping "
+            "rare levels."
+        ]
+    return []
 
 
 def parse_tau(text: str, option: str) -> dict[str, list[float]]:

@@ -201,9 +201,10 @@ def _data_blocks(report: Report, digits: int) -> list:
     s, d = report.settings, report.data
     text = f"{d.n} subjects"
     if d.n_rows_dropped:
+        columns = ", ".join(f"{c.column} {c.n_missing}" for c in d.missing_by_column)
         text += (
             f" ({d.n_rows_read} rows read; {d.n_rows_dropped} rows with missing "
-            "values dropped listwise)"
+            f"values dropped listwise; missing values per column: {columns})"
         )
     blocks = [Heading("Data", 2), Paragraph(text + ".")]
     if d.arms:
@@ -910,6 +911,13 @@ def result_text(result) -> str:
         )
     if result.method in ("IV-LIML", "IV-Fuller"):
         lines.append(f"{'Kappa:':<13}{result.kappa:.6f}")
+    if result.n_dropped:
+        lines += textwrap.wrap(
+            _dropped_text(result),
+            width,
+            initial_indent=f"{'Dropped:':<13}",
+            subsequent_indent=" " * 13,
+        )
     level = result.confidence_level
     lo, hi = f"[{(1 - level) / 2:.3f}", f"{1 - (1 - level) / 2:.3f}]"
     stat = "t" if result.use_t else "z"
@@ -946,6 +954,16 @@ def result_text(result) -> str:
             f"{result.cov_type}."
         )
     return "\n".join(lines)
+
+
+def _dropped_text(result) -> str:
+    """How many rows a fit left out for missing values, and which values were missing."""
+    plural = "s" if result.n_dropped != 1 else ""
+    columns = ", ".join(f"{name} {count}" for name, count in result.missing_counts)
+    return (
+        f"{result.n_dropped} row{plural} with missing values (missing per column: "
+        f"{columns})"
+    )
 
 
 def _first_stage_lines(fs) -> list[str]:

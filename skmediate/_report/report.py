@@ -82,9 +82,19 @@ class Arm:
 
 
 @dataclass(frozen=True)
+class MissingColumn:
+    """A column with missing values among the rows read."""
+
+    column: str
+    n_missing: int
+
+
+@dataclass(frozen=True)
 class DataSummary:
     """Rows used and the arms of the trial (``arms`` is empty for a treatment
-    with more than ``MAX_ARMS`` values)."""
+    with more than ``MAX_ARMS`` values). ``missing_by_column`` counts, for each
+    column with missing values, the rows missing it (they are the
+    ``n_rows_dropped`` rows left out)."""
 
     n_rows_read: int
     n_rows_dropped: int
@@ -92,6 +102,7 @@ class DataSummary:
     n_clusters: int | None
     mediator_binary: bool
     arms: tuple[Arm, ...]
+    missing_by_column: tuple[MissingColumn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,7 +308,8 @@ class Analysis:
 
     ``tau_direct`` and ``tau_mediator`` are ``{covariate term: values}``
     dicts for :class:`SensitivityGrid` (both ``None``: no sensitivity
-    analysis); ``n_resamples=None`` means no bootstrap.
+    analysis); ``n_resamples=None`` means no bootstrap; ``missing`` is the
+    estimators' missing-data policy (``"drop"``: ``--dropna``).
     """
 
     outcome: str
@@ -314,6 +326,7 @@ class Analysis:
     tau_mediator: dict | None = None
     n_resamples: int | None = None
     random_state: int | None = None
+    missing: str = "raise"
     source: str = ""
 
     @property
@@ -331,6 +344,7 @@ class Analysis:
             cov_type=self.cov_type,
             confidence_level=self.confidence_level,
             use_t=self.use_t,
+            missing=self.missing,
         )
         return NaiveMediationRegressor(**roles), IVMediationRegressor(**roles)
 
@@ -364,7 +378,7 @@ def build_report(
     groups=None,
     *,
     n_rows_read: int | None = None,
-    n_rows_dropped: int = 0,
+    notes: tuple[str, ...] = (),
 ) -> Report:
     """Fit both estimators and compute every section of the report.
 
@@ -372,14 +386,18 @@ def build_report(
     ----------
     analysis : Analysis
     X : DataFrame
-        The treatment, mediator, covariate and control columns, complete and
-        numeric except for the categorical columns (stored as strings).
+        The treatment, mediator, covariate and control columns, numeric
+        except for the categorical columns (stored as strings); missing
+        values only with ``analysis.missing="drop"``, which leaves their rows
+        out of every fit.
     y : Series
         The outcome.
     groups : array-like, optional
         Cluster labels (a cluster-robust ``cov_type``).
-    n_rows_read, n_rows_dropped : int
-        Rows in the input and rows dropped for missing values.
+    n_rows_read : int
+        Rows in the input.
+    notes : tuple of str
+        Sentences about the input, reported first among the notes.
 
     Returns
     -------
@@ -398,9 +416,7 @@ def build_report(
         report = Report(
             skmediate_version=__version__,
             settings=settings_section(analysis, iv),
-            data=data_section(
-                X, y, analysis, iv, n_rows_read or len(y), n_rows_dropped
-            ),
+            data=data_section(X, y, analysis, iv, n_rows_read or len(y)),
             effect_on_mediator=effect_on_mediator_section(iv),
             estimates=(
                 estimates_row("naive", "Standard regression", naive),
@@ -419,7 +435,7 @@ def build_report(
             if analysis.n_resamples
             else None,
         )
-    messages = dict.fromkeys(_note(w, iv) for w in caught)
+    messages = dict.fromkeys([*notes, *(_note(w, iv) for w in caught)])
     return replace(report, warnings=tuple(messages))
 
 
@@ -470,11 +486,13 @@ def settings_section(analysis: Analysis, iv) -> Settings:
     )
 
 
-def data_section(X, y, analysis, iv, n_rows_read, n_rows_dropped) -> DataSummary:
-    """Rows used, clusters (from the fitted ``iv``), and size and means of each arm."""
-    r = np.asarray(X[analysis.treatment], dtype=float)
-    m = np.asarray(X[analysis.mediator], dtype=float)
-    y = np.asarray(y, dtype=float)
+def data_section(X, y, analysis, iv, n_rows_read) -> DataSummary:
+    """Rows used and left out, clusters (from the fitted ``iv``), and size and
+    means of each arm over the rows used."""
+    kept = np.setdiff1d(np.arange(len(y)), iv.dropped_rows_)
+    r = np.asarray(X[analysis.treatment], dtype=float)[kept]
+    m = np.asarray(X[analysis.mediator], dtype=float)[kept]
+    y = np.asarray(y, dtype=float)[kept]
     values = np.unique(r)
     arms = ()
     if values.size <= MAX_ARMS:
@@ -491,11 +509,15 @@ def data_section(X, y, analysis, iv, n_rows_read, n_rows_dropped) -> DataSummary
         )
     return DataSummary(
         n_rows_read=int(n_rows_read),
-        n_rows_dropped=int(n_rows_dropped),
+        n_rows_dropped=int(iv.n_dropped_),
         n=int(len(y)),
         n_clusters=iv.result_.n_clusters,
         mediator_binary=bool(np.isin(m, (0.0, 1.0)).all()),
         arms=arms,
+        missing_by_column=tuple(
+            MissingColumn(str(name), int(count))
+            for name, count in iv.missing_counts_.items()
+        ),
     )
 
 
