@@ -22,7 +22,7 @@ import statsmodels.api as sm
 from linearmodels.iv import IV2SLS, IVGMM
 from scipy import linalg, stats
 
-from skmediate import IVMediationRegressor
+from skmediate import IVMediationRegressor, WeakInstrumentWarning
 from skmediate._numerics.diagnostics import montiel_olea_pflueger_critical_value
 from skmediate._report.render import (
     diagnostic_label,
@@ -330,11 +330,15 @@ def test_verdicts_are_at_the_estimators_level():
     assert "(5% level)" in diagnostic_sentence(row, "HC1", 5, 0.95)
 
 
-def test_verdict_with_more_instruments_than_stock_yogo_tabulates():
+@pytest.mark.parametrize(
+    ("cov_type", "reason"),
+    [
+        ("classical", "no critical value for more than 30 instruments"),
+        ("HC1", "the HC1 covariance allows for heteroskedasticity"),
+    ],
+)
+def test_verdict_with_more_instruments_than_stock_yogo_tabulates(cov_type, reason):
     """31 instruments and F about 1: the effective F decides, and warns."""
-    from skmediate import WeakInstrumentWarning
-    from skmediate._numerics.diagnostics import montiel_olea_pflueger_critical_value
-
     rng = np.random.default_rng(8)
     n, p = 600, 31
     x = rng.normal(size=(n, p))
@@ -343,9 +347,10 @@ def test_verdict_with_more_instruments_than_stock_yogo_tabulates():
     m = r * (1.0 + 0.02 * x.sum(axis=1)) + u + rng.normal(size=n)
     y = 1.0 + 2.0 * m + u + rng.normal(size=n)
     X = pd.DataFrame(x, columns=[f"x{j}" for j in range(p)]).assign(r=r, m=m)
-    est = IVMediationRegressor(treatment="r", mediator="m")
-    with pytest.warns(WeakInstrumentWarning, match="effective first-stage F"):
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type=cov_type)
+    with pytest.warns(WeakInstrumentWarning, match="effective first-stage F") as rec:
         est.fit(X, y)
+    assert reason in str(rec[0].message)
     fs = est.first_stage_
     assert np.isnan(fs.critical_value) and fs.weak_test == "effective_f"
     eff = fs.effective_f
