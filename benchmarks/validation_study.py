@@ -507,7 +507,11 @@ BOOTSTRAP_METHODS = ("percentile", "bca")
 def wald_intervals(estimator, X, y, groups, seed, **_):
     """``{"wald": (low, high)}`` for ``θ_R, θ_M``: HC1, or cluster with ``groups``."""
     cov_type = "HC1" if groups is None else "cluster"
-    fitted = clone(estimator).set_params(cov_type=cov_type).fit(X, y, groups=groups)
+    with warnings.catch_warnings():  # weak replications count, as in run_study
+        warnings.simplefilter("ignore", WeakInstrumentWarning)
+        warnings.simplefilter("ignore", FewClustersWarning)
+        fitted = clone(estimator).set_params(cov_type=cov_type)
+        fitted.fit(X, y, groups=groups)
     ci = fitted.result_.conf_int().iloc[-2:]
     return {"wald": (ci["lower"].to_numpy(), ci["upper"].to_numpy())}
 

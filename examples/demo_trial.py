@@ -107,10 +107,14 @@ def main(argv=None) -> None:
             for t in ("r", "m")
         ]
         print(f"{label:<22}{cells[0]:>26}{cells[1]:>26}")
+    fs, eff = iv.first_stage_, iv.first_stage_.effective_f
     print(
-        f"\n{iv.first_stage_.n_instruments} instruments, first-stage partial F = "
-        f"{iv.first_stage_.f_statistic:.1f} (Stock-Yogo critical value "
-        f"{iv.first_stage_.critical_value:.2f})."
+        f"\n{fs.n_instruments} instruments, first-stage partial F = "
+        f"{fs.f_statistic:.1f} (Stock-Yogo critical value {fs.critical_value:.2f}); "
+        f"effective F ({eff.cov_type}) = {eff.statistic:.1f}, critical value "
+        f"{eff.critical_value:.2f}: the instruments are "
+        f"{'weak' if fs.is_weak else 'not weak'} by the effective F, which decides "
+        f"with {eff.cov_type} standard errors."
     )
 
 

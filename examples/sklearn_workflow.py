@@ -20,8 +20,10 @@ specifications for stability or prediction, not to choose a causal model.
 And more instruments are not stronger ones: one-hot encoding spreads the
 same first-stage information over five instruments instead of two, and here
 their partial F falls below the Stock-Yogo critical value for five
-instruments. The script prints every first-stage F beside its critical value,
-so it silences the library's WeakInstrumentWarning.
+instruments (and their effective F below its critical value, which decides
+with the default HC1 covariance). The script prints every first-stage F
+beside its critical values and verdict, so it silences the library's
+WeakInstrumentWarning.
 
 Run: python examples/sklearn_workflow.py [--seed 242]
 """
@@ -59,10 +61,23 @@ def make_pipeline() -> Pipeline:
 
 
 def first_stage(iv) -> str:
+    """The first-stage F, and the verdict of the test that decides it.
+
+    Stock-Yogo decides for homoskedastic covariances; with HC1 (the default)
+    the Montiel Olea-Pflueger effective F does.
+    """
     fs = iv.first_stage_
-    return (
+    verdict = "weak" if fs.is_weak else "not weak"
+    text = (
         f"first-stage F {fs.f_statistic:.1f} with {fs.n_instruments} instruments "
-        f"(Stock-Yogo {fs.critical_value:.2f}: {'weak' if fs.is_weak else 'not weak'})"
+        f"(Stock-Yogo {fs.critical_value:.2f}"
+    )
+    if fs.weak_test == "stock_yogo":
+        return f"{text}: {verdict})"
+    eff = fs.effective_f
+    return (
+        f"{text}); effective F ({eff.cov_type}) {eff.statistic:.1f}, critical value "
+        f"{eff.critical_value:.2f}: {verdict}"
     )
 
 
@@ -71,7 +86,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=242, help="simulation seed")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
-        # Each first-stage F is printed with its Stock-Yogo critical value.
+        # Each first-stage F is printed with its critical values and verdict.
         warnings.simplefilter("ignore", WeakInstrumentWarning)
         return run(args.seed)
 

@@ -23,7 +23,6 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import COV_TYPES, cov_type
 from skmediate._numerics.design import Design
-from skmediate._numerics.diagnostics import weak_instrument_message
 from skmediate._numerics.engine import fit_model
 from skmediate._numerics.rows import is_dask
 from skmediate._results import MediationResult
@@ -154,6 +153,8 @@ def fit_mediation(
         return inputs
     fs = estimator.result_.first_stage
     if fs.is_weak:
+        from skmediate._report.render import weak_instrument_message
+
         warnings.warn(
             weak_instrument_message(fs) + " See confidence_set(...) for "
             "weak-instrument-robust sets (the Anderson-Rubin set for the "
@@ -877,7 +878,9 @@ class IVMediationRegressor(_MediationRegressor):
         effects table (``result_.effects``), the Anderson–Rubin set, summary.
     first_stage_ : FirstStageDiagnostics
         Partial F statistic of the excluded instruments, its p-value, partial
-        R², and the Stock–Yogo critical value and verdict.
+        R², the Stock–Yogo critical value, the Montiel Olea–Pflueger
+        effective F with ``cov_type`` and the weak-instrument verdict
+        (``is_weak``, decided by the test ``weak_test``).
     diagnostics_ : pandas.DataFrame
         One row per diagnostic with its statistic, df, df_denom, pvalue,
         critical_value and a one-line interpretation: the first-stage F
@@ -967,9 +970,16 @@ class IVMediationRegressor(_MediationRegressor):
     normal-based intervals under-cover somewhat. No covariance makes the Wald
     intervals reliable when the instruments are weak.
 
-    A :class:`~skmediate.WeakInstrumentWarning` is issued when the first-stage
-    partial F is below the Stock–Yogo critical value (2SLS size, maximal size
-    15%) for the number of instruments.
+    A :class:`~skmediate.WeakInstrumentWarning` is issued when the
+    instruments are weak. With a homoskedastic ``cov_type``
+    (``"unadjusted"``, ``"classical"``) and at most 30 instruments the
+    first-stage partial F is compared with the Stock–Yogo critical value
+    (2SLS size, maximal size 15%) for the number of instruments. The
+    Stock–Yogo values are derived for homoskedastic errors, so with every
+    heteroskedasticity- or cluster-robust ``cov_type``, and with more than 30
+    instruments, the Montiel Olea–Pflueger effective F with ``cov_type`` is
+    compared with its critical value for a worst-case 2SLS bias of 10% (5%
+    test); ``first_stage_.weak_test`` says which test decided.
 
     **k-class.** The estimates solve ``Dᵀ(I - κM_Q)D θ = Dᵀ(I - κM_Q)y``
     (``M_Q = I - P_Q``); the LIML ``κ`` is the smallest eigenvalue of

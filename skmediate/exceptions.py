@@ -14,11 +14,18 @@ __all__ = [
 class WeakInstrumentWarning(UserWarning):
     """The excluded instruments predict the mediator only weakly.
 
-    Raised when the first-stage partial F statistic falls below the Stock–Yogo
-    critical value for a two-stage least squares Wald test of nominal size 5%
-    with maximal actual size 15%. With weak instruments the 2SLS estimates are
-    biased toward the naive (least squares) estimates and Wald confidence
-    intervals can under-cover badly.
+    Raised when the test that decides ``first_stage_.is_weak`` finds the
+    instruments weak; its text names that test, its statistic and critical
+    value. With a homoskedastic ``cov_type`` (``"unadjusted"``,
+    ``"classical"``) and at most 30 instruments, the first-stage partial F
+    statistic falls below the Stock–Yogo critical value for a two-stage least
+    squares Wald test of nominal size 5% with maximal actual size 15%. With a
+    heteroskedasticity- or cluster-robust ``cov_type`` (for which the
+    Stock–Yogo values are not valid), or more instruments, the Montiel
+    Olea–Pflueger effective F with that covariance falls below its critical
+    value for a worst-case 2SLS bias of 10% (5% test). With weak instruments
+    the 2SLS estimates are biased toward the naive (least squares) estimates
+    and Wald confidence intervals can under-cover badly.
     """
 
 

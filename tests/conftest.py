@@ -33,13 +33,16 @@ def simulate_trial(
     n_clusters=None,
     site=False,
     heteroskedastic=True,
+    instrument_strength=1.0,
     seed=0,
 ):
     """A randomized trial with an unmeasured confounder of mediator and outcome.
 
     Returns ``(X, y, groups)``: a DataFrame with columns ``r``, ``m``, ``x1``...,
     ``z1``... (and ``site``, a string covariate, when asked), the outcome as a
-    Series, and cluster labels (or None).
+    Series, and cluster labels (or None). ``instrument_strength`` multiplies
+    the coefficients of the treatment-by-covariate interactions in the
+    mediator (the excluded instruments) without changing the random draws.
     """
     rng = np.random.default_rng(seed)
     r = rng.integers(0, 2, n).astype(float)
@@ -54,7 +57,9 @@ def simulate_trial(
     site_codes = rng.integers(0, 4, n)
     site_shift = np.array([0.0, 0.5, -0.5, 1.0])[site_codes] if site else 0.0
     site_modifier = np.array([0.0, 0.6, -0.4, 0.9])[site_codes] if site else 0.0
-    strength = 0.8 * (1 + 0.5 * np.arange(n_covariates)) / n_covariates
+    strength = (
+        instrument_strength * 0.8 * (1 + 0.5 * np.arange(n_covariates)) / n_covariates
+    )
     latent = 0.3 + r * (0.5 + x @ strength + site_modifier) + 0.4 * u + cluster_effect
     if binary_mediator:
         m = (latent + rng.logistic(scale=0.5, size=n) > 0.5).astype(float)

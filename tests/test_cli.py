@@ -85,7 +85,13 @@ STATISTIC = ("direct_effect_", "mediator_effect_")
 def workdir(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli")
     X, y, groups = simulate_trial(
-        n=500, n_covariates=2, n_controls=1, site=True, n_clusters=12, seed=4
+        n=500,
+        n_covariates=2,
+        n_controls=1,
+        site=True,
+        n_clusters=12,
+        instrument_strength=1.5,
+        seed=4,
     )
     frame = X.assign(y=y, practice=groups)
     frame.to_csv(path / "trial.csv", index=False)
@@ -571,6 +577,13 @@ def test_html(runs, ref, workdir):
     assert [r[1] for r in first if r[0] == "Stock-Yogo critical value"] == [
         f"{ref.iv.first_stage_.critical_value:.2f}"
     ]
+    # HC1: the effective F decides the verdict, and the table says so.
+    eff = ref.iv.first_stage_.effective_f
+    rows = {r[0]: r[1] for r in first}
+    assert rows["Effective F (HC1)"] == f"{eff.statistic:.2f}"
+    assert rows["Effective F critical value"] == f"{eff.critical_value:.2f}"
+    assert rows["Weak-instrument test"] == "Montiel Olea-Pflueger effective F"
+    assert "The effective F decides because the Stock-Yogo critical values" in text
     effects = next(t for t in parser.tables if t[1][1] == "effect on the mediator")
     assert effects[1:] == _effect_cells({"naive": ref.naive, "iv": ref.iv})
     ar = _ar_text(ref.iv.anderson_rubin_confidence_set())
@@ -1011,9 +1024,21 @@ def test_weak_instruments_become_a_note(tmp_path, capsys):
     code, out, err = _run(capsys, *args)
     assert code == 0 and err == ""
     text = out.replace("\n", " ")
-    assert "Note: Weak instruments: the first-stage partial F statistic is" in text
-    assert "below the Stock-Yogo critical value 8.96" in text
+    # The default HC1 covariance: the effective F decides, and the note says so.
+    assert (
+        "Note: Weak instruments: the effective first-stage F statistic of Montiel "
+        "Olea and Pflueger with the HC1 covariance is" in text
+    )
+    assert "below its critical value 23.11 for 1 instrument" in text
+    assert "The effective F decides because the Stock-Yogo critical values" in text
     assert "the instruments are weak" in text
+    # A homoskedastic covariance: Stock-Yogo decides.
+    code, out, err = _run(capsys, *args, "--cov-type", "classical")
+    assert code == 0 and err == ""
+    classical = out.replace("\n", " ")
+    assert "Note: Weak instruments: the first-stage partial F statistic is" in classical
+    assert "below the Stock-Yogo critical value 8.96" in classical
+    assert "The Stock-Yogo test decides because the classical covariance" in classical
     doc = _json(capsys, *args)
     assert doc["first_stage"]["is_weak"] is True
     assert len(doc["warnings"]) == 1 and doc["warnings"][0].startswith(

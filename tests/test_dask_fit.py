@@ -128,7 +128,7 @@ def test_dask_array_kclass(kappa):
 
 
 def test_dask_single_partition_and_numpy_outcome():
-    X, y, _ = simulate_trial(300, n_covariates=2)
+    X, y, _ = simulate_trial(300, n_covariates=2, instrument_strength=2.0)
     memory = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
     lazy = IVMediationRegressor(treatment="r", mediator="m").fit(
         dd.from_pandas(X, npartitions=1), y.to_numpy()
@@ -146,7 +146,7 @@ def test_dask_predict_and_score():
 
 
 def test_dask_input_is_not_modified():
-    X, y, _ = simulate_trial(300, n_covariates=2)
+    X, y, _ = simulate_trial(300, n_covariates=2, instrument_strength=2.0)
     values = X.to_numpy().copy()
     before = values.copy()
     IVMediationRegressor(treatment=0, mediator=1).fit(
@@ -180,7 +180,9 @@ def test_dask_on_a_distributed_cluster():
 
 
 def _frame(n=200):
-    X, y, groups = simulate_trial(n, n_covariates=2, n_clusters=5)
+    X, y, groups = simulate_trial(
+        n, n_covariates=2, n_clusters=5, instrument_strength=2.0
+    )
     return X, y, groups
 
 

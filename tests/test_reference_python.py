@@ -34,7 +34,7 @@ DESIGNS = {
     "one_covariate": dict(n=300, n_covariates=1, seed=3),
     "five_covariates": dict(n=800, n_covariates=5, seed=4),
     "controls": dict(n=500, n_covariates=2, n_controls=2, seed=5),
-    "clusters": dict(n=700, n_covariates=3, n_controls=1, n_clusters=35, seed=6),
+    "clusters": dict(n=900, n_covariates=3, n_controls=1, n_clusters=35, seed=6),
     "site": dict(n=600, n_covariates=1, site=True, seed=7),
 }
 

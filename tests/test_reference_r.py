@@ -94,13 +94,20 @@ def test_naive_against_r(name):
 
 def test_weak_dataset_warns():
     ref, data = _load("trial_weak")
-    est = IVMediationRegressor(treatment="r", mediator="m", covariates=["x1", "x2"])
+    roles = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
+    est = IVMediationRegressor(**roles, cov_type="classical")
     with pytest.warns(
         WeakInstrumentWarning, match=r"F statistic is 1\.46, below .* 11\.59"
     ):
         est.fit(data, data["y"])
-    assert est.first_stage_.is_weak
+    assert est.first_stage_.is_weak and est.first_stage_.weak_test == "stock_yogo"
     assert est.first_stage_.critical_value == 11.59
+    # With the default HC1 the effective F decides, and also finds them weak.
+    est = IVMediationRegressor(**roles)
+    with pytest.warns(WeakInstrumentWarning, match=r"effective first-stage F .* HC1"):
+        est.fit(data, data["y"])
+    assert est.first_stage_.is_weak and est.first_stage_.weak_test == "effective_f"
+    assert est.first_stage_.f_statistic == pytest.approx(1.46, abs=0.005)
 
 
 # JSON keys that hold metadata rather than numbers to compare (the R and

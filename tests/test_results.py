@@ -73,7 +73,18 @@ def test_to_frame_and_summary(fitted):
     assert "HC1" in text and "[0.050" in text and "0.950]" in text
     assert "Instruments: r:x1, r:x2" in text
     assert f"partial F(2, {800 - 6:g}) = {fitted.first_stage_.f_statistic:.3f}" in text
-    assert "Stock-Yogo critical value 11.59" in text
+    # HC1: the effective F decides the verdict, and the summary says why.
+    eff = fitted.first_stage_.effective_f
+    assert (
+        f"effective F (HC1) = {eff.statistic:.2f}, critical value "
+        f"{eff.critical_value:.2f}" in text
+    )
+    assert "Stock-Yogo critical values assume homoskedastic errors" in " ".join(
+        text.split()
+    )
+    X, y, _ = simulate_trial(n=800, n_covariates=2, seed=31)
+    classical = IVMediationRegressor(treatment="r", mediator="m", cov_type="classical")
+    assert "Stock-Yogo critical value 11.59" in classical.fit(X, y).summary()
     for estimate in frame["estimate"]:
         assert f"{estimate:.4f}" in text
     assert "2024" not in text and ":" not in text.splitlines()[0]
@@ -122,17 +133,22 @@ def test_stock_yogo_other_tables_and_limits():
         stock_yogo_critical_value(2, level=0.5)
 
 
-def test_weak_instrument_warning_and_verdict():
+@pytest.mark.parametrize(
+    ("cov_type", "message"),
+    [
+        ("classical", r"below the Stock-Yogo critical value 8\.96 for 1 instrument"),
+        ("HC1", r"HC1 covariance is 2\.39, below its critical value 23\.11 for 1 "),
+    ],
+)
+def test_weak_instrument_warning_and_verdict(cov_type, message):
     rng = np.random.default_rng(5)
     n = 400
     X = pd.DataFrame({"r": rng.integers(0, 2, n), "x": rng.normal(size=n)})
     X["m"] = 0.5 * X["r"] + 0.02 * X["r"] * X["x"] + rng.normal(size=n)
     y = X["m"] + rng.normal(size=n)
-    with pytest.warns(
-        WeakInstrumentWarning,
-        match=r"below the Stock-Yogo critical value 8\.96 for 1 instrument",
-    ) as record:
-        est = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
+    est = IVMediationRegressor(treatment="r", mediator="m", cov_type=cov_type)
+    with pytest.warns(WeakInstrumentWarning, match=message) as record:
+        est.fit(X, y)
     assert record[0].filename == __file__  # points at the caller
     assert est.first_stage_.is_weak
     assert "WEAK instruments" in est.summary()

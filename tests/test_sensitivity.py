@@ -269,7 +269,7 @@ def test_grid_over_some_covariates_covers_just_those(cov_type):
 
 
 def test_breakdown_is_zero_when_interval_already_covers_zero():
-    X, y, _ = simulate_trial(n=300, n_covariates=2, seed=43)
+    X, y, _ = simulate_trial(n=300, n_covariates=2, instrument_strength=2.0, seed=43)
     y = y - 2.0 * X["m"] - (-1.0) * X["r"]  # true effects near 0
     grid = SensitivityGrid(
         IVMediationRegressor(treatment="r", mediator="m"), tau_direct={"x1": [0.0]}
@@ -364,7 +364,7 @@ def test_closed_form_needs_a_linear_estimator(trial):
 @pytest.mark.parametrize("kappa", ["liml", "fuller"])
 def test_liml_and_fuller_are_refitted(kappa):
     """Their estimates are not linear in y: no closed form, and auto refits."""
-    X, y, _ = simulate_trial(n=400, seed=8)
+    X, y, _ = simulate_trial(n=400, instrument_strength=2.0, seed=8)
     est = IVMediationRegressor(treatment="r", mediator="m", kappa=kappa)
     tau = {"x1": [0.0, 2.0]}
     with pytest.raises(
@@ -388,7 +388,7 @@ def test_liml_and_fuller_are_refitted(kappa):
 
 
 def test_fixed_kappa_closed_form_equals_refit():
-    X, y, _ = simulate_trial(n=400, seed=8)
+    X, y, _ = simulate_trial(n=400, instrument_strength=2.0, seed=8)
     est = IVMediationRegressor(treatment="r", mediator="m", kappa=0.5)
     tau = {"x1": [0.0, 2.0], "x2": [-1.0, 1.0]}
     grids = [

@@ -17,6 +17,7 @@ from importlib import resources
 import numpy as np
 from scipy import special
 
+from skmediate._numerics.covariance import CovarianceType
 from skmediate._numerics.model import FittedModel, control_function
 from skmediate._numerics.tsls import solve_upper
 
@@ -35,6 +36,7 @@ __all__ = [
     "montiel_olea_pflueger_critical_value",
     "sargan_test",
     "stock_yogo_critical_value",
+    "stock_yogo_decides",
     "wald_statistic",
 ]
 
@@ -168,8 +170,12 @@ class EffectiveF:
     statistic : float
         ``F_eff = π̂ᵀ Q π̂ / tr(V Q)`` with ``π̂`` the excluded-instrument
         coefficients of the first stage, ``V`` their covariance with
-        ``cov_type`` and ``Q = Z̃ᵀWZ̃`` the cross-product of the excluded
-        instruments after partialling out the exogenous regressors.
+        ``cov_type`` in the first-stage regression (its ``l`` parameters set
+        the small-sample factor, its design the leverages of HC2, HC3 and
+        CR2) and ``Q = Z̃ᵀWZ̃`` the cross-product of the excluded instruments
+        after partialling out the exogenous regressors. With
+        ``cov_type="classical"`` it is the classical partial F; with one
+        instrument, the Wald F with ``cov_type``.
     df_effective : float
         The effective degrees of freedom ``K_eff`` of the simplified procedure.
     critical_value : float
@@ -219,10 +225,12 @@ class FirstStageDiagnostics:
         Number of excluded instruments ``p``.
     critical_value : float
         Stock–Yogo critical value (2SLS size, maximal size 15% for a nominal 5%
-        test) for ``p`` instruments; ``nan`` above 30 instruments.
+        test) for ``p`` instruments; ``nan`` above 30 instruments. It is
+        tabulated for homoskedastic errors.
     is_weak : bool
         The verdict of ``weak_test``: ``f_statistic < critical_value`` for
-        Stock–Yogo, the effective F below its critical value otherwise.
+        Stock–Yogo, ``effective_f.statistic < effective_f.critical_value``
+        for the effective F. Never None.
     effective_f : EffectiveF
         Montiel Olea–Pflueger effective F with ``cov_type`` and its critical
         value for a worst-case 2SLS bias of 10% (simplified procedure).
@@ -230,10 +238,13 @@ class FirstStageDiagnostics:
         Denominator degrees of freedom of the Wald F with ``use_t``
         (``G - 1`` cluster-robust, else ``n - l``); None otherwise.
     weak_test : {"stock_yogo", "effective_f"}
-        Which test decides ``is_weak``: Stock–Yogo with at most 30
-        instruments (where it is tabulated); otherwise the Montiel
-        Olea–Pflueger effective F, whose critical value exists for any number
-        of instruments.
+        Which test decides ``is_weak`` (:func:`stock_yogo_decides`):
+        Stock–Yogo for a homoskedastic ``cov_type`` (``"unadjusted"``,
+        ``"classical"``) with at most 30 instruments, where its critical
+        values are tabulated and valid; otherwise, for every
+        heteroskedasticity- or cluster-robust ``cov_type`` and for more
+        instruments, the Montiel Olea–Pflueger effective F with ``cov_type``,
+        whose critical value exists for any number of instruments.
     """
 
     f_statistic: float
@@ -250,30 +261,6 @@ class FirstStageDiagnostics:
     effective_f: EffectiveF | None = None
     wald_df_denom: float | None = None
     weak_test: str = "stock_yogo"
-
-
-def weak_instrument_message(fs: FirstStageDiagnostics) -> str:
-    """What a weak first stage means, in words (the warning's text)."""
-    plural = "s" if fs.n_instruments != 1 else ""
-    if fs.weak_test == "stock_yogo":
-        return (
-            f"Weak instruments: the first-stage partial F statistic is "
-            f"{fs.f_statistic:.2f}, below the Stock-Yogo critical value "
-            f"{fs.critical_value:.2f} for {fs.n_instruments} instrument{plural}, "
-            "so a nominal 5% Wald test of the 2SLS estimates may have an actual "
-            "size above 15%. The IV estimates may be biased toward the naive least "
-            "squares estimates and their confidence intervals may under-cover."
-        )
-    eff = fs.effective_f
-    return (
-        f"Weak instruments: the effective first-stage F statistic (Montiel Olea "
-        f"and Pflueger, with the {eff.cov_type} covariance) is {eff.statistic:.2f}, "
-        f"below its critical value {eff.critical_value:.2f} for "
-        f"{fs.n_instruments} instrument{plural} (a worst-case 2SLS bias of "
-        f"{eff.bias:.0%} of the benchmark, {eff.size:.0%} test). The IV estimates "
-        "may be biased toward the naive least squares estimates and their "
-        "confidence intervals may under-cover."
-    )
 
 
 def excluded_coordinates(model: FittedModel, j: int = 0):
@@ -314,10 +301,41 @@ def first_stage_f(model: FittedModel, j: int = 0) -> float:
     return (explained / d.n_excluded) / (rss / (model.nobs - n_inst))
 
 
+def stock_yogo_decides(kind: CovarianceType, n_instruments: int) -> bool:
+    """Whether the Stock–Yogo critical value decides ``is_weak``.
+
+    Stock and Yogo (2005) tabulate critical values of the classical F for
+    conditionally homoskedastic errors and at most 30 instruments. With a
+    homoskedastic ``kind`` and a tabulated value they decide; with a
+    heteroskedasticity- or cluster-robust ``kind`` (for which the tables are
+    not valid), or more instruments, the Montiel Olea–Pflueger effective F
+    does, with the fit's covariance.
+    """
+    return kind.homoskedastic and not np.isnan(stock_yogo_critical_value(n_instruments))
+
+
 def first_stage_diagnostics(
     model: FittedModel, j: int = 0, bias: float = 0.10, size: float = 0.05
 ) -> FirstStageDiagnostics:
-    """Partial F statistics, partial R² and the effective F for mediator ``j``."""
+    r"""Partial F statistics, partial R², the effective F and the verdict for mediator ``j``.
+
+    Notes
+    -----
+    In the orthonormal coordinates of the excluded instruments after the
+    exogenous regressors (:func:`excluded_coordinates`) ``Q = I``, so the
+    effective F of Montiel Olea and Pflueger (2013) is ``‖π̂‖² / tr(V)`` and,
+    with ``S = V`` and ``x = 1 / bias``, the simplified procedure's effective
+    degrees of freedom are
+
+    .. math::
+
+        K_{eff} = \frac{\operatorname{tr}(S)^2 (1 + 2x)}
+        {\operatorname{tr}(S^2) + 2x \operatorname{tr}(S) \lambda_{max}(S)},
+
+    and the critical value is
+    :func:`montiel_olea_pflueger_critical_value`. ``weak_test`` follows
+    :func:`stock_yogo_decides`.
+    """
     d = model.design
     p = d.n_excluded
     pi, v, rss = excluded_coordinates(model, j)
@@ -345,10 +363,10 @@ def first_stage_diagnostics(
         size=size,
         cov_type=model.kind.name,
     )
-    if not np.isnan(critical):
-        weak_test, is_weak = "stock_yogo", bool(f_stat < critical)
+    weak_test = "stock_yogo" if stock_yogo_decides(model.kind, p) else "effective_f"
+    if weak_test == "stock_yogo":
+        is_weak = bool(f_stat < critical)
     else:
-        weak_test = "effective_f"
         is_weak = bool(effective.statistic < effective.critical_value)
     return FirstStageDiagnostics(
         f_statistic=f_stat,

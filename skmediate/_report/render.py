@@ -320,47 +320,126 @@ def _first_stage_blocks(report: Report, digits: int) -> list:
             )
         )
     rows.append(("Stock-Yogo critical value", fmt(fs.critical_value, 2)))
+    rows.append((f"Effective F ({fs.cov_type})", fmt(fs.effective_f_statistic, 2)))
+    rows.append(("Effective F critical value", fmt(fs.effective_f_critical_value, 2)))
+    rows.append(("Weak-instrument test", _WEAK_TEST_NAME[fs.weak_test]))
     return [
         Heading("First stage", 2),
         Table(("Statistic", "Value"), tuple(rows), "lr"),
-        Paragraph(stock_yogo_verdict(fs)),
+        Paragraph(weak_instrument_verdict(fs)),
     ]
 
 
-def stock_yogo_verdict(fs) -> str:
-    """The weak-instrument verdict of the first stage, in words.
+# ---------------------------------------------------------------------------
+# The weak-instrument verdict: which test decided, at which critical value and
+# why, for the warning, the summary and the report alike.
 
-    Stock-Yogo with at most 30 instruments; the Montiel Olea-Pflueger
-    effective F otherwise (``fs.weak_test``).
+_WEAK_TEST_NAME = {
+    "stock_yogo": "Stock-Yogo",
+    "effective_f": "Montiel Olea-Pflueger effective F",
+}
+
+_WEAK_CONSEQUENCES = (
+    "The IV estimates may be biased toward the naive least squares estimates "
+    "and their confidence intervals may under-cover."
+)
+
+
+def weak_test_reason(weak_test: str, cov_type: str) -> str:
+    """Why ``weak_test`` decides the weak-instrument verdict, as a sentence.
+
+    Stock-Yogo critical values are tabulated for homoskedastic errors and at
+    most 30 instruments; every other fit is judged by the Montiel
+    Olea-Pflueger effective F with its covariance.
+    """
+    kind = COV_TYPES[cov_type]
+    if weak_test == "stock_yogo":
+        return (
+            f"The Stock-Yogo test decides because the {cov_type} covariance "
+            "assumes homoskedastic errors, for which its critical values are "
+            "tabulated."
+        )
+    if kind.homoskedastic:
+        return (
+            "The effective F decides because Stock and Yogo tabulate no critical "
+            "value for more than 30 instruments."
+        )
+    allows = (
+        "heteroskedasticity and correlation within clusters"
+        if kind.clustered
+        else "heteroskedasticity"
+    )
+    return (
+        "The effective F decides because the Stock-Yogo critical values assume "
+        f"homoskedastic errors, and the {cov_type} covariance allows for {allows}."
+    )
+
+
+def _instruments(n: int) -> str:
+    return f"{n} instrument{'s' if n != 1 else ''}"
+
+
+def weak_instrument_message(fs) -> str:
+    """The text of the :class:`~skmediate.WeakInstrumentWarning` for first stage ``fs``.
+
+    ``fs`` is a :class:`~skmediate._numerics.diagnostics.FirstStageDiagnostics`
+    whose verdict is weak: the message names the test that decided, its
+    statistic and critical value, why that test decides and what weak
+    instruments mean for the estimates.
+    """
+    if fs.weak_test == "stock_yogo":
+        head = (
+            f"Weak instruments: the first-stage partial F statistic is "
+            f"{fs.f_statistic:.2f}, below the Stock-Yogo critical value "
+            f"{fs.critical_value:.2f} for {_instruments(fs.n_instruments)}, so a "
+            "nominal 5% Wald test of the 2SLS estimates may have an actual size "
+            "above 15%."
+        )
+    else:
+        eff = fs.effective_f
+        head = (
+            "Weak instruments: the effective first-stage F statistic of Montiel "
+            f"Olea and Pflueger with the {eff.cov_type} covariance is "
+            f"{eff.statistic:.2f}, below its critical value "
+            f"{eff.critical_value:.2f} for {_instruments(fs.n_instruments)}, so "
+            f"the 2SLS bias may exceed {eff.bias:.0%} of its worst-case benchmark "
+            f"(a {eff.size:.0%} test)."
+        )
+    return f"{head} {weak_test_reason(fs.weak_test, fs.cov_type)} {_WEAK_CONSEQUENCES}"
+
+
+def weak_instrument_verdict(fs) -> str:
+    """The weak-instrument verdict of the report's first stage, in words.
+
+    Names the test that decided (``fs.weak_test``), its statistic against its
+    critical value, and why that test decides.
     """
     head = (
         f"The first-stage partial F statistic is {fs.f_statistic:.2f} with "
-        f"{fs.n_instruments} instrument{'s' if fs.n_instruments != 1 else ''}"
+        f"{_instruments(fs.n_instruments)}"
     )
+    weak = "the instruments are weak" if fs.is_weak else "the instruments are not weak"
+    side = "below" if fs.is_weak else "above"
     if fs.weak_test == "effective_f":
         rule = (
-            f"the effective F ({fs.cov_type}) is {fs.effective_f_statistic:.2f} "
-            f"against its critical value {fs.effective_f_critical_value:.2f} "
-            "(Montiel Olea-Pflueger, worst-case 2SLS bias 10%, 5% test)"
+            f"{head}. The Montiel Olea-Pflueger effective F statistic with the "
+            f"{fs.cov_type} covariance is {fs.effective_f_statistic:.2f}, {side} "
+            f"its critical value {fs.effective_f_critical_value:.2f}, at which "
+            "the 2SLS bias is at most 10% of its worst-case benchmark (5% test)"
         )
-        if fs.is_weak:
-            return (
-                f"{head}; {rule}: the instruments are weak. The IV estimates may "
-                "be biased toward the standard regression and their confidence "
-                "intervals may be too narrow."
-            )
-        return f"{head}; {rule}: the instruments are not weak."
-    rule = (
-        f"the Stock-Yogo critical value {fs.critical_value:.2f}, at which a "
-        "nominal 5% Wald test of the 2SLS estimates has actual size at most 15%"
-    )
+    else:
+        rule = (
+            f"{head}, {side} the Stock-Yogo critical value "
+            f"{fs.critical_value:.2f}, at which a nominal 5% Wald test of the "
+            "2SLS estimates has actual size at most 15%"
+        )
+    text = f"{rule}: {weak}. {weak_test_reason(fs.weak_test, fs.cov_type)}"
     if fs.is_weak:
-        return (
-            f"{head}, below {rule}: the instruments are weak. The IV estimates "
-            "may be biased toward the standard regression and their confidence "
-            "intervals may be too narrow."
+        text += (
+            " The IV estimates may be biased toward the standard regression and "
+            "their confidence intervals may be too narrow."
         )
-    return f"{head}, above {rule}: the instruments are not weak."
+    return text
 
 
 def _effects_blocks(report: Report, digits: int, level: str) -> list:
@@ -833,7 +912,10 @@ def diagnostic_sentence(row, cov_type: str, n_instruments: int, level: float) ->
             f"no evidence that the interactions predict the mediator ({cov_type}, {at})",
         )
     if key in _STOCK_YOGO_WHAT:
-        return stock_yogo_sentence(key, row.statistic, n_instruments)
+        sentence = stock_yogo_sentence(key, row.statistic, n_instruments)
+        if COV_TYPES[cov_type].homoskedastic:
+            return sentence
+        return f"{sentence}; valid for homoskedastic errors only"
     if key == "effective_f":
         if row.statistic >= row.critical_value:
             return (
@@ -982,14 +1064,21 @@ def _first_stage_lines(fs) -> list[str]:
         eff = fs.effective_f
         verdict = (
             f"effective F ({eff.cov_type}) = {eff.statistic:.2f}, critical value "
-            f"{eff.critical_value:.2f} (Montiel Olea-Pflueger, 10% bias): {weak}"
+            f"{eff.critical_value:.2f} (Montiel Olea-Pflueger, "
+            f"{eff.bias:.0%} bias): {weak}"
         )
     else:
         verdict = (
             f"Stock-Yogo critical value {fs.critical_value:.2f} "
             f"(2SLS size, 15% maximal size): {weak}"
         )
-    lines.append(f"             {verdict}")
+    lines.append(f"{'':13}{verdict}")
+    lines += textwrap.wrap(
+        weak_test_reason(fs.weak_test, fs.cov_type),
+        _SUMMARY_WIDTH,
+        initial_indent=" " * 13,
+        subsequent_indent=" " * 13,
+    )
     return lines
 
 

@@ -441,7 +441,7 @@ def build_report(
 
 def _note(caught, iv) -> str:
     """A library warning as a sentence of the report, in the command line's terms."""
-    from skmediate._numerics.diagnostics import weak_instrument_message
+    from skmediate._report.render import weak_instrument_message
     from skmediate.exceptions import FewClustersWarning, WeakInstrumentWarning
 
     if issubclass(caught.category, WeakInstrumentWarning):
