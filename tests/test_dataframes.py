@@ -43,7 +43,13 @@ def _site_encoder():
 @pytest.fixture(scope="module")
 def trial():
     X, y, groups = simulate_trial(
-        n=1500, n_covariates=2, n_controls=1, site=True, n_clusters=30, seed=11
+        n=1500,
+        n_covariates=2,
+        n_controls=1,
+        site=True,
+        n_clusters=30,
+        instrument_strength=2.0,
+        seed=11,
     )
     weights = np.random.default_rng(1).integers(0, 4, len(y)).astype(float)
     return X, y, groups, weights
@@ -210,7 +216,7 @@ def test_bootstrap_with_polars_input(trial, engine):
     X = X.drop(columns="site")
     X_pl, y_pl, groups_pl, weights_pl = _as_polars(X, y, groups, weights)
     est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
-    kwargs = dict(n_resamples=40, engine=engine, random_state=0)
+    kwargs = dict(n_resamples=41, engine=engine, random_state=0)
     on_pandas = bootstrap(est, X, y, groups=groups, **kwargs)
     on_polars = bootstrap(est, X_pl, y_pl, groups=groups_pl, **kwargs)
     assert_array_equal(
@@ -301,7 +307,7 @@ def test_the_callers_data_is_not_modified(trial):
         clone(est).set_params(cov_type="HC1"),
         X_pl,
         y_pl,
-        n_resamples=5,
+        n_resamples=41,
         groups=groups_pl,
         random_state=0,
     )
