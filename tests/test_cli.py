@@ -1268,15 +1268,7 @@ def test_breakdown_says_when_the_interval_covers_zero_at_tau_zero(tmp_path, caps
         capsys,
         "analyze",
         str(tmp_path / "null.csv"),
-        "--outcome",
-        "y",
-        "--treatment",
-        "r",
-        "--mediator",
-        "m",
-        "--covariates",
-        "x1",
-        "x2",
+        *ROLES[:9],  # outcome, treatment, mediator, covariates x1 x2
         "--sensitivity",
         "x1=0,1",
     )
