@@ -21,6 +21,8 @@ from skmediate._numerics.diagnostics import (
     FirstStageDiagnostics,
     diagnostic_tests,
     first_stage_diagnostics,
+    wald_pvalue,
+    wald_statistic,
 )
 from skmediate._numerics.effects import EFFECT_NAMES, mediation_effects
 from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS
@@ -40,6 +42,7 @@ from skmediate._numerics.weakiv import (
     lm_set,
 )
 from skmediate._numerics.wild import wild_confidence_set, wild_test
+from skmediate._restrictions import WaldTest, parse_restrictions
 from skmediate._validation import as_generator
 
 __all__ = ["MediationResult", "inference_frame"]
@@ -231,6 +234,55 @@ class MediationResult:
             None if df is None else df[j],
         )
         return est, se, est - q * se, est + q * se
+
+    def wald_test(self, restrictions) -> WaldTest:
+        """Wald test of linear restrictions on the terms, with the fit's covariance.
+
+        Parameters
+        ----------
+        restrictions : str, list of str or (R, q)
+            Equations in the term names (:attr:`params`' index), separated by
+            commas: ``"m = 0"``, ``"r + m = 1, x1 = x2"``, ``"2*x1 - x2 = 0"``;
+            or a matrix ``R`` (one row per restriction, one column per term)
+            and a vector ``q`` for ``R β = q``.
+
+        Returns
+        -------
+        WaldTest
+            ``statistic``, ``pvalue``, ``df`` (the number of restrictions) and,
+            with ``use_t``, the F test's ``df_denom`` (``n - k``, or ``G - 1``
+            for the cluster-robust types): ``W / df`` against
+            ``F(df, df_denom)``; otherwise ``W`` against ``χ²(df)``. With a
+            cluster-robust covariance and more restrictions than ``G - 1``
+            the statistic is not defined (NaN).
+
+        Raises
+        ------
+        ValueError
+            For an unknown term, an equation that cannot be read, or
+            restrictions that are linearly dependent.
+        """
+        r, q, texts = parse_restrictions(restrictions, self.terms)
+        j = r.shape[0]
+        if np.linalg.matrix_rank(r) < j:
+            raise ValueError(
+                f"the restrictions {list(texts)} are linearly dependent; drop the "
+                "ones implied by the others"
+            )
+        model = self.model
+        if model.defines_joint_test(j):
+            wald = wald_statistic(r @ self.estimates - q, r @ self.covariance @ r.T)
+        else:
+            wald = np.nan
+        df_denom = model.reference_df(model.n_params)
+        return WaldTest(
+            statistic=float(wald / j if df_denom is not None else wald),
+            pvalue=float(wald_pvalue(wald, j, df_denom)),
+            df=int(j),
+            df_denom=df_denom,
+            distribution="F" if df_denom is not None else "chi2",
+            restrictions=texts,
+        )
 
     # -- effects, diagnostics, weak-IV-robust inference ----------------------------
 
