@@ -11,6 +11,7 @@ from skmediate._numerics.diagnostics import (
     FirstStageDiagnostics,
     stock_yogo_critical_value,
 )
+from skmediate._report.compare import Comparison, compare
 from skmediate._results import MediationResult
 from skmediate._sensitivity import SensitivityGrid
 from skmediate.exceptions import (
@@ -27,6 +28,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BootstrapResult",
+    "Comparison",
     "ConfidenceInterval",
     "DegenerateBootstrapWarning",
     "FailedResampleWarning",
@@ -42,5 +44,6 @@ __all__ = [
     "WeakInstrumentWarning",
     "__version__",
     "bootstrap",
+    "compare",
     "stock_yogo_critical_value",
 ]

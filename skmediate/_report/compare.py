@@ -1,0 +1,155 @@
+"""Fits side by side: :func:`compare` (the paper's Table 1 is such a comparison)."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["Comparison", "compare"]
+
+
+def compare(results, names=None) -> Comparison:
+    """Several fits side by side: estimates with standard errors, and fit statistics.
+
+    Parameters
+    ----------
+    results : sequence of MediationResult or fitted estimators
+        For example ``[naive.result_, iv.result_]`` (an estimator stands for
+        its ``result_``).
+    names : sequence of str, optional
+        Column headings; by default each fit's method (``"OLS"``, ``"IV-2SLS"``,
+        ...), numbered when repeated.
+
+    Returns
+    -------
+    Comparison
+        Prints as text, renders as HTML in Jupyter, and gives the numbers
+        as a DataFrame (:meth:`Comparison.to_frame`).
+    """
+    results = [getattr(r, "result_", r) for r in results]
+    if not results:
+        raise ValueError("compare needs at least one result")
+    for r in results:
+        if not hasattr(r, "params") or not hasattr(r, "std_errors"):
+            raise TypeError(
+                "compare takes fitted estimators or their result_ "
+                f"(MediationResult); got {type(r).__name__}"
+            )
+    if names is None:
+        names = [r.method for r in results]
+        if len(set(names)) < len(names):
+            names = [f"({i + 1}) {n}" for i, n in enumerate(names)]
+    names = [str(n) for n in names]
+    if len(names) != len(results) or len(set(names)) < len(names):
+        raise ValueError(
+            f"names must give one distinct name per result ({len(results)}); "
+            f"got {names}"
+        )
+    return Comparison(tuple(results), tuple(names))
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Fits side by side (see :func:`compare`)."""
+
+    results: tuple
+    names: tuple
+
+    def terms(self) -> list:
+        out = []
+        for r in self.results:
+            out += [t for t in r.params.index if t not in out]
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Rows: terms; columns: (fit, ``estimate`` / ``std_error`` / ``pvalue``)."""
+        columns = {}
+        for name, r in zip(self.names, self.results, strict=True):
+            columns[(name, "estimate")] = r.params
+            columns[(name, "std_error")] = r.std_errors
+            columns[(name, "pvalue")] = r.pvalues
+        frame = pd.DataFrame(columns).reindex(self.terms())
+        frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["fit", None])
+        return frame
+
+    def statistics(self) -> pd.DataFrame:
+        """Rows: observations, R², covariance type, first-stage F; one column per fit."""
+        rows = {}
+        for name, r in zip(self.names, self.results, strict=True):
+            fs = r.first_stage
+            rows[name] = {
+                "No. observations": f"{r.nobs:g}",
+                "R-squared": f"{r.rsquared:.4f}",
+                "Covariance": str(r.cov_type),
+                "First-stage F": "" if fs is None else f"{fs.f_statistic:.2f}",
+                "Instruments weak": ""
+                if fs is None
+                else ("yes" if fs.is_weak else "no"),
+            }
+        return pd.DataFrame(rows)
+
+    def _cells(self, digits: int = 4):
+        frame = self.to_frame()
+        body = []
+        for term in frame.index:
+            estimates, errors = [], []
+            for name in self.names:
+                est = frame.loc[term, (name, "estimate")]
+                se = frame.loc[term, (name, "std_error")]
+                ok = isinstance(est, float) and math.isfinite(est)
+                estimates.append(f"{est:.{digits}f}" if ok else "")
+                errors.append(f"({se:.{digits}f})" if ok else "")
+            body.append((term, estimates, errors))
+        return body
+
+    def __str__(self) -> str:
+        body = self._cells()
+        stats = self.statistics()
+        width = max(
+            [len(n) for n in self.names]
+            + [len(c) for _, e, s in body for c in e + s]
+            + [len(str(v)) for v in stats.to_numpy().ravel()]
+        )
+        label = max([len(t) for t, _, _ in body] + [len(i) for i in stats.index])
+        lines = [" " * label + "".join(f"  {n:>{width}}" for n in self.names)]
+        rule = "-" * len(lines[0])
+        lines.insert(0, rule)
+        lines.append(rule)
+        for term, estimates, errors in body:
+            lines.append(
+                f"{term:<{label}}" + "".join(f"  {c:>{width}}" for c in estimates)
+            )
+            lines.append(" " * label + "".join(f"  {c:>{width}}" for c in errors))
+        lines.append(rule)
+        for row, values in stats.iterrows():
+            lines.append(f"{row:<{label}}" + "".join(f"  {v:>{width}}" for v in values))
+        lines.append(rule)
+        lines.append("Standard errors in parentheses.")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+    def _repr_html_(self) -> str:
+        def cell(text, tag="td"):
+            return f"<{tag}>{html.escape(str(text))}</{tag}>"
+
+        head = "".join(cell(n, "th") for n in ("", *self.names))
+        rows = []
+        for term, estimates, errors in self._cells():
+            rows.append(
+                "<tr>" + cell(term, "th") + "".join(map(cell, estimates)) + "</tr>"
+            )
+            rows.append("<tr>" + cell("") + "".join(map(cell, errors)) + "</tr>")
+        for row, values in self.statistics().iterrows():
+            rows.append("<tr>" + cell(row, "th") + "".join(map(cell, values)) + "</tr>")
+        return (
+            "<table class='skmediate-compare'><thead><tr>"
+            + head
+            + "</tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody><caption>Standard errors in parentheses.</caption></table>"
+        )
