@@ -20,6 +20,7 @@ first pass, the cross-products ``G_j`` in the second.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -133,7 +134,8 @@ class _Prepared:
     directions: np.ndarray  # the components of τ covered
     used: np.ndarray  # the covariates they multiply (positions among X)
     mean: np.ndarray  # X̄ - c_X of those covariates
-    by_block: tuple  # (block, positions among directions, rows of x - X̄)
+    # (block, positions among directions, rows of x - X̄, products in A's span)
+    by_block: tuple
     hv: np.ndarray  # H V, (k, len(directions))
     kernel: np.ndarray  # rows of the effects' influence, as forms of a row of A
     resid_form: np.ndarray
@@ -172,7 +174,8 @@ class _Prepared:
         for b in np.unique(plan.blocks):
             positions = np.flatnonzero(plan.blocks == b)
             span = slice(int(positions[0]), int(positions[-1]) + 1)
-            by_block.append((int(b), span, rows_of[span]))
+            linear = not plan.from_products[span].any()
+            by_block.append((int(b), span, rows_of[span], linear))
         s = model.structural
         d_cols = d.structural_columns
         n_inst = d.n_instruments
@@ -240,8 +243,8 @@ class _Prepared:
         x_forms[np.arange(self.used.size), covariates] = 1.0
         x_forms[:, 0] = -mean
         products = []
-        for b, span, rows in self.by_block:
-            if b == 0 and d.instrumented:
+        for b, span, rows, linear in self.by_block:
+            if linear:
                 excluded = np.arange(c)[d.excluded_columns][self.used[rows]]
                 positions = np.arange(span.start, span.stop)
                 h_rows[positions, excluded] += 1.0
@@ -294,14 +297,14 @@ class _Prepared:
 
         return on_chunk
 
-    @property
+    @cached_property
     def own_rows(self) -> list:
         """Per effect, ``(positions, rows of x - X̄)`` of its own block of ``τ`` (or None).
 
         Effect ``j`` (the direct effect, then each mediator's) moves by
         ``τ_jᵀ(X̄ - E X)`` along block ``j``: there the scores of ``X̄`` enter.
         """
-        spans = {b: (span, rows) for b, span, rows in self.by_block}
+        spans = {b: (span, rows) for b, span, rows, _ in self.by_block}
         return [spans.get(j) for j in range(self.effects.size)]
 
     def combine_parts(self, total, part):
