@@ -42,14 +42,15 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.polynomial import Chebyshev
-from scipy import special
 
 from skmediate._numerics.model import FittedModel
+from skmediate._numerics.sets import _merge
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     _check_definite,
     _robust_set,
     anderson_rubin_moments,
+    critical_value,
     reduced_form_cov,
     subvector_ar_set,
 )
@@ -112,17 +113,11 @@ def projection_ar_set(
         f_df=mediator.f_df,
     )
     _check_definite(joint)
-    if mediator.f_df is not None:
-        crit = float(special.fdtri(n, mediator.f_df, confidence_level)) * n
-    else:
-        crit = float(special.chdtri(n, 1.0 - confidence_level))
+    crit = critical_value(joint, confidence_level)  # p + 1 restrictions
     branches = _Branches(a, b, tau, cov, crit)
-    pieces = []
-    for lo, hi in _robust_set(mediator, crit):
-        pieces.append(_project(branches, lo, hi))
-    from skmediate._numerics.sets import _merge
-
-    return _merge(pieces)
+    return _merge(
+        [_project(branches, lo, hi) for lo, hi in _robust_set(mediator, crit)]
+    )
 
 
 class _Branches:
@@ -200,8 +195,9 @@ def _fit(fun) -> Chebyshev:
     return p
 
 
-def _critical_points(p: Chebyshev) -> np.ndarray:
-    roots = p.deriv().roots()
+def _roots_inside(p: Chebyshev) -> np.ndarray:
+    """The real roots of ``p`` inside ``(0, π)``."""
+    roots = p.roots()
     real = roots[np.abs(roots.imag) <= 1e-8 * (1.0 + np.abs(roots.real))].real
     return real[(real > 0.0) & (real < np.pi)]
 
@@ -209,7 +205,7 @@ def _critical_points(p: Chebyshev) -> np.ndarray:
 def _extreme(fun, maximize: bool) -> float:
     """The maximum (or minimum) of a smooth ``fun`` on ``[0, π]``."""
     p = _fit(fun)
-    candidates = np.concatenate([[0.0, np.pi], _critical_points(p)])
+    candidates = np.concatenate([[0.0, np.pi], _roots_inside(p.deriv())])
     values = fun(candidates)
     return float(values.max() if maximize else values.min())
 
@@ -236,9 +232,6 @@ def _half_line(branches, end, direction, sign, maximize) -> float:
     def stationary(phi):
         return dp(phi) * np.cos(phi / 2) + p(phi) * np.sin(phi / 2)
 
-    q = _fit(stationary)
-    roots = q.roots()
-    real = roots[np.abs(roots.imag) <= 1e-8 * (1.0 + np.abs(roots.real))].real
-    phis = np.concatenate([[0.0], real[(real > 0.0) & (real < np.pi)]])
+    phis = np.concatenate([[0.0], _roots_inside(_fit(stationary))])
     values = _branch(branches, m_of(phis), sign)
     return float(values.max() if maximize else values.min())
