@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 
@@ -91,9 +90,13 @@ class Comparison:
             }
         return pd.DataFrame(rows)
 
-    def _cells(self, digits: int = 4):
+    def table(self, digits: int = 4):
+        """The comparison as a table of the report renderer (estimates, with
+        standard errors in parentheses beneath, then the fit statistics)."""
+        from skmediate._report.render import Table
+
         frame = self.to_frame()
-        body = []
+        rows = []
         for term in frame.index:
             estimates, errors = [], []
             for name in self.names:
@@ -102,54 +105,25 @@ class Comparison:
                 ok = isinstance(est, float) and math.isfinite(est)
                 estimates.append(f"{est:.{digits}f}" if ok else "")
                 errors.append(f"({se:.{digits}f})" if ok else "")
-            body.append((term, estimates, errors))
-        return body
+            rows += [(term, *estimates), ("", *errors)]
+        for row, values in self.statistics().iterrows():
+            rows.append((row, *values))
+        return Table(
+            header=("", *self.names),
+            rows=tuple(rows),
+            align="l" + "r" * len(self.names),
+            caption="Standard errors in parentheses.",
+        )
 
     def __str__(self) -> str:
-        body = self._cells()
-        stats = self.statistics()
-        width = max(
-            [len(n) for n in self.names]
-            + [len(c) for _, e, s in body for c in e + s]
-            + [len(str(v)) for v in stats.to_numpy().ravel()]
-        )
-        label = max([len(t) for t, _, _ in body] + [len(i) for i in stats.index])
-        lines = [" " * label + "".join(f"  {n:>{width}}" for n in self.names)]
-        rule = "-" * len(lines[0])
-        lines.insert(0, rule)
-        lines.append(rule)
-        for term, estimates, errors in body:
-            lines.append(
-                f"{term:<{label}}" + "".join(f"  {c:>{width}}" for c in estimates)
-            )
-            lines.append(" " * label + "".join(f"  {c:>{width}}" for c in errors))
-        lines.append(rule)
-        for row, values in stats.iterrows():
-            lines.append(f"{row:<{label}}" + "".join(f"  {v:>{width}}" for v in values))
-        lines.append(rule)
-        lines.append("Standard errors in parentheses.")
-        return "\n".join(lines)
+        from skmediate._report.render import _text_table
+
+        return "\n".join(_text_table(self.table()))
 
     def __repr__(self) -> str:
         return self.__str__()
 
     def _repr_html_(self) -> str:
-        def cell(text, tag="td"):
-            return f"<{tag}>{html.escape(str(text))}</{tag}>"
+        from skmediate._report.render import _html_table
 
-        head = "".join(cell(n, "th") for n in ("", *self.names))
-        rows = []
-        for term, estimates, errors in self._cells():
-            rows.append(
-                "<tr>" + cell(term, "th") + "".join(map(cell, estimates)) + "</tr>"
-            )
-            rows.append("<tr>" + cell("") + "".join(map(cell, errors)) + "</tr>")
-        for row, values in self.statistics().iterrows():
-            rows.append("<tr>" + cell(row, "th") + "".join(map(cell, values)) + "</tr>")
-        return (
-            "<table class='skmediate-compare'><thead><tr>"
-            + head
-            + "</tr></thead><tbody>"
-            + "".join(rows)
-            + "</tbody><caption>Standard errors in parentheses.</caption></table>"
-        )
+        return _html_table(self.table())
