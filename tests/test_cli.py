@@ -1085,6 +1085,13 @@ def test_error_missing_and_unreadable_files(tmp_path, capsys):
     header = tmp_path / "header.csv"
     header.write_text("r,m,y\n")
     assert "has no data rows" in _error(capsys, "analyze", str(header), *ROLES)
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("r,m,y,x1,x1\n0,1,2,3,4\n1,2,3,4,5\n")
+    err = _error(capsys, "analyze", str(repeated), *ROLES)
+    assert (
+        f"{repeated} has duplicate column names ['x1']; rename them so that each "
+        "column has its own name"
+    ) in err
     broken = tmp_path / "broken.parquet"
     broken.write_text("not parquet")
     pytest.importorskip("pyarrow")

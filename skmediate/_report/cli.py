@@ -23,6 +23,7 @@ from skmediate._bootstrap import few_resamples_message, min_resamples
 from skmediate._numerics.covariance import COV_TYPES
 from skmediate._report.render import FORMATS, render
 from skmediate._report.report import Analysis, build_report
+from skmediate._validation import missing_in_columns
 from skmediate.datasets import make_prospect_like
 
 __all__ = ["main", "parse_tau"]
@@ -404,6 +405,15 @@ def read_table(path: str, sep: str | None = None, decimal: str = ".") -> pd.Data
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise CLIError(f"cannot read {path} as {kind}: {reason}") from None
+    if kind == "CSV":
+        # pandas renames a repeated header "x" to "x.1"; refuse it instead
+        header = reader(file, header=None, nrows=1, dtype=str).iloc[0]
+        repeated = sorted({str(c) for c in header[header.duplicated()]})
+        if repeated:
+            raise CLIError(
+                f"{path} has duplicate column names {repeated}; rename them so "
+                "that each column has its own name"
+            )
     frame.columns = [str(c) for c in frame.columns]
     if frame.empty:
         raise CLIError(f"{path} has no data rows")
@@ -516,11 +526,13 @@ def prepare_data(frame: pd.DataFrame, args):
     if args.clusters and args.clusters not in used:
         used.append(args.clusters)
     if not args.dropna:
-        missing = frame[used].isna().sum()
-        missing = missing[missing > 0]
-        if len(missing):
-            incomplete = int(frame[used].isna().any(axis=1).sum())
-            counts = ", ".join(f"{col} ({n})" for col, n in missing.items())
+        # the estimators' rule for what is missing, so both count the same rows
+        absent = missing_in_columns(frame, [frame.columns.get_loc(c) for c in used])
+        if absent.any():
+            incomplete = int(absent.any(axis=1).sum())
+            counts = ", ".join(
+                f"{col} ({n})" for col, n in zip(used, absent.sum(axis=0)) if n
+            )
             raise CLIError(
                 f"missing values in column(s) {counts}; --dropna drops the "
                 f"{incomplete} incomplete rows listwise and reports how many"
