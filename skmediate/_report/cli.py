@@ -531,7 +531,9 @@ def prepare_data(frame: pd.DataFrame, args):
         if absent.any():
             incomplete = int(absent.any(axis=1).sum())
             counts = ", ".join(
-                f"{col} ({n})" for col, n in zip(used, absent.sum(axis=0)) if n
+                f"{col} ({n})"
+                for col, n in zip(used, absent.sum(axis=0), strict=True)
+                if n
             )
             raise CLIError(
                 f"missing values in column(s) {counts}; --dropna drops the "
