@@ -583,7 +583,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         not predictions). A grid search over ``kappa`` or ``cov_type`` by
         ``score`` picks the wrong model; compare estimators by their bias and
         coverage on simulated trials with known effects instead
-        (:func:`skmediate.simulate`).
+        (:func:`skmediate.simulation.simulate`; the example
+        ``examples/choosing_an_estimator.py`` shows such a study).
 
         With ``missing="drop"`` the rows whose prediction is NaN, or whose
         ``y`` or ``sample_weight`` is missing, are left out.
