@@ -6,7 +6,7 @@ import math
 import warnings
 from collections import namedtuple
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from operator import attrgetter
 
 import numpy as np
@@ -34,6 +34,7 @@ from skmediate._validation import (
     as_generator,
     check_sample_weight,
     n_rows,
+    positive_int,
     take_rows,
 )
 from skmediate.exceptions import DegenerateBootstrapWarning, FailedResampleWarning
@@ -696,10 +697,7 @@ def _check_options(
     n_resamples, method, scheme, engine, confidence_level, fit_params, progress
 ) -> dict:
     """Validate the scalar options; return the fit parameters as a dict."""
-    if not isinstance(n_resamples, Integral) or isinstance(n_resamples, bool):
-        raise ValueError(f"n_resamples must be a positive integer; got {n_resamples!r}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer; got {n_resamples}")
+    positive_int(n_resamples, "n_resamples")
     _check_choice(method, "method", METHODS)
     _check_choice(scheme, "scheme", SCHEMES)
     _check_choice(engine, "engine", ENGINES)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -43,7 +42,7 @@ from skmediate._numerics.weakiv import (
 )
 from skmediate._numerics.wild import wild_confidence_set, wild_test
 from skmediate._restrictions import WaldTest, parse_restrictions
-from skmediate._validation import as_generator
+from skmediate._validation import as_generator, positive_int
 
 __all__ = ["MediationResult", "inference_frame"]
 
@@ -406,7 +405,7 @@ class MediationResult:
             self._wild_model(),
             effect,
             value,
-            n_resamples=_positive_int(n_resamples, "n_resamples"),
+            n_resamples=positive_int(n_resamples, "n_resamples"),
             weights=weights,
             random_state=as_generator(random_state),
         )
@@ -511,9 +510,7 @@ class MediationResult:
                 self._wild_model(),
                 effect,
                 level,
-                n_resamples=_positive_int(
-                    kwargs.get("n_resamples", 999), "n_resamples"
-                ),
+                n_resamples=positive_int(kwargs.get("n_resamples", 999), "n_resamples"),
                 weights=kwargs.get("weights", "rademacher"),
                 random_state=as_generator(kwargs.get("random_state")),
                 start=estimate,
@@ -552,9 +549,3 @@ class MediationResult:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)

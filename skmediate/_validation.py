@@ -361,6 +361,13 @@ def drop_missing(X, columns, names, vectors):
     return take_rows(X, kept), out, MissingRows(dropped, counts)
 
 
+def positive_int(value, name: str) -> int:
+    """``value`` as an int, or an error naming ``name`` unless it is an integer ≥ 1."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
 def as_generator(random_state) -> np.random.Generator:
     """A numpy Generator from None, an int, a SeedSequence, a Generator or a RandomState.
 

@@ -20,7 +20,7 @@ from skmediate._extract import EFFECTS, effect_estimate, mediation_result
 from skmediate._numerics.covariance import cov_type
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._sensitivity import SensitivityGrid
-from skmediate._validation import as_random_state, is_dataframe
+from skmediate._validation import as_random_state, is_dataframe, positive_int
 from skmediate.exceptions import UnusedGroupsWarning, WeakInstrumentWarning
 
 __all__ = ["SimulationResult", "simulate", "summarize"]
@@ -486,14 +486,7 @@ def simulate(
             "data_generator must be a callable data_generator(random_state=seed) "
             f"returning (X, y, truth); got {type(data_generator).__name__}"
         )
-    if (
-        isinstance(n_replications, bool)
-        or not isinstance(n_replications, (int, np.integer))
-        or n_replications < 1
-    ):
-        raise ValueError(
-            f"n_replications must be a positive integer; got {n_replications!r}"
-        )
+    n_replications = positive_int(n_replications, "n_replications")
     statistics = _check_statistics(statistics)
     routes = _check_design(estimators, groups, sample_weight)
     seeds = as_random_state(random_state).randint(
