@@ -835,7 +835,7 @@ def bootstrap(
         the complete rows.
     X : {array-like, DataFrame} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
-    statistic : str, tuple of str or callable, default=("direct_effect_", "mediator_effect_")
+    statistic : str, tuple of str or callable, default=(``"direct_effect_"``, ``"mediator_effect_"``)
         A fitted attribute name (dotted paths such as ``"result_.params"``
         reach into attributes; names are looked up on the estimator, then on
         the final step of a Pipeline), a tuple of such names, or a callable

@@ -912,7 +912,7 @@ class IVMediationRegressor(_MediationRegressor):
         have one), the number of rows missing it; a row missing several
         values counts in each. Empty when nothing was dropped.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined only when ``X`` has string column names.
 
     See Also
@@ -1228,7 +1228,7 @@ class NaiveMediationRegressor(_MediationRegressor):
         The rows left out for missing values, as for
         :class:`IVMediationRegressor`.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
     See Also
     --------

@@ -96,7 +96,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     estimator_ : estimator
         The estimator fitted at ``τ = 0``; ``predict`` and ``score`` use it.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when the estimator defines it.
     grid_ : ndarray of shape (n_grid, 2p)
         The grid, ``[τ_R, τ_M]`` per row.
