@@ -111,7 +111,14 @@ class BootstrapResult:
     engine: str
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per statistic: estimate, std_error, ci_low, ci_high."""
+        """The results as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per statistic, with columns ``estimate``, ``std_error``,
+            ``ci_low`` and ``ci_high``.
+        """
         return pd.DataFrame(
             {
                 "estimate": self.estimate,
@@ -835,6 +842,7 @@ def bootstrap(
         the complete rows.
     X : {array-like, DataFrame} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
+        Outcome.
     statistic : str, tuple of str or callable, default=(``"direct_effect_"``, ``"mediator_effect_"``)
         A fitted attribute name (dotted paths such as ``"result_.params"``
         reach into attributes; names are looked up on the estimator, then on
@@ -844,9 +852,12 @@ def bootstrap(
         ``estimate`` and ``std_error`` (the latter used by
         ``method="studentized"``).
     n_resamples : int, default=1999
+        Number of resamples (at least ``2 / (1 - confidence_level) + 1``
+        for a meaningful interval; 999 or more are recommended).
     method : {"percentile", "basic", "bca", "studentized"}, default="percentile"
         Interval (see Notes).
     confidence_level : float, default=0.95
+        Level of the confidence intervals.
     scheme : {"pairs", "bayesian", "wild", "wild_mammen"}, default="pairs"
         ``"pairs"``: resample rows (or whole clusters) with replacement.
         ``"bayesian"``: Dirichlet weights on the rows (or clusters), passed as

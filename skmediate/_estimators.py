@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import COV_TYPES, cov_type
 from skmediate._numerics.design import Design
+from skmediate._numerics.diagnostics import FirstStageDiagnostics
 from skmediate._numerics.engine import fit_model
 from skmediate._numerics.rows import is_dask
 from skmediate._results import MediationResult
@@ -485,7 +486,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             the same data give the same numbers in each.
             Dask data is never gathered: each pass over the rows reduces every
             partition where it lives, and the result equals the in-memory fit
-            up to rounding (see the README for the passes a fit makes). Dask
+            up to rounding (the user guide's Numerics page describes the passes a
+            fit makes). Dask
             input needs ``covariate_transformer="passthrough"`` and numeric
             columns.
         y : array-like or dask array/Series of shape (n_samples,)
@@ -499,7 +501,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        self : object
+        self
             The fitted estimator.
         """
         fit_mediation(self, X, y, sample_weight, groups)
@@ -509,21 +511,25 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     @property
     def effect_on_mediator_(self) -> float:
+        """Average effect of the treatment on the mediator ``δ``."""
         check_is_fitted(self)
         return self.result_.effect_estimate("effect_on_mediator")
 
     @property
     def indirect_effect_(self) -> float:
+        """Indirect effect ``θ_M δ``: the part of the effect through the mediator."""
         check_is_fitted(self)
         return self.result_.effect_estimate("indirect")
 
     @property
     def total_effect_(self) -> float:
+        """Total effect ``θ_R + θ_M δ``."""
         check_is_fitted(self)
         return self.result_.effect_estimate("total")
 
     @property
     def proportion_mediated_(self) -> float:
+        """Proportion mediated: the indirect effect over the total effect."""
         check_is_fitted(self)
         return self.result_.effect_estimate("proportion_mediated")
 
@@ -591,12 +597,16 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Data with the columns the fit used.
         y : array-like of shape (n_samples,)
+            Outcome.
         sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights of the rows.
 
         Returns
         -------
         float
+            The R² of the predictions.
         """
         if self.missing != "drop" or is_dask(X):
             return super().score(X, y, sample_weight=sample_weight)
@@ -614,7 +624,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         return r2_score(take_rows(y, rows), prediction[rows], sample_weight=weights)
 
     def summary(self) -> str:
-        """Text summary of the fit (see :meth:`MediationResult.summary`)."""
+        """Text summary of the fit (see :meth:`MediationResult.summary`).
+
+        Returns
+        -------
+        str
+            The summary, ready to print.
+        """
         check_is_fitted(self)
         return self.result_.summary()
 
@@ -650,11 +666,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         value : float
             ``θ₀``.
         n_resamples : int, default=999
+            Number of bootstrap samples.
         weights : {"rademacher", "webb"}, default="rademacher"
             The multipliers: ``±1`` with probability ``1/2``, or Webb's
             six-point distribution (better with fewer than about 12
             clusters, where Rademacher draws admit only ``2^G`` samples).
         random_state : int, numpy Generator or RandomState, default=None
+            Seed of the multipliers' draws.
 
         Returns
         -------
@@ -709,6 +727,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             ``"CLR"`` for the mediator effect (homoskedastic covariances).
         confidence_level : float, default=None
             ``None`` uses the estimator's ``confidence_level``.
+        **kwargs
+            Options of ``method="wild"``: ``n_resamples``, ``weights`` and
+            ``random_state``, as for :meth:`wild_bootstrap_test`.
 
         Returns
         -------
@@ -1109,12 +1130,14 @@ class IVMediationRegressor(_MediationRegressor):
         return self.kappa not in ("liml", "fuller")
 
     @property
-    def first_stage_(self):
+    def first_stage_(self) -> FirstStageDiagnostics:
+        """First-stage diagnostics: partial F, critical values, ``is_weak``."""
         check_is_fitted(self)
         return self.result_.first_stage
 
     @property
     def diagnostics_(self) -> pd.DataFrame:
+        """IV diagnostics, one row per test, with a one-line interpretation."""
         check_is_fitted(self)
         return self.result_.diagnostics
 
@@ -1191,8 +1214,10 @@ class NaiveMediationRegressor(_MediationRegressor):
         Covariance of the estimates, with the formulas of
         :class:`IVMediationRegressor` and ``D̂ = D``.
     confidence_level : float, default=0.95
+        Level of the confidence intervals in :attr:`result_`.
     use_t : bool, default=False
-        t and F reference distributions, as for :class:`IVMediationRegressor`.
+        Use t and F reference distributions, as :class:`IVMediationRegressor`
+        does.
     missing : {"raise", "drop"}, default="raise"
         Missing values in the columns the fit uses: an error, or the rows are
         left out, as for :class:`IVMediationRegressor`.

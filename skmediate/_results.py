@@ -167,6 +167,7 @@ class MediationResult:
 
     @cached_property
     def std_errors(self) -> pd.Series:
+        """Standard errors of the estimates, from the fit's covariance."""
         return pd.Series(
             np.sqrt(np.diag(self.covariance)), index=list(self.terms), name="std_error"
         )
@@ -210,12 +211,31 @@ class MediationResult:
         )
 
     def conf_int(self, confidence_level: float | None = None) -> pd.DataFrame:
-        """Confidence intervals (normal, or ``t(df)``), columns ``lower``, ``upper``."""
+        """Confidence intervals (normal, or ``t(df)``) of the terms.
+
+        Parameters
+        ----------
+        confidence_level : float, default=None
+            ``None`` uses the fit's ``confidence_level``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``lower`` and ``upper``, one row per term.
+        """
         level = self.confidence_level if confidence_level is None else confidence_level
         return self._frame(level)[["lower", "upper"]]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per term: estimate, std_error, z (or t), pvalue, lower, upper (, df)."""
+        """The coefficient table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per term, with columns ``estimate``, ``std_error``, ``z``
+            (or ``t``), ``pvalue``, ``lower``, ``upper`` (and ``df`` with
+            ``use_t``).
+        """
         return self._frame(self.confidence_level)
 
     def _frame(self, level: float) -> pd.DataFrame:
@@ -225,7 +245,20 @@ class MediationResult:
         )
 
     def term_inference(self, term: str, level: float | None = None):
-        """``(estimate, std_error, lower, upper)`` of one term, without pandas."""
+        """Inference for one term, without pandas.
+
+        Parameters
+        ----------
+        term : str
+            A term name (see ``terms``).
+        level : float, default=None
+            Confidence level; ``None`` uses the fit's ``confidence_level``.
+
+        Returns
+        -------
+        tuple of float
+            ``(estimate, std_error, lower, upper)``.
+        """
         j = self.terms.index(term)
         est, se = float(self.estimates[j]), float(np.sqrt(self.covariance[j, j]))
         df = self.model.params_df
@@ -299,10 +332,13 @@ class MediationResult:
 
     @cached_property
     def effects(self) -> pd.DataFrame:
-        """Direct, mediator, effect on mediator, indirect, total,
+        """The mediation effects, one row each.
+
+        Direct, mediator, effect on mediator, indirect, total,
         intention-to-treat and proportion mediated effects, with columns
         estimate, std_error, z, pvalue, lower, upper (delta method on the
-        stacked estimating equations)."""
+        stacked estimating equations).
+        """
         return self.effects_at(self.confidence_level)
 
     @cached_property
@@ -312,6 +348,18 @@ class MediationResult:
         return pd.DataFrame(self._effects.cov, index=index, columns=index)
 
     def effect_estimate(self, name: str) -> float:
+        """The estimate of one effect.
+
+        Parameters
+        ----------
+        name : str
+            A row name of :attr:`effects`.
+
+        Returns
+        -------
+        float
+            The estimate.
+        """
         return float(self._effects.estimate[EFFECT_NAMES.index(name)])
 
     @cached_property
@@ -323,8 +371,11 @@ class MediationResult:
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame | None:
-        """IV diagnostics, one row per test (keys of ``DIAGNOSTIC_KEYS``), with
-        columns statistic, df, df_denom, pvalue, critical_value."""
+        """IV diagnostics, one row per test (IV only).
+
+        Rows are the keys of ``DIAGNOSTIC_KEYS``; columns statistic, df,
+        df_denom, pvalue, critical_value.
+        """
         rows = self.diagnostic_tests
         if rows is None:
             return None
@@ -341,8 +392,11 @@ class MediationResult:
 
     @cached_property
     def anderson_rubin_moments(self) -> AndersonRubinMoments | None:
-        """The small matrices from which the Anderson–Rubin test and confidence
-        set for the mediator effect follow at any level (IV only)."""
+        """The moments of the Anderson–Rubin test (IV only).
+
+        The small matrices from which the Anderson–Rubin test and confidence
+        set for the mediator effect follow at any level.
+        """
         if not self.instruments:
             return None
         return anderson_rubin_moments(self.model)
@@ -353,6 +407,16 @@ class MediationResult:
         """Anderson–Rubin confidence set for the mediator effect (IV only).
 
         See :meth:`IVMediationRegressor.anderson_rubin_confidence_set`.
+
+        Parameters
+        ----------
+        confidence_level : float, default=None
+            ``None`` uses the fit's ``confidence_level``.
+
+        Returns
+        -------
+        list of (float, float)
+            The set's intervals, in increasing order.
         """
         if self.anderson_rubin_moments is None:
             raise ValueError(
@@ -365,7 +429,18 @@ class MediationResult:
     # -- confidence sets and the wild bootstrap ----------------------------------
 
     def effects_at(self, level: float) -> pd.DataFrame:
-        """The effects table (see :attr:`effects`) at confidence level ``level``."""
+        """The effects table (see :attr:`effects`) at another confidence level.
+
+        Parameters
+        ----------
+        level : float
+            The confidence level of the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table of :attr:`effects`, with intervals at ``level``.
+        """
         effects = self._effects
         return inference_frame(
             effects.estimate,
@@ -378,7 +453,28 @@ class MediationResult:
     def confidence_set(
         self, effect="mediator", method=None, *, confidence_level=None, **kwargs
     ):
-        """A confidence set for one effect (see ``IVMediationRegressor.confidence_set``)."""
+        """A confidence set for one effect.
+
+        See :meth:`IVMediationRegressor.confidence_set`, which calls it.
+
+        Parameters
+        ----------
+        effect : {"direct", "mediator", "indirect", "total", \
+                "proportion_mediated"}, default="mediator"
+            The effect.
+        method : str, default=None
+            ``None`` (the recommended method), ``"wald"``, ``"AR"``,
+            ``"LM"``, ``"CLR"`` or ``"wild"``.
+        confidence_level : float, default=None
+            ``None`` uses the fit's ``confidence_level``.
+        **kwargs
+            Options of the wild bootstrap (``method="wild"`` only).
+
+        Returns
+        -------
+        ConfidenceSet
+            A union of disjoint closed intervals.
+        """
         level = self.confidence_level if confidence_level is None else confidence_level
         if not 0 < level < 1:
             raise ValueError(f"confidence_level must be in (0, 1); got {level}")
@@ -401,7 +497,28 @@ class MediationResult:
     def wild_bootstrap_test(
         self, effect, value, *, n_resamples=999, weights="rademacher", random_state=None
     ):
-        """The wild restricted efficient bootstrap test (see the estimators' method)."""
+        """The wild restricted efficient bootstrap test of ``H₀: effect = value``.
+
+        See :meth:`IVMediationRegressor.wild_bootstrap_test`, which calls it.
+
+        Parameters
+        ----------
+        effect : {"direct", "mediator"}
+            ``θ_R`` or ``θ_M``.
+        value : float
+            ``θ₀``.
+        n_resamples : int, default=999
+            Number of bootstrap samples.
+        weights : {"rademacher", "webb"}, default="rademacher"
+            The multipliers.
+        random_state : int, numpy Generator or RandomState, default=None
+            Seed of the multipliers' draws.
+
+        Returns
+        -------
+        WildBootstrapTest
+            The statistic, its bootstrap p-value and distribution.
+        """
         return wild_test(
             self._wild_model(),
             effect,
@@ -418,6 +535,18 @@ class MediationResult:
         ``"invalid_instruments"`` (the set excludes 0 or the estimate while
         the overidentification test rejects at the confidence level),
         ``"weak"`` (weak instruments: report the robust set) or ``""``.
+
+        Parameters
+        ----------
+        effect : str
+            The effect the set is for.
+        confidence_set : ConfidenceSet
+            The recommended set (``confidence_set(effect)``).
+
+        Returns
+        -------
+        str
+            One of the keys above.
         """
         if confidence_set.method == "wald" or self.first_stage is None:
             return ""
@@ -544,8 +673,14 @@ class MediationResult:
     # -- text --------------------------------------------------------------------
 
     def summary(self) -> str:
-        """A text summary: estimates, effects, and for IV the first stage, the
-        Anderson–Rubin set beside the Wald interval, and the diagnostics."""
+        """A text summary of the fit.
+
+        Returns
+        -------
+        str
+            The estimates, the effects and, for IV, the first stage, the
+            Anderson–Rubin set beside the Wald interval and the diagnostics.
+        """
         from skmediate._report.render import result_text
 
         return result_text(self)

@@ -221,6 +221,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             With dask data the closed form reduces each partition where it
             lives (``method="refit"`` needs in-memory data).
         y : array-like of shape (n_samples,)
+            Outcome.
         sample_weight : array-like of shape (n_samples,), default=None
             Frequency weights, passed to the estimator (see Notes for
             metadata routing).
@@ -231,14 +232,17 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             Further metadata, routed to the estimator and the steps of a
             Pipeline that request it; only with metadata routing enabled.
 
+        Returns
+        -------
+        self
+            The fitted grid.
+
+        Notes
+        -----
         An estimator with ``missing="drop"`` leaves out the rows missing a
         value it uses, once, in its fit at ``τ = 0`` (the refits of
         ``method="refit"`` leave out the same rows): the grid equals the grid
         on the complete rows.
-
-        Returns
-        -------
-        self : object
         """
         final = _final_step(self.estimator)
         if not isinstance(final, _MediationRegressor):
@@ -464,7 +468,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        routing : MetadataRouter
+        MetadataRouter
+            Where ``fit`` and ``score`` send their metadata.
         """
         return MetadataRouter(owner=self).add(
             estimator=self.estimator,
@@ -575,7 +580,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     # -- output -------------------------------------------------------------
 
     def to_frame(self) -> pd.DataFrame:
-        """The grid as a DataFrame, one row per grid point in grid order."""
+        """The grid as a DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per grid point in grid order (the columns of
+            :attr:`results_`).
+        """
         check_is_fitted(self)
         return pd.DataFrame(self.results_)
 

@@ -129,6 +129,7 @@ def plot_outcome_by_arm(y, treatment, *, labels=None, ax=None):
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Notes
     -----
@@ -232,6 +233,7 @@ def plot_first_stage(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Notes
     -----
@@ -373,6 +375,7 @@ def plot_forest(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Notes
     -----
@@ -522,6 +525,7 @@ def plot_bootstrap_distribution(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Examples
     --------
@@ -613,6 +617,7 @@ def plot_sensitivity_surface(
     Parameters
     ----------
     grid : fitted SensitivityGrid
+        The sensitivity analysis to draw.
     effect : {"direct_effect", "mediator_effect"}, default="mediator_effect"
     x, y : str, optional
         Grid columns to put on the axes, e.g. ``"tau_direct[x1]"`` and
@@ -624,6 +629,7 @@ def plot_sensitivity_surface(
         at its points. Otherwise the grid points with the other components at 0
         are drawn and must form a lattice.
     ax : matplotlib Axes, optional
+        Axes to draw into; a new figure by default.
 
     Returns
     -------
@@ -707,6 +713,7 @@ def plot_sensitivity_forest(grid, *, ax=None):
     Parameters
     ----------
     grid : fitted SensitivityGrid
+        The sensitivity analysis to draw.
     ax : sequence of two matplotlib Axes, optional
         Axes for the direct and the mediator effect.
 

@@ -57,7 +57,7 @@ def saved_figures(block, block_vars, gallery_conf) -> str:
     folder = FIGURES / Path(block_vars["src_file"]).stem
     pngs = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime_ns)
     images = []
-    for png, image_path in zip(pngs, block_vars["image_path_iterator"]):
+    for png, image_path in zip(pngs, block_vars["image_path_iterator"], strict=False):
         shutil.move(png, image_path)
         images.append(image_path)
     return figure_rst(images, gallery_conf["src_dir"])
