@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections import namedtuple
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ from skmediate._resampling import (
     make_units,
     pairs_rows,
 )
+from skmediate._typing import Data, RandomState
 from skmediate._validation import (
     as_generator,
     check_sample_weight,
@@ -807,23 +810,23 @@ def _treatment_strata(fitted, X) -> np.ndarray:
 
 
 def bootstrap(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: Data,
+    y: Data,
     *,
-    statistic=("direct_effect_", "mediator_effect_"),
-    n_resamples=1999,
-    method="percentile",
-    confidence_level=0.95,
-    scheme="pairs",
-    strata=None,
-    groups=None,
-    engine="auto",
-    n_jobs=None,
-    random_state=None,
-    progress=False,
-    fit_params=None,
-):
+    statistic: str | Sequence[str] | Callable = ("direct_effect_", "mediator_effect_"),
+    n_resamples: int = 1999,
+    method: str = "percentile",
+    confidence_level: float = 0.95,
+    scheme: str = "pairs",
+    strata: str | Data | None = None,
+    groups: Data | None = None,
+    engine: str = "auto",
+    n_jobs: int | None = None,
+    random_state: RandomState = None,
+    progress: bool = False,
+    fit_params: dict | None = None,
+) -> BootstrapResult:
     """Bootstrap confidence intervals for statistics of a fitted estimator.
 
     Fits a clone of ``estimator`` on the data, then on ``n_resamples``

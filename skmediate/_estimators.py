@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,11 @@ from skmediate._numerics.design import Design
 from skmediate._numerics.diagnostics import FirstStageDiagnostics
 from skmediate._numerics.engine import fit_model
 from skmediate._numerics.rows import is_dask
+from skmediate._numerics.sets import ConfidenceSet
+from skmediate._numerics.wild import WildBootstrapTest
 from skmediate._results import MediationResult
 from skmediate._roles import ROLES, fit_roles, input_names, resolve_roles
+from skmediate._typing import Column, Columns, Data, RandomState
 from skmediate._validation import (
     MISSING_POLICIES,
     HasMethods,
@@ -53,6 +57,9 @@ from skmediate.exceptions import (
     UnusedGroupsWarning,
     WeakInstrumentWarning,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "FitInputs",
@@ -451,16 +458,16 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        treatment=None,
-        mediator=None,
-        covariates=None,
-        controls=None,
-        covariate_transformer="passthrough",
-        cov_type="HC1",
-        confidence_level=0.95,
-        use_t=False,
-        missing="raise",
-    ):
+        treatment: Column | None = None,
+        mediator: Columns = None,
+        covariates: Columns = None,
+        controls: Columns = None,
+        covariate_transformer: Any = "passthrough",
+        cov_type: str = "HC1",
+        confidence_level: float = 0.95,
+        use_t: bool = False,
+        missing: str = "raise",
+    ) -> None:
         self.treatment = treatment
         self.mediator = mediator
         self.covariates = covariates
@@ -474,7 +481,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def _kappa_spec(self):
         return 1.0, 0.0
 
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(
+        self,
+        X: Data,
+        y: Data,
+        sample_weight: Data | None = None,
+        groups: Data | None = None,
+    ) -> Self:
         """Fit the mediation regression.
 
         Parameters
@@ -535,7 +548,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     # -- prediction ---------------------------------------------------------
 
-    def predict(self, X):
+    def predict(self, X: Data) -> np.ndarray:
         """Structural-equation prediction with the observed mediator.
 
         Parameters
@@ -576,7 +589,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 return prediction
         return design.predict(self.roles_.transform(X), estimates)
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X: Data, y: Data, sample_weight: Data | None = None) -> float:
         """R² of the structural equation's predictions (:meth:`predict`) on ``X``.
 
         This is the R² of ``y`` on the fitted structural equation with the
@@ -645,8 +658,14 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         return True
 
     def wild_bootstrap_test(
-        self, effect, value, *, n_resamples=999, weights="rademacher", random_state=None
-    ):
+        self,
+        effect: str,
+        value: float,
+        *,
+        n_resamples: int = 999,
+        weights: str = "rademacher",
+        random_state: RandomState = None,
+    ) -> WildBootstrapTest:
         """Wild restricted efficient bootstrap test of ``H₀: effect = value``.
 
         The wild cluster bootstrap of Davidson and MacKinnon (2010) with the
@@ -707,8 +726,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         )
 
     def confidence_set(
-        self, effect="mediator", method=None, *, confidence_level=None, **kwargs
-    ):
+        self,
+        effect: str = "mediator",
+        method: str | None = None,
+        *,
+        confidence_level: float | None = None,
+        **kwargs: Any,
+    ) -> ConfidenceSet:
         """A confidence set for one of the mediation effects.
 
         Parameters
@@ -1081,18 +1105,18 @@ class IVMediationRegressor(_MediationRegressor):
     def __init__(
         self,
         *,
-        treatment=None,
-        mediator=None,
-        covariates=None,
-        controls=None,
-        covariate_transformer="passthrough",
-        cov_type="HC1",
-        confidence_level=0.95,
-        use_t=False,
-        missing="raise",
-        kappa="2sls",
-        fuller_alpha=1.0,
-    ):
+        treatment: Column | None = None,
+        mediator: Columns = None,
+        covariates: Columns = None,
+        controls: Columns = None,
+        covariate_transformer: Any = "passthrough",
+        cov_type: str = "HC1",
+        confidence_level: float = 0.95,
+        use_t: bool = False,
+        missing: str = "raise",
+        kappa: str | float = "2sls",
+        fuller_alpha: float = 1.0,
+    ) -> None:
         super().__init__(
             treatment=treatment,
             mediator=mediator,
@@ -1141,7 +1165,9 @@ class IVMediationRegressor(_MediationRegressor):
         check_is_fitted(self)
         return self.result_.diagnostics
 
-    def anderson_rubin_confidence_set(self, confidence_level=None):
+    def anderson_rubin_confidence_set(
+        self, confidence_level: float | None = None
+    ) -> list[tuple[float, float]]:
         """Anderson–Rubin confidence set for the mediator effect ``θ_M``.
 
         The set of ``θ₀`` at which the Anderson–Rubin test does not reject:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from numbers import Integral
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,13 @@ from skmediate._numerics.weakiv import (
     clr_set,
     lm_set,
 )
-from skmediate._numerics.wild import wild_confidence_set, wild_test
+from skmediate._numerics.wild import (
+    WildBootstrapTest,
+    wild_confidence_set,
+    wild_test,
+)
 from skmediate._restrictions import WaldTest, parse_restrictions
+from skmediate._typing import RandomState
 from skmediate._validation import as_generator
 
 __all__ = ["MediationResult", "inference_frame"]
@@ -244,7 +250,9 @@ class MediationResult:
             self.estimates, se, list(self.terms), level, self.model.params_df
         )
 
-    def term_inference(self, term: str, level: float | None = None):
+    def term_inference(
+        self, term: str, level: float | None = None
+    ) -> tuple[float, float, float, float]:
         """Inference for one term, without pandas.
 
         Parameters
@@ -268,7 +276,7 @@ class MediationResult:
         )
         return est, se, est - q * se, est + q * se
 
-    def wald_test(self, restrictions) -> WaldTest:
+    def wald_test(self, restrictions: Any) -> WaldTest:
         """Wald test of linear restrictions on the terms, with the fit's covariance.
 
         Parameters
@@ -451,8 +459,13 @@ class MediationResult:
         )
 
     def confidence_set(
-        self, effect="mediator", method=None, *, confidence_level=None, **kwargs
-    ):
+        self,
+        effect: str = "mediator",
+        method: str | None = None,
+        *,
+        confidence_level: float | None = None,
+        **kwargs: Any,
+    ) -> ConfidenceSet:
         """A confidence set for one effect.
 
         See :meth:`IVMediationRegressor.confidence_set`, which calls it.
@@ -495,8 +508,14 @@ class MediationResult:
         )
 
     def wild_bootstrap_test(
-        self, effect, value, *, n_resamples=999, weights="rademacher", random_state=None
-    ):
+        self,
+        effect: str,
+        value: float,
+        *,
+        n_resamples: int = 999,
+        weights: str = "rademacher",
+        random_state: RandomState = None,
+    ) -> WildBootstrapTest:
         """The wild restricted efficient bootstrap test of ``H₀: effect = value``.
 
         See :meth:`IVMediationRegressor.wild_bootstrap_test`, which calls it.
@@ -528,7 +547,7 @@ class MediationResult:
             random_state=as_generator(random_state),
         )
 
-    def set_verdict(self, effect: str, confidence_set) -> str:
+    def set_verdict(self, effect: str, confidence_set: ConfidenceSet) -> str:
         """What a recommended set says, as a key (the renderer words it).
 
         ``"unbounded"`` (the data cannot bound the effect), ``"empty"``,

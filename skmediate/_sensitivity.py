@@ -6,6 +6,7 @@ import itertools
 import warnings
 from copy import deepcopy
 from numbers import Integral
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import ci_breakdown, refit_inference
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._results import critical_quantile
+from skmediate._typing import Data
 from skmediate._validation import (
     HasMethods,
     StrOptions,
@@ -33,6 +35,9 @@ from skmediate._validation import (
     fit_context,
     n_rows,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["SensitivityGrid"]
 
@@ -195,13 +200,13 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     def __init__(
         self,
-        estimator,
+        estimator: Any,
         *,
-        tau_direct=None,
-        tau_mediator=None,
-        method="auto",
-        n_jobs=None,
-    ):
+        tau_direct: Any = None,
+        tau_mediator: Any = None,
+        method: str = "auto",
+        n_jobs: int | None = None,
+    ) -> None:
         self.estimator = estimator
         self.tau_direct = tau_direct
         self.tau_mediator = tau_mediator
@@ -211,7 +216,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     # -- fitting ------------------------------------------------------------
 
     @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, groups=None, **params):
+    def fit(
+        self,
+        X: Data,
+        y: Data,
+        sample_weight: Data | None = None,
+        groups: Data | None = None,
+        **params: Any,
+    ) -> Self:
         """Fit the estimator at ``τ = 0`` and re-estimate over the grid.
 
         Parameters
@@ -461,7 +473,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     # -- scikit-learn protocols ---------------------------------------------
 
-    def get_metadata_routing(self):
+    def get_metadata_routing(self) -> MetadataRouter:
         """The metadata routing of the grid: ``fit`` and ``score`` to the estimator.
 
         See scikit-learn's User Guide on metadata routing.
@@ -592,13 +604,15 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         return pd.DataFrame(self.results_)
 
     @available_if(_estimator_has("predict"))
-    def predict(self, X):
+    def predict(self, X: Data) -> np.ndarray:
         """Predict with the estimator fitted at ``τ = 0``."""
         check_is_fitted(self)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("score"))
-    def score(self, X, y, sample_weight=None, **params):
+    def score(
+        self, X: Data, y: Data, sample_weight: Data | None = None, **params: Any
+    ) -> float:
         """Score of the estimator fitted at ``τ = 0``.
 
         With metadata routing enabled, ``sample_weight`` and ``params`` go to

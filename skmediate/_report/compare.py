@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from skmediate._report.render import Table
 
 __all__ = ["Comparison", "compare"]
 
 
-def compare(results, names=None) -> Comparison:
+def compare(results: Any, names: Sequence[str] | None = None) -> Comparison:
     """Several fits side by side: estimates with standard errors, and fit statistics.
 
     Parameters
@@ -111,7 +116,7 @@ class Comparison:
             }
         return pd.DataFrame(rows)
 
-    def table(self, digits: int = 4):
+    def table(self, digits: int = 4) -> Table:
         """The comparison as a table of the report renderer.
 
         Parameters
