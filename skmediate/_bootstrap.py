@@ -971,8 +971,8 @@ def bootstrap(
 
     Vectorized engine. For weights ``w_b`` the 2SLS estimates and their
     covariances are functions of the weighted cross-products
-    ``Σ_i w_bi a_i a_iᵀ`` of the rows of the fit's matrix ``A`` (see the
-    README's Numerics), formed for a block of resamples by one matrix product
+    ``Σ_i w_bi a_i a_iᵀ`` of the rows of the fit's matrix ``A`` (see
+    the user guide's Numerics page), formed for a block of resamples by one matrix product
     on column-scaled rows; their Cholesky factors are the factors of the
     resamples' fits, from which the estimates and covariances follow as for
     one fit, broadcast over the block (``skmediate._numerics.batched``, with
