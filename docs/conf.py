@@ -35,6 +35,8 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]
 default_role = "literal"
+# quotes and ellipses only: "--output-dir" stays two hyphens
+smartquotes_action = "qe"
 add_module_names = False
 
 # -- API reference ------------------------------------------------------------
