@@ -3,6 +3,8 @@
 Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``.
 Set ``SKMEDIATE_DOCS_FAST=1`` to run the gallery's examples in their fast
 mode (each example that has a ``--fast`` option gets it); CI does.
+sphinx-gallery reruns an example only when its file changed: remove
+``docs/auto_examples`` to rerun all of them (in the other mode, say).
 """
 
 from __future__ import annotations
