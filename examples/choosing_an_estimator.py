@@ -1,4 +1,5 @@
-"""Choosing an estimator: why ``score`` cannot, and what a simulation study shows.
+"""Choosing an estimator: why ``score`` cannot, and what a simulation study shows
+==============================================================================
 
 Every scikit-learn regressor has ``score``, the R² of its predictions, and
 ``GridSearchCV`` picks the parameters that maximize it on held-out folds. For

@@ -1,4 +1,5 @@
-"""Naive versus instrumental-variable mediation analysis on a simulated trial.
+"""Naive versus instrumental-variable mediation analysis on a simulated trial
+==========================================================================
 
 A randomized intervention (``r``) raises the use of a medication (the mediator
 ``m``), which lowers a depression score (``y``). An unmeasured comorbidity makes

@@ -1,4 +1,5 @@
-"""Mediation analysis of the JOBS II job-search trial, and what weak instruments allow.
+"""Mediation analysis of the JOBS II job-search trial, and what weak instruments allow
+===================================================================================
 
 JOBS II randomized unemployed workers to job-search skills workshops or to a
 booklet of tips. Did the workshops lower depressive symptoms (``depress2``)

@@ -1,4 +1,5 @@
-"""The analysis of Small (2012), section 5.1, on simulated PROSPECT-shaped data.
+"""The analysis of Small (2012), section 5.1, on simulated PROSPECT-shaped data
+============================================================================
 
 PROSPECT randomized 297 depressed elderly primary-care patients to a
 depression-care intervention (145) or usual care (152). Did the intervention

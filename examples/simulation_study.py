@@ -1,4 +1,5 @@
-"""A Monte Carlo study: the naive regression against IV under unmeasured confounding.
+"""A Monte Carlo study: the naive regression against IV under unmeasured confounding
+=================================================================================
 
 Trials of 500 subjects are simulated from model (1) of Small (2012) with
 ``make_mediation_data``: subject-level effects that vary, and an unmeasured

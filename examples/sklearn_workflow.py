@@ -1,4 +1,5 @@
-"""skmediate inside a scikit-learn workflow: Pipeline, cross_validate, GridSearchCV, clone.
+"""skmediate inside a scikit-learn workflow: Pipeline, cross_validate, GridSearchCV, clone
+=======================================================================================
 
 The mediation estimators are ordinary scikit-learn regressors, so the usual
 tools apply. On simulated PROSPECT-shaped data (``make_prospect_like``), the

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections import namedtuple
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ from skmediate._resampling import (
     make_units,
     pairs_rows,
 )
+from skmediate._typing import Data, RandomState
 from skmediate._validation import (
     as_generator,
     check_sample_weight,
@@ -112,7 +115,14 @@ class BootstrapResult:
     engine: str
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per statistic: estimate, std_error, ci_low, ci_high."""
+        """The results as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per statistic, with columns ``estimate``, ``std_error``,
+            ``ci_low`` and ``ci_high``.
+        """
         return pd.DataFrame(
             {
                 "estimate": self.estimate,
@@ -798,23 +808,23 @@ def _treatment_strata(fitted, X) -> np.ndarray:
 
 
 def bootstrap(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: Data,
+    y: Data,
     *,
-    statistic=("direct_effect_", "mediator_effect_"),
-    n_resamples=1999,
-    method="percentile",
-    confidence_level=0.95,
-    scheme="pairs",
-    strata=None,
-    groups=None,
-    engine="auto",
-    n_jobs=None,
-    random_state=None,
-    progress=False,
-    fit_params=None,
-):
+    statistic: str | Sequence[str] | Callable = ("direct_effect_", "mediator_effect_"),
+    n_resamples: int = 1999,
+    method: str = "percentile",
+    confidence_level: float = 0.95,
+    scheme: str = "pairs",
+    strata: str | Data | None = None,
+    groups: Data | None = None,
+    engine: str = "auto",
+    n_jobs: int | None = None,
+    random_state: RandomState = None,
+    progress: bool = False,
+    fit_params: dict | None = None,
+) -> BootstrapResult:
     """Bootstrap confidence intervals for statistics of a fitted estimator.
 
     Fits a clone of ``estimator`` on the data, then on ``n_resamples``
@@ -833,7 +843,8 @@ def bootstrap(
         the complete rows.
     X : {array-like, DataFrame} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
-    statistic : str, tuple of str or callable, default=("direct_effect_", "mediator_effect_")
+        Outcome.
+    statistic : str, tuple of str or callable, default=(``"direct_effect_"``, ``"mediator_effect_"``)
         A fitted attribute name (dotted paths such as ``"result_.params"``
         reach into attributes; names are looked up on the estimator, then on
         the final step of a Pipeline), a tuple of such names, or a callable
@@ -842,9 +853,12 @@ def bootstrap(
         ``estimate`` and ``std_error`` (the latter used by
         ``method="studentized"``).
     n_resamples : int, default=1999
+        Number of resamples (at least ``2 / (1 - confidence_level) + 1``
+        for a meaningful interval; 999 or more are recommended).
     method : {"percentile", "basic", "bca", "studentized"}, default="percentile"
         Interval (see Notes).
     confidence_level : float, default=0.95
+        Level of the confidence intervals.
     scheme : {"pairs", "bayesian", "wild", "wild_mammen"}, default="pairs"
         ``"pairs"``: resample rows (or whole clusters) with replacement.
         ``"bayesian"``: Dirichlet weights on the rows (or clusters), passed as
@@ -955,8 +969,8 @@ def bootstrap(
 
     Vectorized engine. For weights ``w_b`` the 2SLS estimates and their
     covariances are functions of the weighted cross-products
-    ``Σ_i w_bi a_i a_iᵀ`` of the rows of the fit's matrix ``A`` (see the
-    README's Numerics), formed for a block of resamples by one matrix product
+    ``Σ_i w_bi a_i a_iᵀ`` of the rows of the fit's matrix ``A`` (see
+    the user guide's Numerics page), formed for a block of resamples by one matrix product
     on column-scaled rows; their Cholesky factors are the factors of the
     resamples' fits, from which the estimates and covariances follow as for
     one fit, broadcast over the block (``skmediate._numerics.batched``, with

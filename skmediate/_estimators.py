@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import COV_TYPES, cov_type
 from skmediate._numerics.design import Design
+from skmediate._numerics.diagnostics import FirstStageDiagnostics
 from skmediate._numerics.engine import fit_model
 from skmediate._numerics.rows import is_dask
+from skmediate._numerics.sets import ConfidenceSet
+from skmediate._numerics.wild import WildBootstrapTest
 from skmediate._results import MediationResult
 from skmediate._roles import ROLES, fit_roles, input_names, resolve_roles
+from skmediate._typing import Column, Columns, Data, RandomState
 from skmediate._validation import (
     MISSING_POLICIES,
     HasMethods,
@@ -52,6 +57,9 @@ from skmediate.exceptions import (
     UnusedGroupsWarning,
     WeakInstrumentWarning,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "FitInputs",
@@ -450,16 +458,16 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        treatment=None,
-        mediator=None,
-        covariates=None,
-        controls=None,
-        covariate_transformer="passthrough",
-        cov_type="HC1",
-        confidence_level=0.95,
-        use_t=False,
-        missing="raise",
-    ):
+        treatment: Column | None = None,
+        mediator: Columns = None,
+        covariates: Columns = None,
+        controls: Columns = None,
+        covariate_transformer: Any = "passthrough",
+        cov_type: str = "HC1",
+        confidence_level: float = 0.95,
+        use_t: bool = False,
+        missing: str = "raise",
+    ) -> None:
         self.treatment = treatment
         self.mediator = mediator
         self.covariates = covariates
@@ -473,7 +481,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     def _kappa_spec(self):
         return 1.0, 0.0
 
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(
+        self,
+        X: Data,
+        y: Data,
+        sample_weight: Data | None = None,
+        groups: Data | None = None,
+    ) -> Self:
         """Fit the mediation regression.
 
         Parameters
@@ -485,7 +499,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             the same data give the same numbers in each.
             Dask data is never gathered: each pass over the rows reduces every
             partition where it lives, and the result equals the in-memory fit
-            up to rounding (see the README for the passes a fit makes). Dask
+            up to rounding (the user guide's Numerics page describes the passes a
+            fit makes). Dask
             input needs ``covariate_transformer="passthrough"`` and numeric
             columns.
         y : array-like or dask array/Series of shape (n_samples,)
@@ -499,7 +514,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        self : object
+        self
             The fitted estimator.
         """
         fit_mediation(self, X, y, sample_weight, groups)
@@ -509,27 +524,31 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     @property
     def effect_on_mediator_(self) -> float:
+        """Average effect of the treatment on the mediator ``δ``."""
         check_is_fitted(self)
         return self.result_.effect_estimate("effect_on_mediator")
 
     @property
     def indirect_effect_(self) -> float:
+        """Indirect effect ``θ_M δ``: the part of the effect through the mediator."""
         check_is_fitted(self)
         return self.result_.effect_estimate("indirect")
 
     @property
     def total_effect_(self) -> float:
+        """Total effect ``θ_R + θ_M δ``."""
         check_is_fitted(self)
         return self.result_.effect_estimate("total")
 
     @property
     def proportion_mediated_(self) -> float:
+        """Proportion mediated: the indirect effect over the total effect."""
         check_is_fitted(self)
         return self.result_.effect_estimate("proportion_mediated")
 
     # -- prediction ---------------------------------------------------------
 
-    def predict(self, X):
+    def predict(self, X: Data) -> np.ndarray:
         """Structural-equation prediction with the observed mediator.
 
         Parameters
@@ -570,7 +589,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
                 return prediction
         return design.predict(self.roles_.transform(X), estimates)
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X: Data, y: Data, sample_weight: Data | None = None) -> float:
         """R² of the structural equation's predictions (:meth:`predict`) on ``X``.
 
         This is the R² of ``y`` on the fitted structural equation with the
@@ -592,12 +611,16 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Data with the columns the fit used.
         y : array-like of shape (n_samples,)
+            Outcome.
         sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights of the rows.
 
         Returns
         -------
         float
+            The R² of the predictions.
         """
         if self.missing != "drop" or is_dask(X):
             return super().score(X, y, sample_weight=sample_weight)
@@ -615,7 +638,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         return r2_score(take_rows(y, rows), prediction[rows], sample_weight=weights)
 
     def summary(self) -> str:
-        """Text summary of the fit (see :meth:`MediationResult.summary`)."""
+        """Text summary of the fit (see :meth:`MediationResult.summary`).
+
+        Returns
+        -------
+        str
+            The summary, ready to print.
+        """
         check_is_fitted(self)
         return self.result_.summary()
 
@@ -630,8 +659,14 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         return True
 
     def wild_bootstrap_test(
-        self, effect, value, *, n_resamples=999, weights="rademacher", random_state=None
-    ):
+        self,
+        effect: str,
+        value: float,
+        *,
+        n_resamples: int = 999,
+        weights: str = "rademacher",
+        random_state: RandomState = None,
+    ) -> WildBootstrapTest:
         """Wild restricted efficient bootstrap test of ``H₀: effect = value``.
 
         The wild cluster bootstrap of Davidson and MacKinnon (2010) with the
@@ -651,11 +686,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         value : float
             ``θ₀``.
         n_resamples : int, default=999
+            Number of bootstrap samples.
         weights : {"rademacher", "webb"}, default="rademacher"
             The multipliers: ``±1`` with probability ``1/2``, or Webb's
             six-point distribution (better with fewer than about 12
             clusters, where Rademacher draws admit only ``2^G`` samples).
         random_state : int, numpy Generator or RandomState, default=None
+            Seed of the multipliers' draws.
 
         Returns
         -------
@@ -690,8 +727,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         )
 
     def confidence_set(
-        self, effect="mediator", method=None, *, confidence_level=None, **kwargs
-    ):
+        self,
+        effect: str = "mediator",
+        method: str | None = None,
+        *,
+        confidence_level: float | None = None,
+        **kwargs: Any,
+    ) -> ConfidenceSet:
         """A confidence set for one of the mediation effects.
 
         Parameters
@@ -710,6 +752,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             ``"CLR"`` for the mediator effect (homoskedastic covariances).
         confidence_level : float, default=None
             ``None`` uses the estimator's ``confidence_level``.
+        **kwargs
+            Options of ``method="wild"``: ``n_resamples``, ``weights`` and
+            ``random_state``, as for :meth:`wild_bootstrap_test`.
 
         Returns
         -------
@@ -913,7 +958,7 @@ class IVMediationRegressor(_MediationRegressor):
         have one), the number of rows missing it; a row missing several
         values counts in each. Empty when nothing was dropped.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined only when ``X`` has string column names.
 
     See Also
@@ -1061,18 +1106,18 @@ class IVMediationRegressor(_MediationRegressor):
     def __init__(
         self,
         *,
-        treatment=None,
-        mediator=None,
-        covariates=None,
-        controls=None,
-        covariate_transformer="passthrough",
-        cov_type="HC1",
-        confidence_level=0.95,
-        use_t=False,
-        missing="raise",
-        kappa="2sls",
-        fuller_alpha=1.0,
-    ):
+        treatment: Column | None = None,
+        mediator: Columns = None,
+        covariates: Columns = None,
+        controls: Columns = None,
+        covariate_transformer: Any = "passthrough",
+        cov_type: str = "HC1",
+        confidence_level: float = 0.95,
+        use_t: bool = False,
+        missing: str = "raise",
+        kappa: str | float = "2sls",
+        fuller_alpha: float = 1.0,
+    ) -> None:
         super().__init__(
             treatment=treatment,
             mediator=mediator,
@@ -1110,16 +1155,20 @@ class IVMediationRegressor(_MediationRegressor):
         return self.kappa not in ("liml", "fuller")
 
     @property
-    def first_stage_(self):
+    def first_stage_(self) -> FirstStageDiagnostics:
+        """First-stage diagnostics: partial F, critical values, ``is_weak``."""
         check_is_fitted(self)
         return self.result_.first_stage
 
     @property
     def diagnostics_(self) -> pd.DataFrame:
+        """IV diagnostics, one row per test, with a one-line interpretation."""
         check_is_fitted(self)
         return self.result_.diagnostics
 
-    def anderson_rubin_confidence_set(self, confidence_level=None):
+    def anderson_rubin_confidence_set(
+        self, confidence_level: float | None = None
+    ) -> list[tuple[float, float]]:
         """Anderson–Rubin confidence set for the mediator effect ``θ_M``.
 
         The set of ``θ₀`` at which the Anderson–Rubin test does not reject:
@@ -1192,8 +1241,10 @@ class NaiveMediationRegressor(_MediationRegressor):
         Covariance of the estimates, with the formulas of
         :class:`IVMediationRegressor` and ``D̂ = D``.
     confidence_level : float, default=0.95
+        Level of the confidence intervals in :attr:`result_`.
     use_t : bool, default=False
-        t and F reference distributions, as for :class:`IVMediationRegressor`.
+        Use t and F reference distributions, as :class:`IVMediationRegressor`
+        does.
     missing : {"raise", "drop"}, default="raise"
         Missing values in the columns the fit uses: an error, or the rows are
         left out, as for :class:`IVMediationRegressor`.
@@ -1229,7 +1280,7 @@ class NaiveMediationRegressor(_MediationRegressor):
         The rows left out for missing values, as for
         :class:`IVMediationRegressor`.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
     See Also
     --------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,13 @@ from skmediate._numerics.weakiv import (
     clr_set,
     lm_set,
 )
-from skmediate._numerics.wild import wild_confidence_set, wild_test
+from skmediate._numerics.wild import (
+    WildBootstrapTest,
+    wild_confidence_set,
+    wild_test,
+)
 from skmediate._restrictions import WaldTest, parse_restrictions
+from skmediate._typing import RandomState
 from skmediate._validation import as_generator, positive_int
 
 __all__ = ["MediationResult", "inference_frame"]
@@ -166,6 +172,7 @@ class MediationResult:
 
     @cached_property
     def std_errors(self) -> pd.Series:
+        """Standard errors of the estimates, from the fit's covariance."""
         return pd.Series(
             np.sqrt(np.diag(self.covariance)), index=list(self.terms), name="std_error"
         )
@@ -209,12 +216,31 @@ class MediationResult:
         )
 
     def conf_int(self, confidence_level: float | None = None) -> pd.DataFrame:
-        """Confidence intervals (normal, or ``t(df)``), columns ``lower``, ``upper``."""
+        """Confidence intervals (normal, or ``t(df)``) of the terms.
+
+        Parameters
+        ----------
+        confidence_level : float, default=None
+            ``None`` uses the fit's ``confidence_level``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``lower`` and ``upper``, one row per term.
+        """
         level = self.confidence_level if confidence_level is None else confidence_level
         return self._frame(level)[["lower", "upper"]]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per term: estimate, std_error, z (or t), pvalue, lower, upper (, df)."""
+        """The coefficient table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per term, with columns ``estimate``, ``std_error``, ``z``
+            (or ``t``), ``pvalue``, ``lower``, ``upper`` (and ``df`` with
+            ``use_t``).
+        """
         return self._frame(self.confidence_level)
 
     def _frame(self, level: float) -> pd.DataFrame:
@@ -223,8 +249,23 @@ class MediationResult:
             self.estimates, se, list(self.terms), level, self.model.params_df
         )
 
-    def term_inference(self, term: str, level: float | None = None):
-        """``(estimate, std_error, lower, upper)`` of one term, without pandas."""
+    def term_inference(
+        self, term: str, level: float | None = None
+    ) -> tuple[float, float, float, float]:
+        """Inference for one term, without pandas.
+
+        Parameters
+        ----------
+        term : str
+            A term name (see ``terms``).
+        level : float, default=None
+            Confidence level; ``None`` uses the fit's ``confidence_level``.
+
+        Returns
+        -------
+        tuple of float
+            ``(estimate, std_error, lower, upper)``.
+        """
         j = self.terms.index(term)
         est, se = float(self.estimates[j]), float(np.sqrt(self.covariance[j, j]))
         df = self.model.params_df
@@ -234,7 +275,7 @@ class MediationResult:
         )
         return est, se, est - q * se, est + q * se
 
-    def wald_test(self, restrictions) -> WaldTest:
+    def wald_test(self, restrictions: Any) -> WaldTest:
         """Wald test of linear restrictions on the terms, with the fit's covariance.
 
         Parameters
@@ -298,10 +339,13 @@ class MediationResult:
 
     @cached_property
     def effects(self) -> pd.DataFrame:
-        """Direct, mediator, effect on mediator, indirect, total,
+        """The mediation effects, one row each.
+
+        Direct, mediator, effect on mediator, indirect, total,
         intention-to-treat and proportion mediated effects, with columns
         estimate, std_error, z, pvalue, lower, upper (delta method on the
-        stacked estimating equations)."""
+        stacked estimating equations).
+        """
         return self.effects_at(self.confidence_level)
 
     @cached_property
@@ -311,6 +355,18 @@ class MediationResult:
         return pd.DataFrame(self._effects.cov, index=index, columns=index)
 
     def effect_estimate(self, name: str) -> float:
+        """The estimate of one effect.
+
+        Parameters
+        ----------
+        name : str
+            A row name of :attr:`effects`.
+
+        Returns
+        -------
+        float
+            The estimate.
+        """
         return float(self._effects.estimate[EFFECT_NAMES.index(name)])
 
     @cached_property
@@ -322,8 +378,11 @@ class MediationResult:
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame | None:
-        """IV diagnostics, one row per test (keys of ``DIAGNOSTIC_KEYS``), with
-        columns statistic, df, df_denom, pvalue, critical_value."""
+        """IV diagnostics, one row per test (IV only).
+
+        Rows are the keys of ``DIAGNOSTIC_KEYS``; columns statistic, df,
+        df_denom, pvalue, critical_value.
+        """
         rows = self.diagnostic_tests
         if rows is None:
             return None
@@ -340,8 +399,11 @@ class MediationResult:
 
     @cached_property
     def anderson_rubin_moments(self) -> AndersonRubinMoments | None:
-        """The small matrices from which the Anderson–Rubin test and confidence
-        set for the mediator effect follow at any level (IV only)."""
+        """The moments of the Anderson–Rubin test (IV only).
+
+        The small matrices from which the Anderson–Rubin test and confidence
+        set for the mediator effect follow at any level.
+        """
         if not self.instruments:
             return None
         return anderson_rubin_moments(self.model)
@@ -352,6 +414,16 @@ class MediationResult:
         """Anderson–Rubin confidence set for the mediator effect (IV only).
 
         See :meth:`IVMediationRegressor.anderson_rubin_confidence_set`.
+
+        Parameters
+        ----------
+        confidence_level : float, default=None
+            ``None`` uses the fit's ``confidence_level``.
+
+        Returns
+        -------
+        list of (float, float)
+            The set's intervals, in increasing order.
         """
         if self.anderson_rubin_moments is None:
             raise ValueError(
@@ -364,7 +436,18 @@ class MediationResult:
     # -- confidence sets and the wild bootstrap ----------------------------------
 
     def effects_at(self, level: float) -> pd.DataFrame:
-        """The effects table (see :attr:`effects`) at confidence level ``level``."""
+        """The effects table (see :attr:`effects`) at another confidence level.
+
+        Parameters
+        ----------
+        level : float
+            The confidence level of the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table of :attr:`effects`, with intervals at ``level``.
+        """
         effects = self._effects
         return inference_frame(
             effects.estimate,
@@ -375,9 +458,35 @@ class MediationResult:
         )
 
     def confidence_set(
-        self, effect="mediator", method=None, *, confidence_level=None, **kwargs
-    ):
-        """A confidence set for one effect (see ``IVMediationRegressor.confidence_set``)."""
+        self,
+        effect: str = "mediator",
+        method: str | None = None,
+        *,
+        confidence_level: float | None = None,
+        **kwargs: Any,
+    ) -> ConfidenceSet:
+        """A confidence set for one effect.
+
+        See :meth:`IVMediationRegressor.confidence_set`, which calls it.
+
+        Parameters
+        ----------
+        effect : {"direct", "mediator", "indirect", "total", \
+                "proportion_mediated"}, default="mediator"
+            The effect.
+        method : str, default=None
+            ``None`` (the recommended method), ``"wald"``, ``"AR"``,
+            ``"LM"``, ``"CLR"`` or ``"wild"``.
+        confidence_level : float, default=None
+            ``None`` uses the fit's ``confidence_level``.
+        **kwargs
+            Options of the wild bootstrap (``method="wild"`` only).
+
+        Returns
+        -------
+        ConfidenceSet
+            A union of disjoint closed intervals.
+        """
         level = self.confidence_level if confidence_level is None else confidence_level
         if not 0 < level < 1:
             raise ValueError(f"confidence_level must be in (0, 1); got {level}")
@@ -398,9 +507,36 @@ class MediationResult:
         )
 
     def wild_bootstrap_test(
-        self, effect, value, *, n_resamples=999, weights="rademacher", random_state=None
-    ):
-        """The wild restricted efficient bootstrap test (see the estimators' method)."""
+        self,
+        effect: str,
+        value: float,
+        *,
+        n_resamples: int = 999,
+        weights: str = "rademacher",
+        random_state: RandomState = None,
+    ) -> WildBootstrapTest:
+        """The wild restricted efficient bootstrap test of ``H₀: effect = value``.
+
+        See :meth:`IVMediationRegressor.wild_bootstrap_test`, which calls it.
+
+        Parameters
+        ----------
+        effect : {"direct", "mediator"}
+            ``θ_R`` or ``θ_M``.
+        value : float
+            ``θ₀``.
+        n_resamples : int, default=999
+            Number of bootstrap samples.
+        weights : {"rademacher", "webb"}, default="rademacher"
+            The multipliers.
+        random_state : int, numpy Generator or RandomState, default=None
+            Seed of the multipliers' draws.
+
+        Returns
+        -------
+        WildBootstrapTest
+            The statistic, its bootstrap p-value and distribution.
+        """
         return wild_test(
             self._wild_model(),
             effect,
@@ -410,13 +546,25 @@ class MediationResult:
             random_state=as_generator(random_state),
         )
 
-    def set_verdict(self, effect: str, confidence_set) -> str:
+    def set_verdict(self, effect: str, confidence_set: ConfidenceSet) -> str:
         """What a recommended set says, as a key (the renderer words it).
 
         ``"unbounded"`` (the data cannot bound the effect), ``"empty"``,
         ``"invalid_instruments"`` (the set excludes 0 or the estimate while
         the overidentification test rejects at the confidence level),
         ``"weak"`` (weak instruments: report the robust set) or ``""``.
+
+        Parameters
+        ----------
+        effect : str
+            The effect the set is for.
+        confidence_set : ConfidenceSet
+            The recommended set (``confidence_set(effect)``).
+
+        Returns
+        -------
+        str
+            One of the keys above.
         """
         if confidence_set.method == "wald" or self.first_stage is None:
             return ""
@@ -541,8 +689,14 @@ class MediationResult:
     # -- text --------------------------------------------------------------------
 
     def summary(self) -> str:
-        """A text summary: estimates, effects, and for IV the first stage, the
-        Anderson–Rubin set beside the Wald interval, and the diagnostics."""
+        """A text summary of the fit.
+
+        Returns
+        -------
+        str
+            The estimates, the effects and, for IV, the first stage, the
+            Anderson–Rubin set beside the Wald interval and the diagnostics.
+        """
         from skmediate._report.render import result_text
 
         return result_text(self)

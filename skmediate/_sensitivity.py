@@ -6,6 +6,7 @@ import itertools
 import warnings
 from copy import deepcopy
 from numbers import Integral
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import ci_breakdown, refit_inference
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._results import critical_quantile
+from skmediate._typing import Data
 from skmediate._validation import (
     HasMethods,
     StrOptions,
@@ -33,6 +35,9 @@ from skmediate._validation import (
     fit_context,
     n_rows,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["SensitivityGrid"]
 
@@ -96,7 +101,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     estimator_ : estimator
         The estimator fitted at ``τ = 0``; ``predict`` and ``score`` use it.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when the estimator defines it.
     grid_ : ndarray of shape (n_grid, 2p)
         The grid, ``[τ_R, τ_M]`` per row.
@@ -195,13 +200,13 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     def __init__(
         self,
-        estimator,
+        estimator: Any,
         *,
-        tau_direct=None,
-        tau_mediator=None,
-        method="auto",
-        n_jobs=None,
-    ):
+        tau_direct: Any = None,
+        tau_mediator: Any = None,
+        method: str = "auto",
+        n_jobs: int | None = None,
+    ) -> None:
         self.estimator = estimator
         self.tau_direct = tau_direct
         self.tau_mediator = tau_mediator
@@ -211,7 +216,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     # -- fitting ------------------------------------------------------------
 
     @fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, groups=None, **params):
+    def fit(
+        self,
+        X: Data,
+        y: Data,
+        sample_weight: Data | None = None,
+        groups: Data | None = None,
+        **params: Any,
+    ) -> Self:
         """Fit the estimator at ``τ = 0`` and re-estimate over the grid.
 
         Parameters
@@ -221,6 +233,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             With dask data the closed form reduces each partition where it
             lives (``method="refit"`` needs in-memory data).
         y : array-like of shape (n_samples,)
+            Outcome.
         sample_weight : array-like of shape (n_samples,), default=None
             Frequency weights, passed to the estimator (see Notes for
             metadata routing).
@@ -231,14 +244,17 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             Further metadata, routed to the estimator and the steps of a
             Pipeline that request it; only with metadata routing enabled.
 
+        Returns
+        -------
+        self
+            The fitted grid.
+
+        Notes
+        -----
         An estimator with ``missing="drop"`` leaves out the rows missing a
         value it uses, once, in its fit at ``τ = 0`` (the refits of
         ``method="refit"`` leave out the same rows): the grid equals the grid
         on the complete rows.
-
-        Returns
-        -------
-        self : object
         """
         final = _final_step(self.estimator)
         if not isinstance(final, _MediationRegressor):
@@ -457,14 +473,15 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     # -- scikit-learn protocols ---------------------------------------------
 
-    def get_metadata_routing(self):
+    def get_metadata_routing(self) -> MetadataRouter:
         """The metadata routing of the grid: ``fit`` and ``score`` to the estimator.
 
         See scikit-learn's User Guide on metadata routing.
 
         Returns
         -------
-        routing : MetadataRouter
+        MetadataRouter
+            Where ``fit`` and ``score`` send their metadata.
         """
         return MetadataRouter(owner=self).add(
             estimator=self.estimator,
@@ -575,18 +592,27 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     # -- output -------------------------------------------------------------
 
     def to_frame(self) -> pd.DataFrame:
-        """The grid as a DataFrame, one row per grid point in grid order."""
+        """The grid as a DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per grid point in grid order (the columns of
+            :attr:`results_`).
+        """
         check_is_fitted(self)
         return pd.DataFrame(self.results_)
 
     @available_if(_estimator_has("predict"))
-    def predict(self, X):
+    def predict(self, X: Data) -> np.ndarray:
         """Predict with the estimator fitted at ``τ = 0``."""
         check_is_fitted(self)
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("score"))
-    def score(self, X, y, sample_weight=None, **params):
+    def score(
+        self, X: Data, y: Data, sample_weight: Data | None = None, **params: Any
+    ) -> float:
         """Score of the estimator fitted at ``τ = 0``.
 
         With metadata routing enabled, ``sample_weight`` and ``params`` go to

@@ -20,8 +20,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
+from skmediate._typing import RandomState
 from skmediate._validation import (
     Interval,
     StrOptions,
@@ -229,22 +231,22 @@ def _assign(n_treated: int, n_samples: int, rng) -> np.ndarray:
     prefer_skip_nested_validation=True,
 )
 def make_mediation_data(
-    n_samples=500,
+    n_samples: int = 500,
     *,
-    n_covariates=2,
-    direct_effect=1.0,
-    mediator_effect=1.0,
-    effect_heterogeneity=0.5,
-    confounding=0.5,
-    instrument_strength=1.0,
-    mediator="continuous",
-    tau_direct=None,
-    tau_mediator=None,
-    heteroskedastic=False,
-    n_clusters=None,
-    random_state=None,
-    return_truth=False,
-):
+    n_covariates: int = 2,
+    direct_effect: float = 1.0,
+    mediator_effect: float = 1.0,
+    effect_heterogeneity: float = 0.5,
+    confounding: float = 0.5,
+    instrument_strength: float | ArrayLike = 1.0,
+    mediator: str = "continuous",
+    tau_direct: float | ArrayLike | None = None,
+    tau_mediator: float | ArrayLike | None = None,
+    heteroskedastic: bool = False,
+    n_clusters: int | None = None,
+    random_state: RandomState = None,
+    return_truth: bool = False,
+) -> tuple[pd.DataFrame, pd.Series] | tuple[pd.DataFrame, pd.Series, MediationTruth]:
     """Simulate a randomized trial under model (1) with known mediation effects.
 
     Subject ``i`` has baseline covariates ``X_i ~ N(0, I)``, an unmeasured
@@ -470,7 +472,9 @@ def _draw_prospect(
     },
     prefer_skip_nested_validation=True,
 )
-def make_prospect_like(random_state=None, *, return_truth=False):
+def make_prospect_like(
+    random_state: RandomState = None, *, return_truth: bool = False
+) -> tuple[pd.DataFrame, pd.Series] | tuple[pd.DataFrame, pd.Series, MediationTruth]:
     """Simulated data shaped like the PROSPECT trial analysed by Small (2012).
 
     **The data are simulated.** The PROSPECT data are not public; this
@@ -578,7 +582,7 @@ _JOBS_COLUMNS = [
 ]
 
 
-def load_jobs():
+def load_jobs() -> tuple[pd.DataFrame, pd.Series]:
     """The JOBS II randomized job-search intervention trial (899 subjects).
 
     JOBS II randomized unemployed workers to job-search skills workshops or to

@@ -17,10 +17,12 @@ Contents, by what they show:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from skmediate._extract import EFFECTS, effect_estimate, mediation_result
@@ -36,6 +38,14 @@ __all__ = [
     "plot_sensitivity_forest",
     "plot_sensitivity_surface",
 ]
+from skmediate._typing import Column, Columns, Data
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from skmediate._sensitivity import SensitivityGrid
+
 
 _EFFECT_LABELS = {
     "direct_effect": "Direct effect of the treatment",
@@ -110,7 +120,13 @@ def _label(value) -> str:
 # -- data ---------------------------------------------------------------------
 
 
-def plot_outcome_by_arm(y, treatment, *, labels=None, ax=None):
+def plot_outcome_by_arm(
+    y: ArrayLike,
+    treatment: ArrayLike,
+    *,
+    labels: Mapping | None = None,
+    ax: Axes | None = None,
+) -> Figure:
     """Box plots of the outcome in each treatment arm (Figure 1 of Small 2012).
 
     Parameters
@@ -129,6 +145,7 @@ def plot_outcome_by_arm(y, treatment, *, labels=None, ax=None):
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Notes
     -----
@@ -194,15 +211,15 @@ def _arm_difference(m, r, confidence_level):
 
 
 def plot_first_stage(
-    X,
+    X: Data,
     *,
-    treatment,
-    mediator,
-    covariates,
-    n_bins=5,
-    confidence_level=0.95,
-    axes=None,
-):
+    treatment: Column,
+    mediator: Column,
+    covariates: Columns,
+    n_bins: int = 5,
+    confidence_level: float = 0.95,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
     """The effect of the treatment on the mediator across covariate values.
 
     The instruments ``R·(X - X̄)`` are strong when the effect of ``R`` on ``M``
@@ -232,6 +249,7 @@ def plot_first_stage(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Notes
     -----
@@ -344,13 +362,13 @@ def plot_first_stage(
 
 
 def plot_forest(
-    estimates,
+    estimates: Any,
     *,
-    effects=("direct_effect", "mediator_effect"),
-    truth=None,
-    robust=False,
-    axes=None,
-):
+    effects: Sequence[str] = ("direct_effect", "mediator_effect"),
+    truth: Any = None,
+    robust: bool = False,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
     """Forest plot of effect estimates and confidence intervals, by estimator.
 
     Parameters
@@ -373,6 +391,7 @@ def plot_forest(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Notes
     -----
@@ -485,15 +504,15 @@ def _draw_robust_sets(ax, results, labels, rows, effect) -> None:
 
 
 def plot_bootstrap_distribution(
-    distribution,
-    estimate=None,
-    interval=None,
+    distribution: Any,
+    estimate: float | None = None,
+    interval: tuple[float, float] | None = None,
     *,
-    statistic=0,
-    label=None,
-    bins="auto",
-    ax=None,
-):
+    statistic: int | str = 0,
+    label: str | None = None,
+    bins: int | str = "auto",
+    ax: Axes | None = None,
+) -> Figure:
     """Histogram of a bootstrap distribution with the estimate and its interval.
 
     Takes a :class:`~skmediate.BootstrapResult` (one of its statistics), or
@@ -522,6 +541,7 @@ def plot_bootstrap_distribution(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into.
 
     Examples
     --------
@@ -606,13 +626,20 @@ def _check_sensitivity_grid(grid, effect):
 
 
 def plot_sensitivity_surface(
-    grid, *, effect="mediator_effect", x=None, y=None, resolution=101, ax=None
-):
+    grid: SensitivityGrid,
+    *,
+    effect: str = "mediator_effect",
+    x: str | None = None,
+    y: str | None = None,
+    resolution: int = 101,
+    ax: Axes | None = None,
+) -> Figure:
     """An effect over two τ components, with the region where its CI covers 0.
 
     Parameters
     ----------
     grid : fitted SensitivityGrid
+        The sensitivity analysis to draw.
     effect : {"direct_effect", "mediator_effect"}, default="mediator_effect"
     x, y : str, optional
         Grid columns to put on the axes, e.g. ``"tau_direct[x1]"`` and
@@ -624,6 +651,7 @@ def plot_sensitivity_surface(
         at its points. Otherwise the grid points with the other components at 0
         are drawn and must form a lattice.
     ax : matplotlib Axes, optional
+        Axes to draw into; a new figure by default.
 
     Returns
     -------
@@ -701,12 +729,15 @@ def plot_sensitivity_surface(
     return fig
 
 
-def plot_sensitivity_forest(grid, *, ax=None):
+def plot_sensitivity_forest(
+    grid: SensitivityGrid, *, ax: Sequence[Axes] | None = None
+) -> Figure:
     """Every grid point's estimates and confidence intervals, as in the paper's Table 2.
 
     Parameters
     ----------
     grid : fitted SensitivityGrid
+        The sensitivity analysis to draw.
     ax : sequence of two matplotlib Axes, optional
         Axes for the direct and the mediator effect.
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from skmediate._extract import EFFECTS, effect_estimate, mediation_result
 from skmediate._numerics.covariance import cov_type
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._sensitivity import SensitivityGrid
+from skmediate._typing import RandomState
 from skmediate._validation import as_random_state, is_dataframe, positive_int
 from skmediate.exceptions import UnusedGroupsWarning, WeakInstrumentWarning
 
@@ -360,17 +362,17 @@ def _replicate(
 
 
 def simulate(
-    estimators,
-    data_generator,
+    estimators: Mapping[str, Any],
+    data_generator: Callable,
     *,
-    n_replications,
-    statistics=None,
-    groups=None,
-    sample_weight=None,
-    n_jobs=None,
-    random_state=None,
-    progress=False,
-):
+    n_replications: int,
+    statistics: Mapping[str, Any] | Sequence[str] | None = None,
+    groups: str | None = None,
+    sample_weight: str | None = None,
+    n_jobs: int | None = None,
+    random_state: RandomState = None,
+    progress: bool = False,
+) -> SimulationResult:
     """Run a Monte Carlo study of mediation estimators on simulated data.
 
     Each replication draws a data set with ``data_generator``, fits a clone of

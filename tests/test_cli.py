@@ -33,7 +33,7 @@ from skmediate.datasets import make_prospect_like
 
 from .conftest import simulate_trial
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+CLI_GUIDE = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "cli.md"
 RTOL = 1e-10  # JSON round-trips floats exactly; only summation order may differ
 TAU = {"x1": [0.0, 1.0], "x2": [0.0, 0.5]}
 ROLES = [
@@ -386,7 +386,7 @@ def test_markdown(runs, ref):
 
 
 def _readme_schema():
-    text = README.read_text()
+    text = CLI_GUIDE.read_text()
     block = re.search(r"```json\n(\{\n  \"schema_version\".*?)\n```", text, re.S)
     return json.loads(block.group(1))
 
@@ -402,7 +402,7 @@ def check_schema(value, skeleton, path="$"):
             check_schema(value[key], skeleton[key], f"{path}.{key}")
     elif isinstance(skeleton, list):
         assert isinstance(value, list), path
-        assert skeleton, f"{path}: the README shows no example element"
+        assert skeleton, f"{path}: the command-line guide shows no example element"
         for i, item in enumerate(value):
             check_schema(item, skeleton[0], f"{path}[{i}]")
     elif isinstance(skeleton, bool):
@@ -770,7 +770,7 @@ def test_demo(prospect, capsys):
 
 
 def test_demo_json(prospect, capsys):
-    """Every section filled: the whole README schema is checked."""
+    """Every section filled: the whole documented schema is checked."""
     doc = _json(capsys, "demo")
     assert all(value is not None for value in doc.values())
     assert doc["warnings"] == []

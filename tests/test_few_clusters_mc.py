@@ -1,7 +1,7 @@
 """Monte Carlo (slow): size of the tests of the effects with few sites.
 
 Runs ``benchmarks/few_clusters_study.py`` (which prints the full table, also
-in the README) with 1000 replications per cell: n = 100 and 300 subjects in
+in docs/user_guide/validation.md) with 1000 replications per cell: n = 100 and 300 subjects in
 G = 6, 10, 20 and 50 sites with heterogeneous site effects. Judged against
 the exact binomial 99% band around 5%.
 """

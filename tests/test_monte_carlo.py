@@ -6,7 +6,7 @@ tests import it. The default run checks the closed-form error variance against
 simulation, that the study's one-fit evaluation of every covariance equals the
 public estimator, and a small Monte Carlo (a few seconds). The full study, with
 the replications and seed of the script's defaults (so its numbers are the
-table quoted in the README), runs under ``pytest -m slow``.
+table quoted in the user guide's validation page, docs/user_guide/validation.md), runs under ``pytest -m slow``.
 
 Coverage is judged against the exact binomial 99% band around 95%
 (``scipy.stats.binom``) for the number of replications.
@@ -340,7 +340,7 @@ def test_bootstrap_coverage_in_binomial_band(design):
     """Percentile and BCa intervals of the IV estimates cover at the nominal rate.
 
     Pairs resampling (whole clusters in the clustered design), 999 resamples,
-    400 trials per cell at n = 300: the README's table, with the band exact.
+    400 trials per cell at n = 300: the table of the user guide's validation page, with the band exact.
     """
     table = vs.interval_coverage(
         [vs.DESIGNS[design]],

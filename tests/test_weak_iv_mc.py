@@ -1,7 +1,7 @@
 """Monte Carlo (slow): coverage of the confidence sets with weak and strong instruments.
 
 Runs ``benchmarks/weak_iv_study.py`` (which prints the full table, also in
-the README) with 1000 replications per cell at expected first-stage F of
+docs/user_guide/validation.md) with 1000 replications per cell at expected first-stage F of
 about 1, 4 and 25, judged against the exact binomial 99% band around 95%.
 """
 

@@ -56,6 +56,7 @@ class ConfidenceSet:
 
     @property
     def is_empty(self) -> bool:
+        """Whether the set has no point (every value was rejected)."""
         return not self.intervals
 
     def __contains__(self, value) -> bool:

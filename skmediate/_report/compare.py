@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from skmediate._report.render import Table
 
 __all__ = ["Comparison", "compare"]
 
 
-def compare(results, names=None) -> Comparison:
+def compare(results: Any, names: Sequence[str] | None = None) -> Comparison:
     """Several fits side by side: estimates with standard errors, and fit statistics.
 
     Parameters
@@ -58,13 +63,27 @@ class Comparison:
     names: tuple
 
     def terms(self) -> list:
+        """The term names of all fits.
+
+        Returns
+        -------
+        list of str
+            Each term once, in the order the fits first have it.
+        """
         out = []
         for r in self.results:
             out += [t for t in r.params.index if t not in out]
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """Rows: terms; columns: (fit, ``estimate`` / ``std_error`` / ``pvalue``)."""
+        """The estimates side by side.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per term; columns ``(fit, "estimate")``,
+            ``(fit, "std_error")`` and ``(fit, "pvalue")`` for each fit.
+        """
         columns = {}
         for name, r in zip(self.names, self.results, strict=True):
             columns[(name, "estimate")] = r.params
@@ -75,7 +94,14 @@ class Comparison:
         return frame
 
     def statistics(self) -> pd.DataFrame:
-        """Rows: observations, R², covariance type, first-stage F; one column per fit."""
+        """The fit statistics side by side.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows: observations, R², covariance type, first-stage F and
+            whether the instruments are weak; one column (of text) per fit.
+        """
         rows = {}
         for name, r in zip(self.names, self.results, strict=True):
             fs = r.first_stage
@@ -90,9 +116,20 @@ class Comparison:
             }
         return pd.DataFrame(rows)
 
-    def table(self, digits: int = 4):
-        """The comparison as a table of the report renderer (estimates, with
-        standard errors in parentheses beneath, then the fit statistics)."""
+    def table(self, digits: int = 4) -> Table:
+        """The comparison as a table of the report renderer.
+
+        Parameters
+        ----------
+        digits : int, default=4
+            Decimals of the estimates and standard errors.
+
+        Returns
+        -------
+        Table
+            Estimates with standard errors in parentheses beneath, then the
+            fit statistics; the renderer writes it as text or HTML.
+        """
         from skmediate._report.render import Table
 
         frame = self.to_frame()
