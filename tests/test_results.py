@@ -1,6 +1,9 @@
 """Result objects, summaries, the Stock-Yogo table and the weak-instrument warning."""
 
+import csv
 import dataclasses
+import re
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ from skmediate import (
     WeakInstrumentWarning,
     stock_yogo_critical_value,
 )
+from skmediate._numerics.diagnostics import STOCK_YOGO_LEVELS, STOCK_YOGO_TABLES
 
 from .conftest import simulate_trial
 
@@ -131,6 +135,138 @@ def test_stock_yogo_other_tables_and_limits():
         stock_yogo_critical_value(2, table="fuller")
     with pytest.raises(ValueError, match="level for table 'tsls_size' must be one of"):
         stock_yogo_critical_value(2, level=0.5)
+
+
+# Stock-Yogo values for several endogenous regressors as Stata prints them:
+# StataCorp's ivregress_estat.ado 1.2.6 (``estat firststage``, its tables
+# tslssize, limlsize and tslsbias), a transcription independent of the gretl
+# table the data file is taken from. (n_endog, K2, table, level, value).
+STATA_ESTAT_FIRSTSTAGE_VALUES = [
+    (2, 2, "tsls_size", 0.10, 7.03),
+    (2, 2, "tsls_size", 0.15, 4.58),
+    (2, 2, "tsls_size", 0.20, 3.95),
+    (2, 2, "tsls_size", 0.25, 3.63),
+    (2, 4, "tsls_size", 0.10, 16.87),
+    (2, 10, "tsls_size", 0.15, 16.16),
+    (2, 30, "tsls_size", 0.25, 18.35),
+    (2, 3, "liml_size", 0.10, 5.44),
+    (2, 5, "liml_size", 0.15, 3.13),
+    (2, 29, "liml_size", 0.10, 4.02),
+    (2, 30, "liml_size", 0.25, 1.75),
+    (2, 4, "tsls_relative_bias", 0.05, 11.04),
+    (2, 4, "tsls_relative_bias", 0.10, 7.56),
+    (2, 4, "tsls_relative_bias", 0.20, 5.57),
+    (2, 4, "tsls_relative_bias", 0.30, 4.73),
+    (2, 30, "tsls_relative_bias", 0.05, 20.86),
+    (3, 5, "tsls_relative_bias", 0.05, 9.53),
+    (3, 5, "tsls_relative_bias", 0.10, 6.61),
+    (3, 5, "tsls_relative_bias", 0.20, 4.99),
+    (3, 5, "tsls_relative_bias", 0.30, 4.30),
+    (3, 10, "tsls_relative_bias", 0.10, 9.64),
+    (3, 30, "tsls_relative_bias", 0.30, 4.17),
+]
+
+
+@pytest.mark.parametrize(
+    ("n_endog", "k", "table", "level", "value"), STATA_ESTAT_FIRSTSTAGE_VALUES
+)
+def test_stock_yogo_several_endogenous_match_stata(n_endog, k, table, level, value):
+    assert stock_yogo_critical_value(k, table, level, n_endog=n_endog) == value
+
+
+def _stock_yogo_rows():
+    path = resources.files("skmediate").joinpath("data/stock_yogo.csv")
+    return list(csv.DictReader(path.read_text().splitlines()))
+
+
+def test_stock_yogo_file_every_row_parses_and_is_looked_up():
+    rows = _stock_yogo_rows()
+    assert list(rows[0]) == [
+        "n_endog", "k2", "table", "level", "critical_value", "source"
+    ]  # fmt: skip
+    seen = {}
+    for row in rows:
+        n, k = int(row["n_endog"]), int(row["k2"])
+        table, level = row["table"], float(row["level"])
+        assert table in STOCK_YOGO_TABLES
+        assert level in STOCK_YOGO_LEVELS[table]
+        assert re.fullmatch(r"\d+\.\d\d", row["critical_value"])
+        value = float(row["critical_value"])
+        assert 0 < value < 100
+        assert "gretl-project/gretl @7745c2c0" in row["source"]
+        assert "restatr/ivreg2r" in row["source"] and "@8c666db1" in row["source"]
+        assert (n, k, table, level) not in seen
+        seen[(n, k, table, level)] = value
+        assert stock_yogo_critical_value(k, table, level, n_endog=n) == value
+    # What Stock and Yogo tabulate: size for n <= 2 from K2 = n, relative bias
+    # for n <= 3 from K2 = n + 2, up to K2 = 30, at all four levels.
+    expected = {
+        (n, k, table, level)
+        for table in STOCK_YOGO_TABLES
+        for n in ((1, 2, 3) if table == "tsls_relative_bias" else (1, 2))
+        for k in range(n + 2 if table == "tsls_relative_bias" else n, 31)
+        for level in STOCK_YOGO_LEVELS[table]
+    }
+    assert set(seen) == expected
+    assert len(rows) == 796
+
+
+def test_stock_yogo_tables_are_monotone_and_tsls_is_liml_when_just_identified():
+    values = {}
+    for row in _stock_yogo_rows():
+        key = (int(row["n_endog"]), int(row["k2"]), row["table"])
+        values.setdefault(key, {})[float(row["level"])] = float(row["critical_value"])
+    for key, by_level in values.items():
+        # A larger tolerated size or bias needs a weaker first stage.
+        ordered = [by_level[level] for level in sorted(by_level)]
+        assert np.all(np.diff(ordered) < 0), key
+    for n in (1, 2):
+        # With K2 = n excluded instruments, 2SLS and LIML coincide.
+        assert values[(n, n, "tsls_size")] == values[(n, n, "liml_size")]
+
+
+def test_stock_yogo_one_endogenous_lookups_unchanged():
+    for table in STOCK_YOGO_TABLES:
+        for level in STOCK_YOGO_LEVELS[table]:
+            for k in range(0, 32):
+                default = stock_yogo_critical_value(k, table, level)
+                one = stock_yogo_critical_value(k, table, level, n_endog=1)
+                assert default == one or (np.isnan(default) and np.isnan(one))
+    # The key includes n: the n = 2 rows do not overwrite the n = 1 ones.
+    assert stock_yogo_critical_value(2) == 11.59
+    assert stock_yogo_critical_value(2, n_endog=2) == 4.58
+    assert stock_yogo_critical_value(4, "tsls_relative_bias", 0.05) == 16.85
+    assert stock_yogo_critical_value(4, "tsls_relative_bias", 0.05, n_endog=2) == 11.04
+    assert stock_yogo_critical_value(5, "liml_size", 0.15) == 3.56
+
+
+@pytest.mark.parametrize(
+    ("k", "table", "n_endog"),
+    [
+        (1, "tsls_size", 2),  # fewer instruments than endogenous regressors
+        (1, "liml_size", 2),
+        (3, "tsls_relative_bias", 2),  # relative bias needs K2 >= n + 2
+        (4, "tsls_relative_bias", 3),
+        (5, "tsls_size", 3),  # no size tables for three regressors
+        (5, "liml_size", 3),
+        (31, "tsls_size", 2),
+        (31, "tsls_relative_bias", 3),
+        (10, "tsls_relative_bias", 4),
+    ],
+)
+def test_stock_yogo_several_endogenous_not_tabulated_is_nan(k, table, n_endog):
+    level = STOCK_YOGO_LEVELS[table][1]
+    assert np.isnan(stock_yogo_critical_value(k, table, level, n_endog=n_endog))
+
+
+@pytest.mark.parametrize("n_endog", [0, -1, 1.5, 2.0, True, "2", None])
+def test_stock_yogo_n_endog_must_be_a_positive_integer(n_endog):
+    with pytest.raises(ValueError, match="n_endog must be a positive integer"):
+        stock_yogo_critical_value(5, n_endog=n_endog)
+
+
+def test_stock_yogo_n_endog_accepts_numpy_integers():
+    assert stock_yogo_critical_value(np.int64(4), n_endog=np.int64(2)) == 9.93
 
 
 @pytest.mark.parametrize(

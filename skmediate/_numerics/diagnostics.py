@@ -10,6 +10,7 @@ on how the instruments' column space is written.
 from __future__ import annotations
 
 import csv
+import numbers
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -66,19 +67,30 @@ DIAGNOSTIC_KEYS = (
 
 
 @cache
-def _stock_yogo_table() -> dict[tuple[str, int, float], float]:
+def _stock_yogo_table() -> dict[tuple[str, int, int, float], float]:
     text = resources.files("skmediate").joinpath("data/stock_yogo.csv").read_text()
     table = {}
     for row in csv.DictReader(text.splitlines()):
-        key = (row["table"], int(row["k2"]), round(float(row["level"]), 6))
+        key = (
+            row["table"],
+            int(row["n_endog"]),
+            int(row["k2"]),
+            round(float(row["level"]), 6),
+        )
         table[key] = float(row["critical_value"])
     return table
 
 
 def stock_yogo_critical_value(
-    n_instruments: int, table: str = "tsls_size", level: float = 0.15
+    n_instruments: int,
+    table: str = "tsls_size",
+    level: float = 0.15,
+    n_endog: int = 1,
 ) -> float:
-    """Stock–Yogo (2005) weak-instrument critical value for one endogenous regressor.
+    """Stock–Yogo (2005) weak-instrument critical value.
+
+    The tables are for the Cragg–Donald minimum-eigenvalue statistic of the
+    first stage, which for one endogenous regressor is its partial F statistic.
 
     Parameters
     ----------
@@ -91,17 +103,25 @@ def stock_yogo_critical_value(
     level : float, default=0.15
         The maximal size (0.10, 0.15, 0.20, 0.25) or relative bias
         (0.05, 0.10, 0.20, 0.30).
+    n_endog : int, default=1
+        Number of endogenous regressors ``n``. Stock and Yogo tabulate the
+        size tables for ``n <= 2`` and the relative-bias table for ``n <= 3``.
 
     Returns
     -------
     float
-        The critical value for the first-stage F statistic, or ``nan`` where the
-        table has none (``K2`` above 30; relative bias needs ``K2 >= 3``).
+        The critical value, or ``nan`` where the tables have none: ``K2``
+        above 30; ``K2 < n`` (not identified); relative bias with
+        ``K2 < n + 2``; size with ``n = 3``; ``n`` above 3.
 
     Examples
     --------
     >>> stock_yogo_critical_value(2)
     11.59
+    >>> stock_yogo_critical_value(4, n_endog=2)
+    9.93
+    >>> stock_yogo_critical_value(5, "tsls_relative_bias", 0.10, n_endog=3)
+    6.61
     """
     if table not in STOCK_YOGO_TABLES:
         raise ValueError(f"table must be one of {STOCK_YOGO_TABLES}; got {table!r}")
@@ -110,7 +130,17 @@ def stock_yogo_critical_value(
         raise ValueError(
             f"level for table {table!r} must be one of {list(levels)}; got {level}"
         )
-    return _stock_yogo_table().get((table, int(n_instruments), round(level, 6)), np.nan)
+    if (
+        isinstance(n_endog, bool)
+        or not isinstance(n_endog, numbers.Integral)
+        or n_endog < 1
+    ):
+        raise ValueError(
+            "n_endog must be a positive integer (the number of endogenous "
+            f"regressors); got {n_endog!r}"
+        )
+    key = (table, int(n_endog), int(n_instruments), round(level, 6))
+    return _stock_yogo_table().get(key, np.nan)
 
 
 def montiel_olea_pflueger_critical_value(
