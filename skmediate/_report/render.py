@@ -182,6 +182,8 @@ def _settings_text(report: Report) -> str:
         parts.append(
             f"One-hot encoded (first level dropped): {', '.join(s.categorical)}."
         )
+    if s.weights:
+        parts.append(f"Weights: {s.weights}, {weights_text(s.weight_type)}.")
     clusters = (
         f" by {s.clusters} ({report.data.n_clusters} clusters)" if s.clusters else ""
     )
