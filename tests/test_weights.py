@@ -416,3 +416,42 @@ def test_summary_describes_the_weights(trial):
     text = est.fit(X, y, sample_weight=w).summary()
     assert "Weights:     analytic" in text
     assert re.search(rf"No. observations: +{len(y) - 5}\n", text)
+
+
+@pytest.mark.parametrize("cov_type", ["classical", "HC2", "CR2"])
+def test_dask_analytic_weights_equal_numpy(trial, cov_type):
+    """The rescaling of the weights stays lazy for dask data."""
+    da = pytest.importorskip("dask.array")
+    X, y, groups, w = trial
+    values = X[["r", "m", "x1", "x2"]].to_numpy()
+    est = IVMediationRegressor(
+        treatment=0,
+        mediator=1,
+        covariates=[2, 3],
+        cov_type=cov_type,
+        weight_type="analytic",
+    )
+    g = groups if cov_type == "CR2" else None
+    local = est.fit(values, y.to_numpy(), sample_weight=w, groups=g).result_
+    lazy = est.fit(
+        da.from_array(values, chunks=(100, 4)),
+        da.from_array(y.to_numpy(), chunks=100),
+        sample_weight=da.from_array(w, chunks=100),
+        groups=None if g is None else da.from_array(g, chunks=100),
+    ).result_
+    assert lazy.nobs == local.nobs == len(y) - 5
+    assert_allclose(lazy.estimates, local.estimates, rtol=1e-10)
+    assert_allclose(lazy.covariance, local.covariance, rtol=1e-10)
+
+
+def test_probability_fit_refuses_a_homoskedastic_covariance_afterwards(trial):
+    X, y, _, w = trial
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", cov_type="HC0", weight_type="probability"
+    ).fit(X, y, sample_weight=w)
+    model = est.result_.model
+    assert model.under("HC1").kind.name == "HC1"
+    with pytest.raises(
+        ValueError, match="does not apply with weight_type='probability'"
+    ):
+        model.under("classical")
