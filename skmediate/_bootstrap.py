@@ -590,6 +590,11 @@ def _vectorized_reason(estimator, statistic: _Statistic, fit_params: dict):
             "covariate_transformer is refitted on each resample, which the "
             "vectorized engine does not do"
         )
+    if getattr(estimator, "weight_type", "frequency") != "frequency":
+        return (
+            "the vectorized engine treats weights as frequency weights; "
+            f"weight_type={estimator.weight_type!r} is refitted"
+        )
     other = sorted(set(fit_params) - {"sample_weight", "groups"})
     if other:
         return f"the vectorized engine accepts fit_params sample_weight and groups, not {other}"
@@ -960,7 +965,11 @@ def bootstrap(
     one value per row resampled alike), so it works for estimators without
     ``sample_weight``. The built-in estimators treat ``sample_weight`` as
     frequency weights, so the fit with weights ``c_i`` equals the fit on the
-    repeated rows; the vectorized engine uses that. Without strata and
+    repeated rows; the vectorized engine uses that. With
+    ``weight_type="analytic"`` or ``"probability"`` a resampled row keeps its
+    weight and counts as one observation per draw, which the refit engine
+    computes (``engine="auto"`` chooses it; ``"vectorized"`` is refused).
+    Without strata and
     clusters the draws are those of ``scipy.stats.bootstrap`` with the same
     generator. A Bayesian resample passes ``sample_weight`` = Dirichlet
     weight × the user's ``sample_weight``, scaled so that each stratum's

@@ -22,7 +22,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skmediate._dask import dask_inputs, dask_template
-from skmediate._numerics.covariance import COV_TYPES, cov_type
+from skmediate._numerics.covariance import COV_TYPES, WEIGHT_TYPES, cov_type
 from skmediate._numerics.design import Design
 from skmediate._numerics.diagnostics import FirstStageDiagnostics
 from skmediate._numerics.engine import fit_model
@@ -85,7 +85,8 @@ class FitInputs:
     columns : ndarray of int or None
     y : ndarray or dask array of shape (n,)
     weights : ndarray, dask array or None
-        Frequency weights (rows with weight 0 contribute nothing).
+        The sample weights as given, of the estimator's ``weight_type`` (rows
+        with weight 0 contribute nothing).
     groups : ndarray, dask array or None
         Cluster labels, for the cluster-robust ``cov_type`` values.
     missing : MissingRows
@@ -146,6 +147,7 @@ def fit_mediation(
             weights=inputs.weights,
             groups=inputs.groups,
             cov_type_name=estimator.cov_type,
+            weight_type_name=estimator.weight_type,
             kappa=kappa,
             fuller_alpha=alpha,
             sensitivity=sensitivity,
@@ -153,7 +155,7 @@ def fit_mediation(
         )
     except RankDeficiencyError as exc:
         raise ValueError(_rank_message(inputs.design, exc)) from None
-    _set_fitted(estimator, model, inputs.missing)
+    _set_fitted(estimator, model, inputs.missing, inputs.weights is not None)
     _warn_few_clusters(model)
     _warn_treatment_coding(model)
     design = model.design
@@ -351,7 +353,7 @@ def _check_covariates(estimator, design: Design) -> None:
         )
 
 
-def _set_fitted(estimator, model, missing: MissingRows) -> None:
+def _set_fitted(estimator, model, missing: MissingRows, weighted: bool) -> None:
     design = model.design
     params = model.params
     result = MediationResult(
@@ -361,6 +363,7 @@ def _set_fitted(estimator, model, missing: MissingRows) -> None:
         covariance=model.cov,
         nobs=model.nobs,
         cov_type=estimator.cov_type,
+        weight_type=model.weight_type if weighted else None,
         confidence_level=estimator.confidence_level,
         treatment=design.treatment,
         mediator=design.mediators[0],
@@ -450,6 +453,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         "confidence_level": [Interval(Real, 0, 1, closed="neither")],
         "use_t": ["boolean"],
         "missing": [StrOptions(set(MISSING_POLICIES))],
+        "weight_type": [StrOptions(set(WEIGHT_TYPES))],
     }
 
     _method = ""
@@ -467,6 +471,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         confidence_level: float = 0.95,
         use_t: bool = False,
         missing: str = "raise",
+        weight_type: str = "frequency",
     ) -> None:
         self.treatment = treatment
         self.mediator = mediator
@@ -477,6 +482,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         self.confidence_level = confidence_level
         self.use_t = use_t
         self.missing = missing
+        self.weight_type = weight_type
 
     def _kappa_spec(self):
         return 1.0, 0.0
@@ -506,8 +512,10 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         y : array-like or dask array/Series of shape (n_samples,)
             Outcome.
         sample_weight : array-like or dask array of shape (n_samples,), default=None
-            Frequency weights: a weighted fit equals the fit on rows repeated
-            that many times. Rows with weight 0 contribute nothing.
+            Non-negative weights of the type ``weight_type``: with
+            ``"frequency"`` (the default) a weighted fit equals the fit on
+            rows repeated that many times. Rows with weight 0 contribute
+            nothing.
         groups : array-like of shape (n_samples,), default=None
             Cluster labels, required by and used only with the cluster-robust
             ``cov_type`` values (``"cluster"``, ``"CR0"``, ``"CR2"``).
@@ -876,6 +884,16 @@ class IVMediationRegressor(_MediationRegressor):
         NaN for a row missing a value it needs, and :meth:`score` leaves such
         rows out. Missing values in columns the fit does not use never
         matter. Dask input takes ``"raise"`` only.
+    weight_type : {"frequency", "analytic", "probability"}, default="frequency"
+        What ``sample_weight`` in :meth:`fit` means, as Stata's ``fweight``,
+        ``aweight`` and ``pweight`` (see Notes). ``"frequency"``: a row of
+        weight ``w`` stands for ``w`` identical observations (``n = Σ w``).
+        ``"analytic"``: weights inversely proportional to each row's error
+        variance (for example a row that is the mean of ``w`` observations);
+        ``"probability"``: sampling weights (inverse selection
+        probabilities), which allow only the robust ``cov_type`` values.
+        Either counts each row once (``n`` is the number of rows with
+        positive weight) and is unchanged by rescaling the weights.
     kappa : {"2sls", "liml", "fuller"} or float, default="2sls"
         The k-class estimator: two-stage least squares (``κ = 1``), limited
         information maximum likelihood (``κ`` estimated), Fuller's modified
@@ -986,8 +1004,35 @@ class IVMediationRegressor(_MediationRegressor):
     - ``CR2`` (Bell and McCaffrey 2002): ``s_g = D̂_gᵀ A_g ε̂_g`` with
       ``A_g = (I - D̂_g B D̂_gᵀ)^(-1/2)``, as estimatr and clubSandwich.
 
-    Weights are frequency weights: leverages are those of each of the
-    ``w`` repeated rows, so a weighted fit equals the fit on repeated rows.
+    **Weights** (``weight_type``, with Stata's conventions). The estimates
+    are weighted least squares in both stages (``X̄`` the weighted mean)
+    whatever the type; the types differ in ``n`` and in the covariance:
+
+    - ``"frequency"`` (``fweight``): ``n = Σ w``, and every formula above is
+      that of the rows repeated ``w`` times, leverages included
+      (``hᵢ = d̂ᵢᵀBd̂ᵢ`` with ``B = (D̂ᵀWD̂)⁻¹``, the leverage of each copy).
+      Weights summing to at most the number of parameters are refused.
+    - ``"analytic"`` (``aweight``): the weights are rescaled to sum to the
+      number ``N`` of rows with positive weight, and ``n = N``. The fit is the
+      unweighted one on the rows multiplied by ``√wᵢ``: ``σ̂² = Σ wᵢε̂ᵢ²/(N -
+      k)`` for ``classical`` (``/N`` for ``unadjusted``); HC0-HC3 use
+      ``B(Σ wᵢ²ε̂ᵢ² d̂ᵢd̂ᵢᵀ / (1 - hᵢ)^a)B`` with ``hᵢ = wᵢd̂ᵢᵀBd̂ᵢ`` and
+      HC1's factor ``N/(N - k)`` (Stata's ``regress``/``ivregress [aw=]``
+      robust, R ``lm(weights=)`` with sandwich, ``estimatr``); the cluster
+      sums are ``s_g = Σ_{i∈g} wᵢε̂ᵢd̂ᵢ`` with ``G/(G-1)·(N-1)/(N-k)``, and CR2
+      adjusts ``W_g^½ε̂_g`` by ``(I - W_g^½D̂_g B D̂_gᵀW_g^½)^(-1/2)`` (estimatr,
+      clubSandwich), as for frequency weights.
+    - ``"probability"`` (``pweight``): as analytic weights, but only the
+      robust ``cov_type`` values (HC0-HC3, cluster, CR0, CR2) are allowed: a
+      homoskedastic one is refused with an error (Stata makes every
+      ``pweight`` fit robust; here the choice stays explicit).
+
+    Analytic and probability weights give the same numbers for the same
+    ``cov_type``, and multiplying them by a constant changes nothing.
+    Every statistic (first-stage diagnostics, weak-instrument verdict,
+    Anderson–Rubin and other robust sets, effects, sensitivity analysis)
+    follows the weight type; the bootstrap refits each resample
+    (``engine="refit"``) unless the weights are frequency weights.
 
     Confidence intervals and p-values are normal-based unless ``use_t``.
     With fewer than 30 clusters a :class:`~skmediate.FewClustersWarning`
@@ -1115,6 +1160,7 @@ class IVMediationRegressor(_MediationRegressor):
         confidence_level: float = 0.95,
         use_t: bool = False,
         missing: str = "raise",
+        weight_type: str = "frequency",
         kappa: str | float = "2sls",
         fuller_alpha: float = 1.0,
     ) -> None:
@@ -1128,6 +1174,7 @@ class IVMediationRegressor(_MediationRegressor):
             confidence_level=confidence_level,
             use_t=use_t,
             missing=missing,
+            weight_type=weight_type,
         )
         self.kappa = kappa
         self.fuller_alpha = fuller_alpha
@@ -1248,6 +1295,9 @@ class NaiveMediationRegressor(_MediationRegressor):
     missing : {"raise", "drop"}, default="raise"
         Missing values in the columns the fit uses: an error, or the rows are
         left out, as for :class:`IVMediationRegressor`.
+    weight_type : {"frequency", "analytic", "probability"}, default="frequency"
+        What ``sample_weight`` means, with the conventions of
+        :class:`IVMediationRegressor` (``D̂ = D``).
 
     Attributes
     ----------

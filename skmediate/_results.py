@@ -120,8 +120,13 @@ class MediationResult:
     estimates : ndarray of shape (n_terms,)
     covariance : ndarray of shape (n_terms, n_terms)
     nobs : float
-        Number of observations (the sum of the frequency weights).
+        Number of observations: the sum of the weights for frequency
+        weights, the rows with positive weight for analytic and probability
+        weights (and for a fit without weights, the rows).
     cov_type : str
+    weight_type : {"frequency", "analytic", "probability"} or None
+        How ``sample_weight`` entered the fit (the estimator's
+        ``weight_type``); None for a fit without ``sample_weight``.
     confidence_level : float
         Default level of :meth:`conf_int`.
     treatment, mediator, outcome : str
@@ -157,6 +162,7 @@ class MediationResult:
     model: FittedModel
     n_dropped: int = 0
     missing_counts: tuple = ()
+    weight_type: str | None = None
 
     @property
     def rsquared(self) -> float:

@@ -235,8 +235,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Outcome.
         sample_weight : array-like of shape (n_samples,), default=None
-            Frequency weights, passed to the estimator (see Notes for
-            metadata routing).
+            Sample weights of the estimator's ``weight_type``, passed to the
+            estimator (see Notes for metadata routing).
         groups : array-like of shape (n_samples,), default=None
             Cluster labels, passed to the estimator (cluster-robust
             ``cov_type``).

@@ -206,7 +206,7 @@ def as_float_vector(values) -> np.ndarray:
 
 
 def check_sample_weight(sample_weight, y) -> np.ndarray | None:
-    """Non-negative finite frequency weights of the right length, not all zero."""
+    """Non-negative finite sample weights of the right length, not all zero."""
     if sample_weight is None:
         return None
     return _check_sample_weight(

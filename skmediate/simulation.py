@@ -415,9 +415,9 @@ def simulate(
         takes ``groups``. An estimator with a cluster-robust ``cov_type``
         needs it.
     sample_weight : str, default=None
-        The column of the generated ``X`` that holds frequency weights: taken
-        out of ``X`` and passed to every fit as ``sample_weight`` (every
-        estimator must take it).
+        The column of the generated ``X`` that holds sample weights (of each
+        estimator's ``weight_type``): taken out of ``X`` and passed to every
+        fit as ``sample_weight`` (every estimator must take it).
     n_jobs : int, default=None
         Number of joblib workers for the replications (``None`` means 1 unless
         in a ``joblib.parallel_config`` context, ``-1`` all cores). Any joblib

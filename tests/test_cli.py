@@ -1399,3 +1399,96 @@ def test_too_few_bootstrap_resamples(workdir, capsys, level, too_few, needed):
     assert "--bootstrap 2 is too few resamples" in err
     doc = _json(capsys, "analyze", csv, *args, "--bootstrap", str(needed))
     assert doc["bootstrap"]["n_resamples"] == needed
+
+
+# ---------------------------------------------------------------------------
+# Sample weights (--weights, --weight-type)
+
+
+@pytest.fixture(scope="module")
+def weighted_csv(workdir):
+    df = pd.read_csv(workdir / "trial.csv")
+    df["wt"] = np.random.default_rng(8).uniform(0.2, 2.0, len(df)) / len(df)
+    path = workdir / "weighted.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("weight_type", ["analytic", "probability"])
+def test_json_weights(weighted_csv, capsys, weight_type):
+    """The report's fits are the library's with the weights and their type; the
+    weights sum to below 1, which only frequency weights refuse."""
+    csv = str(weighted_csv)
+    doc = _json(
+        capsys,
+        "analyze",
+        csv,
+        *NUMERIC_ROLES,
+        "--weights",
+        "wt",
+        "--weight-type",
+        weight_type,
+        "--sensitivity",
+        "x1=0,1",
+    )
+    assert doc["settings"]["weights"] == "wt"
+    assert doc["settings"]["weight_type"] == weight_type
+    df = pd.read_csv(weighted_csv)
+    X, y = df[["r", "m", "x1", "x2", "z1"]], df["y"]
+    roles = dict(treatment="r", mediator="m", covariates=["x1", "x2"], controls=["z1"])
+    iv = IVMediationRegressor(**roles, weight_type=weight_type).fit(
+        X, y, sample_weight=df["wt"]
+    )
+    table = iv.result_.to_frame()
+    got = doc["estimates"][1]
+    assert got["nobs"] == len(df)
+    assert_allclose(
+        [got["direct_effect"]["std_error"], got["mediator_effect"]["std_error"]],
+        table.loc[["r", "m"], "std_error"],
+        rtol=RTOL,
+    )
+    grid = SensitivityGrid(
+        iv, tau_direct={"x1": [0.0, 1.0]}, tau_mediator={"x1": [0.0, 1.0]}
+    )
+    frame = grid.fit(X, y, sample_weight=df["wt"]).to_frame()
+    assert_allclose(
+        [p["mediator_effect"]["std_error"] for p in doc["sensitivity"]["grid"]],
+        frame["mediator_effect_se"],
+        rtol=RTOL,
+    )
+    code, out, err = _run(
+        capsys,
+        "analyze",
+        csv,
+        *NUMERIC_ROLES,
+        "--weights",
+        "wt",
+        "--weight-type",
+        weight_type,
+    )
+    assert code == 0 and err == ""
+    assert f"Weights: wt, {weight_type} (" in " ".join(out.split())
+
+
+def test_error_weights(weighted_csv, capsys):
+    csv = str(weighted_csv)
+    err = _error(capsys, "analyze", csv, *NUMERIC_ROLES, "--weight-type", "analytic")
+    assert "--weight-type analytic needs --weights COL" in err
+    err = _error(capsys, "analyze", csv, *NUMERIC_ROLES, "--weights", "wt")
+    assert "sample_weight sums to 1.09064, not more than the 6 parameters" in err
+    assert "weight_type='analytic'" in err
+    err = _error(
+        capsys,
+        "analyze",
+        csv,
+        *NUMERIC_ROLES,
+        "--weights",
+        "wt",
+        "--weight-type",
+        "probability",
+        "--cov-type",
+        "classical",
+    )
+    assert "cov_type='classical' does not apply with weight_type='probability'" in err
+    err = _error(capsys, "analyze", csv, *NUMERIC_ROLES, "--weights", "x1")
+    assert "column 'x1' is given in --covariates and in --weights" in err

@@ -24,9 +24,24 @@ columns, ``P`` their coefficients) is ``Pᵀ D M D P`` with ``M`` the meat and
   adjusted by ``(I - H_gg)^(-1/2)``, ``H_gg`` the cluster's block of the
   equation's hat matrix (see :func:`cluster_adjusted`); root factor 1.
 
-Leverages follow frequency weights: a row of weight ``w`` stands for ``w``
-identical rows, each with leverage ``h_i = x_iᵀ(Σ w x xᵀ)⁻¹x_i``, so a
-weighted fit equals the fit on the repeated rows.
+How the weights enter is the fit's *weight type* (:data:`WEIGHT_TYPES`, as
+Stata's ``fweight``, ``aweight`` and ``pweight``):
+
+- ``frequency``: a row of weight ``w`` stands for ``w`` identical rows, each
+  with leverage ``h_i = x_iᵀ(Σ w x xᵀ)⁻¹x_i``; ``n = Σ w`` and the rows' meat
+  is ``Σ w ψψᵀ``, so a weighted fit equals the fit on the repeated rows.
+- ``analytic`` and ``probability``: each row is one observation, and the
+  weights are first rescaled to sum to the number ``N`` of rows with
+  positive weight (which changes no estimate): ``n = N``. A fit is then the
+  unweighted fit on the rows scaled by ``√w``: the rows' meat is
+  ``Σ w² ψψᵀ`` (the score of a row is ``w ψ``), the leverage is
+  ``h_i = w_i x_iᵀ(Σ w x xᵀ)⁻¹x_i`` (Stata's ``regress [aw=]``, R's
+  ``lm(weights=)`` with sandwich, estimatr), and the cluster sums
+  ``Σ_{i∈g} w_i ψ_i`` and the CR2 adjustment are those of frequency weights.
+  Probability weights allow only the robust types (Stata makes every
+  ``pweight`` fit robust): the homoskedastic ones assume errors whose
+  variance the weights describe, which sampling weights do not.
+  Rescaling either by a constant changes nothing.
 
 ``n`` is the number of observations (the sum of the frequency weights), ``k``
 the number of parameters of the column's estimating equation and ``G`` the
@@ -44,11 +59,15 @@ import numpy as np
 
 __all__ = [
     "COV_TYPES",
+    "WEIGHT_TYPES",
     "CovarianceType",
+    "WeightType",
     "bell_mccaffrey_df",
     "cluster_adjusted",
     "cov_type",
+    "check_weighted_cov_type",
     "row_adjustment",
+    "weight_type",
 ]
 
 # A leverage within this of 1 (a row or cluster its equation fits exactly)
@@ -145,6 +164,79 @@ def cov_type(name: str) -> CovarianceType:
         raise ValueError(
             f"unknown cov_type {name!r}; expected one of {list(COV_TYPES)}"
         ) from None
+
+
+@dataclass(frozen=True)
+class WeightType:
+    """How sample weights enter a fit (see the module docstring).
+
+    Attributes
+    ----------
+    name : str
+    counts : bool
+        Whether a weight counts observations (frequency weights: ``n = Σ w``);
+        otherwise each row with positive weight is one observation and the
+        weights are rescaled to sum to their number.
+    robust_only : bool
+        Whether only the heteroskedasticity- and cluster-robust covariance
+        types are allowed (probability weights).
+    """
+
+    name: str
+    counts: bool
+    robust_only: bool = False
+
+    def normalize(self, weights):
+        """The weights a fit uses: rescaled to sum to their positive count
+        unless they count observations (numpy or dask; None stays None)."""
+        if weights is None or self.counts:
+            return weights
+        positive = (weights > 0) & (weights < np.inf)
+        total = (weights * positive).sum()
+        count = positive.sum()
+        ok = total > 0  # else the fit refuses them: left as they are
+        scale = np.where(ok, count / np.where(ok, total, 1.0), 1.0)
+        return weights * scale
+
+    def row_weights(self, w):
+        """The weights of the rows' score outer products in the meat (HC types)."""
+        return w if w is None or self.counts else w * w
+
+    def leverage_weights(self, w):
+        """What multiplies a row's leverage ``xᵀ(Σ w x xᵀ)⁻¹x`` (None: nothing)."""
+        return None if self.counts else w
+
+
+WEIGHT_TYPES: dict[str, WeightType] = {
+    "frequency": WeightType("frequency", counts=True),
+    "analytic": WeightType("analytic", counts=False),
+    "probability": WeightType("probability", counts=False, robust_only=True),
+}
+
+
+def weight_type(name: str) -> WeightType:
+    """The entry of :data:`WEIGHT_TYPES` named ``name``."""
+    try:
+        return WEIGHT_TYPES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown weight_type {name!r}; expected one of {list(WEIGHT_TYPES)}"
+        ) from None
+
+
+def check_weighted_cov_type(weights: WeightType, kind: CovarianceType) -> None:
+    """Refuse a homoskedastic covariance with probability weights."""
+    if weights.robust_only and kind.homoskedastic:
+        raise ValueError(
+            f"cov_type={kind.name!r} does not apply with "
+            f"weight_type={weights.name!r}: probability (sampling) weights say "
+            "how many population units a row stands for, not how precise it "
+            "is, so the homoskedastic covariance is not valid. Use a robust "
+            "cov_type ('HC1', as Stata does for pweights; 'HC0', 'HC2', "
+            "'HC3'; or a cluster-robust one with groups), or "
+            "weight_type='analytic' for weights inversely proportional to "
+            "the error variance."
+        )
 
 
 def row_adjustment(leverage: np.ndarray, power: float) -> np.ndarray:

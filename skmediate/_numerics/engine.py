@@ -29,7 +29,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skmediate._numerics.covariance import CovarianceType, cov_type
+from skmediate._numerics.covariance import (
+    CovarianceType,
+    WeightType,
+    check_weighted_cov_type,
+    cov_type,
+    weight_type,
+)
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
 from skmediate._numerics.rows import group_grams, is_dask, reduce_rows, row_slices
@@ -79,6 +85,7 @@ def fit_model(
     weights=None,
     groups=None,
     cov_type_name: str = "HC1",
+    weight_type_name: str = "frequency",
     kappa: float | str = 1.0,
     fuller_alpha: float = 0.0,
     sensitivity=False,
@@ -97,11 +104,15 @@ def fit_model(
         The role columns' positions in ``raw`` (a numeric array of the caller's,
         read a chunk at a time and never copied whole).
     weights : ndarray or dask array of shape (n,), optional
-        Frequency weights; rows with weight 0 contribute nothing (and count
-        for no row or cluster).
+        Sample weights, of the type ``weight_type_name``; rows with weight 0
+        contribute nothing (and count for no row or cluster).
     groups : array of shape (n,), optional
         Cluster labels (any sortable values); required by the cluster-robust types.
     cov_type_name : str
+    weight_type_name : {"frequency", "analytic", "probability"}
+        How the weights enter (:data:`~skmediate._numerics.covariance.WEIGHT_TYPES`):
+        analytic and probability weights are rescaled to sum to the number of
+        rows with positive weight, which is then ``n``.
     kappa : float or "liml"
         ``κ`` of the k-class estimator (1: two-stage least squares).
     fuller_alpha : float
@@ -121,11 +132,15 @@ def fit_model(
     ------
     ValueError
         Non-finite values (naming the column), too few rows, a single
-        treatment value, fewer than two clusters, a ``κ`` that is too large.
+        treatment value, fewer than two clusters, a ``κ`` that is too large,
+        a homoskedastic ``cov_type`` with probability weights.
     RankDeficiencyError
         Collinear instruments or an unidentified mediator.
     """
     kind = cov_type(cov_type_name)
+    weighting = weight_type(weight_type_name)
+    check_weighted_cov_type(weighting, kind)
+    weights = weighting.normalize(weights)
     if kind.clustered and groups is None:
         raise ValueError(
             f"cov_type={kind.name!r} needs the cluster labels: pass "
@@ -162,15 +177,18 @@ def fit_model(
     first = _first_pass(design, run, has_w, has_labels, plan)
     r = first["r"]
     n_rows, nobs = first["n_rows"], first["nobs"]
+    if not weighting.counts:  # each row is one observation
+        nobs = first["nobs"] = n_rows
     uniques = first["uniques"]
     n_clusters = None if uniques is None else int(uniques.shape[0])
-    _check_counts(design, first, n_clusters)
+    _check_counts(design, first, n_clusters, weighting)
     _check_magnitudes(design, r)
 
     structural = _solve(r, design, kappa, fuller_alpha, nobs, n_rows)
     model = FittedModel.assemble(
         design=design,
         kind=kind,
+        weight_type=weighting.name,
         r=r,
         shift=shift,
         structural=structural,
@@ -188,7 +206,7 @@ def fit_model(
     layout = model.robust_layout
     if layout.n_cols or plan is not None:
         meat, grams, sens = _second_pass(
-            run, has_w, has_labels, r, layout, uniques, kind, plan
+            run, has_w, has_labels, r, layout, uniques, kind, plan, weighting
         )
         model = model.with_meat(meat, grams)
         if plan is not None:
@@ -339,7 +357,9 @@ def _first_pass(design, run, has_w, has_labels, plan):
     }
 
 
-def _check_counts(design: Design, first: dict, n_clusters) -> None:
+def _check_counts(
+    design: Design, first: dict, n_clusters, weighting: WeightType
+) -> None:
     counts = first["counts"]
     n_raw = design.n_raw
     bad = np.flatnonzero(counts[:n_raw])
@@ -370,12 +390,15 @@ def _check_counts(design: Design, first: dict, n_clusters) -> None:
             f"parameters; at least {needed + 1} rows with positive weight are needed"
         )
     nobs = first["nobs"]
-    if nobs <= needed:
+    if weighting.counts and nobs <= needed:
         raise ValueError(
             f"sample_weight sums to {nobs:g}, not more than the {needed} "
-            f"parameters of the {what}: weights are frequency weights (a row of "
-            "weight w counts as w observations). To weight rows by relative "
-            "importance, scale the weights to mean 1 (w * len(w) / w.sum())"
+            f"parameters of the {what}: with weight_type='frequency' (the "
+            "default) a row of weight w counts as w observations, so the fit "
+            "has that many. For weights that say how precise a row is "
+            "(inverse variances) pass weight_type='analytic'; for sampling "
+            "weights (inverse selection probabilities) "
+            "weight_type='probability'. Either counts each row once."
         )
     low, high = first["treatment_range"]
     if low == high:
@@ -420,6 +443,7 @@ def _second_pass(
     uniques,
     kind: CovarianceType,
     plan,
+    weighting: WeightType,
 ):
     """The meat of the score columns (and the sensitivity factors), in one pass.
 
@@ -464,8 +488,10 @@ def _second_pass(
         if by_cluster:
             meat = group_grams(a @ kernel, w, codes, n_groups)
         elif kernel is not None:
-            scores = layout.scores(a, kernel, power)
-            meat = meat_of_chunk(scores, w, codes, n_groups)
+            lev = weighting.leverage_weights(w) if power else None
+            scores = layout.scores(a, kernel, power, lev)
+            row_w = w if codes is not None else weighting.row_weights(w)
+            meat = meat_of_chunk(scores, row_w, codes, n_groups)
         sens = None if sens_chunk is None else sens_chunk(a, w, codes)
         return [meat, sens]
 

@@ -15,7 +15,13 @@ from functools import cached_property
 
 import numpy as np
 
-from skmediate._numerics.covariance import CovarianceType, bell_mccaffrey_df, cov_type
+from skmediate._numerics.covariance import (
+    CovarianceType,
+    bell_mccaffrey_df,
+    check_weighted_cov_type,
+    cov_type,
+    weight_type,
+)
 from skmediate._numerics.design import Design
 from skmediate._numerics.scores import (
     Layout,
@@ -36,15 +42,21 @@ class FittedModel:
     design : Design
     kind : CovarianceType
         The covariance type.
+    weight_type : str
+        How the weights entered: ``"frequency"``, ``"analytic"`` or
+        ``"probability"`` (:data:`~skmediate._numerics.covariance.WEIGHT_TYPES`).
     r : ndarray of shape (c, c)
         Upper-triangular factor of ``√w A`` (``A`` the shifted data matrix of
-        the design), with a non-negative diagonal.
+        the design, ``w`` the weights as the fit uses them: analytic and
+        probability weights rescaled to sum to ``n_rows``), with a
+        non-negative diagonal.
     shift : ndarray of shape (n_raw + 1,)
         The shift of each raw column and of the outcome (last).
     structural : Structural
         The structural solution (shifted columns).
     nobs : float
-        Number of observations: the sum of the frequency weights.
+        Number of observations: the sum of the frequency weights, or the
+        rows with positive weight for analytic and probability weights.
     n_rows : float
         Rows with positive weight.
     n_clusters : int or None
@@ -78,6 +90,7 @@ class FittedModel:
 
     design: Design
     kind: CovarianceType
+    weight_type: str
     r: np.ndarray
     shift: np.ndarray
     structural: Structural
@@ -124,6 +137,7 @@ class FittedModel:
         same leverage adjustment).
         """
         kind = cov_type(name)
+        check_weighted_cov_type(weight_type(self.weight_type), kind)
         same = kind.meat == self.kind.meat and kind.leverage == self.kind.leverage
         if kind.homoskedastic or same:
             return replace(self, kind=kind)

@@ -98,7 +98,11 @@ class Layout:
         return tuple(out)
 
     def scores(
-        self, a: np.ndarray, kernel: np.ndarray, leverage: float = 0.0
+        self,
+        a: np.ndarray,
+        kernel: np.ndarray,
+        leverage: float = 0.0,
+        leverage_weights: np.ndarray | None = None,
     ) -> np.ndarray:
         """The score columns of the rows ``a``, transposed: (n_cols, rows).
 
@@ -106,7 +110,8 @@ class Layout:
         column, so every product runs over contiguous memory. With
         ``leverage`` (HC2, HC3; ``kernel`` from ``kernel(r, hats=True)``) each
         row's scores of an equation are multiplied by ``(1 - h)^(-leverage)``,
-        ``h`` the row's leverage in the equation's design.
+        ``h`` the row's leverage in the equation's design (times
+        ``leverage_weights``, for analytic and probability weights).
         """
         forms = kernel.T @ a.T
         out = np.empty((self.n_cols, a.shape[0]))
@@ -116,6 +121,8 @@ class Layout:
             start = self.left.shape[1] + self.right.shape[1]
             coords = forms[start:]
             squares = coords * coords
+            if leverage_weights is not None:
+                squares *= leverage_weights
             factors = np.stack(
                 [
                     row_adjustment(squares[s].sum(axis=0), leverage)

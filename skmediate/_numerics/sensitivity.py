@@ -24,7 +24,12 @@ from functools import cached_property
 
 import numpy as np
 
-from skmediate._numerics.covariance import cluster_adjusted, row_adjustment
+from skmediate._numerics.covariance import (
+    WeightType,
+    cluster_adjusted,
+    row_adjustment,
+    weight_type,
+)
 from skmediate._numerics.design import Design
 from skmediate._numerics.rows import group_grams, group_sums
 from skmediate._numerics.tsls import solve_leading, solve_upper
@@ -146,6 +151,7 @@ class _Prepared:
     homoskedastic: bool
     n_groups: int | None
     leverage: float  # the power of the leverage adjustment (HC2, HC3, CR2)
+    weighting: WeightType  # how the weights enter the rows' meat and leverages
     hat_kernel: np.ndarray  # forms of a row's coordinates in D̂'s orthonormal basis
     hat: np.ndarray  # that basis in the instruments' coordinates, (l, k)
 
@@ -215,6 +221,7 @@ class _Prepared:
             homoskedastic=kind.homoskedastic,
             n_groups=model.n_clusters if kind.clustered else None,
             leverage=kind.leverage,
+            weighting=weight_type(model.weight_type),
             hat_kernel=hat_kernel,
             hat=hat[:n_inst],
         )
@@ -257,6 +264,7 @@ class _Prepared:
         nobs, homoskedastic, n_groups = self.nobs, self.homoskedastic, self.n_groups
         power = self.leverage
         by_cluster = power and n_groups is not None
+        weighting = self.weighting
 
         # one product with A's rows gives the residual, -D H V and the influence
         # (and, for HC2, HC3 and CR2, the coordinates the leverages need)
@@ -283,14 +291,20 @@ class _Prepared:
             if by_cluster:
                 return _cr2_chunk(product[n_lead:], ev, xc, w, codes, n_groups)
             g = product[1 + n_dir + n_x : n_lead]
+            scale = weighting.leverage_weights(w) if power else None
             if power:
                 coords = product[n_lead:]
-                g = g * row_adjustment((coords * coords).sum(axis=0), power)
-            xc *= root_m / nobs * mean_factor
+                lev = (coords * coords).sum(axis=0)
+                g = g * row_adjustment(lev if scale is None else lev * scale, power)
+            if scale is None:
+                xc *= root_m / nobs * mean_factor
+            else:  # a covariate mean's leverage is w/n
+                xc *= root_m / nobs * row_adjustment(scale / nobs, power)
             rows = g[:, None, :] * ev  # (effects, 1 + directions, rows)
             for j, (span, xrows) in own:  # the scores of X̄ in the effect's block
                 rows[j, 1 + span.start : 1 + span.stop] -= xc[xrows]
-            weighted = rows if w is None else rows * w
+            row_w = w if codes is not None else weighting.row_weights(w)
+            weighted = rows if row_w is None else rows * row_w
             if codes is not None:
                 return [group_sums(part.T, codes, n_groups) for part in weighted]
             return [np.matmul(weighted, rows.transpose(0, 2, 1))]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from skmediate._bootstrap import few_resamples_message, min_resamples
-from skmediate._numerics.covariance import COV_TYPES
+from skmediate._numerics.covariance import COV_TYPES, WEIGHT_TYPES
 from skmediate._report.render import FORMATS, render
 from skmediate._report.report import Analysis, build_report
 from skmediate._validation import missing_in_columns
@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COL",
         help="cluster labels (--cov-type cluster unless CR0 or CR2 is given)",
     )
+    roles.add_argument(
+        "--weights",
+        metavar="COL",
+        help="non-negative sample weights, of the type --weight-type",
+    )
     reading = analyze.add_argument_group("reading a CSV file")
     reading.add_argument(
         "--sep",
@@ -179,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--cov-type",
         choices=list(COV_TYPES),
         help="covariance of the estimates (default HC1, or cluster with --clusters)",
+    )
+    options.add_argument(
+        "--weight-type",
+        choices=list(WEIGHT_TYPES),
+        help="what --weights means: frequency (default; a row of weight w "
+        "counts as w observations), analytic (inverse-variance weights) or "
+        "probability (sampling weights; robust --cov-type only); analytic and "
+        "probability weights count each row once",
     )
     options.add_argument(
         "--use-t",
@@ -302,7 +315,7 @@ def _analyze(args) -> int:
             )
         )
     frame = read_table(args.file, sep=args.sep, decimal=args.decimal)
-    X, y, groups, categorical, notes = prepare_data(frame, args)
+    X, y, groups, weights, categorical, notes = prepare_data(frame, args)
     analysis = Analysis(
         outcome=args.outcome,
         treatment=args.treatment,
@@ -312,6 +325,8 @@ def _analyze(args) -> int:
         categorical=categorical,
         cov_type=args.cov_type or ("cluster" if args.clusters else "HC1"),
         clusters=args.clusters,
+        weights=args.weights,
+        weight_type=args.weight_type or "frequency",
         use_t=args.use_t,
         confidence_level=args.confidence_level,
         tau_direct=tau_direct,
@@ -321,7 +336,16 @@ def _analyze(args) -> int:
         missing="drop" if args.dropna else "raise",
         source=Path(args.file).name,
     )
-    return _report(analysis, X, y, groups, args, n_rows_read=len(frame), notes=notes)
+    return _report(
+        analysis,
+        X,
+        y,
+        groups,
+        args,
+        sample_weight=weights,
+        n_rows_read=len(frame),
+        notes=notes,
+    )
 
 
 def _demo(args) -> int:
@@ -343,9 +367,9 @@ def _demo(args) -> int:
     return _report(analysis, X, y, None, args, n_rows_read=len(y))
 
 
-def _report(analysis, X, y, groups, args, **counts) -> int:
+def _report(analysis, X, y, groups, args, **options) -> int:
     try:
-        report = build_report(analysis, X, y, groups, **counts)
+        report = build_report(analysis, X, y, groups, **options)
     except ValueError as exc:
         raise CLIError(" ".join(str(exc).split())) from None
     text = render(report, args.format, args.digits)
@@ -461,11 +485,12 @@ def _names(values) -> str:
 
 
 def prepare_data(frame: pd.DataFrame, args):
-    """Check the columns and return ``(X, y, groups, categorical, notes)``.
+    """Check the columns and return ``(X, y, groups, weights, categorical, notes)``.
 
     ``X`` holds the treatment, mediator, covariate and control columns (a new
-    frame; the categorical ones as strings), ``y`` the outcome and ``groups``
-    the cluster labels (a Series named after their column, or None). Missing
+    frame; the categorical ones as strings), ``y`` the outcome, ``groups``
+    the cluster labels and ``weights`` the sample weights (Series named after
+    their columns, or None). Missing
     values are an error without ``--dropna``; with it they are kept, and the
     estimators (``missing="drop"``) leave their rows out. ``notes`` are
     sentences about questionable input for the report.
@@ -478,6 +503,7 @@ def prepare_data(frame: pd.DataFrame, args):
         "--controls": list(args.controls),
         "--categorical": list(args.categorical),
         "--clusters": [args.clusters] if args.clusters else [],
+        "--weights": [args.weights] if args.weights else [],
     }
     available = list(frame.columns)
     for option, names in roles.items():
@@ -522,9 +548,21 @@ def prepare_data(frame: pd.DataFrame, args):
             f"--cov-type {args.cov_type} needs --clusters COL, the cluster labels"
         )
 
+    if args.weight_type and not args.weights:
+        raise CLIError(
+            f"--weight-type {args.weight_type} needs --weights COL, the sample weights"
+        )
+    if args.weights and args.weights in owner:
+        raise CLIError(
+            f"column {args.weights!r} is given in {owner[args.weights]} and in "
+            "--weights; each column has one role"
+        )
+    if args.weights and not pd.api.types.is_numeric_dtype(frame[args.weights]):
+        raise CLIError(f"--weights column {args.weights!r} is not numeric")
     used = list(owner)
-    if args.clusters and args.clusters not in used:
-        used.append(args.clusters)
+    for extra in (args.clusters, args.weights):
+        if extra and extra not in used:
+            used.append(extra)
     if not args.dropna:
         # the estimators' rule for what is missing, so both count the same rows
         absent = missing_in_columns(frame, [frame.columns.get_loc(c) for c in used])
@@ -568,7 +606,8 @@ def prepare_data(frame: pd.DataFrame, args):
             X[name] = X[name].astype(float)
     y = frame[args.outcome].astype(float).rename(args.outcome)
     groups = frame[args.clusters] if args.clusters else None
-    return X, y, groups, categorical, tuple(notes)
+    weights = frame[args.weights].astype(float) if args.weights else None
+    return X, y, groups, weights, categorical, tuple(notes)
 
 
 def _check_levels(column: pd.Series, option: str) -> list[str]:

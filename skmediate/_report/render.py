@@ -182,6 +182,8 @@ def _settings_text(report: Report) -> str:
         parts.append(
             f"One-hot encoded (first level dropped): {', '.join(s.categorical)}."
         )
+    if s.weights:
+        parts.append(f"Weights: {s.weights}, {weights_text(s.weight_type)}.")
     clusters = (
         f" by {s.clusters} ({report.data.n_clusters} clusters)" if s.clusters else ""
     )
@@ -961,6 +963,24 @@ def _summary_set(intervals) -> str:
     return fmt_set(intervals) if intervals else "empty"
 
 
+WEIGHT_TEXTS = {
+    "frequency": "frequency (a row of weight w counts as w observations)",
+    "analytic": (
+        "analytic (inverse-variance; rescaled to sum to the number of rows, "
+        "each row one observation)"
+    ),
+    "probability": (
+        "probability (sampling; rescaled to sum to the number of rows, each "
+        "row one observation; robust covariance only)"
+    ),
+}
+
+
+def weights_text(weight_type: str) -> str:
+    """What the sample weights of a fit were, in words."""
+    return WEIGHT_TEXTS[weight_type]
+
+
 def result_text(result) -> str:
     """The text summary of a :class:`~skmediate._results.MediationResult`."""
     width = _SUMMARY_WIDTH
@@ -993,6 +1013,13 @@ def result_text(result) -> str:
         )
     if result.method in ("IV-LIML", "IV-Fuller"):
         lines.append(f"{'Kappa:':<13}{result.kappa:.6f}")
+    if result.weight_type is not None:
+        lines += textwrap.wrap(
+            weights_text(result.weight_type),
+            width,
+            initial_indent=f"{'Weights:':<13}",
+            subsequent_indent=" " * 13,
+        )
     if result.n_dropped:
         lines += textwrap.wrap(
             _dropped_text(result),

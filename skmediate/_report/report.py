@@ -67,6 +67,8 @@ class Settings:
     clusters: str | None
     confidence_level: float
     use_t: bool = False
+    weights: str | None = None
+    weight_type: str = "frequency"
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,8 @@ class Analysis:
     ``tau_direct`` and ``tau_mediator`` are ``{covariate term: values}``
     dicts for :class:`SensitivityGrid` (both ``None``: no sensitivity
     analysis); ``n_resamples=None`` means no bootstrap; ``missing`` is the
-    estimators' missing-data policy (``"drop"``: ``--dropna``).
+    estimators' missing-data policy (``"drop"``: ``--dropna``); ``weights``
+    names the column of the sample weights, of type ``weight_type``.
     """
 
     outcome: str
@@ -320,6 +323,8 @@ class Analysis:
     categorical: tuple[str, ...] = ()
     cov_type: str = "HC1"
     clusters: str | None = None
+    weights: str | None = None
+    weight_type: str = "frequency"
     use_t: bool = False
     confidence_level: float = 0.95
     tau_direct: dict | None = None
@@ -345,6 +350,7 @@ class Analysis:
             confidence_level=self.confidence_level,
             use_t=self.use_t,
             missing=self.missing,
+            weight_type=self.weight_type,
         )
         return NaiveMediationRegressor(**roles), IVMediationRegressor(**roles)
 
@@ -377,6 +383,7 @@ def build_report(
     y: pd.Series,
     groups=None,
     *,
+    sample_weight=None,
     n_rows_read: int | None = None,
     notes: tuple[str, ...] = (),
 ) -> Report:
@@ -394,6 +401,8 @@ def build_report(
         The outcome.
     groups : array-like, optional
         Cluster labels (a cluster-robust ``cov_type``).
+    sample_weight : array-like, optional
+        Sample weights, of the type ``analysis.weight_type``.
     n_rows_read : int
         Rows in the input.
     notes : tuple of str
@@ -410,7 +419,11 @@ def build_report(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         naive, iv = analysis.estimators()
-        fit_params = {} if groups is None else {"groups": groups}
+        fit_params = {
+            key: value
+            for key, value in (("groups", groups), ("sample_weight", sample_weight))
+            if value is not None
+        }
         naive.fit(X, y, **fit_params)
         iv.fit(X, y, **fit_params)
         report = Report(
@@ -426,11 +439,11 @@ def build_report(
             effects=effects_section({"naive": naive, "iv": iv}),
             weak_iv_robust=weak_iv_robust_section(iv),
             confidence_sets=confidence_sets_section(iv),
-            sensitivity=sensitivity_section(iv, X, y, groups, analysis)
+            sensitivity=sensitivity_section(iv, X, y, fit_params, analysis)
             if analysis.sensitivity
             else None,
             bootstrap=bootstrap_section(
-                {"naive": naive, "iv": iv}, X, y, groups, analysis
+                {"naive": naive, "iv": iv}, X, y, fit_params, analysis
             )
             if analysis.n_resamples
             else None,
@@ -483,6 +496,8 @@ def settings_section(analysis: Analysis, iv) -> Settings:
         clusters=analysis.clusters,
         confidence_level=analysis.confidence_level,
         use_t=analysis.use_t,
+        weights=analysis.weights,
+        weight_type=analysis.weight_type,
     )
 
 
@@ -664,7 +679,7 @@ def weak_iv_robust_section(iv) -> ConfidenceSet:
     )
 
 
-def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
+def sensitivity_section(iv, X, y, fit_params, analysis) -> Sensitivity:
     """The grid of the paper's Table 2, the sensitivity intervals and breakdowns."""
     covariates = _terms(iv)[0]
     for effect, spec in (
@@ -685,7 +700,7 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
         tau_direct=analysis.tau_direct,
         tau_mediator=analysis.tau_mediator,
         method="closed_form",  # exact for 2SLS; also gives the breakdown values
-    ).fit(X, y, groups=groups)
+    ).fit(X, y, **fit_params)
     frame = grid.to_frame()
     names = grid.covariate_names_
     p = len(names)
@@ -724,14 +739,13 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
     )
 
 
-def bootstrap_section(estimators: dict, X, y, groups, analysis) -> Bootstrap:
+def bootstrap_section(estimators: dict, X, y, fit_params, analysis) -> Bootstrap:
     """Percentile bootstrap intervals of both effects of each estimator.
 
     Calls :func:`skmediate.bootstrap` once per estimator with the same
     ``random_state``, so both are computed on the same resamples. With
-    clusters, whole clusters are resampled (``groups``) and every fit gets
-    the resample's cluster labels (``fit_params``), which the cluster
-    covariance needs.
+    clusters, whole clusters are resampled (``groups``); every fit gets the
+    resample's cluster labels and sample weights (``fit_params``).
     """
     options = dict(
         statistic=tuple(f"{effect}_" for effect in EFFECTS),
@@ -740,8 +754,10 @@ def bootstrap_section(estimators: dict, X, y, groups, analysis) -> Bootstrap:
         confidence_level=analysis.confidence_level,
         random_state=analysis.random_state,
     )
-    if groups is not None:
-        options.update(groups=groups, fit_params={"groups": groups})
+    if fit_params:
+        options.update(fit_params=fit_params)
+    if "groups" in fit_params:
+        options.update(groups=fit_params["groups"])
     rows = []
     for method, est in estimators.items():
         frame = bootstrap(est, X, y, **options).to_frame()
