@@ -118,6 +118,14 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
         r[kw - 1 : n_inst][:, cols],
         rest.T @ rest,
         reduced_form_cov(model),
+        **moment_counts(model),
+    )
+
+
+def moment_counts(model: FittedModel) -> dict:
+    """The moments' fields that do not depend on the outcome: counts and reference."""
+    n_inst = model.design.n_instruments
+    return dict(
         nobs=model.nobs,
         df_resid=model.nobs - n_inst,
         cov_type=model.kind.name,
