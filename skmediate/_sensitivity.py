@@ -22,8 +22,15 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
+from skmediate._numerics.projection import direct_ar_set
 from skmediate._numerics.rows import is_dask
-from skmediate._numerics.sensitivity import ci_breakdown, refit_inference
+from skmediate._numerics.sensitivity import (
+    check_robust_sets,
+    ci_breakdown,
+    refit_inference,
+)
+from skmediate._numerics.sets import ConfidenceSet, _merge
+from skmediate._numerics.weakiv import anderson_rubin_set, clr_set
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._results import critical_quantile
 from skmediate._validation import (
@@ -83,6 +90,20 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         the estimator at every grid point; ``"auto"`` uses the closed form
         whenever the estimator is linear in the outcome (the built-in
         estimators with two-stage or ordinary least squares).
+    robust_sets : bool, default=False
+        Also report, at every grid point, the weak-instrument-robust sets of
+        the fit on ``ỹ(τ)``: the Anderson–Rubin set of the mediator effect,
+        the direct effect's set of ``confidence_set("direct")`` (subvector
+        Anderson–Rubin with homoskedastic covariances, the projection of the
+        joint robust Anderson–Rubin set otherwise) and, with homoskedastic
+        covariances, Moreira's conditional likelihood ratio set of the
+        mediator effect; and their unions over the grid. IV estimators with
+        one mediator only. The closed form accumulates what they need in the
+        one fit (no pass over the rows per grid point) for every
+        ``cov_type`` but CR2, whose sets need ``method="refit"``. Each set is
+        inverted exactly at each point, which costs more than the Wald
+        interval: on large grids expect milliseconds per point (the CLR set's
+        conditional critical values most).
     n_jobs : int or None, default=None
         Parallel refits with joblib (``method="refit"`` only); ``None`` means
         1 unless in a ``joblib.parallel_config`` context. Any joblib backend
@@ -107,7 +128,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         Equal-length arrays in grid order: ``tau_direct[<name>]``,
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
         ``mediator_effect`` the estimate and its ``_se``, ``_ci_low``,
-        ``_ci_high``.
+        ``_ci_high``. With ``robust_sets``, per set (``direct_effect_ar``,
+        ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``)
+        the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an interval, two
+        half-lines, the whole line or empty) and its hull's ends
+        ``<set>_low``, ``<set>_high`` (``±inf`` when unbounded, ``nan`` when
+        empty).
     critical_value_ : ndarray of shape (2,)
         The critical values of the intervals of the direct and the mediator
         effect: normal, or ``t`` with the degrees of freedom of the effect at
@@ -117,6 +143,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         (``estimate_low``, ``estimate_high``) and the union of the confidence
         intervals (``ci_low``, ``ci_high``): what a reader must accept if any
         grid point may be true.
+    sensitivity_sets_ : dict of str to ConfidenceSet
+        With ``robust_sets``: the union over the grid of each robust set, keyed
+        as its column of :meth:`to_frame` (``direct_effect_ar``,
+        ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``).
+        Their hulls are also the columns ``ar_low``, ``ar_high`` (and
+        ``clr_low``, ``clr_high``) of ``sensitivity_interval_``.
     breakdown_ : pandas.DataFrame
         One row per effect and ``τ`` component the grid names
         (``tau_direct[<name>]`` or ``tau_mediator[<name>]``: a dict's keys,
@@ -190,6 +222,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         "tau_direct": [dict, "array-like", None],
         "tau_mediator": [dict, "array-like", None],
         "method": [StrOptions({"auto", "closed_form", "refit"})],
+        "robust_sets": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
@@ -200,12 +233,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         tau_direct=None,
         tau_mediator=None,
         method="auto",
+        robust_sets=False,
         n_jobs=None,
     ):
         self.estimator = estimator
         self.tau_direct = tau_direct
         self.tau_mediator = tau_mediator
         self.method = method
+        self.robust_sets = robust_sets
         self.n_jobs = n_jobs
 
     # -- fitting ------------------------------------------------------------
@@ -276,12 +311,15 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             final_params.get("sample_weight"),
             final_params.get("groups"),
             sensitivity=self._named_directions if method == "closed_form" else False,
+            sensitivity_sets=self.robust_sets,
         )
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
         model = final.result_.model
+        if self.robust_sets:  # (the closed form checked before the rows were read)
+            check_robust_sets(model.design, None)
         self.covariate_names_ = list(model.design.covariates)
         self.grid_ = self._build_grid(self.covariate_names_)
         self.method_ = method
@@ -292,10 +330,18 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             critical_quantile(level, None if df is None else df[:2]), (2,)
         )
         self.critical_value_ = z
+        sets = None
         if method == "closed_form":
             self.forms_ = model.sensitivity
             estimates, se = self.forms_.evaluate(self.grid_)
             estimates, se = estimates[:, :2], se[:, :2]
+            if self.robust_sets:
+                reduced = self.forms_.reduced
+                directions = self.forms_.directions
+                sets = [
+                    _point_sets(reduced.moments(tau[directions]), level)
+                    for tau in self.grid_
+                ]
         else:
             directions = model.design.directions(inputs.raw, model.covariate_mean)
             if final.n_dropped_:
@@ -305,7 +351,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                     directions
                 )
                 directions = full
-            (estimates, se), caught = self._refit(X, y, fit_params, directions)
+            (estimates, se), sets, caught = self._refit(
+                X, y, fit_params, directions, level
+            )
             for category, (count, first) in caught.items():
                 warnings.warn(
                     f"{category.__name__} was issued by {count} of "
@@ -314,6 +362,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                     stacklevel=3,
                 )
         self._store(estimates, se, estimates - z * se, estimates + z * se, level)
+        if sets is not None:
+            self._store_sets(sets, level)
         return self
 
     def _check_dask_method(self):
@@ -373,32 +423,43 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         consumed = head.get_metadata_routing().consumes("fit_transform", fit_params)
         return fit_params, final_params, {key: fit_params[key] for key in consumed}
 
-    def _refit(self, X, y, fit_params, directions):
+    def _refit(self, X, y, fit_params, directions, level):
         """Refits at the grid points, in grid order, and the warnings they issued.
 
-        The warnings are ``{category: (number of refits, first message)}``,
-        recorded in the workers whatever the joblib backend.
+        Returns the estimates and standard errors, the robust sets of each
+        refit (or None) and the warnings, ``{category: (number of refits,
+        first message)}``, recorded in the workers whatever the joblib backend.
         """
         y = as_float_vector(y)
         p = len(self.covariate_names_)
+        sets_level = level if self.robust_sets else None
         outputs = parallel_map(
             _refit_one,
             (
-                (self.estimator, X, y - directions @ tau, fit_params, tau, p)
+                (
+                    self.estimator,
+                    X,
+                    y - directions @ tau,
+                    fit_params,
+                    tau,
+                    p,
+                    sets_level,
+                )
                 for tau in self.grid_
             ),
             self.n_jobs,
         )
         caught = {}
-        for _, warned in outputs:
+        for _, _, warned in outputs:
             firsts = {}  # this refit's first message of each category
             for category, message in warned:
                 firsts.setdefault(category, message)
             for category, message in firsts.items():
                 count, first = caught.get(category, (0, message))
                 caught[category] = (count + 1, first)
-        stacked = np.asarray([values for values, _ in outputs])  # (G, 2, 2)
-        return (stacked[:, 0], stacked[:, 1]), caught
+        stacked = np.asarray([values for values, _, _ in outputs])  # (G, 2, 2)
+        sets = [point for _, point, _ in outputs] if self.robust_sets else None
+        return (stacked[:, 0], stacked[:, 1]), sets, caught
 
     def _store(self, estimates, se, low, high, level):
         p = len(self.covariate_names_)
@@ -425,6 +486,43 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         )
         if self.method_ == "closed_form":
             self.breakdown_ = self._breakdown(level)
+
+    def _store_sets(self, sets, level):
+        """The robust sets' columns, their unions over the grid and their hulls."""
+        self.sensitivity_sets_ = {}
+        hulls = {}
+        for key in sets[0]:
+            effect, method = key
+            column = f"{effect}_{method.lower()}"
+            points = [
+                ConfidenceSet(
+                    tuple(point[key]),
+                    effect=effect.removesuffix("_effect"),
+                    method=method,
+                    confidence_level=level,
+                )
+                for point in sets
+            ]
+            column_set = np.empty(len(points), dtype=object)
+            column_set[:] = points
+            self.results_[column] = column_set
+            ends = np.array([_hull(s) for s in points]).reshape(-1, 2)
+            self.results_[f"{column}_low"] = ends[:, 0]
+            self.results_[f"{column}_high"] = ends[:, 1]
+            union = ConfidenceSet(
+                tuple(_merge([piece for s in points for piece in s])),
+                effect=effect.removesuffix("_effect"),
+                method=method,
+                confidence_level=level,
+            )
+            self.sensitivity_sets_[column] = union
+            hulls.setdefault(method.lower(), {})[effect] = _hull(union)
+        frame = self.sensitivity_interval_
+        for method, by_effect in hulls.items():
+            frame[f"{method}_low"] = [by_effect.get(e, (np.nan,))[0] for e in EFFECTS]
+            frame[f"{method}_high"] = [
+                by_effect.get(e, (np.nan, np.nan))[1] for e in EFFECTS
+            ]
 
     def _breakdown(self, level):
         names = self.covariate_names_
@@ -612,15 +710,47 @@ def _check_finite(values, label):
         raise ValueError(f"{label} contains NaN or inf; every τ must be finite")
 
 
-def _refit_one(estimator, X, y, fit_params, tau, p):
+def _point_sets(moments, level) -> dict:
+    """The robust sets of one grid point from its Anderson–Rubin moments.
+
+    Keyed ``(effect, method)``: the direct effect's set as
+    ``confidence_set("direct")`` gives it, the mediator effect's
+    Anderson–Rubin set and, homoskedastic, its CLR set.
+    """
+    sets = {
+        ("direct_effect", "AR"): direct_ar_set(moments, level),
+        ("mediator_effect", "AR"): anderson_rubin_set(moments, level),
+    }
+    if moments.homoskedastic:
+        sets[("mediator_effect", "CLR")] = clr_set(moments, level)
+    return sets
+
+
+def _hull(confidence_set) -> tuple[float, float]:
+    """The ends of a set's hull (``nan`` for the empty set)."""
+    pieces = list(confidence_set)
+    if not pieces:
+        return (np.nan, np.nan)
+    return (pieces[0][0], pieces[-1][1])
+
+
+def _refit_one(estimator, X, y, fit_params, tau, p, sets_level=None):
     """Fit a clone on a shifted outcome: the effects' estimates and standard errors.
 
     The standard errors include the estimation of ``X̄``, on which the shift
     depends (see :func:`skmediate._numerics.sensitivity.refit_inference`).
-    Returns ``([estimates, standard errors], warnings)``.
+    With ``sets_level``, also the fit's robust sets (:func:`_point_sets`).
+    Returns ``([estimates, standard errors], sets or None, warnings)``.
     """
     with record_warnings() as caught:
         fitted = clone(estimator).fit(X, y, **fit_params)
-    model = _final_step(fitted).result_.model
-    estimates, se = refit_inference(model, tau)
-    return [estimates[:2], se[:2]], [(w.category, str(w.message)) for w in caught]
+        result = _final_step(fitted).result_
+        sets = None
+        if sets_level is not None:
+            sets = _point_sets(result.anderson_rubin_moments, sets_level)
+    estimates, se = refit_inference(result.model, tau)
+    return (
+        [estimates[:2], se[:2]],
+        sets,
+        [(w.category, str(w.message)) for w in caught],
+    )

@@ -38,6 +38,7 @@ __all__ = [
     "ReducedForms",
     "SensitivityForms",
     "SensitivityPlan",
+    "check_robust_sets",
     "ci_breakdown",
     "quadratic_roots",
     "refit_inference",
@@ -131,7 +132,7 @@ class SensitivityPlan:
         self.product_directions = self.directions[self.from_products]
         self.robust_sets = bool(robust_sets)
         if self.robust_sets:
-            _check_robust_sets(design, kind)
+            check_robust_sets(design, kind)
 
     def prepare(self, model, cross) -> _Prepared:
         """The forms the second pass needs, from the fitted model and ``Aᵀ W V``."""
@@ -385,7 +386,7 @@ class _Prepared:
         )
 
 
-def _check_robust_sets(design: Design, kind) -> None:
+def check_robust_sets(design: Design, kind) -> None:
     """The weak-instrument-robust sets over the grid need what the fit's sets need."""
     if not design.instrumented or design.n_excluded == 0:
         raise ValueError(

@@ -572,42 +572,44 @@ def clr_critical_value(q_t: float, k: int, confidence_level: float) -> float:
     with independent ``Q₁ ~ χ²(1)``, ``Q_{k-1} ~ χ²(k - 1)``; ``LR ≤ x`` exactly
     when ``Q₁ ≤ x(x + q - Q_{k-1})/(x + q)``, so
     ``P(LR ≤ x) = ∫₀^{x+q} F₁(x(x + q - s)/(x + q)) f_{k-1}(s) ds``, integrated
-    by quadrature, and the quantile is its root in ``x``.
+    by quadrature (:func:`clr_cdf`), and the quantile is its root in ``x``.
     """
-    from scipy import integrate, optimize
+    from scipy import optimize
 
     if k == 1:
         return float(special.chdtri(1, 1.0 - confidence_level))
-
-    # beyond this the χ²(k - 1) density carries less than 1e-16 of the mass
-    tail = float(special.chdtri(k - 1, 1e-16))
-
-    def cdf(x):
-        if x <= 0:
-            return 0.0
-        upper = x + q_t
-
-        def integrand(s):
-            return special.chdtr(1, x * (upper - s) / upper) * stats_chi2_pdf(s, k - 1)
-
-        value, _ = integrate.quad(
-            integrand, 0.0, min(upper, tail), epsabs=1e-13, epsrel=1e-12, limit=200
-        )
-        return value
-
     low = float(special.chdtri(1, 1.0 - confidence_level))
     high = float(special.chdtri(k, 1.0 - confidence_level))
     if high - low <= 1e-12:
         return high
     return float(
         optimize.brentq(
-            lambda x: cdf(x) - confidence_level,
+            lambda x: clr_cdf(x, q_t, k) - confidence_level,
             low * (1 - 1e-9),
             high * (1 + 1e-9),
             xtol=1e-13,
             rtol=1e-13,
         )
     )
+
+
+def clr_cdf(x: float, q_t: float, k: int) -> float:
+    """``P(LR ≤ x | Q_T = q_t)`` under ``H₀`` with ``k > 1`` instruments (see above)."""
+    from scipy import integrate
+
+    if x <= 0:
+        return 0.0
+    # beyond this the χ²(k - 1) density carries less than 1e-16 of the mass
+    tail = float(special.chdtri(k - 1, 1e-16))
+    upper = x + q_t
+
+    def integrand(s):
+        return special.chdtr(1, x * (upper - s) / upper) * stats_chi2_pdf(s, k - 1)
+
+    value, _ = integrate.quad(
+        integrand, 0.0, min(upper, tail), epsabs=1e-13, epsrel=1e-12, limit=200
+    )
+    return value
 
 
 def stats_chi2_pdf(s, df):
@@ -632,7 +634,10 @@ def clr_set(
     ``LR(β) = λ_max - Q_T(β)``, ``λ_max`` that matrix's largest eigenvalue
     (Mikusheva 2010). ``LR(β) ≤ c(Q_T(β))`` holds exactly when
     ``Q_T(β) ≥ q*``, the root of the decreasing ``λ_max - q - c(q)``; and
-    ``Q_T(β) ≥ q*`` is a quadratic inequality in ``β``.
+    ``Q_T(β) ≥ q*`` is a quadratic inequality in ``β``. With ``k > 1``,
+    ``λ_max - q - c(q)`` has the sign of ``P(LR ≤ λ_max - q | q) - level``
+    (``c(q)`` is that distribution's quantile), whose root is found without
+    computing any ``c(q)``.
     """
     from scipy import optimize
 
@@ -642,8 +647,15 @@ def clr_set(
     inv = np.linalg.inv(omega)
     lam_max = float(np.max(np.linalg.eigvals(inv @ m2).real))
 
-    def gap(q):
-        return lam_max - q - clr_critical_value(q, k, confidence_level)
+    if k == 1:
+        q_star = lam_max - clr_critical_value(0.0, 1, confidence_level)
+
+        def gap(q):
+            return q_star - q
+    else:
+
+        def gap(q):
+            return clr_cdf(lam_max - q, q, k) - confidence_level
 
     if gap(0.0) <= 0:
         return [(-np.inf, np.inf)]
