@@ -677,6 +677,15 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         return pd.DataFrame(self.results_)
 
+    def summary(self) -> str:
+        """A text summary: per effect, the range of the estimates over the grid,
+        the union of the confidence intervals and, with ``robust_sets``, the
+        unions of the weak-instrument-robust sets beside it."""
+        from skmediate._report.render import sensitivity_text
+
+        check_is_fitted(self)
+        return sensitivity_text(self)
+
     @available_if(_estimator_has("predict"))
     def predict(self, X):
         """Predict with the estimator fitted at ``τ = 0``."""

@@ -275,3 +275,22 @@ def test_robust_sets_need_an_iv_fit_with_one_mediator(trial):
     design = Design("r", ("m1", "m2"), ("x1", "x2"), ())
     with pytest.raises(ValueError, match="exactly one mediator"):
         SensitivityPlan(design, robust_sets=True)
+
+
+def test_summary_sets_the_unions_beside_the_wald_interval(trial):
+    from skmediate._report.render import fmt_set
+
+    X, y, _, _ = trial
+    kwargs = dict(tau_direct={"x1": [0.0, 0.5]}, tau_mediator={"x2": [0.0, 0.05]})
+    robust = _quiet(
+        SensitivityGrid(_estimator("classical"), robust_sets=True, **kwargs).fit, X, y
+    )
+    text = robust.summary()
+    assert "Union of 95% CIs  Union of 95% AR sets  Union of 95% CLR sets" in text
+    lines = text.splitlines()
+    for column, union in robust.sensitivity_sets_.items():
+        label = column.rsplit("_", 2)[0].replace("_", " ")
+        row = next(line for line in lines if line.startswith(label))
+        assert fmt_set(list(union)) in row
+    bare = _quiet(SensitivityGrid(_estimator("classical"), **kwargs).fit, X, y)
+    assert "AR sets" not in bare.summary() and "Union of 95% CIs" in bare.summary()
