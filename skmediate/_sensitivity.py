@@ -184,6 +184,38 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     same rule. The closed forms are accumulated in the passes of the one fit
     of the estimator at ``τ = 0``.
 
+    With ``robust_sets=True`` the weak-instrument-robust sets at each point
+    are those that ``confidence_set`` gives for the fit on ``ỹ(τ)``. They
+    are functions of the outcome's reduced form on the instruments, which is
+    polynomial in ``τ``: its coordinates move by ``U_Qᵀ V τ`` (``V`` the
+    columns ``R·(X - X̄)`` and ``M·(X - X̄)``, ``U_Q`` the instruments'
+    orthonormal basis) and its residual is ``e_y - ṽ τ`` with ``ṽ = M_Q V``,
+    zero for ``R·(X - X̄)`` (an instrument). The fit's second pass
+    accumulates the cross-products of ``z = [e_y, e_M, ṽ]`` and, for HC and
+    cluster covariances, the meat of the score columns ``u ⊗ z`` (``u`` the
+    coordinates of the treatment and the excluded instruments); at each
+    point the moments follow by small-matrix algebra and the sets are
+    inverted exactly, as for the fit itself. ``method="refit"`` computes
+    them from the refits instead (the only way for CR2).
+
+    For a known ``τ`` these sets are exact in the sense of the fit's own
+    (the classical Anderson–Rubin set has exact level with normal
+    homoskedastic errors) for the in-sample average effects
+    ``θ̄_R = n⁻¹ Σ θ_R(x_i) = θ_R + τ_Rᵀ(X̄ - E X)`` and ``θ̄_M``
+    likewise: with ``X̄`` in place of ``E X`` the model for ``ỹ(τ)`` holds
+    exactly with those coefficients, conditionally on the covariates. For the
+    population effects ``θ_R``, ``θ_M`` they are off by
+    ``τ_Rᵀ(X̄ - E X)`` and ``τ_Mᵀ(X̄ - E X)``, of order ``n^(-1/2)``:
+    negligible where the instruments are weak (the sets are then wide, of
+    order 1), but of the order of the set's width with strong instruments,
+    where the Wald intervals above account for it by stacking ``X̄``'s
+    estimating equation. The mediator effect's sets do not depend on ``X̄``
+    when ``τ_M = 0`` (the shift ``R·τ_Rᵀ(X̄ - E X)`` lies in the exogenous
+    regressors' span), nor the direct effect's when ``τ_R = 0`` (the
+    mediator's coefficient absorbs ``M·τ_Mᵀ(X̄ - E X)``). An empty set
+    means the data reject that ``τ`` (with more instruments than mediators,
+    the overidentifying restrictions fail on ``ỹ(τ)``).
+
     The grid is a scikit-learn meta-estimator: its tags are those of the
     estimator (of a Pipeline's last step), so it is a regressor around one.
     With metadata routing enabled (``sklearn.set_config(
