@@ -710,9 +710,17 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         return pd.DataFrame(self.results_)
 
     def summary(self) -> str:
-        """A text summary: per effect, the range of the estimates over the grid,
-        the union of the confidence intervals and, with ``robust_sets``, the
-        unions of the weak-instrument-robust sets beside it."""
+        """Summarize the grid as text: the ranges and unions of the sets per effect.
+
+        Per effect: the range of the estimates over the grid, the union of the
+        confidence intervals and, with ``robust_sets``, the unions of the
+        weak-instrument-robust sets beside it.
+
+        Returns
+        -------
+        str
+            The summary, one table.
+        """
         from skmediate._report.render import sensitivity_text
 
         check_is_fitted(self)
