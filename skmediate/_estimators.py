@@ -110,7 +110,14 @@ class FitInputs:
 
 @fit_context(prefer_skip_nested_validation=True)
 def fit_mediation(
-    estimator, X, y, sample_weight=None, groups=None, *, sensitivity=False
+    estimator,
+    X,
+    y,
+    sample_weight=None,
+    groups=None,
+    *,
+    sensitivity=False,
+    sensitivity_sets=False,
 ) -> FitInputs:
     """Fit a built-in estimator and return its validated input.
 
@@ -129,6 +136,9 @@ def fit_mediation(
         ``True`` for the closed forms over every component of ``τ``; a
         callable takes the covariate names and returns the indices of the
         components the analysis varies (checked before the rows are read).
+    sensitivity_sets : bool, default=False
+        With ``sensitivity``, also the Anderson–Rubin moments as functions of
+        ``τ`` (for the weak-instrument-robust sets over the grid).
 
     Returns
     -------
@@ -151,6 +161,7 @@ def fit_mediation(
             kappa=kappa,
             fuller_alpha=alpha,
             sensitivity=sensitivity,
+            sensitivity_sets=sensitivity_sets,
             use_t=estimator.use_t,
         )
     except RankDeficiencyError as exc:

@@ -603,7 +603,6 @@ class MediationResult:
 
     def _set_pieces(self, effect, method, level, kwargs):
         result = self
-        model = self.model
         if method == "wald":
             if effect in ("direct", "mediator"):
                 term = result.treatment if effect == "direct" else result.mediator
@@ -634,9 +633,9 @@ class MediationResult:
                     "interval (method='wald'); it needs no instruments"
                 )
             if effect == "direct":
-                return direct_ar_set(model, level)
+                return direct_ar_set(self.anderson_rubin_moments, level)
             half = 1 - (1 - level) / 2  # Bonferroni: two sets at 1 - α/2
-            direct = direct_ar_set(model, half)
+            direct = direct_ar_set(self.anderson_rubin_moments, half)
             row = result.effects_at(half).loc["intention_to_treat"]
             total = [(row["lower"], row["upper"])]
             if effect == "indirect":
@@ -647,7 +646,9 @@ class MediationResult:
                 raise ValueError(
                     f"the {method} set is for the mediator effect of an IV fit"
                 )
-            return (lm_set if method == "LM" else clr_set)(model, level)
+            return (lm_set if method == "LM" else clr_set)(
+                self.anderson_rubin_moments, level
+            )
         if method == "wild":
             if effect not in ("direct", "mediator"):
                 raise ValueError(

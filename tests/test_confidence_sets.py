@@ -415,7 +415,7 @@ def test_projection_equals_the_classical_quadric(name):
 
     est, df = _fit(name, "classical")
     covariates, controls = DESIGNS[name]
-    got = projection_ar_set(est.result_.model, 0.95)
+    got = projection_ar_set(est.result_.anderson_rubin_moments, 0.95)
     want = _joint_quadric_projection(df, covariates, controls, 0.95)
     assert_allclose(np.array(got), np.array(want), rtol=1e-8)
     # the subvector set, with p instead of p + 1 degrees of freedom, is inside
@@ -520,7 +520,7 @@ def test_robust_indirect_and_proportion_use_the_projection():
     from skmediate._numerics.projection import projection_ar_set
 
     est, _ = _fit("trial_binary", "HC1")
-    direct = projection_ar_set(est.result_.model, 0.975)
+    direct = projection_ar_set(est.result_.anderson_rubin_moments, 0.975)
     row = est.result_.effects_at(0.975).loc["intention_to_treat"]
     total = [(row["lower"], row["upper"])]
     assert_allclose(list(est.confidence_set("indirect")), difference_set(total, direct))

@@ -89,6 +89,7 @@ def fit_model(
     kappa: float | str = 1.0,
     fuller_alpha: float = 0.0,
     sensitivity=False,
+    sensitivity_sets: bool = False,
     use_t: bool = False,
 ) -> FittedModel:
     """Fit a mediation model in two passes over the rows.
@@ -121,6 +122,9 @@ def fit_model(
         Also accumulate what the sensitivity analysis needs: ``True`` for
         every component of ``τ``, or the indices of the components it varies
         (:class:`~skmediate._numerics.sensitivity.SensitivityPlan`).
+    sensitivity_sets : bool
+        With ``sensitivity``, also accumulate the Anderson–Rubin moments as
+        functions of ``τ`` (the weak-instrument-robust sets over the grid).
     use_t : bool
         t and F reference distributions (:meth:`FittedModel.reference_df`).
 
@@ -161,7 +165,12 @@ def fit_model(
     shift = design.shift(head_raw, head_y)
     plan = None
     if sensitivity is not False:
-        plan = SensitivityPlan(design, None if sensitivity is True else sensitivity)
+        plan = SensitivityPlan(
+            design,
+            None if sensitivity is True else sensitivity,
+            robust_sets=sensitivity_sets,
+            kind=kind,
+        )
 
     arrays = [a for a in (weights, labels) if a is not None]
     whole = None

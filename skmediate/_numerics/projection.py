@@ -40,18 +40,17 @@ the limit ``V(m)/m² → V_MM``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.polynomial import Chebyshev
 
-from skmediate._numerics.model import FittedModel
 from skmediate._numerics.sets import _merge
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     _check_definite,
     _robust_set,
-    anderson_rubin_moments,
     critical_value,
-    reduced_form_cov,
     subvector_ar_set,
 )
 
@@ -64,7 +63,7 @@ COEF_TOL = 1e-12
 
 
 def direct_ar_set(
-    model: FittedModel, confidence_level: float
+    moments: AndersonRubinMoments, confidence_level: float
 ) -> list[tuple[float, float]]:
     """The weak-instrument-robust set of the direct effect for the fit's covariance.
 
@@ -72,13 +71,13 @@ def direct_ar_set(
     and Chen 2012) with homoskedastic covariances, where it is exact and
     less conservative; the projection of the joint robust set otherwise.
     """
-    if model.kind.homoskedastic:
-        return subvector_ar_set(model, confidence_level)
-    return projection_ar_set(model, confidence_level)
+    if moments.homoskedastic:
+        return subvector_ar_set(moments, confidence_level)
+    return projection_ar_set(moments, confidence_level)
 
 
 def projection_ar_set(
-    model: FittedModel, confidence_level: float
+    moments: AndersonRubinMoments, confidence_level: float
 ) -> list[tuple[float, float]]:
     """The projection onto ``θ_R`` of the joint Anderson–Rubin set of ``(θ_R, θ_M)``.
 
@@ -91,33 +90,21 @@ def projection_ar_set(
     ValueError
         Where the robust statistic is not defined (its covariance singular).
     """
-    d, r = model.design, model.r
-    kw, n_inst, c = d.n_exog, d.n_instruments, d.n_columns
-    excluded = slice(kw - 1, n_inst)
-    a = r[excluded, c - 1]
-    b = r[excluded, d.mediator_columns.start]
-    tau = float(r[kw - 1, kw - 1])
-    cov = reduced_form_cov(model)
-    n = a.size
-    mediator = anderson_rubin_moments(model)
-    joint = AndersonRubinMoments(
+    a = np.r_[moments.treatment_coef[0], moments.coef[0]]
+    b = np.r_[moments.treatment_coef[1], moments.coef[1]]
+    cov = moments.joint_cov
+    joint = replace(
+        moments,
         coef=np.vstack([a, b]),
         cov=cov,
         excluded_ss=np.zeros((2, 2)),
         resid_ss=np.zeros((2, 2)),
-        nobs=mediator.nobs,
-        df_resid=mediator.df_resid,
-        n_instruments=n,
-        cov_type=mediator.cov_type,
-        n_clusters=mediator.n_clusters,
-        f_df=mediator.f_df,
+        n_instruments=a.size,
     )
     _check_definite(joint)
     crit = critical_value(joint, confidence_level)  # p + 1 restrictions
-    branches = _Branches(a, b, tau, cov, crit)
-    return _merge(
-        [_project(branches, lo, hi) for lo, hi in _robust_set(mediator, crit)]
-    )
+    branches = _Branches(a, b, moments.treatment_scale, cov, crit)
+    return _merge([_project(branches, lo, hi) for lo, hi in _robust_set(moments, crit)])
 
 
 class _Branches:

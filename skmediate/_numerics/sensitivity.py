@@ -32,11 +32,18 @@ from skmediate._numerics.covariance import (
 )
 from skmediate._numerics.design import Design
 from skmediate._numerics.rows import group_grams, group_sums
-from skmediate._numerics.tsls import solve_leading, solve_upper
+from skmediate._numerics.tsls import leading_fit, solve_leading, solve_upper
+from skmediate._numerics.weakiv import (
+    AndersonRubinMoments,
+    moment_counts,
+    moments_from,
+)
 
 __all__ = [
+    "ReducedForms",
     "SensitivityForms",
     "SensitivityPlan",
+    "check_robust_sets",
     "ci_breakdown",
     "quadratic_roots",
     "refit_inference",
@@ -64,12 +71,15 @@ class SensitivityForms:
     grams : ndarray of shape (n_effects, 1 + len(directions), 1 + len(directions))
         The cross-products of the units' score columns ``[α, β]`` (with the
         small-sample factors).
+    reduced : ReducedForms or None
+        The Anderson–Rubin moments as functions of ``τ`` (when asked for).
     """
 
     estimate: np.ndarray
     directions: np.ndarray
     shift: np.ndarray
     grams: np.ndarray
+    reduced: ReducedForms | None = None
 
     def evaluate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Estimates and standard errors at each row of ``tau``, shape (G, n_directions).
@@ -108,7 +118,7 @@ class SensitivityPlan:
     the model has.
     """
 
-    def __init__(self, design: Design, directions=None):
+    def __init__(self, design: Design, directions=None, robust_sets=False, kind=None):
         self.design = design
         every = np.arange(design.n_directions)
         directions = every if directions is None else np.asarray(directions, int)
@@ -125,6 +135,9 @@ class SensitivityPlan:
         # the directions whose products Aᵀ W V the first pass accumulates
         self.from_products = self.blocks >= first
         self.product_directions = self.directions[self.from_products]
+        self.robust_sets = bool(robust_sets)
+        if self.robust_sets:
+            check_robust_sets(design, kind)
 
     def prepare(self, model, cross) -> _Prepared:
         """The forms the second pass needs, from the fitted model and ``Aᵀ W V``."""
@@ -154,6 +167,7 @@ class _Prepared:
     weighting: WeightType  # how the weights enter the rows' meat and leverages
     hat_kernel: np.ndarray  # forms of a row's coordinates in D̂'s orthonormal basis
     hat: np.ndarray  # that basis in the instruments' coordinates, (l, k)
+    reduced: _ReducedPlan | None = None  # the Anderson–Rubin moments' parts
 
     @classmethod
     def build(cls, plan: SensitivityPlan, model, cross) -> _Prepared:
@@ -224,6 +238,7 @@ class _Prepared:
             weighting=weight_type(model.weight_type),
             hat_kernel=hat_kernel,
             hat=hat[:n_inst],
+            reduced=_ReducedPlan.build(plan, model, utv) if plan.robust_sets else None,
         )
 
     # -- the second pass ---------------------------------------------------
@@ -278,16 +293,20 @@ class _Prepared:
         # a covariate mean's leverage is 1/n for every row
         mean_factor = float((1.0 - 1.0 / nobs) ** -power) if power else 1.0
 
+        reduced = None if self.reduced is None else self.reduced.chunk_function()
+
         def on_chunk(a, w, codes):
             at = a.T
             product = forms @ at
             ev = product[: 1 + n_dir]  # [e, ṽ] but the mediators' products
             xc = product[x_rows]  # x - X̄
-            for factor, span, rows in products:  # ṽ = V - D H V
-                ev[span] += at[factor] * xc[rows]
+            v_products = [at[factor] * xc[rows] for factor, _, rows in products]
+            for (_, span, _), v in zip(products, v_products, strict=True):
+                ev[span] += v  # ṽ = V - D H V
+            extra = [] if reduced is None else reduced(a, v_products, w, codes)
             if homoskedastic:
                 weighted = ev if w is None else ev * w
-                return [weighted @ ev.T]
+                return [weighted @ ev.T, *extra]
             if by_cluster:
                 return _cr2_chunk(product[n_lead:], ev, xc, w, codes, n_groups)
             g = product[1 + n_dir + n_x : n_lead]
@@ -306,8 +325,9 @@ class _Prepared:
             row_w = w if codes is not None else weighting.row_weights(w)
             weighted = rows if row_w is None else rows * row_w
             if codes is not None:
-                return [group_sums(part.T, codes, n_groups) for part in weighted]
-            return [np.matmul(weighted, rows.transpose(0, 2, 1))]
+                sums = [group_sums(part.T, codes, n_groups) for part in weighted]
+                return [*sums, *extra]
+            return [np.matmul(weighted, rows.transpose(0, 2, 1)), *extra]
 
         return on_chunk
 
@@ -346,6 +366,10 @@ class _Prepared:
     def finish(self, model, parts) -> SensitivityForms:
         d, r = model.design, model.r
         estimate = model.structural.theta[self.effects]
+        reduced = None
+        if self.reduced is not None:
+            reduced = self.reduced.finish(model, parts[-2:])
+            parts = parts[:-2]
         grams = []
         if self.leverage and self.n_groups is not None:
             grams = self._cr2_grams(model, parts)
@@ -372,6 +396,211 @@ class _Prepared:
             directions=self.directions,
             shift=self.hv[self.effects],
             grams=grams,
+            reduced=reduced,
+        )
+
+
+def check_robust_sets(design: Design, kind) -> None:
+    """The weak-instrument-robust sets over the grid need what the fit's sets need."""
+    if not design.instrumented or design.n_excluded == 0:
+        raise ValueError(
+            "the weak-instrument-robust sets over the grid need an "
+            "IVMediationRegressor with at least one covariate (whose interactions "
+            "with the treatment are the excluded instruments)"
+        )
+    if design.n_mediators != 1:
+        raise ValueError(
+            "the weak-instrument-robust sets over the grid are for exactly one "
+            f"mediator; the estimator has {design.n_mediators}"
+        )
+    if kind is not None and kind.clustered and kind.leverage:
+        raise ValueError(
+            f"the weak-instrument-robust sets over the grid have no closed form "
+            f"for cov_type={kind.name!r}; use method='refit' (the sets of a fit "
+            "on the shifted outcome at every grid point)"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class _ReducedPlan:
+    """What the second pass accumulates for the Anderson–Rubin moments at each ``τ``.
+
+    The reduced form of ``ỹ(τ) = y - V τ`` on the instruments: its
+    coordinates move by ``U_Qᵀ V τ`` (known after the first pass), and its
+    residual on the instruments is ``e_y - ṽ τ`` with ``ṽ = M_Q V``, which is
+    zero for ``R·(X - X̄)`` (a column of the instruments) and formed row by row
+    for the mediator's products. So every statistic is a polynomial in ``τ``
+    whose coefficients are cross-products of the rows' ``z = [e_y, e_M, ṽ]``
+    (homoskedastic) and of their products with the coordinates ``u`` of the
+    treatment and the excluded instruments, ``u ⊗ z`` (the score columns of
+    the reduced forms, over rows or summed per cluster).
+    """
+
+    forms: np.ndarray  # a K gives [u, e_y, e_M, P_Q V] (and the hat coordinates)
+    n_coords: int  # l' = p + 1 coordinates u
+    n_products: int  # the mediator's products among the directions
+    products: np.ndarray  # their positions among the directions
+    coordinates: np.ndarray  # (l', 3): y, M, R on the coordinates u
+    shift: np.ndarray  # (l', len(directions)): those of V
+    homoskedastic: bool
+    leverage: float
+    n_groups: int | None
+    counts: dict
+    weighting: WeightType
+
+    @classmethod
+    def build(cls, plan: SensitivityPlan, model, utv) -> _ReducedPlan:
+        d, r = model.design, model.r
+        c, kw, n_inst = d.n_columns, d.n_exog, d.n_instruments
+        mcol = d.mediator_columns.start
+        products = np.flatnonzero(plan.from_products)
+        kind = model.kind
+        eye = np.eye(c)
+        # the rows' coordinates on the instruments (all of them for the
+        # leverages of HC2 and HC3, else those after [1, X, Z])
+        first = 0 if kind.leverage else kw - 1
+        coords = solve_leading(r, eye[:, first:n_inst])
+        _, resid = leading_fit(r, n_inst, [c - 1, mcol])  # e_y, e_M
+        projected = np.zeros((c, products.size))
+        projected[:n_inst] = utv[:n_inst, products]
+        rows = slice(kw - 1, n_inst)
+        return cls(
+            forms=np.hstack([coords, resid, solve_leading(r, projected)]),
+            n_coords=n_inst - kw + 1,
+            n_products=products.size,
+            products=products,
+            coordinates=r[rows][:, [c - 1, mcol, kw - 1]],
+            shift=utv[rows],
+            homoskedastic=kind.homoskedastic,
+            leverage=kind.leverage,
+            n_groups=model.n_clusters if kind.clustered else None,
+            counts=moment_counts(model),
+            weighting=weight_type(model.weight_type),
+        )
+
+    def chunk_function(self):
+        """``(a, V's products, w, codes) -> [Σ w z zᵀ, Σ w (u ⊗ z)(u ⊗ z)ᵀ or its cluster sums]``."""
+        forms_t = np.ascontiguousarray(self.forms.T)
+        l_dim, n_prod = self.n_coords, self.n_products
+        homoskedastic, power, n_groups = (
+            self.homoskedastic,
+            self.leverage,
+            self.n_groups,
+        )
+        n_hat = forms_t.shape[0] - 2 - n_prod  # the coordinates' rows
+        empty = np.zeros(0)
+        weighting = self.weighting
+
+        def on_chunk(a, v_products, w, codes):
+            product = forms_t @ a.T
+            z = product[n_hat:]  # [e_y, e_M, P_Q V]
+            if n_prod:
+                z[2:] = np.concatenate(v_products)[:n_prod] - z[2:]  # ṽ = M_Q V
+            weighted = z if w is None else z * w
+            gram = weighted @ z.T
+            if homoskedastic:
+                return [gram, empty]
+            u = product[n_hat - l_dim : n_hat]
+            scores = (u[:, None, :] * z[None, :, :]).reshape(-1, z.shape[1])
+            if power:
+                hats = product[:n_hat]
+                lev = (hats * hats).sum(axis=0)
+                scale = weighting.leverage_weights(w)
+                lev = lev if scale is None else lev * scale
+                scores = scores * row_adjustment(lev, power)
+            if codes is not None:
+                weighted = scores if w is None else scores * w
+                return [gram, group_sums(weighted.T, codes, n_groups)]
+            row_w = weighting.row_weights(w)  # the rows' meat: w² unless counts
+            weighted = scores if row_w is None else scores * row_w
+            return [gram, weighted @ scores.T]
+
+        return on_chunk
+
+    def finish(self, model, parts) -> ReducedForms:
+        gram, scores = parts
+        if self.n_groups is not None:
+            scores = scores.T @ scores
+        root = float(
+            model.kind.root_factor(
+                model.nobs, model.design.n_instruments, model.n_clusters
+            )
+        )
+        return ReducedForms(
+            coordinates=self.coordinates,
+            shift=self.shift,
+            products=self.products,
+            gram=(gram + gram.T) / 2,
+            scores=None if self.homoskedastic else (scores + scores.T) / 2,
+            root=root,
+            counts=self.counts,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ReducedForms:
+    """The Anderson–Rubin moments of the outcome shifted by ``V τ``, as functions of ``τ``.
+
+    :meth:`moments` at a ``τ`` equals
+    :func:`~skmediate._numerics.weakiv.anderson_rubin_moments` of a fit on
+    ``ỹ(τ)`` (with the same ``X̄``), so every weak-instrument-robust set
+    follows from it exactly as for that fit.
+
+    Attributes
+    ----------
+    coordinates : ndarray of shape (p + 1, 3)
+        ``y``, ``M`` and ``R`` on the coordinates of the treatment and the
+        excluded instruments (after ``[1, X, Z]``).
+    shift : ndarray of shape (p + 1, len(directions))
+        ``V``'s coordinates there: ``y``'s move by ``-shift · t``.
+    products : ndarray of int
+        The directions (positions) whose ``V`` leaves the instruments' span
+        (the mediator's products), with residuals ``ṽ = M_Q V``.
+    gram : ndarray of shape (2 + len(products),) * 2
+        ``Σ w z zᵀ`` with ``z = [e_y, e_M, ṽ]``, the residuals on the
+        instruments.
+    scores : ndarray or None
+        ``Σ w (u ⊗ z)(u ⊗ z)ᵀ`` over rows (with the leverage adjustment of
+        HC2 and HC3) or over the clusters' sums, ``u`` the coordinates: the
+        meat of the reduced forms' score columns at every ``τ``; None with
+        homoskedastic covariances.
+    root : float
+        The root of the small-sample factor of those columns.
+    counts : dict
+        The moments' other fields.
+    """
+
+    coordinates: np.ndarray
+    shift: np.ndarray
+    products: np.ndarray
+    gram: np.ndarray
+    scores: np.ndarray | None
+    root: float
+    counts: dict
+
+    def moments(self, t: np.ndarray) -> AndersonRubinMoments:
+        """The moments at ``t`` (the components ``directions`` of ``τ``)."""
+        t = np.asarray(t, dtype=float)
+        coordinates = self.coordinates.copy()
+        coordinates[:, 0] -= self.shift @ t
+        n_z = self.gram.shape[0]
+        ell = np.zeros((2, n_z))  # e_y(τ) = ell[0]·z, e_M = ell[1]·z
+        ell[0, 0] = ell[1, 1] = 1.0
+        ell[0, 2:] = -t[self.products]
+        resid_ss = ell @ self.gram @ ell.T
+        l_dim = coordinates.shape[0]
+        if self.scores is None:
+            # the homoskedastic meat of the reduced forms' score columns:
+            # residual cross-products times those of the orthonormal coordinates
+            meat = np.kron(resid_ss, np.eye(l_dim))
+        else:
+            tensor = self.scores.reshape(l_dim, n_z, l_dim, n_z)
+            meat = np.einsum("sz,azbw,tw->satb", ell, tensor, ell).reshape(
+                2 * l_dim, 2 * l_dim
+            )
+        cov = self.root**2 * meat
+        return moments_from(
+            coordinates, (resid_ss + resid_ss.T) / 2, (cov + cov.T) / 2, **self.counts
         )
 
 

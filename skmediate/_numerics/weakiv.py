@@ -60,6 +60,15 @@ class AndersonRubinMoments:
         distribution: ``n - l`` for ``cov_type="classical"``, the fit's
         :meth:`~skmediate._numerics.model.FittedModel.reference_df` for the
         robust types with ``use_t``; None for ``χ²(p)``.
+    treatment_coef : ndarray of shape (2,) or None
+        The coefficients of ``y`` and ``M`` on the treatment's own coordinate
+        (after ``[1, X, Z]``), which the direct effect's sets test.
+    treatment_scale : float
+        The treatment's own coordinate (its residual norm after ``[1, X, Z]``).
+    joint_cov : ndarray of shape (2(p + 1), 2(p + 1)) or None
+        The covariance of the coefficients of ``y`` and of ``M`` on the
+        treatment's and the excluded instruments' coordinates (treatment
+        first); ``cov`` is its block without the treatment.
     """
 
     coef: np.ndarray
@@ -72,6 +81,9 @@ class AndersonRubinMoments:
     cov_type: str
     n_clusters: int | None = None
     f_df: float | None = None
+    treatment_coef: np.ndarray | None = None
+    treatment_scale: float = np.nan
+    joint_cov: np.ndarray | None = None
 
     @property
     def homoskedastic(self) -> bool:
@@ -99,23 +111,23 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
             f"fit has {d.n_mediators}"
         )
     kw, n_inst = d.n_exog, d.n_instruments
-    col = d.mediator_columns.start
+    cols = [d.n_columns - 1, d.mediator_columns.start, kw - 1]
     r = model.r
-    cols = [d.n_columns - 1, col]
-    coef = r[kw:n_inst][:, cols].T
-    full = reduced_form_cov(model)  # with the treatment's coordinate first
-    keep = np.r_[1 : p + 1, p + 2 : 2 * p + 2]
-    cov = full[np.ix_(keep, keep)]
-    part = r[kw:n_inst][:, cols]
-    rest = r[n_inst:][:, cols]
-    return AndersonRubinMoments(
-        coef=coef,
-        cov=cov,
-        excluded_ss=part.T @ part,
-        resid_ss=rest.T @ rest,
+    rest = r[n_inst:][:, cols[:2]]
+    return moments_from(
+        r[kw - 1 : n_inst][:, cols],
+        rest.T @ rest,
+        reduced_form_cov(model),
+        **moment_counts(model),
+    )
+
+
+def moment_counts(model: FittedModel) -> dict:
+    """The moments' fields that do not depend on the outcome: counts and reference."""
+    n_inst = model.design.n_instruments
+    return dict(
         nobs=model.nobs,
         df_resid=model.nobs - n_inst,
-        n_instruments=p,
         cov_type=model.kind.name,
         n_clusters=model.n_clusters,
         f_df=(
@@ -123,6 +135,36 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
             if model.kind.name == "classical"
             else model.reference_df(n_inst)
         ),
+    )
+
+
+def moments_from(
+    coordinates: np.ndarray, resid_ss: np.ndarray, joint_cov: np.ndarray, **counts
+) -> AndersonRubinMoments:
+    """The moments from the reduced form in the factor's coordinates.
+
+    ``coordinates`` holds, on the treatment's coordinate and then the
+    excluded instruments' (``p + 1`` rows), the coordinates of ``y``, ``M``
+    and ``R`` (columns); ``resid_ss`` the residual cross-products of
+    ``[y, M]`` on all instruments; ``joint_cov`` the covariance of the
+    coefficients of ``y`` and ``M`` on those ``p + 1`` coordinates. ``counts``
+    are the remaining fields (``nobs``, ``df_resid``, ``cov_type``,
+    ``n_clusters``, ``f_df``). The fit's sets and those of the sensitivity
+    analysis at each ``τ`` are built here alike.
+    """
+    p = coordinates.shape[0] - 1
+    part = coordinates[1:, :2]
+    keep = np.r_[1 : p + 1, p + 2 : 2 * p + 2]
+    return AndersonRubinMoments(
+        coef=part.T.copy(),
+        cov=joint_cov[np.ix_(keep, keep)],
+        excluded_ss=part.T @ part,
+        resid_ss=resid_ss,
+        n_instruments=p,
+        treatment_coef=coordinates[0, :2].copy(),
+        treatment_scale=float(coordinates[0, 2]),
+        joint_cov=joint_cov,
+        **counts,
     )
 
 
@@ -393,7 +435,9 @@ def _polish(moments, c, theta, steps: int = 3) -> float:
     return float(x1)
 
 
-def subvector_ar_set(model, confidence_level: float) -> list[tuple[float, float]]:
+def subvector_ar_set(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> list[tuple[float, float]]:
     """Subvector Anderson–Rubin set for the direct effect ``θ_R`` (homoskedastic).
 
     Under ``H₀: θ_R = r₀`` the treatment becomes an excluded instrument
@@ -415,33 +459,31 @@ def subvector_ar_set(model, confidence_level: float) -> list[tuple[float, float]
     """
     from skmediate._numerics.sets import quadratic_set
 
-    if not model.kind.homoskedastic:
+    if not moments.homoskedastic:
         raise ValueError(
             "the subvector Anderson-Rubin set for the direct effect is available "
             f"for cov_type 'classical' and 'unadjusted' (this fit has "
-            f"{model.kind.name!r})"
+            f"{moments.cov_type!r})"
         )
-    d, r = model.design, model.r
-    kw, n_inst, c = d.n_exog, d.n_instruments, d.n_columns
-    mcol, tcol = d.mediator_columns.start, kw - 1
-    ex, res = slice(kw - 1, n_inst), slice(n_inst, c)
-    y_ex, m_ex, t_ex = r[ex, c - 1], r[ex, mcol], r[ex, tcol]
-    y_res, m_res = r[res, c - 1], r[res, mcol]
-    p = d.n_excluded  # (p + 1 excluded instruments) - (1 nuisance regressor)
-    if model.kind.name == "classical":
-        divisor = model.nobs - n_inst
+    y_ex = np.r_[moments.treatment_coef[0], moments.coef[0]]
+    m_ex = np.r_[moments.treatment_coef[1], moments.coef[1]]
+    t_ex = np.zeros_like(y_ex)
+    t_ex[0] = moments.treatment_scale  # the treatment is the first coordinate
+    res = moments.resid_ss
+    p = moments.n_instruments  # (p + 1 excluded instruments) - (1 nuisance)
+    divisor = _divisor(moments)
+    if moments.cov_type == "classical":
         crit = float(special.fdtri(p, divisor, confidence_level)) * p
     else:
-        divisor = model.nobs
         crit = float(special.chdtri(p, 1.0 - confidence_level))
     kappa = crit / divisor
-    k_mm = m_ex @ m_ex - kappa * (m_res @ m_res)
+    k_mm = m_ex @ m_ex - kappa * res[1, 1]
     if k_mm <= 0:  # no mediator effect is rejected at any r₀
         return [(-np.inf, np.inf)]
-    q0 = y_ex @ y_ex - kappa * (y_res @ y_res)
+    q0 = y_ex @ y_ex - kappa * res[0, 0]
     q1 = -2.0 * (y_ex @ t_ex)
     q2 = t_ex @ t_ex
-    s0 = y_ex @ m_ex - kappa * (y_res @ m_res)
+    s0 = y_ex @ m_ex - kappa * res[0, 1]
     s1 = t_ex @ m_ex
     return quadratic_set(
         k_mm * q0 - s0 * s0, k_mm * q1 + 2 * s0 * s1, k_mm * q2 - s1 * s1
@@ -451,22 +493,19 @@ def subvector_ar_set(model, confidence_level: float) -> list[tuple[float, float]
 # -- Kleibergen's K (LM) and Moreira's conditional likelihood ratio test ------
 
 
-def _moreira_matrices(model):
+def _moreira_matrices(moments: AndersonRubinMoments):
     """``M₂ = Yᵀ(P_Q - P_W)Y`` and ``Ω`` (the reduced-form error covariance), ``Y = [y, M]``."""
-    if not model.kind.homoskedastic:
+    if not moments.homoskedastic:
         raise ValueError(
             "the LM and CLR sets are available for cov_type 'classical' and "
-            f"'unadjusted' (this fit has {model.kind.name!r}); the Anderson-Rubin "
+            f"'unadjusted' (this fit has {moments.cov_type!r}); the Anderson-Rubin "
             "set (method='AR') is robust for every cov_type"
         )
-    d, r = model.design, model.r
-    if d.n_mediators != 1:
-        raise ValueError("the LM and CLR sets are for exactly one mediator")
-    kw, n_inst, c = d.n_exog, d.n_instruments, d.n_columns
-    cols = [c - 1, d.mediator_columns.start]
-    y_ex, y_res = r[kw:n_inst][:, cols], r[n_inst:][:, cols]
-    divisor = model.nobs if model.kind.name == "unadjusted" else model.nobs - n_inst
-    return y_ex.T @ y_ex, (y_res.T @ y_res) / divisor, d.n_excluded
+    return (
+        moments.excluded_ss,
+        moments.resid_ss / _divisor(moments),
+        moments.n_instruments,
+    )
 
 
 def _bilinear(x):
@@ -504,7 +543,9 @@ def _polynomial_set(poly) -> list[tuple[float, float]]:
     return [(float(lo), float(hi)) for lo, hi in pieces]
 
 
-def lm_set(model, confidence_level: float) -> list[tuple[float, float]]:
+def lm_set(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> list[tuple[float, float]]:
     """Kleibergen's (2002) K (LM) set for ``θ_M`` (homoskedastic), exactly.
 
     ``K(β) = (Sᵀ T)² / Tᵀ T = (b₀ᵀM₂Ω⁻¹a₀)² / ((b₀ᵀΩb₀)(a₀ᵀΩ⁻¹M₂Ω⁻¹a₀))`` in
@@ -512,7 +553,7 @@ def lm_set(model, confidence_level: float) -> list[tuple[float, float]]:
     denominator are quartics in ``β``, so the set is where a quartic is not
     positive: its real roots and the signs between them.
     """
-    m2, omega, _ = _moreira_matrices(model)
+    m2, omega, _ = _moreira_matrices(moments)
     crit = float(special.chdtri(1, 1.0 - confidence_level))
     inv = np.linalg.inv(omega)
     num = np.polymul(_bilinear(m2 @ inv), _bilinear(m2 @ inv))
@@ -531,42 +572,44 @@ def clr_critical_value(q_t: float, k: int, confidence_level: float) -> float:
     with independent ``Q₁ ~ χ²(1)``, ``Q_{k-1} ~ χ²(k - 1)``; ``LR ≤ x`` exactly
     when ``Q₁ ≤ x(x + q - Q_{k-1})/(x + q)``, so
     ``P(LR ≤ x) = ∫₀^{x+q} F₁(x(x + q - s)/(x + q)) f_{k-1}(s) ds``, integrated
-    by quadrature, and the quantile is its root in ``x``.
+    by quadrature (:func:`clr_cdf`), and the quantile is its root in ``x``.
     """
-    from scipy import integrate, optimize
+    from scipy import optimize
 
     if k == 1:
         return float(special.chdtri(1, 1.0 - confidence_level))
-
-    # beyond this the χ²(k - 1) density carries less than 1e-16 of the mass
-    tail = float(special.chdtri(k - 1, 1e-16))
-
-    def cdf(x):
-        if x <= 0:
-            return 0.0
-        upper = x + q_t
-
-        def integrand(s):
-            return special.chdtr(1, x * (upper - s) / upper) * stats_chi2_pdf(s, k - 1)
-
-        value, _ = integrate.quad(
-            integrand, 0.0, min(upper, tail), epsabs=1e-13, epsrel=1e-12, limit=200
-        )
-        return value
-
     low = float(special.chdtri(1, 1.0 - confidence_level))
     high = float(special.chdtri(k, 1.0 - confidence_level))
     if high - low <= 1e-12:
         return high
     return float(
         optimize.brentq(
-            lambda x: cdf(x) - confidence_level,
+            lambda x: clr_cdf(x, q_t, k) - confidence_level,
             low * (1 - 1e-9),
             high * (1 + 1e-9),
             xtol=1e-13,
             rtol=1e-13,
         )
     )
+
+
+def clr_cdf(x: float, q_t: float, k: int) -> float:
+    """``P(LR ≤ x | Q_T = q_t)`` under ``H₀`` with ``k > 1`` instruments (see above)."""
+    from scipy import integrate
+
+    if x <= 0:
+        return 0.0
+    # beyond this the χ²(k - 1) density carries less than 1e-16 of the mass
+    tail = float(special.chdtri(k - 1, 1e-16))
+    upper = x + q_t
+
+    def integrand(s):
+        return special.chdtr(1, x * (upper - s) / upper) * stats_chi2_pdf(s, k - 1)
+
+    value, _ = integrate.quad(
+        integrand, 0.0, min(upper, tail), epsabs=1e-13, epsrel=1e-12, limit=200
+    )
+    return value
 
 
 def stats_chi2_pdf(s, df):
@@ -581,7 +624,9 @@ def stats_chi2_pdf(s, df):
     )
 
 
-def clr_set(model, confidence_level: float) -> list[tuple[float, float]]:
+def clr_set(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> list[tuple[float, float]]:
     """Moreira's (2003) conditional likelihood ratio set for ``θ_M`` (homoskedastic).
 
     With ``Q_S + Q_T`` and ``Q_S Q_T - Q_{ST}²`` the same for every ``β``
@@ -589,18 +634,28 @@ def clr_set(model, confidence_level: float) -> list[tuple[float, float]]:
     ``LR(β) = λ_max - Q_T(β)``, ``λ_max`` that matrix's largest eigenvalue
     (Mikusheva 2010). ``LR(β) ≤ c(Q_T(β))`` holds exactly when
     ``Q_T(β) ≥ q*``, the root of the decreasing ``λ_max - q - c(q)``; and
-    ``Q_T(β) ≥ q*`` is a quadratic inequality in ``β``.
+    ``Q_T(β) ≥ q*`` is a quadratic inequality in ``β``. With ``k > 1``,
+    ``λ_max - q - c(q)`` has the sign of ``P(LR ≤ λ_max - q | q) - level``
+    (``c(q)`` is that distribution's quantile), whose root is found without
+    computing any ``c(q)``.
     """
     from scipy import optimize
 
     from skmediate._numerics.sets import quadratic_set
 
-    m2, omega, k = _moreira_matrices(model)
+    m2, omega, k = _moreira_matrices(moments)
     inv = np.linalg.inv(omega)
     lam_max = float(np.max(np.linalg.eigvals(inv @ m2).real))
 
-    def gap(q):
-        return lam_max - q - clr_critical_value(q, k, confidence_level)
+    if k == 1:
+        q_star = lam_max - clr_critical_value(0.0, 1, confidence_level)
+
+        def gap(q):
+            return q_star - q
+    else:
+
+        def gap(q):
+            return clr_cdf(lam_max - q, q, k) - confidence_level
 
     if gap(0.0) <= 0:
         return [(-np.inf, np.inf)]

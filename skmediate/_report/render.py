@@ -707,6 +707,53 @@ def _text(blocks) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def sensitivity_text(grid, digits: int = 3) -> str:
+    """The text summary of a fitted :class:`~skmediate.SensitivityGrid`.
+
+    Per effect: the range of the estimates over the grid, the union of the
+    Wald intervals and, with ``robust_sets``, the unions of the
+    weak-instrument-robust sets beside them.
+    """
+    level = fmt_level(grid.confidence_level_)
+    labels = {"ar": f"Union of {level} AR sets", "clr": f"Union of {level} CLR sets"}
+    methods = [
+        m for m in ("ar", "clr") if any(f"_{m}" in k for k in _robust_keys(grid))
+    ]
+    header = ("Effect", "Estimates range", f"Union of {level} CIs")
+    header += tuple(labels[m] for m in methods)
+    rows = []
+    for effect, row in grid.sensitivity_interval_.iterrows():
+        cells = (
+            _EFFECT_LABEL[effect],
+            f"{fmt(row['estimate_low'], digits)} to {fmt(row['estimate_high'], digits)}",
+            fmt_ci(row["ci_low"], row["ci_high"], digits),
+        )
+        for m in methods:
+            union = _robust_keys(grid).get(f"{effect}_{m}")
+            cells += ("" if union is None else fmt_set(list(union)),)
+        rows.append(cells)
+    caption = (
+        f"Over {len(grid.grid_)} grid points of (tau_R, tau_M) on "
+        f"({', '.join(grid.covariate_names_)})."
+    )
+    if methods:
+        caption += (
+            " The robust sets are those of the fit on the shifted outcome at "
+            "each point (the direct effect's: subvector Anderson-Rubin with "
+            "homoskedastic errors, the projection of the joint set otherwise); "
+            "an empty set means the data reject that point."
+        )
+    blocks = [
+        Heading("Sensitivity analysis", 2),
+        Table(header, tuple(rows), "lr" + "r" * (len(header) - 2), caption=caption),
+    ]
+    return _text(blocks)
+
+
+def _robust_keys(grid) -> dict:
+    return getattr(grid, "sensitivity_sets_", {})
+
+
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
