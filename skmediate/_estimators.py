@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,9 @@ from skmediate.exceptions import (
     UnusedGroupsWarning,
     WeakInstrumentWarning,
 )
+
+if TYPE_CHECKING:
+    from skmediate._report.document import Summary
 
 __all__ = [
     "FitInputs",
@@ -613,8 +617,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         weights = None if sample_weight is None else take_rows(sample_weight, rows)
         return r2_score(take_rows(y, rows), prediction[rows], sample_weight=weights)
 
-    def summary(self) -> str:
-        """Text summary of the fit (see :meth:`MediationResult.summary`)."""
+    def summary(self) -> Summary:
+        """The summary of the fit (see :meth:`MediationResult.summary`)."""
         check_is_fitted(self)
         return self.result_.summary()
 

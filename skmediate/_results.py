@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from numbers import Integral
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ from skmediate._numerics.weakiv import (
 from skmediate._numerics.wild import wild_confidence_set, wild_test
 from skmediate._restrictions import WaldTest, parse_restrictions
 from skmediate._validation import as_generator
+
+if TYPE_CHECKING:
+    from skmediate._report.document import Summary
 
 __all__ = ["MediationResult", "inference_frame"]
 
@@ -543,15 +547,25 @@ class MediationResult:
 
     # -- text --------------------------------------------------------------------
 
-    def summary(self) -> str:
-        """A text summary: estimates, effects, and for IV the first stage, the
-        Anderson–Rubin set beside the Wald interval, and the diagnostics."""
-        from skmediate._report.render import result_text
+    def summary(self) -> Summary:
+        """The summary: estimates, effects, and for IV the first stage, the
+        Anderson–Rubin set beside the Wald interval, every effect's robust
+        set, and the diagnostics.
 
-        return result_text(self)
+        Returns
+        -------
+        Summary
+            Prints as text and renders as HTML in Jupyter; ``as_text()``,
+            ``as_html()``, ``as_markdown()`` and ``as_latex()`` give each
+            format, and ``tables`` the numbers as DataFrames (the
+            coefficients are ``tables[1]``, the effects ``tables[2]``).
+        """
+        from skmediate._report.render import result_summary
+
+        return result_summary(self)
 
     def __str__(self) -> str:
-        return self.summary()
+        return self.summary().as_text()
 
 
 def _positive_int(value, name: str) -> int:

@@ -93,7 +93,7 @@ class Comparison:
     def table(self, digits: int = 4):
         """The comparison as a table of the report renderer (estimates, with
         standard errors in parentheses beneath, then the fit statistics)."""
-        from skmediate._report.render import Table
+        from skmediate._report.document import Table
 
         frame = self.to_frame()
         rows = []
@@ -115,15 +115,20 @@ class Comparison:
             caption="Standard errors in parentheses.",
         )
 
-    def __str__(self) -> str:
-        from skmediate._report.render import _text_table
+    def summary(self):
+        """The comparison as a :class:`~skmediate.Summary` (text, Markdown,
+        HTML, LaTeX)."""
+        from skmediate._report.document import Summary
 
-        return "\n".join(_text_table(self.table()))
+        return Summary((self.table(),), style="report")
+
+    def __str__(self) -> str:
+        return self.summary().as_text().rstrip("\n")
 
     def __repr__(self) -> str:
         return self.__str__()
 
     def _repr_html_(self) -> str:
-        from skmediate._report.render import _html_table
+        from skmediate._report.document import _html_table
 
         return _html_table(self.table())
