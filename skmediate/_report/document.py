@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 WIDTH = 78  # characters per line of text
+# A report's tables keep one line per row up to this width, and wrap beyond it.
+TABLE_WIDTH = 100
 
 # ---------------------------------------------------------------------------
 # Blocks: what a document says, independent of its format
@@ -115,9 +117,10 @@ class Summary:
     with ``_repr_latex_``, as statsmodels' and linearmodels' summaries do.
     The numbers behind each table are in :attr:`tables`, as DataFrames.
 
-    ``"word" in summary`` searches the text, so a summary can be tested like
-    the string it prints; for anything else a string does (``splitlines``,
-    ``index``, comparison), take :meth:`as_text` or ``str(summary)``.
+    A summary stands for the text it prints in two ways: ``"word" in
+    summary`` searches the text, and ``==`` compares the texts (with another
+    summary or a string). For anything else a string does (``splitlines``,
+    ``index``, slicing), take :meth:`as_text` or ``str(summary)``.
 
     Parameters
     ----------
@@ -158,7 +161,13 @@ class Summary:
         return next((b.text for b in self.blocks if isinstance(b, Heading)), "")
 
     def as_text(self) -> str:
-        """Plain text, lines at most 78 characters (longer cells overflow)."""
+        """Plain text.
+
+        Paragraphs wrap at 78 characters. A summary's columns have fixed
+        widths (a cell longer than its column overflows it); a report's
+        tables are as wide as their cells, and wrap the widest columns'
+        cells when wider than 100 characters.
+        """
         if self.style == "report":
             return _text(self.blocks)
         return _summary_text(self.blocks)
@@ -179,6 +188,16 @@ class Summary:
 
     def __contains__(self, text: str) -> bool:
         return text in self.as_text()
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Summary):
+            return self.as_text() == other.as_text()
+        if isinstance(other, str):
+            return self.as_text() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.as_text())
 
     def __str__(self) -> str:
         return self.as_text()
@@ -206,30 +225,37 @@ def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
 # -- text ---------------------------------------------------------------------
 
 
-def _text_table(table: Table, width: int = WIDTH) -> list[str]:
-    """A table sized to its cells; a table wider than ``width`` wraps its
-    widest column's cells onto several lines."""
+def _text_table(table: Table, width: int = TABLE_WIDTH) -> list[str]:
+    """A table sized to its cells; in a table wider than ``width`` the widest
+    columns wrap their cells onto several lines (never within a word)."""
     columns = list(zip(table.header, *table.rows, strict=True))
     widths = [max(len(cell) for cell in column) for column in columns]
-    total = sum(widths) + 2 * (len(widths) - 1)
-    if total > width:
-        j = max(range(len(widths)), key=widths.__getitem__)
-        widths[j] = max(20, widths[j] - (total - width))
+    floors = [
+        max(len(w) for cell in column for w in cell.split() or [""])
+        for column in columns
+    ]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        shrinkable = [k for k in range(len(widths)) if widths[k] > floors[k]]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=widths.__getitem__)] -= 1
 
     def lines(cells):
         pieces = [
             _wrap(cell, w) if len(cell) > w else [cell]
             for cell, w in zip(cells, widths, strict=True)
         ]
-        widths_now = [max(w, *map(len, p)) for w, p in zip(widths, pieces, strict=True)]
         out = []
         for i in range(max(map(len, pieces))):
             out.append(
                 "  ".join(
+                    # a wrapped cell reads from the left, whatever its column's alignment
                     (p[i] if i < len(p) else "").ljust(w)
-                    if a == "l"
-                    else (p[i] if i < len(p) else "").rjust(w)
-                    for p, w, a in zip(pieces, widths_now, table.align, strict=True)
+                    if a == "l" or len(p) > 1
+                    else p[i].rjust(w)
+                    if i < len(p)
+                    else " " * w
+                    for p, w, a in zip(pieces, widths, table.align, strict=True)
                 ).rstrip()
             )
         return out
@@ -244,7 +270,7 @@ def _text_table(table: Table, width: int = WIDTH) -> list[str]:
     if table.title:
         out = [table.title, *out]
     if table.caption:
-        out += _wrap(table.caption, width)
+        out += _wrap(table.caption, WIDTH)
     return out
 
 
@@ -258,18 +284,24 @@ def _text(blocks, width: int = WIDTH) -> str:
             label = f"{block.label} " if block.label else ""
             lines += [*_wrap(label + block.text, width), ""]
         elif isinstance(block, Table):
-            lines += [*_text_table(block, width), ""]
+            lines += [*_text_table(block), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _fixed_line(cells, table: Table) -> str:
+def _fixed_lines(cells, table: Table, width: int) -> list[str]:
+    """One row at the table's fixed widths; a last column of width 0 wraps
+    within ``width``, continuing under its first line."""
     out = []
     for j, (cell, a) in enumerate(zip(cells, table.align, strict=True)):
         w = table.widths[j]
         if j == 0 and w and len(cell) > w - 1:
             cell = cell[: w - 2] + "~"
         out.append(cell.ljust(w) if a == "l" else cell.rjust(w))
-    return (" " * table.indent + "".join(out)).rstrip()
+    line = (" " * table.indent + "".join(out)).rstrip()
+    if table.widths[-1] or len(line) <= width:
+        return [line]
+    lead = " " * table.indent + "".join(out[:-1])
+    return _wrap(cells[-1], width, lead, " " * len(lead))
 
 
 def _summary_text(blocks, width: int = WIDTH) -> str:
@@ -295,10 +327,11 @@ def _summary_text(blocks, width: int = WIDTH) -> str:
             if block.title:
                 lines.append(block.title)
             if block.header:
-                lines.append(_fixed_line(block.header, block))
+                lines += _fixed_lines(block.header, block, width)
             if block.title or block.header:
                 lines.append("-" * width)
-            lines += [_fixed_line(row, block) for row in block.rows]
+            for row in block.rows:
+                lines += _fixed_lines(row, block, width)
             if block.caption:
                 lines += _wrap(block.caption, width)
     return "\n".join(lines)
@@ -501,7 +534,6 @@ def _latex_table(table: Table) -> list[str]:
 
 
 _LATEX_PREAMBLE = r"""\documentclass{article}
-\usepackage[T1]{fontenc}
 \usepackage[utf8]{inputenc}
 \usepackage{booktabs}
 \begin{document}
