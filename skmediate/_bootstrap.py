@@ -111,13 +111,13 @@ class BootstrapResult:
     engine: str
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per statistic: estimate, std_error, ci_low, ci_high."""
+        """One row per statistic: estimate, std_error, lower, upper."""
         return pd.DataFrame(
             {
                 "estimate": self.estimate,
                 "std_error": self.standard_error,
-                "ci_low": self.confidence_interval.low,
-                "ci_high": self.confidence_interval.high,
+                "lower": self.confidence_interval.low,
+                "upper": self.confidence_interval.high,
             },
             index=list(self.statistic_names),
         )
@@ -1009,9 +1009,9 @@ def bootstrap(
     >>> res.engine
     'vectorized'
     >>> res.to_frame().round(1)
-                      estimate  std_error  ci_low  ci_high
-    direct_effect_        -0.9        0.2    -1.3     -0.5
-    mediator_effect_       2.1        0.1     1.8      2.3
+                      estimate  std_error  lower  upper
+    direct_effect_        -0.9        0.2   -1.3   -0.5
+    mediator_effect_       2.1        0.1    1.8    2.3
     """
     if any(is_dask(a) for a in (X, y, groups, strata)):
         raise ValueError(

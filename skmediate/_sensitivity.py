@@ -106,8 +106,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     results_ : dict of ndarrays
         Equal-length arrays in grid order: ``tau_direct[<name>]``,
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
-        ``mediator_effect`` the estimate and its ``_se``, ``_ci_low``,
-        ``_ci_high``.
+        ``mediator_effect`` the estimate and its ``_se``, ``_lower``,
+        ``_upper``.
     critical_value_ : ndarray of shape (2,)
         The critical values of the intervals of the direct and the mediator
         effect: normal, or ``t`` with the degrees of freedom of the effect at
@@ -115,7 +115,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     sensitivity_interval_ : pandas.DataFrame
         For each effect, the range of the point estimates over the grid
         (``estimate_low``, ``estimate_high``) and the union of the confidence
-        intervals (``ci_low``, ``ci_high``): what a reader must accept if any
+        intervals (``lower``, ``upper``): what a reader must accept if any
         grid point may be true.
     breakdown_ : pandas.DataFrame
         One row per effect and ``τ`` component the grid names
@@ -410,16 +410,16 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         for j, effect in enumerate(EFFECTS):
             results[effect] = estimates[:, j]
             results[f"{effect}_se"] = se[:, j]
-            results[f"{effect}_ci_low"] = low[:, j]
-            results[f"{effect}_ci_high"] = high[:, j]
+            results[f"{effect}_lower"] = low[:, j]
+            results[f"{effect}_upper"] = high[:, j]
         self.results_ = results
         self.confidence_level_ = level
         self.sensitivity_interval_ = pd.DataFrame(
             {
                 "estimate_low": [results[e].min() for e in EFFECTS],
                 "estimate_high": [results[e].max() for e in EFFECTS],
-                "ci_low": [results[f"{e}_ci_low"].min() for e in EFFECTS],
-                "ci_high": [results[f"{e}_ci_high"].max() for e in EFFECTS],
+                "lower": [results[f"{e}_lower"].min() for e in EFFECTS],
+                "upper": [results[f"{e}_upper"].max() for e in EFFECTS],
             },
             index=pd.Index(EFFECTS, name="effect"),
         )

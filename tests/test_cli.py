@@ -229,7 +229,7 @@ def _grid_cells(grid):
     for _, row in frame.iterrows():
         rows.append(
             [
-                cell((row[e], row[f"{e}_ci_low"], row[f"{e}_ci_high"]))
+                cell((row[e], row[f"{e}_lower"], row[f"{e}_upper"]))
                 for e in ("direct_effect", "mediator_effect")
             ]
         )
@@ -473,8 +473,8 @@ def test_json(runs, ref):
                 [
                     row[effect],
                     row[f"{effect}_se"],
-                    row[f"{effect}_ci_low"],
-                    row[f"{effect}_ci_high"],
+                    row[f"{effect}_lower"],
+                    row[f"{effect}_upper"],
                 ],
                 rtol=RTOL,
             )
@@ -631,7 +631,7 @@ def _check_bootstrap(section, estimators, X, y, **kwargs):
             got = next(results)
             assert_allclose(
                 [got[k] for k in ("estimate", "standard_error", "ci_low", "ci_high")],
-                want.loc[statistic, ["estimate", "std_error", "ci_low", "ci_high"]],
+                want.loc[statistic, ["estimate", "std_error", "lower", "upper"]],
                 rtol=RTOL,
                 err_msg=f"{got['method']} {statistic}",
             )
@@ -885,7 +885,7 @@ def test_separate_sensitivity_values(workdir, ref, capsys):
     )
     assert_allclose(
         [p["mediator_effect"]["ci_high"] for p in sens["grid"]],
-        frame.mediator_effect_ci_high,
+        frame.mediator_effect_upper,
         rtol=RTOL,
     )
     assert all(p["tau_mediator"] == [0.0] * 5 for p in sens["grid"])

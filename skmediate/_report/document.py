@@ -141,7 +141,7 @@ class Summary:
     >>> print(summary.as_text().splitlines()[0].strip())
     IV mediation regression (two-stage least squares)
     >>> summary.tables[1].loc["m", ["lower", "upper"]].round(2).tolist()
-    [0.99, 1.29]
+    [0.94, 1.25]
     """
 
     def __init__(self, blocks, *, style: str = "summary"):

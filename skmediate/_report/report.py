@@ -704,7 +704,13 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
             )
         )
     interval = tuple(
-        SensitivityRange(effect=effect, **{k: float(v) for k, v in row.items()})
+        SensitivityRange(
+            effect=effect,
+            estimate_low=float(row["estimate_low"]),
+            estimate_high=float(row["estimate_high"]),
+            ci_low=float(row["lower"]),
+            ci_high=float(row["upper"]),
+        )
         for effect, row in grid.sensitivity_interval_.iterrows()
     )
     breakdown = tuple(
@@ -753,8 +759,8 @@ def bootstrap_section(estimators: dict, X, y, groups, analysis) -> Bootstrap:
                     effect=effect,
                     estimate=float(row["estimate"]),
                     standard_error=float(row["std_error"]),
-                    ci_low=float(row["ci_low"]),
-                    ci_high=float(row["ci_high"]),
+                    ci_low=float(row["lower"]),
+                    ci_high=float(row["upper"]),
                 )
             )
     return Bootstrap(
