@@ -663,9 +663,7 @@ def test_result_object(trial):
     frame = res.to_frame()
     assert list(frame.columns) == ["estimate", "std_error", "lower", "upper"]
     assert list(frame.index) == ["direct_effect_", "mediator_effect_"]
-    assert (frame.lower < frame.estimate).all() and (
-        frame.estimate < frame.upper
-    ).all()
+    assert (frame.lower < frame.estimate).all() and (frame.estimate < frame.upper).all()
     assert_allclose(res.standard_error, res.bootstrap_distribution.std(axis=1, ddof=1))
     with pytest.raises(AttributeError):
         res.n_failed = 3

@@ -6,6 +6,7 @@ one module fixture so their start-up times overlap; everything else calls
 and captures its exit code, standard output and standard error.
 """
 
+import html
 import json
 import re
 import subprocess
@@ -600,6 +601,17 @@ def test_html_without_matplotlib(ref, workdir, monkeypatch, capsys):
     parser = _Tables()
     parser.feed(out)
     assert parser.images == [] and "<figure" not in out
+    # it says where each figure would be, and how to get them
+    from skmediate._report.document import NO_FIGURE
+
+    notes = re.findall(
+        r'<p class="no-figure">Figure not drawn \((.*?)\): (.*?)</p>', out
+    )
+    assert [caption for caption, _ in notes] == [
+        "Estimates with 95% confidence intervals."
+    ]
+    assert all(html.unescape(text) == NO_FIGURE for _, text in notes)
+    assert 'pip install "skmediate[plot]"' in NO_FIGURE
     table1 = next(
         t for t in parser.tables if t[0][:2] == ["Method", "Direct effect of r"]
     )
@@ -809,7 +821,7 @@ def test_demo_json(prospect, capsys):
     assert doc["bootstrap"]["random_state"] == 5
 
 
-@pytest.mark.parametrize("output_format", ["markdown", "html"])
+@pytest.mark.parametrize("output_format", ["markdown", "html", "latex"])
 def test_demo_formats(capsys, output_format):
     code, out, err = _run(capsys, "demo", "--format", output_format)
     assert (code, err) == (0, "")

@@ -519,7 +519,12 @@ def _latex_table(table: Table) -> list[str]:
     lines = []
     if table.title:
         lines.append(rf"\par\noindent\textbf{{{latex_escape(table.title)}}}")
-    lines += [r"\begin{center}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
+    lines += [
+        r"\begin{center}",
+        r"\small",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+    ]
     if table.header:
         lines += [row(table.header), r"\midrule"]
     lines += [row(r) for r in table.rows]
@@ -535,6 +540,7 @@ def _latex_table(table: Table) -> list[str]:
 
 _LATEX_PREAMBLE = r"""\documentclass{article}
 \usepackage[utf8]{inputenc}
+\usepackage[margin=2cm]{geometry}
 \usepackage{booktabs}
 \begin{document}
 """
