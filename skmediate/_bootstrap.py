@@ -8,6 +8,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 from numbers import Integral, Real
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,9 @@ from skmediate._validation import (
     take_rows,
 )
 from skmediate.exceptions import DegenerateBootstrapWarning, FailedResampleWarning
+
+if TYPE_CHECKING:
+    from skmediate._report.document import Summary
 
 __all__ = [
     "BootstrapResult",
@@ -109,6 +113,14 @@ class BootstrapResult:
     confidence_level: float
     scheme: str
     engine: str
+
+    def summary(self) -> Summary:
+        """Each statistic's estimate, bootstrap standard error and interval, as
+        a :class:`~skmediate.Summary` (text, HTML, Markdown, LaTeX; the numbers
+        in ``tables[0]``, which is :meth:`to_frame`)."""
+        from skmediate._report.render import bootstrap_summary
+
+        return bootstrap_summary(self)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per statistic: estimate, std_error, lower, upper."""

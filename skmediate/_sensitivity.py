@@ -6,6 +6,7 @@ import itertools
 import warnings
 from copy import deepcopy
 from numbers import Integral
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,9 @@ from skmediate._validation import (
     fit_context,
     n_rows,
 )
+
+if TYPE_CHECKING:
+    from skmediate._report.document import Summary
 
 __all__ = ["SensitivityGrid"]
 
@@ -573,6 +577,16 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         return values
 
     # -- output -------------------------------------------------------------
+
+    def summary(self) -> Summary:
+        """The grid (the paper's Table 2), the sensitivity intervals and, with
+        ``method="closed_form"``, the breakdown values, as a
+        :class:`~skmediate.Summary` (text, HTML with the figure, Markdown,
+        LaTeX)."""
+        check_is_fitted(self)
+        from skmediate._report.render import grid_summary
+
+        return grid_summary(self)
 
     def to_frame(self) -> pd.DataFrame:
         """The grid as a DataFrame, one row per grid point in grid order."""

@@ -19,8 +19,10 @@ import pytest
 from skmediate import (
     IVMediationRegressor,
     NaiveMediationRegressor,
+    SensitivityGrid,
     Summary,
     WeakInstrumentWarning,
+    bootstrap,
     compare,
 )
 from skmediate._numerics.sets import ConfidenceSet, format_set
@@ -289,3 +291,47 @@ def test_compare_renders_through_the_same_writer(fits):
 def test_summary_style_is_checked():
     with pytest.raises(ValueError, match="style must be 'summary' or 'report'"):
         Summary((), style="fancy")
+
+
+def test_sensitivity_grid_summary():
+    X, y, _ = simulate_trial(n=500, seed=6)
+    grid = SensitivityGrid(
+        IVMediationRegressor(**ROLES),
+        tau_direct={"x1": [0.0, 0.5]},
+        tau_mediator={"x2": [0.0, -0.5]},
+    ).fit(X, y)
+    summary = grid.summary()
+    assert isinstance(summary, Summary)
+    frame = grid.to_frame()
+    pd.testing.assert_frame_equal(summary.tables[0], frame)
+    pd.testing.assert_frame_equal(summary.tables[1], grid.sensitivity_interval_)
+    pd.testing.assert_frame_equal(summary.tables[2], grid.breakdown_)
+    text = summary.as_text()
+    for _, row in frame.iterrows():
+        for effect in ("direct_effect", "mediator_effect"):
+            cell = (
+                f"{row[effect]:.3f} ({row[f'{effect}_lower']:.3f}, "
+                f"{row[f'{effect}_upper']:.3f})"
+            )
+            assert cell in text
+    html = summary.as_html()
+    assert "<img" in html or "Figures need matplotlib" in html
+
+
+def test_bootstrap_summary():
+    X, y, _ = simulate_trial(n=600, seed=7)
+    result = bootstrap(
+        IVMediationRegressor(**ROLES), X, y, n_resamples=49, random_state=0
+    )
+    summary = result.summary()
+    assert isinstance(summary, Summary)
+    pd.testing.assert_frame_equal(summary.tables[0], result.to_frame())
+    for name, row in result.to_frame().iterrows():
+        cells = [
+            name,
+            f"{row['estimate']:.4f}",
+            f"{row['std_error']:.4f}",
+            f"({row['lower']:.4f}, {row['upper']:.4f})",
+        ]
+        assert "| " + " | ".join(cells) + " |" in summary.as_markdown()
+    assert "49 resamples" in summary and "percentile" in summary

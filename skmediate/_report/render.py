@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import replace
 from functools import partial
 
 import pandas as pd
@@ -35,7 +36,15 @@ from skmediate._report.document import (
 )
 from skmediate._report.report import Report, effect_sets
 
-__all__ = ["FORMATS", "layout", "render", "report_summary", "result_summary"]
+__all__ = [
+    "FORMATS",
+    "bootstrap_summary",
+    "grid_summary",
+    "layout",
+    "render",
+    "report_summary",
+    "result_summary",
+]
 
 FORMATS = ("text", "markdown", "json", "html", "latex")
 
@@ -120,7 +129,10 @@ def layout(report: Report, digits: int = 3) -> list:
     blocks += _weak_iv_robust_blocks(report)
     blocks += _confidence_sets_blocks(report)
     if report.sensitivity is not None:
-        blocks += _sensitivity_blocks(report, digits)
+        blocks += [
+            Heading("Sensitivity analysis", 2),
+            *sensitivity_blocks(report.sensitivity, digits),
+        ]
     if report.bootstrap is not None:
         blocks += _bootstrap_blocks(report, digits)
     if report.warnings:
@@ -273,7 +285,9 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
         details,
         Figure(
             f"Estimates with {level} confidence intervals.",
-            partial(figure_png, report, "estimates"),
+            partial(
+                figure_png, [row.label for row in report.estimates], report.estimates
+            ),
         ),
     ]
 
@@ -518,12 +532,13 @@ def _tau(values) -> str:
     return "(" + ", ".join(fmt_value(v) for v in values) + ")"
 
 
-def _sensitivity_blocks(report: Report, digits: int) -> list:
-    sens = report.sensitivity
+def sensitivity_blocks(sens, digits: int = 3) -> list:
+    """The blocks of a :class:`~skmediate._report.report.Sensitivity`: the
+    grid (the paper's Table 2), the sensitivity intervals, the breakdown values
+    (when computed) and the figure."""
     level = fmt_level(sens.confidence_level)
     names = ", ".join(sens.covariates)
     blocks = [
-        Heading("Sensitivity analysis", 2),
         Paragraph(
             "Estimates when the direct effect and the mediator effect vary with "
             "the covariates (a violation of assumption IV-A2): a component of "
@@ -558,46 +573,53 @@ def _sensitivity_blocks(report: Report, digits: int) -> list:
             caption="Sensitivity intervals over the grid.",
         ),
     ]
-    blocks.append(
-        Table(
-            (
-                "Effect",
-                "Parameter",
-                "Estimate = 0 at",
-                "CI covers 0 from (up)",
-                "(down)",
-            ),
-            tuple(
-                (
-                    _EFFECT_LABEL[row.effect],
-                    row.parameter,
-                    fmt(row.sign_change, digits),
-                    *(
-                        (ALREADY_COVERS_ZERO, "")
-                        if row.ci_covers_zero_up == 0 == row.ci_covers_zero_down
-                        else (
-                            fmt(row.ci_covers_zero_up, digits),
-                            fmt(row.ci_covers_zero_down, digits),
-                        )
-                    ),
-                )
-                for row in sens.breakdown
-            ),
-            "llrrr",
-            caption=(
-                "Breakdown values: one parameter moved, the others at 0; "
-                "the confidence interval covers 0 from the value given "
-                "upward (downward); n/a: never."
-            ),
-        )
-    )
+    if sens.breakdown:
+        blocks.append(_breakdown_table(sens, digits))
     blocks.append(
         Figure(
             f"Estimates with {level} confidence intervals over the grid.",
-            partial(figure_png, report, "sensitivity"),
+            partial(figure_png, _tau_labels(sens.grid), sens.grid, sensitivity=True),
         )
     )
     return blocks
+
+
+def _tau_labels(points) -> list[str]:
+    return [f"{_tau(p.tau_direct)} {_tau(p.tau_mediator)}" for p in points]
+
+
+def _breakdown_table(sens, digits: int) -> Table:
+    return Table(
+        (
+            "Effect",
+            "Parameter",
+            "Estimate = 0 at",
+            "CI covers 0 from (up)",
+            "(down)",
+        ),
+        tuple(
+            (
+                _EFFECT_LABEL[row.effect],
+                row.parameter,
+                fmt(row.sign_change, digits),
+                *(
+                    (ALREADY_COVERS_ZERO, "")
+                    if row.ci_covers_zero_up == 0 == row.ci_covers_zero_down
+                    else (
+                        fmt(row.ci_covers_zero_up, digits),
+                        fmt(row.ci_covers_zero_down, digits),
+                    )
+                ),
+            )
+            for row in sens.breakdown
+        ),
+        "llrrr",
+        caption=(
+            "Breakdown values: one parameter moved, the others at 0; "
+            "the confidence interval covers 0 from the value given "
+            "upward (downward); n/a: never."
+        ),
+    )
 
 
 # The breakdown cell of an interval that contains 0 at τ = 0 already.
@@ -664,19 +686,15 @@ def report_summary(report: Report, digits: int = 3) -> Summary:
 # Figures (HTML only; matplotlib is optional)
 
 
-def figure_png(report: Report, kind: str) -> bytes | None:
-    """A PNG of one figure of the report, or ``None`` without matplotlib."""
+def figure_png(labels, points, sensitivity: bool = False) -> bytes | None:
+    """A PNG of the direct and mediator effects of ``points`` (objects with
+    ``direct_effect`` and ``mediator_effect`` estimates) with their intervals,
+    one row per label; ``None`` without matplotlib."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure as MplFigure
     except ImportError:
         return None
-    if kind == "estimates":
-        labels = [row.label for row in report.estimates]
-        points = report.estimates
-    else:
-        points = report.sensitivity.grid
-        labels = [f"{_tau(p.tau_direct)} {_tau(p.tau_mediator)}" for p in points]
     n = len(labels)
     fig = MplFigure(figsize=(8, 1.2 + 0.35 * n), layout="constrained")
     FigureCanvasAgg(fig)
@@ -694,7 +712,7 @@ def figure_png(report: Report, kind: str) -> bytes | None:
         ax.set_title(_EFFECT_LABEL[effect].capitalize())
         ax.set_yticks(ys, labels)
         ax.set_ylim(-0.6, n - 0.4)
-    if kind == "sensitivity":
+    if sensitivity:
         axes[0].set_ylabel("tau_R  tau_M")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96)
@@ -1115,3 +1133,84 @@ def _diagnostics_blocks(result) -> list:
         ),
         Rule("="),
     ]
+
+
+# ---------------------------------------------------------------------------
+# The summaries of a sensitivity grid and of a bootstrap
+
+
+def grid_summary(grid, digits: int = 3) -> Summary:
+    """The summary of a fitted :class:`~skmediate.SensitivityGrid`: the grid
+    (the paper's Table 2), the sensitivity intervals and the breakdown values."""
+    from skmediate._report.report import sensitivity_from_grid
+
+    result = grid.estimator_.result_
+    points = len(grid.grid_)
+    # the numbers behind the tables: the grid's own frames, in table order
+    frames = iter(
+        [grid.to_frame(), grid.sensitivity_interval_, getattr(grid, "breakdown_", None)]
+    )
+    blocks = [
+        replace(block, data=next(frames)) if isinstance(block, Table) else block
+        for block in sensitivity_blocks(sensitivity_from_grid(grid), digits)
+    ]
+    return Summary(
+        [
+            Heading(
+                f"Sensitivity analysis of {result.method}: {result.outcome} on "
+                f"treatment {result.treatment}, mediator {result.mediator}",
+                1,
+            ),
+            Paragraph(
+                f"{points} grid point{'s' if points != 1 else ''}, computed by "
+                f"{grid.method_.replace('_', ' ')}; covariance {result.cov_type}."
+            ),
+            *blocks,
+        ],
+        style="report",
+    )
+
+
+def bootstrap_summary(result, digits: int = 4) -> Summary:
+    """The summary of a :class:`~skmediate.BootstrapResult`: each statistic's
+    estimate, bootstrap standard error and interval."""
+    level = fmt_level(result.confidence_level)
+    n = result.bootstrap_distribution.shape[1]
+    failed = (
+        f" {result.n_failed} resample{'s' if result.n_failed != 1 else ''} failed "
+        "and are left out."
+        if result.n_failed
+        else ""
+    )
+    rows = tuple(
+        (
+            str(name),
+            fmt(float(est), digits),
+            fmt(float(se), digits),
+            fmt_ci(float(lo), float(hi), digits),
+        )
+        for name, est, se, lo, hi in zip(
+            result.statistic_names,
+            result.estimate,
+            result.standard_error,
+            result.confidence_interval.low,
+            result.confidence_interval.high,
+            strict=True,
+        )
+    )
+    return Summary(
+        [
+            Heading(f"Bootstrap: {n} resamples", 1),
+            Paragraph(
+                f"{level} {result.method} intervals; {result.scheme} resampling, "
+                f"{result.engine} engine.{failed}"
+            ),
+            Table(
+                ("Statistic", "Estimate", "Bootstrap SE", f"{level} CI"),
+                rows,
+                "lrrr",
+                data=result.to_frame(),
+            ),
+        ],
+        style="report",
+    )

@@ -686,6 +686,12 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
         tau_mediator=analysis.tau_mediator,
         method="closed_form",  # exact for 2SLS; also gives the breakdown values
     ).fit(X, y, groups=groups)
+    return sensitivity_from_grid(grid)
+
+
+def sensitivity_from_grid(grid) -> Sensitivity:
+    """The grid points, sensitivity intervals and (for ``method="closed_form"``)
+    breakdown values of a fitted :class:`SensitivityGrid`."""
     frame = grid.to_frame()
     names = grid.covariate_names_
     p = len(names)
@@ -719,7 +725,9 @@ def sensitivity_section(iv, X, y, groups, analysis) -> Sensitivity:
             parameter=parameter,
             **{k: float(v) for k, v in row.items()},
         )
-        for (effect, parameter), row in grid.breakdown_.iterrows()
+        for (effect, parameter), row in getattr(
+            grid, "breakdown_", pd.DataFrame()
+        ).iterrows()
     )
     return Sensitivity(
         covariates=tuple(names),
