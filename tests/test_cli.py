@@ -482,7 +482,10 @@ def test_json(runs, ref):
     interval = ref.grid.sensitivity_interval_
     for entry in sens["interval"]:
         want = interval.loc[entry["effect"]]
-        assert_allclose([entry[k] for k in want.index], want.to_numpy(), rtol=RTOL)
+        # the JSON schema keeps its ci_low/ci_high keys for the frame's lower/upper
+        keys = ["estimate_low", "estimate_high", "ci_low", "ci_high"]
+        assert list(want.index) == ["estimate_low", "estimate_high", "lower", "upper"]
+        assert_allclose([entry[k] for k in keys], want.to_numpy(), rtol=RTOL)
     breakdown = ref.grid.breakdown_
     # each effect along each of the grid's components of tau (x1, x2 for both)
     assert len(sens["breakdown"]) == len(breakdown) == 2 * 2 * len(TAU)
