@@ -94,7 +94,7 @@ def main(argv=None) -> None:
         f"vs {arms.loc[0, 'mean']:.0%}."
     )
     print("An unmeasured comorbidity confounds medication use and the outcome.\n")
-    print(side_by_side(naive.summary(), iv.summary()))
+    print(side_by_side(str(naive.summary()), str(iv.summary())))
 
     print("\nTrue effects against the estimates (95% confidence intervals):")
     header = f"{'':<22}{'direct effect of r':>26}{'mediator effect':>26}"

@@ -164,7 +164,7 @@ def main(argv=None) -> dict:
             f"({row['tau_mediator[past_use]']:g},{row['tau_mediator[baseline_use]']:g})"
         )
         cells = [
-            f"{row[e]:.2f} ({row[e + '_ci_low']:.2f}, {row[e + '_ci_high']:.2f})"
+            f"{row[e]:.2f} ({row[e + '_lower']:.2f}, {row[e + '_upper']:.2f})"
             for e in ("direct_effect", "mediator_effect")
         ]
         print(f"   {label:<18}{cells[0]:>24}{cells[1]:>26}")
@@ -172,8 +172,8 @@ def main(argv=None) -> dict:
     for effect, row in interval.iterrows():
         print(
             f"   {effect.replace('_', ' ')}: estimates from {row.estimate_low:.2f} to "
-            f"{row.estimate_high:.2f}; union of the CIs ({row.ci_low:.2f}, "
-            f"{row.ci_high:.2f})"
+            f"{row.estimate_high:.2f}; union of the CIs ({row.lower:.2f}, "
+            f"{row.upper:.2f})"
         )
     print(
         "   The paper's Table 2: direct effect from -3.63 to -0.94, mediator effect from -2.87 to 5.33."

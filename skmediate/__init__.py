@@ -12,6 +12,7 @@ from skmediate._numerics.diagnostics import (
     stock_yogo_critical_value,
 )
 from skmediate._report.compare import Comparison, compare
+from skmediate._report.document import Summary
 from skmediate._results import MediationResult
 from skmediate._sensitivity import SensitivityGrid
 from skmediate.exceptions import (
@@ -39,6 +40,7 @@ __all__ = [
     "NaiveMediationRegressor",
     "RankDeficiencyError",
     "SensitivityGrid",
+    "Summary",
     "TreatmentCodingWarning",
     "UnusedGroupsWarning",
     "WeakInstrumentWarning",

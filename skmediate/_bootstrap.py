@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from skmediate._validation import (
     take_rows,
 )
 from skmediate.exceptions import DegenerateBootstrapWarning, FailedResampleWarning
+
+if TYPE_CHECKING:
+    from skmediate._report.document import Summary
 
 __all__ = [
     "BootstrapResult",
@@ -114,6 +117,19 @@ class BootstrapResult:
     scheme: str
     engine: str
 
+    def summary(self) -> Summary:
+        """Summarize each statistic's estimate, bootstrap SE and interval.
+
+        Returns
+        -------
+        Summary
+            Text, HTML, Markdown and LaTeX; the numbers are ``tables[0]``,
+            which is :meth:`to_frame`.
+        """
+        from skmediate._report.render import bootstrap_summary
+
+        return bootstrap_summary(self)
+
     def to_frame(self) -> pd.DataFrame:
         """The results as a table.
 
@@ -121,14 +137,14 @@ class BootstrapResult:
         -------
         pandas.DataFrame
             One row per statistic, with columns ``estimate``, ``std_error``,
-            ``ci_low`` and ``ci_high``.
+            ``lower`` and ``upper``.
         """
         return pd.DataFrame(
             {
                 "estimate": self.estimate,
                 "std_error": self.standard_error,
-                "ci_low": self.confidence_interval.low,
-                "ci_high": self.confidence_interval.high,
+                "lower": self.confidence_interval.low,
+                "upper": self.confidence_interval.high,
             },
             index=list(self.statistic_names),
         )
@@ -1030,9 +1046,9 @@ def bootstrap(
     >>> res.engine
     'vectorized'
     >>> res.to_frame().round(1)
-                      estimate  std_error  ci_low  ci_high
-    direct_effect_        -0.9        0.2    -1.3     -0.5
-    mediator_effect_       2.1        0.1     1.8      2.3
+                      estimate  std_error  lower  upper
+    direct_effect_        -0.9        0.2   -1.3   -0.5
+    mediator_effect_       2.1        0.1    1.8    2.3
     """
     if any(is_dask(a) for a in (X, y, groups, strata)):
         raise ValueError(

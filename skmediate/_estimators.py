@@ -61,6 +61,8 @@ from skmediate.exceptions import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from skmediate._report.document import Summary
+
 __all__ = [
     "FitInputs",
     "IVMediationRegressor",
@@ -656,13 +658,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         weights = None if sample_weight is None else take_rows(sample_weight, rows)
         return r2_score(take_rows(y, rows), prediction[rows], sample_weight=weights)
 
-    def summary(self) -> str:
-        """Text summary of the fit (see :meth:`MediationResult.summary`).
+    def summary(self) -> Summary:
+        """The summary of the fit (see :meth:`MediationResult.summary`).
 
         Returns
         -------
-        str
-            The summary, ready to print.
+        Summary
+            Prints as text; renders as HTML, Markdown and LaTeX.
         """
         check_is_fitted(self)
         return self.result_.summary()

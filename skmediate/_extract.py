@@ -38,7 +38,7 @@ def mediation_result(obj) -> MediationResult:
 
 
 def effect_estimate(result: MediationResult, effect: str) -> tuple[float, ...]:
-    """``(estimate, std_error, ci_low, ci_high)`` of ``effect`` (a key of EFFECTS).
+    """``(estimate, std_error, lower, upper)`` of ``effect`` (a key of EFFECTS).
 
     The interval is the result's normal-based interval at its
     ``confidence_level``.

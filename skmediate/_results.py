@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,9 @@ from skmediate._numerics.wild import (
 from skmediate._restrictions import WaldTest, parse_restrictions
 from skmediate._typing import RandomState
 from skmediate._validation import as_generator, positive_int
+
+if TYPE_CHECKING:
+    from skmediate._report.document import Summary
 
 __all__ = ["MediationResult", "inference_frame"]
 
@@ -695,18 +698,23 @@ class MediationResult:
 
     # -- text --------------------------------------------------------------------
 
-    def summary(self) -> str:
-        """A text summary of the fit.
+    def summary(self) -> Summary:
+        """Summarize the fit: estimates, effects, first stage and robust sets.
+
+        For IV fits, the first stage, the Anderson–Rubin set beside the Wald
+        interval, every effect's robust set, and the diagnostics.
 
         Returns
         -------
-        str
-            The estimates, the effects and, for IV, the first stage, the
-            Anderson–Rubin set beside the Wald interval and the diagnostics.
+        Summary
+            Prints as text and renders as HTML in Jupyter; ``as_text()``,
+            ``as_html()``, ``as_markdown()`` and ``as_latex()`` give each
+            format, and ``tables`` the numbers as DataFrames (the
+            coefficients are ``tables[1]``, the effects ``tables[2]``).
         """
-        from skmediate._report.render import result_text
+        from skmediate._report.render import result_summary
 
-        return result_text(self)
+        return result_summary(self)
 
     def __str__(self) -> str:
-        return self.summary()
+        return self.summary().as_text()

@@ -46,6 +46,8 @@ from skmediate._validation import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from skmediate._report.document import Summary
+
 __all__ = ["SensitivityGrid"]
 
 EFFECTS = ("direct_effect", "mediator_effect")
@@ -132,13 +134,13 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     results_ : dict of ndarrays
         Equal-length arrays in grid order: ``tau_direct[<name>]``,
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
-        ``mediator_effect`` the estimate and its ``_se``, ``_ci_low``,
-        ``_ci_high``. With ``robust_sets``, per set (``direct_effect_ar``,
+        ``mediator_effect`` the estimate and its ``_se``, ``_lower``,
+        ``_upper``. With ``robust_sets``, per set (``direct_effect_ar``,
         ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``)
-        the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an interval, two
-        half-lines, the whole line or empty) and its hull's ends
-        ``<set>_low``, ``<set>_high`` (``±inf`` when unbounded, ``nan`` when
-        empty).
+        the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an
+        interval, two half-lines, the whole line or empty) and its hull's ends
+        ``<set>_lower``, ``<set>_upper`` (``±inf`` when unbounded, ``nan``
+        when empty).
     critical_value_ : ndarray of shape (2,)
         The critical values of the intervals of the direct and the mediator
         effect: normal, or ``t`` with the degrees of freedom of the effect at
@@ -146,14 +148,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     sensitivity_interval_ : pandas.DataFrame
         For each effect, the range of the point estimates over the grid
         (``estimate_low``, ``estimate_high``) and the union of the confidence
-        intervals (``ci_low``, ``ci_high``): what a reader must accept if any
+        intervals (``lower``, ``upper``): what a reader must accept if any
         grid point may be true.
     sensitivity_sets_ : dict of str to ConfidenceSet
         With ``robust_sets``: the union over the grid of each robust set, keyed
         as its column of :meth:`to_frame` (``direct_effect_ar``,
         ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``).
-        Their hulls are also the columns ``ar_low``, ``ar_high`` (and
-        ``clr_low``, ``clr_high``) of ``sensitivity_interval_``.
+        Their hulls are also the columns ``ar_lower``, ``ar_upper`` (and
+        ``clr_lower``, ``clr_upper``) of ``sensitivity_interval_``.
     breakdown_ : pandas.DataFrame
         One row per effect and ``τ`` component the grid names
         (``tau_direct[<name>]`` or ``tau_mediator[<name>]``: a dict's keys,
@@ -519,16 +521,16 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         for j, effect in enumerate(EFFECTS):
             results[effect] = estimates[:, j]
             results[f"{effect}_se"] = se[:, j]
-            results[f"{effect}_ci_low"] = low[:, j]
-            results[f"{effect}_ci_high"] = high[:, j]
+            results[f"{effect}_lower"] = low[:, j]
+            results[f"{effect}_upper"] = high[:, j]
         self.results_ = results
         self.confidence_level_ = level
         self.sensitivity_interval_ = pd.DataFrame(
             {
                 "estimate_low": [results[e].min() for e in EFFECTS],
                 "estimate_high": [results[e].max() for e in EFFECTS],
-                "ci_low": [results[f"{e}_ci_low"].min() for e in EFFECTS],
-                "ci_high": [results[f"{e}_ci_high"].max() for e in EFFECTS],
+                "lower": [results[f"{e}_lower"].min() for e in EFFECTS],
+                "upper": [results[f"{e}_upper"].max() for e in EFFECTS],
             },
             index=pd.Index(EFFECTS, name="effect"),
         )
@@ -555,8 +557,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             column_set[:] = points
             self.results_[column] = column_set
             ends = np.array([_hull(s) for s in points]).reshape(-1, 2)
-            self.results_[f"{column}_low"] = ends[:, 0]
-            self.results_[f"{column}_high"] = ends[:, 1]
+            self.results_[f"{column}_lower"] = ends[:, 0]
+            self.results_[f"{column}_upper"] = ends[:, 1]
             union = ConfidenceSet(
                 tuple(_merge([piece for s in points for piece in s])),
                 effect=effect.removesuffix("_effect"),
@@ -567,8 +569,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             hulls.setdefault(method.lower(), {})[effect] = _hull(union)
         frame = self.sensitivity_interval_
         for method, by_effect in hulls.items():
-            frame[f"{method}_low"] = [by_effect.get(e, (np.nan,))[0] for e in EFFECTS]
-            frame[f"{method}_high"] = [
+            frame[f"{method}_lower"] = [by_effect.get(e, (np.nan,))[0] for e in EFFECTS]
+            frame[f"{method}_upper"] = [
                 by_effect.get(e, (np.nan, np.nan))[1] for e in EFFECTS
             ]
 
@@ -721,6 +723,24 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     # -- output -------------------------------------------------------------
 
+    def summary(self) -> Summary:
+        """Summarize the grid: the paper's Table 2 and the sensitivity intervals.
+
+        With ``method="closed_form"`` also the breakdown values, and with
+        ``robust_sets`` the unions of the robust sets beside the union of the
+        confidence intervals.
+
+        Returns
+        -------
+        Summary
+            Prints as text; renders as HTML (with the figure), Markdown and
+            LaTeX.
+        """
+        check_is_fitted(self)
+        from skmediate._report.render import grid_summary
+
+        return grid_summary(self)
+
     def to_frame(self) -> pd.DataFrame:
         """The grid as a DataFrame.
 
@@ -732,23 +752,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return pd.DataFrame(self.results_)
-
-    def summary(self) -> str:
-        """Summarize the grid as text: the ranges and unions of the sets per effect.
-
-        Per effect: the range of the estimates over the grid, the union of the
-        confidence intervals and, with ``robust_sets``, the unions of the
-        weak-instrument-robust sets beside it.
-
-        Returns
-        -------
-        str
-            The summary, one table.
-        """
-        from skmediate._report.render import sensitivity_text
-
-        check_is_fitted(self)
-        return sensitivity_text(self)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X: Data) -> np.ndarray:

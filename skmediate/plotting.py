@@ -688,8 +688,8 @@ def plot_sensitivity_surface(
         others = [c for c in columns if c not in (x, y)]
         frame = frame[(frame[others] == 0).all(axis=1)] if others else frame
         table = frame.pivot_table(index=y, columns=x, values=effect)
-        low = frame.pivot_table(index=y, columns=x, values=f"{effect}_ci_low")
-        high = frame.pivot_table(index=y, columns=x, values=f"{effect}_ci_high")
+        low = frame.pivot_table(index=y, columns=x, values=f"{effect}_lower")
+        high = frame.pivot_table(index=y, columns=x, values=f"{effect}_upper")
         if table.isna().any().any() or min(table.shape) < 2:
             raise ValueError(
                 f"the grid points with the other tau components at 0 do not form a "
@@ -764,7 +764,7 @@ def plot_sensitivity_forest(
     for panel, effect in zip(axes, _SENSITIVITY_EFFECTS, strict=True):
         est = frame[effect].to_numpy()
         err = np.vstack(
-            [est - frame[f"{effect}_ci_low"], frame[f"{effect}_ci_high"] - est]
+            [est - frame[f"{effect}_lower"], frame[f"{effect}_upper"] - est]
         )
         panel.errorbar(est, rows, xerr=err, fmt="o", color="C0", ecolor="C0", capsize=2)
         panel.axvline(0, color="grey", linestyle="--", linewidth=1)

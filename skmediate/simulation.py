@@ -35,8 +35,8 @@ _COLUMNS = [
     "truth",
     "estimate",
     "std_error",
-    "ci_low",
-    "ci_high",
+    "lower",
+    "upper",
     "weak_instruments",
     "failed",
 ]
@@ -63,8 +63,8 @@ def summarize(replications: pd.DataFrame) -> pd.DataFrame:
         n = len(ok)
         est = ok["estimate"].to_numpy(float)
         truth = ok["truth"].to_numpy(float)
-        low = ok["ci_low"].to_numpy(float)
-        high = ok["ci_high"].to_numpy(float)
+        low = ok["lower"].to_numpy(float)
+        high = ok["upper"].to_numpy(float)
         error = est - truth
         covered = ((low <= truth) & (truth <= high)).astype(float)
         covered[np.isnan(low + high + truth)] = np.nan
@@ -102,7 +102,7 @@ class SimulationResult:
         One row per replication, estimator and statistic, with columns
         ``replication`` (0, 1, ...), ``seed`` (passed to the data generator),
         ``estimator``, ``statistic``, ``truth`` (NaN where the generator gives
-        none), ``estimate``, ``std_error``, ``ci_low``, ``ci_high``,
+        none), ``estimate``, ``std_error``, ``lower``, ``upper``,
         ``weak_instruments`` (the fit raised a
         :class:`~skmediate.WeakInstrumentWarning`) and ``failed`` (the fit
         raised an error; the numbers are then NaN).
@@ -169,7 +169,7 @@ def _check_statistics(statistics) -> dict[str, Callable]:
                     f"unknown statistic {name!r}; the built-in statistics are "
                     f"{list(EFFECTS)}. For any other, pass statistics as a dict "
                     "{name: callable(fitted_estimator) -> (estimate, std_error, "
-                    "ci_low, ci_high)}"
+                    "lower, upper)}"
                 )
             # a partial of a module-level function pickles for any joblib backend
             func = partial(_builtin_statistic, effect=name)
@@ -343,8 +343,8 @@ def _replicate(
             values = (np.nan,) * 4 if failed else tuple(func(fitted))
             if len(values) != 4:
                 raise ValueError(
-                    f"statistic {stat!r} must return (estimate, std_error, ci_low, "
-                    f"ci_high); got {len(values)} values"
+                    f"statistic {stat!r} must return (estimate, std_error, lower, "
+                    f"upper); got {len(values)} values"
                 )
             rows.append(
                 (
@@ -402,8 +402,8 @@ def simulate(
         estimators (or Pipelines ending in one): ``"direct_effect"`` and
         ``"mediator_effect"`` (the default: both), with the estimator's
         standard error and interval. A dict maps names to callables taking the
-        fitted estimator and returning ``(estimate, std_error, ci_low,
-        ci_high)`` (NaN for what it does not provide), or to None for a
+        fitted estimator and returning ``(estimate, std_error, lower,
+        upper)`` (NaN for what it does not provide), or to None for a
         built-in name. A statistic is compared with the truth of the same name.
     groups : str, default=None
         The column of the generated ``X`` that holds cluster labels, for

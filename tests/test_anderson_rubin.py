@@ -313,7 +313,7 @@ def test_no_excluded_instrument_is_a_clear_error():
 def test_summary_shows_both_sets_and_says_when_they_disagree():
     data, y, roles, _ = _load("trial_weak")
     weak = IVMediationRegressor(**roles).fit(data, y)
-    text = weak.summary()
+    text = weak.summary().as_text()
     assert "Anderson-Rubin:" in text and "Wald (IV-2SLS):" in text
     assert "-inf" in text and "unbounded" in text
 

@@ -661,11 +661,9 @@ def test_result_object(trial):
     assert res.bootstrap_distribution.shape == (2, 30)
     assert res.n_failed == 0
     frame = res.to_frame()
-    assert list(frame.columns) == ["estimate", "std_error", "ci_low", "ci_high"]
+    assert list(frame.columns) == ["estimate", "std_error", "lower", "upper"]
     assert list(frame.index) == ["direct_effect_", "mediator_effect_"]
-    assert (frame.ci_low < frame.estimate).all() and (
-        frame.estimate < frame.ci_high
-    ).all()
+    assert (frame.lower < frame.estimate).all() and (frame.estimate < frame.upper).all()
     assert_allclose(res.standard_error, res.bootstrap_distribution.std(axis=1, ddof=1))
     with pytest.raises(AttributeError):
         res.n_failed = 3

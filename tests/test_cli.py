@@ -6,6 +6,7 @@ one module fixture so their start-up times overlap; everything else calls
 and captures its exit code, standard output and standard error.
 """
 
+import html
 import json
 import re
 import subprocess
@@ -229,7 +230,7 @@ def _grid_cells(grid):
     for _, row in frame.iterrows():
         rows.append(
             [
-                cell((row[e], row[f"{e}_ci_low"], row[f"{e}_ci_high"]))
+                cell((row[e], row[f"{e}_lower"], row[f"{e}_upper"]))
                 for e in ("direct_effect", "mediator_effect")
             ]
         )
@@ -473,15 +474,18 @@ def test_json(runs, ref):
                 [
                     row[effect],
                     row[f"{effect}_se"],
-                    row[f"{effect}_ci_low"],
-                    row[f"{effect}_ci_high"],
+                    row[f"{effect}_lower"],
+                    row[f"{effect}_upper"],
                 ],
                 rtol=RTOL,
             )
     interval = ref.grid.sensitivity_interval_
     for entry in sens["interval"]:
         want = interval.loc[entry["effect"]]
-        assert_allclose([entry[k] for k in want.index], want.to_numpy(), rtol=RTOL)
+        # the JSON schema keeps its ci_low/ci_high keys for the frame's lower/upper
+        keys = ["estimate_low", "estimate_high", "ci_low", "ci_high"]
+        assert list(want.index) == ["estimate_low", "estimate_high", "lower", "upper"]
+        assert_allclose([entry[k] for k in keys], want.to_numpy(), rtol=RTOL)
     breakdown = ref.grid.breakdown_
     # each effect along each of the grid's components of tau (x1, x2 for both)
     assert len(sens["breakdown"]) == len(breakdown) == 2 * 2 * len(TAU)
@@ -600,6 +604,17 @@ def test_html_without_matplotlib(ref, workdir, monkeypatch, capsys):
     parser = _Tables()
     parser.feed(out)
     assert parser.images == [] and "<figure" not in out
+    # it says where each figure would be, and how to get them
+    from skmediate._report.document import NO_FIGURE
+
+    notes = re.findall(
+        r'<p class="no-figure">Figure not drawn \((.*?)\): (.*?)</p>', out
+    )
+    assert [caption for caption, _ in notes] == [
+        "Estimates with 95% confidence intervals."
+    ]
+    assert all(html.unescape(text) == NO_FIGURE for _, text in notes)
+    assert 'pip install "skmediate[plot]"' in NO_FIGURE
     table1 = next(
         t for t in parser.tables if t[0][:2] == ["Method", "Direct effect of r"]
     )
@@ -631,7 +646,7 @@ def _check_bootstrap(section, estimators, X, y, **kwargs):
             got = next(results)
             assert_allclose(
                 [got[k] for k in ("estimate", "standard_error", "ci_low", "ci_high")],
-                want.loc[statistic, ["estimate", "std_error", "ci_low", "ci_high"]],
+                want.loc[statistic, ["estimate", "std_error", "lower", "upper"]],
                 rtol=RTOL,
                 err_msg=f"{got['method']} {statistic}",
             )
@@ -809,7 +824,7 @@ def test_demo_json(prospect, capsys):
     assert doc["bootstrap"]["random_state"] == 5
 
 
-@pytest.mark.parametrize("output_format", ["markdown", "html"])
+@pytest.mark.parametrize("output_format", ["markdown", "html", "latex"])
 def test_demo_formats(capsys, output_format):
     code, out, err = _run(capsys, "demo", "--format", output_format)
     assert (code, err) == (0, "")
@@ -885,7 +900,7 @@ def test_separate_sensitivity_values(workdir, ref, capsys):
     )
     assert_allclose(
         [p["mediator_effect"]["ci_high"] for p in sens["grid"]],
-        frame.mediator_effect_ci_high,
+        frame.mediator_effect_upper,
         rtol=RTOL,
     )
     assert all(p["tau_mediator"] == [0.0] * 5 for p in sens["grid"])

@@ -53,7 +53,7 @@ def test_confidence_set_object():
     assert 2.5 in s and -5 in s and 0 not in s and 3.0 in s
     assert not s.is_bounded and len(s) == 2
     assert list(s) == [(-np.inf, -1.0), (2.0, 3.0)]
-    assert repr(s) == "ConfidenceSet((-inf, -1] ∪ [2, 3]; direct, AR, 95%)"
+    assert repr(s) == "ConfidenceSet((-inf, -1] U [2, 3]; direct, AR, 95%)"
     assert ConfidenceSet(()).is_bounded and ConfidenceSet(()).is_empty
     assert repr(ConfidenceSet(())) == "ConfidenceSet(empty)"
 
@@ -325,15 +325,17 @@ def test_clr_critical_value():
 
 def test_summary_shows_every_effects_sets_with_a_verdict():
     est, _ = _fit("trial_weak")
-    text = est.summary()
+    text = est.summary().as_text()
     block = text[text.index("confidence sets: Wald | recommended") :]
     for effect in ("direct", "mediator", "indirect", "total", "proportion_mediated"):
         assert f"  {effect}" in block
     assert "(CLR)" in block and "(AR)" in block
     # weak instruments: the robust sets are unbounded, and the summary says so
-    assert block.count("the data cannot bound this effect") == 4
+    # (the notes wrap within 78 characters)
+    assert max(len(line) for line in block.splitlines()) <= 78
+    assert " ".join(block.split()).count("the data cannot bound this effect") == 4
     strong, _ = _fit("trial_clustered")
-    block = strong.summary()
+    block = strong.summary().as_text()
     block = block[block.index("confidence sets: Wald | recommended") :]
     assert "cannot bound" not in block.split("Diagnostics")[0]
 
@@ -370,7 +372,18 @@ def test_command_line_reports_every_effects_sets(tmp_path, capsys):
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "Confidence sets for every effect" in text
-    assert "the data cannot bound this effect" in text
+    # the table wraps its widest columns within 100 characters; its notes,
+    # read down the Note column, say the sets are unbounded
+    section = text[text.index("Confidence sets for every effect") :]
+    table = section[section.index("Effect") : section.index("Robust sets:")]
+    table = table.splitlines()
+    assert max(map(len, table)) <= 100
+    column = table[0].index("Note")
+    notes = " ".join(" ".join(line[column:] for line in table[2:]).split())
+    assert (
+        notes.count("the robust set is unbounded: the data cannot bound this effect")
+        == 4
+    )
 
 
 # -- the projection of the joint Anderson-Rubin set (robust covariances) ------

@@ -75,7 +75,7 @@ def test_joint_tests_with_fewer_clusters_than_restrictions(trial, cov_type):
     assert np.isnan(est.result_.diagnostics.loc["hansen_j", "statistic"])
     with pytest.raises(ValueError, match="3 clusters and 3 excluded instruments"):
         est.anderson_rubin_confidence_set()
-    text = est.result_.summary()
+    text = est.result_.summary().as_text()
     assert "Anderson-Rubin:       not defined" in text
     # with two more clusters than instruments everything is defined again
     est, _ = _fit(trial, 5, cov_type=cov_type)

@@ -458,7 +458,7 @@ def test_robust_effective_f_finds_weak_what_stock_yogo_passes(cov_type):
     assert "Stock-Yogo critical values assume homoskedastic errors" in message
     assert "Stock-Yogo critical value 8.96" not in message
     # The summary and the confidence sets follow the same verdict.
-    text = " ".join(est.summary().split())
+    text = " ".join(est.summary().as_text().split())
     assert f"effective F ({cov_type}) = {eff.statistic:.2f}" in text
     assert "WEAK instruments" in text and "The effective F decides" in text
 

@@ -126,7 +126,7 @@ def test_nothing_missing_records_nothing():
 def test_summary_says_what_was_dropped(incomplete):
     X, y, weights, _ = incomplete
     est = IVMediationRegressor(missing="drop", **ROLES).fit(X, y, sample_weight=weights)
-    text = " ".join(est.summary().split())
+    text = " ".join(est.summary().as_text().split())
     assert (
         "Dropped: 7 rows with missing values (missing per column: m 3, x1 2, z1 1, "
         "y 2, w 1)" in text

@@ -70,8 +70,9 @@ def test_to_frame_and_summary(fitted):
         "upper",
     ]
     assert list(frame.index) == ["intercept", "x1", "x2", "r", "m"]
-    text = fitted.summary()
-    assert text == res.summary() == str(res)
+    summary = fitted.summary()
+    text = summary.as_text()
+    assert summary == res.summary() == text == str(res) == repr(summary)
     assert "IV mediation regression" in text
     assert "No. observations:" in text and "800" in text
     assert "HC1" in text and "[0.050" in text and "0.950]" in text

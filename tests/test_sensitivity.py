@@ -140,7 +140,7 @@ def test_paper_table_2_layout_and_additivity(trial):
         plain.mediator_effect_, rel=1e-12
     )
     ci = plain.result_.conf_int()
-    assert frame.loc[0, "mediator_effect_ci_low"] == pytest.approx(
+    assert frame.loc[0, "mediator_effect_lower"] == pytest.approx(
         ci.loc["m", "lower"], rel=1e-12
     )
 
@@ -183,8 +183,8 @@ def test_sensitivity_interval(trial):
     for effect in ("direct_effect", "mediator_effect"):
         assert interval.loc[effect, "estimate_low"] == frame[effect].min()
         assert interval.loc[effect, "estimate_high"] == frame[effect].max()
-        assert interval.loc[effect, "ci_low"] == frame[f"{effect}_ci_low"].min()
-        assert interval.loc[effect, "ci_high"] == frame[f"{effect}_ci_high"].max()
+        assert interval.loc[effect, "lower"] == frame[f"{effect}_lower"].min()
+        assert interval.loc[effect, "upper"] == frame[f"{effect}_upper"].max()
 
 
 @pytest.mark.parametrize("cov_type", ["classical", "HC1", "HC3", "cluster", "CR2"])
@@ -225,7 +225,7 @@ def test_breakdown_values_refit_to_zero(trial, cov_type):
                 )
             else:
                 bound = min(
-                    abs(refit[f"{effect}_ci_low"]), abs(refit[f"{effect}_ci_high"])
+                    abs(refit[f"{effect}_lower"]), abs(refit[f"{effect}_upper"])
                 )
                 assert bound < 1e-8 * max(1.0, refit[f"{effect}_se"])
             checked += 1
@@ -277,9 +277,9 @@ def test_breakdown_is_zero_when_interval_already_covers_zero():
     covers = [
         effect
         for effect in ("direct_effect", "mediator_effect")
-        if grid.results_[f"{effect}_ci_low"][0]
+        if grid.results_[f"{effect}_lower"][0]
         <= 0
-        <= grid.results_[f"{effect}_ci_high"][0]
+        <= grid.results_[f"{effect}_upper"][0]
     ]
     assert covers
     for effect in covers:
@@ -445,7 +445,7 @@ def test_grid_intervals_cover_at_the_true_tau():
         for j, (effect, value) in enumerate(
             [("direct_effect", truth.direct_effect), ("mediator_effect", 1.0)]
         ):
-            covered[j] += row[f"{effect}_ci_low"] <= value <= row[f"{effect}_ci_high"]
+            covered[j] += row[f"{effect}_lower"] <= value <= row[f"{effect}_upper"]
     low, high = stats.binom.interval(0.99, reps, 0.95)
     assert np.all((low <= covered) & (covered <= high)), covered / reps
 
@@ -464,8 +464,8 @@ def test_use_t_intervals_at_zero_are_the_estimators(trial, cov_type):
     at_zero = frame[(frame.filter(like="tau_").to_numpy() == 0).all(axis=1)].iloc[0]
     effects = est.fit(X, y, **fit_kw).result_.effects
     for name, effect in (("direct_effect", "direct"), ("mediator_effect", "mediator")):
-        assert at_zero[f"{name}_ci_low"] == pytest.approx(effects.loc[effect, "lower"])
-        assert at_zero[f"{name}_ci_high"] == pytest.approx(effects.loc[effect, "upper"])
+        assert at_zero[f"{name}_lower"] == pytest.approx(effects.loc[effect, "lower"])
+        assert at_zero[f"{name}_upper"] == pytest.approx(effects.loc[effect, "upper"])
     normal = SensitivityGrid(clone(est).set_params(use_t=False), tau_direct=_tau()).fit(
         X, y, **fit_kw
     )

@@ -182,15 +182,15 @@ def test_union_contains_every_point_set_and_hulls_match(trial, cov_type):
                 assert any(a <= lo and hi <= b for a, b in pieces), (s, union)
         low = [s.intervals[0][0] if len(s) else np.nan for s in frame[column]]
         high = [s.intervals[-1][1] if len(s) else np.nan for s in frame[column]]
-        assert_allclose(frame[f"{column}_low"], low, rtol=0, atol=0)
-        assert_allclose(frame[f"{column}_high"], high, rtol=0, atol=0)
+        assert_allclose(frame[f"{column}_lower"], low, rtol=0, atol=0)
+        assert_allclose(frame[f"{column}_upper"], high, rtol=0, atol=0)
         # the union's hull sits beside the Wald sensitivity interval
-        assert interval.loc[effect, f"{method}_low"] == np.nanmin(low)
-        assert interval.loc[effect, f"{method}_high"] == np.nanmax(high)
+        assert interval.loc[effect, f"{method}_lower"] == np.nanmin(low)
+        assert interval.loc[effect, f"{method}_upper"] == np.nanmax(high)
         # and the union's ends are ends of the points' sets
         ends = {e for s in frame[column] for piece in s for e in piece}
         assert all(e in ends for piece in pieces for e in piece)
-    assert np.isnan(interval.loc["direct_effect"].get("clr_low", np.nan))
+    assert np.isnan(interval.loc["direct_effect"].get("clr_lower", np.nan))
 
 
 def _ivmodels_ar_pvalue(X, y_shifted, beta):
@@ -281,8 +281,8 @@ def test_without_robust_sets_the_grid_is_unchanged(trial):
     assert list(bare.sensitivity_interval_.columns) == [
         "estimate_low",
         "estimate_high",
-        "ci_low",
-        "ci_high",
+        "lower",
+        "upper",
     ]
     shared = list(bare.to_frame().columns)
     assert len(shared) == 12
@@ -318,12 +318,19 @@ def test_summary_sets_the_unions_beside_the_wald_interval(trial):
     robust = _quiet(
         SensitivityGrid(_estimator("classical"), robust_sets=True, **kwargs).fit, X, y
     )
-    text = robust.summary()
-    assert "Union of 95% CIs  Union of 95% AR sets  Union of 95% CLR sets" in text
+    summary = robust.summary()
+    text = str(summary)
+    assert "Weak-instrument-robust sets over the grid" in text
+    for header in ("Union of 95% CIs", "Union of 95% AR sets", "Union of 95% CLR sets"):
+        assert header in text
+    table = summary.tables[-1]
+    for column, union in robust.sensitivity_sets_.items():
+        effect, method = column.rsplit("_", 1)
+        assert table.loc[effect, method.upper()] == union
     lines = text.splitlines()
     for column, union in robust.sensitivity_sets_.items():
-        label = column.rsplit("_", 2)[0].replace("_", " ")
-        row = next(line for line in lines if line.startswith(label))
+        label = column.rsplit("_", 1)[0].replace("_", " ")
+        row = [line for line in lines if line.startswith(f"{label}  ")][-1]
         assert fmt_set(list(union)) in row
     bare = _quiet(SensitivityGrid(_estimator("classical"), **kwargs).fit, X, y)
-    assert "AR sets" not in bare.summary() and "Union of 95% CIs" in bare.summary()
+    assert "AR sets" not in bare.summary()

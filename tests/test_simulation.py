@@ -69,8 +69,8 @@ def test_summary_arithmetic_known_answers():
             "truth": 2.0,
             "estimate": [1.0, 2.0, 3.0, 6.0, np.nan],
             "std_error": [1.0, 1.0, 2.0, 2.0, np.nan],
-            "ci_low": [0.0, 1.0, 2.5, -1.0, np.nan],
-            "ci_high": [2.0, 3.0, 3.5, 7.0, np.nan],
+            "lower": [0.0, 1.0, 2.5, -1.0, np.nan],
+            "upper": [2.0, 3.0, 3.5, 7.0, np.nan],
             "weak_instruments": [True, False, False, False, False],
             "failed": [False, False, False, False, True],
         }
@@ -102,8 +102,8 @@ def test_summary_without_truth_or_interval():
             "truth": np.nan,
             "estimate": [1.0, 3.0],
             "std_error": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
+            "lower": np.nan,
+            "upper": np.nan,
             "weak_instruments": False,
             "failed": False,
         }
@@ -140,7 +140,7 @@ def test_replications_equal_fits_by_hand_with_the_parent_seeds():
         _, y, _ = normal_sample(random_state=int(seed))
         expected = mean_statistic(MeanEstimator().fit(None, y))
         np.testing.assert_allclose(
-            row[["estimate", "std_error", "ci_low", "ci_high"]].to_numpy(float),
+            row[["estimate", "std_error", "lower", "upper"]].to_numpy(float),
             expected,
             rtol=1e-15,
         )
@@ -150,7 +150,7 @@ def test_replications_equal_fits_by_hand_with_the_parent_seeds():
     est = table["estimate"].to_numpy()
     assert row["bias"] == pytest.approx(est.mean() - 1.0, rel=1e-12)
     assert row["sd"] == pytest.approx(est.std(ddof=1), rel=1e-12)
-    covered = (table["ci_low"] <= 1.0) & (1.0 <= table["ci_high"])
+    covered = (table["lower"] <= 1.0) & (1.0 <= table["upper"])
     assert row["coverage"] == covered.mean()
 
 
@@ -189,7 +189,7 @@ def test_builtin_statistics_match_the_fitted_estimator():
         got = first.loc[statistic]
         assert got["estimate"] == res.params[term]
         assert got["std_error"] == res.std_errors[term]
-        assert (got["ci_low"], got["ci_high"]) == tuple(ci.loc[term])
+        assert (got["lower"], got["upper"]) == tuple(ci.loc[term])
         assert got["truth"] == getattr(truth, statistic)
 
 
@@ -225,7 +225,7 @@ def test_some_fits_fail():
     failed = table["failed"]
     assert 0 < failed.sum() < 20
     assert (
-        table.loc[failed, ["estimate", "std_error", "ci_low", "ci_high"]]
+        table.loc[failed, ["estimate", "std_error", "lower", "upper"]]
         .isna()
         .all()
         .all()
@@ -308,7 +308,7 @@ def _gen(random_state):
         (
             dict(statistics={"s": lambda est: (1.0, 2.0)}),
             ValueError,
-            "statistic 's' must return \\(estimate, std_error, ci_low, ci_high\\); got 2 values",
+            "statistic 's' must return \\(estimate, std_error, lower, upper\\); got 2 values",
         ),
         (
             dict(data_generator=lambda random_state: (1, 2)),
@@ -443,7 +443,7 @@ def test_sensitivity_grid_as_an_estimator():
 
     def interval(grid):
         row = grid.sensitivity_interval_.loc["direct_effect"]
-        return np.nan, np.nan, row["ci_low"], row["ci_high"]
+        return np.nan, np.nan, row["lower"], row["upper"]
 
     grid = SensitivityGrid(
         IVMediationRegressor(treatment="r", mediator="m", cov_type="cluster"),
@@ -465,8 +465,8 @@ def test_sensitivity_grid_as_an_estimator():
         == (ref.estimator_.result_.std_errors["r"])
     )
     expected = ref.sensitivity_interval_.loc["direct_effect"]
-    assert table.loc[(0, "direct_sensitivity"), "ci_low"] == expected["ci_low"]
-    assert table.loc[(0, "direct_sensitivity"), "ci_high"] == expected["ci_high"]
+    assert table.loc[(0, "direct_sensitivity"), "lower"] == expected["lower"]
+    assert table.loc[(0, "direct_sensitivity"), "upper"] == expected["upper"]
 
 
 @pytest.mark.parametrize(

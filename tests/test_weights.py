@@ -413,7 +413,7 @@ def test_summary_describes_the_weights(trial):
     X, y, _, w = trial
     est = IVMediationRegressor(treatment="r", mediator="m", weight_type="analytic")
     assert "Weights:" not in est.fit(X, y).summary()
-    text = est.fit(X, y, sample_weight=w).summary()
+    text = str(est.fit(X, y, sample_weight=w).summary())
     assert "Weights:     analytic" in text
     assert re.search(rf"No. observations: +{len(y) - 5}\n", text)
 

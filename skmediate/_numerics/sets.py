@@ -18,6 +18,7 @@ __all__ = [
     "ConfidenceSet",
     "difference_set",
     "fieller_set",
+    "format_set",
     "one_minus_ratio_set",
     "quadratic_set",
 ]
@@ -70,14 +71,7 @@ class ConfidenceSet:
         return len(self.intervals)
 
     def __repr__(self) -> str:
-        if not self.intervals:
-            body = "empty"
-        else:
-            body = " ∪ ".join(
-                f"{'(' if np.isinf(lo) else '['}{lo:.6g}, {hi:.6g}"
-                f"{')' if np.isinf(hi) else ']'}"
-                for lo, hi in self.intervals
-            )
+        body = format_set(self.intervals)
         label = ", ".join(
             part
             for part in (
@@ -90,6 +84,29 @@ class ConfidenceSet:
             if part
         )
         return f"ConfidenceSet({body}{'; ' + label if label else ''})"
+
+
+def format_set(intervals, spec: str = ".6g") -> str:
+    """A union of intervals in the library's one notation for sets.
+
+    Each interval is ``[a, b]``, with a parenthesis at an infinite end
+    (``(-inf, b]``, ``[a, inf)``); pieces are joined by `` U ``; no interval
+    is ``empty``. ``spec`` formats the ends (``".3f"``: three decimals).
+    ``ConfidenceSet``'s repr, the summaries and the report all write sets
+    with it.
+
+    >>> format_set([(-np.inf, -1.0), (2.5, np.inf)], ".2f")
+    '(-inf, -1.00] U [2.50, inf)'
+    >>> format_set([])
+    'empty'
+    """
+    if not len(intervals):
+        return "empty"
+    return " U ".join(
+        f"{'(' if np.isinf(lo) else '['}{lo:{spec}}, {hi:{spec}}"
+        f"{')' if np.isinf(hi) else ']'}"
+        for lo, hi in intervals
+    )
 
 
 def quadratic_set(q0: float, q1: float, q2: float) -> list[tuple[float, float]]:

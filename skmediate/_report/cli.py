@@ -281,7 +281,7 @@ def _output_options(parser) -> None:
         type=_positive_int,
         default=3,
         metavar="D",
-        help="decimals of estimates in text, markdown and html (3)",
+        help="decimals of estimates in text, markdown, html and latex (3)",
     )
 
 

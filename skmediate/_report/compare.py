@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from skmediate._report.render import Table
+    from skmediate._report.document import Summary, Table
 
 __all__ = ["Comparison", "compare"]
 
@@ -130,7 +130,7 @@ class Comparison:
             Estimates with standard errors in parentheses beneath, then the
             fit statistics; the renderer writes it as text or HTML.
         """
-        from skmediate._report.render import Table
+        from skmediate._report.document import Table
 
         frame = self.to_frame()
         rows = []
@@ -152,15 +152,25 @@ class Comparison:
             caption="Standard errors in parentheses.",
         )
 
-    def __str__(self) -> str:
-        from skmediate._report.render import _text_table
+    def summary(self) -> Summary:
+        """Summarize the comparison.
 
-        return "\n".join(_text_table(self.table()))
+        Returns
+        -------
+        Summary
+            The side-by-side table as text, Markdown, HTML and LaTeX.
+        """
+        from skmediate._report.document import Summary
+
+        return Summary((self.table(),), style="report")
+
+    def __str__(self) -> str:
+        return self.summary().as_text().rstrip("\n")
 
     def __repr__(self) -> str:
         return self.__str__()
 
     def _repr_html_(self) -> str:
-        from skmediate._report.render import _html_table
+        from skmediate._report.document import _html_table
 
         return _html_table(self.table())

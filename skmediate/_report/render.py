@@ -1,21 +1,22 @@
-"""Rendering a :class:`~skmediate._report.Report` as text, Markdown, JSON or HTML.
+"""What the report and the summaries say, as blocks of a :class:`Summary`.
 
-Nothing here computes a statistic. :func:`layout` turns the report into a list
-of blocks (headings, paragraphs, tables of formatted cells, figures); the text,
-Markdown and HTML renderers only differ in syntax. JSON is the report's own
-dictionary (:meth:`Report.to_dict`).
+Nothing here computes a statistic. :func:`layout` turns a
+:class:`~skmediate._report.report.Report` into blocks (headings, paragraphs,
+tables of formatted cells, figures) and :func:`result_summary` does the same
+for one fit; :mod:`skmediate._report.document` writes the blocks as text,
+Markdown, HTML or LaTeX. JSON is the report's own dictionary
+(:meth:`Report.to_dict`).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 import math
-import textwrap
-from dataclasses import dataclass
+from dataclasses import replace
+from functools import partial
 
+import pandas as pd
 from scipy.special import ndtri
 
 from skmediate._numerics.covariance import COV_TYPES
@@ -23,42 +24,29 @@ from skmediate._numerics.diagnostics import (
     STOCK_YOGO_LEVELS,
     stock_yogo_critical_value,
 )
+from skmediate._numerics.sets import format_set
 from skmediate._numerics.weakiv import critical_value
+from skmediate._report.document import (
+    Figure,
+    Heading,
+    Paragraph,
+    Rule,
+    Summary,
+    Table,
+)
 from skmediate._report.report import Report, effect_sets
 
-__all__ = ["FORMATS", "layout", "render"]
+__all__ = [
+    "FORMATS",
+    "bootstrap_summary",
+    "grid_summary",
+    "layout",
+    "render",
+    "report_summary",
+    "result_summary",
+]
 
-FORMATS = ("text", "markdown", "json", "html")
-_WIDTH = 78
-
-# ---------------------------------------------------------------------------
-# Blocks
-
-
-@dataclass(frozen=True)
-class Heading:
-    text: str
-    level: int  # 1 (title) or 2 (section)
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    align: str  # one of "l" or "r" per column
-    caption: str = ""
-
-
-@dataclass(frozen=True)
-class Figure:
-    kind: str  # "estimates" or "sensitivity"
-    caption: str
-
+FORMATS = ("text", "markdown", "json", "html", "latex")
 
 # ---------------------------------------------------------------------------
 # Number formatting
@@ -98,16 +86,10 @@ def fmt_value(value: float) -> str:
     return f"{value:g}"
 
 
-def fmt_set(intervals) -> str:
-    """A union of intervals; ``empty`` for none."""
-    if not intervals:
-        return "empty"
-    parts = []
-    for low, high in intervals:
-        left = "(" if math.isinf(low) else "["
-        right = ")" if math.isinf(high) else "]"
-        parts.append(f"{left}{fmt(low)}, {fmt(high)}{right}")
-    return " U ".join(parts)
+def fmt_set(intervals, digits: int = 3) -> str:
+    """A union of intervals in the one notation for sets
+    (:func:`~skmediate._numerics.sets.format_set`), ``digits`` decimals."""
+    return format_set(list(intervals), f".{digits}f")
 
 
 _EFFECT_LABEL = {"direct_effect": "direct effect", "mediator_effect": "mediator effect"}
@@ -147,7 +129,10 @@ def layout(report: Report, digits: int = 3) -> list:
     blocks += _weak_iv_robust_blocks(report)
     blocks += _confidence_sets_blocks(report)
     if report.sensitivity is not None:
-        blocks += _sensitivity_blocks(report, digits)
+        blocks += [
+            Heading("Sensitivity analysis", 2),
+            *sensitivity_blocks(report.sensitivity, digits),
+        ]
     if report.bootstrap is not None:
         blocks += _bootstrap_blocks(report, digits)
     if report.warnings:
@@ -300,7 +285,12 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
         Heading("Direct and mediator effects: standard regression and IV", 2),
         table1,
         details,
-        Figure("estimates", f"Estimates with {level} confidence intervals."),
+        Figure(
+            f"Estimates with {level} confidence intervals.",
+            partial(
+                figure_png, [row.label for row in report.estimates], report.estimates
+            ),
+        ),
     ]
 
 
@@ -493,7 +483,7 @@ def _weak_iv_robust_blocks(report: Report) -> list:
         Paragraph(
             f"Anderson-Rubin {fmt_level(cs.confidence_level)} confidence set for "
             f"the mediator effect: {fmt_set(cs.intervals)}; the Wald interval is "
-            f"{fmt_ci(wald.ci_low, wald.ci_high)}."
+            f"{fmt_set([(wald.ci_low, wald.ci_high)])}."
         ),
     ]
 
@@ -544,12 +534,13 @@ def _tau(values) -> str:
     return "(" + ", ".join(fmt_value(v) for v in values) + ")"
 
 
-def _sensitivity_blocks(report: Report, digits: int) -> list:
-    sens = report.sensitivity
+def sensitivity_blocks(sens, digits: int = 3) -> list:
+    """The blocks of a :class:`~skmediate._report.report.Sensitivity`: the
+    grid (the paper's Table 2), the sensitivity intervals, the breakdown values
+    (when computed) and the figure."""
     level = fmt_level(sens.confidence_level)
     names = ", ".join(sens.covariates)
     blocks = [
-        Heading("Sensitivity analysis", 2),
         Paragraph(
             "Estimates when the direct effect and the mediator effect vary with "
             "the covariates (a violation of assumption IV-A2): a component of "
@@ -584,45 +575,53 @@ def _sensitivity_blocks(report: Report, digits: int) -> list:
             caption="Sensitivity intervals over the grid.",
         ),
     ]
-    blocks.append(
-        Table(
-            (
-                "Effect",
-                "Parameter",
-                "Estimate = 0 at",
-                "CI covers 0 from (up)",
-                "(down)",
-            ),
-            tuple(
-                (
-                    _EFFECT_LABEL[row.effect],
-                    row.parameter,
-                    fmt(row.sign_change, digits),
-                    *(
-                        (ALREADY_COVERS_ZERO, "")
-                        if row.ci_covers_zero_up == 0 == row.ci_covers_zero_down
-                        else (
-                            fmt(row.ci_covers_zero_up, digits),
-                            fmt(row.ci_covers_zero_down, digits),
-                        )
-                    ),
-                )
-                for row in sens.breakdown
-            ),
-            "llrrr",
-            caption=(
-                "Breakdown values: one parameter moved, the others at 0; "
-                "the confidence interval covers 0 from the value given "
-                "upward (downward); n/a: never."
-            ),
-        )
-    )
+    if sens.breakdown:
+        blocks.append(_breakdown_table(sens, digits))
     blocks.append(
         Figure(
-            "sensitivity", f"Estimates with {level} confidence intervals over the grid."
+            f"Estimates with {level} confidence intervals over the grid.",
+            partial(figure_png, _tau_labels(sens.grid), sens.grid, sensitivity=True),
         )
     )
     return blocks
+
+
+def _tau_labels(points) -> list[str]:
+    return [f"{_tau(p.tau_direct)} {_tau(p.tau_mediator)}" for p in points]
+
+
+def _breakdown_table(sens, digits: int) -> Table:
+    return Table(
+        (
+            "Effect",
+            "Parameter",
+            "Estimate = 0 at",
+            "CI covers 0 from (up)",
+            "(down)",
+        ),
+        tuple(
+            (
+                _EFFECT_LABEL[row.effect],
+                row.parameter,
+                fmt(row.sign_change, digits),
+                *(
+                    (ALREADY_COVERS_ZERO, "")
+                    if row.ci_covers_zero_up == 0 == row.ci_covers_zero_down
+                    else (
+                        fmt(row.ci_covers_zero_up, digits),
+                        fmt(row.ci_covers_zero_down, digits),
+                    )
+                ),
+            )
+            for row in sens.breakdown
+        ),
+        "llrrr",
+        caption=(
+            "Breakdown values: one parameter moved, the others at 0; "
+            "the confidence interval covers 0 from the value given "
+            "upward (downward); n/a: never."
+        ),
+    )
 
 
 # The breakdown cell of an interval that contains 0 at τ = 0 already.
@@ -659,205 +658,45 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
 
 
 # ---------------------------------------------------------------------------
-# Renderers
+# The report in every format
 
 
 def render(report: Report, output_format: str = "text", digits: int = 3) -> str:
     """The report in one of :data:`FORMATS`."""
     if output_format == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
-    blocks = layout(report, digits)
+    if output_format not in FORMATS:
+        raise ValueError(
+            f"output_format must be one of {FORMATS}; got {output_format!r}"
+        )
+    document = report_summary(report, digits)
     if output_format == "text":
-        return _text(blocks)
+        return document.as_text()
     if output_format == "markdown":
-        return _markdown(blocks)
+        return document.as_markdown()
     if output_format == "html":
-        return _html(blocks, report)
-    raise ValueError(f"output_format must be one of {FORMATS}; got {output_format!r}")
+        return document.as_html(document=True)
+    return document.as_latex(document=True)
 
 
-def _text_table(table: Table) -> list[str]:
-    columns = list(zip(table.header, *table.rows, strict=True))
-    widths = [max(len(cell) for cell in column) for column in columns]
-
-    def line(cells):
-        out = [
-            cell.ljust(w) if a == "l" else cell.rjust(w)
-            for cell, w, a in zip(cells, widths, table.align, strict=True)
-        ]
-        return "  ".join(out).rstrip()
-
-    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    lines = [line(table.header), rule, *(line(row) for row in table.rows), rule]
-    if table.caption:
-        lines += textwrap.wrap(table.caption, _WIDTH)
-    return lines
-
-
-def _text(blocks) -> str:
-    lines: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            underline = "=" if block.level == 1 else "-"
-            lines += [block.text, underline * len(block.text), ""]
-        elif isinstance(block, Paragraph):
-            lines += [*textwrap.wrap(block.text, _WIDTH), ""]
-        elif isinstance(block, Table):
-            lines += [*_text_table(block), ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def sensitivity_text(grid, digits: int = 3) -> str:
-    """The text summary of a fitted :class:`~skmediate.SensitivityGrid`.
-
-    Per effect: the range of the estimates over the grid, the union of the
-    Wald intervals and, with ``robust_sets``, the unions of the
-    weak-instrument-robust sets beside them.
-    """
-    level = fmt_level(grid.confidence_level_)
-    labels = {"ar": f"Union of {level} AR sets", "clr": f"Union of {level} CLR sets"}
-    methods = [
-        m for m in ("ar", "clr") if any(f"_{m}" in k for k in _robust_keys(grid))
-    ]
-    header = ("Effect", "Estimates range", f"Union of {level} CIs")
-    header += tuple(labels[m] for m in methods)
-    rows = []
-    for effect, row in grid.sensitivity_interval_.iterrows():
-        cells = (
-            _EFFECT_LABEL[effect],
-            f"{fmt(row['estimate_low'], digits)} to {fmt(row['estimate_high'], digits)}",
-            fmt_ci(row["ci_low"], row["ci_high"], digits),
-        )
-        for m in methods:
-            union = _robust_keys(grid).get(f"{effect}_{m}")
-            cells += ("" if union is None else fmt_set(list(union)),)
-        rows.append(cells)
-    caption = (
-        f"Over {len(grid.grid_)} grid points of (tau_R, tau_M) on "
-        f"({', '.join(grid.covariate_names_)})."
-    )
-    if methods:
-        caption += (
-            " The robust sets are those of the fit on the shifted outcome at "
-            "each point (the direct effect's: subvector Anderson-Rubin with "
-            "homoskedastic errors, the projection of the joint set otherwise); "
-            "an empty set means the data reject that point."
-        )
-    blocks = [
-        Heading("Sensitivity analysis", 2),
-        Table(header, tuple(rows), "lr" + "r" * (len(header) - 2), caption=caption),
-    ]
-    return _text(blocks)
-
-
-def _robust_keys(grid) -> dict:
-    return getattr(grid, "sensitivity_sets_", {})
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _markdown(blocks) -> str:
-    parts = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            parts.append(f"{'#' * block.level} {block.text}")
-        elif isinstance(block, Paragraph):
-            parts.append(block.text)
-        elif isinstance(block, Table):
-            rule = ["---" if a == "l" else "---:" for a in block.align]
-            rows = [block.header, rule, *block.rows]
-            lines = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-            if block.caption:
-                lines += ["", f"*{block.caption}*"]
-            parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
-
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial,
-       sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-       color: #1a1a1a; line-height: 1.45; }
-h1 { font-size: 1.5rem; border-bottom: 2px solid #333; padding-bottom: .3rem; }
-h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #bbb; }
-table { border-collapse: collapse; margin: .8rem 0; }
-caption { caption-side: bottom; text-align: left; font-size: .9rem;
-          color: #555; padding-top: .3rem; }
-th, td { padding: .25rem .7rem; border-bottom: 1px solid #ddd; }
-th { border-bottom: 2px solid #555; }
-td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
-td.l, th.l { text-align: left; }
-figure { margin: 1rem 0; }
-figure img { max-width: 100%; }
-figcaption { font-size: .9rem; color: #555; }
-"""
-
-
-def _html(blocks, report: Report) -> str:
-    title = html.escape(next(b.text for b in blocks if isinstance(b, Heading)))
-    body = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, Paragraph):
-            body.append(f"<p>{html.escape(block.text)}</p>")
-        elif isinstance(block, Table):
-            body.append(_html_table(block))
-        elif isinstance(block, Figure):
-            png = figure_png(report, block.kind)
-            if png is not None:
-                data = base64.b64encode(png).decode("ascii")
-                body.append(
-                    f'<figure><img alt="{html.escape(block.caption)}" '
-                    f'src="data:image/png;base64,{data}">'
-                    f"<figcaption>{html.escape(block.caption)}</figcaption></figure>"
-                )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
-
-
-def _html_table(table: Table) -> str:
-    def row(cells, tag):
-        inner = "".join(
-            f'<{tag} class="{a}">{html.escape(c)}</{tag}>'
-            for c, a in zip(cells, table.align, strict=True)
-        )
-        return f"<tr>{inner}</tr>"
-
-    caption = (
-        f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
-    )
-    body = "".join(row(r, "td") for r in table.rows)
-    return (
-        f"<table>{caption}<thead>{row(table.header, 'th')}</thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
+def report_summary(report: Report, digits: int = 3) -> Summary:
+    """The report as a :class:`Summary` (its text, Markdown, HTML and LaTeX)."""
+    return Summary(layout(report, digits), style="report")
 
 
 # ---------------------------------------------------------------------------
 # Figures (HTML only; matplotlib is optional)
 
 
-def figure_png(report: Report, kind: str) -> bytes | None:
-    """A PNG of one figure of the report, or ``None`` without matplotlib."""
+def figure_png(labels, points, sensitivity: bool = False) -> bytes | None:
+    """A PNG of the direct and mediator effects of ``points`` (objects with
+    ``direct_effect`` and ``mediator_effect`` estimates) with their intervals,
+    one row per label; ``None`` without matplotlib."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure as MplFigure
     except ImportError:
         return None
-    if kind == "estimates":
-        labels = [row.label for row in report.estimates]
-        points = report.estimates
-    else:
-        points = report.sensitivity.grid
-        labels = [f"{_tau(p.tau_direct)} {_tau(p.tau_mediator)}" for p in points]
     n = len(labels)
     fig = MplFigure(figsize=(8, 1.2 + 0.35 * n), layout="constrained")
     FigureCanvasAgg(fig)
@@ -875,7 +714,7 @@ def figure_png(report: Report, kind: str) -> bytes | None:
         ax.set_title(_EFFECT_LABEL[effect].capitalize())
         ax.set_yticks(ys, labels)
         ax.set_ylim(-0.6, n - 0.4)
-    if kind == "sensitivity":
+    if sensitivity:
         axes[0].set_ylabel("tau_R  tau_M")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96)
@@ -884,8 +723,6 @@ def figure_png(report: Report, kind: str) -> bytes | None:
 
 # ---------------------------------------------------------------------------
 # The summary of a fitted estimator (``MediationResult.summary``)
-
-_SUMMARY_WIDTH = 78
 
 _TITLES = {
     "IV-2SLS": "IV mediation regression (two-stage least squares)",
@@ -994,20 +831,31 @@ def diagnostic_sentence(row, cov_type: str, n_instruments: int, level: float) ->
     )
 
 
-def _summary_table_lines(table) -> list[str]:
-    lines = []
-    for name, row in table.iterrows():
-        label = name if len(name) <= 17 else name[:16] + "~"
-        lines.append(
-            f"{label:<18}{row.estimate:>10.4f}{row.std_error:>10.4f}"
-            f"{row.iloc[2]:>9.3f}{row.pvalue:>9.3f}{row.lower:>11.4f}{row.upper:>11.4f}"
+# The fixed column widths of a summary's text: the coefficient tables, the
+# diagnostics, and the labelled lines (labels padded to _LABEL).
+_COEF_WIDTHS = (18, 10, 10, 9, 9, 11, 11)
+_DIAGNOSTICS_WIDTHS = (40, 10, 8, 10, 10)
+_LABEL = 13
+
+
+def _coefficient_table(table: pd.DataFrame, header, title: str = "") -> Table:
+    """A table of ``to_frame()`` or ``effects`` (estimate, std_error, z or t,
+    pvalue, lower, upper) as the summary prints it."""
+    rows = tuple(
+        (
+            str(name),
+            f"{row.iloc[0]:.4f}",
+            f"{row.iloc[1]:.4f}",
+            f"{row.iloc[2]:.3f}",
+            f"{row.iloc[3]:.3f}",
+            f"{row.iloc[4]:.4f}",
+            f"{row.iloc[5]:.4f}",
         )
-    return lines
-
-
-def _summary_set(intervals) -> str:
-    """A union of intervals as in the summary: closed ends, ``inf`` for none."""
-    return fmt_set(intervals) if intervals else "empty"
+        for name, row in table.iterrows()
+    )
+    return Table(
+        header, rows, "lrrrrrr", title=title, widths=_COEF_WIDTHS, data=table.copy()
+    )
 
 
 WEIGHT_TEXTS = {
@@ -1028,70 +876,74 @@ def weights_text(weight_type: str) -> str:
     return WEIGHT_TEXTS[weight_type]
 
 
-def result_text(result) -> str:
-    """The text summary of a :class:`~skmediate._results.MediationResult`."""
-    width = _SUMMARY_WIDTH
+def result_summary(result) -> Summary:
+    """The summary of a :class:`~skmediate._results.MediationResult`."""
     title = _TITLES.get(result.method)
     if title is None:
         title = f"IV mediation regression (k-class, kappa = {result.kappa:g})"
     clusters = f" ({result.n_clusters} clusters)" if result.n_clusters else ""
-    left = [
-        ("Outcome:", result.outcome),
-        ("Treatment:", result.treatment),
-        ("Mediator:", result.mediator),
+    info = (
+        ("Outcome:", result.outcome, "No. observations:", f"{result.nobs:g}"),
+        ("Treatment:", result.treatment, "Covariance:", f"{result.cov_type}{clusters}"),
+        ("Mediator:", result.mediator, "R-squared:", f"{result.rsquared:.4f}"),
+    )
+    blocks = [
+        Heading(title, 1),
+        Rule("="),
+        Table(
+            (),
+            info,
+            "lllr",
+            widths=(_LABEL, 26, 20, 19),
+            data=pd.Series(
+                {
+                    "outcome": result.outcome,
+                    "treatment": result.treatment,
+                    "mediator": result.mediator,
+                    "nobs": result.nobs,
+                    "cov_type": result.cov_type,
+                    "n_clusters": result.n_clusters,
+                    "rsquared": result.rsquared,
+                },
+                dtype=object,
+            ).to_frame("value"),
+        ),
     ]
-    right = [
-        ("No. observations:", f"{result.nobs:g}"),
-        ("Covariance:", f"{result.cov_type}{clusters}"),
-        ("R-squared:", f"{result.rsquared:.4f}"),
-    ]
-    lines = [title.center(width), "=" * width]
-    for (lk, lv), (rk, rv) in zip(left, right, strict=True):
-        lines.append(f"{lk:<13}{lv:<26}{rk:<20}{rv:>19}")
     if result.instruments:
-        lines.extend(
-            textwrap.wrap(
-                ", ".join(result.instruments),
-                width,
-                initial_indent=f"{'Instruments:':<13}",
-                subsequent_indent=" " * 13,
-                break_on_hyphens=False,
-            )
-        )
+        blocks.append(Paragraph(", ".join(result.instruments), "Instruments:", _LABEL))
     if result.method in ("IV-LIML", "IV-Fuller"):
-        lines.append(f"{'Kappa:':<13}{result.kappa:.6f}")
+        blocks.append(Paragraph(f"{result.kappa:.6f}", "Kappa:", _LABEL))
     if result.weight_type is not None:
-        lines += textwrap.wrap(
-            weights_text(result.weight_type),
-            width,
-            initial_indent=f"{'Weights:':<13}",
-            subsequent_indent=" " * 13,
-        )
+        blocks.append(Paragraph(weights_text(result.weight_type), "Weights:", _LABEL))
     if result.n_dropped:
-        lines += textwrap.wrap(
-            _dropped_text(result),
-            width,
-            initial_indent=f"{'Dropped:':<13}",
-            subsequent_indent=" " * 13,
-        )
+        blocks.append(Paragraph(_dropped_text(result), "Dropped:", _LABEL))
     level = result.confidence_level
-    lo, hi = f"[{(1 - level) / 2:.3f}", f"{1 - (1 - level) / 2:.3f}]"
     stat = "t" if result.use_t else "z"
     header = (
-        f"{'':<18}{'coef':>10}{'std err':>10}{stat:>9}{f'P>|{stat}|':>9}"
-        f"{lo:>11}{hi:>11}"
+        "",
+        "coef",
+        "std err",
+        stat,
+        f"P>|{stat}|",
+        f"[{(1 - level) / 2:.3f}",
+        f"{1 - (1 - level) / 2:.3f}]",
     )
-    lines += ["=" * width, header, "-" * width]
-    lines += _summary_table_lines(result.to_frame())
-    lines.append("=" * width)
-    lines += ["Effects (delta method, stacked estimating equations)", "-" * width]
-    lines += _summary_table_lines(result.effects)
-    lines.append("=" * width)
+    blocks += [
+        Rule("="),
+        _coefficient_table(result.to_frame(), header),
+        Rule("="),
+        _coefficient_table(
+            result.effects,
+            header,
+            "Effects (delta method, stacked estimating equations)",
+        ),
+        Rule("="),
+    ]
     if result.first_stage is not None:
-        lines += _first_stage_lines(result.first_stage)
-        lines += _anderson_rubin_lines(result)
-        lines += _confidence_set_lines(result)
-        lines += _diagnostics_lines(result)
+        blocks += _first_stage_blocks_of(result.first_stage)
+        blocks += _anderson_rubin_blocks(result)
+        blocks += _confidence_set_blocks_of(result)
+        blocks += _diagnostics_blocks(result)
     if result.use_t:
         df = result.df
         if result.cov_type == "CR2":
@@ -1100,16 +952,17 @@ def result_text(result) -> str:
             basis = f"{df.iloc[0]:g} degrees of freedom"
         else:
             basis = "t degrees of freedom"
-        lines.append(
+        footer = (
             f"Inference uses t and F reference distributions ({basis}); the "
             f"covariance is {result.cov_type}."
         )
     else:
-        lines.append(
+        footer = (
             "Inference is normal-based (asymptotic); the covariance is "
             f"{result.cov_type}."
         )
-    return "\n".join(lines)
+    blocks.append(Paragraph(footer))
+    return Summary(blocks)
 
 
 def _dropped_text(result) -> str:
@@ -1122,16 +975,22 @@ def _dropped_text(result) -> str:
     )
 
 
-def _first_stage_lines(fs) -> list[str]:
-    lines = [
-        f"First stage: partial F({fs.df_num:g}, {fs.df_denom:g}) = "
-        f"{fs.f_statistic:.3f}, p = {fs.f_pvalue:.3g}; partial R2 = "
-        f"{fs.partial_r2:.4f}"
+def _first_stage_blocks_of(fs) -> list:
+    blocks = [
+        Paragraph(
+            f"partial F({fs.df_num:g}, {fs.df_denom:g}) = {fs.f_statistic:.3f}, "
+            f"p = {fs.f_pvalue:.3g}; partial R2 = {fs.partial_r2:.4f}",
+            "First stage:",
+            _LABEL,
+        )
     ]
     if fs.cov_type != "classical":
-        lines.append(
-            f"             Wald F ({fs.cov_type}) = {fs.wald_f_statistic:.3f}, "
-            f"p = {fs.wald_f_pvalue:.3g}"
+        blocks.append(
+            Paragraph(
+                f"Wald F ({fs.cov_type}) = {fs.wald_f_statistic:.3f}, "
+                f"p = {fs.wald_f_pvalue:.3g}",
+                indent=_LABEL,
+            )
         )
     weak = "WEAK instruments" if fs.is_weak else "instruments not weak"
     if fs.weak_test == "effective_f":
@@ -1146,31 +1005,28 @@ def _first_stage_lines(fs) -> list[str]:
             f"Stock-Yogo critical value {fs.critical_value:.2f} "
             f"(2SLS size, 15% maximal size): {weak}"
         )
-    lines.append(f"{'':13}{verdict}")
-    lines += textwrap.wrap(
-        weak_test_reason(fs.weak_test, fs.cov_type),
-        _SUMMARY_WIDTH,
-        initial_indent=" " * 13,
-        subsequent_indent=" " * 13,
-    )
-    return lines
+    blocks.append(Paragraph(verdict, indent=_LABEL))
+    blocks.append(Paragraph(weak_test_reason(fs.weak_test, fs.cov_type), indent=_LABEL))
+    return blocks
 
 
-def _anderson_rubin_lines(result) -> list[str]:
+def _anderson_rubin_blocks(result) -> list:
     level = result.confidence_level
     est, se, low, high = result.term_inference(result.mediator)
-    lines = [
-        f"{level:.0%} confidence sets for the mediator effect {result.mediator!r}:",
-        f"  {f'Wald ({result.method}):':<22}{_summary_set([(low, high)])}",
-    ]
+    rows = [(f"Wald ({result.method}):", fmt_set([(low, high)]))]
+    head = Paragraph(
+        f"{level:.0%} confidence sets for the mediator effect {result.mediator!r}:"
+    )
+
+    def table():
+        return Table((), tuple(rows), "ll", widths=(22, 0), indent=2)
+
     try:
         ar = result.anderson_rubin_set()
     except ValueError as exc:
-        lines.append(f"  {'Anderson-Rubin:':<22}not defined: {exc}")
-        return lines
-    lines.append(
-        f"  {'Anderson-Rubin:':<22}{_summary_set(ar)} (robust to weak instruments)"
-    )
+        rows.append(("Anderson-Rubin:", f"not defined: {exc}"))
+        return [head, table()]
+    rows.append(("Anderson-Rubin:", f"{fmt_set(ar)} (robust to weak instruments)"))
     eff = result.first_stage.effective_f
     weak_text = ""
     if eff.statistic < eff.critical_value:
@@ -1180,30 +1036,38 @@ def _anderson_rubin_lines(result) -> list[str]:
     # rather than 1).
     z = (high - low) / (2 * se) if se > 0 else -float(ndtri((1 - level) / 2))
     stretch = math.sqrt(critical_value(result.anderson_rubin_moments, level)) / z
-    lines += ["  " + line for line in _ar_verdict(low, high, ar, weak_text, stretch)]
-    return lines
+    verdict = _ar_verdict(low, high, ar, weak_text, stretch)
+    return [head, table(), Paragraph(verdict, indent=2)]
 
 
-def _confidence_set_lines(result) -> list[str]:
+def _confidence_set_blocks_of(result) -> list:
     """Every effect's Wald interval beside its recommended robust set, with a verdict."""
     level = result.confidence_level
-    lines = [
-        "-" * _SUMMARY_WIDTH,
-        f"{level:.0%} confidence sets: Wald | recommended (confidence_set)",
-    ]
+    rows, data = [], []
     for row in effect_sets(result):
         if row.not_defined:
-            lines.append(f"  {row.effect:<20}not defined: {row.not_defined}")
+            rows.append((row.effect, f"not defined: {row.not_defined}"))
+            data.append((row.effect, None, "", None, row.not_defined))
             continue
-        text = f"  {row.effect:<20}{_summary_set(list(row.wald))} | "
+        text = f"{fmt_set(row.wald)} | "
         if row.method == "wald":
             text += "(Wald)"
         else:
-            text += f"{_summary_set(list(row.intervals))} ({row.method})"
-        lines.append(text)
+            text += f"{fmt_set(row.intervals)} ({row.method})"
+        rows.append((row.effect, text))
         if SET_VERDICTS[row.verdict]:
-            lines.append(f"  {'':<20}{SET_VERDICTS[row.verdict]}")
-    return lines
+            rows.append(("", SET_VERDICTS[row.verdict]))
+        data.append(
+            (row.effect, row.wald, row.method, row.intervals, SET_VERDICTS[row.verdict])
+        )
+    frame = pd.DataFrame(
+        data, columns=["effect", "wald", "method", "recommended", "note"]
+    ).set_index("effect")
+    return [
+        Rule("-"),
+        Paragraph(f"{level:.0%} confidence sets: Wald | recommended (confidence_set)"),
+        Table((), tuple(rows), "ll", widths=(20, 0), indent=2, data=frame),
+    ]
 
 
 SET_VERDICTS = {
@@ -1218,7 +1082,7 @@ SET_VERDICTS = {
 }
 
 
-def _ar_verdict(low, high, ar, weak_text: str, stretch: float) -> list[str]:
+def _ar_verdict(low, high, ar, weak_text: str, stretch: float) -> str:
     """Plain-language comparison of the Wald interval with the Anderson–Rubin set.
 
     With strong instruments the Anderson–Rubin set is one interval around the
@@ -1227,53 +1091,184 @@ def _ar_verdict(low, high, ar, weak_text: str, stretch: float) -> list[str]:
     beyond a 25% allowance, counts as disagreement.
     """
     if not ar:
-        return [
-            "The Anderson-Rubin set is empty: every value is rejected, which",
-            "points to invalid instruments (failed overidentifying restrictions).",
-        ]
+        return (
+            "The Anderson-Rubin set is empty: every value is rejected, which "
+            "points to invalid instruments (failed overidentifying restrictions)."
+        )
     if len(ar) > 1 or not math.isfinite(ar[0][0]) or not math.isfinite(ar[0][1]):
-        return [
-            "The Anderson-Rubin set is unbounded: the instruments are too weak to",
-            "bound the mediator effect, and the Wald interval understates the",
-            "uncertainty. Report the Anderson-Rubin set.",
-        ]
+        return (
+            "The Anderson-Rubin set is unbounded: the instruments are too weak to "
+            "bound the mediator effect, and the Wald interval understates the "
+            "uncertainty. Report the Anderson-Rubin set."
+        )
     center, half = (low + high) / 2, (high - low) / 2
     limit = 1.25 * stretch * half
     a, b = ar[0]
     if a <= center <= b and center - a <= limit and b - center <= limit:
-        return ["The Wald interval and the Anderson-Rubin set agree."]
+        return "The Wald interval and the Anderson-Rubin set agree."
     if weak_text:
-        return [
-            "The two disagree because the instruments are weak",
-            f"({weak_text}): report the Anderson-Rubin set;",
-            "the Wald interval is unreliable.",
-        ]
-    return [
-        "The two differ although the effective F does not flag weak instruments;",
-        "see the overidentification tests.",
-    ]
+        return (
+            "The two disagree because the instruments are weak "
+            f"({weak_text}): report the Anderson-Rubin set; "
+            "the Wald interval is unreliable."
+        )
+    return (
+        "The two differ although the effective F does not flag weak instruments; "
+        "see the overidentification tests."
+    )
 
 
-def _diagnostics_lines(result) -> list[str]:
-    width = _SUMMARY_WIDTH
-    lines = [
-        "=" * width,
-        f"{'Diagnostics':<40}{'statistic':>10}{'df':>8}{'p-value':>10}{'critical':>10}",
-        "-" * width,
-    ]
-
+def _diagnostics_blocks(result) -> list:
     def num(value, spec):
         return format(value, spec) if math.isfinite(value) else "-"
 
+    rows, data = [], {}
     for row in result.diagnostic_tests:
         name = diagnostic_label(row.key, result.cov_type)
-        label = name if len(name) <= 39 else name[:38] + "~"
         df = num(row.df, ".3g")
         if math.isfinite(row.df_denom):
             df = f"{df},{row.df_denom:.0f}"
-        lines.append(
-            f"{label:<40}{num(row.statistic, '.3f'):>10}{df:>8}"
-            f"{num(row.pvalue, '.3g'):>10}{num(row.critical_value, '.2f'):>10}"
+        rows.append(
+            (
+                name,
+                num(row.statistic, ".3f"),
+                df,
+                num(row.pvalue, ".3g"),
+                num(row.critical_value, ".2f"),
+            )
         )
-    lines.append("=" * width)
-    return lines
+        data[name] = {
+            "statistic": row.statistic,
+            "df": row.df,
+            "df_denom": row.df_denom,
+            "pvalue": row.pvalue,
+            "critical_value": row.critical_value,
+        }
+    return [
+        Rule("="),
+        Table(
+            ("Diagnostics", "statistic", "df", "p-value", "critical"),
+            tuple(rows),
+            "lrrrr",
+            widths=_DIAGNOSTICS_WIDTHS,
+            data=pd.DataFrame.from_dict(data, orient="index"),
+        ),
+        Rule("="),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# The summaries of a sensitivity grid and of a bootstrap
+
+
+def grid_summary(grid, digits: int = 3) -> Summary:
+    """The summary of a fitted :class:`~skmediate.SensitivityGrid`: the grid
+    (the paper's Table 2), the sensitivity intervals and the breakdown values."""
+    from skmediate._report.report import sensitivity_from_grid
+
+    result = grid.estimator_.result_
+    points = len(grid.grid_)
+    # the numbers behind the tables: the grid's own frames, in table order
+    frames = iter(
+        [grid.to_frame(), grid.sensitivity_interval_, getattr(grid, "breakdown_", None)]
+    )
+    blocks = [
+        replace(block, data=next(frames)) if isinstance(block, Table) else block
+        for block in sensitivity_blocks(sensitivity_from_grid(grid), digits)
+    ]
+    robust = getattr(grid, "sensitivity_sets_", None)
+    if robust:
+        blocks.append(robust_sensitivity_table(grid, robust, digits))
+    return Summary(
+        [
+            Heading(
+                f"Sensitivity analysis of {result.method}: {result.outcome} on "
+                f"treatment {result.treatment}, mediator {result.mediator}",
+                1,
+            ),
+            Paragraph(
+                f"{points} grid point{'s' if points != 1 else ''}, computed by "
+                f"{grid.method_.replace('_', ' ')}; covariance {result.cov_type}."
+            ),
+            *blocks,
+        ],
+        style="report",
+    )
+
+
+def robust_sensitivity_table(grid, robust: dict, digits: int = 3) -> Table:
+    """Per effect, the union over the grid of the Wald intervals beside the
+    unions of the weak-instrument-robust sets (``robust_sets=True``)."""
+    level = fmt_level(grid.confidence_level_)
+    methods = [m for m in ("ar", "clr") if any(k.endswith(f"_{m}") for k in robust)]
+    names = {"ar": "AR", "clr": "CLR"}
+    header = ("Effect", f"Union of {level} CIs")
+    header += tuple(f"Union of {level} {names[m]} sets" for m in methods)
+    rows, data = [], {}
+    for effect, row in grid.sensitivity_interval_.iterrows():
+        cells = (_EFFECT_LABEL[effect], fmt_ci(row["lower"], row["upper"], digits))
+        record = {"lower": row["lower"], "upper": row["upper"]}
+        for m in methods:
+            union = robust.get(f"{effect}_{m}")
+            cells += ("" if union is None else fmt_set(list(union), digits),)
+            record[names[m]] = union
+        rows.append(cells)
+        data[effect] = record
+    return Table(
+        header,
+        tuple(rows),
+        "l" + "r" * (len(header) - 1),
+        title="Weak-instrument-robust sets over the grid",
+        caption=(
+            "The robust sets are those of the fit on the shifted outcome at each "
+            "point (the direct effect's: subvector Anderson-Rubin with "
+            "homoskedastic errors, the projection of the joint set otherwise); "
+            "an empty set at a point means the data reject it."
+        ),
+        data=pd.DataFrame.from_dict(data, orient="index"),
+    )
+
+
+def bootstrap_summary(result, digits: int = 4) -> Summary:
+    """The summary of a :class:`~skmediate.BootstrapResult`: each statistic's
+    estimate, bootstrap standard error and interval."""
+    level = fmt_level(result.confidence_level)
+    n = result.bootstrap_distribution.shape[1]
+    failed = (
+        f" {result.n_failed} resample{'s' if result.n_failed != 1 else ''} failed "
+        "and are left out."
+        if result.n_failed
+        else ""
+    )
+    rows = tuple(
+        (
+            str(name),
+            fmt(float(est), digits),
+            fmt(float(se), digits),
+            fmt_ci(float(lo), float(hi), digits),
+        )
+        for name, est, se, lo, hi in zip(
+            result.statistic_names,
+            result.estimate,
+            result.standard_error,
+            result.confidence_interval.low,
+            result.confidence_interval.high,
+            strict=True,
+        )
+    )
+    return Summary(
+        [
+            Heading(f"Bootstrap: {n} resamples", 1),
+            Paragraph(
+                f"{level} {result.method} intervals; {result.scheme} resampling, "
+                f"{result.engine} engine.{failed}"
+            ),
+            Table(
+                ("Statistic", "Estimate", "Bootstrap SE", f"{level} CI"),
+                rows,
+                "lrrr",
+                data=result.to_frame(),
+            ),
+        ],
+        style="report",
+    )

@@ -701,6 +701,12 @@ def sensitivity_section(iv, X, y, fit_params, analysis) -> Sensitivity:
         tau_mediator=analysis.tau_mediator,
         method="closed_form",  # exact for 2SLS; also gives the breakdown values
     ).fit(X, y, **fit_params)
+    return sensitivity_from_grid(grid)
+
+
+def sensitivity_from_grid(grid) -> Sensitivity:
+    """The grid points, sensitivity intervals and (for ``method="closed_form"``)
+    breakdown values of a fitted :class:`SensitivityGrid`."""
     frame = grid.to_frame()
     names = grid.covariate_names_
     p = len(names)
@@ -719,7 +725,13 @@ def sensitivity_section(iv, X, y, fit_params, analysis) -> Sensitivity:
             )
         )
     interval = tuple(
-        SensitivityRange(effect=effect, **{k: float(v) for k, v in row.items()})
+        SensitivityRange(
+            effect=effect,
+            estimate_low=float(row["estimate_low"]),
+            estimate_high=float(row["estimate_high"]),
+            ci_low=float(row["lower"]),
+            ci_high=float(row["upper"]),
+        )
         for effect, row in grid.sensitivity_interval_.iterrows()
     )
     breakdown = tuple(
@@ -728,7 +740,9 @@ def sensitivity_section(iv, X, y, fit_params, analysis) -> Sensitivity:
             parameter=parameter,
             **{k: float(v) for k, v in row.items()},
         )
-        for (effect, parameter), row in grid.breakdown_.iterrows()
+        for (effect, parameter), row in getattr(
+            grid, "breakdown_", pd.DataFrame()
+        ).iterrows()
     )
     return Sensitivity(
         covariates=tuple(names),
@@ -769,8 +783,8 @@ def bootstrap_section(estimators: dict, X, y, fit_params, analysis) -> Bootstrap
                     effect=effect,
                     estimate=float(row["estimate"]),
                     standard_error=float(row["std_error"]),
-                    ci_low=float(row["ci_low"]),
-                    ci_high=float(row["ci_high"]),
+                    ci_low=float(row["lower"]),
+                    ci_high=float(row["upper"]),
                 )
             )
     return Bootstrap(
