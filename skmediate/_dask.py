@@ -106,7 +106,7 @@ def _as_series(a, name: str):
 
 
 def _check_numeric(a, name: str) -> None:
-    dtype = a._meta.dtype if _is_frame(a) else a.dtype
+    dtype = _as_series(a, name)._meta.dtype if _is_frame(a) else a.dtype
     if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
         raise ValueError(f"{name} must be numeric; got dtype {dtype}")
 
@@ -185,11 +185,10 @@ def _frame_arrays(X, used, vectors: dict):
     import dask.dataframe as dd
 
     selected = X[[X.columns[i] for i in used]]
-    n_parts = selected.optimize().npartitions
     joint = {
         name: _as_series(v, name)
         for name, v in vectors.items()
-        if _is_frame(v) and _as_series(v, name).optimize().npartitions == n_parts
+        if _is_frame(v) and v.npartitions == X.npartitions
     }
     names = tuple(joint)
     meta = _pack(selected._meta, *(joint[k]._meta for k in names), names=names)
