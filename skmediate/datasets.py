@@ -709,9 +709,10 @@ visit). ``groups`` holds the clinic labels, for cluster-robust covariances.
 ``birth_outcome`` (live birth, non-live birth, elective abortion, lost to
 follow-up).
 
-The mediator is missing for 164 women: for 34 the pregnancy ended, or
+The mediator is missing for 164 women: for 32 the pregnancy ended, or
 follow-up stopped, before 29 weeks (203 days), so there was no visit 5; the
-other 130 gave birth alive later but have no visit-5 measurement. A
+other 132 were still pregnant then (130 later gave birth alive) but have no
+visit-5 measurement. A
 complete-case analysis (``missing="drop"``) keeps the 659 women with a
 visit-5 measurement, a subset selected by a post-randomization event.
 
@@ -797,9 +798,9 @@ def load_opt(*, outcome="birthweight", return_X_y=False):
     -----
     Missing values are kept as NaN; fit with ``missing="drop"`` for the
     complete-case analysis. The mediator is missing for 164 women (93
-    treated, 71 control): 34 had no visit 5 because the pregnancy ended or
-    follow-up stopped before 29 weeks, and 130 later gave birth alive
-    without a visit-5 measurement. Birthweight is missing for 14 of these
+    treated, 71 control): 32 had no visit 5 because the pregnancy ended or
+    follow-up stopped before 29 weeks (203 days), and 132 were still
+    pregnant then but have no visit-5 measurement. Birthweight is missing for 14 of these
     164 women. Because whether a woman reached visit 5 happened after
     randomization and can depend on the treatment, the 659 complete cases
     are not a randomized comparison: the fit conditions on a
