@@ -6,9 +6,9 @@ partition where it lives (see :func:`skmediate._numerics.rows.reduce_rows`).
 The roles are resolved on a zero-row template of ``X``; the values are checked
 in the fit's first pass.
 
-A dask DataFrame and the dask Series beside it (``y``, ``sample_weight``,
-``groups``) are read together, through one partition-wise step over all of
-them: dask optimizes them as one expression, so each partition of the
+A dask DataFrame and the dask Series beside it with as many partitions
+(``y``, ``sample_weight``, ``groups``; typically its columns) are read
+together, through one partition-wise step over all of them: dask optimizes them as one expression, so each partition of the
 result holds the same rows of every input, whatever dask does to the
 partitions of each (a multi-file Parquet dataset read with a few of its
 columns has its partitions merged, differently for different columns). The
@@ -317,11 +317,10 @@ def dask_inputs(
     """Resolve the roles of a dask array or DataFrame and align the other inputs.
 
     The roles are resolved on the columns and dtypes alone (a zero-row
-    template of ``X``). Dask Series with the partitions of a dask DataFrame
-    ``X`` (its columns, or any dask Series whose optimized partitions are
-    as many as those of ``X``'s role columns) are read with ``X`` partition
-    by partition; other inputs need the partition lengths of ``X``, which
-    costs one pass over it.
+    template of ``X``). Dask Series with as many partitions as a dask
+    DataFrame ``X`` (its columns, typically) are read with ``X`` partition by
+    partition, and a partition of other rows is an error; other inputs need
+    the partition lengths of ``X``, which costs one pass over it.
     """
     _import_dask_array()
     if covariate_transformer != "passthrough":
