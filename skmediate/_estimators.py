@@ -521,7 +521,14 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             up to rounding (the user guide's Numerics page describes the passes a
             fit makes). Dask
             input needs ``covariate_transformer="passthrough"`` and numeric
-            columns.
+            columns. Any dask DataFrame works, including one whose partition
+            lengths are unknown (``dd.read_parquet`` of several files, a
+            filtered or repartitioned frame): dask Series given as ``y``,
+            ``sample_weight`` or ``groups`` are read with it partition by
+            partition and aligned by position, as in memory. Columns of the
+            same frame cost no extra pass; inputs partitioned otherwise (numpy
+            arrays, dask arrays, other partitions) cost one pass to find the
+            partition lengths of ``X``.
         y : array-like or dask array/Series of shape (n_samples,)
             Outcome.
         sample_weight : array-like or dask array of shape (n_samples,), default=None
@@ -841,9 +848,12 @@ class IVMediationRegressor(_MediationRegressor):
     treatment : str, int or callable
         Column of the randomized assignment ``R`` (a name for DataFrame input,
         an integer position, or a selector such as ``make_column_selector``
-        that picks one column). Any numeric coding works; 0/1 is usual.
+        that picks one column). Any numeric coding works; 0/1 is usual. A
+        Categorical column (pandas, or polars Categorical and Enum) is an
+        error: its categories are labels; code the arms as numbers.
     mediator : str, int or callable
-        Column of the mediator ``M``.
+        Column of the mediator ``M``, numeric (a Categorical is an error, as
+        for the treatment).
     covariates : list of str or int, callable or None, default=None
         Baseline covariates ``X``: regressors in both stages, and interacted
         with ``R`` (after centering at their sample mean) to form the excluded
@@ -869,7 +879,8 @@ class IVMediationRegressor(_MediationRegressor):
         columns). Term names come from its ``get_feature_names_out``. With
         ``"passthrough"`` a string or Categorical covariate or control is an
         error: a Categorical's categories are labels, never used as numbers
-        (convert it with ``astype(float)`` if they are measurements).
+        (convert it with ``astype(float)`` if they are measurements); polars
+        Categorical and Enum columns likewise.
     cov_type : {"unadjusted", "classical", "HC0", "HC1", "HC2", "HC3", \
             "cluster", "CR0", "CR2"}, default="HC1"
         Covariance of the estimates (see Notes). The cluster-robust types

@@ -22,10 +22,10 @@ from sklearn.base import clone
 
 from skmediate._numerics.design import Design
 from skmediate._validation import (
+    categorical_columns,
     column_indices,
     column_names,
     column_values,
-    frame_dtypes,
     is_dataframe,
     select_columns,
 )
@@ -34,6 +34,7 @@ __all__ = [
     "ROLES",
     "ROLE_LABEL",
     "FittedRoles",
+    "check_categorical",
     "fit_roles",
     "input_names",
     "resolve_roles",
@@ -147,8 +148,8 @@ class FittedRoles:
         Non-finite values are an error naming the column (a fit checks them in
         its first pass instead).
         """
-        if all(t is None for t in self.transformers.values()):
-            _check_categorical(X, self.columns, input_names(X))
+        encoded = [role for role, t in self.transformers.items() if t is not None]
+        check_categorical(X, self.columns, input_names(X), encoded)
         values, columns, _ = _role_matrix(
             X, self.columns, self.transformers, self.names, fit=False
         )
@@ -239,8 +240,9 @@ def fit_roles(
         role: None if passthrough or not columns[role] else clone(transformer)
         for role in ("covariates", "controls")
     }
-    if passthrough:
-        _check_categorical(X, columns, names)
+    check_categorical(
+        X, columns, names, () if passthrough else ("covariates", "controls")
+    )
     out_names = {role: tuple(names[i] for i in columns[role]) for role in ROLES}
     values, positions, out_names = _role_matrix(
         X, columns, transformers, out_names, fit=True
@@ -248,39 +250,79 @@ def fit_roles(
     return FittedRoles(columns, out_names, transformers, len(names)), values, positions
 
 
-def _check_categorical(X, columns, names) -> None:
-    """A pandas Categorical covariate or control is refused without an encoder.
+def check_categorical(X, columns, names, encoded=()) -> None:
+    """A Categorical column is never used as numbers: one error naming it.
 
-    Its categories are labels: used as numbers (its values, or its codes when
-    it is ordered) they would make a linear term of a grouping, which is
-    rarely meant. String columns are refused likewise (by :func:`_as_float`).
+    Its categories are labels (pandas Categorical, polars Categorical and
+    Enum, pyarrow dictionary columns): taken as numbers (their values, or
+    their codes) they would make the treatment, the mediator or a linear
+    term of a grouping out of labels, which is rarely meant. The covariates
+    and controls of the roles in ``encoded`` go through a covariate
+    transformer, which decides for itself; the treatment and the mediator
+    are never transformed. String columns are refused likewise (by
+    :func:`_as_float`).
     """
-    if not isinstance(X, pd.DataFrame):
-        return
-    used = [(role, i) for role in ("covariates", "controls") for i in columns[role]]
-    if not used:
-        return
-    dtypes = frame_dtypes(X)
+    used = [(role, i) for role in ROLES if role not in encoded for i in columns[role]]
+    found = categorical_columns(X, [i for _, i in used])
     for role, i in used:
-        dtype = dtypes[i]
-        if not isinstance(dtype, pd.CategoricalDtype):
-            continue
-        categories = list(dtype.categories)
-        shown = ", ".join(map(repr, categories[:5])) + (
-            ", ..." if len(categories) > 5 else ""
+        if i in found:
+            raise ValueError(_categorical_message(found[i], role, str(names[i])))
+
+
+def _categorical_message(column, role: str, name: str) -> str:
+    categories = list(column.categories)
+    shown = ", ".join(map(repr, categories[:5])) + (
+        ", ..." if len(categories) > 5 else ""
+    )
+    kind = "an ordered" if column.ordered and column.kind == "Categorical" else "a"
+    polars = column.library != "pandas"
+    what = (
+        f"column {name!r} ({ROLE_LABEL[role]}) is {kind} {column.library} "
+        f"{column.kind} (categories {shown}): its categories are labels, not "
+        "numbers"
+    )
+    label = repr(categories[-1]) if categories else "'treated'"
+    if role == "treatment":
+        example = (
+            f"X.with_columns((pl.col({name!r}) == {label}).cast(pl.Int8))"
+            if polars
+            else f"X[{name!r}] = (X[{name!r}] == {label}).astype(int)"
         )
-        kind = "an ordered" if dtype.ordered else "a"
-        raise ValueError(
-            f"column {names[i]!r} ({ROLE_LABEL[role]}) is {kind} pandas "
-            f"Categorical (categories {shown}): its categories are labels, not "
-            "numbers, so it is not used as a linear term. One-hot encode it with "
-            "covariate_transformer, for example make_column_transformer("
-            "(OneHotEncoder(drop='first', sparse_output=False), "
-            "make_column_selector(dtype_exclude='number')), "
-            "remainder='passthrough', verbose_feature_names_out=False), which "
-            "encodes string and Categorical columns alike; to use its values "
-            f"as numbers, convert it first (X[{str(names[i])!r}].astype(float))"
+        return (
+            f"{what}, and the treatment must be numeric. Code the arms as 0 "
+            f"(control) and 1 (treated), for example {example} if {label} is "
+            "the treated arm"
         )
+    as_float = (
+        f"X.with_columns(pl.col({name!r}).cast(pl.String).cast(pl.Float64))"
+        if polars
+        else f"X[{name!r}].astype(float)"
+    )
+    if role == "mediator":
+        example = (
+            f"(pl.col({name!r}) == {label}).cast(pl.Int8)"
+            if polars
+            else f"(X[{name!r}] == {label}).astype(int)"
+        )
+        return (
+            f"{what}, and the mediator must be numeric. Code it as numbers: 0 "
+            f"and 1 for a binary mediator (for example {example}), or, if its "
+            f"categories are measurements, convert them ({as_float})"
+        )
+    selector = (
+        "a function of the frame that returns the names of its Categorical "
+        "and string columns"
+        if polars
+        else "make_column_selector(dtype_exclude='number')"
+    )
+    return (
+        f"{what}, so it is not used as a linear term. One-hot encode it with "
+        "covariate_transformer, for example make_column_transformer("
+        f"(OneHotEncoder(drop='first', sparse_output=False), {selector}), "
+        "remainder='passthrough', verbose_feature_names_out=False), which "
+        "encodes string and Categorical columns alike; to use its values "
+        f"as numbers, convert it first ({as_float})"
+    )
 
 
 def _select(X, cols):

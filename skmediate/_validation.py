@@ -31,7 +31,9 @@ __all__ = [
     "Interval",
     "MissingRows",
     "StrOptions",
+    "CategoricalColumn",
     "as_float_vector",
+    "categorical_columns",
     "check_groups",
     "check_outcome",
     "check_sample_weight",
@@ -41,7 +43,6 @@ __all__ = [
     "drop_missing",
     "fit_features",
     "fit_context",
-    "frame_dtypes",
     "is_dataframe",
     "is_missing",
     "missing_in_columns",
@@ -158,9 +159,65 @@ def fit_features(estimator, X) -> list | None:
     return None
 
 
-def frame_dtypes(X: pd.DataFrame) -> np.ndarray:
-    """The dtypes of a pandas DataFrame's columns, in order, as an object array."""
-    return X.dtypes.to_numpy()
+@dataclass(frozen=True)
+class CategoricalColumn:
+    """A column whose values are category labels (pandas, polars, pyarrow ...).
+
+    Attributes
+    ----------
+    library : str
+        The dataframe library (``"pandas"``, ``"polars"``, ...).
+    kind : str
+        ``"Categorical"`` or ``"Enum"`` (polars).
+    categories : tuple
+    ordered : bool
+        Whether a pandas Categorical is ordered (polars' are not marked).
+    """
+
+    library: str
+    kind: str
+    categories: tuple
+    ordered: bool
+
+
+def categorical_columns(X, positions) -> dict[int, CategoricalColumn]:
+    """The columns among ``positions`` of a dataframe that hold categories.
+
+    pandas Categorical columns (also of a dask DataFrame's zero-row
+    template), and polars Categorical and Enum columns or pyarrow dictionary
+    columns (any dataframe read through narwhals). Arrays have none.
+    """
+    positions = list(positions)
+    if not positions or not is_dataframe(X):
+        return {}
+    if _is_pandas_like(X):
+        dtypes = X.dtypes.to_numpy()
+        return {
+            i: CategoricalColumn(
+                "pandas",
+                "Categorical",
+                tuple(dtypes[i].categories),
+                bool(dtypes[i].ordered),
+            )
+            for i in positions
+            if isinstance(dtypes[i], pd.CategoricalDtype)
+        }
+    frame = nw.from_native(X, eager_only=True)
+    names, schema = frame.columns, frame.schema
+    library = nw.get_native_namespace(frame).__name__.split(".")[0]
+    found = {}
+    for i in positions:
+        dtype = schema[names[i]]
+        if isinstance(dtype, nw.Enum):
+            kind = "Enum"
+            categories = tuple(dtype.categories)
+        elif dtype == nw.Categorical:
+            kind = "Categorical"
+            categories = tuple(frame.get_column(names[i]).cat.get_categories())
+        else:
+            continue
+        found[i] = CategoricalColumn(library, kind, categories, False)
+    return found
 
 
 def n_rows(X) -> int:

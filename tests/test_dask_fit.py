@@ -420,3 +420,133 @@ def test_missing_drop_needs_in_memory_data():
     est = IVMediationRegressor(treatment="r", mediator="m", missing="drop")
     with pytest.raises(ValueError, match="missing='drop' needs in-memory data"):
         est.fit(lazy, dd.from_pandas(y, npartitions=3))
+
+
+# -- any dask DataFrame: multi-file Parquet, repartitioned frames ----------------
+
+
+def _parquet(tmp_path, frame, n_files):
+    """``frame`` written to ``n_files`` Parquet files, read back as one dask frame."""
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), n_files)):
+        frame.iloc[rows].to_parquet(tmp_path / f"part-{i}.parquet")
+    return dd.read_parquet(tmp_path)
+
+
+def _trial_table(n=1200):
+    X, y, groups = simulate_trial(n, n_covariates=3, n_controls=1, n_clusters=40)
+    weights = np.random.default_rng(8).uniform(0.2, 3.0, n)
+    labels = np.array([f"site-{g}" for g in groups], dtype=object)
+    return X.assign(y=y, w=weights, g=labels)
+
+
+PARQUET_ROLES = dict(
+    treatment="r", mediator="m", covariates=["x1", "x2", "x3"], controls=["z1"]
+)
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster", "CR2"])
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_multi_file_parquet_equals_in_memory(tmp_path, cls, cov_type):
+    """The README's example: partitions of unknown length, merged by dask.
+
+    Read with a few of its columns, a dataset of several small files has
+    fewer partitions than files, and how many depends on the columns: the
+    role columns, the outcome and the labels were once read in different
+    partitions ("The number of items in 'lengths' does not match the number
+    of partitions. 2 != 4").
+    """
+    table = _trial_table()
+    trial = _parquet(tmp_path, table, 4)
+    assert trial.npartitions == 4 and not trial.known_divisions
+    assert len(trial["y"].to_dask_array().chunks[0]) < 4  # dask merges the files
+    clustered = cov_type != "HC1"
+    params = dict(PARQUET_ROLES, cov_type=cov_type)
+    memory = cls(**params).fit(
+        table,
+        table["y"],
+        sample_weight=table["w"],
+        groups=table["g"] if clustered else None,
+    )
+    lazy = cls(**params).fit(
+        trial,
+        trial["y"],
+        sample_weight=trial["w"],
+        groups=trial["g"] if clustered else None,
+    )
+    assert_same_fit(memory, lazy)
+    assert lazy.result_.nobs == pytest.approx(table["w"].sum(), rel=1e-14)
+    predicted = lazy.predict(trial)
+    expected = memory.predict(table)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(
+        predicted.compute(), expected, rtol=1e-12, atol=1e-12 * scale
+    )
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        "repartitioned",  # X and its own columns, repartitioned
+        "other partitions",  # the outcome from the frame before repartitioning
+        "numpy",  # in-memory vectors beside the dask frame
+        "dask arrays",  # dask arrays of unknown chunk sizes
+        "other reads",  # another read of the files, of the outcome only
+    ],
+)
+def test_parquet_inputs_partitioned_otherwise(tmp_path, inputs):
+    """Inputs are aligned by position, whatever their partitions, as in memory."""
+    table = _trial_table()
+    trial = _parquet(tmp_path, table, 4)
+    params = dict(PARQUET_ROLES, cov_type="cluster")
+    memory = IVMediationRegressor(**params).fit(
+        table, table["y"], sample_weight=table["w"], groups=table["g"]
+    )
+    X = trial
+    if inputs == "repartitioned":
+        X = trial.repartition(npartitions=3)
+        vectors = X["y"], X["w"], X["g"]
+    elif inputs == "other partitions":
+        X = trial.repartition(npartitions=3)
+        vectors = trial["y"], trial["w"], trial["g"]
+    elif inputs == "numpy":
+        vectors = table["y"].to_numpy(), table["w"].to_numpy(), table["g"].to_numpy()
+    elif inputs == "dask arrays":
+        # dask arrays hold no pandas strings: the labels as objects
+        labels = trial["g"].astype(object).to_dask_array()
+        vectors = trial["y"].to_dask_array(), trial["w"].to_dask_array(), labels
+        assert np.isnan(vectors[0].shape[0])
+    else:
+        again = dd.read_parquet(tmp_path, columns=["y", "w", "g"])
+        vectors = again["y"], again["w"], again["g"]
+    y, w, g = vectors
+    lazy = IVMediationRegressor(**params).fit(X, y, sample_weight=w, groups=g)
+    assert_same_fit(memory, lazy)
+
+
+def test_partitions_of_other_lengths_are_an_error():
+    """Series with as many partitions as X but other rows in them are not X's."""
+    X, y, _ = _frame()
+    frame = dd.from_pandas(X, npartitions=2)  # 100 and 100 rows
+    parts = [y.iloc[:120], y.iloc[120:]]
+    shifted = dd.from_delayed(
+        [__import__("dask").delayed(p) for p in parts], meta=y.iloc[:0]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"y has 120 rows in partition 0 where X has 100; give y the "
+        r"partitions of X",
+    ):
+        IVMediationRegressor(treatment="r", mediator="m").fit(frame, shifted)
+
+
+def test_dask_vectors_must_be_numeric_and_one_column(tmp_path):
+    table = _trial_table(300)
+    trial = dd.from_pandas(table, npartitions=2)
+    est = NaiveMediationRegressor(**PARQUET_ROLES)
+    with pytest.raises(ValueError, match="y must be numeric; got dtype"):
+        est.fit(trial, trial["g"])
+    with pytest.raises(ValueError, match="y must be 1-dimensional; got a dask"):
+        est.fit(trial, trial[["y", "w"]])
+    one_column = est.fit(trial, trial[["y"]])
+    memory = NaiveMediationRegressor(**PARQUET_ROLES).fit(table, table["y"])
+    assert_same_fit(memory, one_column)

