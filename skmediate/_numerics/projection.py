@@ -44,7 +44,7 @@ import numpy as np
 from numpy.polynomial import Chebyshev
 
 from skmediate._numerics.model import FittedModel
-from skmediate._numerics.sets import _merge
+from skmediate._numerics.sets import merge_intervals
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     _check_definite,
@@ -115,7 +115,7 @@ def projection_ar_set(
     _check_definite(joint)
     crit = critical_value(joint, confidence_level)  # p + 1 restrictions
     branches = _Branches(a, b, tau, cov, crit)
-    return _merge(
+    return merge_intervals(
         [_project(branches, lo, hi) for lo, hi in _robust_set(mediator, crit)]
     )
 

@@ -18,6 +18,7 @@ __all__ = [
     "ConfidenceSet",
     "difference_set",
     "fieller_set",
+    "merge_intervals",
     "one_minus_ratio_set",
     "quadratic_set",
 ]
@@ -124,7 +125,8 @@ def fieller_set(
     return quadratic_set(a * a - c2 * vaa, -2 * a * b + 2 * c2 * vab, b * b - c2 * vbb)
 
 
-def _merge(pieces) -> list[tuple[float, float]]:
+def merge_intervals(pieces) -> list[tuple[float, float]]:
+    """The union of closed intervals, as disjoint intervals in increasing order."""
     pieces = sorted(pieces)
     out: list[list[float]] = []
     for lo, hi in pieces:
@@ -139,7 +141,7 @@ def difference_set(total, direct) -> list[tuple[float, float]]:
     """``{t - r : t ∈ total, r ∈ direct}`` for unions of intervals."""
     if not total or not direct:
         return []
-    return _merge(
+    return merge_intervals(
         (t_lo - r_hi, t_hi - r_lo) for t_lo, t_hi in total for r_lo, r_hi in direct
     )
 
@@ -162,4 +164,4 @@ def one_minus_ratio_set(direct, total) -> list[tuple[float, float]]:
                 corners = [r / t for r in (r_lo, r_hi) for t in (t_lo, t_hi)]
             # (an unbounded end of r gives ±inf corners, as it should)
             pieces.append((1.0 - max(corners), 1.0 - min(corners)))
-    return _merge(pieces)
+    return merge_intervals(pieces)

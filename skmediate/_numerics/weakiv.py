@@ -272,7 +272,9 @@ def _quadratic_set(k: np.ndarray) -> list[tuple[float, float]]:
     return [(-inf, float(roots[0])), (float(roots[1]), inf)]
 
 
-def _check_definite(moments: AndersonRubinMoments) -> None:
+def _check_definite(
+    moments: AndersonRubinMoments, statistic: str = "Anderson-Rubin"
+) -> None:
     """Raise unless ``V(θ₀)`` is positive definite for every ``θ₀``, ``±∞`` included.
 
     ``V(θ₀) = [I, -θ₀I] V [I, -θ₀I]ᵀ`` with ``V`` the ``2p × 2p`` covariance of
@@ -312,9 +314,9 @@ def _check_definite(moments: AndersonRubinMoments) -> None:
             f"rank at most {moments.n_clusters})"
         )
     raise ValueError(
-        "the robust Anderson-Rubin statistic is not defined: the covariance "
+        f"the robust {statistic} statistic is not defined: the covariance "
         f"of the reduced-form coefficients is singular{extra}; use "
-        "cov_type='classical' for the Anderson-Rubin set"
+        f"cov_type='classical' for the {statistic} set"
     )
 
 
@@ -524,6 +526,27 @@ def lm_set(model, confidence_level: float) -> list[tuple[float, float]]:
     return _polynomial_set(poly / np.max(np.abs(poly)))
 
 
+def clr_cdf(x: float, q_t: float, k: int) -> float:
+    """``P(LR ≤ x | Q_T = q_t)`` under ``H₀`` with ``k`` instruments (see :func:`clr_critical_value`)."""
+    from scipy import integrate
+
+    if x <= 0:
+        return 0.0
+    if k == 1:
+        return float(special.chdtr(1, x))
+    # beyond this the χ²(k - 1) density carries less than 1e-16 of the mass
+    tail = float(special.chdtri(k - 1, 1e-16))
+    upper = x + q_t
+
+    def integrand(s):
+        return special.chdtr(1, x * (upper - s) / upper) * stats_chi2_pdf(s, k - 1)
+
+    value, _ = integrate.quad(
+        integrand, 0.0, min(upper, tail), epsabs=1e-13, epsrel=1e-12, limit=200
+    )
+    return value
+
+
 def clr_critical_value(q_t: float, k: int, confidence_level: float) -> float:
     """The conditional critical value of Moreira's LR given ``Q_T = q_t``, ``k`` instruments.
 
@@ -531,36 +554,19 @@ def clr_critical_value(q_t: float, k: int, confidence_level: float) -> float:
     with independent ``Q₁ ~ χ²(1)``, ``Q_{k-1} ~ χ²(k - 1)``; ``LR ≤ x`` exactly
     when ``Q₁ ≤ x(x + q - Q_{k-1})/(x + q)``, so
     ``P(LR ≤ x) = ∫₀^{x+q} F₁(x(x + q - s)/(x + q)) f_{k-1}(s) ds``, integrated
-    by quadrature, and the quantile is its root in ``x``.
+    by quadrature (:func:`clr_cdf`), and the quantile is its root in ``x``.
     """
-    from scipy import integrate, optimize
+    from scipy import optimize
 
     if k == 1:
         return float(special.chdtri(1, 1.0 - confidence_level))
-
-    # beyond this the χ²(k - 1) density carries less than 1e-16 of the mass
-    tail = float(special.chdtri(k - 1, 1e-16))
-
-    def cdf(x):
-        if x <= 0:
-            return 0.0
-        upper = x + q_t
-
-        def integrand(s):
-            return special.chdtr(1, x * (upper - s) / upper) * stats_chi2_pdf(s, k - 1)
-
-        value, _ = integrate.quad(
-            integrand, 0.0, min(upper, tail), epsabs=1e-13, epsrel=1e-12, limit=200
-        )
-        return value
-
     low = float(special.chdtri(1, 1.0 - confidence_level))
     high = float(special.chdtri(k, 1.0 - confidence_level))
     if high - low <= 1e-12:
         return high
     return float(
         optimize.brentq(
-            lambda x: cdf(x) - confidence_level,
+            lambda x: clr_cdf(x, q_t, k) - confidence_level,
             low * (1 - 1e-9),
             high * (1 + 1e-9),
             xtol=1e-13,
