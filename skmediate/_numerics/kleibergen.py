@@ -63,6 +63,7 @@ from skmediate._numerics.weakiv import (
 __all__ = [
     "KleibergenStatistics",
     "kleibergen_statistics",
+    "robust_clr_defined",
     "robust_clr_set",
     "robust_lm_set",
 ]
@@ -358,8 +359,12 @@ def robust_lm_set(
     _check_definite(moments, "Kleibergen K")
     if moments.n_instruments == 1:
         return anderson_rubin_set(moments, confidence_level)
+    return _lm_pieces(moments, _k_critical(moments, confidence_level))
+
+
+def _lm_pieces(moments: AndersonRubinMoments, crit: float):
+    """``{θ : K(θ) ≤ crit}`` by the inversion on the circle (any ``p``)."""
     circle = _circle(moments)
-    crit = _k_critical(moments, confidence_level)
     p = circle.p
     nodes = _nodes(4 * p)
     at = _at(circle, nodes)
@@ -488,7 +493,7 @@ def robust_clr_set(
     p = moments.n_instruments
     if p == 1:
         return anderson_rubin_set(moments, confidence_level)
-    if not _relatively_definite_full(moments.cov):
+    if not robust_clr_defined(moments):
         raise ValueError(
             "the robust conditional likelihood ratio statistic is not defined: "
             "the covariance of the reduced-form coefficients is singular"
@@ -572,6 +577,13 @@ def robust_clr_set(
     return _polished(circle, pieces, excess)
 
 
-def _relatively_definite_full(cov: np.ndarray) -> bool:
+def robust_clr_defined(moments: AndersonRubinMoments) -> bool:
+    """Whether the robust CLR statistic is defined: ``r`` needs the inverse of
+    the whole ``2p × 2p`` covariance of the reduced-form coefficients (with
+    ``G`` clusters it has rank at most ``G``); then every ``V_ff(θ)`` is
+    definite too."""
+    cov = moments.cov
+    if not np.isfinite(cov).all():
+        return False
     eig = np.linalg.eigvalsh((cov + cov.T) / 2)
     return bool(eig[0] > 1e-12 * max(eig[-1], 0.0))
