@@ -120,22 +120,28 @@ class RawStatistics:
 
     def at(self, theta):
         """``(AR, K, r, LR)`` at ``θ`` (``±inf``: the limit, in ``1/θ`` coordinates)."""
+        return tuple(s[0] for s in self.many(np.array([theta], dtype=float)))
+
+    def many(self, thetas):
+        """``(AR, K, r, LR)``, each an array over ``thetas``."""
         p, v = self.p, self.cov
         vyy, vym, vmy, vmm = v[:p, :p], v[:p, p:], v[p:, :p], v[p:, p:]
-        if np.isinf(theta):  # f/θ → -b, V/θ² → Vmm; the Jacobian in 1/θ is a
-            f, q = -self.b, self.a
-            vff, vqf, vqq = vmm, -vym, vyy
-        else:
-            f, q = self.a - theta * self.b, -self.b
-            vff = vyy - theta * (vym + vmy) + theta**2 * vmm
-            vqf = -(vmy - theta * vmm)
-            vqq = vmm
-        vf = np.linalg.solve(vff, f)
-        d = q - vqf @ vf
-        ar = f @ vf
-        k = (d @ vf) ** 2 / (d @ np.linalg.solve(vff, d))
-        cond = vqq - vqf @ np.linalg.solve(vff, vqf.T)
-        r = d @ np.linalg.solve(cond, d)
+        t = np.where(np.isinf(thetas), 0.0, thetas)[:, None, None]
+        inf = np.isinf(thetas)[:, None]
+        # finite θ: f = a - θb, q = -b; θ = ±∞ (in 1/θ): f = -b, q = a
+        f = np.where(inf, -self.b, self.a - t[:, :, 0] * self.b)
+        q = np.where(inf, self.a, -self.b)
+        big = inf[:, :, None]
+        vff = np.where(big, vmm, vyy - t * (vym + vmy) + t**2 * vmm)
+        vqf = np.where(big, -vym, -(vmy - t * vmm))
+        vqq = np.where(big, vyy, vmm)
+        vf = np.linalg.solve(vff, f[..., None])[..., 0]
+        d = q - np.einsum("mab,mb->ma", vqf, vf)
+        vd = np.linalg.solve(vff, d[..., None])[..., 0]
+        ar = np.einsum("ma,ma->m", f, vf)
+        k = np.einsum("ma,ma->m", d, vf) ** 2 / np.einsum("ma,ma->m", d, vd)
+        cond = vqq - vqf @ np.linalg.solve(vff, np.swapaxes(vqf, 1, 2))
+        r = np.einsum("ma,ma->m", d, np.linalg.solve(cond, d[..., None])[..., 0])
         lr = 0.5 * (ar - r + np.sqrt((ar - r) ** 2 + 4 * k * r))
         return ar, k, r, lr
 
@@ -152,6 +158,7 @@ def test_statistics_match_the_raw_computation(cov_type):
     thetas = np.array([-300.0, -7.0, -0.3, 0.0, 1.5, 2.0, 33.0, 1e3, np.inf])
     got = kleibergen_statistics(moments, thetas)
     expected = np.array([raw.at(t) for t in thetas])
+    np.testing.assert_allclose(np.array(raw.many(thetas)).T, expected, rtol=1e-12)
     for j, name in enumerate(["ar", "k", "r", "lr"]):
         np.testing.assert_allclose(
             getattr(got, name), expected[:, j], rtol=1e-9, atol=1e-12, err_msg=name
@@ -226,8 +233,10 @@ def test_lm_set_against_the_raw_statistic(case, cov_type):
         for end in ends:
             assert excess(end) == pytest.approx(0.0, abs=1e-7 * crit)
             _bisect_end(excess, end)
-        for t in _grid(pieces):
-            assert (excess(t) <= 0) == _inside(pieces, t), (level, t)
+        grid = _grid(pieces)
+        accepted = raw.many(grid)[1] <= crit
+        inside = np.array([_inside(pieces, t) for t in grid])
+        assert np.array_equal(accepted, inside), (level, grid[accepted != inside])
 
 
 @pytest.mark.parametrize("case", ["strong", "weak", "weaker", "two_half_lines"])
@@ -249,9 +258,11 @@ def test_clr_set_against_the_raw_statistic(case, cov_type):
         _, _, r, lr = raw.at(end)
         assert lr == pytest.approx(clr_critical_value(r, p, level), rel=1e-8)
         _bisect_end(excess, end)
-    grid = _grid(pieces)[::8]  # each point is one quadrature
-    for t in grid:
-        assert (excess(t) <= 0) == _inside(pieces, t), t
+    grid = _grid(pieces)[::4]  # each point is one quadrature
+    _, _, r, lr = raw.many(grid)
+    accepted = np.array([clr_cdf(x, q, p) <= level for x, q in zip(lr, r, strict=True)])
+    inside = np.array([_inside(pieces, t) for t in grid])
+    assert np.array_equal(accepted, inside), grid[accepted != inside]
 
 
 def _assert_same_set(got, expected, rel):
