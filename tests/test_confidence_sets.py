@@ -247,7 +247,9 @@ def test_naive_estimator_and_errors():
     with pytest.raises(TypeError, match="unexpected arguments"):
         iv.confidence_set("mediator", "AR", n_resamples=9)
     # AR for the mediator effect is the Anderson-Rubin set, by either name
-    assert list(iv.confidence_set("mediator")) == iv.anderson_rubin_confidence_set()
+    assert list(iv.confidence_set("mediator", "AR")) == (
+        iv.anderson_rubin_confidence_set()
+    )
     assert list(iv.confidence_set("mediator", "anderson_rubin")) == list(
         iv.confidence_set("mediator", "AR")
     )
