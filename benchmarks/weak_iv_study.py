@@ -10,7 +10,8 @@ expected first-stage F is about 1, 4 or 25. Three designs:
 - ``homoskedastic``: constant effects, normal homoskedastic errors (fitted
   with ``cov_type="classical"``);
 - ``heteroskedastic``: constant effects, ``sd(Y(0,0) | X) = 0.25 + 2|X1|``
-  (``cov_type="HC1"``, and ``"HC3"`` for the rows marked HC3);
+  (``cov_type="HC1"``, and ``"HC3"`` for the rows marked HC3; the mediator's
+  LM and CLR rows are Kleibergen's robust K and conditional LR sets);
 - ``heterogeneous``: the paper's subject-varying effects,
   ``sd(θ_Ri) = sd(θ_Mi) = 1`` (``cov_type="HC1"``, and ``"HC3"``).
 
@@ -63,6 +64,11 @@ BASE_METHODS = [
 ROBUST_METHODS = BASE_METHODS + [
     ("mediator", "AR HC3"),
     ("mediator", "wald HC3"),
+    # Kleibergen's (2005) robust K and conditional likelihood ratio sets
+    ("mediator", "LM"),
+    ("mediator", "CLR"),
+    ("mediator", "LM HC3"),
+    ("mediator", "CLR HC3"),
     ("direct", "AR"),
     ("direct", "AR HC3"),
     ("indirect", "AR HC3"),

@@ -777,7 +777,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             efficient bootstrap test does not reject (direct and mediator
             effects; keyword arguments ``n_resamples``, ``weights``,
             ``random_state`` as for :meth:`wild_bootstrap_test`); ``"LM"`` and
-            ``"CLR"`` for the mediator effect (homoskedastic covariances).
+            ``"CLR"`` for the mediator effect (every ``cov_type``).
         confidence_level : float, default=None
             ``None`` uses the estimator's ``confidence_level``.
         **kwargs
@@ -793,15 +793,23 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         Notes
         -----
         - **mediator** (``θ_M``): ``"AR"`` is the Anderson–Rubin set of
-          :meth:`anderson_rubin_confidence_set`, exact for every ``cov_type``
-          (the default for robust covariances). For ``"classical"`` and
-          ``"unadjusted"`` also ``"CLR"``, Moreira's (2003) conditional
-          likelihood ratio test (the default: the most powerful of the three
-          with several instruments), inverted as Mikusheva (2010) shows, with
-          the conditional critical value by quadrature; and ``"LM"``,
-          Kleibergen's (2002) K test, whose set is where a quartic is not
-          positive (it can have spurious pieces where the K statistic loses
-          power). All three are robust to weak instruments.
+          :meth:`anderson_rubin_confidence_set`, exact for every ``cov_type``.
+          ``"CLR"`` is the conditional likelihood ratio test (the default: the
+          most powerful of the three with several instruments): for
+          ``"classical"`` and ``"unadjusted"`` Moreira's (2003), inverted as
+          Mikusheva (2010) shows; for the HC and cluster types Kleibergen's
+          (2005) robust form, whose conditioning statistic is his robust rank
+          statistic ``r(θ)``, inverted by a certified bisection on pieces where
+          the statistics are monotone. Where the robust CLR is not defined (a
+          cluster-robust covariance of the ``2p`` reduced-form coefficients
+          from at most ``2p`` clusters) the default is ``"AR"``. ``"LM"`` is
+          Kleibergen's K test (2002; its robust form of 2005 for HC and
+          cluster types, with the robust Anderson–Rubin statistic's covariance,
+          so that with one instrument ``K = LR = AR`` and the three sets are
+          the same), whose set is where a polynomial is not negative (a quartic
+          with homoskedastic covariances, degree ``8p`` in general); it can
+          have spurious pieces where the K statistic loses power. All three
+          are robust to weak instruments and inverted exactly.
         - **direct** (``θ_R``): ``"AR"`` is the subvector Anderson–Rubin set
           of Guggenberger, Kleibergen, Mavroeidis and Chen (2012): under
           ``θ_R = r₀`` the treatment becomes an excluded instrument and the

@@ -26,6 +26,11 @@ from skmediate._numerics.diagnostics import (
 )
 from skmediate._numerics.effects import EFFECT_NAMES, mediation_effects
 from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS
+from skmediate._numerics.kleibergen import (
+    robust_clr_defined,
+    robust_clr_set,
+    robust_lm_set,
+)
 from skmediate._numerics.model import FittedModel
 from skmediate._numerics.projection import direct_ar_set
 from skmediate._numerics.sets import (
@@ -599,9 +604,10 @@ class MediationResult:
     def _default_set_method(self, effect: str) -> str:
         if not bool(self.instruments) or effect == "total":
             return "wald"
-        homoskedastic = self.model.kind.homoskedastic
         if effect == "mediator":
-            return "CLR" if homoskedastic else "AR"
+            if self.model.kind.homoskedastic:
+                return "CLR"
+            return "CLR" if robust_clr_defined(self.anderson_rubin_moments) else "AR"
         return "AR"
 
     def _set_pieces(self, effect, method, level, kwargs):
@@ -649,9 +655,11 @@ class MediationResult:
                 raise ValueError(
                     f"the {method} set is for the mediator effect of an IV fit"
                 )
-            return (lm_set if method == "LM" else clr_set)(
-                self.anderson_rubin_moments, level
-            )
+            moments = self.anderson_rubin_moments
+            if moments.homoskedastic:
+                return (lm_set if method == "LM" else clr_set)(moments, level)
+            robust = robust_lm_set if method == "LM" else robust_clr_set
+            return robust(moments, level)
         if method == "wild":
             if effect not in ("direct", "mediator"):
                 raise ValueError(

@@ -30,7 +30,7 @@ from skmediate._numerics.sensitivity import (
     ci_breakdown,
     refit_inference,
 )
-from skmediate._numerics.sets import ConfidenceSet, _merge
+from skmediate._numerics.sets import ConfidenceSet, merge_intervals
 from skmediate._numerics.weakiv import anderson_rubin_set, clr_set
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._results import critical_quantile
@@ -560,7 +560,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             self.results_[f"{column}_lower"] = ends[:, 0]
             self.results_[f"{column}_upper"] = ends[:, 1]
             union = ConfidenceSet(
-                tuple(_merge([piece for s in points for piece in s])),
+                tuple(merge_intervals([piece for s in points for piece in s])),
                 effect=effect.removesuffix("_effect"),
                 method=method,
                 confidence_level=level,

@@ -247,7 +247,9 @@ def test_naive_estimator_and_errors():
     with pytest.raises(TypeError, match="unexpected arguments"):
         iv.confidence_set("mediator", "AR", n_resamples=9)
     # AR for the mediator effect is the Anderson-Rubin set, by either name
-    assert list(iv.confidence_set("mediator")) == iv.anderson_rubin_confidence_set()
+    assert list(iv.confidence_set("mediator", "AR")) == (
+        iv.anderson_rubin_confidence_set()
+    )
     assert list(iv.confidence_set("mediator", "anderson_rubin")) == list(
         iv.confidence_set("mediator", "AR")
     )
@@ -294,13 +296,11 @@ def test_lm_and_clr_sets_against_ivmodels(name, method):
         assert p < 0.05
 
 
-def test_clr_is_the_default_for_homoskedastic_fits():
+def test_clr_is_the_default_for_every_cov_type():
     est, _ = _fit("trial_binary")
     assert est.confidence_set("mediator").method == "CLR"
     robust, _ = _fit("trial_binary", "HC1")
-    assert robust.confidence_set("mediator").method == "AR"
-    with pytest.raises(ValueError, match="cov_type 'classical'"):
-        robust.confidence_set("mediator", "CLR")
+    assert robust.confidence_set("mediator").method == "CLR"
 
 
 def test_clr_critical_value():

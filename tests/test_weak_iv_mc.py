@@ -37,10 +37,21 @@ EXACT = {
         ("mediator", "CLR"),
         ("total", "wald"),
     ],
-    # with robust covariances: the Anderson-Rubin set with the HC3 covariance
-    # (HC1's small-sample bias shows at n = 300: reported, not asserted)
-    "heteroskedastic": [("mediator", "AR HC3"), ("total", "wald")],
-    "heterogeneous": [("mediator", "AR HC3"), ("total", "wald")],
+    # with robust covariances: the Anderson-Rubin, Kleibergen K and conditional
+    # LR sets with the HC3 covariance (HC1's small-sample bias shows at n = 300:
+    # reported, not asserted)
+    "heteroskedastic": [
+        ("mediator", "AR HC3"),
+        ("mediator", "LM HC3"),
+        ("mediator", "CLR HC3"),
+        ("total", "wald"),
+    ],
+    "heterogeneous": [
+        ("mediator", "AR HC3"),
+        ("mediator", "LM HC3"),
+        ("mediator", "CLR HC3"),
+        ("total", "wald"),
+    ],
 }
 CONSERVATIVE = {
     "homoskedastic": [

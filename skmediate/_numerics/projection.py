@@ -45,7 +45,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.polynomial import Chebyshev
 
-from skmediate._numerics.sets import _merge
+from skmediate._numerics.sets import merge_intervals
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     _check_definite,
@@ -104,7 +104,9 @@ def projection_ar_set(
     _check_definite(joint)
     crit = critical_value(joint, confidence_level)  # p + 1 restrictions
     branches = _Branches(a, b, moments.treatment_scale, cov, crit)
-    return _merge([_project(branches, lo, hi) for lo, hi in _robust_set(moments, crit)])
+    return merge_intervals(
+        [_project(branches, lo, hi) for lo, hi in _robust_set(moments, crit)]
+    )
 
 
 class _Branches:

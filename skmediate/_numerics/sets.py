@@ -19,6 +19,7 @@ __all__ = [
     "difference_set",
     "fieller_set",
     "format_set",
+    "merge_intervals",
     "one_minus_ratio_set",
     "quadratic_set",
 ]
@@ -142,7 +143,8 @@ def fieller_set(
     return quadratic_set(a * a - c2 * vaa, -2 * a * b + 2 * c2 * vab, b * b - c2 * vbb)
 
 
-def _merge(pieces) -> list[tuple[float, float]]:
+def merge_intervals(pieces) -> list[tuple[float, float]]:
+    """The union of closed intervals, as disjoint intervals in increasing order."""
     pieces = sorted(pieces)
     out: list[list[float]] = []
     for lo, hi in pieces:
@@ -157,7 +159,7 @@ def difference_set(total, direct) -> list[tuple[float, float]]:
     """``{t - r : t ∈ total, r ∈ direct}`` for unions of intervals."""
     if not total or not direct:
         return []
-    return _merge(
+    return merge_intervals(
         (t_lo - r_hi, t_hi - r_lo) for t_lo, t_hi in total for r_lo, r_hi in direct
     )
 
@@ -180,4 +182,4 @@ def one_minus_ratio_set(direct, total) -> list[tuple[float, float]]:
                 corners = [r / t for r in (r_lo, r_hi) for t in (t_lo, t_hi)]
             # (an unbounded end of r gives ±inf corners, as it should)
             pieces.append((1.0 - max(corners), 1.0 - min(corners)))
-    return _merge(pieces)
+    return merge_intervals(pieces)

@@ -516,8 +516,10 @@ def _confidence_sets_blocks(report: Report) -> list:
         )
         rows.append((label, fmt_set(row.wald), robust, SET_VERDICTS[row.verdict]))
     notes.append(
-        "Robust sets: the conditional likelihood ratio (Moreira 2003) or "
-        "Anderson-Rubin set for the mediator effect, the subvector "
+        "Robust sets: the conditional likelihood ratio set for the mediator "
+        "effect (Moreira 2003; Kleibergen's 2005 robust form with HC and "
+        "cluster covariances) or, where it is not defined, the Anderson-Rubin "
+        "set, the subvector "
         "Anderson-Rubin set for the direct effect (homoskedastic covariances), "
         "the intention-to-treat interval for the total effect, and Bonferroni "
         "combinations of the two for the indirect effect and the proportion "
