@@ -29,7 +29,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skmediate._numerics.covariance import CovarianceType, cov_type
+from skmediate._numerics.covariance import (
+    CovarianceType,
+    anderson_rubin_kind,
+    cov_type,
+)
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
 from skmediate._numerics.rows import group_grams, is_dask, reduce_rows, row_slices
@@ -83,6 +87,7 @@ def fit_model(
     fuller_alpha: float = 0.0,
     sensitivity=False,
     use_t: bool = False,
+    ar_meat: str = "leverage",
 ) -> FittedModel:
     """Fit a mediation model in two passes over the rows.
 
@@ -112,6 +117,9 @@ def fit_model(
         (:class:`~skmediate._numerics.sensitivity.SensitivityPlan`).
     use_t : bool
         t and F reference distributions (:meth:`FittedModel.reference_df`).
+    ar_meat : {"leverage", "fit"}
+        The meat of the robust Anderson–Rubin statistic
+        (:func:`~skmediate._numerics.covariance.anderson_rubin_kind`).
 
     Returns
     -------
@@ -126,6 +134,7 @@ def fit_model(
         Collinear instruments or an unidentified mediator.
     """
     kind = cov_type(cov_type_name)
+    ar_kind = anderson_rubin_kind(kind, ar_meat)
     if kind.clustered and groups is None:
         raise ValueError(
             f"cov_type={kind.name!r} needs the cluster labels: pass "
@@ -181,16 +190,18 @@ def fit_model(
         linear_in_y=not isinstance(kappa, str),
         use_t=use_t,
         treatment_coding=(*first["treatment_range"], first["treatment_not_binary"]),
+        ar_kind=ar_kind,
     )
     if plan is not None:
         plan = plan.prepare(model, first["products"])
 
     layout = model.robust_layout
     if layout.n_cols or plan is not None:
-        meat, grams, sens = _second_pass(
-            run, has_w, has_labels, r, layout, uniques, kind, plan
+        meat, grams, sens, ar = _second_pass(
+            run, has_w, has_labels, r, layout, uniques, kind, plan, model.ar_layout,
+            model.ar_kind,
         )
-        model = model.with_meat(meat, grams)
+        model = model.with_meat(meat, grams, ar)
         if plan is not None:
             model = model.with_sensitivity(plan.finish(model, sens))
     return model
@@ -420,6 +431,8 @@ def _second_pass(
     uniques,
     kind: CovarianceType,
     plan,
+    ar_layout: Layout | None = None,
+    ar_kind: CovarianceType | None = None,
 ):
     """The meat of the score columns (and the sensitivity factors), in one pass.
 
@@ -429,12 +442,21 @@ def _second_pass(
     and the outcome) and the residual forms: every cluster's score sums
     follow from those (:meth:`Layout.cluster_sums`), and the model keeps
     ``Σ w z zᵀ`` for the Bell–McCaffrey degrees of freedom and the wild
-    cluster bootstrap. Returns
-    the meat, the clusters' cross-products (or None) and the sensitivity parts.
+    cluster bootstrap.
+
+    With ``ar_layout`` the pass also accumulates the meat of those columns
+    (the reduced form's) with the leverage adjustment of ``ar_kind``, for the
+    robust Anderson–Rubin statistic; for a cluster-robust ``ar_kind`` from the
+    clusters' cross-products, which are then formed for any number of
+    clusters (and kept only as above). Returns the meat, the clusters'
+    cross-products (or None), the sensitivity parts and the Anderson–Rubin
+    meat (or None).
     """
     power = kind.leverage
+    ar_power = None if ar_layout is None else ar_kind.leverage
     n_groups = None if uniques is None else uniques.shape[0]
-    by_cluster = kind.clustered and (power or n_groups <= KEEP_CLUSTER_GRAMS)
+    keep_grams = kind.clustered and (power or n_groups <= KEEP_CLUSTER_GRAMS)
+    by_cluster = keep_grams or (kind.clustered and ar_layout is not None)
     lead = r.shape[0] - 1
     if by_cluster:
         # z = [u_1..u_{c-1}, y] and the residual forms: their cross-products give
@@ -445,10 +467,12 @@ def _second_pass(
             [solve_leading(r, eye[:, :lead]), eye[:, lead:], layout.right]
         )
     elif layout.n_cols:
-        kernel = layout.kernel(r, hats=bool(power))
+        kernel = layout.kernel(r, hats=bool(power or ar_power))
     else:
         kernel = None
     _ = layout.segments  # formed once, before the chunk function is sent anywhere
+    if ar_layout is not None:
+        _ = ar_layout.segments
     sens_chunk = None if plan is None else plan.chunk_function()
     sens_combine = None if plan is None else plan.combine_parts
 
@@ -460,14 +484,16 @@ def _second_pass(
             lab = np.asarray(rest.pop(0))
             codes = np.searchsorted(uniques, lab)
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
-        meat = None
+        meat = ar = None
         if by_cluster:
             meat = group_grams(a @ kernel, w, codes, n_groups)
         elif kernel is not None:
             scores = layout.scores(a, kernel, power)
             meat = meat_of_chunk(scores, w, codes, n_groups)
+            if ar_layout is not None:
+                ar = meat_of_chunk(ar_layout.scores(a, kernel, ar_power), w, None, None)
         sens = None if sens_chunk is None else sens_chunk(a, w, codes)
-        return [meat, sens]
+        return [meat, sens, ar]
 
     def combine(parts):
         total = parts[0]
@@ -476,16 +502,26 @@ def _second_pass(
                 total[0] += part[0]
             if total[1] is not None:
                 total[1] = sens_combine(total[1], part[1])
+            if total[2] is not None:
+                total[2] += part[2]
         return total
 
-    sums, sens = run(on_chunk, combine)
+    sums, sens, ar = run(on_chunk, combine)
     meat = grams = None
     if by_cluster:
         c = lead + 1
         full = (sums + np.swapaxes(sums, 1, 2)) / 2
         grams = full[:, :c, :c].copy()
-        sums = layout.cluster_sums(grams[:, :lead, :lead], full[:, :lead, c:], power)
+        lead_grams, resid = grams[:, :lead, :lead], full[:, :lead, c:]
+        sums = layout.cluster_sums(lead_grams, resid, power)
+        if ar_layout is not None:
+            ar = ar_layout.cluster_sums(lead_grams, resid, ar_power)
+            ar = ar.T @ ar
+        if not keep_grams:
+            grams = None
     if sums is not None:
         meat = sums.T @ sums if kind.clustered else sums
         meat = (meat + meat.T) / 2
-    return meat, grams, sens
+    if ar is not None:
+        ar = (ar + ar.T) / 2
+    return meat, grams, sens, ar

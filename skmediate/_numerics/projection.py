@@ -111,6 +111,7 @@ def projection_ar_set(
         cov_type=mediator.cov_type,
         n_clusters=mediator.n_clusters,
         f_df=mediator.f_df,
+        meat=mediator.meat,
     )
     _check_definite(joint)
     crit = critical_value(joint, confidence_level)  # p + 1 restrictions

@@ -41,8 +41,8 @@ class AndersonRubinMoments:
         least squares fits of ``y`` (row 0) and ``M`` (row 1) on all
         instruments; the fit of ``y - θ₀M`` has ``coef[0] - θ₀ coef[1]``.
     cov : ndarray of shape (2p, 2p)
-        Joint covariance of ``[coef[0], coef[1]]`` with the fit's covariance
-        type (stacked score columns).
+        Joint covariance of ``[coef[0], coef[1]]`` with the covariance type
+        ``meat`` (stacked score columns).
     excluded_ss : ndarray of shape (2, 2)
         ``[y, M]ᵀ W (P_Q - P_W) [y, M]``: the sums of squares and products
         that the excluded instruments explain.
@@ -54,12 +54,16 @@ class AndersonRubinMoments:
     n_instruments : int
         ``p``, the number of excluded instruments.
     cov_type : str
+        The fit's covariance type.
     n_clusters : int or None
     f_df : float or None
         Denominator degrees of freedom when ``W / p`` is compared with an F
         distribution: ``n - l`` for ``cov_type="classical"``, the fit's
         :meth:`~skmediate._numerics.model.FittedModel.reference_df` for the
         robust types with ``use_t``; None for ``χ²(p)``.
+    meat : str or None
+        The covariance type of ``cov``: with the default ``ar_meat="leverage"``
+        of a robust fit ``"HC3"`` or ``"CR3"``, else ``cov_type``.
     """
 
     coef: np.ndarray
@@ -72,6 +76,7 @@ class AndersonRubinMoments:
     cov_type: str
     n_clusters: int | None = None
     f_df: float | None = None
+    meat: str | None = None
 
     @property
     def homoskedastic(self) -> bool:
@@ -123,6 +128,7 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
             if model.kind.name == "classical"
             else model.reference_df(n_inst)
         ),
+        meat=(model.ar_kind or model.kind).name,
     )
 
 
@@ -131,15 +137,17 @@ def reduced_form_cov(model: FittedModel) -> np.ndarray:
 
     The coordinates are those of the treatment and the interactions after
     ``[1, X, Z]`` (``U[:, kw-1:l]``), ``p + 1`` of them; the result is the
-    ``2(p + 1) × 2(p + 1)`` covariance of ``[coef_y, coef_M]`` with the fit's
-    covariance type (the score blocks ``RF`` and ``F0``).
+    ``2(p + 1) × 2(p + 1)`` covariance of ``[coef_y, coef_M]`` (the score
+    blocks ``RF`` and ``F0``) with the covariance type of the Anderson–Rubin
+    statistic (:meth:`FittedModel.anderson_rubin_cov_of`): by default the
+    leverage-adjusted HC3 or CR3 meat for robust fits.
     """
     layout = model.layout
     n = len(range(layout.n_cols)[layout.blocks["RF"]])
     p_coef = np.zeros((layout.n_cols, 2 * n))
     p_coef[layout.blocks["RF"], :n] = np.eye(n)
     p_coef[layout.blocks["F0"], n:] = np.eye(n)
-    return model.cov_of(p_coef)
+    return model.anderson_rubin_cov_of(p_coef)
 
 
 def _divisor(moments: AndersonRubinMoments) -> float:
