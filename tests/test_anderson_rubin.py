@@ -196,10 +196,23 @@ def test_robust_statistic_matches_statsmodels_on_a_grid(
     est, data, roles, groups = _robust_fit(name, cov_type, ar_meat)
     moments = est.result_.anderson_rubin_moments
     assert moments.meat == reference
+    p = len(roles["covariates"])
+    # the leverage meat is compared with F(p, n - l), or F(p, G - 1) with clusters
+    if ar_meat == "leverage":
+        n_inst = 2 + 2 * p + (1 if roles["controls"] else 0)
+        df = len(np.unique(groups)) - 1 if cov_type == "cluster" else len(data) - n_inst
+        assert moments.f_df == df
+    else:
+        assert moments.f_df is None
     for theta in np.linspace(-6.0, 6.0, 25):
-        got, _ = anderson_rubin_test(moments, theta)
+        got, pvalue = anderson_rubin_test(moments, theta)
         want = _robust_wald(data, roles, theta, reference, groups)
-        assert got == pytest.approx(want, rel=1e-9)
+        if ar_meat == "leverage":
+            assert got == pytest.approx(want / p, rel=1e-9)
+            assert pvalue == pytest.approx(stats.f.sf(want / p, p, df), rel=1e-7)
+        else:
+            assert got == pytest.approx(want, rel=1e-9)
+            assert pvalue == pytest.approx(stats.chi2.sf(want, p), rel=1e-7)
 
 
 @pytest.mark.parametrize("name, cov_type, ar_meat, reference", ROBUST_CASES)
@@ -209,7 +222,11 @@ def test_robust_set_ends_are_roots_of_the_robust_wald_statistic(
 ):
     est, data, roles, groups = _robust_fit(name, cov_type, ar_meat)
     pieces = est.anderson_rubin_confidence_set(level)
-    critical = stats.chi2.ppf(level, len(roles["covariates"]))
+    p = len(roles["covariates"])
+    critical = stats.chi2.ppf(level, p)
+    if ar_meat == "leverage":
+        df = est.result_.anderson_rubin_moments.f_df
+        critical = p * stats.f.ppf(level, p, df)
 
     def excess(theta):
         return _robust_wald(data, roles, theta, reference, groups) - critical
@@ -313,7 +330,7 @@ def _brute_force(moments, pieces, level):
             continue
         stat, _ = anderson_rubin_test(moments, theta)
         accepted = stat <= (
-            c / moments.n_instruments if moments.cov_type == "classical" else c
+            c / moments.n_instruments if moments.f_df is not None else c
         )
         assert accepted == any(lo <= theta <= hi for lo, hi in pieces), theta
 

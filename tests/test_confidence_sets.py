@@ -518,7 +518,11 @@ def test_robust_projection_against_brute_force(case, ar_meat, meat):
     else:
         assert len(got) == 2 and not got.is_bounded
     statistic = _robust_joint_statistic(est, df, covariates, controls, meat)
-    crit = special.chdtri(1 + len(covariates), 0.05)
+    k = 1 + len(covariates)
+    crit = special.chdtri(k, 0.05)
+    if ar_meat == "leverage":  # compared with (p + 1) F(p + 1, n - l)
+        n_inst = 2 + 2 * len(covariates) + len(controls)
+        crit = k * special.fdtri(k, len(df) - n_inst, 0.95)
     ends = [e for piece in got for e in piece if np.isfinite(e)]
     for end in ends:
         step = 1e-6 * (1 + abs(end))

@@ -141,23 +141,25 @@ COV_TYPES: dict[str, CovarianceType] = {
 
 # The meat of the robust Anderson–Rubin statistic: "leverage" multiplies each
 # row's reduced-form residual by (1 - h)^(-1) (a cluster's by (I - H_gg)^(-1)),
-# h the leverage in the regression on all instruments (HC3, CR3); "fit" uses
-# the fit's own covariance type.
+# h the leverage in the regression on all instruments (HC3, CR3), and compares
+# W/p with F(p, n - l) (F(p, G - 1)); "fit" uses the fit's own covariance type
+# and reference distribution.
 AR_MEATS = ("leverage", "fit")
 
 
-def anderson_rubin_kind(kind: CovarianceType, ar_meat: str) -> CovarianceType:
+def anderson_rubin_kind(kind: CovarianceType, ar_meat: str) -> CovarianceType | None:
     """The covariance type of the robust Anderson–Rubin statistic of a fit of ``kind``.
 
     ``ar_meat="leverage"`` gives HC3 for the row-robust types and CR3 (the
     residuals of a cluster multiplied by ``(I - H_gg)^(-1)``, no factor) for
-    the cluster-robust ones; ``"fit"`` gives ``kind`` itself, as does a
-    homoskedastic ``kind`` (whose statistic needs no meat).
+    the cluster-robust ones; ``"fit"`` (the fit's own type and reference
+    distribution) and a homoskedastic ``kind`` (whose statistic needs no
+    meat) give None.
     """
     if ar_meat not in AR_MEATS:
         raise ValueError(f"ar_meat must be one of {list(AR_MEATS)}; got {ar_meat!r}")
     if ar_meat == "fit" or kind.homoskedastic:
-        return kind
+        return None
     if kind.clustered:
         return CovarianceType("CR3", "clusters", _hc0, leverage=1.0)
     return COV_TYPES["HC3"]

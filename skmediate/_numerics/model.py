@@ -75,13 +75,15 @@ class FittedModel:
         ``(low, high, n_other)``: the treatment's range over the rows with
         positive weight and how many of them are neither 0 nor 1.
     ar_kind : CovarianceType or None
-        The covariance type of the robust Anderson–Rubin statistic
-        (:func:`~skmediate._numerics.covariance.anderson_rubin_kind`); None
-        for the fit's own.
+        The covariance type of the robust Anderson–Rubin statistic with the
+        small-sample meat and reference (``ar_meat="leverage"``,
+        :func:`~skmediate._numerics.covariance.anderson_rubin_kind`) of an
+        IV fit with one mediator and a robust covariance; None for the fit's
+        own covariance type and reference.
     ar_columns : ndarray of int or None
         The reduced-form columns (blocks ``F0`` and ``RF``) whose meat the
         second pass accumulates with ``ar_kind``, when it differs from the
-        fit's.
+        fit's type.
     ar_layout : Layout or None
         Those columns, as the second pass accumulates them.
     ar_meat : ndarray or None
@@ -125,12 +127,9 @@ class FittedModel:
             names = tuple(layout.blocks)
         robust_layout, robust = layout.restrict(names)
         ar_kind = fields.pop("ar_kind", None)
-        separate = (
-            ar_kind is not None
-            and ar_kind != kind
-            and design.instrumented
-            and design.n_mediators == 1
-        )
+        if kind.homoskedastic or not design.instrumented or design.n_mediators != 1:
+            ar_kind = None
+        separate = ar_kind is not None and ar_kind != kind
         ar_layout, ar_columns = (
             layout.restrict(("F0", "RF")) if separate else (None, None)
         )
@@ -138,7 +137,7 @@ class FittedModel:
             layout=layout,
             robust=robust,
             robust_layout=robust_layout,
-            ar_kind=ar_kind if separate else None,
+            ar_kind=ar_kind,
             ar_columns=ar_columns,
             ar_layout=ar_layout,
             **fields,

@@ -58,9 +58,11 @@ class AndersonRubinMoments:
     n_clusters : int or None
     f_df : float or None
         Denominator degrees of freedom when ``W / p`` is compared with an F
-        distribution: ``n - l`` for ``cov_type="classical"``, the fit's
-        :meth:`~skmediate._numerics.model.FittedModel.reference_df` for the
-        robust types with ``use_t``; None for ``χ²(p)``.
+        distribution: ``n - l`` for ``cov_type="classical"`` and for the
+        robust types with the default ``ar_meat="leverage"`` (``G - 1`` with
+        clusters); with ``ar_meat="fit"`` the fit's
+        :meth:`~skmediate._numerics.model.FittedModel.reference_df` with
+        ``use_t``; None for ``χ²(p)``.
     meat : str or None
         The covariance type of ``cov``: with the default ``ar_meat="leverage"``
         of a robust fit ``"HC3"`` or ``"CR3"``, else ``cov_type``.
@@ -123,13 +125,23 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
         n_instruments=p,
         cov_type=model.kind.name,
         n_clusters=model.n_clusters,
-        f_df=(
-            model.nobs - n_inst
-            if model.kind.name == "classical"
-            else model.reference_df(n_inst)
-        ),
+        f_df=_f_df(model, n_inst),
         meat=(model.ar_kind or model.kind).name,
     )
+
+
+def _f_df(model: FittedModel, n_inst: int) -> float | None:
+    """Denominator degrees of freedom of the F reference (None: ``χ²``).
+
+    ``n - l`` for ``"classical"``; for a robust fit with the small-sample
+    meat (:attr:`FittedModel.ar_kind`) always ``n - l``, or ``G - 1`` with
+    clusters; otherwise the fit's :meth:`FittedModel.reference_df`.
+    """
+    if model.kind.name == "classical":
+        return model.nobs - n_inst
+    if model.ar_kind is not None:
+        return model.with_use_t(True).reference_df(n_inst)
+    return model.reference_df(n_inst)
 
 
 def reduced_form_cov(model: FittedModel) -> np.ndarray:
@@ -187,8 +199,9 @@ def anderson_rubin_test(
     statistic : float
         ``F = W / p`` compared with ``F(p, n - l)`` for ``cov_type="classical"``
         (exact with normal homoskedastic errors) and with ``F(p, f_df)`` for
-        robust types with ``use_t``; otherwise the Wald statistic ``W``
-        compared with ``χ²(p)``.
+        the robust types with ``f_df`` (the default leverage meat, or
+        ``use_t``); otherwise the Wald statistic ``W`` compared with
+        ``χ²(p)``.
     pvalue : float
     """
     p = moments.n_instruments
