@@ -21,8 +21,8 @@ The tests at nominal 5% (``π̂`` the coefficients of the orthonormalized
 excluded instruments ``U`` (after ``W``), ``ê`` the residuals of the
 regression on ``Q``, ``h`` its leverages, ``l = 48``):
 
-- ``classical``: ``π̂ᵀπ̂ (n - l)/ê'ê`` against ``p F(p, n - l)``;
-- ``HC0``, ``HC1``: ``π̂ᵀ V⁻¹ π̂`` with ``V = Σ u u' ê²`` (times ``n/(n - l)``
+- ``classical``: ``π̂ᵀπ̂ (n - n_inst)/ê'ê`` against ``p F(p, n - l)``;
+- ``HC0``, ``HC1``: ``π̂ᵀ V⁻¹ π̂`` with ``V = Σ u u' ê²`` (times ``n/(n - n_inst)``
   for HC1) against ``χ²(p)``;
 - ``HC2``, ``HC3``: ``ê²`` divided by ``1 - h`` or ``(1 - h)²``;
 - ``HC3 F``: HC3 against ``p F(p, n - l)`` (``use_t=True``);
@@ -60,7 +60,7 @@ import platform
 import time
 
 import numpy as np
-from scipy import linalg, special, stats
+from scipy import special, stats
 
 LEVEL = 0.05
 DESIGNS = ("homoskedastic", "heteroskedastic", "skewed")
@@ -102,7 +102,7 @@ class Design:
         self.q_w = np.linalg.qr(w)[0]
         self.u = np.linalg.qr(z - self.q_w @ (self.q_w.T @ z))[0]
         self.q = np.column_stack([self.q_w, self.u])  # orthonormal basis of Q
-        self.l = self.q.shape[1]
+        self.n_inst = self.q.shape[1]
         self.h = np.einsum("ij,ij->i", self.q, self.q)
         self.r, self.x = r, x
         self.outer = (self.u[:, :, None] * self.u[:, None, :]).reshape(n, -1)
@@ -128,7 +128,9 @@ class Design:
     def classical_wald(self, e):
         pi = self.u.T @ e
         res = self.resid(e)
-        return (pi * pi).sum(axis=0) / ((res * res).sum(axis=0) / (self.n - self.l))
+        return (pi * pi).sum(axis=0) / (
+            (res * res).sum(axis=0) / (self.n - self.n_inst)
+        )
 
     def jackknife_ar(self, e):
         """The jackknife AR statistic of Mikusheva and Sun (2022), ``W`` partialled out."""
@@ -186,9 +188,9 @@ def draw_errors(design: Design, kind: str, n_rep: int, rng, groups=None):
 
 
 def row_rejections(design: Design, e: np.ndarray) -> dict:
-    n, p, l = design.n, design.p, design.l
+    n, p, n_inst = design.n, design.p, design.n_inst
     chi = special.chdtri(p, LEVEL)
-    f_crit = p * special.fdtri(p, n - l, 1 - LEVEL)
+    f_crit = p * special.fdtri(p, n - n_inst, 1 - LEVEL)
     one = np.ones(n)
     room = 1.0 - design.h
     hc0 = design.hc_wald(e, one)
@@ -196,7 +198,7 @@ def row_rejections(design: Design, e: np.ndarray) -> dict:
     return {
         "classical": design.classical_wald(e) > f_crit,
         "HC0": hc0 > chi,
-        "HC1": hc0 * (n - l) / n > chi,
+        "HC1": hc0 * (n - n_inst) / n > chi,
         "HC2": design.hc_wald(e, 1.0 / room) > chi,
         "HC3": hc3 > chi,
         "HC3 F": hc3 > f_crit,
@@ -205,10 +207,10 @@ def row_rejections(design: Design, e: np.ndarray) -> dict:
 
 
 def cluster_rejections(design: Design, e, maps, n_clusters) -> dict:
-    n, p, l = design.n, design.p, design.l
+    n, p, n_inst = design.n, design.p, design.n_inst
     chi = special.chdtri(p, LEVEL)
     cr0 = design.cluster_wald(e, maps[0.0], n_clusters)
-    factor = n_clusters / (n_clusters - 1) * (n - 1) / (n - l)
+    factor = n_clusters / (n_clusters - 1) * (n - 1) / (n - n_inst)
     cr3 = design.cluster_wald(e, maps[1.0], n_clusters)
     return {
         "CR0": cr0 > chi,
@@ -269,7 +271,9 @@ def table(rates: dict, n_replications: int) -> str:
     row_designs = [d for d in rates if not d.startswith("clustered")]
     lines.append(f"{'method':<12}" + "".join(f"{d:>18}" for d in row_designs))
     for method in ROW_METHODS:
-        cells = [_cell(rates[d][method], n_replications, low, high) for d in row_designs]
+        cells = [
+            _cell(rates[d][method], n_replications, low, high) for d in row_designs
+        ]
         lines.append(f"{method:<12}" + "".join(f"{c:>18}" for c in cells))
     cluster_designs = [d for d in rates if d.startswith("clustered")]
     if cluster_designs:

@@ -815,7 +815,8 @@ class IVMediationRegressor(_MediationRegressor):
         Level of the confidence intervals in :attr:`result_`.
     use_t : bool, default=False
         Use t and F reference distributions for intervals, p-values, Wald
-        tests and the Anderson–Rubin test: ``n - k`` degrees of freedom for
+        tests and the Anderson–Rubin test (whose robust form uses the F
+        reference by default, see ``ar_meat``): ``n - k`` degrees of freedom for
         the classical and HC covariances, ``G - 1`` for ``cluster`` and
         ``CR0``, and the Bell–McCaffrey degrees of freedom of each
         coefficient for ``CR2`` (as ``estimatr`` and ``clubSandwich``).
@@ -847,17 +848,20 @@ class IVMediationRegressor(_MediationRegressor):
         ``α = 1`` makes the estimator approximately unbiased; ``α = 4``
         minimizes its mean squared error.
     ar_meat : {"leverage", "fit"}, default="leverage"
-        The covariance of the robust Anderson–Rubin statistic (the
-        Anderson–Rubin set of the mediator effect and the projection set of
-        the direct effect) for the heteroskedasticity- and cluster-robust
-        ``cov_type`` values. ``"leverage"``: each row's residual in the
-        regression on all instruments is divided by ``1 - h``, ``h`` its
-        leverage there (HC3), or a cluster's residuals multiplied by
-        ``(I - H_gg)^(-1)`` (CR3), which keeps the test's size when the
+        The covariance and reference distribution of the robust
+        Anderson–Rubin statistic (the Anderson–Rubin set of the mediator
+        effect and the projection set of the direct effect) for the
+        heteroskedasticity- and cluster-robust ``cov_type`` values.
+        ``"leverage"``: each row's residual in the regression on all
+        instruments is divided by ``1 - h``, ``h`` its leverage there (HC3),
+        or a cluster's residuals multiplied by ``(I - H_gg)^(-1)`` (CR3), and
+        ``W/p`` is compared with ``F(p, n - l)`` (``F(p, G - 1)`` with
+        clusters) whatever ``use_t``, which keeps the test's size when the
         instruments are many relative to the rows (see
         :meth:`anderson_rubin_confidence_set`). ``"fit"``: the ``cov_type``
-        of the fit, as for the other statistics. The homoskedastic
-        ``cov_type`` values need no meat and ignore it.
+        of the fit, with ``χ²(p)`` or, with ``use_t``, the F reference, as
+        for the other statistics. The homoskedastic ``cov_type`` values need
+        no meat and ignore it.
 
     Attributes
     ----------
@@ -1169,10 +1173,9 @@ class IVMediationRegressor(_MediationRegressor):
         For ``cov_type="unadjusted"`` and ``"classical"`` the set is the exact
         solution of a quadratic inequality in ``θ₀`` (``"classical"`` compares
         ``W/p`` with ``F(p, n - l)``, exact with normal errors; ``"unadjusted"``
-        compares ``W`` with ``χ²(p)``). For ``"HC0"``, ``"HC1"`` and
-        ``"cluster"`` the robust Wald statistic (``χ²(p)``) is inverted
-        exactly too: the ends of the set are the real roots of the quadratic
-        matrix polynomial ``V(θ₀) - π(θ₀)π(θ₀)ᵀ/c`` (see
+        compares ``W`` with ``χ²(p)``). For the robust types the robust Wald
+        statistic is inverted exactly too: the ends of the set are the real
+        roots of the quadratic matrix polynomial ``V(θ₀) - π(θ₀)π(θ₀)ᵀ/c`` (see
         ``skmediate._numerics.weakiv``), so no narrow piece of the set can be
         missed. The robust statistic needs more clusters than instruments.
 
@@ -1183,12 +1186,15 @@ class IVMediationRegressor(_MediationRegressor):
         each residual of the regression on all instruments is divided by
         ``1 - h_i``, ``h_i`` the row's leverage there (HC3; for the
         cluster-robust types a cluster's residuals are multiplied by
-        ``(I - H_gg)^(-1)``, CR3). The statistic is still a ratio of
-        quadratics in ``θ₀`` and its set is inverted exactly as above.
-        The jackknife Anderson–Rubin statistic of Mikusheva and Sun (2022) is
-        the alternative built for many instruments; on the JOBS II design
-        with 23 instruments it rejected more often than the HC3 statistic
-        (``benchmarks/many_instruments_study.py``).
+        ``(I - H_gg)^(-1)``, CR3), and ``W/p`` is compared with
+        ``F(p, n - l)`` (``F(p, G - 1)``), ``l`` the instrument columns. The
+        statistic is still a ratio of quadratics in ``θ₀`` and its set is
+        inverted exactly as above. The jackknife Anderson–Rubin statistic of
+        Mikusheva and Sun (2022), built for many instruments, is not offered:
+        with the exogenous regressors partialled out (as its authors'
+        ``manyweakiv`` does) its numerator is no longer centred at zero, and
+        with tens of instruments its normal approximation is skewed; see
+        ``benchmarks/many_instruments_study.py`` for the comparison.
 
         References
         ----------

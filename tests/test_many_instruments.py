@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+
 from skmediate import IVMediationRegressor
 from skmediate._numerics.weakiv import anderson_rubin_test
 
@@ -46,7 +47,11 @@ def _fit(design, e, cov_type, ar_meat, groups=None):
     names = [f"x{j}" for j in range(design.x.shape[1])]
     frame = pd.DataFrame(design.x, columns=names).assign(r=design.r, m=m)
     est = IVMediationRegressor(
-        treatment="r", mediator="m", covariates=names, cov_type=cov_type, ar_meat=ar_meat
+        treatment="r",
+        mediator="m",
+        covariates=names,
+        cov_type=cov_type,
+        ar_meat=ar_meat,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # weak instruments, by design
@@ -60,9 +65,9 @@ def _fit(design, e, cov_type, ar_meat, groups=None):
 def test_vectorized_row_statistics_match_the_library(jobs):
     rng = np.random.default_rng(0)
     e = mis.draw_errors(jobs, "heteroskedastic", 2, rng)
-    n, l = jobs.n, jobs.l
+    n, n_inst = jobs.n, jobs.n_inst
     hc3 = jobs.hc_wald(e, 1.0 / (1.0 - jobs.h) ** 2)
-    hc1 = jobs.hc_wald(e, np.ones(n)) * (n - l) / n
+    hc1 = jobs.hc_wald(e, np.ones(n)) * (n - n_inst) / n
     for b in range(2):
         assert _fit(jobs, e[:, b], "HC1", "leverage") == pytest.approx(hc3[b], rel=1e-8)
         assert _fit(jobs, e[:, b], "HC1", "fit") == pytest.approx(hc1[b], rel=1e-8)
@@ -74,10 +79,10 @@ def test_vectorized_cluster_statistics_match_the_library(jobs):
     g = 150
     groups = rng.permutation(np.arange(jobs.n) % g)
     e = mis.draw_errors(jobs, "clustered", 1, rng, groups)
-    n, l = jobs.n, jobs.l
+    n, n_inst = jobs.n, jobs.n_inst
     cr3 = jobs.cluster_wald(e, jobs.cluster_maps(groups, 1.0), g)
     cr0 = jobs.cluster_wald(e, jobs.cluster_maps(groups, 0.0), g)
-    cr1 = cr0 / (g / (g - 1) * (n - 1) / (n - l))
+    cr1 = cr0 / (g / (g - 1) * (n - 1) / (n - n_inst))
     got = _fit(jobs, e[:, 0], "cluster", "leverage", groups)
     assert got == pytest.approx(cr3[0], rel=1e-8)
     got = _fit(jobs, e[:, 0], "cluster", "fit", groups)

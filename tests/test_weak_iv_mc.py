@@ -37,8 +37,9 @@ EXACT = {
         ("mediator", "CLR"),
         ("total", "wald"),
     ],
-    # with robust covariances: the Anderson-Rubin set with the HC3 covariance
-    # (HC1's small-sample bias shows at n = 300: reported, not asserted)
+    # with robust covariances: the default Anderson-Rubin set (HC3 meat,
+    # F reference); the study's HC1 fits keep the HC1 meat (ar_meat="fit"),
+    # whose small-sample bias shows at n = 300: reported, not asserted
     "heteroskedastic": [("mediator", "AR HC3"), ("total", "wald")],
     "heterogeneous": [("mediator", "AR HC3"), ("total", "wald")],
 }

@@ -198,7 +198,15 @@ def fit_model(
     layout = model.robust_layout
     if layout.n_cols or plan is not None:
         meat, grams, sens, ar = _second_pass(
-            run, has_w, has_labels, r, layout, uniques, kind, plan, model.ar_layout,
+            run,
+            has_w,
+            has_labels,
+            r,
+            layout,
+            uniques,
+            kind,
+            plan,
+            model.ar_layout,
             model.ar_kind,
         )
         model = model.with_meat(meat, grams, ar)
