@@ -22,7 +22,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from skmediate._dask import dask_inputs, dask_template
-from skmediate._numerics.covariance import COV_TYPES, WEIGHT_TYPES, cov_type
+from skmediate._numerics.covariance import AR_MEATS, COV_TYPES, WEIGHT_TYPES, cov_type
 from skmediate._numerics.design import Design
 from skmediate._numerics.diagnostics import FirstStageDiagnostics
 from skmediate._numerics.engine import fit_model
@@ -165,6 +165,7 @@ def fit_mediation(
             sensitivity=sensitivity,
             sensitivity_sets=sensitivity_sets,
             use_t=estimator.use_t,
+            ar_meat=estimator._ar_meat_spec(),
         )
     except RankDeficiencyError as exc:
         raise ValueError(_rank_message(inputs.design, exc)) from None
@@ -499,6 +500,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     def _kappa_spec(self):
         return 1.0, 0.0
+
+    def _ar_meat_spec(self) -> str:
+        return "fit"
 
     def fit(
         self,
@@ -897,7 +901,8 @@ class IVMediationRegressor(_MediationRegressor):
         Level of the confidence intervals in :attr:`result_`.
     use_t : bool, default=False
         Use t and F reference distributions for intervals, p-values, Wald
-        tests and the Anderson–Rubin test: ``n - k`` degrees of freedom for
+        tests and the Anderson–Rubin test (whose robust form uses the F
+        reference by default, see ``ar_meat``): ``n - k`` degrees of freedom for
         the classical and HC covariances, ``G - 1`` for ``cluster`` and
         ``CR0``, and the Bell–McCaffrey degrees of freedom of each
         coefficient for ``CR2`` (as ``estimatr`` and ``clubSandwich``).
@@ -938,6 +943,21 @@ class IVMediationRegressor(_MediationRegressor):
         Fuller's ``α`` (used only with ``kappa="fuller"``); must be positive.
         ``α = 1`` makes the estimator approximately unbiased; ``α = 4``
         minimizes its mean squared error.
+    ar_meat : {"leverage", "fit"}, default="leverage"
+        The covariance and reference distribution of the robust
+        Anderson–Rubin statistic (the Anderson–Rubin set of the mediator
+        effect and the projection set of the direct effect) for the
+        heteroskedasticity- and cluster-robust ``cov_type`` values.
+        ``"leverage"``: each row's residual in the regression on all
+        instruments is divided by ``1 - h``, ``h`` its leverage there (HC3),
+        or a cluster's residuals multiplied by ``(I - H_gg)^(-1)`` (CR3), and
+        ``W/p`` is compared with ``F(p, n - l)`` (``F(p, G - 1)`` with
+        clusters) whatever ``use_t``, which keeps the test's size when the
+        instruments are many relative to the rows (see
+        :meth:`anderson_rubin_confidence_set`). ``"fit"``: the ``cov_type``
+        of the fit, with ``χ²(p)`` or, with ``use_t``, the F reference, as
+        for the other statistics. The homoskedastic ``cov_type`` values need
+        no meat and ignore it.
 
     Attributes
     ----------
@@ -1178,6 +1198,7 @@ class IVMediationRegressor(_MediationRegressor):
             Interval(Real, None, None, closed="neither"),
         ],
         "fuller_alpha": [Interval(Real, 0, None, closed="neither")],
+        "ar_meat": [StrOptions(set(AR_MEATS))],
     }
 
     def __init__(
@@ -1195,6 +1216,7 @@ class IVMediationRegressor(_MediationRegressor):
         weight_type: str = "frequency",
         kappa: str | float = "2sls",
         fuller_alpha: float = 1.0,
+        ar_meat: str = "leverage",
     ) -> None:
         super().__init__(
             treatment=treatment,
@@ -1210,6 +1232,7 @@ class IVMediationRegressor(_MediationRegressor):
         )
         self.kappa = kappa
         self.fuller_alpha = fuller_alpha
+        self.ar_meat = ar_meat
 
     @property
     def _method(self) -> str:
@@ -1223,6 +1246,9 @@ class IVMediationRegressor(_MediationRegressor):
             "liml": ("liml", 0.0),
             "fuller": ("liml", self.fuller_alpha),
         }.get(self.kappa, (self.kappa, 0.0))
+
+    def _ar_meat_spec(self) -> str:
+        return self.ar_meat
 
     @property
     def linear_in_y(self) -> bool:
@@ -1253,7 +1279,8 @@ class IVMediationRegressor(_MediationRegressor):
         The set of ``θ₀`` at which the Anderson–Rubin test does not reject:
         the coefficients of the excluded instruments in the regression of
         ``y - θ₀M`` on all instruments are tested to be zero with a Wald test
-        using ``cov_type``. Its coverage does not depend on how strongly the
+        using ``cov_type`` (for the robust types, with the meat ``ar_meat``).
+        Its coverage does not depend on how strongly the
         instruments predict the mediator (it also tests the overidentifying
         restrictions, so the set can be empty when they fail).
 
@@ -1275,12 +1302,37 @@ class IVMediationRegressor(_MediationRegressor):
         For ``cov_type="unadjusted"`` and ``"classical"`` the set is the exact
         solution of a quadratic inequality in ``θ₀`` (``"classical"`` compares
         ``W/p`` with ``F(p, n - l)``, exact with normal errors; ``"unadjusted"``
-        compares ``W`` with ``χ²(p)``). For ``"HC0"``, ``"HC1"`` and
-        ``"cluster"`` the robust Wald statistic (``χ²(p)``) is inverted
-        exactly too: the ends of the set are the real roots of the quadratic
-        matrix polynomial ``V(θ₀) - π(θ₀)π(θ₀)ᵀ/c`` (see
+        compares ``W`` with ``χ²(p)``). For the robust types the robust Wald
+        statistic is inverted exactly too: the ends of the set are the real
+        roots of the quadratic matrix polynomial ``V(θ₀) - π(θ₀)π(θ₀)ᵀ/c`` (see
         ``skmediate._numerics.weakiv``), so no narrow piece of the set can be
         missed. The robust statistic needs more clusters than instruments.
+
+        With many instruments the robust Wald statistic with the HC0/HC1
+        meat rejects a true ``θ₀`` too often: its covariance is estimated
+        from residuals that the many instruments shrink towards zero, most
+        at the rows of high leverage. By default (``ar_meat="leverage"``)
+        each residual of the regression on all instruments is divided by
+        ``1 - h_i``, ``h_i`` the row's leverage there (HC3; for the
+        cluster-robust types a cluster's residuals are multiplied by
+        ``(I - H_gg)^(-1)``, CR3), and ``W/p`` is compared with
+        ``F(p, n - l)`` (``F(p, G - 1)``), ``l`` the instrument columns. The
+        statistic is still a ratio of quadratics in ``θ₀`` and its set is
+        inverted exactly as above. The jackknife Anderson–Rubin statistic of
+        Mikusheva and Sun (2022), built for many instruments, is not offered:
+        with the exogenous regressors partialled out (as its authors'
+        ``manyweakiv`` does) its numerator is no longer centred at zero, and
+        with tens of instruments its normal approximation is skewed; see
+        ``benchmarks/many_instruments_study.py`` for the comparison.
+
+        References
+        ----------
+        Mikusheva, A. and Sun, L. (2022). Inference with many weak
+        instruments. Review of Economic Studies, 89(5), 2663-2686.
+
+        MacKinnon, J. G. and White, H. (1985). Some heteroskedasticity-
+        consistent covariance matrix estimators with improved finite sample
+        properties. Journal of Econometrics, 29(3), 305-325.
         """
         check_is_fitted(self)
         return self.result_.anderson_rubin_set(confidence_level)

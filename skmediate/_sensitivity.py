@@ -23,6 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
+from skmediate._numerics.covariance import cov_type
 from skmediate._numerics.projection import direct_ar_set
 from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import (
@@ -106,8 +107,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         covariances, Moreira's conditional likelihood ratio set of the
         mediator effect; and their unions over the grid. IV estimators with
         one mediator only. The closed form accumulates what they need in the
-        one fit (no pass over the rows per grid point) for every
-        ``cov_type`` but CR2, whose sets need ``method="refit"``. Each set is
+        one fit (no pass over the rows per grid point) for every row-robust
+        and homoskedastic ``cov_type``; with cluster-robust ones, whose sets
+        adjust the clusters' scores by their leverage (CR2, and the default
+        CR3 meat of ``ar_meat="leverage"``), ``method="auto"`` refits at each
+        point. Each set is
         inverted exactly at each point, which costs more than the Wald
         interval: on large grids expect milliseconds per point (the CLR set's
         conditional critical values most).
@@ -335,6 +339,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         method = self.method
         if method == "auto":
             method = "closed_form" if final.linear_in_y else "refit"
+            if self.robust_sets and _cluster_leverage_sets(final):
+                method = "refit"  # the closed form has no CR2 or CR3 sets
         if method == "closed_form" and not final.linear_in_y:
             raise ValueError(
                 f"method='closed_form' needs an estimator that is linear in the "
@@ -832,3 +838,12 @@ def _refit_one(estimator, X, y, fit_params, tau, p, sets_level=None):
         sets,
         [(w.category, str(w.message)) for w in caught],
     )
+
+
+def _cluster_leverage_sets(final) -> bool:
+    """Whether the robust sets of ``final`` adjust clusters' scores by leverage
+    (CR2, or the default CR3 meat of a cluster-robust fit)."""
+    kind = cov_type(final.cov_type)
+    if not kind.clustered:
+        return False
+    return bool(kind.leverage) or getattr(final, "ar_meat", "fit") == "leverage"

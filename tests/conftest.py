@@ -151,6 +151,7 @@ def fit_arrays(
     kappa=1.0,
     fuller_alpha=0.0,
     sensitivity=False,
+    ar_meat="leverage",
 ):
     """The numerics' fit of arrays (treatment, mediator, covariates, controls, outcome)."""
     from skmediate._numerics.design import Design
@@ -181,6 +182,7 @@ def fit_arrays(
         kappa=kappa,
         fuller_alpha=fuller_alpha,
         sensitivity=sensitivity,
+        ar_meat=ar_meat,
     )
 
 

@@ -6,10 +6,14 @@ Checks and tolerances:
   ``tests/reference/anderson_rubin.json`` (grid + bisection of the F statistic
   from numpy least squares, see ``anderson_rubin_reference.py``) to 1e-8
   relative, and against a direct grid classification here;
-- robust (HC0, HC1, cluster) sets: at every finite end the robust Wald
-  statistic of statsmodels' regression of ``y - θ₀m`` on the instruments
-  equals the critical value, and bisection with that statistic from the
-  library's end lands on the same end to 1e-8 relative;
+- robust sets (HC0, HC1, cluster with ``ar_meat="fit"``; HC1 and cluster
+  fits with the default leverage-adjusted meat, HC3 and CR3): at every finite
+  end the robust Wald statistic of statsmodels' regression of ``y - θ₀m`` on
+  the instruments (for CR3 that regression's residuals, multiplied per
+  cluster by an explicit ``(I - H_gg)⁻¹``) equals the critical value to 1e-7
+  relative, and bisection with that statistic from the library's end lands
+  on the same end to 1e-8 relative; the statistic itself equals statsmodels'
+  on a grid of ``θ₀`` to 1e-9 relative;
 - the robust inversion (roots of a quadratic matrix polynomial) reproduces
   the exact quadratic solution to 1e-10 relative when given the homoskedastic
   covariance, for every shape of set, and every robust set agrees with a
@@ -128,42 +132,104 @@ def test_ar_test_matches_the_f_test():
         assert pvalue == pytest.approx(p_value, rel=1e-8)
 
 
+def _cr3_cov(q, resid, groups):
+    """The CR3 covariance of least squares coefficients, by explicit inverses."""
+    bread = np.linalg.inv(q.T @ q)
+    meat = np.zeros_like(bread)
+    for g in np.unique(groups):
+        rows = groups == g
+        qg = q[rows]
+        adjusted = np.linalg.solve(np.eye(qg.shape[0]) - qg @ bread @ qg.T, resid[rows])
+        s = qg.T @ adjusted
+        meat += np.outer(s, s)
+    return bread @ meat @ bread
+
+
 def _robust_wald(data, roles, theta, cov_type, groups):
+    """The robust Wald statistic of the interactions in ``y - θm`` on ``Q``
+    (``cov_type`` a statsmodels type, ``"cluster"`` or ``"CR3"``)."""
     _, q = _matrices(data, roles)
     target = data["y"] - theta * data["m"]
+    names = [c for c in q.columns if c.startswith("r:")]
+    if cov_type == "CR3":
+        fit = sm.OLS(target, q).fit()
+        cov = _cr3_cov(q.to_numpy(), fit.resid.to_numpy(), groups)
+        cols = [q.columns.get_loc(c) for c in names]
+        b = fit.params[names].to_numpy()
+        return float(b @ np.linalg.solve(cov[np.ix_(cols, cols)], b))
     if cov_type == "cluster":
         fit = sm.OLS(target, q).fit(
             cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True}
         )
     else:
         fit = sm.OLS(target, q).fit(cov_type=cov_type)
-    names = [c for c in q.columns if c.startswith("r:")]
     b = fit.params[names].to_numpy()
     v = fit.cov_params().loc[names, names].to_numpy()
     return float(b @ np.linalg.solve(v, b))
 
 
-@pytest.mark.parametrize(
-    "name, cov_type",
-    [
-        ("trial_binary", "HC1"),
-        ("trial_binary", "HC0"),
-        ("trial_weak", "HC1"),
-        ("trial_clustered", "HC1"),
-        ("trial_clustered", "cluster"),
-    ],
-)
-@pytest.mark.parametrize("level", [0.5, 0.95])
-def test_robust_set_ends_are_roots_of_the_robust_wald_statistic(name, cov_type, level):
+# (data set, the fit's cov_type, ar_meat, the reference's covariance)
+ROBUST_CASES = [
+    ("trial_binary", "HC1", "fit", "HC1"),
+    ("trial_binary", "HC0", "fit", "HC0"),
+    ("trial_binary", "HC1", "leverage", "HC3"),
+    ("trial_binary", "HC0", "leverage", "HC3"),
+    ("trial_weak", "HC1", "leverage", "HC3"),
+    ("trial_clustered", "HC1", "leverage", "HC3"),
+    ("trial_clustered", "cluster", "fit", "cluster"),
+    ("trial_clustered", "cluster", "leverage", "CR3"),
+]
+
+
+def _robust_fit(name, cov_type, ar_meat):
     data, y, roles, groups = _load(name)
-    est = IVMediationRegressor(**roles, cov_type=cov_type).fit(
+    est = IVMediationRegressor(**roles, cov_type=cov_type, ar_meat=ar_meat).fit(
         data, y, groups=groups if cov_type == "cluster" else None
     )
+    return est, data, roles, groups
+
+
+@pytest.mark.parametrize("name, cov_type, ar_meat, reference", ROBUST_CASES)
+def test_robust_statistic_matches_statsmodels_on_a_grid(
+    name, cov_type, ar_meat, reference
+):
+    est, data, roles, groups = _robust_fit(name, cov_type, ar_meat)
+    moments = est.result_.anderson_rubin_moments
+    assert moments.meat == reference
+    p = len(roles["covariates"])
+    # the leverage meat is compared with F(p, n - l), or F(p, G - 1) with clusters
+    if ar_meat == "leverage":
+        n_inst = 2 + 2 * p + (1 if roles["controls"] else 0)
+        df = len(np.unique(groups)) - 1 if cov_type == "cluster" else len(data) - n_inst
+        assert moments.f_df == df
+    else:
+        assert moments.f_df is None
+    for theta in np.linspace(-6.0, 6.0, 25):
+        got, pvalue = anderson_rubin_test(moments, theta)
+        want = _robust_wald(data, roles, theta, reference, groups)
+        if ar_meat == "leverage":
+            assert got == pytest.approx(want / p, rel=1e-9)
+            assert pvalue == pytest.approx(stats.f.sf(want / p, p, df), rel=1e-7)
+        else:
+            assert got == pytest.approx(want, rel=1e-9)
+            assert pvalue == pytest.approx(stats.chi2.sf(want, p), rel=1e-7)
+
+
+@pytest.mark.parametrize("name, cov_type, ar_meat, reference", ROBUST_CASES)
+@pytest.mark.parametrize("level", [0.5, 0.95])
+def test_robust_set_ends_are_roots_of_the_robust_wald_statistic(
+    name, cov_type, ar_meat, reference, level
+):
+    est, data, roles, groups = _robust_fit(name, cov_type, ar_meat)
     pieces = est.anderson_rubin_confidence_set(level)
-    critical = stats.chi2.ppf(level, len(roles["covariates"]))
+    p = len(roles["covariates"])
+    critical = stats.chi2.ppf(level, p)
+    if ar_meat == "leverage":
+        df = est.result_.anderson_rubin_moments.f_df
+        critical = p * stats.f.ppf(level, p, df)
 
     def excess(theta):
-        return _robust_wald(data, roles, theta, cov_type, groups) - critical
+        return _robust_wald(data, roles, theta, reference, groups) - critical
 
     ends = [v for piece in pieces for v in piece if np.isfinite(v)]
     for lo, hi in pieces:  # accepted inside
@@ -264,7 +330,7 @@ def _brute_force(moments, pieces, level):
             continue
         stat, _ = anderson_rubin_test(moments, theta)
         accepted = stat <= (
-            c / moments.n_instruments if moments.cov_type == "classical" else c
+            c / moments.n_instruments if moments.f_df is not None else c
         )
         assert accepted == any(lo <= theta <= hi for lo, hi in pieces), theta
 

@@ -32,7 +32,7 @@ DESIGNS = {
 }
 
 
-def _fit(name, cov_type="classical", cls=IVMediationRegressor):
+def _fit(name, cov_type="classical", cls=IVMediationRegressor, **params):
     covariates, controls = DESIGNS[name]
     df = pd.read_csv(f"{REFERENCE}/{name}.csv")
     est = cls(
@@ -41,6 +41,7 @@ def _fit(name, cov_type="classical", cls=IVMediationRegressor):
         covariates=covariates,
         controls=controls or None,
         cov_type=cov_type,
+        **params,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -438,7 +439,10 @@ def test_projection_equals_the_classical_quadric(name):
 
 def _robust_joint_statistic(est, df, covariates, controls, cov_type):
     """``W(r, m)`` from statsmodels: the robust Wald test of ``[R, R·X]`` in the
-    regression of ``y - rR - mM`` on all instruments (vectorized over ``m``)."""
+    regression of ``y - rR - mM`` on all instruments (vectorized over ``m``).
+
+    ``cov_type`` is ``"HC1"`` or ``"HC3"`` (each row's residual divided by
+    ``1 - h``, ``h`` its leverage in that regression, read off statsmodels)."""
     import statsmodels.api as sm
 
     n = len(df)
@@ -457,12 +461,15 @@ def _robust_joint_statistic(est, df, covariates, controls, cov_type):
     bread = np.linalg.inv(q.T @ q)
     ey, em = fits[0].resid, fits[2].resid
     factor = n / (n - q.shape[1]) if cov_type == "HC1" else 1.0
+    scale = 1.0
+    if cov_type == "HC3":
+        scale = 1.0 / (1.0 - fits[0].get_influence().hat_matrix_diag)
 
     def statistic(r0, m):
         m = np.atleast_1d(m)
         out = np.empty(m.size)
         for i, mi in enumerate(m):
-            e = ey - mi * em
+            e = (ey - mi * em) * scale
             meat = (q * e[:, None]).T @ (q * e[:, None]) * factor
             v = (bread @ meat @ bread)[excl, excl]
             pi = coefs[0] - r0 * coefs[1] - mi * coefs[2]
@@ -498,17 +505,22 @@ def _weak_frame(seed=0):
     return pd.DataFrame({"r": r, "m": m, "x1": x[:, 0], "x2": x[:, 1], "y": y})
 
 
+@pytest.mark.parametrize("ar_meat, meat", [("leverage", "HC3"), ("fit", "HC1")])
 @pytest.mark.parametrize("case", ["bounded", "half_lines"])
-def test_robust_projection_against_brute_force(case):
-    """Each finite end of the HC1 projection separates admitted from rejected
-    values of θ_R, by a brute-force minimization of the statsmodels statistic."""
+def test_robust_projection_against_brute_force(case, ar_meat, meat):
+    """Each finite end of the projection of an HC1 fit (with the default HC3
+    meat of the Anderson–Rubin statistic, and with the fit's HC1) separates
+    admitted from rejected values of θ_R, by a brute-force minimization of the
+    statsmodels statistic."""
     if case == "bounded":
-        est, df = _fit("trial_binary", "HC1")
+        est, df = _fit("trial_binary", "HC1", ar_meat=ar_meat)
         covariates, controls = DESIGNS["trial_binary"]
     else:
         df = _weak_frame()
         covariates, controls = ["x1", "x2"], []
-        est = IVMediationRegressor(treatment="r", mediator="m", cov_type="HC1")
+        est = IVMediationRegressor(
+            treatment="r", mediator="m", cov_type="HC1", ar_meat=ar_meat
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(df[["r", "m", "x1", "x2"]], df["y"])
@@ -518,8 +530,12 @@ def test_robust_projection_against_brute_force(case):
         assert got.is_bounded and len(got) == 1
     else:
         assert len(got) == 2 and not got.is_bounded
-    statistic = _robust_joint_statistic(est, df, covariates, controls, "HC1")
-    crit = special.chdtri(1 + len(covariates), 0.05)
+    statistic = _robust_joint_statistic(est, df, covariates, controls, meat)
+    k = 1 + len(covariates)
+    crit = special.chdtri(k, 0.05)
+    if ar_meat == "leverage":  # compared with (p + 1) F(p + 1, n - l)
+        n_inst = 2 + 2 * len(covariates) + len(controls)
+        crit = k * special.fdtri(k, len(df) - n_inst, 0.95)
     ends = [e for piece in got for e in piece if np.isfinite(e)]
     for end in ends:
         step = 1e-6 * (1 + abs(end))

@@ -69,9 +69,17 @@ def _draw(strength, seed, n=300, p=3, heteroskedastic=True, n_clusters=40):
 
 
 def _fit(data, cov_type):
+    """The fit with the Anderson-Rubin meat of its own ``cov_type``, which the raw
+    statistics below reproduce (the default HC3/CR3 meat is another covariance)."""
     groups = data["groups"] if cov_type in ("cluster", "CR0", "CR2") else None
     return fit_arrays(
-        data["r"], data["m"], data["x"], data["y"], cov_type=cov_type, groups=groups
+        data["r"],
+        data["m"],
+        data["x"],
+        data["y"],
+        cov_type=cov_type,
+        groups=groups,
+        ar_meat="fit",
     )
 
 

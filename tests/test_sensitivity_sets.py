@@ -45,13 +45,14 @@ def trial():
     return X, np.asarray(y, dtype=float), groups, weights
 
 
-def _estimator(cov_type, weight_type="frequency"):
+def _estimator(cov_type, weight_type="frequency", ar_meat="leverage"):
     return IVMediationRegressor(
         treatment="r",
         mediator="m",
         controls=["z1"],
         cov_type=cov_type,
         weight_type=weight_type,
+        ar_meat=ar_meat,
     )
 
 
@@ -101,9 +102,11 @@ def _quiet(fn, *args, **kwargs):
 def test_sets_equal_those_of_a_fit_on_the_shifted_outcome(trial, cov_type, method):
     X, y, groups, weights = trial
     kw = _fit_kw(cov_type, groups, weights)
+    # the closed form has the clusters' own meat, not CR3's leverage adjustment
+    ar_meat = "fit" if method == "closed_form" and cov_type in CLUSTERED else "leverage"
     grid = _quiet(
         SensitivityGrid(
-            _estimator(cov_type),
+            _estimator(cov_type, ar_meat=ar_meat),
             tau_direct=TAU[:, :2],
             tau_mediator=TAU[:, 2:],
             method=method,
@@ -116,7 +119,12 @@ def test_sets_equal_those_of_a_fit_on_the_shifted_outcome(trial, cov_type, metho
     frame = grid.to_frame()
     bounded = 0
     for i, tau in enumerate(TAU):
-        est = _quiet(_estimator(cov_type).fit, X, _shifted(X, y, tau, weights), **kw)
+        est = _quiet(
+            _estimator(cov_type, ar_meat=ar_meat).fit,
+            X,
+            _shifted(X, y, tau, weights),
+            **kw,
+        )
         want = _sets_of_fit(est, cov_type)
         assert {c for c in frame if c.endswith(("_ar", "_clr"))} == set(want)
         for column, expected in want.items():
@@ -334,3 +342,21 @@ def test_summary_sets_the_unions_beside_the_wald_interval(trial):
         assert fmt_set(list(union)) in row
     bare = _quiet(SensitivityGrid(_estimator("classical"), **kwargs).fit, X, y)
     assert "AR sets" not in bare.summary()
+
+
+def test_cluster_sets_with_the_cr3_meat_are_refitted(trial):
+    """With the default CR3 meat the closed form has no sets: ``auto`` refits."""
+    X, y, groups, weights = trial
+    kw = dict(tau_direct={"x1": [0.0, 0.5]}, tau_mediator={"x2": [0.05]})
+    est = _estimator("cluster")
+    with pytest.raises(ValueError, match="use method='refit'"):
+        SensitivityGrid(est, method="closed_form", robust_sets=True, **kw).fit(
+            X, y, groups=groups
+        )
+    grid = _quiet(SensitivityGrid(est, robust_sets=True, **kw).fit, X, y, groups=groups)
+    assert grid.method_ == "refit"
+    frame = grid.to_frame()
+    tau = np.r_[0.5, 0.0, 0.0, 0.05]
+    fit = _quiet(est.fit, X, _shifted(X, y, tau, None), groups=groups)
+    for column, expected in _sets_of_fit(fit, "cluster").items():
+        _assert_same_set(frame.loc[1, column], expected)

@@ -133,8 +133,15 @@ def test_first_stage_against_r(reference, sites, case, r_type):
 def test_anderson_rubin_against_r(reference, sites, case, r_type):
     ref = reference["cases"][case]["anderson_rubin"][r_type]
     weight_type = "analytic" if r_type == "classical" else "probability"
+    weights = _weights(sites, case)
+    # the fit's own covariance (ar_meat="fit"), which R's Wald test uses
     est = _fit(
-        IVMediationRegressor, sites, _weights(sites, case), R_TYPES[r_type], weight_type
+        IVMediationRegressor,
+        sites,
+        weights,
+        R_TYPES[r_type],
+        weight_type,
+        ar_meat="fit",
     )
     moments = est.result_.anderson_rubin_moments
     factor = 2 if r_type == "classical" else 1  # F = W / p for classical
@@ -144,6 +151,14 @@ def test_anderson_rubin_against_r(reference, sites, case, r_type):
     if "set" in ref:
         (piece,) = anderson_rubin_set(moments, 0.95)
         assert_allclose(piece, ref["set"], rtol=RTOL)
+    if r_type == "HC3":
+        # the default leverage-adjusted meat of any row-robust fit is R's HC3,
+        # reported as W / p
+        default = _fit(IVMediationRegressor, sites, weights, "HC1", weight_type)
+        moments = default.result_.anderson_rubin_moments
+        for theta0, wald in zip(ref["theta0"], ref["wald"], strict=True):
+            statistic, _ = anderson_rubin_test(moments, theta0)
+            assert_allclose(statistic * 2, wald, rtol=RTOL)
 
 
 @pytest.mark.filterwarnings("ignore::skmediate.WeakInstrumentWarning")
@@ -293,8 +308,13 @@ def test_analytic_rows_are_frequency_singleton_clusters(trial, robust, clustered
     X, y, w = X[keep], y[keep], w[keep]
     w_n = w * len(w) / w.sum()
     singletons = np.arange(len(y))
-    analytic = cls(treatment="r", mediator="m", cov_type=robust, weight_type="analytic")
-    frequency = cls(treatment="r", mediator="m", cov_type=clustered)
+    # the Anderson-Rubin statistic with the fits' own covariances: the default
+    # HC3 and CR3 meats agree too, but their F references differ (n - l, G - 1)
+    extra = {"ar_meat": "fit"} if cls is IVMediationRegressor else {}
+    analytic = cls(
+        treatment="r", mediator="m", cov_type=robust, weight_type="analytic", **extra
+    )
+    frequency = cls(treatment="r", mediator="m", cov_type=clustered, **extra)
     a = _stats(analytic.fit(X, y, sample_weight=w))
     f = _stats(frequency.fit(X, y, sample_weight=w_n, groups=singletons))
     assert_allclose(a, f, rtol=EXACT, atol=EXACT * np.abs(a).max())

@@ -58,10 +58,12 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "AR_MEATS",
     "COV_TYPES",
     "WEIGHT_TYPES",
     "CovarianceType",
     "WeightType",
+    "anderson_rubin_kind",
     "bell_mccaffrey_df",
     "cluster_adjusted",
     "cov_type",
@@ -154,6 +156,32 @@ COV_TYPES: dict[str, CovarianceType] = {
     "CR0": CovarianceType("CR0", "clusters", _hc0),
     "CR2": CovarianceType("CR2", "clusters", _hc0, leverage=0.5),
 }
+
+
+# The meat of the robust Anderson–Rubin statistic: "leverage" multiplies each
+# row's reduced-form residual by (1 - h)^(-1) (a cluster's by (I - H_gg)^(-1)),
+# h the leverage in the regression on all instruments (HC3, CR3), and compares
+# W/p with F(p, n - l) (F(p, G - 1)); "fit" uses the fit's own covariance type
+# and reference distribution.
+AR_MEATS = ("leverage", "fit")
+
+
+def anderson_rubin_kind(kind: CovarianceType, ar_meat: str) -> CovarianceType | None:
+    """The covariance type of the robust Anderson–Rubin statistic of a fit of ``kind``.
+
+    ``ar_meat="leverage"`` gives HC3 for the row-robust types and CR3 (the
+    residuals of a cluster multiplied by ``(I - H_gg)^(-1)``, no factor) for
+    the cluster-robust ones; ``"fit"`` (the fit's own type and reference
+    distribution) and a homoskedastic ``kind`` (whose statistic needs no
+    meat) give None.
+    """
+    if ar_meat not in AR_MEATS:
+        raise ValueError(f"ar_meat must be one of {list(AR_MEATS)}; got {ar_meat!r}")
+    if ar_meat == "fit" or kind.homoskedastic:
+        return None
+    if kind.clustered:
+        return CovarianceType("CR3", "clusters", _hc0, leverage=1.0)
+    return COV_TYPES["HC3"]
 
 
 def cov_type(name: str) -> CovarianceType:

@@ -32,6 +32,7 @@ import pandas as pd
 from skmediate._numerics.covariance import (
     CovarianceType,
     WeightType,
+    anderson_rubin_kind,
     check_weighted_cov_type,
     cov_type,
     weight_type,
@@ -91,6 +92,7 @@ def fit_model(
     sensitivity=False,
     sensitivity_sets: bool = False,
     use_t: bool = False,
+    ar_meat: str = "leverage",
 ) -> FittedModel:
     """Fit a mediation model in two passes over the rows.
 
@@ -127,6 +129,9 @@ def fit_model(
         functions of ``τ`` (the weak-instrument-robust sets over the grid).
     use_t : bool
         t and F reference distributions (:meth:`FittedModel.reference_df`).
+    ar_meat : {"leverage", "fit"}
+        The meat of the robust Anderson–Rubin statistic
+        (:func:`~skmediate._numerics.covariance.anderson_rubin_kind`).
 
     Returns
     -------
@@ -145,6 +150,7 @@ def fit_model(
     weighting = weight_type(weight_type_name)
     check_weighted_cov_type(weighting, kind)
     weights = weighting.normalize(weights)
+    ar_kind = anderson_rubin_kind(kind, ar_meat)
     if kind.clustered and groups is None:
         raise ValueError(
             f"cov_type={kind.name!r} needs the cluster labels: pass "
@@ -169,7 +175,7 @@ def fit_model(
             design,
             None if sensitivity is True else sensitivity,
             robust_sets=sensitivity_sets,
-            kind=kind,
+            kind=ar_kind or kind,  # the covariance type of the robust sets
         )
 
     arrays = [a for a in (weights, labels) if a is not None]
@@ -208,16 +214,27 @@ def fit_model(
         linear_in_y=not isinstance(kappa, str),
         use_t=use_t,
         treatment_coding=(*first["treatment_range"], first["treatment_not_binary"]),
+        ar_kind=ar_kind,
     )
     if plan is not None:
         plan = plan.prepare(model, first["products"])
 
     layout = model.robust_layout
     if layout.n_cols or plan is not None:
-        meat, grams, sens = _second_pass(
-            run, has_w, has_labels, r, layout, uniques, kind, plan, weighting
+        meat, grams, sens, ar = _second_pass(
+            run,
+            has_w,
+            has_labels,
+            r,
+            layout,
+            uniques,
+            kind,
+            plan,
+            weighting,
+            model.ar_layout,
+            model.ar_kind,
         )
-        model = model.with_meat(meat, grams)
+        model = model.with_meat(meat, grams, ar)
         if plan is not None:
             model = model.with_sensitivity(plan.finish(model, sens))
     return model
@@ -453,6 +470,8 @@ def _second_pass(
     kind: CovarianceType,
     plan,
     weighting: WeightType,
+    ar_layout: Layout | None = None,
+    ar_kind: CovarianceType | None = None,
 ):
     """The meat of the score columns (and the sensitivity factors), in one pass.
 
@@ -462,12 +481,21 @@ def _second_pass(
     and the outcome) and the residual forms: every cluster's score sums
     follow from those (:meth:`Layout.cluster_sums`), and the model keeps
     ``Σ w z zᵀ`` for the Bell–McCaffrey degrees of freedom and the wild
-    cluster bootstrap. Returns
-    the meat, the clusters' cross-products (or None) and the sensitivity parts.
+    cluster bootstrap.
+
+    With ``ar_layout`` the pass also accumulates the meat of those columns
+    (the reduced form's) with the leverage adjustment of ``ar_kind``, for the
+    robust Anderson–Rubin statistic; for a cluster-robust ``ar_kind`` from the
+    clusters' cross-products, which are then formed for any number of
+    clusters (and kept only as above). Returns the meat, the clusters'
+    cross-products (or None), the sensitivity parts and the Anderson–Rubin
+    meat (or None).
     """
     power = kind.leverage
+    ar_power = None if ar_layout is None else ar_kind.leverage
     n_groups = None if uniques is None else uniques.shape[0]
-    by_cluster = kind.clustered and (power or n_groups <= KEEP_CLUSTER_GRAMS)
+    keep_grams = kind.clustered and (power or n_groups <= KEEP_CLUSTER_GRAMS)
+    by_cluster = keep_grams or (kind.clustered and ar_layout is not None)
     lead = r.shape[0] - 1
     if by_cluster:
         # z = [u_1..u_{c-1}, y] and the residual forms: their cross-products give
@@ -478,10 +506,12 @@ def _second_pass(
             [solve_leading(r, eye[:, :lead]), eye[:, lead:], layout.right]
         )
     elif layout.n_cols:
-        kernel = layout.kernel(r, hats=bool(power))
+        kernel = layout.kernel(r, hats=bool(power or ar_power))
     else:
         kernel = None
     _ = layout.segments  # formed once, before the chunk function is sent anywhere
+    if ar_layout is not None:
+        _ = ar_layout.segments
     sens_chunk = None if plan is None else plan.chunk_function()
     sens_combine = None if plan is None else plan.combine_parts
 
@@ -493,16 +523,19 @@ def _second_pass(
             lab = np.asarray(rest.pop(0))
             codes = np.searchsorted(uniques, lab)
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
-        meat = None
+        meat = ar = None
         if by_cluster:
             meat = group_grams(a @ kernel, w, codes, n_groups)
         elif kernel is not None:
-            lev = weighting.leverage_weights(w) if power else None
+            lev = weighting.leverage_weights(w) if (power or ar_power) else None
             scores = layout.scores(a, kernel, power, lev)
             row_w = w if codes is not None else weighting.row_weights(w)
             meat = meat_of_chunk(scores, row_w, codes, n_groups)
+            if ar_layout is not None:
+                ar_scores = ar_layout.scores(a, kernel, ar_power, lev)
+                ar = meat_of_chunk(ar_scores, weighting.row_weights(w), None, None)
         sens = None if sens_chunk is None else sens_chunk(a, w, codes)
-        return [meat, sens]
+        return [meat, sens, ar]
 
     def combine(parts):
         total = parts[0]
@@ -511,16 +544,26 @@ def _second_pass(
                 total[0] += part[0]
             if total[1] is not None:
                 total[1] = sens_combine(total[1], part[1])
+            if total[2] is not None:
+                total[2] += part[2]
         return total
 
-    sums, sens = run(on_chunk, combine)
+    sums, sens, ar = run(on_chunk, combine)
     meat = grams = None
     if by_cluster:
         c = lead + 1
         full = (sums + np.swapaxes(sums, 1, 2)) / 2
         grams = full[:, :c, :c].copy()
-        sums = layout.cluster_sums(grams[:, :lead, :lead], full[:, :lead, c:], power)
+        lead_grams, resid = grams[:, :lead, :lead], full[:, :lead, c:]
+        sums = layout.cluster_sums(lead_grams, resid, power)
+        if ar_layout is not None:
+            ar = ar_layout.cluster_sums(lead_grams, resid, ar_power)
+            ar = ar.T @ ar
+        if not keep_grams:
+            grams = None
     if sums is not None:
         meat = sums.T @ sums if kind.clustered else sums
         meat = (meat + meat.T) / 2
-    return meat, grams, sens
+    if ar is not None:
+        ar = (ar + ar.T) / 2
+    return meat, grams, sens, ar

@@ -86,6 +86,20 @@ class FittedModel:
     treatment_coding : tuple
         ``(low, high, n_other)``: the treatment's range over the rows with
         positive weight and how many of them are neither 0 nor 1.
+    ar_kind : CovarianceType or None
+        The covariance type of the robust Anderson–Rubin statistic with the
+        small-sample meat and reference (``ar_meat="leverage"``,
+        :func:`~skmediate._numerics.covariance.anderson_rubin_kind`) of an
+        IV fit with one mediator and a robust covariance; None for the fit's
+        own covariance type and reference.
+    ar_columns : ndarray of int or None
+        The reduced-form columns (blocks ``F0`` and ``RF``) whose meat the
+        second pass accumulates with ``ar_kind``, when it differs from the
+        fit's type.
+    ar_layout : Layout or None
+        Those columns, as the second pass accumulates them.
+    ar_meat : ndarray or None
+        Their meat with ``ar_kind`` (rows, or clusters), unscaled.
     """
 
     design: Design
@@ -107,6 +121,10 @@ class FittedModel:
     sensitivity: object = None
     use_t: bool = False
     treatment_coding: tuple = ()
+    ar_kind: CovarianceType | None = None
+    ar_columns: np.ndarray | None = None
+    ar_layout: Layout | None = None
+    ar_meat: np.ndarray | None = None
 
     # -- construction ------------------------------------------------------
 
@@ -121,10 +139,25 @@ class FittedModel:
         else:
             names = tuple(layout.blocks)
         robust_layout, robust = layout.restrict(names)
-        return cls(layout=layout, robust=robust, robust_layout=robust_layout, **fields)
+        ar_kind = fields.pop("ar_kind", None)
+        if kind.homoskedastic or not design.instrumented or design.n_mediators != 1:
+            ar_kind = None
+        separate = ar_kind is not None and ar_kind != kind
+        ar_layout, ar_columns = (
+            layout.restrict(("F0", "RF")) if separate else (None, None)
+        )
+        return cls(
+            layout=layout,
+            robust=robust,
+            robust_layout=robust_layout,
+            ar_kind=ar_kind,
+            ar_columns=ar_columns,
+            ar_layout=ar_layout,
+            **fields,
+        )
 
-    def with_meat(self, meat, cluster_grams=None) -> FittedModel:
-        return replace(self, meat=meat, cluster_grams=cluster_grams)
+    def with_meat(self, meat, cluster_grams=None, ar_meat=None) -> FittedModel:
+        return replace(self, meat=meat, cluster_grams=cluster_grams, ar_meat=ar_meat)
 
     def with_sensitivity(self, forms) -> FittedModel:
         return replace(self, sensitivity=forms)
@@ -274,6 +307,20 @@ class FittedModel:
         f_last = solve_upper(r_g[-m:, -m:], h.T, trans=True)
         q = q_g[:, -m:] @ f_last
         return np.eye(n_inst) + (1.0 - self.kappa) * (q @ q.T)
+
+    def anderson_rubin_cov_of(self, p: np.ndarray) -> np.ndarray:
+        """:meth:`cov_of` with the Anderson–Rubin statistic's covariance type.
+
+        ``P`` is zero outside the reduced-form blocks ``F0`` and ``RF``. With
+        :attr:`ar_kind` the meat is :attr:`ar_meat`, else the fit's.
+        """
+        if self.ar_meat is None:
+            return self.cov_of(p)
+        cols = self.ar_columns
+        roots = self.ar_kind.root_factor(
+            self.nobs, self.layout.n_params[cols], self.n_clusters
+        )
+        return sandwich(np.asarray(p, dtype=float)[cols], self.ar_meat, roots)
 
     def robust_meat(self, cols: np.ndarray) -> np.ndarray:
         """The second-pass meat of columns ``cols`` (which must have one)."""

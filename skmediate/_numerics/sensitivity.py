@@ -416,8 +416,9 @@ def check_robust_sets(design: Design, kind) -> None:
     if kind is not None and kind.clustered and kind.leverage:
         raise ValueError(
             f"the weak-instrument-robust sets over the grid have no closed form "
-            f"for cov_type={kind.name!r}; use method='refit' (the sets of a fit "
-            "on the shifted outcome at every grid point)"
+            f"with the {kind.name} covariance of clusters' scores; use "
+            "method='refit' (the sets of a fit on the shifted outcome at every "
+            "grid point)"
         )
 
 
@@ -454,7 +455,7 @@ class _ReducedPlan:
         c, kw, n_inst = d.n_columns, d.n_exog, d.n_instruments
         mcol = d.mediator_columns.start
         products = np.flatnonzero(plan.from_products)
-        kind = model.kind
+        kind = model.ar_kind or model.kind  # the robust sets' covariance type
         eye = np.eye(c)
         # the rows' coordinates on the instruments (all of them for the
         # leverages of HC2 and HC3, else those after [1, X, Z])
@@ -522,7 +523,7 @@ class _ReducedPlan:
         if self.n_groups is not None:
             scores = scores.T @ scores
         root = float(
-            model.kind.root_factor(
+            (model.ar_kind or model.kind).root_factor(
                 model.nobs, model.design.n_instruments, model.n_clusters
             )
         )

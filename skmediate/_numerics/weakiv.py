@@ -41,8 +41,8 @@ class AndersonRubinMoments:
         least squares fits of ``y`` (row 0) and ``M`` (row 1) on all
         instruments; the fit of ``y - θ₀M`` has ``coef[0] - θ₀ coef[1]``.
     cov : ndarray of shape (2p, 2p)
-        Joint covariance of ``[coef[0], coef[1]]`` with the fit's covariance
-        type (stacked score columns).
+        Joint covariance of ``[coef[0], coef[1]]`` with the covariance type
+        ``meat`` (stacked score columns).
     excluded_ss : ndarray of shape (2, 2)
         ``[y, M]ᵀ W (P_Q - P_W) [y, M]``: the sums of squares and products
         that the excluded instruments explain.
@@ -54,6 +54,7 @@ class AndersonRubinMoments:
     n_instruments : int
         ``p``, the number of excluded instruments.
     cov_type : str
+        The fit's covariance type.
     n_clusters : int or None
     f_df : float or None
         Denominator degrees of freedom when ``W / p`` is compared with an F
@@ -69,6 +70,14 @@ class AndersonRubinMoments:
         The covariance of the coefficients of ``y`` and of ``M`` on the
         treatment's and the excluded instruments' coordinates (treatment
         first); ``cov`` is its block without the treatment.
+        distribution: ``n - l`` for ``cov_type="classical"`` and for the
+        robust types with the default ``ar_meat="leverage"`` (``G - 1`` with
+        clusters); with ``ar_meat="fit"`` the fit's
+        :meth:`~skmediate._numerics.model.FittedModel.reference_df` with
+        ``use_t``; None for ``χ²(p)``.
+    meat : str or None
+        The covariance type of ``cov``: with the default ``ar_meat="leverage"``
+        of a robust fit ``"HC3"`` or ``"CR3"``, else ``cov_type``.
     """
 
     coef: np.ndarray
@@ -84,6 +93,7 @@ class AndersonRubinMoments:
     treatment_coef: np.ndarray | None = None
     treatment_scale: float = np.nan
     joint_cov: np.ndarray | None = None
+    meat: str | None = None
 
     @property
     def homoskedastic(self) -> bool:
@@ -130,11 +140,8 @@ def moment_counts(model: FittedModel) -> dict:
         df_resid=model.nobs - n_inst,
         cov_type=model.kind.name,
         n_clusters=model.n_clusters,
-        f_df=(
-            model.nobs - n_inst
-            if model.kind.name == "classical"
-            else model.reference_df(n_inst)
-        ),
+        f_df=_f_df(model, n_inst),
+        meat=(model.ar_kind or model.kind).name,
     )
 
 
@@ -168,20 +175,36 @@ def moments_from(
     )
 
 
+def _f_df(model: FittedModel, n_inst: int) -> float | None:
+    """Denominator degrees of freedom of the F reference (None: ``χ²``).
+
+    ``n - l`` for ``"classical"``; for a robust fit with the small-sample
+    meat (:attr:`FittedModel.ar_kind`) always ``n - l``, or ``G - 1`` with
+    clusters; otherwise the fit's :meth:`FittedModel.reference_df`.
+    """
+    if model.kind.name == "classical":
+        return model.nobs - n_inst
+    if model.ar_kind is not None:
+        return model.with_use_t(True).reference_df(n_inst)
+    return model.reference_df(n_inst)
+
+
 def reduced_form_cov(model: FittedModel) -> np.ndarray:
     """Covariance of the coefficients of ``y`` and ``M`` on the excluded coordinates.
 
     The coordinates are those of the treatment and the interactions after
     ``[1, X, Z]`` (``U[:, kw-1:l]``), ``p + 1`` of them; the result is the
-    ``2(p + 1) × 2(p + 1)`` covariance of ``[coef_y, coef_M]`` with the fit's
-    covariance type (the score blocks ``RF`` and ``F0``).
+    ``2(p + 1) × 2(p + 1)`` covariance of ``[coef_y, coef_M]`` (the score
+    blocks ``RF`` and ``F0``) with the covariance type of the Anderson–Rubin
+    statistic (:meth:`FittedModel.anderson_rubin_cov_of`): by default the
+    leverage-adjusted HC3 or CR3 meat for robust fits.
     """
     layout = model.layout
     n = len(range(layout.n_cols)[layout.blocks["RF"]])
     p_coef = np.zeros((layout.n_cols, 2 * n))
     p_coef[layout.blocks["RF"], :n] = np.eye(n)
     p_coef[layout.blocks["F0"], n:] = np.eye(n)
-    return model.cov_of(p_coef)
+    return model.anderson_rubin_cov_of(p_coef)
 
 
 def _divisor(moments: AndersonRubinMoments) -> float:
@@ -221,8 +244,9 @@ def anderson_rubin_test(
     statistic : float
         ``F = W / p`` compared with ``F(p, n - l)`` for ``cov_type="classical"``
         (exact with normal homoskedastic errors) and with ``F(p, f_df)`` for
-        robust types with ``use_t``; otherwise the Wald statistic ``W``
-        compared with ``χ²(p)``.
+        the robust types with ``f_df`` (the default leverage meat, or
+        ``use_t``); otherwise the Wald statistic ``W`` compared with
+        ``χ²(p)``.
     pvalue : float
     """
     p = moments.n_instruments
