@@ -66,17 +66,6 @@ LEVEL = 0.05
 DESIGNS = ("homoskedastic", "heteroskedastic", "skewed")
 ROW_METHODS = ("classical", "HC0", "HC1", "HC2", "HC3", "HC3 F", "jackknife")
 CLUSTER_METHODS = ("CR0", "CR1", "CR2", "CR3", "CR3 F")
-COVARIATES = [
-    "econ_hard",
-    "depress1",
-    "sex",
-    "age",
-    "nonwhite",
-    "occp",
-    "marital",
-    "educ",
-    "income",
-]
 
 
 def jobs_design():
@@ -86,7 +75,8 @@ def jobs_design():
     from skmediate.datasets import load_jobs
 
     X, _ = load_jobs()
-    encoded = pd.get_dummies(X[COVARIATES], drop_first=True, dtype=float)
+    covariates = X.drop(columns=["treat", "job_seek"])  # the baseline covariates
+    encoded = pd.get_dummies(covariates, drop_first=True, dtype=float)
     return X["treat"].to_numpy(float), encoded.to_numpy(float)
 
 
