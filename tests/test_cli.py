@@ -295,7 +295,7 @@ def _check_text_effects(text, estimators):
 def _check_json_effects(doc, estimators):
     """``effect_on_mediator``, ``effects`` and ``weak_iv_robust`` against the fits."""
     assert list(estimators["iv"].result_.effects.index) == EFFECT_NAMES
-    keys = ("estimate", "std_error", "ci_low", "ci_high", "pvalue")
+    keys = ("estimate", "std_error", "lower", "upper", "pvalue")
     columns = ["estimate", "std_error", "lower", "upper", "pvalue"]
     eom = doc["effect_on_mediator"]
     want = estimators["iv"].result_.effects.loc["effect_on_mediator", columns]
@@ -420,7 +420,7 @@ def test_json(runs, ref):
     doc = json.loads(_ok(runs["json"]))
     check_schema(doc, _readme_schema())
     assert list(doc) == list(_readme_schema())  # documented order
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     assert doc["skmediate_version"] == skmediate.__version__
     assert doc["settings"]["covariate_terms"] == list(ref.grid.covariate_names_)
     assert doc["settings"]["control_terms"] == ["z1"]
@@ -433,8 +433,8 @@ def test_json(runs, ref):
                 [
                     got["estimate"],
                     got["std_error"],
-                    got["ci_low"],
-                    got["ci_high"],
+                    got["lower"],
+                    got["upper"],
                     got["pvalue"],
                 ],
                 [want.estimate, want.std_error, want.lower, want.upper, want.pvalue],
@@ -467,10 +467,7 @@ def test_json(runs, ref):
         assert_allclose(point["tau_direct"] + point["tau_mediator"], taus)
         for effect in ("direct_effect", "mediator_effect"):
             assert_allclose(
-                [
-                    point[effect][k]
-                    for k in ("estimate", "std_error", "ci_low", "ci_high")
-                ],
+                [point[effect][k] for k in ("estimate", "std_error", "lower", "upper")],
                 [
                     row[effect],
                     row[f"{effect}_se"],
@@ -482,8 +479,8 @@ def test_json(runs, ref):
     interval = ref.grid.sensitivity_interval_
     for entry in sens["interval"]:
         want = interval.loc[entry["effect"]]
-        # the JSON schema keeps its ci_low/ci_high keys for the frame's lower/upper
-        keys = ["estimate_low", "estimate_high", "ci_low", "ci_high"]
+        # the JSON keys are the frame's
+        keys = ["estimate_low", "estimate_high", "lower", "upper"]
         assert list(want.index) == ["estimate_low", "estimate_high", "lower", "upper"]
         assert_allclose([entry[k] for k in keys], want.to_numpy(), rtol=RTOL)
     breakdown = ref.grid.breakdown_
@@ -645,7 +642,7 @@ def _check_bootstrap(section, estimators, X, y, **kwargs):
         for statistic in STATISTIC:
             got = next(results)
             assert_allclose(
-                [got[k] for k in ("estimate", "standard_error", "ci_low", "ci_high")],
+                [got[k] for k in ("estimate", "standard_error", "lower", "upper")],
                 want.loc[statistic, ["estimate", "std_error", "lower", "upper"]],
                 rtol=RTOL,
                 err_msg=f"{got['method']} {statistic}",
@@ -899,7 +896,7 @@ def test_separate_sensitivity_values(workdir, ref, capsys):
         rtol=RTOL,
     )
     assert_allclose(
-        [p["mediator_effect"]["ci_high"] for p in sens["grid"]],
+        [p["mediator_effect"]["upper"] for p in sens["grid"]],
         frame.mediator_effect_upper,
         rtol=RTOL,
     )

@@ -175,6 +175,6 @@ def test_command_line_use_t_matches_the_library(tmp_path, trial):
     )
     row = est.result_.to_frame().loc["m"]
     iv = next(e for e in doc["estimates"] if e["method"] == "iv")["mediator_effect"]
-    assert iv["ci_low"] == pytest.approx(row["lower"], rel=1e-12)
-    assert iv["ci_high"] == pytest.approx(row["upper"], rel=1e-12)
+    assert iv["lower"] == pytest.approx(row["lower"], rel=1e-12)
+    assert iv["upper"] == pytest.approx(row["upper"], rel=1e-12)
     assert iv["pvalue"] == pytest.approx(row["pvalue"], rel=1e-12)

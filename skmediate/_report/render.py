@@ -74,7 +74,7 @@ def fmt_ci(low, high, digits: int = 3) -> str:
 
 def fmt_estimate_ci(est, digits: int = 3) -> str:
     """``estimate (low, high)``, as in the paper's tables."""
-    return f"{fmt(est.estimate, digits)} {fmt_ci(est.ci_low, est.ci_high, digits)}"
+    return f"{fmt(est.estimate, digits)} {fmt_ci(est.lower, est.upper, digits)}"
 
 
 def fmt_level(level: float) -> str:
@@ -233,7 +233,7 @@ def _effect_on_mediator_blocks(report: Report, digits: int, level: str) -> list:
                 (
                     fmt(e.estimate, digits),
                     fmt(e.std_error, digits),
-                    fmt_ci(e.ci_low, e.ci_high, digits),
+                    fmt_ci(e.lower, e.upper, digits),
                     fmt_p(e.pvalue),
                 ),
             ),
@@ -271,7 +271,7 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
                 fmt(est.estimate, digits),
                 fmt(est.std_error, digits),
                 fmt_p(est.pvalue),
-                fmt_ci(est.ci_low, est.ci_high, digits),
+                fmt_ci(est.lower, est.upper, digits),
             )
             for row in report.estimates
             for effect, est in (
@@ -447,7 +447,7 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
                     fmt(row.estimate, digits),
                     fmt(row.std_error, digits),
                     fmt_p(row.pvalue),
-                    fmt_ci(row.ci_low, row.ci_high, digits),
+                    fmt_ci(row.lower, row.upper, digits),
                 )
                 for row in report.effects
                 if row.effect in _MEDIATION_LABEL
@@ -483,7 +483,7 @@ def _weak_iv_robust_blocks(report: Report) -> list:
         Paragraph(
             f"Anderson-Rubin {fmt_level(cs.confidence_level)} confidence set for "
             f"the mediator effect: {fmt_set(cs.intervals)}; the Wald interval is "
-            f"{fmt_set([(wald.ci_low, wald.ci_high)])}."
+            f"{fmt_set([(wald.lower, wald.upper)])}."
         ),
     ]
 
@@ -569,7 +569,7 @@ def sensitivity_blocks(sens, digits: int = 3) -> list:
                 (
                     _EFFECT_LABEL[row.effect],
                     f"{fmt(row.estimate_low, digits)} to {fmt(row.estimate_high, digits)}",
-                    fmt_ci(row.ci_low, row.ci_high, digits),
+                    fmt_ci(row.lower, row.upper, digits),
                 )
                 for row in sens.interval
             ),
@@ -649,7 +649,7 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
                     _EFFECT_LABEL[row.effect],
                     fmt(row.estimate, digits),
                     fmt(row.standard_error, digits),
-                    fmt_ci(row.ci_low, row.ci_high, digits),
+                    fmt_ci(row.lower, row.upper, digits),
                 )
                 for row in b.results
             ),
@@ -708,8 +708,8 @@ def figure_png(labels, points, sensitivity: bool = False) -> bytes | None:
         ys = list(range(n))[::-1]
         centers = [e.estimate for e in estimates]
         errors = [
-            [e.estimate - e.ci_low for e in estimates],
-            [e.ci_high - e.estimate for e in estimates],
+            [e.estimate - e.lower for e in estimates],
+            [e.upper - e.estimate for e in estimates],
         ]
         ax.errorbar(centers, ys, xerr=errors, fmt="o", color="#1f4e79", capsize=3)
         ax.axvline(0, color="#888", linewidth=0.8, linestyle="--")

@@ -29,7 +29,9 @@ from skmediate._sensitivity import SensitivityGrid
 
 __all__ = ["Analysis", "Report", "build_report"]
 
-SCHEMA_VERSION = 2  # 2: the first stage holds numbers only (no verdict)
+SCHEMA_VERSION = (
+    3  # 2: the first stage holds numbers only (no verdict); 3: lower, upper
+)
 EFFECTS = ("direct_effect", "mediator_effect")
 # Arms are listed one by one for a treatment with at most this many values.
 MAX_ARMS = 10
@@ -45,8 +47,8 @@ class Estimate:
 
     estimate: float
     std_error: float
-    ci_low: float
-    ci_high: float
+    lower: float
+    upper: float
     pvalue: float
 
 
@@ -205,8 +207,8 @@ class SensitivityRange:
     effect: str
     estimate_low: float
     estimate_high: float
-    ci_low: float
-    ci_high: float
+    lower: float
+    upper: float
 
 
 @dataclass(frozen=True)
@@ -239,8 +241,8 @@ class BootstrapRow:
     effect: str
     estimate: float
     standard_error: float
-    ci_low: float
-    ci_high: float
+    lower: float
+    upper: float
 
 
 @dataclass(frozen=True)
@@ -551,8 +553,8 @@ def _estimate(estimate, std_error, level) -> Estimate:
     return Estimate(
         estimate=float(estimate),
         std_error=float(std_error),
-        ci_low=float(estimate - z * std_error),
-        ci_high=float(estimate + z * std_error),
+        lower=float(estimate - z * std_error),
+        upper=float(estimate + z * std_error),
         pvalue=pvalue,
     )
 
@@ -563,8 +565,8 @@ def _from_row(row, cls=Estimate, **extra):
     return cls(
         estimate=float(row["estimate"]),
         std_error=float(row["std_error"]),
-        ci_low=float(row["lower"]),
-        ci_high=float(row["upper"]),
+        lower=float(row["lower"]),
+        upper=float(row["upper"]),
         pvalue=float(row["pvalue"]),
         **extra,
     )
@@ -729,8 +731,8 @@ def sensitivity_from_grid(grid) -> Sensitivity:
             effect=effect,
             estimate_low=float(row["estimate_low"]),
             estimate_high=float(row["estimate_high"]),
-            ci_low=float(row["lower"]),
-            ci_high=float(row["upper"]),
+            lower=float(row["lower"]),
+            upper=float(row["upper"]),
         )
         for effect, row in grid.sensitivity_interval_.iterrows()
     )
@@ -783,8 +785,8 @@ def bootstrap_section(estimators: dict, X, y, fit_params, analysis) -> Bootstrap
                     effect=effect,
                     estimate=float(row["estimate"]),
                     standard_error=float(row["std_error"]),
-                    ci_low=float(row["lower"]),
-                    ci_high=float(row["upper"]),
+                    lower=float(row["lower"]),
+                    upper=float(row["upper"]),
                 )
             )
     return Bootstrap(
