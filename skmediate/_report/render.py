@@ -20,10 +20,6 @@ import pandas as pd
 from scipy.special import ndtri
 
 from skmediate._numerics.covariance import COV_TYPES
-from skmediate._numerics.diagnostics import (
-    STOCK_YOGO_LEVELS,
-    stock_yogo_critical_value,
-)
 from skmediate._numerics.sets import format_set
 from skmediate._numerics.weakiv import critical_value
 from skmediate._report.document import (
@@ -750,87 +746,6 @@ def diagnostic_label(key: str, cov_type: str) -> str:
         "wu_hausman": "Wu-Hausman",
         "exogeneity_regression": f"exogeneity regression test ({cov_type})",
     }[key]
-
-
-_STOCK_YOGO_WHAT = {
-    "stock_yogo_tsls_size": ("tsls_size", "size of a nominal 5% 2SLS test"),
-    "stock_yogo_tsls_relative_bias": (
-        "tsls_relative_bias",
-        "2SLS bias relative to OLS",
-    ),
-    "stock_yogo_liml_size": ("liml_size", "size of a nominal 5% LIML test"),
-}
-
-
-def stock_yogo_sentence(key: str, f_stat: float, n_instruments: int) -> str:
-    """What a Stock-Yogo row says about the first-stage F."""
-    table, what = _STOCK_YOGO_WHAT[key]
-    values = [
-        (level, stock_yogo_critical_value(n_instruments, table, level))
-        for level in STOCK_YOGO_LEVELS[table]
-    ]
-    if all(math.isnan(cv) for _, cv in values):
-        return f"not tabulated for {n_instruments} instrument(s)"
-    passed = [level for level, cv in values if f_stat >= cv]
-    if passed:
-        return f"F = {f_stat:.2f}: maximal {what} at most {passed[0]:.0%}"
-    return (
-        f"F = {f_stat:.2f} below every critical value: maximal {what} above "
-        f"{values[-1][0]:.0%} (weak instruments)"
-    )
-
-
-def diagnostic_sentence(row, cov_type: str, n_instruments: int, level: float) -> str:
-    """One line on what a diagnostics row means, for tests at ``1 - level``."""
-    alpha = 1.0 - level
-    at = f"{alpha:.0%} level"
-
-    def verdict(rejected: str, kept: str) -> str:
-        return rejected if row.pvalue < alpha else kept
-
-    key = row.key
-    if key == "first_stage_f":
-        return verdict(
-            f"the interactions predict the mediator ({at})",
-            f"no evidence that the interactions predict the mediator ({at})",
-        )
-    if key == "first_stage_wald_f":
-        return verdict(
-            f"the interactions predict the mediator ({cov_type}, {at})",
-            f"no evidence that the interactions predict the mediator ({cov_type}, {at})",
-        )
-    if key in _STOCK_YOGO_WHAT:
-        sentence = stock_yogo_sentence(key, row.statistic, n_instruments)
-        if COV_TYPES[cov_type].homoskedastic:
-            return sentence
-        return f"{sentence}; valid for homoskedastic errors only"
-    if key == "effective_f":
-        if row.statistic >= row.critical_value:
-            return (
-                "worst-case 2SLS bias below 10% of the benchmark "
-                "(Montiel Olea-Pflueger, simplified)"
-            )
-        return (
-            "weak: worst-case 2SLS bias may exceed 10% of the benchmark "
-            "(Montiel Olea-Pflueger, simplified)"
-        )
-    if key in ("sargan", "hansen_j"):
-        if row.df <= 0:
-            return "not defined: exactly identified (one instrument)"
-        if math.isnan(row.statistic):
-            return "not defined: the moment covariance is singular (too few clusters)"
-        return verdict(
-            f"overidentifying restrictions rejected ({at}): some interactions may "
-            "violate IV-A2",
-            f"overidentifying restrictions not rejected ({at})",
-        )
-    if math.isnan(row.statistic):
-        return "not defined: the control-function regression is singular"
-    return verdict(
-        f"mediator exogeneity rejected ({at}): evidence against the naive "
-        "regression's sequential ignorability",
-        f"no evidence against mediator exogeneity ({at})",
-    )
 
 
 # The fixed column widths of a summary's text: the coefficient tables, the
