@@ -233,6 +233,7 @@ def fit_model(
             weighting,
             model.ar_layout,
             model.ar_kind,
+            model.ar_columns,
         )
         model = model.with_meat(meat, grams, ar)
         if plan is not None:
@@ -472,6 +473,7 @@ def _second_pass(
     weighting: WeightType,
     ar_layout: Layout | None = None,
     ar_kind: CovarianceType | None = None,
+    ar_columns: np.ndarray | None = None,
 ):
     """The meat of the score columns (and the sensitivity factors), in one pass.
 
@@ -485,7 +487,8 @@ def _second_pass(
 
     With ``ar_layout`` the pass also accumulates the meat of those columns
     (the reduced form's) with the leverage adjustment of ``ar_kind``, for the
-    robust Anderson–Rubin statistic; for a cluster-robust ``ar_kind`` from the
+    robust Anderson–Rubin statistic (columns ``ar_columns`` of ``layout``, whose scores it
+    shares); for a cluster-robust ``ar_kind`` from the
     clusters' cross-products, which are then formed for any number of
     clusters (and kept only as above). Returns the meat, the clusters'
     cross-products (or None), the sensitivity parts and the Anderson–Rubin
@@ -510,8 +513,11 @@ def _second_pass(
     else:
         kernel = None
     _ = layout.segments  # formed once, before the chunk function is sent anywhere
+    ar_hats = None  # the equations whose leverages the Anderson–Rubin meat uses
     if ar_layout is not None:
         _ = ar_layout.segments
+        if ar_power:
+            ar_hats = np.unique(ar_layout.hat_index)
     sens_chunk = None if plan is None else plan.chunk_function()
     sens_combine = None if plan is None else plan.combine_parts
 
@@ -527,13 +533,24 @@ def _second_pass(
         if by_cluster:
             meat = group_grams(a @ kernel, w, codes, n_groups)
         elif kernel is not None:
-            lev = weighting.leverage_weights(w) if (power or ar_power) else None
-            scores = layout.scores(a, kernel, power, lev)
+            # one product with the kernel gives the forms of both meats
+            forms = kernel.T @ a.T
+            raw = layout.raw_scores(forms)
+            leverages = None
+            if power or ar_power:
+                leverages = layout.leverages(
+                    forms, weighting.leverage_weights(w), None if power else ar_hats
+                )
+            if ar_layout is not None:
+                ar_scores = raw[ar_columns]  # a copy
+                if ar_power:
+                    ar_layout.adjust(ar_scores, leverages, ar_power)
+                ar = meat_of_chunk(ar_scores, weighting.row_weights(w), None, None)
+            scores = raw
+            if power:
+                layout.adjust(scores, leverages, power)
             row_w = w if codes is not None else weighting.row_weights(w)
             meat = meat_of_chunk(scores, row_w, codes, n_groups)
-            if ar_layout is not None:
-                ar_scores = ar_layout.scores(a, kernel, ar_power, lev)
-                ar = meat_of_chunk(ar_scores, weighting.row_weights(w), None, None)
         sens = None if sens_chunk is None else sens_chunk(a, w, codes)
         return [meat, sens, ar]
 

@@ -114,23 +114,53 @@ class Layout:
         ``leverage_weights``, for analytic and probability weights).
         """
         forms = kernel.T @ a.T
-        out = np.empty((self.n_cols, a.shape[0]))
+        out = self.raw_scores(forms)
+        if leverage:
+            self.adjust(out, self.leverages(forms, leverage_weights), leverage)
+        return out
+
+    def raw_scores(self, forms: np.ndarray) -> np.ndarray:
+        """The unadjusted score columns (n_cols, rows) from the forms ``Kᵀ aᵀ``."""
+        out = np.empty((self.n_cols, forms.shape[1]))
         for cols, lefts, right in self.segments:
             np.multiply(forms[lefts], forms[right : right + 1], out=out[cols])
-        if leverage:
-            start = self.left.shape[1] + self.right.shape[1]
-            coords = forms[start:]
-            squares = coords * coords
+        return out
+
+    def leverages(
+        self,
+        forms: np.ndarray,
+        leverage_weights: np.ndarray | None = None,
+        equations=None,
+    ) -> np.ndarray:
+        """Each equation's leverages of the rows, (equations, rows), from the
+        forms of ``kernel(r, hats=True)`` (times ``leverage_weights``).
+
+        With ``equations`` (positions among :attr:`hat_slices`) only those are
+        formed; the others are left 0.
+        """
+        start = self.left.shape[1] + self.right.shape[1]
+        coords = forms[start:]
+        if equations is None:
+            equations = range(len(self.hat_slices))
+        out = np.zeros((len(self.hat_slices), forms.shape[1]))
+        for e in equations:
+            part = coords[self.hat_slices[e]]
+            squares = part * part
             if leverage_weights is not None:
                 squares *= leverage_weights
-            factors = np.stack(
-                [
-                    row_adjustment(squares[s].sum(axis=0), leverage)
-                    for s in self.hat_slices
-                ]
-            )
-            out *= factors[self.hat_index]
+            out[e] = squares.sum(axis=0)
         return out
+
+    def adjust(self, scores: np.ndarray, leverages: np.ndarray, power: float) -> None:
+        """Multiply each column's scores (in place) by ``(1 - h)^(-power)``,
+        ``h`` the rows' leverages in the column's equation."""
+        for e in np.unique(self.hat_index):
+            cols = np.flatnonzero(self.hat_index == e)
+            factor = row_adjustment(leverages[e], power)
+            if cols.size == cols[-1] - cols[0] + 1:  # a run of columns
+                scores[cols[0] : cols[-1] + 1] *= factor
+            else:
+                scores[cols] *= factor
 
     def kernel(self, r: np.ndarray, hats: bool = False) -> np.ndarray:
         """``K`` with ``a K`` the forms of a row: ``[R⁻¹ left, right]``.
