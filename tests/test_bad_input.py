@@ -1,6 +1,7 @@
 """Bad input gets a clear error naming the offending column or parameter."""
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -315,8 +316,15 @@ def test_treatment_not_coded_zero_one_warns(cls, data, coding, range_text):
     assert "recode the treatment to 0 (control) and 1 (treated)" in str(
         caught[0].message
     )
-    # a 0/1 treatment, boolean or float, does not warn
-    _est(cls).fit(data[0].assign(r=data[0]["r"] > 0), y)
+    # the summary states the coding (the effects are per unit of R)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TreatmentCodingWarning)
+        summary = _est(cls).fit(X, y).summary()
+    assert f"Treatment:   r ({range_text})" in summary
+    assert summary.tables[0].loc["treatment_coding", "value"] == range_text
+    # a 0/1 treatment, boolean or float, does not warn and says so
+    summary = _est(cls).fit(data[0].assign(r=data[0]["r"] > 0), y).summary()
+    assert "Treatment:   r (coded 0/1)" in summary
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

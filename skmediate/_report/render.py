@@ -793,15 +793,28 @@ def weights_text(weight_type: str) -> str:
     return WEIGHT_TEXTS[weight_type]
 
 
+def treatment_coding_text(coding: tuple) -> str:
+    """How the treatment was coded: ``"coded 0/1"``, else its range (effects are
+    per unit of the treatment); empty when the fit did not record it."""
+    if len(coding) < 3:
+        return ""
+    low, high, n_other = coding
+    if not n_other and low == 0 and high == 1:
+        return "coded 0/1"
+    return f"range {low:g} to {high:g}"
+
+
 def result_summary(result) -> Summary:
     """The summary of a :class:`~skmediate._results.MediationResult`."""
     title = _TITLES.get(result.method)
     if title is None:
         title = f"IV mediation regression (k-class, kappa = {result.kappa:g})"
     clusters = f" ({result.n_clusters} clusters)" if result.n_clusters else ""
+    coding = treatment_coding_text(result.model.treatment_coding)
+    treatment = f"{result.treatment} ({coding})" if coding else result.treatment
     info = (
         ("Outcome:", result.outcome, "No. observations:", f"{result.nobs:g}"),
-        ("Treatment:", result.treatment, "Covariance:", f"{result.cov_type}{clusters}"),
+        ("Treatment:", treatment, "Covariance:", f"{result.cov_type}{clusters}"),
         ("Mediator:", result.mediator, "R-squared:", f"{result.rsquared:.4f}"),
     )
     blocks = [
@@ -816,6 +829,7 @@ def result_summary(result) -> Summary:
                 {
                     "outcome": result.outcome,
                     "treatment": result.treatment,
+                    "treatment_coding": coding,
                     "mediator": result.mediator,
                     "nobs": result.nobs,
                     "cov_type": result.cov_type,
