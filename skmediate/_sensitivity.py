@@ -23,7 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
-from skmediate._numerics.covariance import cov_type
+from skmediate._numerics.covariance import anderson_rubin_kind, cov_type
 from skmediate._numerics.projection import direct_ar_set
 from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import (
@@ -844,6 +844,5 @@ def _cluster_leverage_sets(final) -> bool:
     """Whether the robust sets of ``final`` adjust clusters' scores by leverage
     (CR2, or the default CR3 meat of a cluster-robust fit)."""
     kind = cov_type(final.cov_type)
-    if not kind.clustered:
-        return False
-    return bool(kind.leverage) or getattr(final, "ar_meat", "fit") == "leverage"
+    sets_kind = anderson_rubin_kind(kind, getattr(final, "ar_meat", "fit")) or kind
+    return sets_kind.clustered and bool(sets_kind.leverage)

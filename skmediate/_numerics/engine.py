@@ -541,16 +541,18 @@ def _second_pass(
                 leverages = layout.leverages(
                     forms, weighting.leverage_weights(w), None if power else ar_hats
                 )
+            row_w = weighting.row_weights(w)  # the rows' meat: w² unless counts
             if ar_layout is not None:
                 ar_scores = raw[ar_columns]  # a copy
                 if ar_power:
                     ar_layout.adjust(ar_scores, leverages, ar_power)
-                ar = meat_of_chunk(ar_scores, weighting.row_weights(w), None, None)
+                ar = meat_of_chunk(ar_scores, row_w, None, None)
             scores = raw
             if power:
                 layout.adjust(scores, leverages, power)
-            row_w = w if codes is not None else weighting.row_weights(w)
-            meat = meat_of_chunk(scores, row_w, codes, n_groups)
+            meat = meat_of_chunk(
+                scores, w if codes is not None else row_w, codes, n_groups
+            )
         sens = None if sens_chunk is None else sens_chunk(a, w, codes)
         return [meat, sens, ar]
 
