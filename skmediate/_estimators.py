@@ -365,6 +365,14 @@ def _check_covariates(estimator, design: Design) -> None:
             "covariate interactions are the instruments for the mediator, and no "
             "covariate was selected"
         )
+    if estimator._instrumented and design.n_mediators > design.n_excluded:
+        raise ValueError(
+            f"{design.n_mediators} mediators {list(design.mediators)} need at "
+            f"least as many excluded instruments, and the model has "
+            f"{design.n_excluded} (one treatment x covariate interaction per "
+            "covariate): add covariates that modify the treatment's effect on "
+            "the mediators, or give fewer mediators"
+        )
 
 
 def _set_fitted(estimator, model, missing: MissingRows, weighted: bool) -> None:
@@ -380,7 +388,7 @@ def _set_fitted(estimator, model, missing: MissingRows, weighted: bool) -> None:
         weight_type=model.weight_type if weighted else None,
         confidence_level=estimator.confidence_level,
         treatment=design.treatment,
-        mediator=design.mediators[0],
+        mediators=design.mediators,
         outcome=design.outcome,
         instruments=design.instrument_names,
         n_clusters=model.n_clusters,
@@ -397,7 +405,12 @@ def _set_fitted(estimator, model, missing: MissingRows, weighted: bool) -> None:
     estimator.coef_ = params[1:].copy()
     estimator.term_names_ = np.asarray(design.term_names[1:], dtype=object)
     estimator.direct_effect_ = float(params[design.treatment_term])
-    estimator.mediator_effect_ = float(params[design.mediator_terms][0])
+    mediator_effects = params[design.mediator_terms]
+    estimator.mediator_effect_ = (
+        float(mediator_effects[0])
+        if design.n_mediators == 1
+        else pd.Series(mediator_effects, index=list(design.mediators), name="mediator")
+    )
     if design.instrumented:
         estimator.kappa_ = model.kappa
 

@@ -24,7 +24,7 @@ from skmediate._numerics.diagnostics import (
     wald_pvalue,
     wald_statistic,
 )
-from skmediate._numerics.effects import EFFECT_NAMES, mediation_effects
+from skmediate._numerics.effects import mediation_effects
 from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS
 from skmediate._numerics.kleibergen import (
     robust_clr_defined,
@@ -124,7 +124,7 @@ class MediationResult:
         ``"OLS"``.
     terms : tuple of str
         Term names: ``intercept``, the covariates, the controls, the
-        treatment, the mediator.
+        treatment, the mediators.
     estimates : ndarray of shape (n_terms,)
     covariance : ndarray of shape (n_terms, n_terms)
     nobs : float
@@ -137,7 +137,10 @@ class MediationResult:
         ``weight_type``); None for a fit without ``sample_weight``.
     confidence_level : float
         Default level of :meth:`conf_int`.
-    treatment, mediator, outcome : str
+    treatment, outcome : str
+    mediators : tuple of str
+        The mediators' names (one or more); :attr:`mediator` is the name of
+        the only one.
     instruments : tuple of str
         Names of the excluded instruments (empty for OLS).
     n_clusters : int or None
@@ -162,7 +165,7 @@ class MediationResult:
     cov_type: str
     confidence_level: float
     treatment: str
-    mediator: str
+    mediators: tuple
     outcome: str
     instruments: tuple
     n_clusters: int | None
@@ -171,6 +174,16 @@ class MediationResult:
     n_dropped: int = 0
     missing_counts: tuple = ()
     weight_type: str | None = None
+
+    @property
+    def mediator(self) -> str:
+        """The name of the mediator, for a fit with one (see :attr:`mediators`)."""
+        if len(self.mediators) != 1:
+            raise ValueError(
+                f"the fit has {len(self.mediators)} mediators "
+                f"{list(self.mediators)}; name one, or use .mediators"
+            )
+        return self.mediators[0]
 
     @property
     def rsquared(self) -> float:
@@ -365,7 +378,7 @@ class MediationResult:
     @cached_property
     def effects_cov(self) -> pd.DataFrame:
         """Joint covariance of the effect estimates."""
-        index = pd.Index(EFFECT_NAMES, name="effect")
+        index = pd.Index(self._effects.names, name="effect")
         return pd.DataFrame(self._effects.cov, index=index, columns=index)
 
     def effect_estimate(self, name: str) -> float:
@@ -381,7 +394,10 @@ class MediationResult:
         float
             The estimate.
         """
-        return float(self._effects.estimate[EFFECT_NAMES.index(name)])
+        names = self._effects.names
+        if name not in names:
+            raise ValueError(f"unknown effect {name!r}; the effects are {list(names)}")
+        return float(self._effects.estimate[names.index(name)])
 
     @cached_property
     def diagnostic_tests(self) -> tuple | None:
@@ -466,7 +482,7 @@ class MediationResult:
         return inference_frame(
             effects.estimate,
             np.sqrt(np.diag(effects.cov)),
-            pd.Index(EFFECT_NAMES, name="effect"),
+            pd.Index(effects.names, name="effect"),
             level,
             effects.df,
         )

@@ -109,6 +109,12 @@ def _single(indices: list[int], role: str, names: list[str]) -> list[int]:
     return indices
 
 
+def _at_least_one(indices: list[int], role: str) -> list[int]:
+    if not indices:
+        raise ValueError(f"{role} selects no column; give one column or a list of them")
+    return indices
+
+
 @dataclass(frozen=True, eq=False)
 class FittedRoles:
     """The resolved roles of a fitted estimator.
@@ -196,7 +202,7 @@ def resolve_roles(
 
     selected = {
         "treatment": _single(resolve(treatment, "treatment"), "treatment", names),
-        "mediator": _single(resolve(mediator, "mediator"), "mediator", names),
+        "mediator": _at_least_one(resolve(mediator, "mediator"), "mediator"),
         "controls": [] if controls is None else resolve(controls, "controls"),
     }
     if covariates is None:

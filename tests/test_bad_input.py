@@ -212,11 +212,28 @@ def test_column_with_two_roles(cls, data):
 def test_role_must_select_one_column(cls, data):
     X, y = data
     with pytest.raises(
-        ValueError, match=r"mediator must select exactly one column; it selects 2"
+        ValueError, match=r"treatment must select exactly one column; it selects 2"
     ):
-        _est(cls, mediator=["m", "z1"], controls=None).fit(X, y)
+        _est(cls, treatment=["r", "z1"], controls=None).fit(X, y)
+    with pytest.raises(ValueError, match="mediator selects no column"):
+        _est(cls, mediator=[]).fit(X, y)
     with pytest.raises(ValueError, match="treatment is required"):
         cls(mediator="m").fit(X, y)
+
+
+def test_more_mediators_than_instruments(data):
+    X, y = data
+    noise = np.random.default_rng(3).normal(size=(len(X), 2))
+    X = X.assign(m2=X["m"] + noise[:, 0], m3=X["m"] - noise[:, 1])
+    message = (
+        r"3 mediators \['m', 'm2', 'm3'\] need at least as many excluded "
+        r"instruments, and the model has 2 \(one treatment x covariate"
+    )
+    with pytest.raises(ValueError, match=message):
+        _est(IVMediationRegressor, mediator=["m", "m2", "m3"]).fit(X, y)
+    # the naive regression has no instruments to count
+    naive = _est(NaiveMediationRegressor, mediator=["m", "m2", "m3"]).fit(X, y)
+    assert list(naive.mediator_effect_.index) == ["m", "m2", "m3"]
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

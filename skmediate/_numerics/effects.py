@@ -21,6 +21,7 @@ from skmediate._numerics.tsls import solve_upper
 
 __all__ = [
     "EFFECT_NAMES",
+    "effect_names",
     "MediationEffects",
     "first_stage_at_mean",
     "mediation_effects",
@@ -37,17 +38,47 @@ EFFECT_NAMES = (
 )
 
 
+def effect_names(design) -> tuple[str, ...]:
+    """Row names of the effects of ``design``'s model, in :class:`MediationEffects` order.
+
+    :data:`EFFECT_NAMES` for one mediator. With several, each per-mediator
+    effect is named ``effect[mediator]``: the direct effect, each mediator's
+    effect, the effect of ``R`` on each mediator, the indirect effect through
+    each, their sum ``indirect``, the total and intention-to-treat effects,
+    the proportion mediated through all mediators and through each.
+    """
+    if design.n_mediators == 1:
+        return EFFECT_NAMES
+
+    def each(stem):
+        return tuple(f"{stem}[{m}]" for m in design.mediators)
+
+    return (
+        "direct",
+        *each("mediator"),
+        *each("effect_on_mediator"),
+        *each("indirect"),
+        "indirect",
+        "total",
+        "intention_to_treat",
+        "proportion_mediated",
+        *each("proportion_mediated"),
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class MediationEffects:
-    """Estimates of :data:`EFFECT_NAMES`, their joint covariance and t degrees of freedom.
+    """Estimates of the effects named ``names``, their joint covariance and t df.
 
-    ``df`` is None for normal-based inference. With ``use_t`` the direct and
-    mediator effects and the intention-to-treat effect take the degrees of
-    freedom of their coefficient (Bell–McCaffrey for CR2); the effects that
-    combine several equations take ``G - 1`` (cluster-robust) or ``n - k``
-    of the structural equation.
+    ``names`` come from :func:`effect_names`. ``df`` is None for normal-based
+    inference. With ``use_t`` the direct and mediator effects and the
+    intention-to-treat effect take the degrees of freedom of their
+    coefficient (Bell–McCaffrey for CR2); the effects that combine several
+    equations take ``G - 1`` (cluster-robust) or ``n - k`` of the structural
+    equation.
     """
 
+    names: tuple[str, ...]
     estimate: np.ndarray
     cov: np.ndarray
     df: np.ndarray | None = None
@@ -56,35 +87,33 @@ class MediationEffects:
 def effect_parameters(model: FittedModel) -> tuple[np.ndarray, np.ndarray]:
     """``[θ_R, θ_M, δ, ITT]`` and their coefficients ``P`` on the score columns.
 
-    ``δ = d + γᵀ(X̄ - c_X)`` with ``d`` and ``γ`` the first-stage coefficients
-    of the shifted treatment and of the interactions (the naive model has
-    none): the first-stage coefficient of ``R`` when the interactions are
-    centered at ``X̄``. Its scores combine those of the first stage and of the
-    covariate means (see :func:`first_stage_at_mean`).
+    With ``q`` mediators ``θ_M`` and ``δ`` have ``q`` entries each (one per
+    mediator), so the vector has ``2q + 2``. ``δ_j = d_j + γ_jᵀ(X̄ - c_X)``
+    with ``d_j`` and ``γ_j`` the coefficients of the shifted treatment and of
+    the interactions in mediator ``j``'s first stage (the naive model has no
+    interactions): the first-stage coefficient of ``R`` when the interactions
+    are centered at ``X̄``. Its scores combine those of the first stage and of
+    the covariate means (see :func:`first_stage_at_mean`).
     """
     d, r = model.design, model.r
-    kw = d.n_exog
+    kw, q = d.n_exog, d.n_mediators
     s = model.structural
-    tr = d.treatment_term
-    med = range(d.n_params)[d.mediator_terms][0]
-    p_struct = s.influence[[tr, med]].T  # (l, 2)
+    terms = [d.treatment_term, *range(d.n_params)[d.mediator_terms]]
     r_tt = r[kw - 1, kw - 1]
-    if d.instrumented:
-        delta, p_first, p_mean, _ = first_stage_at_mean(model)
-    else:
-        gamma, _ = model.first_stage_fit(0)
-        delta = gamma[kw - 1]
-        p_first = np.array([1.0 / r_tt])
-        p_mean = None
+    p = np.zeros((model.layout.n_cols, 2 * q + 2))
+    p[:, : q + 1] = model.block_p("J", s.influence[terms].T)
+    deltas = np.empty(q)
+    for j in range(q):
+        if d.instrumented:
+            deltas[j], p_first, p_mean, _ = first_stage_at_mean(model, j)
+            p[:, q + 1 + j] = model.block_p("XBAR", p_mean)
+        else:
+            deltas[j] = model.first_stage_fit(j)[0][kw - 1]
+            p_first = np.array([1.0 / r_tt])
+        p[:, q + 1 + j] += model.block_p(f"F{j}", p_first)
+    p[:, -1] = model.block_p("ITT", np.array([1.0 / r_tt]))
     itt = model.itt_fit[0][kw - 1]
-    estimate = np.array([s.theta[tr], s.theta[med], delta, itt])
-    p = np.zeros((model.layout.n_cols, 4))
-    p[:, :2] = model.block_p("J", p_struct)
-    p[:, 2] = model.block_p("F0", p_first)
-    if p_mean is not None:
-        p[:, 2] += model.block_p("XBAR", p_mean)
-    p[:, 3] = model.block_p("ITT", np.array([1.0 / r_tt]))
-    return estimate, p
+    return np.concatenate([s.theta[terms], deltas, [itt]]), p
 
 
 def first_stage_at_mean(model: FittedModel, j: int = 0):
@@ -117,44 +146,64 @@ def first_stage_at_mean(model: FittedModel, j: int = 0):
 
 
 def mediation_effects(model: FittedModel) -> MediationEffects:
-    """The effects of :data:`EFFECT_NAMES` and their covariance (delta method).
+    """The effects of :func:`effect_names` and their covariance (delta method).
 
     Notes
     -----
-    With ``δ`` the average effect of ``R`` on ``M``: indirect ``= θ_M δ``,
-    total ``= θ_R + θ_M δ``, proportion mediated ``= θ_M δ / (θ_R + θ_M δ)``.
-    For the IV fit, ``θ_M δ`` is the average effect of ``R`` through ``M``
-    under model (1) of Small (2012) with IV-A2, IV-A3 and randomized ``R``;
-    for the naive fit it is the product-of-coefficients effect, which needs
-    the mediator to be sequentially ignorable.
+    With ``δ_j`` the average effect of ``R`` on mediator ``j``: indirect
+    through ``j`` ``= θ_Mj δ_j``, indirect ``= Σ_j θ_Mj δ_j``, total
+    ``= θ_R + indirect``, proportion mediated ``= indirect / total`` (through
+    ``j``: ``θ_Mj δ_j / total``). For the IV fit, ``θ_Mj δ_j`` is the average
+    effect of ``R`` through ``M_j`` under model (1) of Small (2012), extended
+    to several mediators, with IV-A2, IV-A3 and randomized ``R``; for the naive
+    fit it is the product-of-coefficients effect, which needs the mediators to
+    be sequentially ignorable.
     """
-    (theta_r, theta_m, delta, itt), p = effect_parameters(model)
+    q = model.design.n_mediators
+    parameters, p = effect_parameters(model)
     cov = model.cov_of(p)
-    indirect = theta_m * delta
-    total = theta_r + indirect
-    eye = np.eye(4)
-    d_indirect = delta * eye[1] + theta_m * eye[2]
-    d_total = eye[0] + d_indirect
+    theta_r, theta_m = parameters[0], parameters[1 : q + 1]
+    delta, itt = parameters[q + 1 : 2 * q + 1], parameters[-1]
+    eye = np.eye(2 * q + 2)
+    each = theta_m * delta
+    d_each = delta[:, None] * eye[1 : q + 1] + theta_m[:, None] * eye[q + 1 : 2 * q + 1]
+    indirect, d_indirect = each.sum(), d_each.sum(axis=0)
+    total, d_total = theta_r + indirect, eye[0] + d_indirect
+    parts = np.concatenate([[indirect], each]) if q > 1 else np.array([indirect])
+    d_parts = np.vstack([d_indirect, d_each]) if q > 1 else d_indirect[None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        proportion = indirect / total
-        d_proportion = (d_indirect * total - indirect * d_total) / total**2
-    jacobian = np.vstack(
-        [eye[0], eye[1], eye[2], d_indirect, d_total, eye[3], d_proportion]
-    )
-    estimate = np.array([theta_r, theta_m, delta, indirect, total, itt, proportion])
+        proportion = parts / total
+        d_proportion = (d_parts * total - parts[:, None] * d_total) / total**2
+    if q == 1:
+        rows = [eye[0], eye[1], eye[2], d_indirect, d_total, eye[3], d_proportion[0]]
+        estimate = np.array(
+            [theta_r, theta_m[0], delta[0], indirect, total, itt, proportion[0]]
+        )
+    else:
+        rows = [eye[0], *eye[1 : 2 * q + 1], *d_each, d_indirect, d_total, eye[-1]]
+        rows += list(d_proportion)
+        estimate = np.concatenate(
+            [[theta_r], theta_m, delta, each, [indirect, total, itt], proportion]
+        )
+    jacobian = np.vstack(rows)
     effects_cov = jacobian @ cov @ jacobian.T
     return MediationEffects(
-        estimate=estimate, cov=(effects_cov + effects_cov.T) / 2, df=_effect_df(model)
+        names=effect_names(model.design),
+        estimate=estimate,
+        cov=(effects_cov + effects_cov.T) / 2,
+        df=_effect_df(model),
     )
 
 
 def _effect_df(model: FittedModel) -> np.ndarray | None:
+    """The direct, mediator and ITT effects take their coefficient's df; the rest combine."""
     d = model.design
     combined = model.reference_df(d.n_params)
     if combined is None:
         return None
-    s = model.structural
-    med = range(d.n_params)[d.mediator_terms][0]
-    direct, mediator = model.contrast_df("J", s.influence[[d.treatment_term, med]].T)
-    (itt,) = model.contrast_df("ITT", np.ones(1))
-    return np.array([direct, mediator, combined, combined, combined, itt, combined])
+    names = effect_names(d)
+    terms = [d.treatment_term, *range(d.n_params)[d.mediator_terms]]
+    out = np.full(len(names), combined)
+    out[: len(terms)] = model.contrast_df("J", model.structural.influence[terms].T)
+    (out[names.index("intention_to_treat")],) = model.contrast_df("ITT", np.ones(1))
+    return out

@@ -322,6 +322,16 @@ def _text(blocks, width: int = WIDTH) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _cut(cell: str, width: int) -> str:
+    """``cell`` cut to ``width`` characters with ``~``, keeping a ``[...]`` suffix
+    (the mediator of a per-mediator effect) when enough of the stem remains."""
+    stem, bracket, suffix = cell.rpartition("[")
+    suffix = bracket + suffix
+    if bracket and cell.endswith("]") and width - len(suffix) - 1 >= 4:
+        return stem[: width - len(suffix) - 1] + "~" + suffix
+    return cell[: width - 1] + "~"
+
+
 def _fixed_lines(cells, table: Table, width: int) -> list[str]:
     """One row at the table's fixed widths; a last column of width 0 wraps
     within ``width``, continuing under its first line."""
@@ -329,7 +339,7 @@ def _fixed_lines(cells, table: Table, width: int) -> list[str]:
     for j, (cell, a) in enumerate(zip(cells, table.align, strict=True)):
         w = table.widths[j]
         if j == 0 and w and len(cell) > w - 1:
-            cell = cell[: w - 2] + "~"
+            cell = _cut(cell, w - 1)
         out.append(cell.ljust(w) if a == "l" else cell.rjust(w))
     line = (" " * table.indent + "".join(out)).rstrip()
     if table.widths[-1] or len(line) <= width:

@@ -815,7 +815,12 @@ def result_summary(result) -> Summary:
     info = (
         ("Outcome:", result.outcome, "No. observations:", f"{result.nobs:g}"),
         ("Treatment:", treatment, "Covariance:", f"{result.cov_type}{clusters}"),
-        ("Mediator:", result.mediator, "R-squared:", f"{result.rsquared:.4f}"),
+        (
+            "Mediators:" if len(result.mediators) > 1 else "Mediator:",
+            ", ".join(result.mediators),
+            "R-squared:",
+            f"{result.rsquared:.4f}",
+        ),
     )
     blocks = [
         Heading(title, 1),
@@ -830,7 +835,7 @@ def result_summary(result) -> Summary:
                     "outcome": result.outcome,
                     "treatment": result.treatment,
                     "treatment_coding": coding,
-                    "mediator": result.mediator,
+                    "mediator": ", ".join(result.mediators),
                     "nobs": result.nobs,
                     "cov_type": result.cov_type,
                     "n_clusters": result.n_clusters,
@@ -942,6 +947,8 @@ def _first_stage_blocks_of(fs) -> list:
 
 
 def _anderson_rubin_blocks(result) -> list:
+    if len(result.mediators) > 1:
+        return []
     level = result.confidence_level
     est, se, low, high = result.term_inference(result.mediator)
     rows = [(f"Wald ({result.method}):", fmt_set([(low, high)]))]
