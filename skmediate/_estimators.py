@@ -417,6 +417,15 @@ def _set_fitted(estimator, model, missing: MissingRows, weighted: bool) -> None:
 
 def _rank_message(design: Design, exc: RankDeficiencyError) -> str:
     labels = design.column_labels
+    if exc.block == "regressors" and design.instrumented and design.n_mediators > 1:
+        return (
+            f"The mediators {list(design.mediators)} are not identified jointly: "
+            "after the intercept, covariates, controls and treatment are "
+            "accounted for, the instruments (treatment x covariate interactions) "
+            "predict fewer independent combinations of them than there are "
+            "mediators. Give fewer mediators, or covariates that modify the "
+            "treatment's effect on each of them differently."
+        )
     if exc.block == "regressors" and design.instrumented:
         return (
             f"The mediator {design.mediators[0]!r} is not identified: after the "
@@ -568,14 +577,26 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
     # -- fitted effects read off the result ------------------------------------
 
     @property
-    def effect_on_mediator_(self) -> float:
-        """Average effect of the treatment on the mediator ``δ``."""
+    def effect_on_mediator_(self) -> float | pd.Series:
+        """Average effect of the treatment on the mediator ``δ`` (a Series by mediator
+        for several)."""
         check_is_fitted(self)
-        return self.result_.effect_estimate("effect_on_mediator")
+        result = self.result_
+        if len(result.mediators) == 1:
+            return result.effect_estimate("effect_on_mediator")
+        return pd.Series(
+            [
+                result.effect_estimate(f"effect_on_mediator[{m}]")
+                for m in result.mediators
+            ],
+            index=list(result.mediators),
+            name="effect_on_mediator",
+        )
 
     @property
     def indirect_effect_(self) -> float:
-        """Indirect effect ``θ_M δ``: the part of the effect through the mediator."""
+        """Indirect effect ``θ_M δ``: the part of the effect through the mediator
+        (through all of several mediators)."""
         check_is_fitted(self)
         return self.result_.effect_estimate("indirect")
 
@@ -876,9 +897,14 @@ class IVMediationRegressor(_MediationRegressor):
         that picks one column). Any numeric coding works; 0/1 is usual. A
         Categorical column (pandas, or polars Categorical and Enum) is an
         error: its categories are labels; code the arms as numbers.
-    mediator : str, int or callable
+    mediator : str, int, list of them, or callable
         Column of the mediator ``M``, numeric (a Categorical is an error, as
-        for the treatment).
+        for the treatment), or a list of several mediators ``M_1..M_q``, all
+        endogenous: the structural equation regresses ``y`` on
+        ``[1, X, Z, R, M_1..M_q]``, and the ``p`` interactions identify up to
+        ``p`` mediators jointly (more mediators than instruments is an
+        error). The effects are then reported per mediator (``result_.effects``
+        rows ``mediator[m1]``, ``indirect[m1]``, ...) and summed.
     covariates : list of str or int, callable or None, default=None
         Baseline covariates ``X``: regressors in both stages, and interacted
         with ``R`` (after centering at their sample mean) to form the excluded
@@ -976,18 +1002,21 @@ class IVMediationRegressor(_MediationRegressor):
     ----------
     direct_effect_ : float
         ``θ_R``, the average direct effect of the treatment.
-    mediator_effect_ : float
-        ``θ_M``, the average effect of a unit increase of the mediator.
-    effect_on_mediator_ : float
+    mediator_effect_ : float or pandas.Series
+        ``θ_M``, the average effect of a unit increase of the mediator; with
+        several mediators a Series indexed by mediator name.
+    effect_on_mediator_ : float or pandas.Series
         ``δ``, the average effect of the treatment on the mediator: the
         first-stage coefficient of ``R`` (the interactions are centered at
-        the covariate mean).
+        the covariate mean); a Series with several mediators.
     indirect_effect_ : float
-        ``θ_M δ``, the average effect of the treatment through the mediator.
+        ``θ_M δ``, the average effect of the treatment through the mediator
+        (``Σ_j θ_Mj δ_j`` through all of several mediators; each term is the
+        row ``indirect[m]`` of ``result_.effects``).
     total_effect_ : float
         ``θ_R + θ_M δ``, the average effect of the treatment on the outcome.
     proportion_mediated_ : float
-        ``θ_M δ / (θ_R + θ_M δ)``.
+        ``θ_M δ / (θ_R + θ_M δ)`` (through all the mediators).
     coef_ : ndarray of shape (n_terms - 1,)
         Coefficients of the covariates, controls, treatment and mediator, in
         that order: ``coef_[j]`` is the coefficient of ``term_names_[j]``.
@@ -1371,8 +1400,9 @@ class NaiveMediationRegressor(_MediationRegressor):
     ----------
     treatment : str, int or callable
         Column of the randomized assignment ``R``.
-    mediator : str, int or callable
-        Column of the mediator ``M``.
+    mediator : str, int, list of them, or callable
+        Column of the mediator ``M``, or a list of several (as for
+        :class:`IVMediationRegressor`).
     covariates : list of str or int, callable or None, default=None
         Baseline covariates; ``None`` means every column not given another role
         (except a column named as ``y`` or ``groups``).
@@ -1399,10 +1429,11 @@ class NaiveMediationRegressor(_MediationRegressor):
     Attributes
     ----------
     direct_effect_ : float
-    mediator_effect_ : float
-    effect_on_mediator_ : float
+    mediator_effect_ : float or pandas.Series
+        A Series indexed by mediator name with several mediators.
+    effect_on_mediator_ : float or pandas.Series
         ``δ``, the coefficient of ``R`` in the least squares regression of
-        ``M`` on ``[1, X, Z, R]``.
+        ``M`` on ``[1, X, Z, R]`` (one per mediator).
     indirect_effect_ : float
         ``θ_M δ``: the product-of-coefficients (Baron–Kenny) indirect effect,
         an average effect of ``R`` through ``M`` only when the mediator is

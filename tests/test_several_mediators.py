@@ -259,3 +259,36 @@ def test_result_mediator_names_the_only_one():
     text = est.summary().as_text()
     assert "Mediators:   m1, m2" in text
     assert "effect_on_me~[m2]" in text
+
+
+def test_mediators_not_identified_jointly():
+    frame, y, _, names = two_mediator_trial(seed=1)
+    covariates = ["x1", "x2", "x3"]
+    r, x = frame["r"].to_numpy(), frame[covariates].to_numpy()
+    q = np.column_stack([np.ones(len(r)), x, r, r[:, None] * x])
+    noise = np.random.default_rng(0).normal(size=len(r))
+    noise -= q @ np.linalg.lstsq(q, noise, rcond=None)[0]
+    # m2 - m1 is orthogonal to every instrument: the first stages coincide
+    frame = frame.assign(m2=frame["m1"] + noise)
+    with pytest.raises(
+        ValueError, match=r"mediators \['m1', 'm2'\] are not identified"
+    ):
+        IVMediationRegressor(treatment="r", mediator=names, covariates=covariates).fit(
+            frame, y
+        )
+
+
+def test_effect_attributes_per_mediator():
+    frame, y, _, names = two_mediator_trial(seed=6)
+    est = IVMediationRegressor(
+        treatment="r", mediator=names, covariates=["x1", "x2", "x3"]
+    ).fit(frame, y)
+    effects = est.result_.effects["estimate"]
+    assert list(est.effect_on_mediator_.index) == names
+    for name in names:
+        assert est.effect_on_mediator_[name] == effects[f"effect_on_mediator[{name}]"]
+    assert est.indirect_effect_ == pytest.approx(
+        sum(effects[f"indirect[{m}]"] for m in names), rel=1e-12
+    )
+    assert est.total_effect_ == effects["total"]
+    assert est.proportion_mediated_ == effects["proportion_mediated"]
