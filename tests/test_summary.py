@@ -335,3 +335,13 @@ def test_bootstrap_summary():
         ]
         assert "| " + " | ".join(cells) + " |" in summary.as_markdown()
     assert "49 resamples" in summary and "percentile" in summary
+
+
+def test_header_fits_with_many_clusters():
+    X, y, groups = simulate_trial(n=1500, n_covariates=2, n_clusters=150, seed=1)
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", covariates=["x1", "x2"], cov_type="cluster"
+    ).fit(X, y, groups=groups)
+    text = est.summary().as_text()
+    assert "Covariance:           cluster (G = 150)" in text
+    assert max(len(line) for line in text.splitlines()) <= 78

@@ -809,7 +809,7 @@ def result_summary(result) -> Summary:
     title = _TITLES.get(result.method)
     if title is None:
         title = f"IV mediation regression (k-class, kappa = {result.kappa:g})"
-    clusters = f" ({result.n_clusters} clusters)" if result.n_clusters else ""
+    clusters = f" (G = {result.n_clusters})" if result.n_clusters else ""
     coding = treatment_coding_text(result.model.treatment_coding)
     treatment = f"{result.treatment} ({coding})" if coding else result.treatment
     info = (
@@ -829,7 +829,7 @@ def result_summary(result) -> Summary:
             (),
             info,
             "lllr",
-            widths=(_LABEL, 26, 20, 19),
+            widths=(_LABEL, 26, 18, 21),
             data=pd.Series(
                 {
                     "outcome": result.outcome,
