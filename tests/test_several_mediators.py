@@ -292,3 +292,24 @@ def test_effect_attributes_per_mediator():
     )
     assert est.total_effect_ == effects["total"]
     assert est.proportion_mediated_ == effects["proportion_mediated"]
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+def test_dask_and_polars_inputs_equal_pandas(cov_type):
+    dd = pytest.importorskip("dask.dataframe")
+    pl = pytest.importorskip("polars")
+    frame, y, groups, names = two_mediator_trial(seed=3)
+    est = IVMediationRegressor(
+        treatment="r", mediator=names, covariates=["x1", "x2", "x3"], cov_type=cov_type
+    )
+    labels = pd.Series(groups, name="g") if cov_type == "cluster" else None
+    expected = est.fit(frame, y, groups=labels).result_.effects
+    data = dd.from_pandas(frame.assign(y=y, g=groups), npartitions=3)
+    got = est.fit(
+        data.drop(columns=["y", "g"]),
+        data["y"],
+        groups=data["g"] if labels is not None else None,
+    ).result_.effects
+    assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-10, atol=1e-13)
+    from_polars = est.fit(pl.from_pandas(frame), y.to_numpy(), groups=labels)
+    assert_allclose(from_polars.result_.effects.to_numpy(), expected.to_numpy())
