@@ -313,3 +313,28 @@ def test_dask_and_polars_inputs_equal_pandas(cov_type):
     assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-10, atol=1e-13)
     from_polars = est.fit(pl.from_pandas(frame), y.to_numpy(), groups=labels)
     assert_allclose(from_polars.result_.effects.to_numpy(), expected.to_numpy())
+
+
+@pytest.mark.parametrize("cov_type", ["unadjusted", "HC1"])
+def test_overidentification_and_exogeneity_tests_match_linearmodels(cov_type):
+    frame, y, _, names = two_mediator_trial(n_covariates=4, seed=3)
+    covariates, exog, instruments = _matrices(frame, 4)
+    est = IVMediationRegressor(
+        treatment="r", mediator=names, covariates=covariates, cov_type=cov_type
+    ).fit(frame, y)
+    lm_cov, debiased = LINEARMODELS_COV[cov_type]
+    ref = IV2SLS(y, exog, frame[names], instruments).fit(
+        cov_type=lm_cov, debiased=debiased
+    )
+    diag = est.diagnostics_
+    expected = {
+        "sargan": ref.sargan,
+        "durbin": ref.durbin(),
+        "wu_hausman": ref.wu_hausman(),
+        "hansen_j": ref.wooldridge_overid,
+    }
+    if cov_type == "HC1":
+        expected["exogeneity_regression"] = ref.wooldridge_regression
+    for key, test in expected.items():
+        assert diag.loc[key, "statistic"] == pytest.approx(test.stat, rel=RTOL), key
+        assert diag.loc[key, "df"] == test.df, key
