@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
 from skmediate._numerics.covariance import anderson_rubin_kind, cov_type
+from skmediate._numerics.kleibergen import robust_clr_defined, robust_clr_set
 from skmediate._numerics.projection import direct_ar_set
 from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sensitivity import (
@@ -103,9 +104,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         the fit on ``ỹ(τ)``: the Anderson–Rubin set of the mediator effect,
         the direct effect's set of ``confidence_set("direct")`` (subvector
         Anderson–Rubin with homoskedastic covariances, the projection of the
-        joint robust Anderson–Rubin set otherwise) and, with homoskedastic
-        covariances, Moreira's conditional likelihood ratio set of the
-        mediator effect; and their unions over the grid. IV estimators with
+        joint robust Anderson–Rubin set otherwise) and the conditional
+        likelihood ratio set of the mediator effect (Moreira's with
+        homoskedastic covariances, the robust CLR of
+        ``confidence_set("mediator", "CLR")`` otherwise, where it is defined:
+        with more clusters than twice the instruments); and their unions over
+        the grid. IV estimators with
         one mediator only. The closed form accumulates what they need in the
         one fit (no pass over the rows per grid point) for every row-robust
         and homoskedastic ``cov_type``; with cluster-robust ones, whose sets
@@ -113,8 +117,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         CR3 meat of ``ar_meat="leverage"``), ``method="auto"`` refits at each
         point. Each set is
         inverted exactly at each point, which costs more than the Wald
-        interval: on large grids expect milliseconds per point (the CLR set's
-        conditional critical values most).
+        interval: on large grids expect milliseconds per point, and tens of
+        milliseconds for the robust CLR set (its conditional critical values
+        along the set's boundary).
     n_jobs : int or None, default=None
         Parallel refits with joblib (``method="refit"`` only); ``None`` means
         1 unless in a ``joblib.parallel_config`` context. Any joblib backend
@@ -140,7 +145,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
         ``mediator_effect`` the estimate and its ``_se``, ``_lower``,
         ``_upper``. With ``robust_sets``, per set (``direct_effect_ar``,
-        ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``)
+        ``mediator_effect_ar`` and ``mediator_effect_clr``)
         the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an
         interval, two half-lines, the whole line or empty) and its hull's ends
         ``<set>_lower``, ``<set>_upper`` (``±inf`` when unbounded, ``nan``
@@ -157,7 +162,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     sensitivity_sets_ : dict of str to ConfidenceSet
         With ``robust_sets``: the union over the grid of each robust set, keyed
         as its column of :meth:`to_frame` (``direct_effect_ar``,
-        ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``).
+        ``mediator_effect_ar`` and ``mediator_effect_clr``).
         Their hulls are also the columns ``ar_lower``, ``ar_upper`` (and
         ``clr_lower``, ``clr_upper``) of ``sensitivity_interval_``.
     breakdown_ : pandas.DataFrame
@@ -547,14 +552,17 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         """The robust sets' columns, their unions over the grid and their hulls."""
         self.sensitivity_sets_ = {}
         hulls = {}
-        for key in sets[0]:
+        keys = list(dict.fromkeys(key for point in sets for key in point))
+        for key in keys:
             effect, method = key
             column = f"{effect}_{method.lower()}"
+            # where the robust CLR is not defined the point keeps its
+            # Anderson-Rubin set, as confidence_set(method=None) does
             points = [
                 ConfidenceSet(
-                    tuple(point[key]),
+                    tuple(point[key] if key in point else point[(effect, "AR")]),
                     effect=effect.removesuffix("_effect"),
-                    method=method,
+                    method=method if key in point else "AR",
                     confidence_level=level,
                 )
                 for point in sets
@@ -799,7 +807,10 @@ def _point_sets(moments, level) -> dict:
 
     Keyed ``(effect, method)``: the direct effect's set as
     ``confidence_set("direct")`` gives it, the mediator effect's
-    Anderson–Rubin set and, homoskedastic, its CLR set.
+    Anderson–Rubin set and its CLR set: Moreira's with homoskedastic
+    covariances, the robust CLR of :mod:`~skmediate._numerics.kleibergen`
+    otherwise, where it is defined (more clusters than twice the
+    instruments).
     """
     sets = {
         ("direct_effect", "AR"): direct_ar_set(moments, level),
@@ -807,6 +818,8 @@ def _point_sets(moments, level) -> dict:
     }
     if moments.homoskedastic:
         sets[("mediator_effect", "CLR")] = clr_set(moments, level)
+    elif robust_clr_defined(moments):
+        sets[("mediator_effect", "CLR")] = robust_clr_set(moments, level)
     return sets
 
 
