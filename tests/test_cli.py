@@ -32,7 +32,7 @@ from skmediate import (
 from skmediate._report.cli import CLIError, main, parse_tau
 from skmediate.datasets import make_prospect_like
 
-from .conftest import simulate_trial
+from .conftest import progress_bars, simulate_trial
 
 CLI_GUIDE = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "cli.md"
 RTOL = 1e-10  # JSON round-trips floats exactly; only summation order may differ
@@ -845,18 +845,6 @@ PROGRESS_BARS = [
     ("bootstrap (NaiveMediationRegressor)", 199, 199),
     ("bootstrap (IVMediationRegressor)", 199, 199),
 ]
-BAR = re.compile(r"(?P<desc>[^:\r\n]+): +\d+%\|[^|]*\| (?P<done>\d+)/(?P<total>\d+) \[")
-
-
-def _final_bars(err: str) -> list:
-    """``(description, done, total)`` of each bar tqdm drew, in order, at its
-    last refresh (tqdm redraws a bar in place after a carriage return)."""
-    final = {}
-    for state in re.split(r"[\r\n]", err):
-        match = BAR.match(state)
-        if match:
-            final[match["desc"]] = (int(match["done"]), int(match["total"]))
-    return [(desc, *counts) for desc, counts in final.items()]
 
 
 def test_progress_bars_on_stderr_and_the_report_unchanged(workdir, capsys):
@@ -867,7 +855,7 @@ def test_progress_bars_on_stderr_and_the_report_unchanged(workdir, capsys):
     code, out, err = _run(capsys, *args, "--progress")
     assert code == 0
     assert out == plain
-    assert _final_bars(err) == PROGRESS_BARS
+    assert progress_bars(err) == PROGRESS_BARS
     code, out, err = _run(capsys, *args, "--no-progress")
     assert (code, out, err) == (0, plain, "")
     # --output: the file holds the report without the bars, stdout nothing
@@ -875,11 +863,11 @@ def test_progress_bars_on_stderr_and_the_report_unchanged(workdir, capsys):
     code, out, err = _run(capsys, *args, "--progress", "--output", str(path))
     assert (code, out) == (0, "")
     assert path.read_text(encoding="utf-8") == plain
-    assert _final_bars(err) == PROGRESS_BARS
+    assert progress_bars(err) == PROGRESS_BARS
     code, plain_json, _ = _run(capsys, *args, "--format", "json")
     code, out, err = _run(capsys, *args, "--format", "json", "--progress")
     assert out == plain_json
-    assert _final_bars(err) == PROGRESS_BARS
+    assert progress_bars(err) == PROGRESS_BARS
 
 
 def test_demo_progress(capsys):
@@ -887,7 +875,7 @@ def test_demo_progress(capsys):
     assert (code, err) == (0, "")
     code, out, err = _run(capsys, "demo", "--progress")
     assert (code, out) == (0, plain)
-    assert _final_bars(err) == [
+    assert progress_bars(err) == [
         ("sensitivity grid", 16, 16),  # the paper's Table 2
         ("bootstrap (NaiveMediationRegressor)", 1999, 1999),
         ("bootstrap (IVMediationRegressor)", 1999, 1999),
@@ -901,7 +889,7 @@ def test_progress_by_default_only_on_a_terminal(workdir, capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, out, err = _run(capsys, *args)
     assert (code, out) == (0, plain)
-    assert _final_bars(err) == PROGRESS_BARS
+    assert progress_bars(err) == PROGRESS_BARS
     code, out, err = _run(capsys, *args, "--no-progress")
     assert (code, out, err) == (0, plain, "")
     # without tqdm the default shows none, silently
@@ -963,7 +951,7 @@ def test_progress_on_a_real_terminal(workdir, capsys):
     os.close(leader)
     assert proc.wait(timeout=120) == 0
     assert out == plain
-    assert _final_bars(drawn.decode()) == [("sensitivity grid", 16, 16)]
+    assert progress_bars(drawn.decode()) == [("sensitivity grid", 16, 16)]
 
 
 def test_version_and_help(capsys):
