@@ -24,6 +24,7 @@ from skmediate._numerics.batched import ClusterSpec, tsls_batch, wild_batch
 from skmediate._numerics.covariance import cov_type as covariance_type
 from skmediate._numerics.rows import is_dask
 from skmediate._parallel import parallel_map, record_warnings
+from skmediate._progress import ProgressBar, check_progress
 from skmediate._resampling import (
     SCHEMES,
     draw,
@@ -455,24 +456,6 @@ class _Resampler:
         )
 
 
-def _progress(iterable, total: int, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc="bootstrap", unit="fit")
-
-
-def _check_tqdm():
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        raise ImportError(
-            "progress=True needs the optional dependency tqdm; install it with "
-            "pip install 'skmediate[progress]'"
-        ) from None
-
-
 class _Collector:
     """Statistics of the resamples, in order, with failures and warnings."""
 
@@ -739,7 +722,7 @@ def _check_options(
     if fit_params is not None and not isinstance(fit_params, dict):
         raise TypeError(f"fit_params must be a dict; got {type(fit_params).__name__}")
     if progress:
-        _check_tqdm()
+        check_progress()
     return {} if fit_params is None else fit_params
 
 
@@ -920,8 +903,12 @@ def bootstrap(
     random_state : int, numpy Generator, RandomState or None, default=None
         Seed of the resamples, all drawn in the calling process.
     progress : bool, default=False
-        Show a progress bar of the refits (needs the optional dependency
-        ``tqdm``: ``pip install 'skmediate[progress]'``).
+        Show a progress bar of the resamples on standard error (a widget in
+        a notebook), and one of the jackknife's for ``method="bca"``; needs
+        the optional dependency tqdm (``pip install 'skmediate[progress]'``).
+        The refit engine counts each refit; the vectorized one counts a
+        block of resamples at a time (blocks of about 64 MiB, so that with a
+        few thousand rows the bar fills in one step).
     fit_params : dict, default=None
         Passed to every fit. Parameters with one value per row (such as
         ``sample_weight`` and ``groups``) are resampled with the rows.
@@ -1144,15 +1131,17 @@ def bootstrap(
     # about four arrays of (block, n): unit values, row values and copies
     block = max(1, _BLOCK_BYTES // (8 * n * 4))
 
-    collector = _collect(
-        resampler,
-        vectorized,
-        scheme,
-        draw(scheme, units, n_resamples, rng, block),
-        n_resamples,
-        n_jobs,
-        progress,
-    )
+    name = type(estimator).__name__
+    with ProgressBar(n_resamples, f"bootstrap ({name})", "resample", progress) as bar:
+        collector = _collect(
+            resampler,
+            vectorized,
+            scheme,
+            draw(scheme, units, n_resamples, rng, block),
+            n_resamples,
+            n_jobs,
+            bar,
+        )
     if collector.failed.any():
         warnings.warn(
             f"{collector.failed.sum()} of {n_resamples} resamples failed and are left "
@@ -1163,15 +1152,18 @@ def bootstrap(
     collector.warn("resample", n_resamples)
     jack = None
     if method == "bca":
-        jack_collector = _collect(
-            resampler,
-            vectorized,
-            "jackknife",
-            jackknife(units, block),
-            units.n_units,
-            n_jobs,
-            progress,
-        )
+        with ProgressBar(
+            units.n_units, f"jackknife ({name})", "resample", progress
+        ) as bar:
+            jack_collector = _collect(
+                resampler,
+                vectorized,
+                "jackknife",
+                jackknife(units, block),
+                units.n_units,
+                n_jobs,
+                bar,
+            )
         jack_collector.warn("jackknife", units.n_units)
         jack = jack_collector.values
 
@@ -1210,12 +1202,16 @@ def bootstrap(
     )
 
 
-def _collect(resampler, vectorized, scheme, blocks, total, n_jobs, progress):
-    """The statistics of every resample, in order, by refits or the vectorized engine."""
+def _collect(resampler, vectorized, scheme, blocks, total, n_jobs, bar):
+    """The statistics of every resample, in order, by refits or the vectorized engine.
+
+    ``bar`` (a :class:`~skmediate._progress.ProgressBar`) counts the resamples
+    done: one by one for refits, a block at a time for the vectorized engine.
+    """
     collector = _Collector(resampler.n_statistics, total, resampler.with_se)
     if vectorized is None:
         tasks = (resampler.task(scheme, values) for block in blocks for values in block)
-        for result in _progress(resampler.refit(tasks, n_jobs), total, progress):
+        for result in bar.track(resampler.refit(tasks, n_jobs)):
             collector.add(*result)
         return collector
     # many small products and factorizations: one BLAS thread is faster (the
@@ -1233,4 +1229,5 @@ def _collect(resampler, vectorized, scheme, blocks, total, n_jobs, progress):
             collector.add(*resampler.fit(resampler.task(scheme, block[b])))
             start = b + 1
         collector.add_block(values[start:], ses[start:])
+        bar.update(len(block))
     return collector

@@ -53,7 +53,6 @@ def parallel_map(
     n_jobs: int | None,
     *,
     generator: bool = False,
-    verbose: int = 0,
 ) -> list | Iterator:
     """``function(*args)`` for every tuple of ``arguments``, in order, with joblib.
 
@@ -74,14 +73,11 @@ def parallel_map(
         joblib's ``n_jobs``.
     generator : bool, default=False
         Return a generator of the results (in order) instead of a list.
-    verbose : int, default=0
-        joblib's progress messages.
     """
     task = _Task(function)
     return Parallel(
         n_jobs=n_jobs,
         return_as="generator" if generator else "list",
-        verbose=verbose,
     )(delayed(task)(*args) for args in arguments)
 
 

@@ -35,6 +35,7 @@ from skmediate._numerics.sensitivity import (
 from skmediate._numerics.sets import ConfidenceSet, merge_intervals
 from skmediate._numerics.weakiv import anderson_rubin_set, clr_set
 from skmediate._parallel import parallel_map, record_warnings
+from skmediate._progress import ProgressBar, check_progress
 from skmediate._results import critical_quantile
 from skmediate._typing import Data
 from skmediate._validation import (
@@ -127,6 +128,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         joblib.parallel_config(backend="dask"): grid.fit(X, y)``), with the
         same results. Warnings issued by the refits are repeated once per
         category, with the number of refits that issued them.
+    progress : bool, default=False
+        Show a progress bar on standard error (a widget in a notebook) of
+        the work done point by point: the refits (``method="refit"``), or
+        the inversions of the robust sets at the grid points
+        (``robust_sets=True`` with the closed form). The closed form of the
+        estimates and their standard errors evaluates the whole grid in one
+        vectorized step and shows no bar. Needs the optional dependency
+        tqdm (``pip install 'skmediate[progress]'``).
 
     Attributes
     ----------
@@ -272,6 +281,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         "method": [StrOptions({"auto", "closed_form", "refit"})],
         "robust_sets": ["boolean"],
         "n_jobs": [Integral, None],
+        "progress": ["boolean"],
     }
 
     def __init__(
@@ -283,6 +293,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         method: str = "auto",
         robust_sets: bool = False,
         n_jobs: int | None = None,
+        progress: bool = False,
     ) -> None:
         self.estimator = estimator
         self.tau_direct = tau_direct
@@ -290,6 +301,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         self.method = method
         self.robust_sets = robust_sets
         self.n_jobs = n_jobs
+        self.progress = progress
 
     # -- fitting ------------------------------------------------------------
 
@@ -355,6 +367,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             )
         if is_dask(X):
             self._check_dask_method()
+        if self.progress:
+            check_progress()
         fit_params, final_params, head_params = self._route_fit(
             sample_weight, groups, params
         )
@@ -399,10 +413,13 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             if self.robust_sets:
                 reduced = self.forms_.reduced
                 directions = self.forms_.directions
-                sets = [
-                    _point_sets(reduced.moments(tau[directions]), level)
-                    for tau in self.grid_
-                ]
+                with ProgressBar(
+                    len(self.grid_), "robust sets", "point", self.progress
+                ) as bar:
+                    sets = [
+                        _point_sets(reduced.moments(tau[directions]), level)
+                        for tau in bar.track(self.grid_)
+                    ]
         else:
             directions = model.design.directions(inputs.raw, model.covariate_mean)
             if final.n_dropped_:
@@ -494,7 +511,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         y = as_float_vector(y)
         p = len(self.covariate_names_)
         sets_level = level if self.robust_sets else None
-        outputs = parallel_map(
+        refits = parallel_map(
             _refit_one,
             (
                 (
@@ -509,7 +526,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                 for tau in self.grid_
             ),
             self.n_jobs,
+            generator=True,
         )
+        with ProgressBar(
+            len(self.grid_), "sensitivity grid", "refit", self.progress
+        ) as bar:
+            outputs = list(bar.track(refits))
         caught = {}
         for _, _, warned in outputs:
             firsts = {}  # this refit's first message of each category

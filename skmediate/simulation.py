@@ -20,6 +20,7 @@ from skmediate._estimators import _MediationRegressor
 from skmediate._extract import EFFECTS, effect_estimate, mediation_result
 from skmediate._numerics.covariance import cov_type
 from skmediate._parallel import parallel_map, record_warnings
+from skmediate._progress import ProgressBar, check_progress
 from skmediate._sensitivity import SensitivityGrid
 from skmediate._typing import RandomState
 from skmediate._validation import as_random_state, is_dataframe, positive_int
@@ -427,7 +428,9 @@ def simulate(
         Draws the replications' seeds, all at once in the calling process, so
         results do not depend on ``n_jobs`` or the backend.
     progress : bool, default=False
-        Print joblib's progress messages on standard error.
+        Show a progress bar of the replications on standard error (a widget
+        in a notebook); needs the optional dependency tqdm (``pip install
+        'skmediate[progress]'``).
 
     Returns
     -------
@@ -489,6 +492,8 @@ def simulate(
             f"returning (X, y, truth); got {type(data_generator).__name__}"
         )
     n_replications = positive_int(n_replications, "n_replications")
+    if progress:
+        check_progress()
     statistics = _check_statistics(statistics)
     routes = _check_design(estimators, groups, sample_weight)
     seeds = as_random_state(random_state).randint(
@@ -502,15 +507,16 @@ def simulate(
             for k, seed in enumerate(seeds)
         ),
         n_jobs,
-        verbose=10 if progress else 0,
+        generator=True,
     )
     rows, errors, seen = [], {}, {}
-    for rep_rows, rep_errors, rep_warnings in outputs:
-        rows += rep_rows
-        for name, message in rep_errors:
-            errors.setdefault(name, []).append(message)
-        for category, message in rep_warnings:
-            seen.setdefault((category, message), None)
+    with ProgressBar(n_replications, "simulate", "replication", progress) as bar:
+        for rep_rows, rep_errors, rep_warnings in bar.track(outputs):
+            rows += rep_rows
+            for name, message in rep_errors:
+                errors.setdefault(name, []).append(message)
+            for category, message in rep_warnings:
+                seen.setdefault((category, message), None)
     for category, message in seen:
         warnings.warn(message, category, stacklevel=2)
     for name, messages in errors.items():

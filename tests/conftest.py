@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -198,3 +199,19 @@ def load_benchmark(name: str):
     if str(BENCHMARKS) not in sys.path:
         sys.path.insert(0, str(BENCHMARKS))
     return importlib.import_module(name)
+
+
+# A tqdm bar as drawn on a text stream: "desc:  40%|####      | 4/10 [..."
+BAR = re.compile(r"(?P<desc>[^:\r\n]+): +\d+%\|[^|]*\| (?P<done>\d+)/(?P<total>\d+) \[")
+
+
+def progress_bars(err: str) -> list:
+    """``(description, done, total)`` of each bar tqdm drew on ``err``, in
+    order, at its last refresh (tqdm redraws a bar in place after a carriage
+    return)."""
+    final = {}
+    for state in re.split(r"[\r\n]", err):
+        match = BAR.match(state)
+        if match:
+            final[match["desc"]] = (int(match["done"]), int(match["total"]))
+    return [(desc, *counts) for desc, counts in final.items()]

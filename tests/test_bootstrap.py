@@ -35,6 +35,8 @@ from skmediate import (
 )
 from skmediate._resampling import draw, make_units, pairs_rows
 
+from .conftest import progress_bars
+
 # Engine comparisons and plumbing tests draw few resamples on purpose; the
 # warning that few resamples give unreliable intervals is tested on its own.
 pytestmark = pytest.mark.filterwarnings(
@@ -841,7 +843,28 @@ def test_progress_bar(trial, capsys):
         progress=True,
         random_state=0,
     )
-    assert "bootstrap" in capsys.readouterr().err
+    assert progress_bars(capsys.readouterr().err) == [
+        ("bootstrap (LinearRegression)", 5, 5)
+    ]
+
+
+@pytest.mark.parametrize("engine", ["vectorized", "refit"])
+def test_progress_counts_the_resamples_of_either_engine(trial, capsys, engine):
+    X, y, _, _ = trial
+    options = dict(n_resamples=50, method="bca", engine=engine, random_state=2)
+    est = _est(IVMediationRegressor)
+    quiet = bootstrap(est, X, y, **options)
+    assert capsys.readouterr().err == ""
+    shown = bootstrap(est, X, y, progress=True, **options)
+    # the resamples, then the jackknife's leave-one-out fits of BCa
+    assert progress_bars(capsys.readouterr().err) == [
+        ("bootstrap (IVMediationRegressor)", 50, 50),
+        ("jackknife (IVMediationRegressor)", len(y), len(y)),
+    ]
+    assert shown.engine == engine
+    assert_array_equal(shown.bootstrap_distribution, quiet.bootstrap_distribution)
+    assert_array_equal(shown.confidence_interval.low, quiet.confidence_interval.low)
+    assert_array_equal(shown.confidence_interval.high, quiet.confidence_interval.high)
 
 
 def test_progress_without_tqdm(trial, monkeypatch):

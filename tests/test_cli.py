@@ -32,7 +32,7 @@ from skmediate import (
 from skmediate._report.cli import CLIError, main, parse_tau
 from skmediate.datasets import make_prospect_like
 
-from .conftest import simulate_trial
+from .conftest import progress_bars, simulate_trial
 
 CLI_GUIDE = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "cli.md"
 RTOL = 1e-10  # JSON round-trips floats exactly; only summation order may differ
@@ -832,6 +832,126 @@ def test_demo_formats(capsys, output_format):
         "Bootstrap",
     ):
         assert heading in out
+
+
+# ---------------------------------------------------------------------------
+# Progress bars: on standard error only, the report unchanged
+
+PROGRESS_ARGS = [*NUMERIC_ROLES, *SENSITIVITY, "--bootstrap", "199", "--seed", "3"]
+# The bars of PROGRESS_ARGS, in order, with their final counts: the grid's 16
+# points (2 x 2 values for tau_R and tau_M), then each estimator's resamples.
+PROGRESS_BARS = [
+    ("sensitivity grid", 16, 16),
+    ("bootstrap (NaiveMediationRegressor)", 199, 199),
+    ("bootstrap (IVMediationRegressor)", 199, 199),
+]
+
+
+def test_progress_bars_on_stderr_and_the_report_unchanged(workdir, capsys):
+    csv = str(workdir / "trial.csv")
+    args = ["analyze", csv, *PROGRESS_ARGS]
+    code, plain, err = _run(capsys, *args)
+    assert (code, err) == (0, "")  # pytest's capture is not a terminal
+    code, out, err = _run(capsys, *args, "--progress")
+    assert code == 0
+    assert out == plain
+    assert progress_bars(err) == PROGRESS_BARS
+    code, out, err = _run(capsys, *args, "--no-progress")
+    assert (code, out, err) == (0, plain, "")
+    # --output: the file holds the report without the bars, stdout nothing
+    path = workdir / "progress_report.txt"
+    code, out, err = _run(capsys, *args, "--progress", "--output", str(path))
+    assert (code, out) == (0, "")
+    assert path.read_text(encoding="utf-8") == plain
+    assert progress_bars(err) == PROGRESS_BARS
+    code, plain_json, _ = _run(capsys, *args, "--format", "json")
+    code, out, err = _run(capsys, *args, "--format", "json", "--progress")
+    assert out == plain_json
+    assert progress_bars(err) == PROGRESS_BARS
+
+
+def test_demo_progress(capsys):
+    code, plain, err = _run(capsys, "demo", "--no-progress")
+    assert (code, err) == (0, "")
+    code, out, err = _run(capsys, "demo", "--progress")
+    assert (code, out) == (0, plain)
+    assert progress_bars(err) == [
+        ("sensitivity grid", 16, 16),  # the paper's Table 2
+        ("bootstrap (NaiveMediationRegressor)", 1999, 1999),
+        ("bootstrap (IVMediationRegressor)", 1999, 1999),
+    ]
+
+
+def test_progress_by_default_only_on_a_terminal(workdir, capsys, monkeypatch):
+    args = ["analyze", str(workdir / "trial.csv"), *PROGRESS_ARGS]
+    code, plain, err = _run(capsys, *args)
+    assert (code, err) == (0, "")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = _run(capsys, *args)
+    assert (code, out) == (0, plain)
+    assert progress_bars(err) == PROGRESS_BARS
+    code, out, err = _run(capsys, *args, "--no-progress")
+    assert (code, out, err) == (0, plain, "")
+    # without tqdm the default shows none, silently
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    code, out, err = _run(capsys, *args)
+    assert (code, out, err) == (0, plain, "")
+
+
+def test_progress_without_tqdm(workdir, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
+    expected = (
+        "skmediate: error: --progress needs the optional dependency tqdm: "
+        "pip install 'skmediate[progress]'\n"
+    )
+    for args in (
+        ["analyze", str(workdir / "trial.csv"), *PROGRESS_ARGS, "--progress"],
+        ["demo", "--progress"],
+    ):
+        assert _error(capsys, *args) == expected
+    code, out, err = _run(capsys, "demo", "--no-progress", "--format", "json")
+    assert (code, err) == (0, "")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_progress_on_a_real_terminal(workdir, capsys):
+    """The console script, its standard error on a terminal (a pseudo-terminal)
+    and its standard output on a pipe: bars on the terminal, the report alone
+    on the pipe."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    args = ["analyze", str(workdir / "trial.csv"), *NUMERIC_ROLES, *SENSITIVITY]
+    code, plain, err = _run(capsys, *args)
+    assert (code, err) == (0, "")
+    leader, follower = pty.openpty()
+    # 24 rows of 100 columns, as a terminal has (a new one has 0 x 0)
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skmediate", *args],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 1 << 16)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out = proc.stdout.read()
+    proc.stdout.close()
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    assert out == plain
+    assert progress_bars(drawn.decode()) == [("sensitivity grid", 16, 16)]
 
 
 def test_version_and_help(capsys):

@@ -1,6 +1,8 @@
 """SensitivityGrid: closed form against refitting, additivity, breakdown values, API."""
 
 import pickle
+import re
+import sys
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor, SensitivityGrid
 
-from .conftest import expected_failed_checks, simulate_trial
+from .conftest import expected_failed_checks, progress_bars, simulate_trial
 
 RTOL = 1e-9
 COV_TYPES = [
@@ -600,3 +602,64 @@ def test_param_validation_and_column_names():
     grid = SensitivityGrid(NaiveMediationRegressor(treatment=0, mediator=1))
     check_param_validation("SensitivityGrid", grid)
     check_dataframe_column_names_consistency("SensitivityGrid", clone(grid))
+
+
+# -- progress bars ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, robust_sets, bars",
+    [
+        # one vectorized evaluation of the whole grid: nothing to count
+        ("closed_form", False, []),
+        ("closed_form", True, [("robust sets", 6, 6)]),
+        ("refit", False, [("sensitivity grid", 6, 6)]),
+        ("refit", True, [("sensitivity grid", 6, 6)]),
+    ],
+)
+def test_progress(trial, capsys, method, robust_sets, bars):
+    X, y, _, weights = trial
+    est = IVMediationRegressor(treatment="r", mediator="m", controls=["z1"])
+    kwargs = dict(tau_direct=_tau(), method=method, robust_sets=robust_sets)
+    quiet = SensitivityGrid(est, **kwargs).fit(X, y, sample_weight=weights)
+    assert capsys.readouterr().err == ""
+    shown = SensitivityGrid(est, progress=True, **kwargs).fit(
+        X, y, sample_weight=weights
+    )
+    assert progress_bars(capsys.readouterr().err) == bars
+    # the same computation: equal results, to the last bit
+    assert quiet.results_.keys() == shown.results_.keys()
+    for key, column in quiet.results_.items():
+        if column.dtype == object:  # the robust sets
+            assert [s.intervals for s in column] == [
+                s.intervals for s in shown.results_[key]
+            ]
+        else:
+            np.testing.assert_array_equal(column, shown.results_[key], err_msg=key)
+    pd.testing.assert_frame_equal(
+        quiet.sensitivity_interval_, shown.sensitivity_interval_
+    )
+    # a parameter like any other: get_params, clone and set_params keep it
+    assert quiet.get_params()["progress"] is False
+    assert clone(shown).get_params()["progress"] is True
+    assert clone(shown).set_params(progress=False).progress is False
+
+
+def test_progress_without_tqdm(trial, monkeypatch):
+    X, y, _, _ = trial
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
+    grid = SensitivityGrid(
+        IVMediationRegressor(treatment="r", mediator="m"),
+        tau_direct=_tau(),
+        method="refit",
+        progress=True,
+    )
+    message = (
+        "progress=True needs the optional dependency tqdm; install it with "
+        "pip install 'skmediate[progress]'"
+    )
+    with pytest.raises(ImportError, match=re.escape(message)):
+        grid.fit(X, y)
+    assert not hasattr(grid, "estimator_")  # refused before any fit
+    # without bars tqdm is not needed
+    grid.set_params(progress=False).fit(X, y)

@@ -1,6 +1,7 @@
 """simulate(): summary arithmetic, reproducibility, parallelism, failures."""
 
 import math
+import sys
 import warnings
 from functools import partial
 
@@ -23,6 +24,8 @@ from skmediate import (
 )
 from skmediate.datasets import make_mediation_data
 from skmediate.simulation import SimulationResult, simulate, summarize
+
+from .conftest import progress_bars
 
 ROLES = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
 
@@ -170,6 +173,34 @@ def test_identical_for_one_and_two_jobs():
     assert one.shape == (6 * 2 * 2, 11)
     assert list(one["estimator"].unique()) == ["naive", "iv"]
     assert list(one["statistic"].unique()) == ["direct_effect", "mediator_effect"]
+
+
+def test_progress_bar_of_the_replications(capsys):
+    kwargs = dict(
+        estimators={"iv": IVMediationRegressor(**ROLES)},
+        data_generator=partial(make_mediation_data, 300, return_truth=True),
+        n_replications=4,
+        random_state=0,
+    )
+    quiet = simulate(**kwargs).replications
+    assert capsys.readouterr().err == ""  # neither a bar nor joblib's messages
+    for n_jobs in (1, 2):
+        shown = simulate(progress=True, n_jobs=n_jobs, **kwargs).replications
+        assert progress_bars(capsys.readouterr().err) == [("simulate", 4, 4)]
+        pd.testing.assert_frame_equal(quiet, shown)
+
+
+def test_progress_without_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
+    with pytest.raises(
+        ImportError, match=r"install it with pip install 'skmediate\[progress\]'"
+    ):
+        simulate(
+            {"iv": IVMediationRegressor(**ROLES)},
+            partial(make_mediation_data, 300, return_truth=True),
+            n_replications=2,
+            progress=True,
+        )
 
 
 def test_builtin_statistics_match_the_fitted_estimator():

@@ -21,6 +21,7 @@ import pandas as pd
 
 from skmediate._bootstrap import few_resamples_message, min_resamples
 from skmediate._numerics.covariance import COV_TYPES, WEIGHT_TYPES
+from skmediate._progress import INSTALL, has_tqdm
 from skmediate._report.render import FORMATS, render
 from skmediate._report.report import Analysis, build_report
 from skmediate._validation import missing_in_columns
@@ -283,6 +284,13 @@ def _output_options(parser) -> None:
         metavar="D",
         help="decimals of estimates in text, markdown, html and latex (3)",
     )
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="progress bars of the bootstrap and the sensitivity grid on "
+        "standard error (default: shown when standard error is a terminal and "
+        f"tqdm is installed: {INSTALL})",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -304,7 +312,19 @@ def main(argv=None) -> int:
         return 1
 
 
+def show_progress(choice: bool | None) -> bool:
+    """Whether to draw progress bars: ``--progress`` (True), ``--no-progress``
+    (False) or, by default (None), when standard error is a terminal and tqdm
+    is installed."""
+    if choice is None:
+        return bool(sys.stderr and sys.stderr.isatty()) and has_tqdm()
+    if choice and not has_tqdm():
+        raise CLIError(f"--progress needs the optional dependency tqdm: {INSTALL}")
+    return choice
+
+
 def _analyze(args) -> int:
+    progress = show_progress(args.progress)
     tau_direct, tau_mediator = _sensitivity_options(args)
     if args.bootstrap is not None and args.bootstrap < min_resamples(
         args.confidence_level
@@ -345,10 +365,12 @@ def _analyze(args) -> int:
         sample_weight=weights,
         n_rows_read=len(frame),
         notes=notes,
+        progress=progress,
     )
 
 
 def _demo(args) -> int:
+    progress = show_progress(args.progress)
     X, y = make_prospect_like(random_state=args.seed)
     analysis = Analysis(
         outcome=str(y.name),
@@ -364,7 +386,7 @@ def _demo(args) -> int:
             "simulated"
         ),
     )
-    return _report(analysis, X, y, None, args, n_rows_read=len(y))
+    return _report(analysis, X, y, None, args, n_rows_read=len(y), progress=progress)
 
 
 def _report(analysis, X, y, groups, args, **options) -> int:

@@ -25,6 +25,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from skmediate._bootstrap import bootstrap
 from skmediate._estimators import IVMediationRegressor, NaiveMediationRegressor
+from skmediate._progress import ProgressBar
 from skmediate._sensitivity import SensitivityGrid
 
 __all__ = ["Analysis", "Report", "build_report"]
@@ -388,6 +389,7 @@ def build_report(
     sample_weight=None,
     n_rows_read: int | None = None,
     notes: tuple[str, ...] = (),
+    progress: bool = False,
 ) -> Report:
     """Fit both estimators and compute every section of the report.
 
@@ -409,6 +411,9 @@ def build_report(
         Rows in the input.
     notes : tuple of str
         Sentences about the input, reported first among the notes.
+    progress : bool
+        Progress bars (tqdm) on standard error for the bootstrap's resamples
+        and the rows of the sensitivity grid; the report is the same.
 
     Returns
     -------
@@ -441,11 +446,11 @@ def build_report(
             effects=effects_section({"naive": naive, "iv": iv}),
             weak_iv_robust=weak_iv_robust_section(iv),
             confidence_sets=confidence_sets_section(iv),
-            sensitivity=sensitivity_section(iv, X, y, fit_params, analysis)
+            sensitivity=sensitivity_section(iv, X, y, fit_params, analysis, progress)
             if analysis.sensitivity
             else None,
             bootstrap=bootstrap_section(
-                {"naive": naive, "iv": iv}, X, y, fit_params, analysis
+                {"naive": naive, "iv": iv}, X, y, fit_params, analysis, progress
             )
             if analysis.n_resamples
             else None,
@@ -681,7 +686,7 @@ def weak_iv_robust_section(iv) -> ConfidenceSet:
     )
 
 
-def sensitivity_section(iv, X, y, fit_params, analysis) -> Sensitivity:
+def sensitivity_section(iv, X, y, fit_params, analysis, progress=False) -> Sensitivity:
     """The grid of the paper's Table 2, the sensitivity intervals and breakdowns."""
     covariates = _terms(iv)[0]
     for effect, spec in (
@@ -702,30 +707,36 @@ def sensitivity_section(iv, X, y, fit_params, analysis) -> Sensitivity:
         tau_direct=analysis.tau_direct,
         tau_mediator=analysis.tau_mediator,
         method="closed_form",  # exact for 2SLS; also gives the breakdown values
+        progress=progress,
     ).fit(X, y, **fit_params)
-    return sensitivity_from_grid(grid)
+    return sensitivity_from_grid(grid, progress)
 
 
-def sensitivity_from_grid(grid) -> Sensitivity:
+def sensitivity_from_grid(grid, progress=False) -> Sensitivity:
     """The grid points, sensitivity intervals and (for ``method="closed_form"``)
-    breakdown values of a fitted :class:`SensitivityGrid`."""
+    breakdown values of a fitted :class:`SensitivityGrid`.
+
+    With ``progress``, a bar counts the grid's points as they become rows of
+    the report (on a large grid, the longest step of the analysis).
+    """
     frame = grid.to_frame()
     names = grid.covariate_names_
     p = len(names)
     level = grid.confidence_level_
     points = []
-    for i, row in frame.iterrows():
-        tau = grid.grid_[i]
-        points.append(
-            SensitivityPoint(
-                tau_direct=tuple(float(t) for t in tau[:p]),
-                tau_mediator=tuple(float(t) for t in tau[p:]),
-                **{
-                    effect: _estimate(row[effect], row[f"{effect}_se"], level)
-                    for effect in EFFECTS
-                },
+    with ProgressBar(len(frame), "sensitivity grid", "point", progress) as bar:
+        for i, row in bar.track(frame.iterrows()):
+            tau = grid.grid_[i]
+            points.append(
+                SensitivityPoint(
+                    tau_direct=tuple(float(t) for t in tau[:p]),
+                    tau_mediator=tuple(float(t) for t in tau[p:]),
+                    **{
+                        effect: _estimate(row[effect], row[f"{effect}_se"], level)
+                        for effect in EFFECTS
+                    },
+                )
             )
-        )
     interval = tuple(
         SensitivityRange(
             effect=effect,
@@ -755,7 +766,9 @@ def sensitivity_from_grid(grid) -> Sensitivity:
     )
 
 
-def bootstrap_section(estimators: dict, X, y, fit_params, analysis) -> Bootstrap:
+def bootstrap_section(
+    estimators: dict, X, y, fit_params, analysis, progress=False
+) -> Bootstrap:
     """Percentile bootstrap intervals of both effects of each estimator.
 
     Calls :func:`skmediate.bootstrap` once per estimator with the same
@@ -769,6 +782,7 @@ def bootstrap_section(estimators: dict, X, y, fit_params, analysis) -> Bootstrap
         method="percentile",
         confidence_level=analysis.confidence_level,
         random_state=analysis.random_state,
+        progress=progress,
     )
     if fit_params:
         options.update(fit_params=fit_params)
