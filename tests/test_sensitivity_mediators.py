@@ -336,3 +336,79 @@ def test_robust_sets_need_one_mediator(method):
         r"2 \(m1, m2\): use robust_sets=False",
     ):
         grid.fit(frame, y)
+
+
+@pytest.fixture(scope="module")
+def two_mediator_grid():
+    frame, y, _, names = two_mediator_trial(n=700, n_covariates=4, seed=22)
+    grid = SensitivityGrid(
+        _estimator(names),
+        tau_direct={"x1": [0.0, 1.0]},
+        tau_mediator={"m2": {"x2": [0.0, 0.5]}},
+    ).fit(frame, y)
+    return grid
+
+
+def test_summary_lists_each_mediator(two_mediator_grid):
+    grid = two_mediator_grid
+    summary = grid.summary()
+    text = summary.as_markdown()  # (the text wraps wide cells)
+    assert summary.title.endswith("treatment r, mediators m1, m2")
+    assert "tau_M[m1]" in text and "Mediator effect (m2)" in text
+    assert "mediator effect (m1)" in text  # the sensitivity intervals
+    assert "tau_mediator[m2][x2]" in text  # the breakdown values
+    tables = summary.tables
+    pd.testing.assert_frame_equal(tables[0], grid.to_frame())
+    pd.testing.assert_frame_equal(tables[1], grid.sensitivity_interval_)
+    pd.testing.assert_frame_equal(tables[2], grid.breakdown_)
+    # the grid point tau_R[x1] = 1, tau_M[m2][x2] = 0.5: its row as printed
+    frame = grid.to_frame()
+    row = frame.iloc[-1]
+    assert row["tau_direct[x1]"] == 1.0 and row["tau_mediator[m2][x2]"] == 0.5
+    line = next(
+        li for li in text.splitlines() if "(1, 0, 0, 0) | (0, 0, 0, 0) | (0, 0.5" in li
+    )
+    for effect in ("direct_effect", "mediator_effect[m1]", "mediator_effect[m2]"):
+        assert f"{row[effect]:.3f}" in line
+    assert summary.as_html().count("<img") == 1
+
+
+def test_plots_draw_each_mediator(two_mediator_grid, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is needed")
+    import matplotlib.pyplot as plt
+
+    from skmediate.plotting import plot_sensitivity_forest, plot_sensitivity_surface
+
+    grid = two_mediator_grid
+    frame = grid.to_frame()
+    fig = plot_sensitivity_forest(grid)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    effects = ["direct_effect", "mediator_effect[m1]", "mediator_effect[m2]"]
+    assert [ax.get_title() for ax in panels] == [
+        "direct effect",
+        "mediator effect (m1)",
+        "mediator effect (m2)",
+    ]
+    for ax, effect in zip(panels, effects, strict=True):
+        assert_allclose(ax.lines[0].get_xdata(), frame[effect])
+    labels = [t.get_text() for t in panels[0].get_yticklabels()]
+    assert labels[-1] == "(1,0,0,0) (0,0,0,0) (0,0.5,0,0)"
+    assert panels[0].get_ylabel() == "(τ_R) (τ_M[m1]) (τ_M[m2])"
+    fig.savefig(tmp_path / "forest.png")
+    plt.close(fig)
+    # the surface: by default the first mediator's effect
+    fig = plot_sensitivity_surface(grid)
+    assert fig.axes[0].get_title().startswith("Mediator effect (m1)")
+    assert fig.axes[0].get_xlabel() == "tau_direct[x1]"
+    assert fig.axes[0].get_ylabel() == "tau_mediator[m2][x2]"
+    plt.close(fig)
+    fig = plot_sensitivity_surface(grid, effect="mediator_effect[m2]")
+    assert fig.axes[0].get_title().startswith("Mediator effect (m2)")
+    fig.savefig(tmp_path / "surface.png")
+    plt.close(fig)
+    with pytest.raises(
+        ValueError,
+        match=r"effect must be one of \['direct_effect', 'mediator_effect\[m1\]', "
+        r"'mediator_effect\[m2\]'\]; got 'mediator_effect'",
+    ):
+        plot_sensitivity_surface(grid, effect="mediator_effect")

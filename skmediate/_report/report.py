@@ -192,12 +192,16 @@ class EffectSets:
 
 @dataclass(frozen=True)
 class SensitivityPoint:
-    """One row of the paper's Table 2."""
+    """One row of the paper's Table 2.
+
+    With several mediators ``tau_mediator`` and ``mediator_effect`` are dicts
+    keyed by mediator name (each mediator's ``τ_M`` and effect).
+    """
 
     tau_direct: tuple[float, ...]
-    tau_mediator: tuple[float, ...]
+    tau_mediator: tuple[float, ...] | dict[str, tuple[float, ...]]
     direct_effect: Estimate
-    mediator_effect: Estimate
+    mediator_effect: Estimate | dict[str, Estimate]
 
 
 @dataclass(frozen=True)
@@ -711,19 +715,32 @@ def sensitivity_from_grid(grid) -> Sensitivity:
     breakdown values of a fitted :class:`SensitivityGrid`."""
     frame = grid.to_frame()
     names = grid.covariate_names_
+    mediators = grid.mediator_names_
     p = len(names)
     level = grid.confidence_level_
+
+    def estimate(row, effect):
+        return _estimate(row[effect], row[f"{effect}_se"], level)
+
     points = []
     for i, row in frame.iterrows():
-        tau = grid.grid_[i]
+        tau = [  # τ_R, then each mediator's τ_M
+            tuple(float(t) for t in grid.grid_[i, b * p : (b + 1) * p])
+            for b in range(1 + len(mediators))
+        ]
+        if len(mediators) > 1:
+            tau_mediator = dict(zip(mediators, tau[1:], strict=True))
+            mediator_effect = {
+                m: estimate(row, f"mediator_effect[{m}]") for m in mediators
+            }
+        else:
+            tau_mediator, mediator_effect = tau[1], estimate(row, "mediator_effect")
         points.append(
             SensitivityPoint(
-                tau_direct=tuple(float(t) for t in tau[:p]),
-                tau_mediator=tuple(float(t) for t in tau[p:]),
-                **{
-                    effect: _estimate(row[effect], row[f"{effect}_se"], level)
-                    for effect in EFFECTS
-                },
+                tau_direct=tau[0],
+                tau_mediator=tau_mediator,
+                direct_effect=estimate(row, "direct_effect"),
+                mediator_effect=mediator_effect,
             )
         )
     interval = tuple(
