@@ -97,7 +97,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     for known ``τ`` the same two-stage least squares on the outcome
     ``ỹ = y - R·(X - X̄)ᵀτ_R - M·(X - X̄)ᵀτ_M`` is consistent again. This
     meta-estimator re-estimates both effects over a grid of ``τ`` values (the
-    paper's Table 2).
+    paper's Table 2). With several mediators each has its own ``τ_Mj``:
+    ``ỹ = y - R·(X - X̄)ᵀτ_R - Σ_j M_j·(X - X̄)ᵀτ_Mj``, and the grid reports
+    each mediator's effect.
 
     Parameters
     ----------
@@ -110,6 +112,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         point and one column per covariate (both arrays must then have the same
         number of rows). ``None`` means ``τ = 0`` for that effect. Names are the
         estimator's covariate names after ``covariate_transformer``.
+
+        With several mediators ``tau_mediator`` is a dict keyed by mediator
+        name whose values are what it is for one mediator: ``{"m1": {"x1":
+        [0, 1]}, "m2": {"x2": [0, 1]}}`` (then ``tau_direct`` is a dict or
+        None), or ``{"m1": array, ...}`` with one row per grid point (then
+        ``tau_direct`` is an array or None); a mediator it does not name has
+        ``τ_M = 0``. With one mediator that form, keyed by its name, is
+        accepted too.
     method : {"auto", "closed_form", "refit"}, default="auto"
         ``"closed_form"`` updates the estimates linearly and the covariance
         quadratically in ``τ`` (exact, no refits); ``"refit"`` clones and refits
@@ -124,7 +134,7 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         joint robust Anderson–Rubin set otherwise) and, with homoskedastic
         covariances, Moreira's conditional likelihood ratio set of the
         mediator effect; and their unions over the grid. IV estimators with
-        one mediator only. The closed form accumulates what they need in the
+        one mediator only (with several, ``robust_sets=True`` is an error). The closed form accumulates what they need in the
         one fit (no pass over the rows per grid point) for every row-robust
         and homoskedastic ``cov_type``; with cluster-robust ones, whose sets
         adjust the clusters' scores by their leverage (CR2, and the default
@@ -148,27 +158,31 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when the estimator defines it.
-    grid_ : ndarray of shape (n_grid, 2p)
-        The grid, ``[τ_R, τ_M]`` per row.
+    grid_ : ndarray of shape (n_grid, (1 + n_mediators) p)
+        The grid, ``[τ_R, τ_M]`` per row (``τ_M`` of each mediator in turn).
     covariate_names_ : list of str
+    mediator_names_ : list of str
     method_ : str
         The method used.
     results_ : dict of ndarrays
         Equal-length arrays in grid order: ``tau_direct[<name>]``,
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
         ``mediator_effect`` the estimate and its ``_se``, ``_lower``,
-        ``_upper``. With ``robust_sets``, per set (``direct_effect_ar``,
+        ``_upper``. With several mediators the mediators' columns are
+        ``tau_mediator[<mediator>][<name>]`` and ``mediator_effect[<mediator>]``
+        (with its ``_se``, ``_lower``, ``_upper``), mediator by mediator. With ``robust_sets``, per set (``direct_effect_ar``,
         ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``)
         the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an
         interval, two half-lines, the whole line or empty) and its hull's ends
         ``<set>_lower``, ``<set>_upper`` (``±inf`` when unbounded, ``nan``
         when empty).
-    critical_value_ : ndarray of shape (2,)
+    critical_value_ : ndarray of shape (1 + n_mediators,)
         The critical values of the intervals of the direct and the mediator
-        effect: normal, or ``t`` with the degrees of freedom of the effect at
+        effect (each mediator's): normal, or ``t`` with the degrees of freedom of the effect at
         ``τ = 0`` when the estimator has ``use_t=True``.
     sensitivity_interval_ : pandas.DataFrame
-        For each effect, the range of the point estimates over the grid
+        For each effect (indexed as the effects' columns of :meth:`to_frame`),
+        the range of the point estimates over the grid
         (``estimate_low``, ``estimate_high``) and the union of the confidence
         intervals (``lower``, ``upper``): what a reader must accept if any
         grid point may be true.
@@ -180,8 +194,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         ``clr_lower``, ``clr_upper``) of ``sensitivity_interval_``.
     breakdown_ : pandas.DataFrame
         One row per effect and ``τ`` component the grid names
-        (``tau_direct[<name>]`` or ``tau_mediator[<name>]``: a dict's keys,
-        every covariate for an array), moving that component alone with the others
+        (named as its column of :meth:`to_frame`: a dict's keys, every
+        covariate for an array), moving that component alone with the others
         at 0: ``sign_change``, the value at which the estimate crosses 0
         (``nan`` if it does not depend on that component); ``ci_covers_zero_up``,
         the smallest value ``≥ 0`` at which the confidence interval contains 0;
@@ -276,6 +290,20 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     ... ).fit(df, y)
     >>> grid.to_frame().shape
     (16, 12)
+
+    With two mediators, ``tau_mediator`` is keyed by mediator name:
+
+    >>> df["m2"] = df.r * (1 + df.x1 + df.x2) + rng.normal(size=n)
+    >>> y2 = 1 - df.r + 2 * df.m - df.m2 + rng.normal(size=n)
+    >>> grid = SensitivityGrid(
+    ...     IVMediationRegressor(treatment="r", mediator=["m", "m2"]),
+    ...     tau_direct={"x1": [0, 1]},
+    ...     tau_mediator={"m2": {"x2": [0, 0.5]}},
+    ... ).fit(df, y2)
+    >>> grid.sensitivity_interval_.index.tolist()
+    ['direct_effect', 'mediator_effect[m]', 'mediator_effect[m2]']
+    >>> grid.to_frame().shape
+    (4, 18)
     """
 
     _parameter_constraints: dict = {

@@ -412,3 +412,26 @@ def test_plots_draw_each_mediator(two_mediator_grid, tmp_path):
         r"'mediator_effect\[m2\]'\]; got 'mediator_effect'",
     ):
         plot_sensitivity_surface(grid, effect="mediator_effect")
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+def test_closed_form_on_dask_equals_in_memory(trial, cov_type):
+    """Each partition is reduced where it lives, with several mediators too (1e-10)."""
+    pytest.importorskip(
+        "dask.dataframe", reason="dask input needs the dask extra: skmediate[dask]"
+    )
+    from .test_dask_fit import _close, _to_dask
+
+    frame, y, groups, names, weights = trial
+    extra = {"sample_weight": weights}
+    if cov_type == "cluster":
+        extra["groups"] = groups
+    est = _estimator(names, cov_type)
+    memory = SensitivityGrid(est, **_tau(names)).fit(frame, y, **extra)
+    Xd, yd, extra_d = _to_dask(frame, y, extra, chunks=200)
+    lazy = SensitivityGrid(est, **_tau(names)).fit(Xd, yd, **extra_d)
+    assert lazy.method_ == "closed_form"
+    a, b = memory.to_frame(), lazy.to_frame()
+    assert list(a.columns) == list(b.columns)
+    _close(a, b, "sensitivity table")
+    _close(memory.breakdown_, lazy.breakdown_, "breakdown")
