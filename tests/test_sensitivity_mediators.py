@@ -4,7 +4,9 @@ Checks and tolerances:
 
 - the closed form equals refitting at every grid point, to 1e-10 relative
   (1e-12 absolute), for two and three mediators, with unadjusted, HC1 and
-  cluster covariances, with and without weights (they agree to about 1e-14);
+  cluster covariances, with and without weights (they agree to about 1e-14),
+  and with weights for HC3 and CR2 and for the naive regression; dask input
+  gives the in-memory grid to 1e-10;
 - each grid point's estimates equal an ``IVMediationRegressor`` fit on the
   adjusted outcome ``y - R·(X - X̄)ᵀτ_R - Σ_j M_j·(X - X̄)ᵀτ_Mj`` built here
   from its definition, to 1e-10;
@@ -13,6 +15,8 @@ Checks and tolerances:
   ``τ_jᵀ X̄``, summed over rows for HC0 and over clusters for CR0), to 1e-8;
 - at ``τ = 0`` the grid's intervals are the estimator's ``result_.effects``;
   the breakdown values refit to an estimate (or an interval's end) of 0;
+- the summary, the report's numbers and the plots show each mediator's
+  effect with the grid's own numbers;
 - the one-mediator grid is unchanged, and the per-mediator form of
   ``tau_mediator`` keyed by the only mediator gives exactly the same grid.
 """
@@ -23,7 +27,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 
-from skmediate import IVMediationRegressor, SensitivityGrid
+from skmediate import IVMediationRegressor, NaiveMediationRegressor, SensitivityGrid
 
 from .test_several_mediators import two_mediator_trial
 
@@ -95,6 +99,29 @@ def test_closed_form_equals_refit(trial, cov_type, weighted):
             fit.mediator_effect_[names].to_numpy(),
             rtol=RTOL,
         )
+
+
+@pytest.mark.parametrize(
+    "cls, cov_type",
+    [
+        (IVMediationRegressor, "HC3"),
+        (IVMediationRegressor, "CR2"),
+        (NaiveMediationRegressor, "HC1"),
+        (NaiveMediationRegressor, "CR2"),
+    ],
+)
+def test_closed_form_equals_refit_leverage_and_naive(trial, cls, cov_type):
+    """The leverage-adjusted covariances, and the naive regression (whose
+    directions all leave the data matrix's span), weighted."""
+    frame, y, groups, names, weights = trial
+    est = cls(treatment="r", mediator=names, covariates=COVARIATES, cov_type=cov_type)
+    fit_kw = dict(sample_weight=weights, groups=groups if cov_type == "CR2" else None)
+    closed = SensitivityGrid(est, method="closed_form", **_tau(names))
+    refit = SensitivityGrid(est, method="refit", **_tau(names))
+    a = closed.fit(frame, y, **fit_kw).to_frame()
+    b = refit.fit(frame, y, **fit_kw).to_frame()
+    assert list(a.columns) == list(b.columns)
+    assert_allclose(a.to_numpy(), b.to_numpy(), rtol=RTOL, atol=1e-12)
 
 
 def _influence_at(frame, y_tilde, names, tau_row):
@@ -371,6 +398,21 @@ def test_summary_lists_each_mediator(two_mediator_grid):
     for effect in ("direct_effect", "mediator_effect[m1]", "mediator_effect[m2]"):
         assert f"{row[effect]:.3f}" in line
     assert summary.as_html().count("<img") == 1
+    # the report's numbers: per grid point each mediator's tau and effect
+    from skmediate._report.report import sensitivity_from_grid
+
+    sens = sensitivity_from_grid(grid)
+    for point, (i, row) in zip(sens.grid, frame.iterrows(), strict=True):
+        assert point.tau_direct == tuple(grid.grid_[i, :4])
+        assert list(point.tau_mediator) == ["m1", "m2"]
+        assert point.tau_mediator["m2"] == tuple(grid.grid_[i, 8:])
+        for m in ("m1", "m2"):
+            got = point.mediator_effect[m]
+            assert (got.estimate, got.std_error) == (
+                row[f"mediator_effect[{m}]"],
+                row[f"mediator_effect[{m}]_se"],
+            )
+    assert [r.effect for r in sens.interval] == list(grid.sensitivity_interval_.index)
 
 
 def test_plots_draw_each_mediator(two_mediator_grid, tmp_path):
