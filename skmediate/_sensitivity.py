@@ -134,7 +134,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         joint robust Anderson–Rubin set otherwise) and, with homoskedastic
         covariances, Moreira's conditional likelihood ratio set of the
         mediator effect; and their unions over the grid. IV estimators with
-        one mediator only (with several, ``robust_sets=True`` is an error). The closed form accumulates what they need in the
+        one mediator only (with several, ``robust_sets=True`` is an error).
+        The closed form accumulates what they need in the
         one fit (no pass over the rows per grid point) for every row-robust
         and homoskedastic ``cov_type``; with cluster-robust ones, whose sets
         adjust the clusters' scores by their leverage (CR2, and the default
@@ -169,8 +170,10 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
         ``mediator_effect`` the estimate and its ``_se``, ``_lower``,
         ``_upper``. With several mediators the mediators' columns are
-        ``tau_mediator[<mediator>][<name>]`` and ``mediator_effect[<mediator>]``
-        (with its ``_se``, ``_lower``, ``_upper``), mediator by mediator. With ``robust_sets``, per set (``direct_effect_ar``,
+        ``tau_mediator[<mediator>][<name>]`` and
+        ``mediator_effect[<mediator>]`` (with its ``_se``, ``_lower``,
+        ``_upper``), mediator by mediator. With ``robust_sets``, per set
+        (``direct_effect_ar``,
         ``mediator_effect_ar`` and, homoskedastic, ``mediator_effect_clr``)
         the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an
         interval, two half-lines, the whole line or empty) and its hull's ends
@@ -178,8 +181,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         when empty).
     critical_value_ : ndarray of shape (1 + n_mediators,)
         The critical values of the intervals of the direct and the mediator
-        effect (each mediator's): normal, or ``t`` with the degrees of freedom of the effect at
-        ``τ = 0`` when the estimator has ``use_t=True``.
+        effect (each mediator's): normal, or ``t`` with the degrees of
+        freedom of the effect at ``τ = 0`` when the estimator has
+        ``use_t=True``.
     sensitivity_interval_ : pandas.DataFrame
         For each effect (indexed as the effects' columns of :meth:`to_frame`),
         the range of the point estimates over the grid
