@@ -136,8 +136,9 @@ def fit_mediation(
         As for ``fit``.
     sensitivity : bool or callable, default=False
         ``True`` for the closed forms over every component of ``τ``; a
-        callable takes the covariate names and returns the indices of the
-        components the analysis varies (checked before the rows are read).
+        callable takes the design (:class:`~skmediate._numerics.design.Design`:
+        the covariates' and the mediators' names) and returns the indices of
+        the components the analysis varies (checked before the rows are read).
     sensitivity_sets : bool, default=False
         With ``sensitivity``, also the Anderson–Rubin moments as functions of
         ``τ`` (for the weak-instrument-robust sets over the grid).
@@ -149,7 +150,7 @@ def fit_mediation(
     inputs = _prepare(estimator, X, y, sample_weight, groups)
     kappa, alpha = estimator._kappa_spec()
     if callable(sensitivity):
-        sensitivity = sensitivity(list(inputs.design.covariates))
+        sensitivity = sensitivity(inputs.design)
     try:
         model = fit_model(
             inputs.design,

@@ -56,6 +56,24 @@ __all__ = ["SensitivityGrid"]
 EFFECTS = ("direct_effect", "mediator_effect")
 
 
+def grid_effects(mediators) -> tuple[str, ...]:
+    """The effects a grid reports: :data:`EFFECTS` for one mediator, with several
+    ``direct_effect`` and ``mediator_effect[<name>]`` per mediator."""
+    if len(mediators) == 1:
+        return EFFECTS
+    return ("direct_effect", *(f"mediator_effect[{m}]" for m in mediators))
+
+
+def tau_columns(covariates, mediators) -> list[str]:
+    """The grid's ``τ`` columns in the order of ``grid_``: ``tau_direct[<covariate>]``,
+    then ``tau_mediator[<covariate>]`` (with several mediators
+    ``tau_mediator[<mediator>][<covariate>]``, mediator by mediator)."""
+    columns = [f"tau_direct[{c}]" for c in covariates]
+    if len(mediators) == 1:
+        return columns + [f"tau_mediator[{c}]" for c in covariates]
+    return columns + [f"tau_mediator[{m}][{c}]" for m in mediators for c in covariates]
+
+
 # ---------------------------------------------------------------------------
 # The meta-estimator.
 
@@ -81,7 +99,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     for known ``τ`` the same two-stage least squares on the outcome
     ``ỹ = y - R·(X - X̄)ᵀτ_R - M·(X - X̄)ᵀτ_M`` is consistent again. This
     meta-estimator re-estimates both effects over a grid of ``τ`` values (the
-    paper's Table 2).
+    paper's Table 2). With several mediators each has its own ``τ_Mj``:
+    ``ỹ = y - R·(X - X̄)ᵀτ_R - Σ_j M_j·(X - X̄)ᵀτ_Mj``, and the grid reports
+    each mediator's effect.
 
     Parameters
     ----------
@@ -94,6 +114,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         point and one column per covariate (both arrays must then have the same
         number of rows). ``None`` means ``τ = 0`` for that effect. Names are the
         estimator's covariate names after ``covariate_transformer``.
+
+        With several mediators ``tau_mediator`` is a dict keyed by mediator
+        name whose values are what it is for one mediator: ``{"m1": {"x1":
+        [0, 1]}, "m2": {"x2": [0, 1]}}`` (then ``tau_direct`` is a dict or
+        None), or ``{"m1": array, ...}`` with one row per grid point (then
+        ``tau_direct`` is an array or None); a mediator it does not name has
+        ``τ_M = 0``. With one mediator that form, keyed by its name, is
+        accepted too.
     method : {"auto", "closed_form", "refit"}, default="auto"
         ``"closed_form"`` updates the estimates linearly and the covariance
         quadratically in ``τ`` (exact, no refits); ``"refit"`` clones and refits
@@ -110,8 +138,9 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         homoskedastic covariances, the robust CLR of
         ``confidence_set("mediator", "CLR")`` otherwise, where it is defined:
         with more clusters than twice the instruments); and their unions over
-        the grid. IV estimators with
-        one mediator only. The closed form accumulates what they need in the
+        the grid. IV estimators with one mediator only (with several,
+        ``robust_sets=True`` is an error). The closed form accumulates what
+        they need in the
         one fit (no pass over the rows per grid point) for every row-robust
         and homoskedastic ``cov_type``; with cluster-robust ones, whose sets
         adjust the clusters' scores by their leverage (CR2, and the default
@@ -144,27 +173,34 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined when the estimator defines it.
-    grid_ : ndarray of shape (n_grid, 2p)
-        The grid, ``[τ_R, τ_M]`` per row.
+    grid_ : ndarray of shape (n_grid, (1 + n_mediators) p)
+        The grid, ``[τ_R, τ_M]`` per row (``τ_M`` of each mediator in turn).
     covariate_names_ : list of str
+    mediator_names_ : list of str
     method_ : str
         The method used.
     results_ : dict of ndarrays
         Equal-length arrays in grid order: ``tau_direct[<name>]``,
         ``tau_mediator[<name>]``, and for ``direct_effect`` and
         ``mediator_effect`` the estimate and its ``_se``, ``_lower``,
-        ``_upper``. With ``robust_sets``, per set (``direct_effect_ar``,
-        ``mediator_effect_ar`` and ``mediator_effect_clr``)
+        ``_upper``. With several mediators the mediators' columns are
+        ``tau_mediator[<mediator>][<name>]`` and
+        ``mediator_effect[<mediator>]`` (with its ``_se``, ``_lower``,
+        ``_upper``), mediator by mediator. With ``robust_sets``, per set
+        (``direct_effect_ar``, ``mediator_effect_ar`` and
+        ``mediator_effect_clr``)
         the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an
         interval, two half-lines, the whole line or empty) and its hull's ends
         ``<set>_lower``, ``<set>_upper`` (``±inf`` when unbounded, ``nan``
         when empty).
-    critical_value_ : ndarray of shape (2,)
+    critical_value_ : ndarray of shape (1 + n_mediators,)
         The critical values of the intervals of the direct and the mediator
-        effect: normal, or ``t`` with the degrees of freedom of the effect at
-        ``τ = 0`` when the estimator has ``use_t=True``.
+        effect (each mediator's): normal, or ``t`` with the degrees of
+        freedom of the effect at ``τ = 0`` when the estimator has
+        ``use_t=True``.
     sensitivity_interval_ : pandas.DataFrame
-        For each effect, the range of the point estimates over the grid
+        For each effect (indexed as the effects' columns of :meth:`to_frame`),
+        the range of the point estimates over the grid
         (``estimate_low``, ``estimate_high``) and the union of the confidence
         intervals (``lower``, ``upper``): what a reader must accept if any
         grid point may be true.
@@ -176,8 +212,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         ``clr_lower``, ``clr_upper``) of ``sensitivity_interval_``.
     breakdown_ : pandas.DataFrame
         One row per effect and ``τ`` component the grid names
-        (``tau_direct[<name>]`` or ``tau_mediator[<name>]``: a dict's keys,
-        every covariate for an array), moving that component alone with the others
+        (named as its column of :meth:`to_frame`: a dict's keys, every
+        covariate for an array), moving that component alone with the others
         at 0: ``sign_change``, the value at which the estimate crosses 0
         (``nan`` if it does not depend on that component); ``ci_covers_zero_up``,
         the smallest value ``≥ 0`` at which the confidence interval contains 0;
@@ -272,6 +308,20 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     ... ).fit(df, y)
     >>> grid.to_frame().shape
     (16, 12)
+
+    With two mediators, ``tau_mediator`` is keyed by mediator name:
+
+    >>> df["m2"] = df.r * (1 + df.x1 + df.x2) + rng.normal(size=n)
+    >>> y2 = 1 - df.r + 2 * df.m - df.m2 + rng.normal(size=n)
+    >>> grid = SensitivityGrid(
+    ...     IVMediationRegressor(treatment="r", mediator=["m", "m2"]),
+    ...     tau_direct={"x1": [0, 1]},
+    ...     tau_mediator={"m2": {"x2": [0, 0.5]}},
+    ... ).fit(df, y2)
+    >>> grid.sensitivity_interval_.index.tolist()
+    ['direct_effect', 'mediator_effect[m]', 'mediator_effect[m2]']
+    >>> grid.to_frame().shape
+    (4, 18)
     """
 
     _parameter_constraints: dict = {
@@ -393,23 +443,24 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
         model = final.result_.model
+        design = model.design
         if self.robust_sets:  # (the closed form checked before the rows were read)
-            check_robust_sets(model.design, None)
-        self.covariate_names_ = list(model.design.covariates)
-        self.grid_ = self._build_grid(self.covariate_names_)
+            check_robust_sets(design, None)
+        self.covariate_names_ = list(design.covariates)
+        self.mediator_names_ = list(design.mediators)
+        self.grid_ = self._build_grid(self._tau_blocks(design), self.covariate_names_)
         self.method_ = method
         level = final.confidence_level
         # normal, or t with the degrees of freedom of the effects at τ = 0
+        n_effects = 1 + design.n_mediators
         df = final.result_._effects.df
-        z = np.broadcast_to(
-            critical_quantile(level, None if df is None else df[:2]), (2,)
-        )
+        self._effect_df = None if df is None else np.asarray(df[:n_effects], float)
+        z = np.broadcast_to(critical_quantile(level, self._effect_df), (n_effects,))
         self.critical_value_ = z
         sets = None
         if method == "closed_form":
             self.forms_ = model.sensitivity
             estimates, se = self.forms_.evaluate(self.grid_)
-            estimates, se = estimates[:, :2], se[:, :2]
             if self.robust_sets:
                 reduced = self.forms_.reduced
                 directions = self.forms_.directions
@@ -509,7 +560,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         first message)}``, recorded in the workers whatever the joblib backend.
         """
         y = as_float_vector(y)
-        p = len(self.covariate_names_)
         sets_level = level if self.robust_sets else None
         refits = parallel_map(
             _refit_one,
@@ -520,7 +570,6 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                     y - directions @ tau,
                     fit_params,
                     tau,
-                    p,
                     sets_level,
                 )
                 for tau in self.grid_
@@ -540,18 +589,17 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             for category, message in firsts.items():
                 count, first = caught.get(category, (0, message))
                 caught[category] = (count + 1, first)
-        stacked = np.asarray([values for values, _, _ in outputs])  # (G, 2, 2)
+        stacked = np.asarray([values for values, _, _ in outputs])  # (G, 2, effects)
         sets = [point for _, point, _ in outputs] if self.robust_sets else None
         return (stacked[:, 0], stacked[:, 1]), sets, caught
 
     def _store(self, estimates, se, low, high, level):
-        p = len(self.covariate_names_)
         results = {}
-        for i, name in enumerate(self.covariate_names_):
-            results[f"tau_direct[{name}]"] = self.grid_[:, i].copy()
-        for i, name in enumerate(self.covariate_names_):
-            results[f"tau_mediator[{name}]"] = self.grid_[:, p + i].copy()
-        for j, effect in enumerate(EFFECTS):
+        columns = tau_columns(self.covariate_names_, self.mediator_names_)
+        for i, column in enumerate(columns):
+            results[column] = self.grid_[:, i].copy()
+        effects = grid_effects(self.mediator_names_)
+        for j, effect in enumerate(effects):
             results[effect] = estimates[:, j]
             results[f"{effect}_se"] = se[:, j]
             results[f"{effect}_lower"] = low[:, j]
@@ -560,12 +608,12 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         self.confidence_level_ = level
         self.sensitivity_interval_ = pd.DataFrame(
             {
-                "estimate_low": [results[e].min() for e in EFFECTS],
-                "estimate_high": [results[e].max() for e in EFFECTS],
-                "lower": [results[f"{e}_lower"].min() for e in EFFECTS],
-                "upper": [results[f"{e}_upper"].max() for e in EFFECTS],
+                "estimate_low": [results[e].min() for e in effects],
+                "estimate_high": [results[e].max() for e in effects],
+                "lower": [results[f"{e}_lower"].min() for e in effects],
+                "upper": [results[f"{e}_upper"].max() for e in effects],
             },
-            index=pd.Index(EFFECTS, name="effect"),
+            index=pd.Index(effects, name="effect"),
         )
         if self.method_ == "closed_form":
             self.breakdown_ = self._breakdown(level)
@@ -611,13 +659,10 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             ]
 
     def _breakdown(self, level):
-        names = self.covariate_names_
-        labels = [f"tau_direct[{n}]" for n in names] + [
-            f"tau_mediator[{n}]" for n in names
-        ]
+        labels = tau_columns(self.covariate_names_, self.mediator_names_)
         forms = self.forms_
         rows = []
-        for j, effect in enumerate(EFFECTS):
+        for j, effect in enumerate(grid_effects(self.mediator_names_)):
             for position, component in enumerate(forms.directions):
                 h = forms.shift[j, position]
                 up, down = ci_breakdown(forms, j, position, self.critical_value_[j])
@@ -674,49 +719,102 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
 
     # -- the grid -----------------------------------------------------------
 
-    def _named_directions(self, names) -> np.ndarray:
+    def _tau_blocks(self, design) -> list:
+        """``(label, values)`` per block of ``τ``: ``τ_R``, then each mediator's ``τ_M``.
+
+        With one mediator ``tau_mediator`` is that mediator's values (or, as
+        with several, a dict keyed by its name); with several it is a dict
+        keyed by mediator name, and a mediator it does not name has ``τ = 0``.
+        """
+        covariates, mediators = list(design.covariates), list(design.mediators)
+        spec = self.tau_mediator
+        keyed = (
+            isinstance(spec, dict)
+            and len(spec) > 0
+            and all(key in mediators and key not in covariates for key in spec)
+        )
+        if len(mediators) == 1 and not keyed:
+            return [("tau_direct", self.tau_direct), ("tau_mediator", spec)]
+        example = (
+            "{"
+            + ", ".join(f"{m!r}: {{{covariates[0]!r}: [0, 1]}}" for m in mediators[:2])
+            + "}"
+            if covariates
+            else "{}"
+        )
+        if spec is not None and not isinstance(spec, dict):
+            raise ValueError(
+                f"with several mediators, tau_mediator is a dict keyed by mediator "
+                f"name ({mediators}) whose values are dicts keyed by covariate or "
+                f"arrays with one column per covariate; got an array: write "
+                f"{{{mediators[0]!r}: array, ...}}"
+            )
+        spec = spec or {}
+        unknown = [key for key in spec if key not in mediators]
+        if unknown and all(key in covariates for key in spec):
+            raise ValueError(
+                f"with several mediators, tau_mediator is a dict keyed by mediator "
+                f"name ({mediators}) whose values are dicts keyed by covariate; got "
+                f"one keyed by covariate ({unknown}): write e.g. {example}"
+            )
+        if unknown:
+            raise ValueError(
+                f"tau_mediator names mediator(s) {unknown} that the estimator does "
+                f"not have; its mediators are {mediators} (the values are dicts "
+                f"keyed by covariate, e.g. {example})"
+            )
+        return [("tau_direct", self.tau_direct)] + [
+            (f"tau_mediator[{m!r}]", spec.get(m)) for m in mediators
+        ]
+
+    def _named_directions(self, design) -> np.ndarray:
         """The components of ``τ`` the grid names: a dict's keys, an array's columns."""
-        self._build_grid(names)  # bad values fail here, before the rows are read
+        blocks = self._tau_blocks(design)
+        names = list(design.covariates)
+        self._build_grid(
+            blocks, names
+        )  # bad values fail here, before the rows are read
         p = len(names)
         named = []
-        for offset, spec in ((0, self.tau_direct), (p, self.tau_mediator)):
+        for b, (_, spec) in enumerate(blocks):
             if isinstance(spec, dict):
-                named += [offset + names.index(key) for key in spec]
+                named += [b * p + names.index(key) for key in spec]
             elif spec is not None:
-                named += range(offset, offset + p)
+                named += range(b * p, (b + 1) * p)
         return np.unique(np.asarray(named, dtype=int))
 
-    def _build_grid(self, names) -> np.ndarray:
+    def _build_grid(self, blocks, names) -> np.ndarray:
+        """The grid, one row per point: ``[τ_R, τ_M]`` (``τ_M`` of each mediator in turn)."""
         p = len(names)
-        direct, mediator = self.tau_direct, self.tau_mediator
-        dicts = [t for t in (direct, mediator) if isinstance(t, dict)]
-        arrays = [
-            t for t in (direct, mediator) if t is not None and not isinstance(t, dict)
-        ]
+        specs = [spec for _, spec in blocks]
+        dicts = any(isinstance(t, dict) for t in specs)
+        arrays = any(t is not None and not isinstance(t, dict) for t in specs)
         if dicts and arrays:
+            if len(blocks) == 2:
+                raise ValueError(
+                    "tau_direct and tau_mediator must both be dicts (a cartesian "
+                    "grid) or both be arrays (one row per grid point), not one of each"
+                )
             raise ValueError(
-                "tau_direct and tau_mediator must both be dicts (a cartesian grid) "
-                "or both be arrays (one row per grid point), not one of each"
+                "tau_direct and the values of tau_mediator must all be dicts (a "
+                "cartesian grid) or all be arrays (one row per grid point), not a mix"
             )
         if arrays:
-            blocks = [
-                self._tau_array(t, label, names)
-                for t, label in ((direct, "tau_direct"), (mediator, "tau_mediator"))
-            ]
-            rows = {b.shape[0] for b in blocks if b is not None}
+            values = [self._tau_array(t, label, names) for label, t in blocks]
+            rows = {v.shape[0] for v in values if v is not None}
             if len(rows) > 1:
+                labels = " and ".join(label for label, _ in blocks)
                 raise ValueError(
-                    f"tau_direct and tau_mediator arrays must have the same number "
+                    f"{labels} arrays must have the same number "
                     f"of rows (grid points); got {sorted(rows)}"
                 )
             n_rows = rows.pop()
-            blocks = [np.zeros((n_rows, p)) if b is None else b for b in blocks]
-            return np.hstack(blocks)
-        axes = []  # (column in the grid, values); the mediator axes are outermost
-        for offset, spec, label in (
-            (p, mediator, "tau_mediator"),
-            (0, direct, "tau_direct"),
-        ):
+            values = [np.zeros((n_rows, p)) if v is None else v for v in values]
+            return np.hstack(values)
+        axes = []  # (column in the grid, values); the mediators' axes are outermost
+        order = [*range(1, len(blocks)), 0]
+        for b in order:
+            label, spec = blocks[b]
             if spec is None:
                 continue
             unknown = [key for key in spec if key not in names]
@@ -733,8 +831,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                             f"{label}[{name!r}] is empty: the grid has no points"
                         )
                     _check_finite(values, f"{label}[{name!r}]")
-                    axes.append((offset + i, values))
-        grid = np.zeros((int(np.prod([len(v) for _, v in axes])), 2 * p))
+                    axes.append((b * p + i, values))
+        grid = np.zeros((int(np.prod([len(v) for _, v in axes])), len(blocks) * p))
         for row, combo in enumerate(itertools.product(*[v for _, v in axes])):
             for (column, _), value in zip(axes, combo, strict=True):
                 grid[row, column] = value
@@ -853,7 +951,7 @@ def _hull(confidence_set) -> tuple[float, float]:
     return (pieces[0][0], pieces[-1][1])
 
 
-def _refit_one(estimator, X, y, fit_params, tau, p, sets_level=None):
+def _refit_one(estimator, X, y, fit_params, tau, sets_level=None):
     """Fit a clone on a shifted outcome: the effects' estimates and standard errors.
 
     The standard errors include the estimation of ``X̄``, on which the shift
@@ -869,7 +967,7 @@ def _refit_one(estimator, X, y, fit_params, tau, p, sets_level=None):
             sets = _point_sets(result.anderson_rubin_moments, sets_level)
     estimates, se = refit_inference(result.model, tau)
     return (
-        [estimates[:2], se[:2]],
+        [estimates, se],
         sets,
         [(w.category, str(w.message)) for w in caught],
     )

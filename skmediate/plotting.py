@@ -615,20 +615,35 @@ _SENSITIVITY_EFFECTS = {
 }
 
 
-def _check_sensitivity_grid(grid, effect):
+def _sensitivity_effects(grid) -> list[str]:
+    """The grid's effects: ``direct_effect`` and ``mediator_effect`` (with
+    several mediators ``mediator_effect[<name>]`` each)."""
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(grid, "results_")
-    if effect not in _SENSITIVITY_EFFECTS:
-        raise ValueError(
-            f"effect must be one of {list(_SENSITIVITY_EFFECTS)}; got {effect!r}"
-        )
+    return list(grid.sensitivity_interval_.index)
+
+
+def _sensitivity_label(effect: str) -> str:
+    if effect.startswith("mediator_effect["):
+        return f"mediator effect ({effect[len('mediator_effect[') : -1]})"
+    return _SENSITIVITY_EFFECTS[effect]
+
+
+def _check_sensitivity_grid(grid, effect) -> str:
+    """The effect to draw (by default the mediator effect, the first mediator's
+    with several), checked against the grid's effects."""
+    effects = _sensitivity_effects(grid)
+    effect = effects[1] if effect is None else effect
+    if effect not in effects:
+        raise ValueError(f"effect must be one of {effects}; got {effect!r}")
+    return effect
 
 
 def plot_sensitivity_surface(
     grid: SensitivityGrid,
     *,
-    effect: str = "mediator_effect",
+    effect: str | None = None,
     x: str | None = None,
     y: str | None = None,
     resolution: int = 101,
@@ -640,7 +655,11 @@ def plot_sensitivity_surface(
     ----------
     grid : fitted SensitivityGrid
         The sensitivity analysis to draw.
-    effect : {"direct_effect", "mediator_effect"}, default="mediator_effect"
+    effect : str, optional
+        A row of the grid's ``sensitivity_interval_``: ``"direct_effect"``
+        or ``"mediator_effect"`` (with several mediators
+        ``"mediator_effect[<name>]"``); by default the mediator effect (the
+        first mediator's with several).
     x, y : str, optional
         Grid columns to put on the axes, e.g. ``"tau_direct[x1]"`` and
         ``"tau_mediator[x1]"``; by default the first two that vary in the grid.
@@ -659,7 +678,7 @@ def plot_sensitivity_surface(
         Filled contours of the estimate, a black contour where it is 0, and
         hatching where the confidence interval contains 0.
     """
-    _check_sensitivity_grid(grid, effect)
+    effect = _check_sensitivity_grid(grid, effect)
     columns = [c for c in grid.results_ if c.startswith("tau_")]
     varying = [c for c in columns if np.ptp(grid.results_[c]) > 0]
     x = x or (varying[0] if varying else None)
@@ -671,7 +690,7 @@ def plot_sensitivity_surface(
             )
     if x == y:
         raise ValueError("x and y must be different tau columns")
-    j = list(_SENSITIVITY_EFFECTS).index(effect)
+    j = _sensitivity_effects(grid).index(effect)
     ix, iy = columns.index(x), columns.index(y)
     if getattr(grid, "forms_", None) is not None:
         xs = np.linspace(grid.results_[x].min(), grid.results_[x].max(), resolution)
@@ -705,7 +724,7 @@ def plot_sensitivity_surface(
     filled = ax.contourf(
         mesh_x, mesh_y, estimate, levels=20, cmap="RdBu_r", norm=CenteredNorm(0.0)
     )
-    fig.colorbar(filled, ax=ax, label=f"{_SENSITIVITY_EFFECTS[effect]} estimate")
+    fig.colorbar(filled, ax=ax, label=f"{_sensitivity_label(effect)} estimate")
     if estimate.min() < 0 < estimate.max():
         ax.contour(
             mesh_x, mesh_y, estimate, levels=[0.0], colors="black", linewidths=1.5
@@ -723,7 +742,7 @@ def plot_sensitivity_surface(
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(
-        f"{_SENSITIVITY_EFFECTS[effect].capitalize()}: hatched where the "
+        f"{_sensitivity_label(effect).capitalize()}: hatched where the "
         f"{grid.confidence_level_:.0%} CI contains 0"
     )
     return fig
@@ -738,30 +757,35 @@ def plot_sensitivity_forest(
     ----------
     grid : fitted SensitivityGrid
         The sensitivity analysis to draw.
-    ax : sequence of two matplotlib Axes, optional
-        Axes for the direct and the mediator effect.
+    ax : sequence of matplotlib Axes, optional
+        One per effect: the direct and the mediator effect (with several
+        mediators, each mediator's).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Two panels (direct effect, mediator effect), one row per grid point
-        labelled ``(τ_R) (τ_M)``, a dashed line at 0 and a dotted line at the
-        ``τ = 0`` estimate.
+        One panel per effect, one row per grid point labelled ``(τ_R) (τ_M)``
+        (with several mediators ``(τ_R) (τ_M[m1]) (τ_M[m2]) ...``), a dashed line
+        at 0 and a dotted line at the ``τ = 0`` estimate.
     """
-    _check_sensitivity_grid(grid, "direct_effect")
+    effects = _sensitivity_effects(grid)
     frame = grid.to_frame()
-    direct = [c for c in frame if c.startswith("tau_direct[")]
-    mediator = [c for c in frame if c.startswith("tau_mediator[")]
+    taus = [c for c in frame if c.startswith("tau_")]
+    p = len(grid.covariate_names_)
+    blocks = [taus[b * p : (b + 1) * p] for b in range(len(effects))]
 
     def label(row):
-        fmt = ",".join
-        return f"({fmt(f'{v:g}' for v in row[direct])}) ({fmt(f'{v:g}' for v in row[mediator])})"
+        return " ".join(
+            "(" + ",".join(f"{v:g}" for v in row[block]) + ")" for block in blocks
+        )
 
     labels = [label(row) for _, row in frame.iterrows()]
     rows = np.arange(len(frame))[::-1]
-    fig, axes = _figure_and_panels(2, ax, (4.5, 1.2 + 0.28 * len(frame)), sharey=True)
-    zero = (frame[direct + mediator] == 0).all(axis=1).to_numpy()
-    for panel, effect in zip(axes, _SENSITIVITY_EFFECTS, strict=True):
+    fig, axes = _figure_and_panels(
+        len(effects), ax, (4.5, 1.2 + 0.28 * len(frame)), sharey=True
+    )
+    zero = (frame[taus] == 0).all(axis=1).to_numpy()
+    for panel, effect in zip(axes, effects, strict=True):
         est = frame[effect].to_numpy()
         err = np.vstack(
             [est - frame[f"{effect}_lower"], frame[f"{effect}_upper"] - est]
@@ -770,8 +794,10 @@ def plot_sensitivity_forest(
         panel.axvline(0, color="grey", linestyle="--", linewidth=1)
         if zero.any():
             panel.axvline(est[zero][0], color="black", linestyle=":", linewidth=1)
-        panel.set_title(_SENSITIVITY_EFFECTS[effect])
+        panel.set_title(_sensitivity_label(effect))
         panel.set_xlabel(f"estimate ({grid.confidence_level_:.0%} CI)")
     axes[0].set_yticks(rows, labels)
-    axes[0].set_ylabel("(τ_R) (τ_M)")
+    mediators = grid.mediator_names_
+    tau_m = ["(τ_M)"] if len(mediators) == 1 else [f"(τ_M[{m}])" for m in mediators]
+    axes[0].set_ylabel(" ".join(["(τ_R)", *tau_m]))
     return fig

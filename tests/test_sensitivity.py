@@ -663,3 +663,40 @@ def test_progress_without_tqdm(trial, monkeypatch):
     assert not hasattr(grid, "estimator_")  # refused before any fit
     # without bars tqdm is not needed
     grid.set_params(progress=False).fit(X, y)
+
+
+@pytest.mark.parametrize("use_t", [False, True])
+def test_report_rows_use_the_grid_reference(use_t):
+    """The report's grid rows carry the grid's own intervals (t with use_t) and
+    p-values from the same reference (checked with scipy.stats)."""
+    from scipy import stats
+
+    from skmediate._report.report import sensitivity_from_grid
+
+    X, y, _ = simulate_trial(n=300, n_covariates=2, seed=21)
+    est = IVMediationRegressor(
+        treatment="r", mediator="m", covariates=["x1", "x2"], use_t=use_t
+    )
+    grid = SensitivityGrid(
+        est, tau_direct={"x1": [0.0, 0.5]}, tau_mediator={"x2": [0.0, -0.3]}
+    ).fit(X, y)
+    frame = grid.to_frame()
+    df = est.fit(X, y).result_.effects["df"] if use_t else None
+    sens = sensitivity_from_grid(grid)
+    for point, (_, row) in zip(sens.grid, frame.iterrows(), strict=True):
+        for effect, name in (
+            ("direct_effect", "direct"),
+            ("mediator_effect", "mediator"),
+        ):
+            got = getattr(point, effect)
+            assert (got.lower, got.upper) == (
+                row[f"{effect}_lower"],
+                row[f"{effect}_upper"],
+            )
+            t = abs(row[effect] / row[f"{effect}_se"])
+            ref = stats.t(df[name]) if use_t else stats.norm
+            assert got.pvalue == pytest.approx(2 * ref.sf(t), rel=1e-10)
+    if use_t:  # t intervals are wider than normal ones
+        row = frame.iloc[0]
+        z = stats.norm.isf(0.025) * row["mediator_effect_se"]
+        assert row["mediator_effect_upper"] - row["mediator_effect"] > z

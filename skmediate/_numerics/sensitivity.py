@@ -411,7 +411,9 @@ def check_robust_sets(design: Design, kind) -> None:
     if design.n_mediators != 1:
         raise ValueError(
             "the weak-instrument-robust sets over the grid are for exactly one "
-            f"mediator; the estimator has {design.n_mediators}"
+            f"mediator; the estimator has {design.n_mediators} "
+            f"({', '.join(design.mediators)}): use robust_sets=False for the "
+            "Wald intervals of every mediator's effect over the grid"
         )
     if kind is not None and kind.clustered and kind.leverage:
         raise ValueError(

@@ -89,6 +89,34 @@ def fmt_set(intervals, digits: int = 3) -> str:
 
 
 _EFFECT_LABEL = {"direct_effect": "direct effect", "mediator_effect": "mediator effect"}
+
+
+def _effect_label(effect: str) -> str:
+    """``direct effect``, ``mediator effect`` or, per mediator, ``mediator effect (m1)``."""
+    if effect.startswith("mediator_effect["):
+        return f"mediator effect ({effect[len('mediator_effect[') : -1]})"
+    return _EFFECT_LABEL[effect]
+
+
+def _point_effects(point) -> list:
+    """``(label, Estimate)`` of a point's direct effect and mediator effect (or,
+    with several mediators, each mediator's)."""
+    effects = [("direct effect", point.direct_effect)]
+    if isinstance(point.mediator_effect, dict):
+        return effects + [
+            (f"mediator effect ({m})", e) for m, e in point.mediator_effect.items()
+        ]
+    return effects + [("mediator effect", point.mediator_effect)]
+
+
+def _point_taus(point) -> list:
+    """``(label, values)`` of a grid point's ``τ_R`` and ``τ_M`` (each mediator's)."""
+    taus = [("tau_R", point.tau_direct)]
+    if isinstance(point.tau_mediator, dict):
+        return taus + [(f"tau_M[{m}]", t) for m, t in point.tau_mediator.items()]
+    return taus + [("tau_M", point.tau_mediator)]
+
+
 # Rows of the estimators' effects tables shown in the mediation-effects table
 # (direct and mediator effects are in Table 1), with their labels.
 _MEDIATION_LABEL = {
@@ -538,32 +566,35 @@ def sensitivity_blocks(sens, digits: int = 3) -> list:
     (when computed) and the figure."""
     level = fmt_level(sens.confidence_level)
     names = ", ".join(sens.covariates)
+    first = sens.grid[0]
+    several = isinstance(first.mediator_effect, dict)
+    taus = [label for label, _ in _point_taus(first)]
+    effects = [label for label, _ in _point_effects(first)]
     blocks = [
         Paragraph(
             "Estimates when the direct effect and the mediator effect vary with "
             "the covariates (a violation of assumption IV-A2): a component of "
             "tau_R (tau_M) is the change of the direct (mediator) effect per unit "
-            f"of that covariate. Components in the order ({names})."
+            f"of that covariate{'; tau_M[m] is that of mediator m' if several else ''}"
+            f". Components in the order ({names})."
         ),
         Table(
-            ("tau_R", "tau_M", "Direct effect", "Mediator effect"),
+            (*taus, *(label[0].upper() + label[1:] for label in effects)),
             tuple(
                 (
-                    _tau(point.tau_direct),
-                    _tau(point.tau_mediator),
-                    fmt_estimate_ci(point.direct_effect, digits),
-                    fmt_estimate_ci(point.mediator_effect, digits),
+                    *(_tau(values) for _, values in _point_taus(point)),
+                    *(fmt_estimate_ci(e, digits) for _, e in _point_effects(point)),
                 )
                 for point in sens.grid
             ),
-            "llrr",
+            "l" * len(taus) + "r" * len(effects),
             caption=f"{level} confidence intervals in parentheses.",
         ),
         Table(
             ("Effect", "Estimates range", f"Union of {level} CIs"),
             tuple(
                 (
-                    _EFFECT_LABEL[row.effect],
+                    _effect_label(row.effect),
                     f"{fmt(row.estimate_low, digits)} to {fmt(row.estimate_high, digits)}",
                     fmt_ci(row.lower, row.upper, digits),
                 )
@@ -585,7 +616,7 @@ def sensitivity_blocks(sens, digits: int = 3) -> list:
 
 
 def _tau_labels(points) -> list[str]:
-    return [f"{_tau(p.tau_direct)} {_tau(p.tau_mediator)}" for p in points]
+    return [" ".join(_tau(values) for _, values in _point_taus(p)) for p in points]
 
 
 def _breakdown_table(sens, digits: int) -> Table:
@@ -599,7 +630,7 @@ def _breakdown_table(sens, digits: int) -> Table:
         ),
         tuple(
             (
-                _EFFECT_LABEL[row.effect],
+                _effect_label(row.effect),
                 row.parameter,
                 fmt(row.sign_change, digits),
                 *(
@@ -688,19 +719,21 @@ def report_summary(report: Report, digits: int = 3) -> Summary:
 
 def figure_png(labels, points, sensitivity: bool = False) -> bytes | None:
     """A PNG of the direct and mediator effects of ``points`` (objects with
-    ``direct_effect`` and ``mediator_effect`` estimates) with their intervals,
-    one row per label; ``None`` without matplotlib."""
+    ``direct_effect`` and ``mediator_effect`` estimates, the latter a dict per
+    mediator with several) with their intervals, one panel per effect and one
+    row per label; ``None`` without matplotlib."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure as MplFigure
     except ImportError:
         return None
     n = len(labels)
-    fig = MplFigure(figsize=(8, 1.2 + 0.35 * n), layout="constrained")
+    titles = [label for label, _ in _point_effects(points[0])]
+    fig = MplFigure(figsize=(4 * len(titles), 1.2 + 0.35 * n), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, effect in zip(axes, _EFFECT_LABEL, strict=True):
-        estimates = [getattr(point, effect) for point in points]
+    axes = fig.subplots(1, len(titles), sharey=True)
+    for k, (ax, title) in enumerate(zip(axes, titles, strict=True)):
+        estimates = [_point_effects(point)[k][1] for point in points]
         ys = list(range(n))[::-1]
         centers = [e.estimate for e in estimates]
         errors = [
@@ -709,11 +742,11 @@ def figure_png(labels, points, sensitivity: bool = False) -> bytes | None:
         ]
         ax.errorbar(centers, ys, xerr=errors, fmt="o", color="#1f4e79", capsize=3)
         ax.axvline(0, color="#888", linewidth=0.8, linestyle="--")
-        ax.set_title(_EFFECT_LABEL[effect].capitalize())
+        ax.set_title(title[0].upper() + title[1:])
         ax.set_yticks(ys, labels)
         ax.set_ylim(-0.6, n - 0.4)
     if sensitivity:
-        axes[0].set_ylabel("tau_R  tau_M")
+        axes[0].set_ylabel("  ".join(label for label, _ in _point_taus(points[0])))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96)
     return buffer.getvalue()
@@ -1121,7 +1154,9 @@ def grid_summary(grid, digits: int = 3) -> Summary:
         [
             Heading(
                 f"Sensitivity analysis of {result.method}: {result.outcome} on "
-                f"treatment {result.treatment}, mediator {result.mediator}",
+                f"treatment {result.treatment}, "
+                f"mediator{'s' if len(result.mediators) > 1 else ''} "
+                f"{', '.join(result.mediators)}",
                 1,
             ),
             Paragraph(
@@ -1144,7 +1179,7 @@ def robust_sensitivity_table(grid, robust: dict, digits: int = 3) -> Table:
     header += tuple(f"Union of {level} {names[m]} sets" for m in methods)
     rows, data = [], {}
     for effect, row in grid.sensitivity_interval_.iterrows():
-        cells = (_EFFECT_LABEL[effect], fmt_ci(row["lower"], row["upper"], digits))
+        cells = (_effect_label(effect), fmt_ci(row["lower"], row["upper"], digits))
         record = {"lower": row["lower"], "upper": row["upper"]}
         for m in methods:
             union = robust.get(f"{effect}_{m}")

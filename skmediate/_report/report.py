@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 from sklearn.base import clone
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.preprocessing import OneHotEncoder
@@ -193,12 +193,16 @@ class EffectSets:
 
 @dataclass(frozen=True)
 class SensitivityPoint:
-    """One row of the paper's Table 2."""
+    """One row of the paper's Table 2.
+
+    With several mediators ``tau_mediator`` and ``mediator_effect`` are dicts
+    keyed by mediator name (each mediator's ``τ_M`` and effect).
+    """
 
     tau_direct: tuple[float, ...]
-    tau_mediator: tuple[float, ...]
+    tau_mediator: tuple[float, ...] | dict[str, tuple[float, ...]]
     direct_effect: Estimate
-    mediator_effect: Estimate
+    mediator_effect: Estimate | dict[str, Estimate]
 
 
 @dataclass(frozen=True)
@@ -547,23 +551,6 @@ def _sd(values: np.ndarray) -> float:
     return float(values.std(ddof=1)) if values.size > 1 else math.nan
 
 
-def _estimate(estimate, std_error, level) -> Estimate:
-    """Normal-based interval and two-sided p-value from an estimate and its SE."""
-    z = stats.norm.isf((1 - level) / 2)
-    pvalue = (
-        float(2 * stats.norm.sf(abs(estimate / std_error)))
-        if std_error > 0
-        else math.nan
-    )
-    return Estimate(
-        estimate=float(estimate),
-        std_error=float(std_error),
-        lower=float(estimate - z * std_error),
-        upper=float(estimate + z * std_error),
-        pvalue=pvalue,
-    )
-
-
 def _from_row(row, cls=Estimate, **extra):
     """An :class:`Estimate` (or subclass) from a row of a ``to_frame()`` or
     ``effects`` table (columns estimate, std_error, pvalue, lower, upper)."""
@@ -721,20 +708,67 @@ def sensitivity_from_grid(grid, progress=False) -> Sensitivity:
     """
     frame = grid.to_frame()
     names = grid.covariate_names_
+    mediators = grid.mediator_names_
     p = len(names)
     level = grid.confidence_level_
+
+    # the grid's own intervals, and p-values from its reference (normal, or t
+    # with each effect's degrees of freedom at τ = 0), column by column
+    effects = ["direct_effect"] + (
+        [f"mediator_effect[{m}]" for m in mediators]
+        if len(mediators) > 1
+        else ["mediator_effect"]
+    )
+    df = getattr(grid, "_effect_df", None)
+    columns = {}
+    for j, effect in enumerate(effects):
+        est = frame[effect].to_numpy(dtype=float)
+        se = frame[f"{effect}_se"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = np.abs(est / se)
+        if df is None:
+            pvalue = 2 * special.ndtr(-stat)
+        else:
+            pvalue = 2 * special.stdtr(df[j], -stat)
+        pvalue = np.where(se > 0, pvalue, np.nan)
+        columns[effect] = [
+            Estimate(
+                estimate=float(e),
+                std_error=float(s),
+                lower=float(lo),
+                upper=float(hi),
+                pvalue=float(pv),
+            )
+            for e, s, lo, hi, pv in zip(
+                est,
+                se,
+                frame[f"{effect}_lower"].to_numpy(dtype=float),
+                frame[f"{effect}_upper"].to_numpy(dtype=float),
+                pvalue,
+                strict=True,
+            )
+        ]
     points = []
     with ProgressBar(len(frame), "sensitivity grid", "point", progress) as bar:
-        for i, row in bar.track(frame.iterrows()):
-            tau = grid.grid_[i]
+        for i in bar.track(range(len(frame))):
+            tau = [  # τ_R, then each mediator's τ_M
+                tuple(float(t) for t in grid.grid_[i, b * p : (b + 1) * p])
+                for b in range(1 + len(mediators))
+            ]
+            if len(mediators) > 1:
+                tau_mediator = dict(zip(mediators, tau[1:], strict=True))
+                mediator_effect = {
+                    m: columns[f"mediator_effect[{m}]"][i] for m in mediators
+                }
+            else:
+                tau_mediator = tau[1]
+                mediator_effect = columns["mediator_effect"][i]
             points.append(
                 SensitivityPoint(
-                    tau_direct=tuple(float(t) for t in tau[:p]),
-                    tau_mediator=tuple(float(t) for t in tau[p:]),
-                    **{
-                        effect: _estimate(row[effect], row[f"{effect}_se"], level)
-                        for effect in EFFECTS
-                    },
+                    tau_direct=tau[0],
+                    tau_mediator=tau_mediator,
+                    direct_effect=columns["direct_effect"][i],
+                    mediator_effect=mediator_effect,
                 )
             )
     interval = tuple(
