@@ -64,6 +64,7 @@ __all__ = [
     "gkm_set",
     "gkm_test",
     "subvector_clr_set",
+    "subvector_ar_set",
     "subvector_clr_test",
     "subvector_pencil",
 ]
@@ -176,11 +177,12 @@ def subvector_pencil(moments: AndersonRubinMoments) -> SubvectorPencil:
     """
     if not moments.homoskedastic:
         raise ValueError(
-            "the subvector tests of the direct effect with conditional critical "
-            "values (method='AR-GKM' and 'CLR') are available for cov_type "
-            f"'classical' and 'unadjusted' (this fit has {moments.cov_type!r}); "
-            "method='AR' (the projection of the joint robust Anderson-Rubin "
-            "set) is valid for every cov_type"
+            "the subvector tests of the direct effect (the subvector "
+            "Anderson-Rubin test and its conditional forms, method='AR-GKM' and "
+            "method='CLR') are available for cov_type 'classical' and "
+            f"'unadjusted' (this fit has {moments.cov_type!r}); with it, "
+            "method='AR' gives the projection of the joint robust "
+            "Anderson-Rubin set, valid for every cov_type"
         )
     y_ex = np.r_[moments.treatment_coef[0], moments.coef[0]]
     m_ex = np.r_[moments.treatment_coef[1], moments.coef[1]]
@@ -201,6 +203,39 @@ def subvector_pencil(moments: AndersonRubinMoments) -> SubvectorPencil:
         treatment=np.array([y_ex[0], m_ex[0]]),
         treatment_scale=float(moments.treatment_scale),
     )
+
+
+def subvector_ar_set(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> list[tuple[float, float]]:
+    """Subvector Anderson–Rubin set for the direct effect ``θ_R`` (homoskedastic).
+
+    The statistic of Guggenberger, Kleibergen, Mavroeidis and Chen (2012)
+    minimizes the Anderson–Rubin statistic of ``(r₀, m₀)`` over ``m₀``:
+    ``κ_min(r₀)``. It is compared with ``p F(p, n - l)`` (``"classical"``) or
+    ``χ²(p)`` (``"unadjusted"``), ``p`` the interactions: the number of
+    excluded instruments minus the one nuisance regressor. The set is
+    ``{κ_min(r₀) ≤ c}``, a quadratic inequality
+    (:meth:`SubvectorPencil.below`).
+
+    Parameters
+    ----------
+    moments : AndersonRubinMoments
+        Of a homoskedastic fit.
+    confidence_level : float
+
+    Returns
+    -------
+    list of (low, high)
+        Disjoint closed intervals in increasing order.
+    """
+    pencil = subvector_pencil(moments)
+    p = pencil.dof
+    if moments.cov_type == "classical":
+        crit = float(special.fdtri(p, pencil.divisor, confidence_level)) * p
+    else:
+        crit = float(special.chdtri(p, 1.0 - confidence_level))
+    return pencil.below(crit)
 
 
 # -- the conditional law of Guggenberger, Kleibergen and Mavroeidis (2019) ----
@@ -359,7 +394,7 @@ def _accepted(excess, lo, hi, centre) -> list[tuple[float, float]]:
             excess, centre, np.inf, centre
         )
     if np.isfinite(lo) and np.isfinite(hi):
-        width = hi - lo
+        width, start, stop = hi - lo, lo, hi
 
         def r_of(u):
             return lo + (np.asarray(u) + 1.0) * width / 2
@@ -367,6 +402,7 @@ def _accepted(excess, lo, hi, centre) -> list[tuple[float, float]]:
         end = lo if np.isfinite(lo) else hi
         sign = 1.0 if np.isfinite(lo) else -1.0
         scale = 1.0 + abs(end - centre)
+        start, stop = end, sign * np.inf
 
         def r_of(u):
             u = np.asarray(u, dtype=float)
@@ -381,10 +417,11 @@ def _accepted(excess, lo, hi, centre) -> list[tuple[float, float]]:
     real = roots[np.abs(roots.imag) <= 1e-8 * (1.0 + np.abs(roots.real))].real
     us = sorted(_polish(fun, u) for u in real[(real > -1.0) & (real < 1.0)])
     edges = [-1.0, *us, 1.0]
+    ends = [start, *(float(r_of(u)) for u in us), stop]  # the gap's own ends exactly
     kept = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        if b > a and fun((a + b) / 2) <= 0:
-            kept.append(tuple(sorted((float(r_of(a)), float(r_of(b))))))
+    for i in range(len(edges) - 1):
+        if edges[i + 1] > edges[i] and fun((edges[i] + edges[i + 1]) / 2) <= 0:
+            kept.append(tuple(sorted((ends[i], ends[i + 1]))))
     return merge_intervals(kept)
 
 
