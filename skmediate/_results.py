@@ -491,7 +491,7 @@ class MediationResult:
             The effect.
         method : str, default=None
             ``None`` (the recommended method), ``"wald"``, ``"AR"``,
-            ``"LM"``, ``"CLR"`` or ``"wild"``.
+            ``"AR-GKM"``, ``"LM"``, ``"CLR"`` or ``"wild"``.
         confidence_level : float, default=None
             ``None`` uses the fit's ``confidence_level``.
         **kwargs

@@ -74,7 +74,9 @@ _GL_T, _GL_W = np.polynomial.legendre.leggauss(128)
 _GL_T, _GL_W = (_GL_T + 1.0) / 2.0, _GL_W / 2.0
 # Chebyshev degrees tried in turn on a gap; a fit stops when its trailing
 # coefficients fall below COEF_TOL (the p-value's scale is 1)
-DEGREES = (16, 32, 64, 128, 256, 512, 1024)
+DEGREES = (16, 32, 64, 128, 256)
+# points (cosine-spaced) at which the interpolant's sign changes are read
+N_SCAN = 4096
 COEF_TOL = 1e-13
 
 
@@ -339,9 +341,11 @@ def gkm_set(
     p-value minus ``α`` is interpolated by Chebyshev polynomials (a bounded
     gap in ``r``, a half-line in ``u`` with ``r = e ± S(1 + u)/(1 - u)``, in
     which the statistics are analytic up to ``r = ±∞``), refined until the
-    trailing coefficients are below ``10⁻¹³``; the interpolant's real roots
-    are then polished by bisection on the test itself, and each piece between
-    consecutive roots is kept if the test does not reject at its midpoint.
+    trailing coefficients are below ``10⁻¹³`` (degree 256 at most); the
+    interpolant's sign changes, read at 4096 cosine-spaced points, bracket
+    the roots, which Brent's method finds on the test itself; each piece
+    between consecutive roots is kept if the test does not reject at its
+    midpoint.
 
     Parameters
     ----------
@@ -413,9 +417,10 @@ def _accepted(excess, lo, hi, centre) -> list[tuple[float, float]]:
         return excess(r_of(u))
 
     cheb = _fit(fun)
-    roots = cheb.roots()
-    real = roots[np.abs(roots.imag) <= 1e-8 * (1.0 + np.abs(roots.real))].real
-    us = sorted(_polish(fun, u) for u in real[(real > -1.0) & (real < 1.0)])
+    scan = -np.cos(np.linspace(0.0, np.pi, N_SCAN))
+    values = cheb(scan)
+    change = np.flatnonzero(np.sign(values[:-1]) != np.sign(values[1:]))
+    us = sorted(_bracketed(fun, scan[i], scan[i + 1]) for i in change)
     edges = [-1.0, *us, 1.0]
     ends = [start, *(float(r_of(u)) for u in us), stop]  # the gap's own ends exactly
     kept = []
@@ -434,17 +439,17 @@ def _fit(fun) -> Chebyshev:
     return p
 
 
-def _polish(fun, u: float) -> float:
-    """A root of ``fun`` near the interpolant's root ``u``, by bracketing and Brent."""
-    f0 = fun(u)
-    if f0 == 0:
-        return float(u)
-    for step in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4):
-        for v in (u - step, u + step):
-            if -1.0 < v < 1.0 and np.sign(fun(v)) != np.sign(f0):
-                a, b = sorted((u, v))
-                return float(optimize.brentq(fun, a, b, xtol=1e-15, rtol=1e-15))
-    return float(u)  # a tangency: the sign does not change
+def _bracketed(fun, a: float, b: float) -> float:
+    """The root of ``fun`` in ``[a, b]`` where the interpolant changes sign.
+
+    Brent's method on the test itself; if ``fun`` has one sign at both ends
+    (the interpolant's root is a rounding artefact of a tangency), the end
+    nearer zero.
+    """
+    fa, fb = fun(a), fun(b)
+    if fa == 0 or fb == 0 or np.sign(fa) != np.sign(fb):
+        return float(optimize.brentq(fun, a, b, xtol=1e-15, rtol=1e-15))
+    return float(a if abs(fa) < abs(fb) else b)
 
 
 # -- Kleibergen's (2021) subvector conditional likelihood ratio test ---------
