@@ -85,6 +85,15 @@ HOMOSKEDASTIC_METHODS = BASE_METHODS + [
     ("direct", "AR"),
     ("indirect", "AR"),
     ("proportion_mediated", "AR"),
+    # the subvector AR test with the conditional critical values of
+    # Guggenberger, Kleibergen and Mavroeidis (2019), Kleibergen's (2021)
+    # subvector CLR, and the Bonferroni sets built on each
+    ("direct", "AR-GKM"),
+    ("indirect", "AR-GKM"),
+    ("proportion_mediated", "AR-GKM"),
+    ("direct", "CLR"),
+    ("indirect", "CLR"),
+    ("proportion_mediated", "CLR"),
 ]
 
 

@@ -816,7 +816,9 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             efficient bootstrap test does not reject (direct and mediator
             effects; keyword arguments ``n_resamples``, ``weights``,
             ``random_state`` as for :meth:`wild_bootstrap_test`); ``"LM"`` and
-            ``"CLR"`` for the mediator effect (every ``cov_type``).
+            ``"CLR"`` for the mediator effect (every ``cov_type``);
+            ``"AR-GKM"`` and ``"CLR"`` for the direct effect and the sets
+            built on it (``"classical"`` and ``"unadjusted"``).
         confidence_level : float, default=None
             ``None`` uses the estimator's ``confidence_level``.
         **kwargs
@@ -863,11 +865,23 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
           mediator effects admitting some ``θ_R`` are an Anderson–Rubin set,
           and over each piece of it the admitted ``θ_R`` form an interval
           with closed-form ends). ``"AR"`` is the default for every
-          ``cov_type``.
+          ``cov_type``. With ``"classical"`` and ``"unadjusted"``, two more
+          powerful subvector sets: ``"AR-GKM"`` compares the same statistic,
+          the smallest root ``κ_min(r₀)`` of the pencil of ``[y - r₀R, M]``,
+          with the conditional critical value of Guggenberger, Kleibergen
+          and Mavroeidis (2019) given the largest root ``κ_max(r₀)`` (below
+          the ``χ²(p)`` quantile, so its set lies inside ``"AR"``'s; its ends
+          are found between two exact bounding sets and confirmed by the
+          test); ``"CLR"`` is Kleibergen's (2021) subvector conditional
+          likelihood ratio test, ``κ_min(r₀) - κ̂₁`` against Moreira's (2003)
+          conditional critical value given ``κ̂₁ + κ̂₂ - κ_min(r₀)``
+          (``κ̂₁ ≤ κ̂₂`` the full model's roots), whose set solves a quadratic
+          inequality. Both use asymptotic (``χ²``-based) laws.
         - **total**: the Wald interval of the intention-to-treat effect,
           which randomization identifies whatever the instruments' strength.
         - **indirect** (``ITT - θ_R``) and **proportion_mediated**
-          (``1 - θ_R/ITT``): ``"AR"`` combines the direct effect's robust set
+          (``1 - θ_R/ITT``): ``"AR"`` (or ``"AR-GKM"``, ``"CLR"``) combines
+          the direct effect's robust set of that method
           and the total effect's interval, each at level ``1 - α/2``
           (Bonferroni), so the set has level at least ``1 - α``. The
           proportion's set is the whole line whenever the total effect's

@@ -39,6 +39,7 @@ from skmediate._numerics.sets import (
     fieller_set,
     one_minus_ratio_set,
 )
+from skmediate._numerics.subvector import gkm_set, subvector_clr_set
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     anderson_rubin_moments,
@@ -506,7 +507,7 @@ class MediationResult:
             The effect.
         method : str, default=None
             ``None`` (the recommended method), ``"wald"``, ``"AR"``,
-            ``"LM"``, ``"CLR"`` or ``"wild"``.
+            ``"AR-GKM"``, ``"LM"``, ``"CLR"`` or ``"wild"``.
         confidence_level : float, default=None
             ``None`` uses the fit's ``confidence_level``.
         **kwargs
@@ -647,10 +648,16 @@ class MediationResult:
                 )
             row = frame.loc["intention_to_treat" if effect == "total" else effect]
             return [(row["lower"], row["upper"])]
-        if method == "AR":
+        if method in ("AR", "AR-GKM") or (method == "CLR" and effect != "mediator"):
             if not bool(self.instruments):
-                raise ValueError("the Anderson-Rubin sets need an IV fit")
+                raise ValueError(f"the {method} sets need an IV fit")
             if effect == "mediator":
+                if method == "AR-GKM":
+                    raise ValueError(
+                        "method='AR-GKM' is for the direct effect and the sets "
+                        "built on it; the mediator effect's Anderson-Rubin set "
+                        "(method='AR') has no nuisance parameter"
+                    )
                 return result.anderson_rubin_set(level)
             if effect == "total":
                 raise ValueError(
@@ -658,9 +665,9 @@ class MediationResult:
                     "interval (method='wald'); it needs no instruments"
                 )
             if effect == "direct":
-                return direct_ar_set(self.anderson_rubin_moments, level)
+                return self._direct_set(method, level)
             half = 1 - (1 - level) / 2  # Bonferroni: two sets at 1 - α/2
-            direct = direct_ar_set(self.anderson_rubin_moments, half)
+            direct = self._direct_set(method, half)
             row = result.effects_at(half).loc["intention_to_treat"]
             total = [(row["lower"], row["upper"])]
             if effect == "indirect":
@@ -699,8 +706,16 @@ class MediationResult:
                 scale=se,
             )
         raise ValueError(
-            f"method must be 'wald', 'AR', 'LM', 'CLR' or 'wild'; got {method!r}"
+            "method must be 'wald', 'AR', 'AR-GKM', 'LM', 'CLR' or 'wild'; got "
+            f"{method!r}"
         )
+
+    def _direct_set(self, method: str, level: float) -> list[tuple[float, float]]:
+        """The direct effect's robust set: ``"AR"``, ``"AR-GKM"`` or ``"CLR"``."""
+        moments = self.anderson_rubin_moments
+        if method == "AR":
+            return direct_ar_set(moments, level)
+        return (gkm_set if method == "AR-GKM" else subvector_clr_set)(moments, level)
 
     def _wild_model(self):
         model = self.model

@@ -58,6 +58,13 @@ CONSERVATIVE = {
         ("direct", "AR"),
         ("indirect", "AR"),
         ("proportion_mediated", "AR"),
+        # the conditional subvector tests (GKM 2019, Kleibergen 2021)
+        ("direct", "AR-GKM"),
+        ("indirect", "AR-GKM"),
+        ("proportion_mediated", "AR-GKM"),
+        ("direct", "CLR"),
+        ("indirect", "CLR"),
+        ("proportion_mediated", "CLR"),
     ],
     # the projection of the joint robust set, and the Bonferroni sets on it
     "heteroskedastic": [

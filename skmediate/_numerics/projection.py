@@ -46,12 +46,12 @@ import numpy as np
 from numpy.polynomial import Chebyshev
 
 from skmediate._numerics.sets import merge_intervals
+from skmediate._numerics.subvector import subvector_ar_set
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     _check_definite,
     _robust_set,
     critical_value,
-    subvector_ar_set,
 )
 
 __all__ = ["direct_ar_set", "projection_ar_set"]

@@ -461,61 +461,6 @@ def _polish(moments, c, theta, steps: int = 3) -> float:
     return float(x1)
 
 
-def subvector_ar_set(
-    moments: AndersonRubinMoments, confidence_level: float
-) -> list[tuple[float, float]]:
-    """Subvector Anderson–Rubin set for the direct effect ``θ_R`` (homoskedastic).
-
-    Under ``H₀: θ_R = r₀`` the treatment becomes an excluded instrument
-    beside the interactions, and the mediator is a nuisance endogenous
-    regressor. The statistic of Guggenberger, Kleibergen, Mavroeidis and Chen
-    (2012) minimizes the Anderson–Rubin statistic of ``(r₀, m₀)`` over
-    ``m₀``: ``W_sub(r₀) = d λ_min(A(r₀), B)`` with ``A`` and ``B`` the
-    cross-products of ``[y - r₀R, M]`` explained by the excluded instruments
-    ``[R, R·X]`` (after ``[1, X, Z]``) and left by all instruments, ``d`` the
-    variance divisor (``n - l``, or ``n`` for ``"unadjusted"``). It is compared
-    with ``p F(p, n - l)`` (``"classical"``) or ``χ²(p)`` (``"unadjusted"``),
-    ``p`` the interactions: the number of excluded instruments minus the one
-    nuisance regressor.
-
-    ``λ_min ≤ κ`` exactly when ``A(r₀) - κB`` is not positive definite; its
-    mediator entry does not depend on ``r₀`` and its determinant is a
-    quadratic in ``r₀``, so the set is the solution of a quadratic
-    inequality.
-    """
-    from skmediate._numerics.sets import quadratic_set
-
-    if not moments.homoskedastic:
-        raise ValueError(
-            "the subvector Anderson-Rubin set for the direct effect is available "
-            f"for cov_type 'classical' and 'unadjusted' (this fit has "
-            f"{moments.cov_type!r})"
-        )
-    y_ex = np.r_[moments.treatment_coef[0], moments.coef[0]]
-    m_ex = np.r_[moments.treatment_coef[1], moments.coef[1]]
-    t_ex = np.zeros_like(y_ex)
-    t_ex[0] = moments.treatment_scale  # the treatment is the first coordinate
-    res = moments.resid_ss
-    p = moments.n_instruments  # (p + 1 excluded instruments) - (1 nuisance)
-    divisor = _divisor(moments)
-    if moments.cov_type == "classical":
-        crit = float(special.fdtri(p, divisor, confidence_level)) * p
-    else:
-        crit = float(special.chdtri(p, 1.0 - confidence_level))
-    kappa = crit / divisor
-    k_mm = m_ex @ m_ex - kappa * res[1, 1]
-    if k_mm <= 0:  # no mediator effect is rejected at any r₀
-        return [(-np.inf, np.inf)]
-    q0 = y_ex @ y_ex - kappa * res[0, 0]
-    q1 = -2.0 * (y_ex @ t_ex)
-    q2 = t_ex @ t_ex
-    s0 = y_ex @ m_ex - kappa * res[0, 1]
-    s1 = t_ex @ m_ex
-    return quadratic_set(
-        k_mm * q0 - s0 * s0, k_mm * q1 + 2 * s0 * s1, k_mm * q2 - s1 * s1
-    )
-
-
 # -- Kleibergen's K (LM) and Moreira's conditional likelihood ratio test ------
 
 

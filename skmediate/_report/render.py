@@ -515,6 +515,7 @@ def _weak_iv_robust_blocks(report: Report) -> list:
 _SET_METHOD_LABEL = {
     "wald": "Wald",
     "AR": "Anderson-Rubin",
+    "AR-GKM": "Anderson-Rubin, GKM critical values",
     "CLR": "conditional LR",
     "LM": "Kleibergen K",
     "wild": "wild bootstrap",
