@@ -947,16 +947,8 @@ class DiagnosticTest:
     level: float = np.nan
 
 
-def diagnostic_tests(
-    model: FittedModel, first: FirstStageDiagnostics
-) -> tuple[DiagnosticTest, ...]:
-    """Every diagnostic of an IV fit, as rows of a table (see :data:`DIAGNOSTIC_KEYS`).
-
-    Rows: the classical first-stage partial F and its Wald form with the
-    fit's covariance; the Stock–Yogo comparisons (2SLS size 15%, 2SLS relative
-    bias 10%, LIML size 15%); the effective F; Sargan and Hansen J; Durbin,
-    Wu–Hausman and, for robust covariances, the regression exogeneity test.
-    """
+def _first_stage_rows(first: FirstStageDiagnostics) -> list:
+    """The first-stage rows of the table of a fit with one mediator."""
     nan = np.nan
     p = first.n_instruments
     rows = [
@@ -995,6 +987,111 @@ def diagnostic_tests(
             "effective_f", eff.statistic, eff.df_effective, nan, nan, eff.critical_value
         )
     )
+    return rows
+
+
+def _several_first_stage_rows(model: FittedModel, first: FirstStageDiagnostics) -> list:
+    """The first-stage rows of the table of a fit with several mediators.
+
+    Per mediator: the partial F, its Wald form and the Sanderson–Windmeijer F
+    (and its Wald form for a robust ``cov_type``) with its critical value;
+    jointly: the Cragg–Donald F, its Stock–Yogo comparisons for ``q``
+    endogenous regressors (``nan`` where not tabulated) and the
+    Kleibergen–Paap F with the critical value of the verdict.
+    """
+    nan = np.nan
+    p, q = first.n_instruments, first.n_mediators
+    wald_denom = nan if first.wald_df_denom is None else first.wald_df_denom
+    rows = []
+    for s in first.mediator_stages:
+        rows += [
+            DiagnosticTest(
+                f"first_stage_f[{s.mediator}]",
+                s.partial_f,
+                float(p),
+                first.df_denom,
+                s.partial_f_pvalue,
+                nan,
+            ),
+            DiagnosticTest(
+                f"first_stage_wald_f[{s.mediator}]",
+                s.wald_f,
+                float(p),
+                wald_denom,
+                s.wald_f_pvalue,
+                nan,
+            ),
+            DiagnosticTest(
+                f"sanderson_windmeijer_f[{s.mediator}]",
+                s.sw_f,
+                float(p - q + 1),
+                first.df_denom,
+                nan,
+                s.critical_value,
+            ),
+        ]
+        if not model.kind.homoskedastic:
+            rows.append(
+                DiagnosticTest(
+                    f"sanderson_windmeijer_wald_f[{s.mediator}]",
+                    s.sw_wald_f,
+                    float(p - q + 1),
+                    nan,
+                    nan,
+                    s.critical_value,
+                )
+            )
+    rows.append(
+        DiagnosticTest(
+            "cragg_donald_f", first.cragg_donald_f, float(p), first.df_denom, nan, nan
+        )
+    )
+    for key, table, level in STOCK_YOGO_ROWS:
+        rows.append(
+            DiagnosticTest(
+                key,
+                first.cragg_donald_f,
+                float(p),
+                nan,
+                nan,
+                stock_yogo_critical_value(p, table, level, q),
+                level,
+            )
+        )
+    rows.append(
+        DiagnosticTest(
+            "kleibergen_paap_f",
+            first.kleibergen_paap_f,
+            float(p),
+            nan,
+            nan,
+            first.critical_value,
+            first.critical_level,
+        )
+    )
+    return rows
+
+
+def diagnostic_tests(
+    model: FittedModel, first: FirstStageDiagnostics
+) -> tuple[DiagnosticTest, ...]:
+    """Every diagnostic of an IV fit, as rows of a table (see :data:`DIAGNOSTIC_KEYS`).
+
+    Rows: the classical first-stage partial F and its Wald form with the
+    fit's covariance; the Stock–Yogo comparisons (2SLS size 15%, 2SLS relative
+    bias 10%, LIML size 15%); the effective F; Sargan and Hansen J; Durbin,
+    Wu–Hausman and, for robust covariances, the regression exogeneity test.
+    With several mediators the first-stage rows are per mediator and joint
+    (``first_stage_f[m]``, ``first_stage_wald_f[m]``,
+    ``sanderson_windmeijer_f[m]``, ``sanderson_windmeijer_wald_f[m]`` for a
+    robust ``cov_type``, ``cragg_donald_f``, the Stock–Yogo rows for the
+    Cragg–Donald F and ``kleibergen_paap_f``) and there is no effective F.
+    """
+    nan = np.nan
+    if first.n_mediators > 1:
+        rows = _several_first_stage_rows(model, first)
+    else:
+        rows = _first_stage_rows(first)
     for key, (stat, df) in (
         ("sargan", sargan_test(model)),
         ("hansen_j", hansen_j_test(model)),
