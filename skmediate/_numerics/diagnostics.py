@@ -421,6 +421,7 @@ class FirstStageDiagnostics:
 
     @property
     def n_mediators(self) -> int:
+        """Number of mediators ``q``."""
         return len(self.mediator_stages)
 
     @property
