@@ -38,7 +38,7 @@ from ivmodels.tests import rank_test
 from linearmodels.iv import IV2SLS
 from numpy.testing import assert_allclose
 
-from skmediate import IVMediationRegressor, WeakInstrumentWarning
+from skmediate import FewClustersWarning, IVMediationRegressor, WeakInstrumentWarning
 from skmediate._report.document import Summary
 from skmediate._report.render import _first_stage_blocks
 from skmediate._report.report import first_stage_section
@@ -345,3 +345,17 @@ def test_strong_mediators_do_not_warn():
     assert (fs.critical_table, fs.critical_value) == ("tsls_size", 9.93)
     # one endogenous regressor and 4 - 2 + 1 = 3 instruments
     assert list(fs.per_mediator["critical_value"]) == [12.83, 12.83]
+
+
+def test_few_clusters_leave_the_robust_joint_statistics_undefined():
+    frame, y, _, names = _trial(2)
+    covariates = [f"x{j + 1}" for j in range(N_COVARIATES)]
+    groups = np.arange(len(y)) % 3  # 3 clusters: not more than p - q + 1 = 3
+    with pytest.warns(FewClustersWarning):
+        fs = _fit(frame, y, names, covariates, "cluster", groups).first_stage_
+    assert np.isnan(fs.kleibergen_paap_f)
+    assert np.isnan(fs.per_mediator["sw_wald_f"]).all()
+    # the classical statistics do not depend on the clusters
+    classical = _fit(frame, y, names, covariates, "classical").first_stage_
+    assert fs.cragg_donald_f == pytest.approx(classical.cragg_donald_f, rel=1e-12)
+    assert_allclose(fs.per_mediator["sw_f"], classical.per_mediator["sw_f"])

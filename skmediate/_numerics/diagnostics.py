@@ -592,13 +592,19 @@ def first_stage_rank(model: FittedModel) -> FirstStageRank:
     r_v = r[n_inst : n_inst + q][:, cols]  # upper triangular: the mediators' rows
     df_denom = model.nobs - n_inst
     v = model.cov_of(_excluded_p(model, range(q)))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    if np.all(np.diag(r_v) != 0):
         s_cd = np.linalg.svd(solve_upper(r_v, pi.T, trans=True), compute_uv=False)
-        cd = df_denom / k * s_cd[-1] ** 2 if np.all(np.diag(r_v) != 0) else np.inf
+        cd = df_denom / k * s_cd[-1] ** 2
+    else:  # a mediator is a combination of the instruments exactly
+        cd = np.inf
     r_x = np.linalg.qr(r[kw:][:, cols], mode="r")
-    inv_x = solve_upper(r_x, np.eye(q))
-    inv_h = solve_upper(np.linalg.qr(pi, mode="r"), np.eye(q))
-    shea = np.sum(inv_x**2, axis=1) / np.sum(inv_h**2, axis=1)
+    r_h = np.linalg.qr(pi, mode="r")
+    if np.all(np.diag(r_h) != 0):
+        inv_x = solve_upper(r_x, np.eye(q))
+        inv_h = solve_upper(r_h, np.eye(q))
+        shea = np.sum(inv_x**2, axis=1) / np.sum(inv_h**2, axis=1)
+    else:  # the instruments predict no combination of the mediators
+        shea = np.zeros(q)
     theta = solve_upper(r_x, pi.T, trans=True).T
     u, s, vt = np.linalg.svd(theta)
     left = u[:, q - 1 :]
@@ -617,8 +623,9 @@ def first_stage_rank(model: FittedModel) -> FirstStageRank:
         if others:
             a[others] = -np.linalg.lstsq(pi[:, others], pi[:, j], rcond=None)[0]
         explained = pi @ a
-        rss = float((r_v @ a) @ (r_v @ a))
-        sw[j] = float(explained @ explained) / n_sw / (rss / df_denom)
+        rss = (r_v @ a) @ (r_v @ a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sw[j] = (explained @ explained) / n_sw / (rss / df_denom)
         sw_wald[j] = (
             wald_statistic(explained, _combination_cov(v, a, k)) / n_sw
             if model.defines_joint_test(k)
