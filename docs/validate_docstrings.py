@@ -37,6 +37,7 @@ IGNORED = {"ES01", "SA01", "EX01"}
 # returned by the estimators and results; documented under their own modules
 RESULT_CLASSES = [
     "skmediate._numerics.sets.ConfidenceSet",
+    "skmediate._numerics.diagnostics.MediatorFirstStage",
     "skmediate._restrictions.WaldTest",
     "skmediate._numerics.wild.WildBootstrapTest",
 ]

@@ -1053,7 +1053,10 @@ class IVMediationRegressor(_MediationRegressor):
         Partial F statistic of the excluded instruments, its p-value, partial
         R², the Stock–Yogo critical value, the Montiel Olea–Pflueger
         effective F with ``cov_type`` and the weak-instrument verdict
-        (``is_weak``, decided by the test ``weak_test``).
+        (``is_weak``, decided by the test ``weak_test``). With several
+        mediators, ``per_mediator`` (partial F and R², Shea's R², the
+        Sanderson–Windmeijer F) and the joint Cragg–Donald and
+        Kleibergen–Paap F.
     diagnostics_ : pandas.DataFrame
         One row per diagnostic with its statistic, df, df_denom, pvalue,
         critical_value and a one-line interpretation: the first-stage F
@@ -1179,7 +1182,12 @@ class IVMediationRegressor(_MediationRegressor):
     heteroskedasticity- or cluster-robust ``cov_type``, and with more than 30
     instruments, the Montiel Olea–Pflueger effective F with ``cov_type`` is
     compared with its critical value for a worst-case 2SLS bias of 10% (5%
-    test); ``first_stage_.weak_test`` says which test decided.
+    test); ``first_stage_.weak_test`` says which test decided. With several
+    mediators the Cragg–Donald F (homoskedastic ``cov_type``) or the
+    Kleibergen–Paap F (robust) is compared with the Stock–Yogo value for
+    their number, and each mediator's Sanderson–Windmeijer conditional F with
+    the value for one endogenous regressor; the warning names the weakly
+    identified mediators.
 
     **k-class.** The estimates solve ``Dᵀ(I - κM_Q)D θ = Dᵀ(I - κM_Q)y``
     (``M_Q = I - P_Q``); the LIML ``κ`` is the smallest eigenvalue of

@@ -54,15 +54,23 @@ def assert_same_fit(memory, lazy):
         return
     for field in dataclasses.fields(a.first_stage):
         va, vb = getattr(a.first_stage, field.name), getattr(b.first_stage, field.name)
-        if dataclasses.is_dataclass(va):
-            for inner in dataclasses.fields(va):
-                x, z = getattr(va, inner.name), getattr(vb, inner.name)
-                if isinstance(x, float):
-                    _close(x, z, f"first_stage.{field.name}.{inner.name}")
+        if field.name == "mediator_stages":  # one dataclass per mediator
+            pairs = list(zip(va, vb, strict=True))
+        elif dataclasses.is_dataclass(va):
+            pairs = [(va, vb)]
         elif isinstance(va, float):
             _close(va, vb, f"first_stage.{field.name}")
+            continue
         else:
             assert va == vb, field.name
+            continue
+        for x_stage, z_stage in pairs:
+            for inner in dataclasses.fields(x_stage):
+                x, z = getattr(x_stage, inner.name), getattr(z_stage, inner.name)
+                if isinstance(x, float):
+                    _close(x, z, f"first_stage.{field.name}.{inner.name}")
+                else:
+                    assert x == z, f"first_stage.{field.name}.{inner.name}"
     numeric = a.diagnostics.select_dtypes("number").columns
     _close(a.diagnostics[numeric], b.diagnostics[numeric], "diagnostics")
     ma, mb = a.anderson_rubin_moments, b.anderson_rubin_moments

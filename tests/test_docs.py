@@ -45,12 +45,13 @@ def test_api_reference_lists_every_public_name():
 
 
 def test_result_classes_returned_by_the_api_are_documented():
+    from skmediate._numerics.diagnostics import MediatorFirstStage
     from skmediate._numerics.sets import ConfidenceSet
     from skmediate._numerics.wild import WildBootstrapTest
     from skmediate._restrictions import WaldTest
 
     listed = _api_entries()
-    for cls in (ConfidenceSet, WaldTest, WildBootstrapTest):
+    for cls in (ConfidenceSet, MediatorFirstStage, WaldTest, WildBootstrapTest):
         assert f"{cls.__module__}.{cls.__name__}" in listed
 
 

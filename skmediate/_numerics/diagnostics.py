@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -28,12 +28,15 @@ __all__ = [
     "EffectiveF",
     "ExogeneityTests",
     "FirstStageDiagnostics",
+    "MediatorFirstStage",
     "diagnostic_tests",
     "exogeneity_tests",
     "first_stage_diagnostics",
     "first_stage_f",
+    "first_stage_rank",
     "first_stage_terms",
     "hansen_j_test",
+    "joint_critical_value",
     "montiel_olea_pflueger_critical_value",
     "sargan_test",
     "stock_yogo_critical_value",
@@ -224,57 +227,175 @@ class EffectiveF:
     cov_type: str
 
 
+# Columns of ``FirstStageDiagnostics.per_mediator``, in order.
+PER_MEDIATOR_COLUMNS = (
+    "partial_f",
+    "partial_f_pvalue",
+    "partial_r2",
+    "shea_r2",
+    "wald_f",
+    "wald_f_pvalue",
+    "sw_f",
+    "sw_wald_f",
+    "critical_value",
+    "is_weak",
+)
+
+
+@dataclass(frozen=True)
+class MediatorFirstStage:
+    """The first stage of one mediator (a row of ``FirstStageDiagnostics.per_mediator``).
+
+    Attributes
+    ----------
+    mediator : str
+    partial_f : float
+        Classical partial F of the excluded instruments in the regression of
+        this mediator on all instruments.
+    partial_f_pvalue : float
+        Its p-value from ``F(p, n - l)``.
+    partial_r2 : float
+        Partial R² of the excluded instruments.
+    shea_r2 : float
+        Shea's partial R²: ``[(X̃ᵀX̃)⁻¹]_jj / [(X̂ᵀX̂)⁻¹]_jj`` with ``X̃`` the
+        mediators after the exogenous regressors and ``X̂`` their projection
+        on the excluded instruments. Equals ``partial_r2`` for one mediator.
+    wald_f : float
+        Wald statistic of the excluded instruments with ``cov_type``, over
+        ``p``.
+    wald_f_pvalue : float
+        Its p-value (``χ²(p)``, or ``F(p, df)`` with ``use_t``).
+    sw_f : float
+        Sanderson–Windmeijer conditional F (classical): the partial F of the
+        mediator's part ``M_j - M_{-j} δ̂`` that the other mediators do not
+        explain (``δ̂`` by 2SLS), on ``p - q + 1`` degrees of freedom. Equals
+        ``partial_f`` for one mediator.
+    sw_wald_f : float
+        The same statistic as a Wald F with ``cov_type`` (the covariance of
+        the conditional first stage's coefficients). Equals ``wald_f`` for one
+        mediator.
+    critical_value : float
+        Stock–Yogo critical value (2SLS size, maximal size 15%) for one
+        endogenous regressor and ``p - q + 1`` instruments, as Sanderson and
+        Windmeijer (2016) recommend for the conditional F.
+    is_weak : bool
+        Whether this mediator is weakly identified: ``sw_f`` (homoskedastic
+        ``cov_type``) or ``sw_wald_f`` (robust) below ``critical_value``. With
+        one mediator, the fit's verdict (``FirstStageDiagnostics.is_weak``).
+    """
+
+    mediator: str
+    partial_f: float
+    partial_f_pvalue: float
+    partial_r2: float
+    shea_r2: float
+    wald_f: float
+    wald_f_pvalue: float
+    sw_f: float
+    sw_wald_f: float
+    critical_value: float
+    is_weak: bool
+
+
 @dataclass(frozen=True)
 class FirstStageDiagnostics:
-    """First-stage diagnostics of the excluded instruments for the mediator.
+    """First-stage diagnostics of the excluded instruments for the mediators.
+
+    With one mediator the scalar attributes are that mediator's first stage.
+    With several, ``per_mediator`` holds each mediator's statistics and the
+    scalar attributes are the joint ones: ``f_statistic`` is the Cragg–Donald
+    F, ``wald_f_statistic`` the Kleibergen–Paap F and ``partial_r2`` the
+    smallest squared canonical correlation (each reduces to the one-mediator
+    statistic of the same name).
 
     Attributes
     ----------
     f_statistic : float
         Classical (homoskedastic) partial F statistic for the excluded
         instruments in the regression of the mediator on all instruments; the
-        statistic that the Stock–Yogo critical values are tabulated for.
+        statistic that the Stock–Yogo critical values are tabulated for. With
+        several mediators, the Cragg–Donald F (``cragg_donald_f``), which is
+        that statistic for several endogenous regressors.
     f_pvalue : float
-        Its p-value from ``F(df_num, df_denom)``.
+        Its p-value from ``F(df_num, df_denom)``; ``nan`` with several
+        mediators (the Cragg–Donald F is compared with critical values, not
+        tested).
     df_num, df_denom : float
         ``p`` (number of excluded instruments) and ``n - l`` (``l`` instruments
         in all, including the exogenous regressors).
     partial_r2 : float
         Share of the mediator's variance left after the exogenous regressors
-        that the excluded instruments explain.
+        that the excluded instruments explain. With several mediators, the
+        smallest squared partial canonical correlation between the mediators
+        and the excluded instruments.
     wald_f_statistic : float
         Wald statistic of the same hypothesis computed with the estimator's
         ``cov_type`` (robust to heteroskedasticity or clustering where that
         covariance is), divided by ``p``. Equals ``f_statistic`` for
-        ``cov_type="classical"``.
+        ``cov_type="classical"``. With several mediators, the Kleibergen–Paap
+        F (``kleibergen_paap_f``).
     wald_f_pvalue : float
         Its p-value from ``chi2(p)`` on the undivided statistic, or from
-        ``F(p, wald_df_denom)`` with ``use_t``.
+        ``F(p, wald_df_denom)`` with ``use_t``; ``nan`` with several mediators.
     cov_type : str
     n_instruments : int
         Number of excluded instruments ``p``.
     critical_value : float
         Stock–Yogo critical value (2SLS size, maximal size 15% for a nominal 5%
         test) for ``p`` instruments; ``nan`` above 30 instruments. It is
-        tabulated for homoskedastic errors.
+        tabulated for homoskedastic errors. With several mediators, the value
+        for ``q`` endogenous regressors from the table ``critical_table`` at
+        ``critical_level`` (:func:`joint_critical_value`).
     is_weak : bool
         The verdict of ``weak_test``: ``f_statistic < critical_value`` for
         Stock–Yogo, ``effective_f.statistic < effective_f.critical_value``
-        for the effective F. Never None.
-    effective_f : EffectiveF
+        for the effective F. With several mediators, true when the joint
+        statistic (Cragg–Donald or Kleibergen–Paap F) is below
+        ``critical_value`` or any mediator is weakly identified
+        (``per_mediator["is_weak"]``). Never None.
+    effective_f : EffectiveF or None
         Montiel Olea–Pflueger effective F with ``cov_type`` and its critical
-        value for a worst-case 2SLS bias of 10% (simplified procedure).
+        value for a worst-case 2SLS bias of 10% (simplified procedure). None
+        with several mediators (it is defined for one endogenous regressor).
     wald_df_denom : float or None
         Denominator degrees of freedom of the Wald F with ``use_t``
         (``G - 1`` cluster-robust, else ``n - l``); None otherwise.
-    weak_test : {"stock_yogo", "effective_f"}
-        Which test decides ``is_weak`` (:func:`stock_yogo_decides`):
-        Stock–Yogo for a homoskedastic ``cov_type`` (``"unadjusted"``,
-        ``"classical"``) with at most 30 instruments, where its critical
-        values are tabulated and valid; otherwise, for every
-        heteroskedasticity- or cluster-robust ``cov_type`` and for more
-        instruments, the Montiel Olea–Pflueger effective F with ``cov_type``,
-        whose critical value exists for any number of instruments.
+    weak_test : {"stock_yogo", "effective_f", "cragg_donald", "kleibergen_paap"}
+        Which test decides ``is_weak``. With one mediator
+        (:func:`stock_yogo_decides`): Stock–Yogo for a homoskedastic
+        ``cov_type`` (``"unadjusted"``, ``"classical"``) with at most 30
+        instruments, where its critical values are tabulated and valid;
+        otherwise, for every heteroskedasticity- or cluster-robust
+        ``cov_type`` and for more instruments, the Montiel Olea–Pflueger
+        effective F with ``cov_type``, whose critical value exists for any
+        number of instruments. With several mediators: the Cragg–Donald F
+        against Stock–Yogo for a homoskedastic ``cov_type`` (the statistic
+        the tables are for), else the Kleibergen–Paap F with ``cov_type``
+        against the same values (the robust analogue; the tables are not
+        derived for it, and no effective F exists for several endogenous
+        regressors); per mediator, the Sanderson–Windmeijer F (``sw_f``, or
+        ``sw_wald_f`` for a robust ``cov_type``).
+    mediators : tuple of str
+        The mediators' names.
+    cragg_donald_f : float
+        Cragg–Donald (1993) minimum-eigenvalue F of the excluded instruments
+        for all mediators jointly, as Stock and Yogo (2005) and linearmodels
+        define it; the classical partial F with one mediator.
+    kleibergen_paap_f : float
+        Kleibergen–Paap (2006) rk Wald F with ``cov_type``: the rk Wald
+        statistic of the smallest canonical correlation over ``p``. With
+        ``cov_type="classical"`` it is the Cragg–Donald F, with
+        ``"unadjusted"`` ``n / (n - l)`` times it, with one mediator the Wald F
+        with ``cov_type``. For ``"HC1"`` and ``"cluster"`` it is Stata's
+        ``ivreg2`` and linearmodels' statistic.
+    critical_table : str
+        The Stock–Yogo table of ``critical_value``: ``"tsls_size"`` where
+        tabulated (up to two endogenous regressors), else
+        ``"tsls_relative_bias"`` (three).
+    critical_level : float
+        Its maximal size (0.15) or relative bias (0.10).
+    mediator_stages : tuple of MediatorFirstStage
+        Each mediator's statistics: the rows of :attr:`per_mediator`.
     """
 
     f_statistic: float
@@ -291,6 +412,43 @@ class FirstStageDiagnostics:
     effective_f: EffectiveF | None = None
     wald_df_denom: float | None = None
     weak_test: str = "stock_yogo"
+    mediators: tuple = ()
+    cragg_donald_f: float = np.nan
+    kleibergen_paap_f: float = np.nan
+    critical_table: str = "tsls_size"
+    critical_level: float = 0.15
+    mediator_stages: tuple = ()
+
+    @property
+    def n_mediators(self) -> int:
+        """Number of mediators ``q``."""
+        return len(self.mediator_stages)
+
+    @property
+    def per_mediator(self):
+        """Each mediator's first stage, as a DataFrame indexed by mediator.
+
+        Columns ``partial_f``, ``partial_f_pvalue``, ``partial_r2``,
+        ``shea_r2``, ``wald_f``, ``wald_f_pvalue``, ``sw_f``, ``sw_wald_f``,
+        ``critical_value`` and ``is_weak`` (see :class:`MediatorFirstStage`);
+        one row for one mediator.
+        """
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            [
+                [getattr(s, c) for c in PER_MEDIATOR_COLUMNS]
+                for s in self.mediator_stages
+            ],
+            index=pd.Index([s.mediator for s in self.mediator_stages], name="mediator"),
+            columns=list(PER_MEDIATOR_COLUMNS),
+        )
+        return frame.astype({"is_weak": bool})
+
+    @property
+    def weak_mediators(self) -> tuple:
+        """The mediators that are weakly identified on their own (``per_mediator``)."""
+        return tuple(s.mediator for s in self.mediator_stages if s.is_weak)
 
 
 def excluded_coordinates(model: FittedModel, j: int = 0):
@@ -306,13 +464,21 @@ def excluded_coordinates(model: FittedModel, j: int = 0):
     kw, n_inst = d.n_exog, d.n_instruments
     col = range(d.n_columns)[d.mediator_columns][j]
     pi = model.r[kw:n_inst, col]
-    p = np.zeros(
-        (len(range(model.layout.n_cols)[model.layout.blocks[f"F{j}"]]), n_inst - kw)
-    )
-    p[1:] = np.eye(n_inst - kw)  # the block starts with the treatment's coordinate
-    cov = model.cov_of(model.block_p(f"F{j}", p))
+    cov = model.cov_of(_excluded_p(model, [j]))
     rss = float(model.r[n_inst:, col] @ model.r[n_inst:, col])
     return pi, cov, rss
+
+
+def _excluded_p(model: FittedModel, mediators) -> np.ndarray:
+    """``P`` selecting the excluded instruments' coordinates of the first stages
+    of ``mediators``, side by side (``p`` columns each)."""
+    layout, k = model.layout, model.design.n_excluded
+    p = np.zeros((layout.n_cols, k * len(mediators)))
+    for i, j in enumerate(mediators):
+        # the block starts with the treatment's coordinate
+        rows = np.arange(layout.n_cols)[layout.blocks[f"F{j}"]][1:]
+        p[rows, i * k : (i + 1) * k] = np.eye(k)
+    return p
 
 
 def first_stage_f(model: FittedModel, j: int = 0) -> float:
@@ -344,7 +510,214 @@ def stock_yogo_decides(kind: CovarianceType, n_instruments: int) -> bool:
     return kind.homoskedastic and not np.isnan(stock_yogo_critical_value(n_instruments))
 
 
+def joint_critical_value(n_endog: int, n_instruments: int) -> tuple[str, float, float]:
+    """The Stock–Yogo critical value that judges several endogenous regressors jointly.
+
+    2SLS size (maximal size 15%) where Stock and Yogo tabulate it (up to two
+    endogenous regressors), else 2SLS relative bias (at most 10%, up to
+    three); ``(table, level, value)``, with value ``nan`` where neither is
+    tabulated.
+
+    Examples
+    --------
+    >>> joint_critical_value(2, 4)
+    ('tsls_size', 0.15, 9.93)
+    >>> joint_critical_value(3, 5)
+    ('tsls_relative_bias', 0.1, 6.61)
+    """
+    for table, level in (("tsls_size", 0.15), ("tsls_relative_bias", 0.10)):
+        value = stock_yogo_critical_value(n_instruments, table, level, n_endog)
+        if not np.isnan(value):
+            return table, level, value
+    return "tsls_size", 0.15, np.nan
+
+
+@dataclass(frozen=True)
+class FirstStageRank:
+    """Joint first-stage statistics of several mediators (see :func:`first_stage_rank`)."""
+
+    cragg_donald_f: float
+    kleibergen_paap_f: float
+    min_canonical_r2: float
+    shea_r2: np.ndarray
+    sw_f: np.ndarray
+    sw_wald_f: np.ndarray
+
+
+def _combination_cov(v: np.ndarray, a: np.ndarray, k: int) -> np.ndarray:
+    """Covariance of ``Π a`` from the covariance ``v`` of ``vec(Π)`` (``k`` rows)."""
+    q = a.shape[0]
+    cov = np.einsum("i,iajb,j->ab", a, v.reshape(q, k, q, k), a)
+    return (cov + cov.T) / 2
+
+
+def first_stage_rank(model: FittedModel) -> FirstStageRank:
+    r"""Cragg–Donald and Kleibergen–Paap F, Shea's R² and the Sanderson–Windmeijer F.
+
+    Notes
+    -----
+    In the orthonormal coordinates of the excluded instruments after the
+    exogenous regressors the first-stage coefficients are
+    ``Π = R[kw:l, M]`` (``p × q``), the residuals' cross-product is
+    ``R_vᵀR_v`` with ``R_v = R[l:, M]`` and the mediators' (after the
+    exogenous regressors) ``R_xᵀR_x`` with ``R_x`` the triangular factor of
+    ``R[kw:, M]``. With ``s`` the smallest singular value of ``Π R_v⁻¹``,
+
+    .. math::
+
+        F_{CD} = \frac{n - l}{p} s^2
+
+    (the smallest eigenvalue of ``(X̃ᵀM_ZX̃)⁻¹X̃ᵀP_ZX̃``). The rk Wald
+    statistic of Kleibergen and Paap (2006) tests that the smallest singular
+    value of ``Θ = Π R_x⁻¹`` is zero: with ``Θ = U S Vᵀ``, ``A`` the last
+    ``p - q + 1`` columns of ``U`` and ``b = R_x⁻¹ v_q``,
+    ``λ = AᵀΠb`` and ``W = λᵀ (Aᵀ V_b A)⁻¹ λ`` with ``V_b`` the covariance
+    of ``Π b`` under ``cov_type``; ``F_{KP} = W / p``. The
+    Sanderson–Windmeijer F of mediator ``j`` is, with
+    ``δ̂ = argmin ‖Π_j - Π_{-j} δ‖`` (2SLS of ``M_j`` on ``M_{-j}``) and
+    ``a = e_j - [0, δ̂]``,
+
+    .. math::
+
+        F_{SW, j} = \frac{‖Π a‖^2 / (p - q + 1)}{‖R_v a‖^2 / (n - l)},
+
+    and its Wald form replaces the denominator by the covariance of ``Π a``
+    under ``cov_type``. Every quantity is invariant to the basis in which the
+    instruments and the mediators are written.
+    """
+    d, r = model.design, model.r
+    kw, n_inst, k, q = d.n_exog, d.n_instruments, d.n_excluded, d.n_mediators
+    cols = list(range(d.n_columns)[d.mediator_columns])
+    pi = r[kw:n_inst][:, cols]
+    r_v = r[n_inst : n_inst + q][:, cols]  # upper triangular: the mediators' rows
+    df_denom = model.nobs - n_inst
+    v = model.cov_of(_excluded_p(model, range(q)))
+    if np.all(np.diag(r_v) != 0):
+        s_cd = np.linalg.svd(solve_upper(r_v, pi.T, trans=True), compute_uv=False)
+        cd = df_denom / k * s_cd[-1] ** 2
+    else:  # a mediator is a combination of the instruments exactly
+        cd = np.inf
+    r_x = np.linalg.qr(r[kw:][:, cols], mode="r")
+    r_h = np.linalg.qr(pi, mode="r")
+    if np.all(np.diag(r_h) != 0):
+        inv_x = solve_upper(r_x, np.eye(q))
+        inv_h = solve_upper(r_h, np.eye(q))
+        shea = np.sum(inv_x**2, axis=1) / np.sum(inv_h**2, axis=1)
+    else:  # the instruments predict no combination of the mediators
+        shea = np.zeros(q)
+    theta = solve_upper(r_x, pi.T, trans=True).T
+    u, s, vt = np.linalg.svd(theta)
+    left = u[:, q - 1 :]
+    b = solve_upper(r_x, vt[-1])
+    if model.defines_joint_test(k - q + 1):
+        lam = left.T @ (pi @ b)
+        kp = wald_statistic(lam, left.T @ _combination_cov(v, b, k) @ left) / k
+    else:  # fewer clusters than restrictions: the covariance is singular
+        kp = np.nan
+    n_sw = k - q + 1
+    sw, sw_wald = np.empty(q), np.empty(q)
+    for j in range(q):
+        others = [i for i in range(q) if i != j]
+        a = np.zeros(q)
+        a[j] = 1.0
+        if others:
+            a[others] = -np.linalg.lstsq(pi[:, others], pi[:, j], rcond=None)[0]
+        explained = pi @ a
+        rss = (r_v @ a) @ (r_v @ a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sw[j] = (explained @ explained) / n_sw / (rss / df_denom)
+        sw_wald[j] = (
+            wald_statistic(explained, _combination_cov(v, a, k)) / n_sw
+            if model.defines_joint_test(k)
+            else np.nan
+        )
+    return FirstStageRank(
+        cragg_donald_f=float(cd),
+        kleibergen_paap_f=float(kp),
+        min_canonical_r2=float(s[-1] ** 2),
+        shea_r2=shea,
+        sw_f=sw,
+        sw_wald_f=sw_wald,
+    )
+
+
 def first_stage_diagnostics(
+    model: FittedModel, bias: float = 0.10, size: float = 0.05
+) -> FirstStageDiagnostics:
+    """The first-stage diagnostics of every mediator and, for several, the joint ones.
+
+    One mediator: :func:`mediator_first_stage`, with the Cragg–Donald and
+    Kleibergen–Paap F (here the partial F and the Wald F with ``cov_type``).
+    Several: each mediator's first stage, the joint statistics of
+    :func:`first_stage_rank` and the verdict described in
+    :class:`FirstStageDiagnostics`.
+    """
+    d = model.design
+    q, k = d.n_mediators, d.n_excluded
+    rank = first_stage_rank(model)
+    singles = [mediator_first_stage(model, j, bias, size) for j in range(q)]
+    if q == 1:
+        (one,) = singles
+        stage = _mediator_row(d.mediators[0], one, rank, 0, one.critical_value, True)
+        return replace(
+            one,
+            mediators=d.mediators,
+            cragg_donald_f=rank.cragg_donald_f,
+            kleibergen_paap_f=rank.kleibergen_paap_f,
+            mediator_stages=(replace(stage, is_weak=one.is_weak),),
+        )
+    homoskedastic = model.kind.homoskedastic
+    per_critical = stock_yogo_critical_value(k - q + 1)
+    stages = tuple(
+        _mediator_row(name, single, rank, j, per_critical, homoskedastic)
+        for j, (name, single) in enumerate(zip(d.mediators, singles, strict=True))
+    )
+    table, level, critical = joint_critical_value(q, k)
+    joint = rank.cragg_donald_f if homoskedastic else rank.kleibergen_paap_f
+    is_weak = bool(joint < critical) or any(s.is_weak for s in stages)
+    return FirstStageDiagnostics(
+        f_statistic=rank.cragg_donald_f,
+        f_pvalue=np.nan,
+        df_num=float(k),
+        df_denom=model.nobs - d.n_instruments,
+        partial_r2=rank.min_canonical_r2,
+        wald_f_statistic=rank.kleibergen_paap_f,
+        wald_f_pvalue=np.nan,
+        cov_type=model.kind.name,
+        n_instruments=k,
+        critical_value=critical,
+        is_weak=is_weak,
+        effective_f=None,
+        wald_df_denom=model.reference_df(d.n_instruments),
+        weak_test="cragg_donald" if homoskedastic else "kleibergen_paap",
+        mediators=d.mediators,
+        cragg_donald_f=rank.cragg_donald_f,
+        kleibergen_paap_f=rank.kleibergen_paap_f,
+        critical_table=table,
+        critical_level=level,
+        mediator_stages=stages,
+    )
+
+
+def _mediator_row(name, single, rank, j, critical, homoskedastic):
+    sw, sw_wald = float(rank.sw_f[j]), float(rank.sw_wald_f[j])
+    decides = sw if homoskedastic else sw_wald
+    return MediatorFirstStage(
+        mediator=name,
+        partial_f=single.f_statistic,
+        partial_f_pvalue=single.f_pvalue,
+        partial_r2=single.partial_r2,
+        shea_r2=float(rank.shea_r2[j]),
+        wald_f=single.wald_f_statistic,
+        wald_f_pvalue=single.wald_f_pvalue,
+        sw_f=sw,
+        sw_wald_f=sw_wald,
+        critical_value=critical,
+        is_weak=bool(decides < critical),
+    )
+
+
+def mediator_first_stage(
     model: FittedModel, j: int = 0, bias: float = 0.10, size: float = 0.05
 ) -> FirstStageDiagnostics:
     r"""Partial F statistics, partial R², the effective F and the verdict for mediator ``j``.
@@ -582,16 +955,8 @@ class DiagnosticTest:
     level: float = np.nan
 
 
-def diagnostic_tests(
-    model: FittedModel, first: FirstStageDiagnostics
-) -> tuple[DiagnosticTest, ...]:
-    """Every diagnostic of an IV fit, as rows of a table (see :data:`DIAGNOSTIC_KEYS`).
-
-    Rows: the classical first-stage partial F and its Wald form with the
-    fit's covariance; the Stock–Yogo comparisons (2SLS size 15%, 2SLS relative
-    bias 10%, LIML size 15%); the effective F; Sargan and Hansen J; Durbin,
-    Wu–Hausman and, for robust covariances, the regression exogeneity test.
-    """
+def _first_stage_rows(first: FirstStageDiagnostics) -> list:
+    """The first-stage rows of the table of a fit with one mediator."""
     nan = np.nan
     p = first.n_instruments
     rows = [
@@ -630,6 +995,111 @@ def diagnostic_tests(
             "effective_f", eff.statistic, eff.df_effective, nan, nan, eff.critical_value
         )
     )
+    return rows
+
+
+def _several_first_stage_rows(model: FittedModel, first: FirstStageDiagnostics) -> list:
+    """The first-stage rows of the table of a fit with several mediators.
+
+    Per mediator: the partial F, its Wald form and the Sanderson–Windmeijer F
+    (and its Wald form for a robust ``cov_type``) with its critical value;
+    jointly: the Cragg–Donald F, its Stock–Yogo comparisons for ``q``
+    endogenous regressors (``nan`` where not tabulated) and the
+    Kleibergen–Paap F with the critical value of the verdict.
+    """
+    nan = np.nan
+    p, q = first.n_instruments, first.n_mediators
+    wald_denom = nan if first.wald_df_denom is None else first.wald_df_denom
+    rows = []
+    for s in first.mediator_stages:
+        rows += [
+            DiagnosticTest(
+                f"first_stage_f[{s.mediator}]",
+                s.partial_f,
+                float(p),
+                first.df_denom,
+                s.partial_f_pvalue,
+                nan,
+            ),
+            DiagnosticTest(
+                f"first_stage_wald_f[{s.mediator}]",
+                s.wald_f,
+                float(p),
+                wald_denom,
+                s.wald_f_pvalue,
+                nan,
+            ),
+            DiagnosticTest(
+                f"sanderson_windmeijer_f[{s.mediator}]",
+                s.sw_f,
+                float(p - q + 1),
+                first.df_denom,
+                nan,
+                s.critical_value,
+            ),
+        ]
+        if not model.kind.homoskedastic:
+            rows.append(
+                DiagnosticTest(
+                    f"sanderson_windmeijer_wald_f[{s.mediator}]",
+                    s.sw_wald_f,
+                    float(p - q + 1),
+                    nan,
+                    nan,
+                    s.critical_value,
+                )
+            )
+    rows.append(
+        DiagnosticTest(
+            "cragg_donald_f", first.cragg_donald_f, float(p), first.df_denom, nan, nan
+        )
+    )
+    for key, table, level in STOCK_YOGO_ROWS:
+        rows.append(
+            DiagnosticTest(
+                key,
+                first.cragg_donald_f,
+                float(p),
+                nan,
+                nan,
+                stock_yogo_critical_value(p, table, level, q),
+                level,
+            )
+        )
+    rows.append(
+        DiagnosticTest(
+            "kleibergen_paap_f",
+            first.kleibergen_paap_f,
+            float(p),
+            nan,
+            nan,
+            first.critical_value,
+            first.critical_level,
+        )
+    )
+    return rows
+
+
+def diagnostic_tests(
+    model: FittedModel, first: FirstStageDiagnostics
+) -> tuple[DiagnosticTest, ...]:
+    """Every diagnostic of an IV fit, as rows of a table (see :data:`DIAGNOSTIC_KEYS`).
+
+    Rows: the classical first-stage partial F and its Wald form with the
+    fit's covariance; the Stock–Yogo comparisons (2SLS size 15%, 2SLS relative
+    bias 10%, LIML size 15%); the effective F; Sargan and Hansen J; Durbin,
+    Wu–Hausman and, for robust covariances, the regression exogeneity test.
+    With several mediators the first-stage rows are per mediator and joint
+    (``first_stage_f[m]``, ``first_stage_wald_f[m]``,
+    ``sanderson_windmeijer_f[m]``, ``sanderson_windmeijer_wald_f[m]`` for a
+    robust ``cov_type``, ``cragg_donald_f``, the Stock–Yogo rows for the
+    Cragg–Donald F and ``kleibergen_paap_f``) and there is no effective F.
+    """
+    nan = np.nan
+    if first.n_mediators > 1:
+        rows = _several_first_stage_rows(model, first)
+    else:
+        rows = _first_stage_rows(first)
     for key, (stat, df) in (
         ("sargan", sargan_test(model)),
         ("hansen_j", hansen_j_test(model)),

@@ -320,6 +320,8 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
 
 def _first_stage_blocks(report: Report, digits: int) -> list:
     fs = report.first_stage
+    if fs.n_mediators > 1:
+        return _several_first_stage_blocks(fs, digits)
     rows = [
         ("Instruments", ", ".join(fs.instruments)),
         (
@@ -346,6 +348,46 @@ def _first_stage_blocks(report: Report, digits: int) -> list:
     ]
 
 
+def _several_first_stage_blocks(fs, digits: int) -> list:
+    """The report's first stage with several mediators: joint and per mediator."""
+    rows = (
+        ("Instruments", ", ".join(fs.instruments)),
+        (f"Cragg-Donald F({fs.df_num:g}, {fs.df_denom:g})", fmt(fs.cragg_donald_f, 2)),
+        (f"Kleibergen-Paap F ({fs.cov_type})", fmt(fs.kleibergen_paap_f, 2)),
+        ("Smallest canonical R-squared", fmt(fs.partial_r2, digits)),
+        (
+            f"Stock-Yogo critical value ({_critical_name(fs)})",
+            fmt(fs.critical_value, 2),
+        ),
+        ("Weak-instrument test", _WEAK_TEST_NAME[fs.weak_test]),
+    )
+    robust = fs.weak_test == "kleibergen_paap"
+    header = ("Mediator", "Partial F", "Partial R-squared", "Shea R-squared")
+    header += (f"Wald F ({fs.cov_type})", "SW F")
+    header += (f"SW F ({fs.cov_type})",) if robust else ()
+    header += ("Critical value", "Weakly identified")
+    per_mediator = tuple(
+        (
+            s.mediator,
+            fmt(s.partial_f, 2),
+            fmt(s.partial_r2, digits),
+            fmt(s.shea_r2, digits),
+            fmt(s.wald_f, 2),
+            fmt(s.sw_f, 2),
+            *((fmt(s.sw_wald_f, 2),) if robust else ()),
+            fmt(s.critical_value, 2),
+            "yes" if s.is_weak else "no",
+        )
+        for s in fs.mediator_stages
+    )
+    return [
+        Heading("First stage", 2),
+        Table(("Statistic", "Value"), rows, "lr"),
+        Table(header, per_mediator, "l" + "r" * (len(header) - 1)),
+        Paragraph(weak_instrument_verdict(fs)),
+    ]
+
+
 # ---------------------------------------------------------------------------
 # The weak-instrument verdict: which test decided, at which critical value and
 # why, for the warning, the summary and the report alike.
@@ -353,7 +395,132 @@ def _first_stage_blocks(report: Report, digits: int) -> list:
 _WEAK_TEST_NAME = {
     "stock_yogo": "Stock-Yogo",
     "effective_f": "Montiel Olea-Pflueger effective F",
+    "cragg_donald": "Cragg-Donald F (joint), Sanderson-Windmeijer F (per mediator)",
+    "kleibergen_paap": (
+        "Kleibergen-Paap F (joint), Sanderson-Windmeijer Wald F (per mediator)"
+    ),
 }
+
+
+def _critical_name(fs) -> str:
+    """The Stock-Yogo table of a joint critical value, as a person reads it."""
+    if fs.critical_table == "tsls_relative_bias":
+        return f"2SLS relative bias {fs.critical_level:.0%}"
+    return f"2SLS size, {fs.critical_level:.0%} maximal size"
+
+
+def _critical_meaning(table: str, level: float, weak: bool) -> str:
+    """What a Stock-Yogo critical value guarantees (``weak``: may fail to)."""
+    if table == "tsls_relative_bias":
+        verb = "may exceed" if weak else "is at most"
+        return f"the 2SLS bias {verb} {level:.0%} of the bias of least squares"
+    if weak:
+        return (
+            "a nominal 5% Wald test of the 2SLS estimates may have an actual "
+            f"size above {level:.0%}"
+        )
+    return (
+        "a nominal 5% Wald test of the 2SLS estimates has actual size at most "
+        f"{level:.0%}"
+    )
+
+
+def _joint_statistic(fs) -> tuple[str, float, str]:
+    """The joint statistic that decides for several mediators: name, value and
+    the covariance it uses (empty for the Cragg-Donald F)."""
+    if fs.weak_test == "cragg_donald":
+        return "Cragg-Donald F", fs.cragg_donald_f, ""
+    return (
+        "Kleibergen-Paap rk Wald F",
+        fs.kleibergen_paap_f,
+        f" with the {fs.cov_type} covariance",
+    )
+
+
+def _conditional_f(fs, stage) -> tuple[str, float]:
+    """The Sanderson-Windmeijer F that decides for one of several mediators."""
+    if fs.weak_test == "cragg_donald":
+        return "Sanderson-Windmeijer conditional F", stage.sw_f
+    return (
+        f"Sanderson-Windmeijer conditional F with the {fs.cov_type} covariance",
+        stage.sw_wald_f,
+    )
+
+
+def _endogenous(fs) -> str:
+    return (
+        f"{fs.n_mediators} endogenous regressors and {_instruments(fs.n_instruments)}"
+    )
+
+
+def _conditional_instruments(fs) -> str:
+    n = fs.n_instruments - fs.n_mediators + 1
+    return f"one endogenous regressor and {_instruments(n)}"
+
+
+def _several_weak_message(fs) -> str:
+    """The warning's text for several mediators: which test found what weak."""
+    parts = []
+    name, joint, cov = _joint_statistic(fs)
+    if joint < fs.critical_value:
+        parts.append(
+            f"the {name} statistic of the {fs.n_mediators} mediators{cov} is "
+            f"{joint:.2f}, below the Stock-Yogo critical value "
+            f"{fs.critical_value:.2f} for {_endogenous(fs)}, so "
+            + _critical_meaning(fs.critical_table, fs.critical_level, weak=True)
+        )
+    for stage in fs.mediator_stages:
+        if stage.is_weak:
+            name, value = _conditional_f(fs, stage)
+            parts.append(
+                f"mediator {stage.mediator!r} is weakly identified: its {name} "
+                f"is {value:.2f}, below the Stock-Yogo critical value "
+                f"{stage.critical_value:.2f} for {_conditional_instruments(fs)}"
+            )
+    head = "Weak instruments: " + "; ".join(parts) + "."
+    return f"{head} {weak_test_reason(fs.weak_test, fs.cov_type)} {_WEAK_CONSEQUENCES}"
+
+
+def _several_weak_verdict(fs) -> str:
+    """The report's verdict for several mediators, in words."""
+    name, joint, cov = _joint_statistic(fs)
+    joint_weak = joint < fs.critical_value
+    side = "below" if joint_weak else "above"
+    text = (
+        f"The {name} statistic of the {fs.n_mediators} mediators{cov} is "
+        f"{joint:.2f}, {side} the Stock-Yogo critical value "
+        f"{fs.critical_value:.2f} for {_endogenous(fs)}, at which "
+        + _critical_meaning(fs.critical_table, fs.critical_level, weak=False)
+        + "."
+    )
+    stages = fs.mediator_stages
+    name, _ = _conditional_f(fs, stages[0])
+    values = ", ".join(f"{_conditional_f(fs, s)[1]:.2f} ({s.mediator})" for s in stages)
+    text += (
+        f" Per mediator, the {name} is {values}, against the Stock-Yogo critical "
+        f"value {stages[0].critical_value:.2f} for {_conditional_instruments(fs)}"
+    )
+    weak = [s.mediator for s in stages if s.is_weak]
+    if weak:
+        text += (
+            ": "
+            + ", ".join(repr(m) for m in weak)
+            + (" is" if len(weak) == 1 else " are")
+            + " weakly identified."
+        )
+    else:
+        text += ": each mediator is identified on its own."
+    verdict = (
+        "the instruments are weak" if fs.is_weak else "the instruments are not weak"
+    )
+    text += f" Verdict: {verdict}. {weak_test_reason(fs.weak_test, fs.cov_type)}"
+    if fs.is_weak:
+        text += (
+            " The IV estimates may be biased toward the standard regression and "
+            "their confidence intervals may be too narrow."
+        )
+    return text
+
 
 _WEAK_CONSEQUENCES = (
     "The IV estimates may be biased toward the naive least squares estimates "
@@ -369,6 +536,33 @@ def weak_test_reason(weak_test: str, cov_type: str) -> str:
     Olea-Pflueger effective F with its covariance.
     """
     kind = COV_TYPES[cov_type]
+    per_mediator = (
+        " Each mediator's Sanderson-Windmeijer conditional F is compared with the "
+        "Stock-Yogo value for one endogenous regressor, with one instrument per "
+        "other mediator fewer, as Sanderson and Windmeijer recommend."
+    )
+    if weak_test == "cragg_donald":
+        return (
+            f"The Cragg-Donald F decides jointly because the {cov_type} covariance "
+            "assumes homoskedastic errors, for which the Stock-Yogo critical "
+            "values are tabulated." + per_mediator
+        )
+    if weak_test == "kleibergen_paap":
+        allows = (
+            "heteroskedasticity and correlation within clusters"
+            if kind.clustered
+            else "heteroskedasticity"
+        )
+        return (
+            "The Kleibergen-Paap F decides jointly because the "
+            f"{cov_type} covariance allows for {allows}, which the Cragg-Donald "
+            "F ignores; the Stock-Yogo values, derived for homoskedastic errors, "
+            "are a guide for it (the effective F is defined for one mediator "
+            "only)."
+            + per_mediator.replace(
+                "conditional F", f"conditional F with the {cov_type} covariance"
+            )
+        )
     if weak_test == "stock_yogo":
         return (
             f"The Stock-Yogo test decides because the {cov_type} covariance "
@@ -401,8 +595,11 @@ def weak_instrument_message(fs) -> str:
     ``fs`` is a :class:`~skmediate._numerics.diagnostics.FirstStageDiagnostics`
     whose verdict is weak: the message names the test that decided, its
     statistic and critical value, why that test decides and what weak
-    instruments mean for the estimates.
+    instruments mean for the estimates. With several mediators it names each
+    weakly identified mediator.
     """
+    if fs.weak_test in ("cragg_donald", "kleibergen_paap"):
+        return _several_weak_message(fs)
     if fs.weak_test == "stock_yogo":
         head = (
             f"Weak instruments: the first-stage partial F statistic is "
@@ -428,8 +625,11 @@ def weak_instrument_verdict(fs) -> str:
     """The weak-instrument verdict of the report's first stage, in words.
 
     Names the test that decided (``fs.weak_test``), its statistic against its
-    critical value, and why that test decides.
+    critical value, and why that test decides; with several mediators, the
+    joint statistic and each mediator's conditional F.
     """
+    if fs.weak_test in ("cragg_donald", "kleibergen_paap"):
+        return _several_weak_verdict(fs)
     head = (
         f"The first-stage partial F statistic is {fs.f_statistic:.2f} with "
         f"{_instruments(fs.n_instruments)}"
@@ -765,9 +965,20 @@ _TITLES = {
 
 
 def diagnostic_label(key: str, cov_type: str) -> str:
-    """The name of a diagnostics row, as a person reads it."""
+    """The name of a diagnostics row, as a person reads it.
+
+    A per-mediator key ``name[mediator]`` reads as the row's name followed by
+    the mediator in brackets.
+    """
+    base, bracket, mediator = key.partition("[")
+    if bracket:
+        return f"{diagnostic_label(base, cov_type)} [{mediator[:-1]}]"
     j_name = "cluster" if COV_TYPES[cov_type].clustered else "robust"
     return {
+        "sanderson_windmeijer_f": "SW F (classical)",
+        "sanderson_windmeijer_wald_f": f"SW Wald F ({cov_type})",
+        "cragg_donald_f": "Cragg-Donald F",
+        "kleibergen_paap_f": f"Kleibergen-Paap F ({cov_type})",
         "first_stage_f": "first-stage F (classical)",
         "first_stage_wald_f": f"first-stage Wald F ({cov_type})",
         "stock_yogo_tsls_size": "Stock-Yogo 2SLS size (15%)",
@@ -945,7 +1156,58 @@ def _dropped_text(result) -> str:
     )
 
 
+def _several_first_stage_blocks_of(fs) -> list:
+    """The summary's first stage with several mediators: joint and per mediator."""
+    weak = "WEAK instruments" if fs.is_weak else "instruments not weak"
+    if fs.weak_mediators:
+        weak += " (weakly identified: " + ", ".join(fs.weak_mediators) + ")"
+    name = _joint_statistic(fs)[0]
+    robust = fs.weak_test == "kleibergen_paap"
+    header = ("", "partial F", "partial R2", "Shea R2", "SW F")
+    header += ("SW Wald F",) if robust else ()
+    header += ("critical", "weak")
+    rows = tuple(
+        (
+            s.mediator,
+            f"{s.partial_f:.3f}",
+            f"{s.partial_r2:.4f}",
+            f"{s.shea_r2:.4f}",
+            f"{s.sw_f:.3f}",
+            *((f"{s.sw_wald_f:.3f}",) if robust else ()),
+            fmt(s.critical_value, 2),
+            "yes" if s.is_weak else "no",
+        )
+        for s in fs.mediator_stages
+    )
+    widths = (12, 10, 11, 10, 10) + ((10,) if robust else ()) + (9, 5)
+    return [
+        Paragraph(
+            f"Cragg-Donald F({fs.df_num:g}, {fs.df_denom:g}) = "
+            f"{fs.cragg_donald_f:.3f}; Kleibergen-Paap F ({fs.cov_type}) = "
+            f"{fs.kleibergen_paap_f:.3f}",
+            "First stage:",
+            _LABEL,
+        ),
+        Paragraph(
+            f"{name} against Stock-Yogo {fmt(fs.critical_value, 2)} "
+            f"({_critical_name(fs)}, {fs.n_mediators} mediators): {weak}",
+            indent=_LABEL,
+        ),
+        Table(
+            header,
+            rows,
+            "l" + "r" * (len(header) - 1),
+            widths=widths,
+            indent=2,
+            data=fs.per_mediator,
+        ),
+        Paragraph(weak_test_reason(fs.weak_test, fs.cov_type), indent=_LABEL),
+    ]
+
+
 def _first_stage_blocks_of(fs) -> list:
+    if fs.n_mediators > 1:
+        return _several_first_stage_blocks_of(fs)
     blocks = [
         Paragraph(
             f"partial F({fs.df_num:g}, {fs.df_denom:g}) = {fs.f_statistic:.3f}, "

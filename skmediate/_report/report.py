@@ -135,8 +135,28 @@ class MethodEstimates:
 
 
 @dataclass(frozen=True)
+class MediatorFirstStageRow:
+    """One mediator's first stage (``first_stage_.per_mediator``)."""
+
+    mediator: str
+    partial_f: float
+    partial_r2: float
+    shea_r2: float
+    wald_f: float
+    sw_f: float
+    sw_wald_f: float
+    critical_value: float
+    is_weak: bool
+
+
+@dataclass(frozen=True)
 class FirstStage:
-    """First-stage diagnostics of the excluded instruments (the renderer words the verdict)."""
+    """First-stage diagnostics of the excluded instruments (the renderer words the verdict).
+
+    With several mediators ``f_statistic`` is the Cragg-Donald F and
+    ``wald_f_statistic`` the Kleibergen-Paap F (as in ``first_stage_``), and
+    ``mediator_stages`` lists each mediator's first stage.
+    """
 
     instruments: tuple[str, ...]
     n_instruments: int
@@ -153,6 +173,15 @@ class FirstStage:
     weak_test: str = "stock_yogo"
     effective_f_statistic: float = math.nan
     effective_f_critical_value: float = math.nan
+    cragg_donald_f: float = math.nan
+    kleibergen_paap_f: float = math.nan
+    critical_table: str = "tsls_size"
+    critical_level: float = 0.15
+    mediator_stages: tuple[MediatorFirstStageRow, ...] = ()
+
+    @property
+    def n_mediators(self) -> int:
+        return len(self.mediator_stages)
 
 
 @dataclass(frozen=True)
@@ -590,6 +619,7 @@ def estimates_row(method: str, label: str, estimator) -> MethodEstimates:
 
 def first_stage_section(iv) -> FirstStage:
     fs = iv.first_stage_
+    eff = fs.effective_f
     return FirstStage(
         instruments=tuple(iv.result_.instruments),
         n_instruments=int(fs.n_instruments),
@@ -604,8 +634,28 @@ def first_stage_section(iv) -> FirstStage:
         critical_value=float(fs.critical_value),
         is_weak=fs.is_weak,
         weak_test=fs.weak_test,
-        effective_f_statistic=float(fs.effective_f.statistic),
-        effective_f_critical_value=float(fs.effective_f.critical_value),
+        effective_f_statistic=math.nan if eff is None else float(eff.statistic),
+        effective_f_critical_value=(
+            math.nan if eff is None else float(eff.critical_value)
+        ),
+        cragg_donald_f=float(fs.cragg_donald_f),
+        kleibergen_paap_f=float(fs.kleibergen_paap_f),
+        critical_table=fs.critical_table,
+        critical_level=float(fs.critical_level),
+        mediator_stages=tuple(
+            MediatorFirstStageRow(
+                mediator=s.mediator,
+                partial_f=float(s.partial_f),
+                partial_r2=float(s.partial_r2),
+                shea_r2=float(s.shea_r2),
+                wald_f=float(s.wald_f),
+                sw_f=float(s.sw_f),
+                sw_wald_f=float(s.sw_wald_f),
+                critical_value=float(s.critical_value),
+                is_weak=bool(s.is_weak),
+            )
+            for s in fs.mediator_stages
+        ),
     )
 
 
