@@ -511,7 +511,8 @@ def simulate(
 
     Examples
     --------
-    >>>     >>> from skmediate import IVMediationRegressor, NaiveMediationRegressor
+    >>> from functools import partial
+    >>> from skmediate import IVMediationRegressor, NaiveMediationRegressor
     >>> from skmediate.datasets import make_mediation_data
     >>> from skmediate.simulation import simulate
     >>> roles = dict(treatment="r", mediator="m", covariates=["x1", "x2"])
