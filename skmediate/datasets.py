@@ -47,36 +47,41 @@ class MediationTruth:
     """The true average effects of a simulated trial.
 
     Under model (1), ``Y(r, m) = Y(0,0) + θ_Mi·m + θ_Ri·r``, with potential
-    mediators ``M(0)`` and ``M(1)``.
+    mediators ``M(0)`` and ``M(1)``. With several mediators ``m`` is a vector,
+    ``θ_Mi·m = Σ_j θ_Mji m_j``, and the per-mediator effects are pandas Series
+    indexed by the mediators' names (as ``mediator_effect_`` of a fit).
 
     Attributes
     ----------
     direct_effect : float
         ``θ_R = E[θ_Ri]``, the average direct effect of the treatment.
-    mediator_effect : float
-        ``θ_M = E[θ_Mi]``, the average effect of a unit increase of the mediator.
-    effect_on_mediator : float
+    mediator_effect : float or pandas.Series
+        ``θ_M = E[θ_Mi]``, the average effect of a unit increase of the
+        mediator (of each mediator, the others held fixed).
+    effect_on_mediator : float or pandas.Series
         ``δ = E[M(1) - M(0)]``, the average effect of the treatment on the
-        mediator.
-    indirect_effect : float
+        mediator (on each mediator).
+    indirect_effect : float or pandas.Series
         ``E[θ_Mi (M(1) - M(0))]``, the average effect of the treatment through
-        the mediator. It equals ``mediator_effect * effect_on_mediator``
+        the mediator (through each mediator; the effect through all of them
+        is the sum). It equals ``mediator_effect * effect_on_mediator``
         whenever ``θ_Mi`` is uncorrelated with ``M(1) - M(0)``, in particular
         under the paper's assumption IV-A2 (``tau_mediator`` zero).
     total_effect : float
-        ``E[Y(1, M(1)) - Y(0, M(0))] = direct_effect + indirect_effect``.
+        ``E[Y(1, M(1)) - Y(0, M(0))]``: ``direct_effect`` plus the indirect
+        effect (through all mediators).
     """
 
     direct_effect: float
-    mediator_effect: float
-    effect_on_mediator: float
-    indirect_effect: float
+    mediator_effect: float | pd.Series
+    effect_on_mediator: float | pd.Series
+    indirect_effect: float | pd.Series
     total_effect: float
 
 
 @dataclass(frozen=True, eq=False)
 class _Model:
-    """Parameters of model (1) with a latent-index mediator.
+    """Parameters of model (1) with latent-index mediators.
 
     Mediator index ``μ0 + X λ + R (π + X γ) + U`` with ``U ~ N(0, 1)``: the
     mediator is the index itself (continuous) or its indicator of being
@@ -86,6 +91,12 @@ class _Model:
     ``Z`` standard normal or, with ``noise_beta = (a, b)``, a beta(a, b)
     variable standardized to mean 0 and variance 1 (bounded, and skewed to
     the right for ``a < b``, like a symptom score).
+
+    Several mediators (``names`` with more than one): ``λ``, ``γ`` and
+    ``τ_M`` are (p, q) matrices and ``θ_M`` a vector, one column or entry per
+    mediator; mediator ``j``'s index is ``μ0 + X λ_j + R (π + X γ_j) + U +
+    V_j`` with ``V_j ~ N(0, 1)`` of its own, so ``U`` is an unmeasured
+    confounder shared by all mediators and the outcome.
     """
 
     mediator: str
@@ -98,7 +109,7 @@ class _Model:
     outcome_scale: float  # s
     confounding: float  # ρ
     direct_effect: float
-    mediator_effect: float
+    mediator_effect: float | np.ndarray
     effect_heterogeneity: float  # h
     tau_direct: np.ndarray
     tau_mediator: np.ndarray
@@ -106,9 +117,17 @@ class _Model:
     heteroskedastic: bool = False
     cluster_scale: float = 0.5
     noise_beta: tuple | None = None  # Z standard normal, or standardized beta(a, b)
+    names: tuple = ("m",)
+
+    @property
+    def several(self) -> bool:
+        return len(self.names) > 1
 
     def mediator_index(self, x: np.ndarray, r) -> np.ndarray:
-        """``μ0 + X λ + r (π + X γ)`` without the confounder."""
+        """``μ0 + X λ + r (π + X γ)`` without the confounder: (n,), or (n, q)."""
+        r = np.asarray(r, dtype=float)
+        if self.several and r.ndim:
+            r = r[:, None]
         return (
             self.mediator_intercept
             + x @ self.mediator_covariates
@@ -116,17 +135,21 @@ class _Model:
         )
 
     def draw(self, x, r, rng, clusters=None) -> tuple[np.ndarray, np.ndarray]:
-        """Mediator and outcome for covariates ``x`` and assignments ``r``."""
+        """Mediators and outcome for covariates ``x`` and assignments ``r``."""
         n = x.shape[0]
         u = rng.standard_normal(n)
-        index = self.mediator_index(x, r) + u
+        index = self.mediator_index(x, r)
+        if self.several:
+            index = index + u[:, None] + rng.standard_normal(index.shape)
+        else:
+            index = index + u
         m = index if self.mediator == "continuous" else (index > 0).astype(float)
         centered = x - self.covariate_mean
         h = self.effect_heterogeneity
         theta_r = self.direct_effect + centered @ self.tau_direct
         theta_r = theta_r + h * rng.standard_normal(n)
         theta_m = self.mediator_effect + centered @ self.tau_mediator
-        theta_m = theta_m + h * rng.standard_normal(n)
+        theta_m = theta_m + h * rng.standard_normal(theta_m.shape)
         scale = self.outcome_scale
         if self.heteroskedastic:
             scale = scale * (1.0 + np.abs(x[:, 0]))
@@ -142,9 +165,25 @@ class _Model:
         if clusters is not None:
             effects = self.cluster_scale * rng.standard_normal(clusters.max() + 1)
             y00 = y00 + self.outcome_scale * effects[clusters]
-        return m, y00 + theta_r * r + theta_m * m
+        through = (theta_m * m).sum(axis=1) if self.several else theta_m * m
+        return m, y00 + theta_r * r + through
 
-    def _truth(self, effect_on_mediator: float, indirect: float) -> MediationTruth:
+    def _truth(self, effect_on_mediator, indirect) -> MediationTruth:
+        if self.several:
+            names = list(self.names)
+
+            def each(values, label):
+                return pd.Series(
+                    np.asarray(values, dtype=float), index=names, name=label
+                )
+
+            return MediationTruth(
+                direct_effect=float(self.direct_effect),
+                mediator_effect=each(self.mediator_effect, "mediator_effect"),
+                effect_on_mediator=each(effect_on_mediator, "effect_on_mediator"),
+                indirect_effect=each(indirect, "indirect_effect"),
+                total_effect=float(self.direct_effect + np.sum(indirect)),
+            )
         return MediationTruth(
             direct_effect=float(self.direct_effect),
             mediator_effect=float(self.mediator_effect),
@@ -156,27 +195,53 @@ class _Model:
     def truth_normal(self) -> MediationTruth:
         """Exact effects for ``X ~ N(0, I)`` (``covariate_mean`` must be 0).
 
-        With ``w`` a vector and ``X ~ N(0, I)``, ``X w ~ N(0, |w|²)``, so
-        ``E[Φ(c + X w)] = Φ(c / s)`` with ``s = sqrt(1 + |w|²)``, and by Stein's
-        lemma ``E[X Φ(c + X w)] = w φ(c / s) / s``.
+        With ``w`` a vector, ``X ~ N(0, I)`` and ``σ²`` the variance of the
+        index's noise (1, or 2 with several mediators: ``U + V_j``),
+        ``X w ~ N(0, |w|²)``, so ``E[Φ((c + X w) / σ)] = Φ(c / s)`` with ``s =
+        sqrt(σ² + |w|²)``, and by Stein's lemma ``E[X Φ((c + X w) / σ)] = w
+        φ(c / s) / s``.
         """
-        lam, gamma = self.mediator_covariates, self.instrument_strength
+        if not self.several:
+            return self._truth(
+                *self._normal_effects(
+                    self.mediator_covariates,
+                    self.instrument_strength,
+                    self.mediator_effect,
+                    self.tau_mediator,
+                    1.0,
+                )
+            )
+        effects = [
+            self._normal_effects(
+                self.mediator_covariates[:, j],
+                self.instrument_strength[:, j],
+                self.mediator_effect[j],
+                self.tau_mediator[:, j],
+                2.0,
+            )
+            for j in range(len(self.names))
+        ]
+        delta, indirect = np.array(effects).T
+        return self._truth(delta, indirect)
+
+    def _normal_effects(self, lam, gamma, theta_m, tau_m, variance):
+        """``(δ, indirect)`` of one mediator for ``X ~ N(0, I)``."""
         mu, pi = self.mediator_intercept, self.mediator_treatment
         if self.mediator == "continuous":
             delta = pi
             # E[X (M(1) - M(0))] = E[X (π + X γ)] = γ
             slope = gamma
         else:
-            s1 = np.sqrt(1.0 + (lam + gamma) @ (lam + gamma))
-            s0 = np.sqrt(1.0 + lam @ lam)
+            s1 = np.sqrt(variance + (lam + gamma) @ (lam + gamma))
+            s0 = np.sqrt(variance + lam @ lam)
             delta = stats.norm.cdf((mu + pi) / s1) - stats.norm.cdf(mu / s0)
             slope = (lam + gamma) * stats.norm.pdf((mu + pi) / s1) / s1
             slope = slope - lam * stats.norm.pdf(mu / s0) / s0
-        indirect = self.mediator_effect * delta + self.tau_mediator @ slope
-        return self._truth(delta, indirect)
+        return delta, theta_m * delta + tau_m @ slope
 
     def truth_discrete(self, support: np.ndarray, probs: np.ndarray) -> MediationTruth:
-        """Exact effects for covariates taking the rows of ``support`` w.p. ``probs``."""
+        """Exact effects for covariates taking the rows of ``support`` w.p. ``probs``
+        (one mediator)."""
         change = self.mediator_index(support, 1) - self.mediator_index(support, 0)
         if self.mediator == "binary":
             change = stats.norm.cdf(self.mediator_index(support, 1)) - stats.norm.cdf(
@@ -205,6 +270,50 @@ def _per_covariate(value, name: str, n_covariates: int) -> np.ndarray:
     return arr
 
 
+def _per_mediator(value, name: str, n_mediators: int) -> np.ndarray:
+    """A finite number broadcast to, or a vector of, one value per mediator."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(n_mediators, float(arr))
+    if arr.shape != (n_mediators,):
+        raise ValueError(
+            f"{name} must be a number or have one value per mediator "
+            f"(n_mediators={n_mediators}); got shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite; got {arr.tolist()}")
+    return arr
+
+
+def _per_mediator_covariate(value, name: str, p: int, q: int) -> np.ndarray:
+    """A (p, q) matrix from a number, a vector per covariate (the same for every
+    mediator) or a (q, p) array of one row per mediator."""
+    arr = np.asarray(0.0 if value is None else value, dtype=float)
+    if arr.ndim == 2:
+        if arr.shape != (q, p):
+            raise ValueError(
+                f"{name} must be a number, one value per covariate, or one row "
+                f"per mediator of shape (n_mediators, n_covariates) = ({q}, {p}); "
+                f"got shape {arr.shape}"
+            )
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be finite; got {arr.tolist()}")
+        return arr.T.copy()
+    return np.repeat(_per_covariate(arr, name, p)[:, None], q, axis=1)
+
+
+def _instrument_matrix(value, p: int, q: int) -> np.ndarray:
+    """γ as a (p, q) matrix: a number or a vector puts covariate ``k``'s
+    coefficient on mediator ``k mod q`` only; a (q, p) array gives the rows."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 2:
+        return _per_mediator_covariate(arr, "instrument_strength", p, q)
+    strength = _per_covariate(arr, "instrument_strength", p)
+    gamma = np.zeros((p, q))
+    gamma[np.arange(p), np.arange(p) % q] = strength
+    return gamma
+
+
 def _assign(n_treated: int, n_samples: int, rng) -> np.ndarray:
     """Complete randomization: exactly ``n_treated`` of ``n_samples`` get ``R = 1``."""
     r = np.zeros(n_samples)
@@ -216,8 +325,9 @@ def _assign(n_treated: int, n_samples: int, rng) -> np.ndarray:
     {
         "n_samples": [Interval(Integral, 2, None, closed="left")],
         "n_covariates": [Interval(Integral, 1, None, closed="left")],
+        "n_mediators": [Interval(Integral, 1, None, closed="left")],
         "direct_effect": [_FINITE],
-        "mediator_effect": [_FINITE],
+        "mediator_effect": [_FINITE, "array-like"],
         "effect_heterogeneity": [Interval(Real, 0, None, closed="left")],
         "confounding": [Interval(Real, -1, 1, closed="both")],
         "instrument_strength": [Real, "array-like"],
@@ -235,8 +345,9 @@ def make_mediation_data(
     n_samples: int = 500,
     *,
     n_covariates: int = 2,
+    n_mediators: int = 1,
     direct_effect: float = 1.0,
-    mediator_effect: float = 1.0,
+    mediator_effect: float | ArrayLike = 1.0,
     effect_heterogeneity: float = 0.5,
     confounding: float = 0.5,
     instrument_strength: float | ArrayLike = 1.0,
@@ -269,16 +380,31 @@ def make_mediation_data(
       X τ_M + h ξ_M`` with ``h = effect_heterogeneity`` and independent
       ``ξ_R, ξ_M ~ N(0, 1)``.
 
+    With ``n_mediators = q > 1`` there are mediators ``M_1 ... M_q``, mediator
+    ``j`` continuous ``M_j = R (1 + X γ_j) + U + V_j`` (or binary, ``1{... >
+    0}``) with ``V_j ~ N(0, 1)`` its own and ``U`` shared by all mediators and
+    ``Y(0,0)``: an unmeasured confounder of every mediator and the outcome.
+    The outcome is ``y = Y(0,0) + θ_Ri R + Σ_j θ_Mji M_j`` with ``θ_Mji =
+    θ_Mj + X τ_Mj + h ξ_Mj``. By default covariate ``k`` modifies the
+    treatment's effect on mediator ``k mod q`` only (``γ_j`` is
+    ``instrument_strength`` on those covariates, 0 elsewhere), so each
+    mediator has instruments of its own and the q mediators are jointly
+    identified.
+
     Parameters
     ----------
     n_samples : int, default=500
         Number of subjects (at least 2).
     n_covariates : int, default=2
         Number of baseline covariates ``p`` (at least 1), hence of instruments.
+    n_mediators : int, default=1
+        Number of mediators ``q``, at most ``n_covariates`` (the instruments
+        ``R·X`` identify up to ``p`` mediators).
     direct_effect : float, default=1.0
         Average direct effect of the treatment ``θ_R = E[θ_Ri]``.
-    mediator_effect : float, default=1.0
-        Average effect of the mediator ``θ_M = E[θ_Mi]``.
+    mediator_effect : float or array-like of shape (n_mediators,), default=1.0
+        Average effect of the mediator ``θ_M = E[θ_Mi]`` (a number is the
+        effect of each mediator).
     effect_heterogeneity : float, default=0.5
         Standard deviation ``h`` of ``θ_Ri`` and ``θ_Mi`` around their
         conditional means. The variation is independent of everything else,
@@ -289,11 +415,14 @@ def make_mediation_data(
         sequentially ignorable (the naive regression is then consistent);
         otherwise the naive regression is biased and the instrumental-variable
         estimator is not.
-    instrument_strength : float or array-like of shape (n_covariates,), default=1.0
+    instrument_strength : float or array-like of shape (n_covariates,) or (n_mediators, n_covariates), default=1.0
         Coefficient ``γ_j`` of each ``R·X_j`` in the mediator's index (the probit
         scale for a binary mediator). ``0`` makes the instruments irrelevant.
         For a continuous mediator the first-stage partial F statistic is
-        about ``1 + n_samples |γ|² / (4 p)``.
+        about ``1 + n_samples |γ|² / (4 p)``. With several mediators a number
+        or a vector gives each covariate's coefficient in the index of the
+        one mediator it modifies (covariate ``k`` modifies mediator ``k mod
+        q``); a matrix gives row ``j`` to mediator ``j``.
     mediator : {"continuous", "binary"}, default="continuous"
         Kind of mediator.
     tau_direct, tau_mediator : float or array-like of shape (n_covariates,), default=None
@@ -302,7 +431,9 @@ def make_mediation_data(
         nonzero value violates assumption IV-A2, so the instruments become
         invalid and the instrumental-variable estimator is biased; the
         paper's sensitivity analysis with the true ``τ`` removes the bias.
-        ``None`` means zero.
+        ``None`` means zero. With several mediators ``tau_mediator`` may also
+        have shape (n_mediators, n_covariates), row ``j`` for mediator ``j``
+        (a number or a vector is the same for every mediator).
     heteroskedastic : bool, default=False
         Scale the noise of ``Y(0,0)`` by ``1 + |X_1|`` (violating the paper's
         AA-2, under which the unadjusted covariance is valid).
@@ -320,13 +451,16 @@ def make_mediation_data(
 
     Returns
     -------
-    X : pandas.DataFrame of shape (n_samples, 2 + n_covariates [+ 1])
-        Columns ``r`` (0/1 assignment), ``m`` (mediator), ``x1`` ... ``xp``
-        (covariates) and, with ``n_clusters``, ``cluster`` (integer labels).
+    X : pandas.DataFrame of shape (n_samples, 1 + n_mediators + n_covariates [+ 1])
+        Columns ``r`` (0/1 assignment), ``m`` (mediator; ``m1`` ... ``mq``
+        with several), ``x1`` ... ``xp`` (covariates) and, with
+        ``n_clusters``, ``cluster`` (integer labels).
     y : pandas.Series of shape (n_samples,)
         The outcome, named ``y``.
     truth : MediationTruth
-        Only with ``return_truth=True``: the exact average effects (below).
+        Only with ``return_truth=True``: the exact average effects (below);
+        with several mediators the per-mediator effects are Series indexed by
+        ``m1`` ... ``mq``.
 
     See Also
     --------
@@ -345,7 +479,11 @@ def make_mediation_data(
       and the indirect effect is ``θ_M δ + τ_Mᵀ γ φ(π / s) / s`` (from
       ``X γ ~ N(0, |γ|²)`` and Stein's lemma);
 
-    the total effect is their sum ``θ_R + indirect``. Under IV-A2 (``τ = 0``)
+    the total effect is their sum ``θ_R + indirect``. With several mediators
+    each mediator's effects are these with ``γ_j``, ``θ_Mj`` and ``τ_Mj``,
+    and for a binary mediator ``s = sqrt(2 + |γ_j|²)`` (its index's noise
+    ``U + V_j`` has variance 2); the total effect is ``θ_R`` plus the sum of
+    the indirect effects. Under IV-A2 (``τ = 0``)
     the indirect effect is ``θ_M δ``. The two-stage least squares estimator of
     :class:`~skmediate.IVMediationRegressor` converges to ``(θ_R, θ_M)``
     whenever ``τ = 0`` and ``γ ≠ 0``, whatever ``confounding``, ``heteroskedastic``
@@ -368,32 +506,60 @@ def make_mediation_data(
     ['r', 'm', 'x1', 'x2']
     >>> truth.direct_effect, truth.effect_on_mediator, truth.total_effect
     (1.0, 1.0, 2.0)
+
+    Two mediators, each modified by a covariate of its own:
+
+    >>> X, y, truth = make_mediation_data(
+    ...     1000, n_mediators=2, mediator_effect=[1.0, -0.5], random_state=0,
+    ...     return_truth=True,
+    ... )
+    >>> X.columns.tolist()
+    ['r', 'm1', 'm2', 'x1', 'x2']
+    >>> truth.indirect_effect.tolist(), truth.total_effect
+    ([1.0, -0.5], 1.5)
     """
     if n_clusters is not None and n_clusters > n_samples:
         raise ValueError(
             f"n_clusters={n_clusters} exceeds n_samples={n_samples}; every "
             "cluster needs at least one subject"
         )
-    p = n_covariates
+    p, q = n_covariates, n_mediators
+    if q > p:
+        raise ValueError(
+            f"n_mediators={q} needs at least as many covariates, whose "
+            f"interactions with the treatment instrument the mediators; got "
+            f"n_covariates={p}"
+        )
+    if q == 1:
+        names = ("m",)
+        effect = float(_per_mediator(mediator_effect, "mediator_effect", 1)[0])
+        gamma = _per_covariate(instrument_strength, "instrument_strength", p)
+        tau_m = _per_covariate(tau_mediator, "tau_mediator", p)
+        lam = np.zeros(p)
+    else:
+        names = tuple(f"m{j + 1}" for j in range(q))
+        effect = _per_mediator(mediator_effect, "mediator_effect", q)
+        gamma = _instrument_matrix(instrument_strength, p, q)
+        tau_m = _per_mediator_covariate(tau_mediator, "tau_mediator", p, q)
+        lam = np.zeros((p, q))
     model = _Model(
         mediator=mediator,
         mediator_intercept=0.0,
         mediator_treatment=1.0,
-        mediator_covariates=np.zeros(p),
-        instrument_strength=_per_covariate(
-            instrument_strength, "instrument_strength", p
-        ),
+        mediator_covariates=lam,
+        instrument_strength=gamma,
         outcome_intercept=0.0,
         outcome_covariates=np.full(p, 0.5),
         outcome_scale=1.0,
         confounding=float(confounding),
         direct_effect=float(direct_effect),
-        mediator_effect=float(mediator_effect),
+        mediator_effect=effect,
         effect_heterogeneity=float(effect_heterogeneity),
         tau_direct=_per_covariate(tau_direct, "tau_direct", p),
-        tau_mediator=_per_covariate(tau_mediator, "tau_mediator", p),
+        tau_mediator=tau_m,
         covariate_mean=np.zeros(p),
         heteroskedastic=bool(heteroskedastic),
+        names=names,
     )
     rng = as_random_state(random_state)
     x = rng.standard_normal((n_samples, p))
@@ -403,7 +569,11 @@ def make_mediation_data(
         clusters = rng.permutation(np.arange(n_samples) % n_clusters)
     m, y = model.draw(x, r, rng, clusters)
 
-    columns = {"r": r.astype(int), "m": m}
+    columns = {"r": r.astype(int)}
+    if q == 1:
+        columns["m"] = m
+    else:
+        columns.update({name: m[:, j] for j, name in enumerate(names)})
     columns.update({f"x{j + 1}": x[:, j] for j in range(p)})
     if clusters is not None:
         columns["cluster"] = clusters

@@ -25,7 +25,12 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from skmediate._extract import EFFECTS, effect_estimate, mediation_result
+from skmediate._extract import (
+    EFFECTS,
+    effect_inference,
+    mediation_result,
+    truth_values,
+)
 from skmediate._numerics.design import Design
 from skmediate._numerics.effects import first_stage_at_mean
 from skmediate._numerics.engine import fit_model
@@ -50,6 +55,15 @@ if TYPE_CHECKING:
 _EFFECT_LABELS = {
     "direct_effect": "Direct effect of the treatment",
     "mediator_effect": "Effect of the mediator",
+    "effect_on_mediator": "Effect of the treatment on the mediator",
+    "indirect_effect": "Indirect effect",
+    "total_effect": "Total effect",
+}
+# With several mediators: the title of a per-mediator effect's panel.
+_MEDIATOR_LABELS = {
+    "mediator_effect": "Effect of {}",
+    "effect_on_mediator": "Effect of the treatment on {}",
+    "indirect_effect": "Indirect effect through {}",
 }
 
 
@@ -214,7 +228,7 @@ def plot_first_stage(
     X: Data,
     *,
     treatment: Column,
-    mediator: Column,
+    mediator: Column | Columns,
     covariates: Columns,
     n_bins: int = 5,
     confidence_level: float = 0.95,
@@ -226,25 +240,29 @@ def plot_first_stage(
     changes with the covariates and weak when it does not. One panel per
     covariate shows that effect in groups of subjects (the difference in the
     mediator's mean between arms, with its interval) and the linear first
-    stage that two-stage least squares uses.
+    stage that two-stage least squares uses. With several mediators each
+    has a row of panels, its own first stage.
 
     Parameters
     ----------
     X : pandas.DataFrame
         Data holding the treatment, mediator and covariate columns.
-    treatment, mediator : str
-        Columns of the randomized 0/1 assignment ``R`` and of the mediator ``M``.
+    treatment : str
+        Column of the randomized 0/1 assignment ``R``.
+    mediator : str or list of str
+        Column of the mediator ``M``, or of each mediator.
     covariates : list of str
         Numeric baseline covariates ``X`` (the instruments are their
-        interactions with ``R``); one panel each.
+        interactions with ``R``); one panel each (per mediator).
     n_bins : int, default=5
         A covariate with more than 10 distinct values is cut into this many
         groups at its quantiles; otherwise each value is a group.
     confidence_level : float, default=0.95
         Level of the intervals of the group differences.
     axes : sequence of matplotlib Axes, default=None
-        One axes per covariate; by default a new figure with up to three
-        panels per row, sharing the vertical axis.
+        One axes per covariate (per mediator, mediator by mediator); by
+        default a new figure with up to three panels per row, sharing the
+        vertical axis, or with several mediators a row per mediator.
 
     Returns
     -------
@@ -281,9 +299,12 @@ def plot_first_stage(
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     if not covariates:
         raise ValueError("covariates is empty; give at least one covariate column")
+    mediators = [mediator] if isinstance(mediator, str) else list(mediator)
+    if not mediators:
+        raise ValueError("mediator is empty; give a mediator column or a list of them")
     for role, cols in (
         ("treatment", [treatment]),
-        ("mediator", [mediator]),
+        ("mediator", mediators),
         ("covariates", covariates),
     ):
         missing = [c for c in cols if c not in X.columns]
@@ -292,7 +313,7 @@ def plot_first_stage(
                 f"{role} names column(s) {missing} that are not in X; available "
                 f"columns: {list(X.columns)}"
             )
-    for col in [treatment, mediator, *covariates]:
+    for col in [treatment, *mediators, *covariates]:
         if not pd.api.types.is_numeric_dtype(X[col]):
             raise ValueError(
                 f"column {col!r} is not numeric (dtype {X[col].dtype}); encode it "
@@ -308,20 +329,56 @@ def plot_first_stage(
             f"treatment {treatment!r} must take the values 0 and 1; got "
             f"{np.unique(r)[:5].tolist()}"
         )
-    m = X[mediator].to_numpy(float)
+    ms = X[mediators].to_numpy(float)
     x = X[covariates].to_numpy(float)
-    if not (np.isfinite(m).all() and np.isfinite(x).all()):
+    if not (np.isfinite(ms).all() and np.isfinite(x).all()):
         raise ValueError("the mediator or a covariate contains NaN or inf")
-    # the first stage of the IV estimator (the outcome plays no part in it)
-    design = Design(str(treatment), (str(mediator),), tuple(map(str, covariates)), ())
-    model = fit_model(
-        design, np.column_stack([r, m, x]), np.zeros_like(r), cov_type_name="classical"
+    p, q = len(covariates), len(mediators)
+    if q > p:
+        raise ValueError(
+            f"{q} mediators {mediators} need at least as many covariates, whose "
+            f"interactions with the treatment are the instruments; got {p}"
+        )
+    # the first stages of the IV estimator (the outcome plays no part in them)
+    design = Design(
+        str(treatment), tuple(map(str, mediators)), tuple(map(str, covariates)), ()
     )
-    effect_r, _, _, modifiers = first_stage_at_mean(model)
+    model = fit_model(
+        design, np.column_stack([r, ms, x]), np.zeros_like(r), cov_type_name="classical"
+    )
     x_mean = model.covariate_mean
-    p = len(covariates)
 
-    fig, axes = _figure_and_panels(p, axes, (4.0, 3.8), sharey=True)
+    fig, axes = _figure_and_panels(
+        p * q,
+        axes,
+        (4.0, 3.8),
+        max_columns=3 if q == 1 else p,
+        sharey=True if q == 1 else "row",
+    )
+    for k, mediator in enumerate(mediators):
+        row = axes[k * p : (k + 1) * p]
+        effect_r, _, _, modifiers = first_stage_at_mean(model, k)
+        _first_stage_panels(row, r, ms[:, k], x, covariates, n_bins, confidence_level)
+        for j, ax in enumerate(row):
+            grid = np.linspace(x[:, j].min(), x[:, j].max(), 50)
+            ax.plot(
+                grid,
+                effect_r + modifiers[j] * (grid - x_mean[j]),
+                color="black",
+                label="linear first stage",
+            )
+            ax.set_title(
+                f"slope {modifiers[j]:+.3g} per unit of {covariates[j]}",
+                fontsize="medium",
+            )
+        for ax in row[:: min(p, 3) if q == 1 else p]:
+            ax.set_ylabel(f"effect of {treatment} on {mediator}")
+    axes[0].legend(loc="best", fontsize="small", frameon=False)
+    return fig
+
+
+def _first_stage_panels(axes, r, m, x, covariates, n_bins, confidence_level):
+    """The arms' difference in ``m`` by covariate group, one panel per covariate."""
     for j, (name, ax) in enumerate(zip(covariates, axes, strict=True)):
         values = x[:, j]
         if np.unique(values).size > 10:
@@ -342,20 +399,8 @@ def plot_first_stage(
             capsize=3,
             label=f"difference in means ({confidence_level:.0%} CI)",
         )
-        grid = np.linspace(values.min(), values.max(), 50)
-        ax.plot(
-            grid,
-            effect_r + modifiers[j] * (grid - x_mean[j]),
-            color="black",
-            label="linear first stage",
-        )
         ax.axhline(0, color="grey", lw=0.8, ls=":")
         ax.set_xlabel(name)
-        ax.set_title(f"slope {modifiers[j]:+.3g} per unit of {name}", fontsize="medium")
-    for ax in axes[:: min(p, 3)]:
-        ax.set_ylabel(f"effect of {treatment} on {mediator}")
-    axes[0].legend(loc="best", fontsize="small", frameon=False)
-    return fig
 
 
 # -- estimates ----------------------------------------------------------------
@@ -377,14 +422,25 @@ def plot_forest(
         Label -> a fitted :class:`~skmediate.IVMediationRegressor` or
         :class:`~skmediate.NaiveMediationRegressor` (or a Pipeline ending in
         one, or its ``result_``), drawn top to bottom in this order.
-    effects : sequence of {"direct_effect", "mediator_effect"}, default=both
-        One panel per effect.
+    effects : sequence of str, default=("direct_effect", "mediator_effect")
+        One panel per effect, among ``"direct_effect"``,
+        ``"mediator_effect"``, ``"effect_on_mediator"``, ``"indirect_effect"``
+        and ``"total_effect"`` (the last three are rows of ``result_.effects``,
+        delta method). With several mediators the per-mediator effects
+        (mediator effect, effect on the mediator, indirect effect) have a
+        panel per mediator, in the fits' order of the mediators; a fit without
+        that mediator has no row there.
     truth : dict or MediationTruth, default=None
-        True values to mark with a dashed line (e.g. from a simulation).
+        True values to mark with a dashed line (e.g. from a simulation); with
+        several mediators a MediationTruth's per-mediator Series mark each
+        mediator's panel (a dict is keyed ``"mediator_effect[m1]"`` and so
+        on).
     robust : bool, default=False
         Also draw, under each IV fit's Wald interval, its recommended
-        weak-instrument-robust set (``confidence_set(effect)``): a thick
-        segment per piece, with an arrow where a piece is unbounded.
+        weak-instrument-robust set (``confidence_set(effect)``, with
+        ``mediator=`` for a per-mediator effect of several mediators): a
+        thick segment per piece, with an arrow where a piece is unbounded.
+        The effect on the mediator has no robust set.
     axes : sequence of matplotlib Axes, default=None
         One axes per effect; a new figure by default.
 
@@ -414,6 +470,21 @@ def plot_forest(
     >>> [ax.get_title() for ax in fig.axes]
     ['Direct effect of the treatment', 'Effect of the mediator']
     >>> plt.close(fig)
+
+    Several mediators have a panel each:
+
+    >>> X, y, truth = make_mediation_data(
+    ...     2000, n_mediators=2, random_state=0, return_truth=True
+    ... )
+    >>> roles = dict(treatment="r", mediator=["m1", "m2"], covariates=["x1", "x2"])
+    >>> fig = plot_forest(
+    ...     {"IV": IVMediationRegressor(**roles).fit(X, y)},
+    ...     effects=["mediator_effect", "indirect_effect"],
+    ...     truth=truth,
+    ... )
+    >>> [ax.get_title() for ax in fig.axes if ax.get_visible()][2:]
+    ['Indirect effect through m1', 'Indirect effect through m2']
+    >>> plt.close(fig)
     """
     if not isinstance(estimates, Mapping) or not estimates:
         raise ValueError(
@@ -424,8 +495,7 @@ def plot_forest(
     if unknown or not effects:
         raise ValueError(f"effects must be among {list(EFFECTS)}; got {effects}")
     results = {label: mediation_result(est) for label, est in estimates.items()}
-    if truth is not None and not isinstance(truth, Mapping):
-        truth = {e: getattr(truth, e) for e in effects if hasattr(truth, e)}
+    truth = {} if truth is None else truth_values(truth)
 
     labels = list(results)
     levels = {r.confidence_level for r in results.values()}
@@ -433,14 +503,23 @@ def plot_forest(
         f"estimate ({levels.pop():.0%} CI)" if len(levels) == 1 else "estimate (CI)"
     )
     rows = np.arange(len(labels))[::-1]
-    fig, axes = _figure_and_panels(len(effects), axes, (4.2, 0.6 * len(labels) + 1.6))
-    for effect, ax in zip(effects, axes, strict=True):
-        table = np.array([effect_estimate(results[k], effect) for k in labels])
+    panels = []  # (effect, statistic name, mediator or None, {label: inference})
+    for effect in effects:
+        inference = {k: effect_inference(results[k], effect) for k in labels}
+        names = list(dict.fromkeys(n for k in labels for n in inference[k]))
+        for name in names:
+            mediator = name[len(effect) + 1 : -1] if name != effect else None
+            missing = (np.nan,) * 4
+            by_label = {k: inference[k].get(name, missing) for k in labels}
+            panels.append((effect, name, mediator, by_label))
+    fig, axes = _figure_and_panels(len(panels), axes, (4.2, 0.6 * len(labels) + 1.6))
+    for (effect, name, mediator, by_label), ax in zip(panels, axes, strict=True):
+        table = np.array([by_label[k] for k in labels])
         est, low, high = table[:, 0], table[:, 2], table[:, 3]
         ax.errorbar(
             est, rows, xerr=[est - low, high - est], fmt="o", capsize=4, color="C0"
         )
-        for i in range(len(labels)):
+        for i in np.flatnonzero(np.isfinite(est)):
             ax.annotate(
                 f"{est[i]:.2f} [{low[i]:.2f}, {high[i]:.2f}]",
                 (est[i], rows[i]),
@@ -449,24 +528,35 @@ def plot_forest(
                 ha="center",
                 fontsize="small",
             )
-        if robust:
-            _draw_robust_sets(ax, results, labels, rows, effect)
+        if robust and effect != "effect_on_mediator":
+            present = [k for k in labels if np.isfinite(by_label[k][0])]
+            _draw_robust_sets(ax, results, labels, present, rows, effect, mediator)
         ax.axvline(0, color="grey", lw=0.8, ls=":")
-        if truth is not None and effect in truth:
-            ax.axvline(truth[effect], color="C3", ls="--", label="truth")
+        if name in truth:
+            ax.axvline(truth[name], color="C3", ls="--", label="truth")
             ax.legend(loc="lower right", fontsize="small", frameon=False)
         ax.set_yticks(rows, labels if ax is axes[0] else [""] * len(labels))
         ax.set_ylim(-0.7, len(labels) - 0.3)
-        ax.set_title(_EFFECT_LABELS[effect], fontsize="medium")
+        title = _EFFECT_LABELS[effect]
+        if mediator is not None:
+            title = _MEDIATOR_LABELS[effect].format(mediator)
+        ax.set_title(title, fontsize="medium")
         ax.set_xlabel(xlabel)
     return fig
 
 
-def _draw_robust_sets(ax, results, labels, rows, effect) -> None:
-    """Each IV fit's recommended set under its Wald interval, clipped to the panel."""
-    name = {"direct_effect": "direct", "mediator_effect": "mediator"}[effect]
+def _draw_robust_sets(ax, results, labels, present, rows, effect, mediator) -> None:
+    """Each IV fit's recommended set under its Wald interval, clipped to the panel.
+
+    ``present`` are the fits with an estimate in the panel; ``mediator`` names
+    the mediator of a per-mediator effect of fits with several (else None).
+    """
+    name = EFFECTS[effect]
+    options = {} if mediator is None else {"mediator": mediator}
     sets = {
-        k: results[k].confidence_set(name) for k in labels if results[k].instruments
+        k: results[k].confidence_set(name, **options)
+        for k in present
+        if results[k].instruments
     }
     finite = [e for s in sets.values() for piece in s for e in piece if np.isfinite(e)]
     low, high = ax.get_xlim()

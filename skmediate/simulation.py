@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,7 +15,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
 from skmediate._estimators import _MediationRegressor
-from skmediate._extract import EFFECTS, effect_estimate, mediation_result
+from skmediate._extract import (
+    EFFECTS,
+    PER_MEDIATOR,
+    effect_inference,
+    mediation_result,
+    truth_values,
+)
 from skmediate._numerics.covariance import cov_type
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._progress import ProgressBar, check_progress
@@ -147,13 +151,24 @@ class SimulationResult:
         return summarize(self.replications)
 
 
-def _builtin_statistic(estimator, effect: str):
-    return effect_estimate(mediation_result(estimator), effect)
+# The statistics recorded when none are given.
+DEFAULT_STATISTICS = ("direct_effect", "mediator_effect")
+
+
+class _Builtin:
+    """A built-in statistic: ``{name: (estimate, std_error, lower, upper)}``, one
+    name per mediator for a per-mediator effect of a fit with several."""
+
+    def __init__(self, effect: str):
+        self.effect = effect
+
+    def __call__(self, estimator) -> dict[str, tuple]:
+        return effect_inference(mediation_result(estimator), self.effect)
 
 
 def _check_statistics(statistics) -> dict[str, Callable]:
     if statistics is None:
-        statistics = tuple(EFFECTS)
+        statistics = DEFAULT_STATISTICS
     if isinstance(statistics, str):
         statistics = (statistics,)
     if isinstance(statistics, Mapping):
@@ -172,8 +187,7 @@ def _check_statistics(statistics) -> dict[str, Callable]:
                     "{name: callable(fitted_estimator) -> (estimate, std_error, "
                     "lower, upper)}"
                 )
-            # a partial of a module-level function pickles for any joblib backend
-            func = partial(_builtin_statistic, effect=name)
+            func = _Builtin(name)
         elif not callable(func):
             raise TypeError(
                 f"statistic {name!r} must be a callable taking the fitted "
@@ -184,16 +198,14 @@ def _check_statistics(statistics) -> dict[str, Callable]:
 
 
 def _truth_dict(truth) -> dict:
-    if truth is None:
-        return {}
-    if dataclasses.is_dataclass(truth) and not isinstance(truth, type):
-        return dataclasses.asdict(truth)
-    if isinstance(truth, Mapping):
-        return dict(truth)
-    raise TypeError(
-        "the third element returned by data_generator (the truth) must be a "
-        f"mapping, a dataclass such as MediationTruth, or None; got {type(truth).__name__}"
-    )
+    try:
+        return truth_values(truth)
+    except TypeError:
+        raise TypeError(
+            "the third element returned by data_generator (the truth) must be a "
+            "mapping, a dataclass such as MediationTruth, or None; got "
+            f"{type(truth).__name__}"
+        ) from None
 
 
 # -- fit parameters from the design --------------------------------------------
@@ -341,25 +353,58 @@ def _replicate(
             if not issubclass(w.category, WeakInstrumentWarning)
         ]
         for stat, func in statistics.items():
-            values = (np.nan,) * 4 if failed else tuple(func(fitted))
-            if len(values) != 4:
-                raise ValueError(
-                    f"statistic {stat!r} must return (estimate, std_error, lower, "
-                    f"upper); got {len(values)} values"
+            if failed:
+                labels = [stat]
+                if isinstance(func, _Builtin) and stat in PER_MEDIATOR:
+                    # one row per mediator that the truth names, if it does
+                    labels = [k for k in truth if k.startswith(f"{stat}[")] or labels
+                named = dict.fromkeys(labels, (np.nan,) * 4)
+            elif isinstance(func, _Builtin):
+                named = func(fitted)
+            else:
+                named = {stat: tuple(func(fitted))}
+            for label, values in named.items():
+                if len(values) != 4:
+                    raise ValueError(
+                        f"statistic {stat!r} must return (estimate, std_error, "
+                        f"lower, upper); got {len(values)} values"
+                    )
+                rows.append(
+                    (
+                        replication,
+                        int(seed),
+                        name,
+                        label,
+                        float(truth.get(label, np.nan)),
+                        *map(float, values),
+                        weak,
+                        failed,
+                    )
                 )
-            rows.append(
-                (
-                    replication,
-                    int(seed),
-                    name,
-                    stat,
-                    float(truth.get(stat, np.nan)),
-                    *map(float, values),
-                    weak,
-                    failed,
-                )
-            )
     return rows, errors, other_warnings
+
+
+def _expand_failed(table: pd.DataFrame) -> pd.DataFrame:
+    """Failed fits of a per-mediator statistic as one row per mediator that the
+    estimator's other fits name (``mediator_effect[m1]``, ...), in their order."""
+    if not table["failed"].any():
+        return table
+    expanded = []
+    for key, rows in table.groupby(["replication", "estimator"], sort=False):
+        if not rows["failed"].iloc[0]:
+            expanded.append(rows)
+            continue
+        names = table.loc[
+            (table["estimator"] == key[1]) & ~table["failed"], "statistic"
+        ].unique()
+        parts = []
+        for _, row in rows.iterrows():
+            labels = [n for n in names if n.startswith(f"{row['statistic']}[")]
+            if row["statistic"] not in PER_MEDIATOR or not labels:
+                labels = [row["statistic"]]
+            parts += [row.to_dict() | {"statistic": label} for label in labels]
+        expanded.append(pd.DataFrame(parts, columns=table.columns))
+    return pd.concat(expanded, ignore_index=True).astype(table.dtypes.to_dict())
 
 
 def simulate(
@@ -402,10 +447,19 @@ def simulate(
         What to record for each fit. Built-in names, for the mediation
         estimators (or Pipelines ending in one): ``"direct_effect"`` and
         ``"mediator_effect"`` (the default: both), with the estimator's
-        standard error and interval. A dict maps names to callables taking the
-        fitted estimator and returning ``(estimate, std_error, lower,
-        upper)`` (NaN for what it does not provide), or to None for a
-        built-in name. A statistic is compared with the truth of the same name.
+        standard error and interval, and ``"effect_on_mediator"``,
+        ``"indirect_effect"`` and ``"total_effect"``, the rows
+        ``effect_on_mediator``, ``indirect`` and ``total`` of
+        ``result_.effects`` (delta method). With several mediators
+        ``"mediator_effect"``, ``"effect_on_mediator"`` and
+        ``"indirect_effect"`` give one statistic per mediator, named
+        ``mediator_effect[m1]`` and so on. A dict maps names to callables
+        taking the fitted estimator and returning ``(estimate, std_error,
+        lower, upper)`` (NaN for what it does not provide), or to None for a
+        built-in name. A statistic is compared with the truth of the same
+        name; a pandas Series in the truth (as the per-mediator effects of
+        :class:`~skmediate.datasets.MediationTruth`) gives the truth of
+        ``name[index]`` for each of its entries.
     groups : str, default=None
         The column of the generated ``X`` that holds cluster labels, for
         example ``"cluster"`` for ``make_mediation_data(n_clusters=...)``. It
@@ -531,5 +585,5 @@ def simulate(
             FitFailedWarning,
             stacklevel=2,
         )
-    table = pd.DataFrame(rows, columns=_COLUMNS)
+    table = _expand_failed(pd.DataFrame(rows, columns=_COLUMNS))
     return SimulationResult(replications=table)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.neighbors import KNeighborsRegressor
@@ -1078,3 +1078,124 @@ def test_random_state_kinds_and_scipy_spelling(trial):
     a = bootstrap(est, X, y, n_resamples=30, method="BCa", random_state=1)
     b = bootstrap(est, X, y, n_resamples=30, method="bca", random_state=1)
     np.testing.assert_array_equal(a.confidence_interval.low, b.confidence_interval.low)
+
+
+# -- several mediators -----------------------------------------------------------
+
+
+def make_several_trial(n=400, n_clusters=40, seed=3):
+    """Two mediators sharing a confounder with y; each modified by a covariate."""
+    rng = np.random.default_rng(seed)
+    r = rng.integers(0, 2, n).astype(float)
+    x = rng.normal(size=(n, 3))
+    u = rng.normal(size=n)
+    m1 = r * (1 + 3 * x[:, 0]) + u + rng.normal(size=n)
+    m2 = r * (1 - 3 * x[:, 1] + x[:, 2]) + u + rng.normal(size=n)
+    y = 0.5 - r + m1 - 0.5 * m2 + x[:, 0] + u + rng.normal(size=n) * (1 + r)
+    X = pd.DataFrame({"r": r, "m1": m1, "m2": m2, "x1": x[:, 0], "x2": x[:, 1]})
+    X["x3"] = x[:, 2]
+    groups = rng.integers(0, n_clusters, n)
+    weights = rng.integers(0, 3, n).astype(float)
+    return X, pd.Series(y, name="y"), groups, weights
+
+
+SEVERAL = dict(treatment="r", mediator=["m1", "m2"], covariates=["x1", "x2", "x3"])
+SEVERAL_RTOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def several():
+    return make_several_trial()
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("cov_type", ["HC1", "cluster"])
+def test_several_mediators_vectorized_equals_refit(several, cls, scheme, cov_type):
+    X, y, groups, weights = several
+    fit_params = {"sample_weight": weights}
+    if cov_type == "cluster":
+        fit_params["groups"] = groups
+    common = dict(
+        n_resamples=8,
+        random_state=11,
+        scheme=scheme,
+        fit_params=fit_params,
+        groups=groups if cov_type == "cluster" else None,
+    )
+    est = cls(**SEVERAL, cov_type=cov_type)
+    vec, ref = _both_engines(
+        est, X, y, statistic=("result_.params", "result_.std_errors"), **common
+    )
+    _assert_same(vec, ref, rtol=SEVERAL_RTOL)
+    vec, ref = _both_engines(est, X, y, method="studentized", **common)
+    _assert_same(vec, ref, rtol=SEVERAL_RTOL)
+    assert vec.statistic_names == (
+        "direct_effect_",
+        "mediator_effect_[m1]",
+        "mediator_effect_[m2]",
+    )
+
+
+def test_several_mediators_bca_engines_agree(several):
+    X, y, _, _ = several
+    _assert_same(
+        *_both_engines(
+            IVMediationRegressor(**SEVERAL),
+            X,
+            y,
+            n_resamples=40,
+            random_state=2,
+            method="bca",
+        ),
+        rtol=SEVERAL_RTOL,
+    )
+
+
+def test_several_mediators_frame_has_a_row_per_statistic(several):
+    X, y, _, _ = several
+    est = IVMediationRegressor(**SEVERAL)
+    res = bootstrap(est, X, y, n_resamples=30, random_state=0)
+    frame = res.to_frame()
+    fitted = clone(est).fit(X, y)
+    assert frame.index.tolist() == [
+        "direct_effect_",
+        "mediator_effect_[m1]",
+        "mediator_effect_[m2]",
+    ]
+    assert_allclose(
+        frame["estimate"],
+        [fitted.direct_effect_, *fitted.mediator_effect_.to_numpy()],
+        rtol=1e-13,
+    )
+    # the bootstrap distribution of each mediator's effect: by hand, refitting
+    # on the rows of each resample
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, len(y), size=(30, len(y)))  # scipy's pairs draws
+    by_hand = [
+        clone(est).fit(X.iloc[i], y.iloc[i]).mediator_effect_.to_numpy() for i in rows
+    ]
+    assert_allclose(res.bootstrap_distribution[1:].T, by_hand, rtol=1e-10)
+    text = res.summary().as_text()
+    assert "mediator_effect_[m1]" in text and "mediator_effect_[m2]" in text
+
+
+def test_several_mediators_effects_by_a_callable(several):
+    # The effects table (names from effect_names) through a callable statistic:
+    # refitted, with each resample's delta-method standard errors.
+    X, y, _, _ = several
+    est = NaiveMediationRegressor(**SEVERAL)
+    res = bootstrap(
+        est,
+        X,
+        y,
+        statistic=lambda e: e.result_.effects[["estimate", "std_error"]],
+        method="studentized",
+        n_resamples=12,
+        random_state=1,
+    )
+    fitted = clone(est).fit(X, y)
+    assert res.engine == "refit"
+    assert res.statistic_names == tuple(fitted.result_.effects.index)
+    assert "indirect[m2]" in res.statistic_names
+    assert_allclose(res.estimate, fitted.result_.effects["estimate"], rtol=1e-13)

@@ -297,7 +297,8 @@ def _check_json_effects(doc, estimators):
     assert list(estimators["iv"].result_.effects.index) == EFFECT_NAMES
     keys = ("estimate", "std_error", "lower", "upper", "pvalue")
     columns = ["estimate", "std_error", "lower", "upper", "pvalue"]
-    eom = doc["effect_on_mediator"]
+    (eom,) = doc["effect_on_mediator"]  # one entry per mediator
+    assert eom["mediator"] == estimators["iv"].result_.mediator
     want = estimators["iv"].result_.effects.loc["effect_on_mediator", columns]
     assert_allclose([eom[k] for k in keys], want.to_numpy(float), rtol=RTOL)
     assert_allclose(eom["estimate"], estimators["iv"].effect_on_mediator_, rtol=RTOL)
@@ -420,14 +421,15 @@ def test_json(runs, ref):
     doc = json.loads(_ok(runs["json"]))
     check_schema(doc, _readme_schema())
     assert list(doc) == list(_readme_schema())  # documented order
-    assert doc["schema_version"] == 3
+    assert doc["schema_version"] == 4
     assert doc["skmediate_version"] == skmediate.__version__
     assert doc["settings"]["covariate_terms"] == list(ref.grid.covariate_names_)
     assert doc["settings"]["control_terms"] == ["z1"]
     for entry, est in zip(doc["estimates"], (ref.naive, ref.iv), strict=True):
         table = est.result_.to_frame()
+        assert [e["mediator"] for e in entry["mediator_effect"]] == ["m"]
         for key, term in (("direct_effect", "r"), ("mediator_effect", "m")):
-            got = entry[key]
+            got = entry[key] if key == "direct_effect" else entry[key][0]
             want = table.loc[term]
             assert_allclose(
                 [
@@ -495,7 +497,7 @@ def test_json(runs, ref):
     arms = doc["data"]["arms"]
     assert [a["n"] for a in arms] == [int((df.r == 0).sum()), int((df.r == 1).sum())]
     assert_allclose(
-        [a["mediator_mean"] for a in arms], df.groupby("r").m.mean(), rtol=RTOL
+        [a["mediator_mean"][0] for a in arms], df.groupby("r").m.mean(), rtol=RTOL
     )
     assert_allclose([a["outcome_sd"] for a in arms], df.groupby("r").y.std(), rtol=RTOL)
     assert doc["data"]["n"] == len(df) and doc["data"]["n_rows_dropped"] == 0
@@ -513,7 +515,7 @@ def test_json_clusters(workdir, ref_cluster, capsys):
     iv = doc["estimates"][1]
     table = ref_cluster.iv.result_.to_frame()
     assert_allclose(
-        [iv["direct_effect"]["std_error"], iv["mediator_effect"]["std_error"]],
+        [iv["direct_effect"]["std_error"], iv["mediator_effect"][0]["std_error"]],
         table.loc[["r", "m"], "std_error"],
         rtol=RTOL,
     )
@@ -814,7 +816,7 @@ def test_demo_json(prospect, capsys):
         treatment="r", mediator="m", covariates=["past_use", "baseline_use"]
     ).fit(X, y)
     assert_allclose(
-        doc["estimates"][1]["mediator_effect"]["estimate"],
+        doc["estimates"][1]["mediator_effect"][0]["estimate"],
         iv.mediator_effect_,
         rtol=RTOL,
     )
@@ -1073,14 +1075,14 @@ def test_dropna(workdir, capsys):
     complete.to_csv(workdir / "complete.csv", index=False)
     ref = _reference(workdir / "complete.csv")
     assert_allclose(
-        doc["estimates"][1]["mediator_effect"]["estimate"],
+        doc["estimates"][1]["mediator_effect"][0]["estimate"],
         ref.iv.mediator_effect_,
         rtol=RTOL,
     )
     # the arms are those of the rows used
     arms = complete.groupby("r")["m"].agg(["size", "mean"])
     assert [a["n"] for a in doc["data"]["arms"]] == arms["size"].tolist()
-    assert_allclose([a["mediator_mean"] for a in doc["data"]["arms"]], arms["mean"])
+    assert_allclose([a["mediator_mean"][0] for a in doc["data"]["arms"]], arms["mean"])
     code, out, _ = _run(capsys, "analyze", str(path), *ROLES, "--dropna")
     assert (
         "(500 rows read; 4 rows with missing values dropped listwise; missing "
@@ -1575,7 +1577,7 @@ def test_json_weights(weighted_csv, capsys, weight_type):
     got = doc["estimates"][1]
     assert got["nobs"] == len(df)
     assert_allclose(
-        [got["direct_effect"]["std_error"], got["mediator_effect"]["std_error"]],
+        [got["direct_effect"]["std_error"], got["mediator_effect"][0]["std_error"]],
         table.loc[["r", "m"], "std_error"],
         rtol=RTOL,
     )

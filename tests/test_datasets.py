@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -246,6 +247,171 @@ def test_instrument_strength_sets_the_first_stage_f():
     expected = 1 + 4000 * 2 * 0.2**2 / (4 * 2)
     # F is noncentral F(2, n) with noncentrality 2 (expected - 1): sd ~ 3.
     assert abs(f - expected) < 4 * 3.3
+
+
+# -- several mediators -----------------------------------------------------------
+
+
+def test_several_mediators_shape_and_truth_types():
+    X, y, truth = make_mediation_data(
+        201,
+        n_covariates=3,
+        n_mediators=2,
+        mediator_effect=[2.0, -1.0],
+        random_state=0,
+        return_truth=True,
+    )
+    assert X.columns.tolist() == ["r", "m1", "m2", "x1", "x2", "x3"]
+    assert X.shape == (201, 6) and X["r"].sum() == 100
+    for field in ("mediator_effect", "effect_on_mediator", "indirect_effect"):
+        value = getattr(truth, field)
+        assert isinstance(value, pd.Series) and value.index.tolist() == ["m1", "m2"]
+    assert truth.mediator_effect.tolist() == [2.0, -1.0]
+    # continuous mediators, τ = 0: δ_j = π = 1 and indirect_j = θ_Mj δ_j
+    assert truth.effect_on_mediator.tolist() == [1.0, 1.0]
+    assert truth.indirect_effect.tolist() == [2.0, -1.0]
+    assert truth.total_effect == 1.0 + 2.0 - 1.0
+    binary, _, _ = make_mediation_data(
+        50, n_mediators=2, mediator="binary", random_state=1, return_truth=True
+    )
+    assert set(binary["m1"]) | set(binary["m2"]) == {0.0, 1.0}
+
+
+def test_one_mediator_is_n_mediators_one():
+    a = make_mediation_data(300, n_mediators=1, random_state=3, return_truth=True)
+    b = make_mediation_data(300, random_state=3, return_truth=True)
+    pd.testing.assert_frame_equal(a[0], b[0])
+    pd.testing.assert_series_equal(a[1], b[1])
+    assert a[2] == b[2] and isinstance(a[2].mediator_effect, float)
+
+
+def test_each_covariate_modifies_one_mediator_by_default():
+    # Covariate k modifies mediator k mod q: the arms' difference in M_j varies
+    # with x_k only for j = k mod q (slope γ = 0.8), not for the others.
+    X, _ = make_mediation_data(
+        60_000, n_covariates=3, n_mediators=2, instrument_strength=0.8, random_state=2
+    )
+    treated = X[X["r"] == 1]
+    control = X[X["r"] == 0]
+    covariates = ["x1", "x2", "x3"]
+
+    def slopes(frame, mediator):
+        design = np.column_stack([np.ones(len(frame)), frame[covariates]])
+        return np.linalg.lstsq(design, frame[mediator], rcond=None)[0][1:]
+
+    for mediator, expected in (("m1", [0.8, 0.0, 0.8]), ("m2", [0.0, 0.8, 0.0])):
+        change = slopes(treated, mediator) - slopes(control, mediator)
+        # the residual SD of M_j given X is sqrt(2) per arm: SE about 0.012
+        assert_allclose(change, expected, atol=0.06)
+
+
+def _several_potential_outcomes(model: _Model, x: np.ndarray, rng):
+    """Per mediator, (mean, SE) of M_j(1) - M_j(0) and of θ_Mji (M_j(1) - M_j(0)),
+    from potential outcomes drawn by the model's definition."""
+    n, q = x.shape[0], len(model.names)
+    noise = rng.standard_normal(n)[:, None] + rng.standard_normal((n, q))
+    m1 = model.mediator_index(x, np.ones(n)) + noise
+    m0 = model.mediator_index(x, np.zeros(n)) + noise
+    if model.mediator == "binary":
+        m1, m0 = (m1 > 0).astype(float), (m0 > 0).astype(float)
+    theta_m = (
+        model.mediator_effect
+        + x @ model.tau_mediator
+        + model.effect_heterogeneity * rng.standard_normal((n, q))
+    )
+    out = []
+    for values in (m1 - m0, theta_m * (m1 - m0)):
+        out.append((values.mean(axis=0), values.std(axis=0, ddof=1) / np.sqrt(n)))
+    return out
+
+
+@pytest.mark.parametrize("mediator", ["continuous", "binary"])
+def test_several_mediators_closed_forms_match_potential_outcomes(mediator):
+    # A general model: covariates also move the mediators (λ ≠ 0), τ_M ≠ 0.
+    model = _Model(
+        mediator=mediator,
+        mediator_intercept=-0.3,
+        mediator_treatment=0.8,
+        mediator_covariates=np.array([[0.5, 0.1], [-0.4, 0.0], [0.2, -0.7]]),
+        instrument_strength=np.array([[0.7, 0.0], [0.3, 0.9], [-0.6, 0.4]]),
+        outcome_intercept=0.0,
+        outcome_covariates=np.zeros(3),
+        outcome_scale=1.0,
+        confounding=0.5,
+        direct_effect=0.4,
+        mediator_effect=np.array([1.5, -0.5]),
+        effect_heterogeneity=0.5,
+        tau_direct=np.zeros(3),
+        tau_mediator=np.array([[1.0, 0.0], [0.5, -0.6], [-0.8, 0.3]]),
+        covariate_mean=np.zeros(3),
+        names=("a", "b"),
+    )
+    truth = model.truth_normal()
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((1_000_000, 3))
+    (delta, delta_se), (indirect, indirect_se) = _several_potential_outcomes(
+        model, x, rng
+    )
+    assert truth.effect_on_mediator.index.tolist() == ["a", "b"]
+    assert np.all(np.abs(truth.effect_on_mediator - delta) < Z_OK * delta_se)
+    assert np.all(np.abs(truth.indirect_effect - indirect) < Z_OK * indirect_se)
+    # τ_M ≠ 0 makes each indirect effect differ from θ_Mj δ_j by more than the noise
+    product = truth.mediator_effect * truth.effect_on_mediator
+    assert np.all(np.abs(truth.indirect_effect - product) > 0.05)
+    assert truth.total_effect == pytest.approx(
+        0.4 + truth.indirect_effect.sum(), rel=1e-15
+    )
+
+
+def test_several_mediators_tau_rows_and_strength_matrix():
+    _, _, truth = make_mediation_data(
+        10,
+        n_covariates=2,
+        n_mediators=2,
+        instrument_strength=[[1.0, 0.5], [0.0, 2.0]],
+        tau_mediator=[[0.3, 0.0], [0.0, -0.2]],
+        random_state=0,
+        return_truth=True,
+    )
+    # continuous: indirect_j = θ_Mj π + τ_Mjᵀ γ_j
+    assert_allclose(truth.indirect_effect, [1.0 + 0.3, 1.0 - 0.4], rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(n_mediators=3),
+            "n_mediators=3 needs at least as many covariates.*n_covariates=2",
+        ),
+        (
+            dict(n_mediators=2, mediator_effect=[1.0, 2.0, 3.0]),
+            re.escape(
+                "mediator_effect must be a number or have one value per mediator "
+                "(n_mediators=2); got shape (3,)"
+            ),
+        ),
+        (
+            dict(n_mediators=2, instrument_strength=[[1.0, 0.0]]),
+            re.escape(
+                "instrument_strength must be a number, one value per covariate, or "
+                "one row per mediator of shape (n_mediators, n_covariates) = (2, 2); "
+                "got shape (1, 2)"
+            ),
+        ),
+        (
+            dict(n_mediators=2, tau_mediator=[[0.0, np.nan], [0.0, 0.0]]),
+            "tau_mediator must be finite",
+        ),
+        (
+            dict(mediator_effect=[1.0, 2.0]),
+            "one value per mediator \\(n_mediators=1\\)",
+        ),
+    ],
+)
+def test_several_mediators_invalid_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_mediation_data(**kwargs)
 
 
 # -- make_prospect_like ----------------------------------------------------------

@@ -174,7 +174,7 @@ def test_command_line_use_t_matches_the_library(tmp_path, trial):
         data[["r", "m", "x1", "x2", "x3"]], data["y"], groups=data["site"]
     )
     row = est.result_.to_frame().loc["m"]
-    iv = next(e for e in doc["estimates"] if e["method"] == "iv")["mediator_effect"]
+    (iv,) = next(e for e in doc["estimates"] if e["method"] == "iv")["mediator_effect"]
     assert iv["lower"] == pytest.approx(row["lower"], rel=1e-12)
     assert iv["upper"] == pytest.approx(row["upper"], rel=1e-12)
     assert iv["pvalue"] == pytest.approx(row["pvalue"], rel=1e-12)

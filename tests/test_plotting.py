@@ -248,9 +248,118 @@ def test_forest_bad_input():
     with pytest.raises(ValueError, match="non-empty dict"):
         plot_forest({})
     with pytest.raises(ValueError, match="effects must be among"):
-        plot_forest({"IV": iv}, effects=["total_effect"])
+        plot_forest({"IV": iv}, effects=["total"])
     with pytest.raises(TypeError, match="expected a fitted IVMediationRegressor"):
         plot_forest({"IV": IVMediationRegressor()})
+
+
+def test_forest_effects_from_the_effects_table(tmp_path):
+    X, y, truth = make_mediation_data(2000, random_state=4, return_truth=True)
+    iv = IVMediationRegressor(treatment="r", mediator="m").fit(X, y)
+    effects = ["effect_on_mediator", "indirect_effect", "total_effect"]
+    fig = plot_forest({"IV": iv}, effects=effects, truth=truth)
+    table = iv.result_.effects
+    for ax, row, effect in zip(
+        fig.axes, ("effect_on_mediator", "indirect", "total"), effects, strict=True
+    ):
+        bars = ax.containers[0]
+        assert bars.lines[0].get_xdata()[0] == table.loc[row, "estimate"]
+        (segment,) = bars.lines[2][0].get_segments()
+        assert segment[0][0] == pytest.approx(table.loc[row, "lower"], rel=1e-12)
+        assert segment[1][0] == pytest.approx(table.loc[row, "upper"], rel=1e-12)
+        truth_line = next(li for li in ax.lines if li.get_label() == "truth")
+        assert truth_line.get_xdata()[0] == getattr(truth, effect)
+
+
+SEVERAL = dict(treatment="r", mediator=["m1", "m2"], covariates=["x1", "x2", "x3"])
+
+
+def test_forest_has_a_panel_per_mediator(tmp_path):
+    X, y, truth = make_mediation_data(
+        3000,
+        n_covariates=3,
+        n_mediators=2,
+        mediator_effect=[1.0, -0.5],
+        random_state=5,
+        return_truth=True,
+    )
+    fits = {
+        "naive": NaiveMediationRegressor(**SEVERAL).fit(X, y),
+        "IV": IVMediationRegressor(**SEVERAL).fit(X, y),
+        "IV m1": IVMediationRegressor(
+            treatment="r", mediator="m1", covariates=["x1", "x2", "x3"]
+        ).fit(X, y),
+    }
+    fig = plot_forest(
+        fits,
+        effects=["direct_effect", "mediator_effect", "indirect_effect"],
+        truth=truth,
+    )
+    _saves_png(fig, tmp_path)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == [
+        "Direct effect of the treatment",
+        "Effect of m1",
+        "Effect of m2",
+        "Effect of the mediator",  # the one-mediator fit's own panel
+        "Indirect effect through m1",
+        "Indirect effect through m2",
+        "Indirect effect",
+    ]
+    results = [f.result_ for f in fits.values()]
+    for ax, m in zip(fig.axes[1:3], ("m1", "m2"), strict=True):
+        x = ax.containers[0].lines[0].get_xdata()
+        expected = [res.params[m] for res in results[:2]]
+        np.testing.assert_array_equal(x[:2], expected)
+        assert np.isnan(x[2])  # the one-mediator fit has no row here
+        truth_line = next(li for li in ax.lines if li.get_label() == "truth")
+        assert truth_line.get_xdata()[0] == truth.mediator_effect[m]
+    for ax, m in zip(fig.axes[4:6], ("m1", "m2"), strict=True):
+        x = ax.containers[0].lines[0].get_xdata()
+        expected = [
+            res.effects.loc[f"indirect[{m}]", "estimate"] for res in results[:2]
+        ]
+        np.testing.assert_array_equal(x[:2], expected)
+        truth_line = next(li for li in ax.lines if li.get_label() == "truth")
+        assert truth_line.get_xdata()[0] == truth.indirect_effect[m]
+    # a panel's annotations: one per fit with an estimate there
+    assert len(fig.axes[1].texts) == 2 and len(fig.axes[3].texts) == 1
+
+
+def test_first_stage_has_a_row_per_mediator(tmp_path):
+    X, _ = make_mediation_data(1500, n_covariates=3, n_mediators=2, random_state=6)
+    covariates = SEVERAL["covariates"]
+    fig = plot_first_stage(
+        X, treatment="r", mediator=["m1", "m2"], covariates=covariates
+    )
+    _saves_png(fig, tmp_path)
+    assert len(fig.axes) == 6
+    x = X[covariates].to_numpy(float)
+    r = X["r"].to_numpy(float)
+    design = np.column_stack([np.ones(len(r)), x, r, r[:, None] * (x - x.mean(0))])
+    for k, m in enumerate(("m1", "m2")):
+        # each mediator's own first stage, by statsmodels
+        params = sm.OLS(X[m].to_numpy(float), design).fit().params
+        row = fig.axes[3 * k : 3 * k + 3]
+        assert row[0].get_ylabel() == f"effect of r on {m}"
+        for j, ax in enumerate(row):
+            line = next(li for li in ax.lines if li.get_label() == "linear first stage")
+            gx, gy = line.get_data()
+            np.testing.assert_allclose(
+                gy, params[4] + params[5 + j] * (gx - x[:, j].mean()), rtol=1e-10
+            )
+        # the points: the arms' difference in mean M_j by x1 quintile
+        points = row[0].containers[0].lines[0]
+        groups = pd.qcut(X["x1"], 5, labels=False)
+        diff = X.groupby([groups, "r"])[m].mean().unstack().diff(axis=1)[1]
+        np.testing.assert_allclose(points.get_ydata(), diff.to_numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="3 mediators .* at least as many covariates"):
+        plot_first_stage(
+            X.assign(m3=X["m1"]),
+            treatment="r",
+            mediator=["m1", "m2", "m3"],
+            covariates=["x1", "x2"],
+        )
 
 
 # -- bootstrap distribution --------------------------------------------------------

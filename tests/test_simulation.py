@@ -240,6 +240,111 @@ def test_pipeline_ending_in_a_mediation_estimator():
     assert result.replications["estimate"].notna().all()
 
 
+# -- several mediators -----------------------------------------------------------
+
+SEVERAL = dict(treatment="r", mediator=["m1", "m2"], covariates=["x1", "x2", "x3"])
+SEVERAL_DATA = partial(
+    make_mediation_data,
+    400,
+    n_covariates=3,
+    n_mediators=2,
+    mediator_effect=[1.0, -0.5],
+    return_truth=True,
+)
+ALL_EFFECTS = [
+    "direct_effect",
+    "mediator_effect",
+    "effect_on_mediator",
+    "indirect_effect",
+    "total_effect",
+]
+
+
+@pytest.mark.parametrize("cls", [IVMediationRegressor, NaiveMediationRegressor])
+def test_several_mediators_statistics_per_mediator_match_the_fit(cls):
+    result = simulate(
+        {"est": cls(**SEVERAL)},
+        SEVERAL_DATA,
+        n_replications=2,
+        statistics=ALL_EFFECTS,
+        random_state=4,
+    )
+    table = result.replications
+    first = table[table["replication"] == 0].set_index("statistic")
+    assert first.index.tolist() == [
+        "direct_effect",
+        "mediator_effect[m1]",
+        "mediator_effect[m2]",
+        "effect_on_mediator[m1]",
+        "effect_on_mediator[m2]",
+        "indirect_effect[m1]",
+        "indirect_effect[m2]",
+        "total_effect",
+    ]
+    X, y, truth = SEVERAL_DATA(random_state=int(first["seed"].iloc[0]))
+    res = cls(**SEVERAL).fit(X, y).result_
+    ci = res.conf_int()
+    for m in ("m1", "m2"):
+        got = first.loc[f"mediator_effect[{m}]"]
+        assert got["estimate"] == res.params[m]
+        assert got["std_error"] == res.std_errors[m]
+        assert (got["lower"], got["upper"]) == tuple(ci.loc[m])
+        assert got["truth"] == truth.mediator_effect[m]
+    effects = res.effects
+    for statistic, row, true in [
+        ("effect_on_mediator[m2]", "effect_on_mediator[m2]", truth.effect_on_mediator),
+        ("indirect_effect[m1]", "indirect[m1]", truth.indirect_effect),
+        ("total_effect", "total", None),
+    ]:
+        got = first.loc[statistic]
+        expected = effects.loc[row, ["estimate", "std_error", "lower", "upper"]]
+        assert got[["estimate", "std_error", "lower", "upper"]].tolist() == (
+            expected.tolist()
+        )
+        value = truth.total_effect if true is None else true[statistic[-3:-1]]
+        assert got["truth"] == value
+    summary = result.summary()
+    assert summary.loc[("est", "indirect_effect[m2]"), "truth"] == -0.5
+
+
+def _failing_several(random_state, truth=True):
+    """Two-mediator data whose mediator m2 is missing (the fit fails) for odd seeds."""
+    X, y, value = SEVERAL_DATA(random_state=random_state)
+    if random_state % 2:
+        X.loc[0, "m2"] = np.nan
+    return X, y, value if truth else None
+
+
+@pytest.mark.parametrize("truth", [True, False])
+def test_several_mediators_failed_fits_have_a_row_per_mediator(truth):
+    seeds = check_random_state(5).randint(np.iinfo(np.int32).max, size=8)
+    assert 0 < (seeds % 2).sum() < 8  # some fits fail, some do not
+    with pytest.warns(FitFailedWarning, match="fits of estimator 'iv' failed"):
+        result = simulate(
+            {"iv": IVMediationRegressor(**SEVERAL)},
+            partial(_failing_several, truth=truth),
+            n_replications=8,
+            random_state=5,
+        )
+    table = result.replications
+    names = ["direct_effect", "mediator_effect[m1]", "mediator_effect[m2]"]
+    for _, rows in table.groupby("replication"):
+        assert rows["statistic"].tolist() == names
+    failed = table[table["failed"]]
+    assert len(failed) == 3 * (seeds % 2).sum()
+    assert failed["estimate"].isna().all()
+    summary = result.summary()
+    assert summary.index.get_level_values("statistic").tolist() == names
+    assert (summary["n_failed"] == (seeds % 2).sum()).all()
+    if truth:
+        assert (
+            failed.set_index("statistic")["truth"]
+            .loc["mediator_effect[m2]"]
+            .eq(-0.5)
+            .all()
+        )
+
+
 # -- failures and warnings -------------------------------------------------------
 
 
@@ -332,7 +437,7 @@ def _gen(random_state):
         (
             dict(statistics=["indirect"]),
             ValueError,
-            "unknown statistic 'indirect'; the built-in statistics are \\['direct_effect', 'mediator_effect'\\]",
+            "unknown statistic 'indirect'; the built-in statistics are \\['direct_effect', 'mediator_effect', 'effect_on_mediator', 'indirect_effect', 'total_effect'\\]",
         ),
         (dict(statistics=[]), ValueError, "statistics is empty"),
         (dict(statistics={"s": 3}), TypeError, "statistic 's' must be a callable"),

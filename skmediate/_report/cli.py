@@ -83,9 +83,11 @@ def _level(text: str) -> float:
 
 
 ANALYZE_EPILOG = """\
-example:
+examples:
   skmediate analyze trial.csv --outcome hamilton --treatment r --mediator m \\
       --covariates past_use baseline_use --sensitivity "past_use=0,1;baseline_use=0,1"
+  skmediate analyze trial.csv --outcome y --treatment r --mediator m1 m2 \\
+      --covariates x1 x2 x3
 
 Sensitivity values are given as NAME=V1,V2,...;NAME=... over covariates (a
 one-hot encoded column is named <column>_<level>); the grid is the cartesian
@@ -132,7 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     roles.add_argument(
         "--treatment", required=True, metavar="R", help="randomized assignment"
     )
-    roles.add_argument("--mediator", required=True, metavar="M", help="mediator")
+    roles.add_argument(
+        "--mediator",
+        required=True,
+        nargs="+",
+        metavar="M",
+        help="mediator, or several (at most as many as the covariates)",
+    )
     roles.add_argument(
         "--covariates",
         required=True,
@@ -339,7 +347,7 @@ def _analyze(args) -> int:
     analysis = Analysis(
         outcome=args.outcome,
         treatment=args.treatment,
-        mediator=args.mediator,
+        mediators=tuple(args.mediator),
         covariates=tuple(args.covariates),
         controls=tuple(args.controls),
         categorical=categorical,
@@ -375,7 +383,7 @@ def _demo(args) -> int:
     analysis = Analysis(
         outcome=str(y.name),
         treatment="r",
-        mediator="m",
+        mediators=("m",),
         covariates=("past_use", "baseline_use"),
         tau_direct=DEMO_TAU,
         tau_mediator=DEMO_TAU,
@@ -520,7 +528,7 @@ def prepare_data(frame: pd.DataFrame, args):
     roles = {
         "--outcome": [args.outcome],
         "--treatment": [args.treatment],
-        "--mediator": [args.mediator],
+        "--mediator": list(args.mediator),
         "--covariates": list(args.covariates),
         "--controls": list(args.controls),
         "--categorical": list(args.categorical),

@@ -127,6 +127,31 @@ _MEDIATION_LABEL = {
     "proportion_mediated": "proportion mediated",
 }
 _METHOD_LABEL = {"naive": "Standard regression", "iv": "IV"}
+# With several mediators: the label of a per-mediator effect ``name[m]``.
+_PER_MEDIATOR_LABEL = {
+    "mediator_effect": "mediator effect ({})",
+    "effect_on_mediator": "effect on {}",
+    "indirect": "indirect effect through {}",
+    "proportion_mediated": "proportion mediated through {}",
+}
+
+
+def effect_label(name: str, several: bool = False) -> str:
+    """The label of an effect of the report: a key of the tables above, or
+    ``stem[mediator]`` for one mediator's effect among ``several``."""
+    stem, bracket, rest = name.partition("[")
+    if bracket and stem in _PER_MEDIATOR_LABEL:
+        return _PER_MEDIATOR_LABEL[stem].format(rest[:-1])
+    if several and name == "indirect":
+        return "indirect effect (all mediators)"
+    return _EFFECT_LABEL.get(name) or _MEDIATION_LABEL[name]
+
+
+def _mediators(s) -> str:
+    """``mediator m`` or ``mediators m1, m2``."""
+    if len(s.mediators) == 1:
+        return f"mediator {s.mediators[0]}"
+    return f"mediators {', '.join(s.mediators)}"
 
 
 # ---------------------------------------------------------------------------
@@ -140,7 +165,7 @@ def layout(report: Report, digits: int = 3) -> list:
     blocks = [
         Heading(
             f"Mediation analysis of {s.outcome}: treatment {s.treatment}, "
-            f"mediator {s.mediator}",
+            f"{_mediators(s)}",
             1,
         ),
         Paragraph(_settings_text(report)),
@@ -183,7 +208,7 @@ def _settings_text(report: Report) -> str:
         parts.append(f"Data: {s.source}.")
     parts.append(
         f"Baseline covariates (interacted with {s.treatment} to instrument "
-        f"{s.mediator}): {', '.join(s.covariates)}."
+        f"{', '.join(s.mediators)}): {', '.join(s.covariates)}."
     )
     if s.controls:
         parts.append(f"Controls (not interacted): {', '.join(s.controls)}.")
@@ -219,71 +244,85 @@ def _data_blocks(report: Report, digits: int) -> list:
         )
     blocks = [Heading("Data", 2), Paragraph(text + ".")]
     if d.arms:
-        mediator = (
-            f"{s.mediator} (rate)" if d.mediator_binary else f"{s.mediator} mean (SD)"
+        columns = tuple(
+            f"{m} (rate)" if binary else f"{m} mean (SD)"
+            for m, binary in zip(s.mediators, d.mediator_binary, strict=True)
         )
         rows = []
         for arm in d.arms:
-            m = (
-                f"{100 * arm.mediator_mean:.1f}%"
-                if d.mediator_binary
-                else f"{fmt(arm.mediator_mean, digits)} ({fmt(arm.mediator_sd, digits)})"
+            cells = tuple(
+                f"{100 * mean:.1f}%"
+                if binary
+                else f"{fmt(mean, digits)} ({fmt(sd, digits)})"
+                for mean, sd, binary in zip(
+                    arm.mediator_mean, arm.mediator_sd, d.mediator_binary, strict=True
+                )
             )
             rows.append(
                 (
                     fmt_value(arm.treatment),
                     str(arm.n),
-                    m,
+                    *cells,
                     f"{fmt(arm.outcome_mean, digits)} ({fmt(arm.outcome_sd, digits)})",
                 )
             )
         blocks.append(
             Table(
-                (f"{s.treatment}", "n", mediator, f"{s.outcome} mean (SD)"),
+                (f"{s.treatment}", "n", *columns, f"{s.outcome} mean (SD)"),
                 tuple(rows),
-                "rrrr",
+                "r" * (3 + len(columns)),
             )
         )
     return blocks
 
 
 def _effect_on_mediator_blocks(report: Report, digits: int, level: str) -> list:
-    e, s = report.effect_on_mediator, report.settings
+    s, several = report.settings, len(report.effect_on_mediator) > 1
+    rows = tuple(
+        (
+            *((e.mediator,) if several else ()),
+            fmt(e.estimate, digits),
+            fmt(e.std_error, digits),
+            fmt_ci(e.lower, e.upper, digits),
+            fmt_p(e.pvalue),
+        )
+        for e in report.effect_on_mediator
+    )
+    heading = (
+        f"Effect of {s.treatment} on the mediators"
+        if several
+        else f"Effect of {s.treatment} on the mediator {s.mediators[0]}"
+    )
     return [
-        Heading(f"Effect of {s.treatment} on the mediator {s.mediator}", 2),
+        Heading(heading, 2),
         Table(
-            ("Estimate", "SE", f"{level} CI", "p-value"),
-            (
-                (
-                    fmt(e.estimate, digits),
-                    fmt(e.std_error, digits),
-                    fmt_ci(e.lower, e.upper, digits),
-                    fmt_p(e.pvalue),
-                ),
-            ),
-            "rrrr",
-            caption=f"Method: {e.method}.",
+            (*(("Mediator",) if several else ()), "Estimate", "SE", f"{level} CI")
+            + ("p-value",),
+            rows,
+            ("l" if several else "") + "rrrr",
+            caption=f"Method: {report.effect_on_mediator[0].method}.",
         ),
     ]
 
 
 def _estimates_blocks(report: Report, digits: int, level: str) -> list:
     s = report.settings
+    several = len(s.mediators) > 1
     table1 = Table(
         (
             "Method",
             f"Direct effect of {s.treatment}",
-            f"Mediator effect ({s.mediator})",
+            *(f"Mediator effect ({m})" for m in s.mediators),
         ),
         tuple(
             (
                 row.label,
                 fmt_estimate_ci(row.direct_effect, digits),
-                fmt_estimate_ci(row.mediator_effect, digits),
+                *(fmt_estimate_ci(e, digits) for e in row.mediator_effect),
             )
             for row in report.estimates
         ),
-        "lrr",
+        "l" + "r" * (1 + len(s.mediators)),
         caption=f"{level} confidence intervals in parentheses.",
     )
     details = Table(
@@ -291,16 +330,24 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
         tuple(
             (
                 row.label,
-                _EFFECT_LABEL[effect],
+                label,
                 fmt(est.estimate, digits),
                 fmt(est.std_error, digits),
                 fmt_p(est.pvalue),
                 fmt_ci(est.lower, est.upper, digits),
             )
             for row in report.estimates
-            for effect, est in (
-                ("direct_effect", row.direct_effect),
-                ("mediator_effect", row.mediator_effect),
+            for label, est in (
+                (_EFFECT_LABEL["direct_effect"], row.direct_effect),
+                *(
+                    (
+                        effect_label(f"mediator_effect[{e.mediator}]")
+                        if several
+                        else _EFFECT_LABEL["mediator_effect"],
+                        e,
+                    )
+                    for e in row.mediator_effect
+                ),
             )
         ),
         "llrrrr",
@@ -312,10 +359,28 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
         Figure(
             f"Estimates with {level} confidence intervals.",
             partial(
-                figure_png, [row.label for row in report.estimates], report.estimates
+                figure_png,
+                [row.label for row in report.estimates],
+                _estimate_panels(report),
             ),
         ),
     ]
+
+
+def _estimate_panels(report: Report) -> list:
+    """The figure's panels: the direct effect, then each mediator's effect."""
+    s = report.settings
+    panels = [
+        (_EFFECT_LABEL["direct_effect"], [r.direct_effect for r in report.estimates])
+    ]
+    for j, m in enumerate(s.mediators):
+        title = (
+            effect_label(f"mediator_effect[{m}]")
+            if len(s.mediators) > 1
+            else _EFFECT_LABEL["mediator_effect"]
+        )
+        panels.append((title, [r.mediator_effect[j] for r in report.estimates]))
+    return panels
 
 
 def _first_stage_blocks(report: Report, digits: int) -> list:
@@ -660,6 +725,19 @@ def weak_instrument_verdict(fs) -> str:
 
 def _effects_blocks(report: Report, digits: int, level: str) -> list:
     s = report.settings
+    if len(s.mediators) == 1:
+        definition = (
+            f"Indirect effect = mediator effect x effect of {s.treatment} on "
+            f"{s.mediators[0]}; total effect = direct + indirect; proportion "
+            "mediated = indirect / total."
+        )
+    else:
+        definition = (
+            "Indirect effect through a mediator = its effect x the effect of "
+            f"{s.treatment} on it; indirect effect (all mediators) = their sum; "
+            "total effect = direct + indirect; proportion mediated = indirect / "
+            "total (through a mediator: its indirect effect / total)."
+        )
     return [
         Heading("Mediation effects", 2),
         Table(
@@ -667,20 +745,18 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
             tuple(
                 (
                     _METHOD_LABEL[row.method],
-                    _MEDIATION_LABEL[row.effect],
+                    effect_label(row.effect, len(s.mediators) > 1),
                     fmt(row.estimate, digits),
                     fmt(row.std_error, digits),
                     fmt_p(row.pvalue),
                     fmt_ci(row.lower, row.upper, digits),
                 )
                 for row in report.effects
-                if row.effect in _MEDIATION_LABEL
+                if row.effect.partition("[")[0] not in ("direct", "mediator")
             ),
             "llrrrr",
             caption=(
-                f"Indirect effect = mediator effect x effect of {s.treatment} on "
-                f"{s.mediator}; total effect = direct + indirect; proportion "
-                "mediated = indirect / total. The intention-to-treat effect "
+                f"{definition} The intention-to-treat effect "
                 f"(least squares of {s.outcome} on {s.treatment} and the "
                 "baseline variables) estimates the total effect without the "
                 "mediation assumptions. Standard errors by the delta method from "
@@ -693,7 +769,7 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
 def _weak_iv_robust_blocks(report: Report) -> list:
     cs = report.weak_iv_robust
     iv = next(row for row in report.estimates if row.method == "iv")
-    wald = iv.mediator_effect
+    wald = iv.mediator_effect[0]
     if cs.not_defined:
         return [
             Heading("Weak-instrument-robust inference", 2),
@@ -810,7 +886,15 @@ def sensitivity_blocks(sens, digits: int = 3) -> list:
     blocks.append(
         Figure(
             f"Estimates with {level} confidence intervals over the grid.",
-            partial(figure_png, _tau_labels(sens.grid), sens.grid, sensitivity=True),
+            partial(
+                figure_png,
+                _tau_labels(sens.grid),
+                [
+                    (label, [_point_effects(p)[k][1] for p in sens.grid])
+                    for k, (label, _) in enumerate(_point_effects(sens.grid[0]))
+                ],
+                "  ".join(label for label, _ in _point_taus(sens.grid[0])),
+            ),
         )
     )
     return blocks
@@ -874,7 +958,7 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
             tuple(
                 (
                     _METHOD_LABEL[row.method],
-                    _EFFECT_LABEL[row.effect],
+                    effect_label(row.effect),
                     fmt(row.estimate, digits),
                     fmt(row.standard_error, digits),
                     fmt_ci(row.lower, row.upper, digits),
@@ -918,23 +1002,21 @@ def report_summary(report: Report, digits: int = 3) -> Summary:
 # Figures (HTML only; matplotlib is optional)
 
 
-def figure_png(labels, points, sensitivity: bool = False) -> bytes | None:
-    """A PNG of the direct and mediator effects of ``points`` (objects with
-    ``direct_effect`` and ``mediator_effect`` estimates, the latter a dict per
-    mediator with several) with their intervals, one panel per effect and one
-    row per label; ``None`` without matplotlib."""
+def figure_png(labels, panels, ylabel: str | None = None) -> bytes | None:
+    """A PNG of estimates with their intervals: one panel per ``(title,
+    estimates)`` of ``panels``, one row per label, ``ylabel`` beside the rows;
+    ``None`` without matplotlib."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure as MplFigure
     except ImportError:
         return None
     n = len(labels)
-    titles = [label for label, _ in _point_effects(points[0])]
-    fig = MplFigure(figsize=(4 * len(titles), 1.2 + 0.35 * n), layout="constrained")
+    width = 4 * len(panels)
+    fig = MplFigure(figsize=(width, 1.2 + 0.35 * n), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(titles), sharey=True)
-    for k, (ax, title) in enumerate(zip(axes, titles, strict=True)):
-        estimates = [_point_effects(point)[k][1] for point in points]
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (title, estimates) in zip(axes, panels, strict=True):
         ys = list(range(n))[::-1]
         centers = [e.estimate for e in estimates]
         errors = [
@@ -946,8 +1028,8 @@ def figure_png(labels, points, sensitivity: bool = False) -> bytes | None:
         ax.set_title(title[0].upper() + title[1:])
         ax.set_yticks(ys, labels)
         ax.set_ylim(-0.6, n - 0.4)
-    if sensitivity:
-        axes[0].set_ylabel("  ".join(label for label, _ in _point_taus(points[0])))
+    if ylabel:
+        axes[0].set_ylabel(ylabel)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96)
     return buffer.getvalue()

@@ -30,9 +30,10 @@ from skmediate._sensitivity import SensitivityGrid
 
 __all__ = ["Analysis", "Report", "build_report"]
 
-SCHEMA_VERSION = (
-    3  # 2: the first stage holds numbers only (no verdict); 3: lower, upper
-)
+# 2: the first stage holds numbers only (no verdict); 3: lower, upper; 4: a list
+# per mediator (settings.mediators, data.mediator_binary, the arms' mediator
+# means and SDs, effect_on_mediator, each estimate's mediator_effect)
+SCHEMA_VERSION = 4
 EFFECTS = ("direct_effect", "mediator_effect")
 # Arms are listed one by one for a treatment with at most this many values.
 MAX_ARMS = 10
@@ -60,7 +61,7 @@ class Settings:
     source: str
     outcome: str
     treatment: str
-    mediator: str
+    mediators: tuple[str, ...]
     covariates: tuple[str, ...]
     controls: tuple[str, ...]
     categorical: tuple[str, ...]
@@ -76,12 +77,12 @@ class Settings:
 
 @dataclass(frozen=True)
 class Arm:
-    """Size and means of one treatment arm."""
+    """Size and means of one treatment arm (one mediator mean and SD per mediator)."""
 
     treatment: float
     n: int
-    mediator_mean: float
-    mediator_sd: float
+    mediator_mean: tuple[float, ...]
+    mediator_sd: tuple[float, ...]
     outcome_mean: float
     outcome_sd: float
 
@@ -99,22 +100,31 @@ class DataSummary:
     """Rows used and the arms of the trial (``arms`` is empty for a treatment
     with more than ``MAX_ARMS`` values). ``missing_by_column`` counts, for each
     column with missing values, the rows missing it (they are the
-    ``n_rows_dropped`` rows left out)."""
+    ``n_rows_dropped`` rows left out). ``mediator_binary`` says, per mediator,
+    whether it takes only the values 0 and 1."""
 
     n_rows_read: int
     n_rows_dropped: int
     n: int
     n_clusters: int | None
-    mediator_binary: bool
+    mediator_binary: tuple[bool, ...]
     arms: tuple[Arm, ...]
     missing_by_column: tuple[MissingColumn, ...] = ()
 
 
 @dataclass(frozen=True)
 class EffectOnMediator(Estimate):
-    """Average effect of the treatment on the mediator, and how it was computed."""
+    """Average effect of the treatment on one mediator, and how it was computed."""
 
     method: str
+    mediator: str
+
+
+@dataclass(frozen=True)
+class MediatorEstimate(Estimate):
+    """The effect of one mediator (a row of the paper's Table 1)."""
+
+    mediator: str
 
 
 EFFECT_ON_MEDIATOR_METHOD = (
@@ -131,7 +141,7 @@ class MethodEstimates:
     nobs: float
     rsquared: float
     direct_effect: Estimate
-    mediator_effect: Estimate
+    mediator_effect: tuple[MediatorEstimate, ...]
 
 
 @dataclass(frozen=True)
@@ -295,7 +305,7 @@ class Report:
     skmediate_version: str
     settings: Settings
     data: DataSummary
-    effect_on_mediator: EffectOnMediator
+    effect_on_mediator: tuple[EffectOnMediator, ...]
     estimates: tuple[MethodEstimates, ...]
     first_stage: FirstStage
     effects: tuple[EffectRow, ...]
@@ -348,12 +358,13 @@ class Analysis:
     dicts for :class:`SensitivityGrid` (both ``None``: no sensitivity
     analysis); ``n_resamples=None`` means no bootstrap; ``missing`` is the
     estimators' missing-data policy (``"drop"``: ``--dropna``); ``weights``
-    names the column of the sample weights, of type ``weight_type``.
+    names the column of the sample weights, of type ``weight_type``;
+    ``mediators`` names one mediator or several.
     """
 
     outcome: str
     treatment: str
-    mediator: str
+    mediators: tuple[str, ...]
     covariates: tuple[str, ...]
     controls: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
@@ -378,7 +389,9 @@ class Analysis:
         """Unfitted naive and IV estimators for these roles."""
         roles = dict(
             treatment=self.treatment,
-            mediator=self.mediator,
+            mediator=self.mediators[0]
+            if len(self.mediators) == 1
+            else list(self.mediators),
             covariates=list(self.covariates),
             controls=list(self.controls) or None,
             covariate_transformer=categorical_encoder(self.categorical),
@@ -526,7 +539,7 @@ def settings_section(analysis: Analysis, iv) -> Settings:
         source=analysis.source,
         outcome=analysis.outcome,
         treatment=analysis.treatment,
-        mediator=analysis.mediator,
+        mediators=tuple(analysis.mediators),
         covariates=tuple(analysis.covariates),
         controls=tuple(analysis.controls),
         categorical=tuple(analysis.categorical),
@@ -546,7 +559,7 @@ def data_section(X, y, analysis, iv, n_rows_read) -> DataSummary:
     means of each arm over the rows used."""
     kept = np.setdiff1d(np.arange(len(y)), iv.dropped_rows_)
     r = np.asarray(X[analysis.treatment], dtype=float)[kept]
-    m = np.asarray(X[analysis.mediator], dtype=float)[kept]
+    ms = np.asarray(X[list(analysis.mediators)], dtype=float)[kept]
     y = np.asarray(y, dtype=float)[kept]
     values = np.unique(r)
     arms = ()
@@ -555,8 +568,8 @@ def data_section(X, y, analysis, iv, n_rows_read) -> DataSummary:
             Arm(
                 treatment=float(v),
                 n=int((r == v).sum()),
-                mediator_mean=float(m[r == v].mean()),
-                mediator_sd=_sd(m[r == v]),
+                mediator_mean=tuple(float(m[r == v].mean()) for m in ms.T),
+                mediator_sd=tuple(_sd(m[r == v]) for m in ms.T),
                 outcome_mean=float(y[r == v].mean()),
                 outcome_sd=_sd(y[r == v]),
             )
@@ -567,7 +580,7 @@ def data_section(X, y, analysis, iv, n_rows_read) -> DataSummary:
         n_rows_dropped=int(iv.n_dropped_),
         n=int(len(y)),
         n_clusters=iv.result_.n_clusters,
-        mediator_binary=bool(np.isin(m, (0.0, 1.0)).all()),
+        mediator_binary=tuple(bool(np.isin(m, (0.0, 1.0)).all()) for m in ms.T),
         arms=arms,
         missing_by_column=tuple(
             MissingColumn(str(name), int(count))
@@ -593,13 +606,28 @@ def _from_row(row, cls=Estimate, **extra):
     )
 
 
-def effect_on_mediator_section(iv) -> EffectOnMediator:
-    """``δ``, the IV estimator's ``effect_on_mediator_``, with its inference
-    from the joint (stacked) covariance of ``result_.effects``."""
-    return _from_row(
-        iv.result_.effects.loc["effect_on_mediator"],
-        EffectOnMediator,
-        method=EFFECT_ON_MEDIATOR_METHOD,
+def per_mediator(result, stem: str) -> dict[str, str]:
+    """``{mediator: row of result.effects}`` of a per-mediator effect ``stem``:
+    ``stem`` for one mediator, ``stem[m]`` for each of several
+    (:func:`~skmediate._numerics.effects.effect_names`)."""
+    mediators = result.mediators
+    if len(mediators) == 1:
+        return {mediators[0]: stem}
+    return {m: f"{stem}[{m}]" for m in mediators}
+
+
+def effect_on_mediator_section(iv) -> tuple[EffectOnMediator, ...]:
+    """``δ`` of each mediator, with its inference from the joint (stacked)
+    covariance of ``result_.effects``."""
+    effects = iv.result_.effects
+    return tuple(
+        _from_row(
+            effects.loc[row],
+            EffectOnMediator,
+            method=EFFECT_ON_MEDIATOR_METHOD,
+            mediator=m,
+        )
+        for m, row in per_mediator(iv.result_, "effect_on_mediator").items()
     )
 
 
@@ -613,7 +641,10 @@ def estimates_row(method: str, label: str, estimator) -> MethodEstimates:
         nobs=float(result.nobs),
         rsquared=float(result.rsquared),
         direct_effect=_from_row(table.loc[result.treatment]),
-        mediator_effect=_from_row(table.loc[result.mediator]),
+        mediator_effect=tuple(
+            _from_row(table.loc[m], MediatorEstimate, mediator=m)
+            for m in result.mediators
+        ),
     )
 
 
@@ -725,6 +756,13 @@ def weak_iv_robust_section(iv) -> ConfidenceSet:
 
 def sensitivity_section(iv, X, y, fit_params, analysis, progress=False) -> Sensitivity:
     """The grid of the paper's Table 2, the sensitivity intervals and breakdowns."""
+    if len(analysis.mediators) > 1:
+        raise ValueError(
+            f"the sensitivity analysis of the report is for one mediator; "
+            f"{len(analysis.mediators)} were given ({', '.join(analysis.mediators)}). "
+            "Fit SensitivityGrid in Python for several mediators, or give one "
+            "--mediator with the sensitivity options"
+        )
     covariates = _terms(iv)[0]
     for effect, spec in (
         ("direct", analysis.tau_direct),
@@ -853,7 +891,8 @@ def sensitivity_from_grid(grid, progress=False) -> Sensitivity:
 def bootstrap_section(
     estimators: dict, X, y, fit_params, analysis, progress=False
 ) -> Bootstrap:
-    """Percentile bootstrap intervals of both effects of each estimator.
+    """Percentile bootstrap intervals of the direct effect and each mediator's
+    effect, of each estimator.
 
     Calls :func:`skmediate.bootstrap` once per estimator with the same
     ``random_state``, so both are computed on the same resamples. With
@@ -875,12 +914,13 @@ def bootstrap_section(
     rows = []
     for method, est in estimators.items():
         frame = bootstrap(est, X, y, **options).to_frame()
-        for effect in EFFECTS:
-            row = frame.loc[f"{effect}_"]
+        # the statistics' names: direct_effect_, then mediator_effect_ or,
+        # with several mediators, mediator_effect_[m] for each
+        for name, row in frame.iterrows():
             rows.append(
                 BootstrapRow(
                     method=method,
-                    effect=effect,
+                    effect=name.replace("_[", "[").removesuffix("_"),
                     estimate=float(row["estimate"]),
                     standard_error=float(row["std_error"]),
                     lower=float(row["lower"]),

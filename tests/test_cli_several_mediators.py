@@ -1,0 +1,213 @@
+"""The command line with several mediators (``--mediator M1 M2``).
+
+Every format lists each mediator; the numbers are checked against the
+library's own fits of the same CSV (JSON to 1e-10 relative, the text and
+Markdown cells as formatted to three decimals), and the bootstrap against
+:func:`skmediate.bootstrap` with the same seed.
+"""
+
+import json
+import re
+
+import pytest
+from numpy.testing import assert_allclose
+
+from skmediate import IVMediationRegressor, NaiveMediationRegressor, bootstrap
+from skmediate._report.cli import main
+from skmediate.datasets import make_mediation_data
+
+from .test_cli import _readme_schema, check_schema
+
+RTOL = 1e-10
+MEDIATORS = ["m1", "m2"]
+COVARIATES = ["x1", "x2", "x3"]
+ARGS = [
+    "--outcome",
+    "y",
+    "--treatment",
+    "r",
+    "--mediator",
+    *MEDIATORS,
+    "--covariates",
+    *COVARIATES,
+]
+KEYS = ("estimate", "std_error", "lower", "upper", "pvalue")
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory):
+    X, y = make_mediation_data(
+        800,
+        n_covariates=3,
+        n_mediators=2,
+        mediator_effect=[1.0, -0.5],
+        instrument_strength=1.5,
+        random_state=8,
+    )
+    X["m1"] = (X["m1"] > 0.5).astype(float)  # one binary, one continuous mediator
+    path = tmp_path_factory.mktemp("several") / "trial.csv"
+    X.assign(y=y).to_csv(path, index=False)
+    roles = dict(treatment="r", mediator=MEDIATORS, covariates=COVARIATES)
+    fits = {
+        "naive": NaiveMediationRegressor(**roles).fit(X, y),
+        "iv": IVMediationRegressor(**roles).fit(X, y),
+    }
+    return str(path), X, y, fits
+
+
+def _run(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    assert (code, captured.err) == (0, ""), captured.err
+    return captured.out
+
+
+def test_json_lists_each_mediator(trial, capsys):
+    path, X, y, fits = trial
+    doc = json.loads(_run(capsys, "analyze", path, *ARGS, "--format", "json"))
+    check_schema(doc, _readme_schema())
+    assert doc["schema_version"] == 4
+    assert doc["settings"]["mediators"] == MEDIATORS
+    data = doc["data"]
+    assert data["mediator_binary"] == [True, False]
+    for arm in data["arms"]:
+        rows = X["r"] == arm["treatment"]
+        assert_allclose(arm["mediator_mean"], X.loc[rows, MEDIATORS].mean(), rtol=RTOL)
+        assert_allclose(arm["mediator_sd"], X.loc[rows, MEDIATORS].std(), rtol=RTOL)
+    effects = fits["iv"].result_.effects
+    assert [e["mediator"] for e in doc["effect_on_mediator"]] == MEDIATORS
+    for entry in doc["effect_on_mediator"]:
+        want = effects.loc[f"effect_on_mediator[{entry['mediator']}]", list(KEYS)]
+        assert_allclose([entry[k] for k in KEYS], want.to_numpy(float), rtol=RTOL)
+    for entry, (method, est) in zip(doc["estimates"], fits.items(), strict=True):
+        assert entry["method"] == method
+        table = est.result_.to_frame()
+        assert [e["mediator"] for e in entry["mediator_effect"]] == MEDIATORS
+        for e in entry["mediator_effect"]:
+            want = table.loc[e["mediator"], list(KEYS)].to_numpy(float)
+            assert_allclose([e[k] for k in KEYS], want, rtol=RTOL)
+    # every row of both effects tables, names from effect_names
+    assert [(e["method"], e["effect"]) for e in doc["effects"]] == [
+        (method, name)
+        for method, est in fits.items()
+        for name in est.result_.effects.index
+    ]
+    assert "indirect[m2]" in {e["effect"] for e in doc["effects"]}
+    for entry in doc["effects"]:
+        want = fits[entry["method"]].result_.effects.loc[entry["effect"], list(KEYS)]
+        assert_allclose([entry[k] for k in KEYS], want.to_numpy(float), rtol=RTOL)
+
+
+def test_text_lists_each_mediator(trial, capsys):
+    path, X, y, fits = trial
+    text = _run(capsys, "analyze", path, *ARGS)
+    lines = text.splitlines()
+    assert lines[0] == "Mediation analysis of y: treatment r, mediators m1, m2"
+    header = next(line for line in lines if line.startswith("r    n"))
+    assert re.split(r"\s{2,}", header.split(None, 2)[2]) == [
+        "m1 (rate)",
+        "m2 mean (SD)",
+        "y mean (SD)",
+    ]
+    # Table 1: a column per mediator, estimate (low, high) of each fit
+    for est in fits.values():
+        res, ci = est.result_, est.result_.conf_int()
+        cells = [
+            f"{res.params[t]:.3f} ({ci.loc[t, 'lower']:.3f}, {ci.loc[t, 'upper']:.3f})"
+            for t in ("r", *MEDIATORS)
+        ]
+        assert any(all(c in line for c in cells) for line in lines), cells
+    effects = fits["iv"].result_.effects
+    for name, label in (
+        ("effect_on_mediator[m1]", "effect on m1"),
+        ("indirect[m2]", "indirect effect through m2"),
+        ("indirect", "indirect effect (all mediators)"),
+        ("proportion_mediated[m1]", "proportion mediated through m1"),
+    ):
+        row = effects.loc[name]
+        cells = ["IV", label, f"{row.estimate:.3f}", f"{row.std_error:.3f}"]
+        pattern = r"^" + r"\s+".join(map(re.escape, cells)) + r"\s"
+        assert sum(bool(re.match(pattern, line)) for line in lines) == 1, cells
+    # the effect of r on each mediator, a row each
+    for m in MEDIATORS:
+        row = effects.loc[f"effect_on_mediator[{m}]"]
+        pattern = rf"^{m}\s+{row.estimate:.3f}\s+{row.std_error:.3f}\s"
+        assert any(re.match(pattern, line) for line in lines), pattern
+
+
+@pytest.mark.parametrize("output_format", ["markdown", "html", "latex"])
+def test_other_formats_list_each_mediator(trial, capsys, output_format):
+    path, _, _, fits = trial
+    out = _run(capsys, "analyze", path, *ARGS, "--format", output_format)
+    for m in MEDIATORS:
+        assert f"Mediator effect ({m})" in out
+        assert f"indirect effect through {m}" in out
+        est = fits["iv"].result_.params[m]
+        assert f"{est:.3f}" in out
+
+
+def test_bootstrap_per_mediator(trial, capsys):
+    path, X, y, fits = trial
+    args = ["analyze", path, *ARGS, "--bootstrap", "60", "--seed", "3"]
+    doc = json.loads(_run(capsys, *args, "--format", "json"))
+    results = doc["bootstrap"]["results"]
+    assert [(r["method"], r["effect"]) for r in results] == [
+        (method, effect)
+        for method in ("naive", "iv")
+        for effect in ("direct_effect", "mediator_effect[m1]", "mediator_effect[m2]")
+    ]
+    for method, est in fits.items():
+        frame = bootstrap(est, X, y, n_resamples=60, random_state=3).to_frame()
+        got = [r for r in results if r["method"] == method]
+        assert_allclose(
+            [[r["estimate"], r["standard_error"], r["lower"], r["upper"]] for r in got],
+            frame.to_numpy(),
+            rtol=RTOL,
+        )
+    text = _run(capsys, *args)
+    assert "IV                   mediator effect (m2)" in text
+
+
+def test_several_mediators_errors(trial, capsys):
+    path = trial[0]
+
+    def error(*extra):
+        code = main(["analyze", path, *extra])
+        return code, capsys.readouterr().err
+
+    code, err = error(*ARGS, "--sensitivity", "x1=0,1")
+    assert code == 2
+    assert "the sensitivity analysis of the report is for one mediator" in err
+    assert "2 were given (m1, m2)" in err
+    code, err = error(
+        "--outcome",
+        "y",
+        "--treatment",
+        "r",
+        "--mediator",
+        *MEDIATORS,
+        "x3",
+        "--covariates",
+        "x1",
+        "x2",
+    )
+    assert code == 2
+    assert (
+        "3 mediators ['m1', 'm2', 'x3'] need at least as many excluded instruments"
+        in err
+    )
+    assert "has 2" in err
+    code, err = error(
+        "--outcome",
+        "y",
+        "--treatment",
+        "r",
+        "--mediator",
+        "m1",
+        "m1",
+        "--covariates",
+        *COVARIATES,
+    )
+    assert code == 2 and "column 'm1' is given twice in --mediator" in err
+    code, err = error(*ARGS[:4], "--mediator", "m1", "m9", "--covariates", *COVARIATES)
+    assert code == 2 and "unknown column 'm9' (--mediator)" in err
