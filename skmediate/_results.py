@@ -676,6 +676,89 @@ class MediationResult:
             return difference_set(total, direct)
         return one_minus_ratio_set(direct, total)
 
+    def wild_bootstrap_test(
+        self,
+        effect: str,
+        value: float,
+        *,
+        n_resamples: int = 999,
+        weights: str = "rademacher",
+        random_state: RandomState = None,
+    ) -> WildBootstrapTest:
+        """The wild restricted efficient bootstrap test of ``H₀: effect = value``.
+
+        See :meth:`IVMediationRegressor.wild_bootstrap_test`, which calls it.
+
+        Parameters
+        ----------
+        effect : {"direct", "mediator"}
+            ``θ_R`` or ``θ_M``.
+        value : float
+            ``θ₀``.
+        n_resamples : int, default=999
+            Number of bootstrap samples.
+        weights : {"rademacher", "webb"}, default="rademacher"
+            The multipliers.
+        random_state : int, numpy Generator or RandomState, default=None
+            Seed of the multipliers' draws.
+
+        Returns
+        -------
+        WildBootstrapTest
+            The statistic, its bootstrap p-value and distribution.
+        """
+        return wild_test(
+            self._wild_model(),
+            effect,
+            value,
+            n_resamples=positive_int(n_resamples, "n_resamples"),
+            weights=weights,
+            random_state=as_generator(random_state),
+        )
+
+    def set_verdict(self, effect: str, confidence_set: ConfidenceSet) -> str:
+        """What a recommended set says, as a key (the renderer words it).
+
+        ``"unbounded"`` (the data cannot bound the effect), ``"empty"``,
+        ``"invalid_instruments"`` (the set excludes 0 or the estimate while
+        the overidentification test rejects at the confidence level),
+        ``"weak"`` (weak instruments: report the robust set) or ``""``.
+
+        Parameters
+        ----------
+        effect : str
+            The effect the set is for.
+        confidence_set : ConfidenceSet
+            The recommended set (``confidence_set(effect)``).
+
+        Returns
+        -------
+        str
+            One of the keys above.
+        """
+        if confidence_set.method == "wald" or self.first_stage is None:
+            return ""
+        if not confidence_set.is_bounded:
+            return "unbounded"
+        if confidence_set.is_empty:
+            return "empty"
+        name = "intention_to_treat" if effect == "total" else effect
+        if confidence_set.mediator:
+            name = f"{effect}[{confidence_set.mediator}]"
+        estimate = self.effect_estimate(name)
+        if self._overidentification_rejects() and (
+            0.0 not in confidence_set or estimate not in confidence_set
+        ):
+            return "invalid_instruments"
+        return "weak" if self.first_stage.is_weak else ""
+
+    def _overidentification_rejects(self) -> bool:
+        key = "sargan" if self.model.kind.homoskedastic else "hansen_j"
+        for row in self.diagnostic_tests or ():
+            if row.key == key and np.isfinite(row.pvalue):
+                return bool(row.pvalue < 1 - self.confidence_level)
+        return False
+
     def _default_set_method(self, effect: str) -> str:
         if not bool(self.instruments) or effect == "total":
             return "wald"
