@@ -833,9 +833,15 @@ def _refined_extreme(sets_at, centre, step, lo, hi, upper: bool) -> float:
     """The extreme end near ``centre`` by Brent's bounded search in the angle."""
     sign = -1.0 if upper else 1.0
 
+    def raw(psi):
+        return sign * _end(sets_at(psi), lo, hi, upper)
+
+    at_centre = raw(centre)
+    penalty = at_centre + 1.0 + abs(at_centre)  # where no piece meets [lo, hi]
+
     def f(psi):
-        value = _end(sets_at(psi), lo, hi, upper)
-        return sign * value if np.isfinite(value) else inf
+        value = raw(psi)
+        return value if np.isfinite(value) else penalty
 
     found = optimize.minimize_scalar(
         f,
@@ -843,5 +849,5 @@ def _refined_extreme(sets_at, centre, step, lo, hi, upper: bool) -> float:
         method="bounded",
         options={"xatol": 1e-11 * step},
     )
-    best = min(f(centre), float(found.fun))
+    best = min(at_centre, float(found.fun))
     return sign * best
