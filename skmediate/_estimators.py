@@ -26,6 +26,7 @@ from skmediate._numerics.covariance import AR_MEATS, COV_TYPES, WEIGHT_TYPES, co
 from skmediate._numerics.design import Design
 from skmediate._numerics.diagnostics import FirstStageDiagnostics
 from skmediate._numerics.engine import fit_model
+from skmediate._numerics.joint import AndersonRubinTest
 from skmediate._numerics.rows import is_dask
 from skmediate._numerics.sets import ConfidenceSet
 from skmediate._numerics.wild import WildBootstrapTest
@@ -798,6 +799,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         effect: str = "mediator",
         method: str | None = None,
         *,
+        mediator: str | None = None,
         confidence_level: float | None = None,
         **kwargs: Any,
     ) -> ConfidenceSet:
@@ -818,7 +820,14 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
             ``random_state`` as for :meth:`wild_bootstrap_test`); ``"LM"`` and
             ``"CLR"`` for the mediator effect (every ``cov_type``);
             ``"AR-GKM"`` and ``"CLR"`` for the direct effect and the sets
-            built on it (``"classical"`` and ``"unadjusted"``).
+            built on it (``"classical"`` and ``"unadjusted"``);
+            ``"projection"``: the projection of the joint Anderson–Rubin set
+            (Dufour and Taamouti 2005).
+        mediator : str, default=None
+            With several mediators, the one whose effect ``effect="mediator"``
+            is (required there, and not accepted for the other effects, which
+            are one number for all mediators). With one mediator it may name
+            it.
         confidence_level : float, default=None
             ``None`` uses the estimator's ``confidence_level``.
         **kwargs
@@ -888,10 +897,32 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
           interval contains 0. ``"wald"``: the delta-method interval for the
           indirect effect and Fieller's set for the proportion (the ratio of
           the indirect to the total effect with their joint covariance).
+        - **several mediators**: ``"wald"``, ``"AR"`` and ``"projection"``.
+          For one mediator's effect, ``"AR"`` (the default) is the subvector
+          Anderson–Rubin set of Guggenberger et al. (2012) with the other
+          mediators as unrestricted endogenous regressors (``p - q + 1``
+          degrees of freedom) and ``"projection"`` the projection of the
+          joint Anderson–Rubin set of all mediator effects (``p`` degrees of
+          freedom), both exact solutions of a quadratic inequality with
+          ``"classical"`` and ``"unadjusted"``. With HC and cluster
+          covariances both are the projection of the joint robust set. For
+          the direct effect ``"AR"`` (the default) is the subvector set with
+          the treatment as one more instrument and all ``q`` mediators
+          unrestricted (``p + 1 - q`` degrees of freedom), ``"projection"``
+          the projection of the joint set of ``(θ_R, θ_M)``; with HC and
+          cluster covariances both are the robust projection. The indirect
+          effect (the sum over the mediators) and the proportion mediated
+          combine the direct effect's set with the total effect's interval as
+          with one mediator. :meth:`anderson_rubin_test` tests all mediator
+          effects at once.
         """
         check_is_fitted(self)
         return self.result_.confidence_set(
-            effect, method, confidence_level=confidence_level, **kwargs
+            effect,
+            method,
+            mediator=mediator,
+            confidence_level=confidence_level,
+            **kwargs,
         )
 
 
@@ -1401,6 +1432,31 @@ class IVMediationRegressor(_MediationRegressor):
         """
         check_is_fitted(self)
         return self.result_.anderson_rubin_set(confidence_level)
+
+    def anderson_rubin_test(self, theta0: Any) -> AndersonRubinTest:
+        """The joint Anderson–Rubin test of ``H₀: θ_M = θ₀`` for every mediator.
+
+        Regresses ``y - Mθ₀`` on all instruments and tests the excluded
+        instruments' coefficients with the fit's ``cov_type`` (for the robust
+        types with the meat ``ar_meat``), as the one-mediator test does:
+        ``W/p`` against ``F(p, n - l)`` for ``"classical"`` (and for the
+        robust types with the default leverage meat), ``W`` against ``χ²(p)``
+        for ``"unadjusted"``. Valid however weak the instruments.
+
+        Parameters
+        ----------
+        theta0 : float, sequence of float or dict
+            The tested effect of each mediator, in the order of ``mediator``,
+            or a dict keyed by mediator name.
+
+        Returns
+        -------
+        AndersonRubinTest
+            ``statistic``, ``pvalue``, ``df``, ``df_denom``,
+            ``distribution`` and the tested ``theta0``.
+        """
+        check_is_fitted(self)
+        return self.result_.anderson_rubin_test(theta0)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -26,6 +26,12 @@ from skmediate._numerics.diagnostics import (
 )
 from skmediate._numerics.effects import mediation_effects
 from skmediate._numerics.engine import KEEP_CLUSTER_GRAMS
+from skmediate._numerics.joint import (
+    AndersonRubinTest,
+    direct_set,
+    joint_anderson_rubin_test,
+    mediator_set,
+)
 from skmediate._numerics.kleibergen import (
     robust_clr_defined,
     robust_clr_set,
@@ -461,8 +467,70 @@ class MediationResult:
                 "the Anderson-Rubin set needs excluded instruments; this "
                 f"{self.method} fit has none"
             )
+        if len(self.mediators) > 1:
+            raise ValueError(
+                f"the fit has {len(self.mediators)} mediators "
+                f"{list(self.mediators)}: use confidence_set('mediator', 'AR', "
+                "mediator=...) for one of them, or anderson_rubin_test(theta0) "
+                "for all at once"
+            )
         level = self.confidence_level if confidence_level is None else confidence_level
         return anderson_rubin_set(self.anderson_rubin_moments, level)
+
+    def anderson_rubin_test(self, theta0: Any) -> AndersonRubinTest:
+        """The joint Anderson–Rubin test of ``H₀: θ_M = θ₀`` for every mediator (IV only).
+
+        See :meth:`IVMediationRegressor.anderson_rubin_test`, which calls it.
+
+        Parameters
+        ----------
+        theta0 : float, sequence of float or dict
+            The tested effect of each mediator: a sequence in the order of
+            :attr:`mediators`, or a dict keyed by mediator name (every
+            mediator once); a float with one mediator.
+
+        Returns
+        -------
+        AndersonRubinTest
+            The statistic, its p-value and reference distribution.
+        """
+        moments = self.anderson_rubin_moments
+        if moments is None:
+            raise ValueError(
+                "the Anderson-Rubin test needs excluded instruments; this "
+                f"{self.method} fit has none"
+            )
+        values = self._mediator_values(theta0)
+        stat, pvalue, df, df_denom = joint_anderson_rubin_test(moments, values)
+        return AndersonRubinTest(
+            statistic=float(stat),
+            pvalue=float(pvalue),
+            df=int(df),
+            df_denom=df_denom,
+            distribution="F" if df_denom is not None else "chi2",
+            theta0=tuple(zip(self.mediators, map(float, values), strict=True)),
+        )
+
+    def _mediator_values(self, theta0) -> np.ndarray:
+        names = list(self.mediators)
+        if isinstance(theta0, dict):
+            unknown = [k for k in theta0 if k not in names]
+            missing = [k for k in names if k not in theta0]
+            if unknown or missing:
+                raise ValueError(
+                    f"theta0 must give a value for each mediator {names}; "
+                    + (f"unknown: {unknown}" if unknown else f"missing: {missing}")
+                )
+            theta0 = [theta0[k] for k in names]
+        values = np.atleast_1d(np.asarray(theta0, dtype=float))
+        if values.ndim != 1 or values.size != len(names):
+            raise ValueError(
+                f"theta0 must have one value per mediator {names} (got "
+                f"{values.size}); or pass a dict keyed by mediator name"
+            )
+        if not np.isfinite(values).all():
+            raise ValueError("theta0 must be finite")
+        return values
 
     # -- confidence sets and the wild bootstrap ----------------------------------
 
@@ -493,6 +561,7 @@ class MediationResult:
         effect: str = "mediator",
         method: str | None = None,
         *,
+        mediator: str | None = None,
         confidence_level: float | None = None,
         **kwargs: Any,
     ) -> ConfidenceSet:
@@ -507,7 +576,10 @@ class MediationResult:
             The effect.
         method : str, default=None
             ``None`` (the recommended method), ``"wald"``, ``"AR"``,
-            ``"AR-GKM"``, ``"LM"``, ``"CLR"`` or ``"wild"``.
+            ``"AR-GKM"``, ``"projection"``, ``"LM"``, ``"CLR"`` or ``"wild"``.
+        mediator : str, default=None
+            The mediator of ``effect="mediator"`` in a fit with several
+            (required there); with one mediator it may name it.
         confidence_level : float, default=None
             ``None`` uses the fit's ``confidence_level``.
         **kwargs
@@ -524,6 +596,7 @@ class MediationResult:
         effects = ("direct", "mediator", "indirect", "total", "proportion_mediated")
         if effect not in effects:
             raise ValueError(f"effect must be one of {list(effects)}; got {effect!r}")
+        index = self._mediator_index(effect, mediator)
         if method == "anderson_rubin":
             method = "AR"
         if method is None:
@@ -532,10 +605,77 @@ class MediationResult:
             raise TypeError(
                 f"unexpected arguments for method={method!r}: {sorted(kwargs)}"
             )
-        pieces = self._set_pieces(effect, method, level, kwargs)
+        if len(self.mediators) == 1:
+            pieces = self._set_pieces(effect, method, level, kwargs)
+            name = ""
+        else:
+            pieces = self._several_pieces(effect, method, level, index)
+            name = "" if index is None else self.mediators[index]
         return ConfidenceSet(
-            tuple(pieces), effect=effect, method=method, confidence_level=level
+            tuple(pieces),
+            effect=effect,
+            method=method,
+            confidence_level=level,
+            mediator=name,
         )
+
+    def _mediator_index(self, effect: str, mediator: str | None) -> int | None:
+        """The position of ``mediator`` (None where the effect needs none)."""
+        names = list(self.mediators)
+        if mediator is not None and mediator not in names:
+            raise ValueError(
+                f"unknown mediator {mediator!r}; the mediators are {names}"
+            )
+        if len(names) == 1:
+            return None if mediator is None else 0
+        if effect != "mediator":
+            if mediator is not None:
+                raise ValueError(
+                    f"mediator= selects the mediator of effect='mediator'; the "
+                    f"{effect!r} effect is one number for all mediators {names} "
+                    "(the indirect effect and the proportion mediated are "
+                    "their sums)"
+                )
+            return None
+        if mediator is None:
+            raise ValueError(
+                f"the fit has {len(names)} mediators {names}: name one with "
+                "mediator=..."
+            )
+        return names.index(mediator)
+
+    def _several_pieces(self, effect, method, level, index):
+        """The sets of a fit with several mediators (see ``confidence_set``)."""
+        if method == "wald":
+            if effect == "mediator":
+                _, _, low, high = self.term_inference(self.mediators[index], level)
+                return [(low, high)]
+            return self._set_pieces(effect, method, level, {})
+        if method not in ("AR", "projection"):
+            raise ValueError(
+                f"with several mediators method must be 'wald', 'AR' or "
+                f"'projection' (the {method!r} set is for one mediator); got "
+                f"{method!r}"
+            )
+        moments = self.anderson_rubin_moments
+        if moments is None:
+            raise ValueError("the Anderson-Rubin sets need an IV fit")
+        if effect == "total":
+            raise ValueError(
+                "the total effect's interval is the intention-to-treat Wald "
+                "interval (method='wald'); it needs no instruments"
+            )
+        if effect == "mediator":
+            return mediator_set(moments, index, level, method)
+        if effect == "direct":
+            return direct_set(moments, level, method)
+        half = 1 - (1 - level) / 2  # Bonferroni: two sets at 1 - α/2
+        direct = direct_set(moments, half, method)
+        row = self.effects_at(half).loc["intention_to_treat"]
+        total = [(row["lower"], row["upper"])]
+        if effect == "indirect":
+            return difference_set(total, direct)
+        return one_minus_ratio_set(direct, total)
 
     def wild_bootstrap_test(
         self,
@@ -604,6 +744,8 @@ class MediationResult:
         if confidence_set.is_empty:
             return "empty"
         name = "intention_to_treat" if effect == "total" else effect
+        if confidence_set.mediator:
+            name = f"{effect}[{confidence_set.mediator}]"
         estimate = self.effect_estimate(name)
         if self._overidentification_rejects() and (
             0.0 not in confidence_set or estimate not in confidence_set
@@ -621,6 +763,8 @@ class MediationResult:
     def _default_set_method(self, effect: str) -> str:
         if not bool(self.instruments) or effect == "total":
             return "wald"
+        if len(self.mediators) > 1:
+            return "AR"
         if effect == "mediator":
             if self.model.kind.homoskedastic:
                 return "CLR"
@@ -648,10 +792,12 @@ class MediationResult:
                 )
             row = frame.loc["intention_to_treat" if effect == "total" else effect]
             return [(row["lower"], row["upper"])]
-        if method in ("AR", "AR-GKM") or (method == "CLR" and effect != "mediator"):
+        if method in ("AR", "AR-GKM", "projection") or (
+            method == "CLR" and effect != "mediator"
+        ):
             if not bool(self.instruments):
                 raise ValueError(f"the {method} sets need an IV fit")
-            if effect == "mediator":
+            if effect == "mediator":  # the joint set is the mediator's own
                 if method == "AR-GKM":
                     raise ValueError(
                         "method='AR-GKM' is for the direct effect and the sets "
@@ -706,15 +852,19 @@ class MediationResult:
                 scale=se,
             )
         raise ValueError(
-            "method must be 'wald', 'AR', 'AR-GKM', 'LM', 'CLR' or 'wild'; got "
-            f"{method!r}"
+            "method must be 'wald', 'AR', 'AR-GKM', 'projection', 'LM', 'CLR' or "
+            f"'wild'; got {method!r}"
         )
 
     def _direct_set(self, method: str, level: float) -> list[tuple[float, float]]:
-        """The direct effect's robust set: ``"AR"``, ``"AR-GKM"`` or ``"CLR"``."""
+        """The direct effect's robust set: ``"AR"``, ``"AR-GKM"``, ``"CLR"`` or
+        ``"projection"`` (of the joint set of ``(θ_R, θ_M)``; the robust
+        ``"AR"`` set is that projection already)."""
         moments = self.anderson_rubin_moments
-        if method == "AR":
+        if method == "AR" or (method == "projection" and not moments.homoskedastic):
             return direct_ar_set(moments, level)
+        if method == "projection":
+            return direct_set(moments, level, "projection")
         return (gkm_set if method == "AR-GKM" else subvector_clr_set)(moments, level)
 
     def _wild_model(self):

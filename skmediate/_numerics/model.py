@@ -90,10 +90,10 @@ class FittedModel:
         The covariance type of the robust Anderson–Rubin statistic with the
         small-sample meat and reference (``ar_meat="leverage"``,
         :func:`~skmediate._numerics.covariance.anderson_rubin_kind`) of an
-        IV fit with one mediator and a robust covariance; None for the fit's
+        IV fit with a robust covariance; None for the fit's
         own covariance type and reference.
     ar_columns : ndarray of int or None
-        The reduced-form columns (blocks ``F0`` and ``RF``) whose meat the
+        The reduced-form columns (blocks ``F0``, ..., ``F{q-1}`` and ``RF``) whose meat the
         second pass accumulates with ``ar_kind``, when it differs from the
         fit's type.
     ar_layout : Layout or None
@@ -140,11 +140,12 @@ class FittedModel:
             names = tuple(layout.blocks)
         robust_layout, robust = layout.restrict(names)
         ar_kind = fields.pop("ar_kind", None)
-        if kind.homoskedastic or not design.instrumented or design.n_mediators != 1:
+        if kind.homoskedastic or not design.instrumented:
             ar_kind = None
         separate = ar_kind is not None and ar_kind != kind
+        first_stages = tuple(f"F{j}" for j in range(design.n_mediators))
         ar_layout, ar_columns = (
-            layout.restrict(("F0", "RF")) if separate else (None, None)
+            layout.restrict((*first_stages, "RF")) if separate else (None, None)
         )
         return cls(
             layout=layout,
@@ -311,7 +312,7 @@ class FittedModel:
     def anderson_rubin_cov_of(self, p: np.ndarray) -> np.ndarray:
         """:meth:`cov_of` with the Anderson–Rubin statistic's covariance type.
 
-        ``P`` is zero outside the reduced-form blocks ``F0`` and ``RF``. With
+        ``P`` is zero outside the reduced-form blocks ``F{j}`` and ``RF``. With
         :attr:`ar_kind` the meat is :attr:`ar_meat`, else the fit's.
         """
         if self.ar_meat is None:

@@ -38,6 +38,8 @@ class ConfidenceSet:
     effect : str
     method : str
     confidence_level : float
+    mediator : str
+        The mediator of a mediator effect in a fit with several (else ``""``).
 
     ``x in s`` tests membership; iterating gives the intervals.
     """
@@ -46,6 +48,7 @@ class ConfidenceSet:
     effect: str = ""
     method: str = ""
     confidence_level: float = np.nan
+    mediator: str = ""
 
     def __post_init__(self):
         pieces = tuple((float(lo), float(hi)) for lo, hi in self.intervals)
@@ -76,7 +79,7 @@ class ConfidenceSet:
         label = ", ".join(
             part
             for part in (
-                self.effect,
+                f"{self.effect}[{self.mediator}]" if self.mediator else self.effect,
                 self.method,
                 f"{self.confidence_level:.0%}"
                 if np.isfinite(self.confidence_level)

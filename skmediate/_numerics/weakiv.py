@@ -36,17 +36,18 @@ class AndersonRubinMoments:
 
     Attributes
     ----------
-    coef : ndarray of shape (2, p)
+    coef : ndarray of shape (1 + q, p)
         Coefficients of the (orthonormalized) excluded instruments in the
-        least squares fits of ``y`` (row 0) and ``M`` (row 1) on all
-        instruments; the fit of ``y - θ₀M`` has ``coef[0] - θ₀ coef[1]``.
-    cov : ndarray of shape (2p, 2p)
-        Joint covariance of ``[coef[0], coef[1]]`` with the covariance type
-        ``meat`` (stacked score columns).
-    excluded_ss : ndarray of shape (2, 2)
+        least squares fits of ``y`` (row 0) and of each of the ``q`` mediators
+        (rows 1..q) on all instruments; with one mediator the fit of
+        ``y - θ₀M`` has ``coef[0] - θ₀ coef[1]``.
+    cov : ndarray of shape ((1 + q)p, (1 + q)p)
+        Joint covariance of ``[coef[0], ..., coef[q]]`` with the covariance
+        type ``meat`` (stacked score columns).
+    excluded_ss : ndarray of shape (1 + q, 1 + q)
         ``[y, M]ᵀ W (P_Q - P_W) [y, M]``: the sums of squares and products
         that the excluded instruments explain.
-    resid_ss : ndarray of shape (2, 2)
+    resid_ss : ndarray of shape (1 + q, 1 + q)
         ``[y, M]ᵀ W M_Q [y, M]``: residual sums of squares and products.
     nobs : float
     df_resid : float
@@ -61,13 +62,13 @@ class AndersonRubinMoments:
         distribution: ``n - l`` for ``cov_type="classical"``, the fit's
         :meth:`~skmediate._numerics.model.FittedModel.reference_df` for the
         robust types with ``use_t``; None for ``χ²(p)``.
-    treatment_coef : ndarray of shape (2,) or None
-        The coefficients of ``y`` and ``M`` on the treatment's own coordinate
+    treatment_coef : ndarray of shape (1 + q,) or None
+        The coefficients of ``y`` and the mediators on the treatment's own coordinate
         (after ``[1, X, Z]``), which the direct effect's sets test.
     treatment_scale : float
         The treatment's own coordinate (its residual norm after ``[1, X, Z]``).
-    joint_cov : ndarray of shape (2(p + 1), 2(p + 1)) or None
-        The covariance of the coefficients of ``y`` and of ``M`` on the
+    joint_cov : ndarray of shape ((1 + q)(p + 1), (1 + q)(p + 1)) or None
+        The covariance of the coefficients of ``y`` and of the mediators on the
         treatment's and the excluded instruments' coordinates (treatment
         first); ``cov`` is its block without the treatment.
         distribution: ``n - l`` for ``cov_type="classical"`` and for the
@@ -99,14 +100,19 @@ class AndersonRubinMoments:
     def homoskedastic(self) -> bool:
         return self.cov_type in ("unadjusted", "classical")
 
+    @property
+    def n_mediators(self) -> int:
+        """``q``: the rows of :attr:`coef` after the outcome's."""
+        return self.coef.shape[0] - 1
+
 
 def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
-    """The Anderson–Rubin moments of an IV fit with one mediator.
+    """The Anderson–Rubin moments of an IV fit (one mediator or several).
 
     Raises
     ------
     ValueError
-        Without an excluded instrument or with more than one mediator.
+        Without an excluded instrument.
     """
     d = model.design
     p = d.n_excluded
@@ -115,15 +121,11 @@ def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
             "the Anderson-Rubin test needs at least one excluded instrument "
             "(a treatment x covariate interaction); the fit has none"
         )
-    if d.n_mediators != 1:
-        raise ValueError(
-            "the Anderson-Rubin confidence set is for exactly one mediator; the "
-            f"fit has {d.n_mediators}"
-        )
     kw, n_inst = d.n_exog, d.n_instruments
-    cols = [d.n_columns - 1, d.mediator_columns.start, kw - 1]
+    mediators = list(range(d.n_columns)[d.mediator_columns])
+    cols = [d.n_columns - 1, *mediators, kw - 1]
     r = model.r
-    rest = r[n_inst:][:, cols[:2]]
+    rest = r[n_inst:][:, cols[:-1]]
     return moments_from(
         r[kw - 1 : n_inst][:, cols],
         rest.T @ rest,
@@ -160,16 +162,17 @@ def moments_from(
     analysis at each ``τ`` are built here alike.
     """
     p = coordinates.shape[0] - 1
-    part = coordinates[1:, :2]
-    keep = np.r_[1 : p + 1, p + 2 : 2 * p + 2]
+    part = coordinates[1:, :-1]
+    blocks = part.shape[1]  # y and each mediator
+    keep = np.concatenate([b * (p + 1) + np.arange(1, p + 1) for b in range(blocks)])
     return AndersonRubinMoments(
         coef=part.T.copy(),
         cov=joint_cov[np.ix_(keep, keep)],
         excluded_ss=part.T @ part,
         resid_ss=resid_ss,
         n_instruments=p,
-        treatment_coef=coordinates[0, :2].copy(),
-        treatment_scale=float(coordinates[0, 2]),
+        treatment_coef=coordinates[0, :-1].copy(),
+        treatment_scale=float(coordinates[0, -1]),
         joint_cov=joint_cov,
         **counts,
     )
@@ -194,16 +197,18 @@ def reduced_form_cov(model: FittedModel) -> np.ndarray:
 
     The coordinates are those of the treatment and the interactions after
     ``[1, X, Z]`` (``U[:, kw-1:l]``), ``p + 1`` of them; the result is the
-    ``2(p + 1) × 2(p + 1)`` covariance of ``[coef_y, coef_M]`` (the score
-    blocks ``RF`` and ``F0``) with the covariance type of the Anderson–Rubin
+    ``(1 + q)(p + 1)``-square covariance of ``[coef_y, coef_M1, ..., coef_Mq]``
+    (the score blocks ``RF`` and ``F0``, ..., ``F{q-1}``) with the covariance type of the Anderson–Rubin
     statistic (:meth:`FittedModel.anderson_rubin_cov_of`): by default the
     leverage-adjusted HC3 or CR3 meat for robust fits.
     """
     layout = model.layout
     n = len(range(layout.n_cols)[layout.blocks["RF"]])
-    p_coef = np.zeros((layout.n_cols, 2 * n))
+    q = model.design.n_mediators
+    p_coef = np.zeros((layout.n_cols, (1 + q) * n))
     p_coef[layout.blocks["RF"], :n] = np.eye(n)
-    p_coef[layout.blocks["F0"], n:] = np.eye(n)
+    for j in range(q):
+        p_coef[layout.blocks[f"F{j}"], (1 + j) * n : (2 + j) * n] = np.eye(n)
     return model.anderson_rubin_cov_of(p_coef)
 
 

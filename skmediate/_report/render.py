@@ -795,6 +795,7 @@ _SET_METHOD_LABEL = {
     "CLR": "conditional LR",
     "LM": "Kleibergen K",
     "wild": "wild bootstrap",
+    "projection": "projection of the joint Anderson-Rubin set",
 }
 
 
@@ -807,6 +808,8 @@ def _confidence_sets_blocks(report: Report) -> list:
     for row in report.confidence_sets:
         labels = {"direct": "direct effect", "mediator": "mediator effect"}
         label = labels.get(row.effect) or _MEDIATION_LABEL[row.effect]
+        if row.mediator:
+            label = f"{label} ({row.mediator})"
         if row.not_defined:
             rows.append((label, "-", "-", f"not defined: {row.not_defined}"))
             continue
@@ -1361,20 +1364,21 @@ def _confidence_set_blocks_of(result) -> list:
     level = result.confidence_level
     rows, data = [], []
     for row in effect_sets(result):
+        effect = f"{row.effect}[{row.mediator}]" if row.mediator else row.effect
         if row.not_defined:
-            rows.append((row.effect, f"not defined: {row.not_defined}"))
-            data.append((row.effect, None, "", None, row.not_defined))
+            rows.append((effect, f"not defined: {row.not_defined}"))
+            data.append((effect, None, "", None, row.not_defined))
             continue
         text = f"{fmt_set(row.wald)} | "
         if row.method == "wald":
             text += "(Wald)"
         else:
             text += f"{fmt_set(row.intervals)} ({row.method})"
-        rows.append((row.effect, text))
+        rows.append((effect, text))
         if SET_VERDICTS[row.verdict]:
             rows.append(("", SET_VERDICTS[row.verdict]))
         data.append(
-            (row.effect, row.wald, row.method, row.intervals, SET_VERDICTS[row.verdict])
+            (effect, row.wald, row.method, row.intervals, SET_VERDICTS[row.verdict])
         )
     frame = pd.DataFrame(
         data, columns=["effect", "wald", "method", "recommended", "note"]

@@ -219,7 +219,8 @@ class EffectSets:
 
     ``verdict`` is a key of what the set says (``"unbounded"``, ``"empty"``,
     ``"invalid_instruments"``, ``"weak"`` or ``""``); ``not_defined`` says why
-    a set could not be formed.
+    a set could not be formed; ``mediator`` names the mediator of a mediator
+    effect in a fit with several (one row each).
     """
 
     effect: str
@@ -228,6 +229,7 @@ class EffectSets:
     intervals: tuple[tuple[float, float], ...]
     verdict: str = ""
     not_defined: str = ""
+    mediator: str = ""
 
 
 @dataclass(frozen=True)
@@ -711,22 +713,30 @@ def effect_sets(result) -> tuple[EffectSets, ...]:
     """Each effect's Wald interval and recommended set of a ``MediationResult``
     (the rows of the summary's and of the report's confidence-set tables)."""
     rows = []
+    several = len(result.mediators) > 1
     for effect in SET_EFFECTS:
-        try:
-            wald = result.confidence_set(effect, "wald")
-            best = result.confidence_set(effect)
-        except ValueError as exc:
-            rows.append(EffectSets(effect, (), "", (), not_defined=str(exc)))
-            continue
-        rows.append(
-            EffectSets(
-                effect=effect,
-                wald=tuple(wald),
-                method=best.method,
-                intervals=tuple(best),
-                verdict=result.set_verdict(effect, best),
+        names = result.mediators if several and effect == "mediator" else (None,)
+        for name in names:
+            try:
+                wald = result.confidence_set(effect, "wald", mediator=name)
+                best = result.confidence_set(effect, mediator=name)
+            except ValueError as exc:
+                rows.append(
+                    EffectSets(
+                        effect, (), "", (), not_defined=str(exc), mediator=name or ""
+                    )
+                )
+                continue
+            rows.append(
+                EffectSets(
+                    effect=effect,
+                    wald=tuple(wald),
+                    method=best.method,
+                    intervals=tuple(best),
+                    verdict=result.set_verdict(effect, best),
+                    mediator=name or "",
+                )
             )
-        )
     return tuple(rows)
 
 

@@ -1,0 +1,853 @@
+r"""Weak-instrument-robust inference with several mediators.
+
+With ``q`` mediators the Anderson–Rubin (1949) test of ``H₀: θ_M = θ₀``
+(a vector) regresses ``y - M θ₀`` on all instruments ``Q = [W, R·X]`` and tests
+that the coefficients of the ``p`` excluded instruments are zero. In the
+factor's coordinates (see :mod:`~skmediate._numerics.weakiv`, whose
+:class:`~skmediate._numerics.weakiv.AndersonRubinMoments` hold one row per
+mediator) the coefficients are ``π(θ₀) = Cᵀw``, ``w = (1, -θ₀)``, with ``C``
+the coefficients of ``[y, M_1..M_q]`` on the excluded coordinates, and
+
+- homoskedastic: ``W(θ₀) = d wᵀEw / wᵀSw`` with ``E`` and ``S`` the
+  cross-products of ``[y, M]`` that the excluded instruments explain and that
+  all instruments leave, ``d`` the variance divisor (``n - l``, or ``n`` for
+  ``"unadjusted"``);
+- robust: ``W(θ₀) = πᵀV(w)⁻¹π`` with ``V(w) = Σ_jk w_j w_k V_jk`` the covariance
+  of ``π`` from the blocks ``V_jk`` of the reduced-form coefficients'
+  covariance (the small-sample meat of ``ar_meat``, as with one mediator).
+
+Both are compared with ``p F(p, n - l)`` or ``χ²(p)`` as with one mediator.
+
+**Sets for one mediator.** Homoskedastic, ``W(θ) ≤ c`` is the quadric region
+``[1, θᵀ] G [1, θᵀ]ᵀ ≤ 0`` with ``G = D(E - κS)D``, ``κ = c/d``,
+``D = diag(1, -I)``. Its projection onto ``θ_j`` (Dufour and Taamouti 2005)
+is ``{t : min_s g(t, s) ≤ 0}``, ``s`` the other mediators' effects: the whole
+line when ``G_ss`` (the others' block) is not positive definite (then ``g`` is
+unbounded below in ``s`` for every ``t``), otherwise the quadratic inequality
+in ``t`` of the Schur complement of ``G_ss``, solved in closed form: one
+interval, two half-lines, the whole line or empty.
+
+The subvector Anderson–Rubin statistic of Guggenberger, Kleibergen,
+Mavroeidis and Chen (2012) minimizes ``W`` over the other mediators' effects:
+``W_sub(t) = d λ_min(A(t), S(t))`` with ``A`` and ``S`` the explained and
+residual cross-products of ``[y - tM_j, M_{-j}]``, compared with the
+``p - q + 1`` degrees of freedom of the ``χ²`` (or ``F``) bound. ``W_sub(t) ≤ c``
+exactly when ``A(t) - κS(t)`` is not positive definite; only its first row
+and column depend on ``t`` (quadratically and linearly), so this is the same
+Schur complement at the smaller critical value: the set of the quadric's
+projection, exactly. For the direct effect ``θ_R`` the treatment joins the
+excluded instruments under ``H₀: θ_R = r₀`` and all ``q`` mediators are
+unrestricted: ``[y - r₀R, M]`` with ``p + 1`` excluded instruments and
+``p + 1 - q`` degrees of freedom.
+
+References
+----------
+.. [1] Dufour, J.-M. and Taamouti, M. (2005). Projection-based statistical
+   inference in linear structural models with possibly weak instruments.
+   *Econometrica*, 73(4), 1351–1365.
+.. [2] Guggenberger, P., Kleibergen, F., Mavroeidis, S. and Chen, L. (2012).
+   On the asymptotic sizes of subset Anderson–Rubin and Lagrange multiplier
+   tests in linear instrumental variables regression. *Econometrica*, 80(6),
+   2649–2666.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg, optimize, special
+
+from skmediate._numerics.diagnostics import wald_statistic
+from skmediate._numerics.sets import merge_intervals, quadratic_set
+from skmediate._numerics.weakiv import AndersonRubinMoments, _divisor, critical_value
+
+__all__ = [
+    "AndersonRubinTest",
+    "direct_set",
+    "direct_subvector_set",
+    "joint_anderson_rubin_test",
+    "joint_statistic",
+    "mediator_set",
+    "projection_set",
+    "quadric_projection",
+    "subvector_set",
+    "subvector_test",
+]
+
+inf = np.inf
+
+
+@dataclass(frozen=True)
+class AndersonRubinTest:
+    """The joint Anderson–Rubin test of ``H₀: θ_M = θ₀`` (every mediator at once).
+
+    Attributes
+    ----------
+    statistic : float
+        ``W / df`` when ``distribution`` is ``"F"``, else the Wald statistic
+        ``W`` of the excluded instruments' coefficients in the regression of
+        ``y - Mθ₀`` on all instruments.
+    pvalue : float
+    df : int
+        The number of excluded instruments.
+    df_denom : float or None
+        The F distribution's denominator degrees of freedom, else None.
+    distribution : {"chi2", "F"}
+    theta0 : tuple of (str, float)
+        The tested value of each mediator's effect.
+    """
+
+    statistic: float
+    pvalue: float
+    df: int
+    df_denom: float | None
+    distribution: str
+    theta0: tuple
+
+    def __repr__(self) -> str:
+        if self.distribution == "F":
+            ref = f"F({self.df}, {self.df_denom:g})"
+        else:
+            ref = f"chi2({self.df})"
+        values = ", ".join(f"{name} = {value:g}" for name, value in self.theta0)
+        return (
+            f"AndersonRubinTest({values}: {ref} = {self.statistic:.4g}, "
+            f"p = {self.pvalue:.4g})"
+        )
+
+
+def _weights(theta0: np.ndarray) -> np.ndarray:
+    return np.r_[1.0, -np.asarray(theta0, dtype=float)]
+
+
+def _cov_blocks(moments: AndersonRubinMoments) -> np.ndarray:
+    """The covariance blocks ``V_jk`` (``(1 + q) × (1 + q) × p × p``)."""
+    p, blocks = moments.n_instruments, moments.n_mediators + 1
+    return moments.cov.reshape(blocks, p, blocks, p).transpose(0, 2, 1, 3)
+
+
+def joint_statistic(moments: AndersonRubinMoments, theta0) -> float:
+    """The Anderson–Rubin Wald statistic ``W(θ₀)`` (``χ²(p)`` scale) at a vector ``θ₀``."""
+    w = _weights(theta0)
+    if w.size != moments.n_mediators + 1:
+        raise ValueError(
+            f"theta0 has {w.size - 1} values; the fit has {moments.n_mediators} "
+            "mediators"
+        )
+    if moments.homoskedastic:
+        num = w @ moments.excluded_ss @ w
+        den = w @ moments.resid_ss @ w
+        return float(num / (den / _divisor(moments)))
+    pi = moments.coef.T @ w
+    v = np.einsum("j,k,jkab->ab", w, w, _cov_blocks(moments))
+    return float(wald_statistic(pi, v))
+
+
+def joint_anderson_rubin_test(
+    moments: AndersonRubinMoments, theta0
+) -> tuple[float, float, int, float | None]:
+    """The joint Anderson–Rubin test of ``H₀: θ_M = θ₀`` for all mediators at once.
+
+    Returns
+    -------
+    statistic : float
+        ``W / p`` with ``f_df`` (compared with ``F(p, f_df)``), else ``W``
+        (compared with ``χ²(p)``).
+    pvalue : float
+    df : int
+        ``p``, the excluded instruments.
+    df_denom : float or None
+        ``f_df``.
+    """
+    wald = joint_statistic(moments, theta0)
+    p = moments.n_instruments
+    if moments.f_df is not None:
+        stat = wald / p
+        return stat, float(special.fdtrc(p, moments.f_df, stat)), p, moments.f_df
+    return wald, float(special.chdtrc(p, wald)), p, None
+
+
+# -- the homoskedastic quadric and its projections ----------------------------
+
+
+def quadric_projection(g: np.ndarray, index: int) -> list[tuple[float, float]]:
+    """``{t : min_s [1, x]ᵀ G [1, x] ≤ 0}`` with ``x_index = t`` and ``s`` the rest.
+
+    ``G`` is symmetric, ``(1 + q) × (1 + q)``, indexed ``(1, x_1..x_q)``;
+    ``index`` (0-based among the ``x``) is the projected coordinate.
+    """
+    g = (g + g.T) / 2
+    keep = [0, 1 + index]
+    rest = [k for k in range(1, g.shape[0]) if k != 1 + index]
+    if rest:
+        g_ss = g[np.ix_(rest, rest)]
+        eig = np.linalg.eigvalsh(g_ss)
+        if eig[0] <= 0:  # unbounded below in the other coordinates
+            return [(-inf, inf)]
+        g_ks = g[np.ix_(keep, rest)]
+        s = g[np.ix_(keep, keep)] - g_ks @ np.linalg.solve(g_ss, g_ks.T)
+    else:
+        s = g[np.ix_(keep, keep)]
+    return quadratic_set(s[0, 0], 2.0 * s[0, 1], s[1, 1])
+
+
+def quadric_minimizer(g: np.ndarray, index: int, t: float) -> np.ndarray:
+    """The point ``x`` with ``x_index = t`` minimizing ``[1, x]ᵀ G [1, x]`` over the rest."""
+    g = (g + g.T) / 2
+    keep = [0, 1 + index]
+    rest = [k for k in range(1, g.shape[0]) if k != 1 + index]
+    x = np.empty(g.shape[0] - 1)
+    x[index] = t
+    if rest:
+        g_ss = g[np.ix_(rest, rest)]
+        x[np.array(rest) - 1] = -np.linalg.solve(
+            g_ss, g[np.ix_(rest, keep)] @ np.array([1.0, t])
+        )
+    return x
+
+
+def _homoskedastic_quadric(moments: AndersonRubinMoments, crit: float) -> np.ndarray:
+    """``G = D(E - κS)D``: ``W(θ) ≤ crit`` exactly where ``[1, θ]ᵀG[1, θ] ≤ 0``."""
+    k = moments.excluded_ss - (crit / _divisor(moments)) * moments.resid_ss
+    sign = np.r_[1.0, -np.ones(moments.n_mediators)]
+    return k * np.outer(sign, sign)
+
+
+def _check_mediator(moments: AndersonRubinMoments, index: int) -> None:
+    if not 0 <= index < moments.n_mediators:
+        raise ValueError(
+            f"mediator index {index} out of range for {moments.n_mediators} mediators"
+        )
+
+
+def _require_homoskedastic(moments: AndersonRubinMoments, what: str) -> None:
+    if not moments.homoskedastic:
+        raise ValueError(
+            f"the {what} is available for cov_type 'classical' and 'unadjusted' "
+            f"(this fit has {moments.cov_type!r})"
+        )
+
+
+def projection_quadric(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> np.ndarray:
+    """The joint set's quadric ``G`` at the ``p``-degree-of-freedom critical value."""
+    _require_homoskedastic(moments, "closed-form projection of the joint set")
+    return _homoskedastic_quadric(moments, critical_value(moments, confidence_level))
+
+
+def projection_set(
+    moments: AndersonRubinMoments, index: int, confidence_level: float
+) -> list[tuple[float, float]]:
+    """The projection onto ``θ_{M_index}`` of the joint Anderson–Rubin set (homoskedastic).
+
+    Covers the mediator's effect with probability at least the confidence
+    level whatever the instruments' strength (the joint set does; Dufour and
+    Taamouti 2005). Exact: the closed form of the module's description.
+    """
+    _check_mediator(moments, index)
+    return quadric_projection(projection_quadric(moments, confidence_level), index)
+
+
+def _subvector_critical(moments: AndersonRubinMoments, df: int, level: float) -> float:
+    """The critical value (``W`` scale) with ``df`` degrees of freedom."""
+    if moments.cov_type == "classical":
+        return float(special.fdtri(df, _divisor(moments), level)) * df
+    return float(special.chdtri(df, 1.0 - level))
+
+
+def _subvector_df(moments: AndersonRubinMoments, nuisance: int, extra: int = 0) -> int:
+    df = moments.n_instruments + extra - nuisance
+    if df < 1:
+        raise ValueError(
+            f"the subvector Anderson-Rubin test needs more excluded instruments "
+            f"({moments.n_instruments + extra}) than unrestricted mediators "
+            f"({nuisance})"
+        )
+    return df
+
+
+def subvector_quadric(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> np.ndarray:
+    """``G`` at the subvector critical value (``p - q + 1`` degrees of freedom)."""
+    _require_homoskedastic(moments, "subvector Anderson-Rubin set")
+    df = _subvector_df(moments, moments.n_mediators - 1)
+    crit = _subvector_critical(moments, df, confidence_level)
+    return _homoskedastic_quadric(moments, crit)
+
+
+def subvector_set(
+    moments: AndersonRubinMoments, index: int, confidence_level: float
+) -> list[tuple[float, float]]:
+    """The subvector Anderson–Rubin set for ``θ_{M_index}`` (GKMC 2012; homoskedastic).
+
+    The other mediators are unrestricted endogenous regressors; see the
+    module's description for the exact inversion.
+    """
+    _check_mediator(moments, index)
+    return quadric_projection(subvector_quadric(moments, confidence_level), index)
+
+
+def subvector_test(
+    moments: AndersonRubinMoments, index: int, value: float
+) -> tuple[float, float]:
+    """The subvector Anderson–Rubin statistic and p-value of ``H₀: θ_{M_index} = value``.
+
+    ``d λ_min`` of the pencil of explained and residual cross-products of
+    ``[y - value·M_index, M_others]``; ``W / df`` against ``F(df, n - l)``
+    for ``"classical"``, ``W`` against ``χ²(df)`` for ``"unadjusted"``, with
+    ``df = p - q + 1``.
+    """
+    _require_homoskedastic(moments, "subvector Anderson-Rubin test")
+    _check_mediator(moments, index)
+    q = moments.n_mediators
+    df = _subvector_df(moments, q - 1)
+    others = [k for k in range(1, q + 1) if k != 1 + index]
+    basis = np.zeros((q + 1, q))
+    basis[0, 0], basis[1 + index, 0] = 1.0, -value
+    for col, k in enumerate(others, start=1):
+        basis[k, col] = 1.0
+    a = basis.T @ moments.excluded_ss @ basis
+    s = basis.T @ moments.resid_ss @ basis
+    lam = float(np.min(np.linalg.eigvals(np.linalg.solve(s, a)).real))
+    wald = _divisor(moments) * lam
+    if moments.cov_type == "classical":
+        return wald / df, float(special.fdtrc(df, _divisor(moments), wald / df))
+    return wald, float(special.chdtrc(df, wald))
+
+
+# -- the direct effect with several mediators ---------------------------------
+
+
+def _direct_moments(moments: AndersonRubinMoments):
+    """Explained cross-products of ``[y, R, M]`` on ``[R, R·X]`` (after ``[1, X, Z]``)."""
+    q = moments.n_mediators
+    coords = np.vstack([moments.treatment_coef, moments.coef.T])  # (p + 1) × (1 + q)
+    t = np.zeros(coords.shape[0])
+    t[0] = moments.treatment_scale
+    full = np.column_stack([coords[:, 0], t, coords[:, 1:]])  # y, R, M
+    explained = full.T @ full
+    resid = np.zeros((q + 2, q + 2))
+    keep = np.r_[0, 2 : q + 2]
+    resid[np.ix_(keep, keep)] = moments.resid_ss  # R has no residual on Q
+    return explained, resid
+
+
+def direct_subvector_quadric(
+    moments: AndersonRubinMoments, confidence_level: float, df: int | None = None
+) -> np.ndarray:
+    """``G`` over ``(1, θ_R, θ_M)`` at the critical value with ``df`` degrees of
+    freedom (default ``p + 1 - q``, the subvector test's)."""
+    _require_homoskedastic(
+        moments, "subvector Anderson-Rubin set for the direct effect"
+    )
+    q = moments.n_mediators
+    if df is None:
+        df = _subvector_df(moments, q, extra=1)
+    crit = _subvector_critical(moments, df, confidence_level)
+    explained, resid = _direct_moments(moments)
+    k = explained - (crit / _divisor(moments)) * resid
+    sign = np.r_[1.0, -np.ones(q + 1)]
+    return k * np.outer(sign, sign)
+
+
+def direct_subvector_set(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> list[tuple[float, float]]:
+    """The subvector Anderson–Rubin set for ``θ_R`` with all mediators unrestricted.
+
+    Under ``H₀: θ_R = r₀`` the treatment is one more excluded instrument
+    (``p + 1``) and the ``q`` mediators are nuisance endogenous regressors:
+    ``p + 1 - q`` degrees of freedom. Homoskedastic; exact (the module's
+    description).
+    """
+    return quadric_projection(direct_subvector_quadric(moments, confidence_level), 0)
+
+
+def direct_set(
+    moments: AndersonRubinMoments, confidence_level: float, method: str = "AR"
+) -> list[tuple[float, float]]:
+    """The direct effect's weak-instrument-robust set with any number of mediators.
+
+    ``"AR"``: the subvector set (homoskedastic); ``"projection"``: the
+    projection of the joint set of ``(θ_R, θ_M)`` at ``p + 1`` degrees of
+    freedom, in closed form (homoskedastic). With HC and cluster covariances
+    both are the robust projection (:func:`robust_direct_projection_set`).
+    """
+    if not moments.homoskedastic:
+        return robust_direct_projection_set(moments, confidence_level)
+    if method == "AR":
+        return direct_subvector_set(moments, confidence_level)
+    df = moments.n_instruments + 1
+    return quadric_projection(
+        direct_subvector_quadric(moments, confidence_level, df), 0
+    )
+
+
+def mediator_set(
+    moments: AndersonRubinMoments,
+    index: int,
+    confidence_level: float,
+    method: str = "AR",
+) -> list[tuple[float, float]]:
+    """One mediator's weak-instrument-robust set in a fit with several.
+
+    ``"AR"``: the subvector set (homoskedastic); ``"projection"``: the
+    projection of the joint set. With HC and cluster covariances both are the
+    robust projection (:func:`robust_projection_set`).
+    """
+    if not moments.homoskedastic:
+        return robust_projection_set(moments, index, confidence_level)
+    if method == "AR":
+        return subvector_set(moments, index, confidence_level)
+    return projection_set(moments, index, confidence_level)
+
+
+def direct_subvector_test(
+    moments: AndersonRubinMoments, value: float
+) -> tuple[float, float]:
+    """The subvector Anderson–Rubin statistic and p-value of ``H₀: θ_R = value``."""
+    _require_homoskedastic(moments, "subvector Anderson-Rubin test")
+    q = moments.n_mediators
+    df = _subvector_df(moments, q, extra=1)
+    explained, resid = _direct_moments(moments)
+    basis = np.zeros((q + 2, q + 1))
+    basis[0, 0], basis[1, 0] = 1.0, -value
+    basis[2:, 1:] = np.eye(q)
+    a = basis.T @ explained @ basis
+    s = basis.T @ resid @ basis
+    lam = float(np.min(np.linalg.eigvals(np.linalg.solve(s, a)).real))
+    wald = _divisor(moments) * lam
+    if moments.cov_type == "classical":
+        return wald / df, float(special.fdtrc(df, _divisor(moments), wald / df))
+    return wald, float(special.chdtrc(df, wald))
+
+
+# -- robust projections ---------------------------------------------------------
+#
+# With HC and cluster covariances ``V`` depends on every tested value, and the
+# joint set is no quadric. A value ``t`` of the projected coordinate belongs to
+# the projection exactly when the joint set of the remaining coordinates, with
+# the outcome row replaced by ``outcome - t·target``, is not empty. With one
+# remaining coordinate that set is a one-mediator robust Anderson–Rubin set,
+# whose ends are the real eigenvalues of a quadratic matrix polynomial (QZ) and
+# whose pieces are read at points inside: membership is decided exactly. With
+# more, the same question is asked recursively. The projected coordinate is
+# an angle on the projective line (``t = ±∞`` an ordinary point), in the
+# normalized coordinates of :mod:`~skmediate._numerics.kleibergen`;
+# membership is read at equispaced angles and each change of verdict between
+# neighbours is a bracket, bisected to rounding.
+
+# equispaced angles per excluded instrument (and a floor) of the outer search
+ANGLES_PER_INSTRUMENT = 12
+MIN_ANGLES = 48
+# bisection steps on an end's bracket (π/48 / 2⁴⁴ is below rounding)
+BISECTIONS = 44
+# local minima of the margin refined when no sampled angle is accepted
+REFINED_MINIMA = 2
+# ... if their margin is below this fraction of the critical value
+NEAR_MARGIN = 0.25
+
+
+def _combine(coef, blocks, rows: np.ndarray, keep: list[int]):
+    """The moments with outcome ``Σ rows[i]·row_i`` (over the first two rows) and
+    the remaining rows ``keep``."""
+    lead = np.einsum("i,ia->a", rows, coef[:2])
+    new_coef = np.vstack([lead[None], coef[keep]])
+    lin = np.zeros((1 + len(keep), coef.shape[0]))
+    lin[0, :2] = rows
+    for r, k in enumerate(keep, start=1):
+        lin[r, k] = 1.0
+    new_blocks = np.einsum("Jj,Kk,jkab->JKab", lin, lin, blocks)
+    return new_coef, new_blocks
+
+
+def _stat(coef, blocks, w) -> float:
+    """``πᵀV⁻¹π`` at ``w``; ``inf`` where ``V(w)`` is not positive definite."""
+    pi = coef.T @ w
+    v = np.tensordot(np.outer(w, w), blocks, axes=([0, 1], [0, 1]))
+    try:
+        lower = np.linalg.cholesky(v)
+    except np.linalg.LinAlgError:
+        return inf
+    half = linalg.solve_triangular(lower, pi, lower=True, check_finite=False)
+    return float(half @ half)
+
+
+def _one_nuisance_set(
+    coef, blocks, crit: float, margin: list | None = None
+) -> list[tuple[float, float]]:
+    """``{s : W(s) ≤ crit}`` for moments ``[outcome, one mediator]`` (exact).
+
+    With ``margin`` (a list), appends ``min W - crit`` over the real parts of
+    the eigenvalues and ``s = ±∞``: where the set has just vanished, its two
+    ends have become a complex pair whose real part is near the minimum, so
+    the margin says how far the set is from appearing.
+    """
+    a, b = coef
+    v00, v01, v11 = blocks[0, 0], blocks[0, 1], blocks[1, 1]
+    v1 = -(v01 + v01.T)
+    p = a.size
+    m0 = v00 - np.outer(a, a) / crit
+    m1 = v1 + (np.outer(a, b) + np.outer(b, a)) / crit
+    m2 = v11 - np.outer(b, b) / crit
+    eye, zero = np.eye(p), np.zeros((p, p))
+    alpha, beta = linalg.eig(
+        np.block([[zero, eye], [-m0, -m1]]),
+        np.block([[eye, zero], [zero, m2]]),
+        right=False,
+        homogeneous_eigvals=True,
+    )
+    roots, near = [], []
+    for al, be in zip(alpha, beta, strict=True):
+        if abs(be) <= 1e-14 * abs(al):
+            continue
+        theta = al / be
+        near.append(theta)
+        if abs(theta.imag) <= 1e-6 * max(abs(theta.real), 1.0):
+            roots.append(float(theta.real))
+    roots = sorted(roots)
+    if margin is not None:  # the least statistic near the most nearly real pair
+        near.sort(key=lambda z: abs(z.imag) / max(abs(z.real), 1.0))
+        margin.append(
+            min(
+                [_stat(coef, blocks, np.array([1.0, -z.real])) for z in near[:2]]
+                + [_stat(coef, blocks, np.array([0.0, -1.0]))]
+            )
+            - crit
+        )
+
+    def accepted(s):
+        return _stat(coef, blocks, np.array([1.0, -s])) <= crit
+
+    at_infinity = _stat(coef, blocks, np.array([0.0, -1.0])) <= crit
+    if not roots:
+        return [(-inf, inf)] if at_infinity else []
+    points = [roots[0] - 1.0 - abs(roots[0])]
+    points += [(lo + hi) / 2 for lo, hi in zip(roots[:-1], roots[1:], strict=True)]
+    points += [roots[-1] + 1.0 + abs(roots[-1])]
+    edges = [-inf, *roots, inf]
+    out: list[tuple[float, float]] = []
+    for lo, hi, point in zip(edges[:-1], edges[1:], points, strict=True):
+        if not accepted(point):
+            continue
+        if out and out[-1][1] == lo:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _nonempty(coef, blocks, crit: float, hint: list, margin=None) -> bool:
+    """Whether the joint set of moments ``[outcome, mediators...]`` has a point.
+
+    ``hint`` holds, per level of the recursion, the angle accepted last (the
+    scan starts there; only the speed depends on it).
+    """
+    q = coef.shape[0] - 1
+    if q == 0:
+        return _stat(coef, blocks, np.array([1.0])) <= crit
+    if q == 1:
+        return bool(_one_nuisance_set(coef, blocks, crit, margin))
+    found = _scan(coef, blocks, 0, crit, hint, first_only=True) is not None
+    if margin is not None:
+        margin.append(-1.0 if found else 1.0)
+    return found
+
+
+def _normalizer(coef, blocks) -> np.ndarray:
+    """``T`` with ``Tᵀ Ω T = I``: ``Ω`` the average over the instruments of the
+    outcome-target blocks plus the coefficients' cross-products (definite even
+    when a row, such as the treatment's, has no variance)."""
+    p = blocks.shape[-1]
+    omega = (np.trace(blocks[:2, :2], axis1=2, axis2=3) + coef[:2] @ coef[:2].T) / p
+    return np.linalg.inv(np.linalg.cholesky(omega)).T
+
+
+def _scan(coef, blocks, target: int, crit: float, hint: list, first_only: bool):
+    """Membership of the projection onto ``target`` at equispaced angles.
+
+    Returns ``(angles, verdicts, member, t)``, or with ``first_only`` an
+    accepted angle (None if there is none).
+    """
+    q = coef.shape[0] - 1
+    order = [0, 1 + target] + [k for k in range(1, q + 1) if k != 1 + target]
+    coef, blocks = coef[order], blocks[np.ix_(order, order)]
+    keep = list(range(2, q + 1))
+    t = _normalizer(coef, blocks)
+    depth = q - 1  # the levels below use hint[depth - 1], ...
+    while len(hint) < depth + 1:
+        hint.append(0.0)
+
+    def member(psi, margin=None):
+        u = t @ np.array([np.cos(psi), np.sin(psi)])
+        c2, b2 = _combine(coef, blocks, u, keep)
+        return _nonempty(c2, b2, crit, hint, margin)
+
+    n = max(MIN_ANGLES, ANGLES_PER_INSTRUMENT * coef.shape[1])
+    if first_only:  # the margin's refinement finds what the coarser scan misses
+        n = max(n // 2, 8)
+    angles = np.pi * np.arange(n) / n
+    if first_only:
+        start = int(np.argmin(np.abs(angles - hint[depth])))
+        margins = np.empty(n)
+        for i in np.r_[start:n, 0:start]:
+            out: list = []
+            if member(angles[i], out):
+                hint[depth] = angles[i]
+                return angles[i]
+            margins[i] = out[0]
+        # no sampled angle is accepted: a piece narrower than the spacing is
+        # sought where the margin has a local minimum
+        step = np.pi / n
+        local = [
+            i
+            for i in range(n)
+            if margins[i] <= margins[i - 1] and margins[i] <= margins[(i + 1) % n]
+        ]
+        near = [i for i in local if margins[i] <= NEAR_MARGIN * crit]
+        for i in sorted(near, key=lambda k: margins[k])[:REFINED_MINIMA]:
+            found = _golden(member, angles[i] - step, angles[i] + step)
+            if found is not None:
+                hint[depth] = found
+                return found
+        return None
+    verdicts = np.array([member(psi) for psi in angles])
+    return angles, verdicts, member, t
+
+
+def _golden(member, lo: float, hi: float) -> float | None:
+    """Golden-section search for an accepted angle in ``[lo, hi]``, on the margin.
+
+    Stops at the first accepted angle; None if the margin's minimum (to
+    ``1e-10`` of the bracket) is not accepted.
+    """
+    step = hi - lo
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+
+    def margin(psi):
+        out: list = []
+        return member(psi % np.pi, out), out[0]
+
+    x1, x2 = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    (ok1, f1), (ok2, f2) = margin(x1), margin(x2)
+    while True:
+        if ok1:
+            return x1 % np.pi
+        if ok2:
+            return x2 % np.pi
+        if hi - lo <= 1e-10 * step:
+            return None
+        if f1 <= f2:
+            hi, x2, ok2, f2 = x2, x1, ok1, f1
+            x1 = hi - ratio * (hi - lo)
+            ok1, f1 = margin(x1)
+        else:
+            lo, x1, ok1, f1 = x1, x2, ok2, f2
+            x2 = lo + ratio * (hi - lo)
+            ok2, f2 = margin(x2)
+
+
+def _robust_projection(coef, blocks, target: int, crit: float):
+    """The projection onto coordinate ``target`` of ``{θ : W(θ) ≤ crit}``.
+
+    ``coef`` (``1 + q`` rows: outcome, then the coordinates) and ``blocks``
+    (``(1 + q) × (1 + q) × p × p``) are the moments; see the comment above.
+    """
+    angles, verdicts, member, t = _scan(coef, blocks, target, crit, [], False)
+    n = angles.size
+    if verdicts.all():
+        return [(-inf, inf)]
+    if not verdicts.any():
+        return []
+    # ends: bisection on each bracket (circularly), to rounding in ψ
+    ends = []
+    nxt = np.append(angles[1:], np.pi)
+    for i in range(n):
+        if verdicts[i] == verdicts[(i + 1) % n]:
+            continue
+        lo, hi, inside_lo = angles[i], nxt[i], bool(verdicts[i])
+        for _ in range(BISECTIONS):
+            mid = (lo + hi) / 2
+            if mid in (lo, hi):
+                break
+            if member(mid % np.pi) == inside_lo:
+                lo = mid
+            else:
+                hi = mid
+        ends.append(((lo if inside_lo else hi) % np.pi, inside_lo))
+    ends.sort()
+    psi_inf = float(np.mod(np.arctan2(-t[0, 0], t[0, 1]), np.pi))
+    starts = [e for e, leaving in ends if not leaving]
+    stops = [e for e, leaving in ends if leaving]
+    pieces = []
+    for lo in starts:
+        later = [s for s in stops if s > lo]
+        hi = later[0] if later else stops[0] + np.pi
+        a, b = sorted([_theta(t, lo), _theta(t, hi)])
+        k = np.ceil((lo - psi_inf) / np.pi)
+        if psi_inf + k * np.pi < hi:  # the arc passes θ = ±∞
+            pieces += [(-inf, a), (b, inf)]
+        else:
+            pieces.append((a, b))
+    return merge_intervals(pieces)
+
+
+def _theta(t, psi) -> float:
+    u = t @ np.array([np.cos(psi), np.sin(psi)])
+    with np.errstate(divide="ignore"):
+        return float(-u[1] / u[0])
+
+
+def robust_projection_set(
+    moments: AndersonRubinMoments, index: int, confidence_level: float
+) -> list[tuple[float, float]]:
+    """The projection onto ``θ_{M_index}`` of the joint robust Anderson–Rubin set.
+
+    Valid with every covariance type (Dufour and Taamouti 2005); membership
+    of each value is decided exactly (with two mediators) and the ends are
+    bisected to rounding between equispaced angles of the projective line.
+    """
+    _check_mediator(moments, index)
+    crit = critical_value(moments, confidence_level)
+    return _robust_projection(moments.coef, _cov_blocks(moments), index, crit)
+
+
+def robust_direct_projection_set(
+    moments: AndersonRubinMoments, confidence_level: float
+) -> list[tuple[float, float]]:
+    """The projection onto ``θ_R`` of the joint robust set of ``(θ_R, θ_M)``.
+
+    Under ``H₀: (θ_R, θ_M) = (r, θ)`` the treatment is one more excluded
+    instrument (``p + 1`` of them, ``p + 1`` degrees of freedom); the
+    treatment has no residual on the instruments, so its rows of the
+    covariance are zero. With two mediators, fixing the first mediator's
+    effect ``θ₁`` leaves the one-mediator problem of
+    :func:`~skmediate._numerics.projection.projection_ar_set` (outcome
+    ``y - θ₁M₁``, mediator ``M₂``), whose admitted ``θ_R`` it gives exactly;
+    the projection is their union over ``θ₁`` on the projective line, whose
+    ends are the extremes of those sets' ends: found at equispaced angles and
+    refined by golden-section search (continuous functions of the angle).
+    With more mediators membership is decided by the recursion of
+    :func:`robust_projection_set`.
+    """
+    if moments.n_mediators == 2:
+        return _direct_by_first(moments, confidence_level)
+    from dataclasses import replace
+
+    q, p1 = moments.n_mediators, moments.n_instruments + 1
+    coords = np.vstack([moments.treatment_coef, moments.coef.T])  # (p + 1) × (1 + q)
+    t = np.zeros(p1)
+    t[0] = moments.treatment_scale
+    coef = np.vstack([coords[:, 0], t, coords[:, 1:].T])  # y, R, M
+    jc = moments.joint_cov.reshape(1 + q, p1, 1 + q, p1).transpose(0, 2, 1, 3)
+    blocks = np.zeros((q + 2, q + 2, p1, p1))
+    keep = np.r_[0, 2 : q + 2]
+    blocks[np.ix_(keep, keep)] = jc
+    joint = replace(moments, n_instruments=p1, coef=coef)
+    crit = critical_value(joint, confidence_level)
+    return _robust_projection(coef, blocks, 0, crit)
+
+
+def _one_mediator(moments: AndersonRubinMoments, u: np.ndarray, other: int):
+    """The one-mediator moments of outcome ``u₀y + u₁M₁`` and mediator ``M_other``."""
+    from dataclasses import replace
+
+    q, p = moments.n_mediators, moments.n_instruments
+    lin = np.zeros((2, 1 + q))
+    lin[0, :2] = u
+    lin[1, 1 + other] = 1.0
+    coef = lin @ moments.coef
+    cov = moments.cov.reshape(1 + q, p, 1 + q, p)
+    cov = np.einsum("Jj,jakb,Kk->JaKb", lin, cov, lin).reshape(2 * p, 2 * p)
+    jc = moments.joint_cov.reshape(1 + q, p + 1, 1 + q, p + 1)
+    jc = np.einsum("Jj,jakb,Kk->JaKb", lin, jc, lin).reshape(2 * p + 2, 2 * p + 2)
+    resid = lin @ moments.resid_ss @ lin.T
+    return replace(
+        moments,
+        coef=coef,
+        cov=cov,
+        excluded_ss=coef @ coef.T,
+        resid_ss=resid,
+        treatment_coef=lin @ moments.treatment_coef,
+        joint_cov=jc,
+    )
+
+
+def _direct_by_first(moments: AndersonRubinMoments, level: float):
+    from skmediate._numerics.projection import projection_ar_set
+
+    pair = np.vstack([moments.coef[:2]])
+    blocks = _cov_blocks(moments)[:2, :2]
+    t = _normalizer(pair, blocks)
+    psi_inf = float(np.mod(np.arctan2(-t[0, 0], t[0, 1]), np.pi))
+
+    def admitted(psi):
+        """The ``θ_R`` admitted at the first mediator's angle ``ψ`` (scaled)."""
+        u = t @ np.array([np.cos(psi), np.sin(psi)])
+        return projection_ar_set(_one_mediator(moments, u, 1), level), u[0]
+
+    def sets_at(psi):
+        pieces, u0 = admitted(psi)
+        if u0 == 0.0:
+            return []
+        scaled = [sorted((lo / u0, hi / u0)) for lo, hi in pieces]
+        return merge_intervals([(lo, hi) for lo, hi in scaled])
+
+    n = max(MIN_ANGLES // 2, ANGLES_PER_INSTRUMENT // 2 * (moments.n_instruments + 1))
+    angles = np.pi * np.arange(n) / n + psi_inf + 0.5 * np.pi / n  # avoid ψ_inf
+    samples = [sets_at(psi) for psi in angles]
+    union = merge_intervals([piece for pieces in samples for piece in pieces])
+    at_inf, _ = admitted(psi_inf)  # θ₁ = ±∞: values of θ_R/θ₁
+    if any(lo < 0 or hi > 0 for lo, hi in at_inf) and union:
+        union[0] = (-inf, union[0][1])
+        union[-1] = (union[-1][0], inf)
+    step = np.pi / n
+    refined = []
+    for lo, hi in union:
+        if np.isfinite(lo):
+            i = _best(samples, lambda ps, lo=lo, hi=hi: _end(ps, lo, hi, False))
+            lo = min(lo, _refined_extreme(sets_at, angles[i], step, lo, hi, False))
+        if np.isfinite(hi):
+            i = _best(samples, lambda ps, lo=lo, hi=hi: -_end(ps, lo, hi, True))
+            hi = max(hi, _refined_extreme(sets_at, angles[i], step, lo, hi, True))
+        refined.append((lo, hi))
+    return merge_intervals(refined)
+
+
+def _end(pieces, lo, hi, upper: bool) -> float:
+    """The extreme end of the ``pieces`` that meet ``[lo, hi]``."""
+    inside = [(a, b) for a, b in pieces if a <= hi and b >= lo]
+    if not inside:
+        return -inf if upper else inf
+    return max(b for _, b in inside) if upper else min(a for a, _ in inside)
+
+
+def _best(samples, key) -> int:
+    return int(np.argmin([key(pieces) for pieces in samples]))
+
+
+def _refined_extreme(sets_at, centre, step, lo, hi, upper: bool) -> float:
+    """The extreme end near ``centre`` by Brent's bounded search in the angle."""
+    sign = -1.0 if upper else 1.0
+
+    def raw(psi):
+        return sign * _end(sets_at(psi), lo, hi, upper)
+
+    at_centre = raw(centre)
+    penalty = at_centre + 1.0 + abs(at_centre)  # where no piece meets [lo, hi]
+
+    def f(psi):
+        value = raw(psi)
+        return value if np.isfinite(value) else penalty
+
+    found = optimize.minimize_scalar(
+        f,
+        bounds=(centre - step, centre + step),
+        method="bounded",
+        options={"xatol": 1e-11 * step},
+    )
+    best = min(at_centre, float(found.fun))
+    return sign * best
