@@ -133,6 +133,15 @@ def test_text_lists_each_mediator(trial, capsys):
         row = effects.loc[f"effect_on_mediator[{m}]"]
         pattern = rf"^{m}\s+{row.estimate:.3f}\s+{row.std_error:.3f}\s"
         assert any(re.match(pattern, line) for line in lines), pattern
+    # each mediator's robust set is a row of the sets table, whose note says
+    # how the sets of several mediators are built; nothing is "not defined"
+    for m in MEDIATORS:
+        cs = fits["iv"].confidence_set("mediator", mediator=m)
+        label = f"mediator effect ({m})"
+        row = next(line for line in lines if line.startswith(label))
+        assert f"[{cs.intervals[0][0]:.3f}" in row
+    assert "not defined" not in text
+    assert "projection of the joint robust" in " ".join(lines)
 
 
 @pytest.mark.parametrize("output_format", ["markdown", "html", "latex"])

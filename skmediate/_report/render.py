@@ -768,6 +768,8 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
 
 def _weak_iv_robust_blocks(report: Report) -> list:
     cs = report.weak_iv_robust
+    if len(report.settings.mediators) > 1:
+        return []  # each mediator's robust set is a row of the sets table
     iv = next(row for row in report.estimates if row.method == "iv")
     wald = iv.mediator_effect[0]
     if cs.not_defined:
@@ -819,16 +821,28 @@ def _confidence_sets_blocks(report: Report) -> list:
             else f"{fmt_set(row.intervals)} ({_SET_METHOD_LABEL[row.method]})"
         )
         rows.append((label, fmt_set(row.wald), robust, SET_VERDICTS[row.verdict]))
-    notes.append(
-        "Robust sets: the conditional likelihood ratio set for the mediator "
-        "effect (Moreira 2003; Kleibergen's 2005 robust form with HC and "
-        "cluster covariances) or, where it is not defined, the Anderson-Rubin "
-        "set, the subvector "
-        "Anderson-Rubin set for the direct effect (homoskedastic covariances), "
-        "the intention-to-treat interval for the total effect, and Bonferroni "
-        "combinations of the two for the indirect effect and the proportion "
-        "mediated. Each is valid however weak the instruments are."
-    )
+    several = len(report.settings.mediators) > 1
+    if several:
+        notes.append(
+            "Robust sets: for each mediator and the direct effect, the "
+            "subvector Anderson-Rubin set with the other effects unrestricted "
+            "(homoskedastic covariances) or the projection of the joint robust "
+            "Anderson-Rubin set (HC and cluster covariances), the "
+            "intention-to-treat interval for the total effect, and Bonferroni "
+            "combinations of the two for the indirect effect and the proportion "
+            "mediated. Each is valid however weak the instruments are."
+        )
+    else:
+        notes.append(
+            "Robust sets: the conditional likelihood ratio set for the mediator "
+            "effect (Moreira 2003; Kleibergen's 2005 robust form with HC and "
+            "cluster covariances) or, where it is not defined, the Anderson-Rubin "
+            "set, the subvector "
+            "Anderson-Rubin set for the direct effect (homoskedastic covariances), "
+            "the intention-to-treat interval for the total effect, and Bonferroni "
+            "combinations of the two for the indirect effect and the proportion "
+            "mediated. Each is valid however weak the instruments are."
+        )
     return [
         Heading("Confidence sets for every effect", 2),
         Table(("Effect", f"Wald {level}", "Robust", "Note"), tuple(rows), "llll"),
