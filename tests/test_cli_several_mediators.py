@@ -12,7 +12,12 @@ import re
 import pytest
 from numpy.testing import assert_allclose
 
-from skmediate import IVMediationRegressor, NaiveMediationRegressor, bootstrap
+from skmediate import (
+    IVMediationRegressor,
+    NaiveMediationRegressor,
+    SensitivityGrid,
+    bootstrap,
+)
 from skmediate._report.cli import main
 from skmediate.datasets import make_mediation_data
 
@@ -177,6 +182,53 @@ def test_bootstrap_per_mediator(trial, capsys):
     assert "IV                   mediator effect (m2)" in text
 
 
+def test_sensitivity_grid_per_mediator(trial, capsys):
+    """--sensitivity-mediator gives each mediator's tau_M the same values; the
+    report's grid is SensitivityGrid's with one dict per mediator."""
+    path, X, y, fits = trial
+    out = _run(
+        capsys,
+        "analyze",
+        path,
+        *ARGS,
+        "--sensitivity-direct",
+        "x1=0,0.5",
+        "--sensitivity-mediator",
+        "x2=0,0.2",
+        "--format",
+        "json",
+    )
+    sens = json.loads(out)["sensitivity"]
+    grid = SensitivityGrid(
+        IVMediationRegressor(treatment="r", mediator=MEDIATORS, covariates=COVARIATES),
+        tau_direct={"x1": [0, 0.5]},
+        tau_mediator={m: {"x2": [0, 0.2]} for m in MEDIATORS},
+    ).fit(X, y)
+    frame = grid.to_frame()
+    assert len(sens["grid"]) == len(frame) == 8
+    for point, (i, row) in zip(sens["grid"], frame.iterrows(), strict=True):
+        assert_allclose(point["tau_direct"], grid.grid_[i, :3])
+        for j, m in enumerate(MEDIATORS):
+            assert_allclose(
+                point["tau_mediator"][m], grid.grid_[i, 3 * (j + 1) : 3 * (j + 2)]
+            )
+            got = point["mediator_effect"][m]
+            name = f"mediator_effect[{m}]"
+            assert_allclose(
+                [got[k] for k in ("estimate", "std_error", "lower", "upper")],
+                [
+                    row[name],
+                    row[f"{name}_se"],
+                    row[f"{name}_lower"],
+                    row[f"{name}_upper"],
+                ],
+                rtol=RTOL,
+            )
+    assert [r["effect"] for r in sens["interval"]] == list(
+        grid.sensitivity_interval_.index
+    )
+
+
 def test_several_mediators_errors(trial, capsys):
     path = trial[0]
 
@@ -184,10 +236,18 @@ def test_several_mediators_errors(trial, capsys):
         code = main(["analyze", path, *extra])
         return code, capsys.readouterr().err
 
-    code, err = error(*ARGS, "--sensitivity", "x1=0,1")
+    # each mediator's tau_M takes the values: 2 x 3 x 3 points
+    code, err = error(
+        *ARGS,
+        "--sensitivity-direct",
+        "x1=0,1",
+        "--sensitivity-mediator",
+        "x2=0,1,2",
+        "--max-grid-points",
+        "17",
+    )
     assert code == 2
-    assert "the sensitivity analysis of the report is for one mediator" in err
-    assert "2 were given (m1, m2)" in err
+    assert "the sensitivity grid has 18 points (the product of 2 x 3 x 3" in err
     code, err = error(
         "--outcome",
         "y",

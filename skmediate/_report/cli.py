@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_argument(
         "--sensitivity",
         metavar="SPEC",
-        help='the same values for tau_R and tau_M, e.g. "X1=0,1;X2=0,1"',
+        help="the same values for tau_R and tau_M (of each mediator), e.g. "
+        '"X1=0,1;X2=0,1"',
     )
     options.add_argument(
         "--sensitivity-direct", metavar="SPEC", help="values of tau_R only"
@@ -231,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest sensitivity grid allowed (default 100000)",
     )
     options.add_argument(
-        "--sensitivity-mediator", metavar="SPEC", help="values of tau_M only"
+        "--sensitivity-mediator",
+        metavar="SPEC",
+        help="values of tau_M only (the same for each of several mediators)",
     )
     options.add_argument(
         "--bootstrap",
@@ -721,7 +724,7 @@ def _sensitivity_options(args):
                 "--sensitivity-direct/--sensitivity-mediator, not both"
             )
         tau = parse_tau(args.sensitivity, "--sensitivity")
-        return _check_grid_size(tau, tau, args.max_grid_points)
+        return _check_grid_size(tau, tau, args.max_grid_points, len(args.mediator))
     direct = (
         None
         if args.sensitivity_direct is None
@@ -732,12 +735,14 @@ def _sensitivity_options(args):
         if args.sensitivity_mediator is None
         else parse_tau(args.sensitivity_mediator, "--sensitivity-mediator")
     )
-    return _check_grid_size(direct, mediator, args.max_grid_points)
+    return _check_grid_size(direct, mediator, args.max_grid_points, len(args.mediator))
 
 
-def _check_grid_size(direct, mediator, limit: int):
-    """The grid is the cartesian product of every component's values: bound its size."""
-    sizes = [len(v) for spec in (direct, mediator) if spec for v in spec.values()]
+def _check_grid_size(direct, mediator, limit: int, n_mediators: int = 1):
+    """The grid is the cartesian product of every component's values (each
+    mediator's ``τ_M`` takes the mediator values): bound its size."""
+    sizes = [len(v) for v in (direct or {}).values()]
+    sizes += [len(v) for v in (mediator or {}).values()] * n_mediators
     points = math.prod(sizes) if sizes else 0
     if points > limit:
         raise CLIError(

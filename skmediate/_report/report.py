@@ -766,13 +766,6 @@ def weak_iv_robust_section(iv) -> ConfidenceSet:
 
 def sensitivity_section(iv, X, y, fit_params, analysis, progress=False) -> Sensitivity:
     """The grid of the paper's Table 2, the sensitivity intervals and breakdowns."""
-    if len(analysis.mediators) > 1:
-        raise ValueError(
-            f"the sensitivity analysis of the report is for one mediator; "
-            f"{len(analysis.mediators)} were given ({', '.join(analysis.mediators)}). "
-            "Fit SensitivityGrid in Python for several mediators, or give one "
-            "--mediator with the sensitivity options"
-        )
     covariates = _terms(iv)[0]
     for effect, spec in (
         ("direct", analysis.tau_direct),
@@ -787,10 +780,14 @@ def sensitivity_section(iv, X, y, fit_params, analysis, progress=False) -> Sensi
                 f"; the covariates are {', '.join(covariates)} (a one-hot encoded "
                 "column is named <column>_<level>)"
             )
+    tau_mediator = analysis.tau_mediator
+    if tau_mediator and len(analysis.mediators) > 1:
+        # each mediator's effect may vary with the covariates by these values
+        tau_mediator = {m: dict(tau_mediator) for m in analysis.mediators}
     grid = SensitivityGrid(
         clone(iv),
         tau_direct=analysis.tau_direct,
-        tau_mediator=analysis.tau_mediator,
+        tau_mediator=tau_mediator,
         method="closed_form",  # exact for 2SLS; also gives the breakdown values
         progress=progress,
     ).fit(X, y, **fit_params)
