@@ -580,8 +580,10 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     @property
     def effect_on_mediator_(self) -> float | pd.Series:
-        """Average effect of the treatment on the mediator ``δ`` (a Series by mediator
-        for several)."""
+        """Average effect of the treatment on the mediator ``δ``.
+
+        A Series indexed by mediator with several mediators.
+        """
         check_is_fitted(self)
         result = self.result_
         if len(result.mediators) == 1:
@@ -597,8 +599,10 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
 
     @property
     def indirect_effect_(self) -> float:
-        """Indirect effect ``θ_M δ``: the part of the effect through the mediator
-        (through all of several mediators)."""
+        """Indirect effect ``θ_M δ``: the part of the effect through the mediator.
+
+        With several mediators, through all of them: ``Σ_j θ_Mj δ_j``.
+        """
         check_is_fitted(self)
         return self.result_.effect_estimate("indirect")
 
