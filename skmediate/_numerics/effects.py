@@ -159,7 +159,8 @@ def mediation_effects(model: FittedModel) -> MediationEffects:
     fit it is the product-of-coefficients effect, which needs the mediators to
     be sequentially ignorable.
     """
-    q = model.design.n_mediators
+    design = model.design
+    q = design.n_mediators
     parameters, p = effect_parameters(model)
     cov = model.cov_of(p)
     theta_r, theta_m = parameters[0], parameters[1 : q + 1]
@@ -169,26 +170,34 @@ def mediation_effects(model: FittedModel) -> MediationEffects:
     d_each = delta[:, None] * eye[1 : q + 1] + theta_m[:, None] * eye[q + 1 : 2 * q + 1]
     indirect, d_indirect = each.sum(), d_each.sum(axis=0)
     total, d_total = theta_r + indirect, eye[0] + d_indirect
-    parts = np.concatenate([[indirect], each]) if q > 1 else np.array([indirect])
-    d_parts = np.vstack([d_indirect, d_each]) if q > 1 else d_indirect[None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        proportion = parts / total
-        d_proportion = (d_parts * total - parts[:, None] * d_total) / total**2
-    if q == 1:
-        rows = [eye[0], eye[1], eye[2], d_indirect, d_total, eye[3], d_proportion[0]]
-        estimate = np.array(
-            [theta_r, theta_m[0], delta[0], indirect, total, itt, proportion[0]]
-        )
-    else:
-        rows = [eye[0], *eye[1 : 2 * q + 1], *d_each, d_indirect, d_total, eye[-1]]
-        rows += list(d_proportion)
-        estimate = np.concatenate(
-            [[theta_r], theta_m, delta, each, [indirect, total, itt], proportion]
-        )
+
+    def ratio(part, d_part):  # part / total and its gradient
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return part / total, (d_part * total - part * d_total) / total**2
+
+    # (estimate, gradient) by name; with one mediator its own effects are the
+    # sums, under the same names
+    values = {
+        "direct": (theta_r, eye[0]),
+        "indirect": (indirect, d_indirect),
+        "total": (total, d_total),
+        "intention_to_treat": (itt, eye[-1]),
+        "proportion_mediated": ratio(indirect, d_indirect),
+    }
+    for j, m in enumerate(design.mediators):
+        suffix = "" if q == 1 else f"[{m}]"
+        values[f"mediator{suffix}"] = (theta_m[j], eye[1 + j])
+        values[f"effect_on_mediator{suffix}"] = (delta[j], eye[q + 1 + j])
+        if q > 1:
+            values[f"indirect{suffix}"] = (each[j], d_each[j])
+            values[f"proportion_mediated{suffix}"] = ratio(each[j], d_each[j])
+    names = effect_names(design)
+    estimate = np.array([values[name][0] for name in names])
+    rows = [values[name][1] for name in names]
     jacobian = np.vstack(rows)
     effects_cov = jacobian @ cov @ jacobian.T
     return MediationEffects(
-        names=effect_names(model.design),
+        names=names,
         estimate=estimate,
         cov=(effects_cov + effects_cov.T) / 2,
         df=_effect_df(model),
