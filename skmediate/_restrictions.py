@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skmediate._numerics.diagnostics import reference_label
+
 __all__ = ["WaldTest", "parse_restrictions"]
 
 _TOKEN = re.compile(
@@ -46,10 +48,7 @@ class WaldTest:
     restrictions: tuple
 
     def __repr__(self) -> str:
-        if self.distribution == "F":
-            ref = f"F({self.df}, {self.df_denom:g})"
-        else:
-            ref = f"chi2({self.df})"
+        ref = reference_label(self.distribution, self.df, self.df_denom)
         return (
             f"WaldTest({', '.join(self.restrictions)}: {ref} = "
             f"{self.statistic:.4g}, p = {self.pvalue:.4g})"

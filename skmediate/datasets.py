@@ -257,28 +257,23 @@ def _per_covariate(value, name: str, n_covariates: int) -> np.ndarray:
     """A scalar broadcast to, or a vector of, one finite value per covariate."""
     if value is None:
         return np.zeros(n_covariates)
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 0:
-        arr = np.full(n_covariates, float(arr))
-    if arr.shape != (n_covariates,):
-        raise ValueError(
-            f"{name} must be a number or have one value per covariate "
-            f"(n_covariates={n_covariates}); got shape {arr.shape}"
-        )
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite; got {arr.tolist()}")
-    return arr
+    return _one_each(value, name, n_covariates, "covariate")
 
 
 def _per_mediator(value, name: str, n_mediators: int) -> np.ndarray:
     """A finite number broadcast to, or a vector of, one value per mediator."""
+    return _one_each(value, name, n_mediators, "mediator")
+
+
+def _one_each(value, name: str, size: int, unit: str) -> np.ndarray:
+    """A finite number broadcast to, or a vector of, ``size`` values (one per ``unit``)."""
     arr = np.asarray(value, dtype=float)
     if arr.ndim == 0:
-        arr = np.full(n_mediators, float(arr))
-    if arr.shape != (n_mediators,):
+        arr = np.full(size, float(arr))
+    if arr.shape != (size,):
         raise ValueError(
-            f"{name} must be a number or have one value per mediator "
-            f"(n_mediators={n_mediators}); got shape {arr.shape}"
+            f"{name} must be a number or have one value per {unit} "
+            f"(n_{unit}s={size}); got shape {arr.shape}"
         )
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; got {arr.tolist()}")

@@ -184,6 +184,13 @@ def f_sf(statistic: float, df_num: float, df_denom: float) -> float:
     return float(special.fdtrc(df_num, df_denom, statistic))
 
 
+def reference_label(distribution: str, df: float, df_denom: float | None) -> str:
+    """``F(df, df_denom)`` or ``chi2(df)``: a test's reference distribution, as text."""
+    if distribution == "F":
+        return f"F({df}, {df_denom:g})"
+    return f"chi2({df})"
+
+
 def wald_pvalue(wald: float, df_num: float, df_denom: float | None) -> float:
     """p-value of a Wald statistic: ``χ²(q)``, or ``F(q, df_denom)`` for ``W / q``."""
     if df_denom is None:

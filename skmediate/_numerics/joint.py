@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, optimize, special
 
-from skmediate._numerics.diagnostics import wald_statistic
+from skmediate._numerics.diagnostics import reference_label, wald_statistic
 from skmediate._numerics.sets import merge_intervals, quadratic_set
 from skmediate._numerics.weakiv import AndersonRubinMoments, _divisor, critical_value
 
@@ -106,10 +106,7 @@ class AndersonRubinTest:
     theta0: tuple
 
     def __repr__(self) -> str:
-        if self.distribution == "F":
-            ref = f"F({self.df}, {self.df_denom:g})"
-        else:
-            ref = f"chi2({self.df})"
+        ref = reference_label(self.distribution, self.df, self.df_denom)
         values = ", ".join(f"{name} = {value:g}" for name, value in self.theta0)
         return (
             f"AndersonRubinTest({values}: {ref} = {self.statistic:.4g}, "
