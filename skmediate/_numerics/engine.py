@@ -518,8 +518,13 @@ def _second_pass(
         _ = ar_layout.segments
         if ar_power:
             ar_hats = np.unique(ar_layout.hat_index)
-    sens_chunk = None if plan is None else plan.chunk_function()
+    sens_forms, sens_chunk = (None, None) if plan is None else plan.chunk_function()
     sens_combine = None if plan is None else plan.combine_parts
+    # the grid's forms join the kernel's in one product with the rows
+    stacked = None
+    if sens_forms is not None and kernel is not None and not by_cluster:
+        stacked = np.vstack([kernel.T, sens_forms])
+    n_kernel = 0 if kernel is None else kernel.shape[1]
 
     def on_chunk(a, raw_c, y_c, *rest):
         rest = list(rest)
@@ -529,12 +534,16 @@ def _second_pass(
             lab = np.asarray(rest.pop(0))
             codes = np.searchsorted(uniques, lab)
             codes = np.minimum(codes, n_groups - 1)  # rows with weight 0 only
-        meat = ar = None
+        meat = ar = sens_product = None
         if by_cluster:
             meat = group_grams(a @ kernel, w, codes, n_groups)
         elif kernel is not None:
             # one product with the kernel gives the forms of both meats
-            forms = kernel.T @ a.T
+            if stacked is None:
+                forms = kernel.T @ a.T
+            else:
+                forms = stacked @ a.T
+                forms, sens_product = forms[:n_kernel], forms[n_kernel:]
             raw = layout.raw_scores(forms)
             leverages = None
             if power or ar_power:
@@ -553,7 +562,7 @@ def _second_pass(
             meat = meat_of_chunk(
                 scores, w if codes is not None else row_w, codes, n_groups
             )
-        sens = None if sens_chunk is None else sens_chunk(a, w, codes)
+        sens = None if sens_chunk is None else sens_chunk(a, w, codes, sens_product)
         return [meat, sens, ar]
 
     def combine(parts):

@@ -244,11 +244,15 @@ class _Prepared:
     # -- the second pass ---------------------------------------------------
 
     def chunk_function(self):
-        """The per-chunk function of the second pass (holds only small arrays).
+        """The linear forms and the per-chunk function of the second pass.
 
-        Works on ``aᵀ`` (rows of forms, over contiguous memory): the outcome
-        shifts ``ṽ = V - D H V`` and, per effect, the score columns
-        ``[α, β]``, whose weighted cross-products (or cluster sums) it returns.
+        Returns ``(forms, on_chunk)``. ``forms @ aᵀ`` gives, from a chunk's
+        rows ``a``, the residual, ``-D H V``, ``x - X̄`` and the influence
+        rows; the engine may compute it in one product with its own forms
+        and pass it as ``product``. ``on_chunk(a, w, codes, product=None)``
+        (holding only small arrays) completes the outcome shifts ``ṽ = V -
+        D H V`` and, per effect, the score columns ``[α, β]``, and returns
+        their weighted cross-products (or cluster sums).
         """
         d = self.design
         mean, hv, kernel, f_e = self.mean, self.hv, self.kernel, self.resid_form
@@ -295,9 +299,10 @@ class _Prepared:
 
         reduced = None if self.reduced is None else self.reduced.chunk_function()
 
-        def on_chunk(a, w, codes):
+        def on_chunk(a, w, codes, product=None):
             at = a.T
-            product = forms @ at
+            if product is None:
+                product = forms @ at
             ev = product[: 1 + n_dir]  # [e, ṽ] but the mediators' products
             xc = product[x_rows]  # x - X̄
             v_products = [at[factor] * xc[rows] for factor, _, rows in products]
@@ -329,7 +334,7 @@ class _Prepared:
                 return [*sums, *extra]
             return [np.matmul(weighted, rows.transpose(0, 2, 1)), *extra]
 
-        return on_chunk
+        return forms, on_chunk
 
     @cached_property
     def own_rows(self) -> list:
