@@ -17,12 +17,11 @@ from scipy.special import ndtr, ndtri
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
-from threadpoolctl import ThreadpoolController
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
 from skmediate._numerics.batched import ClusterSpec, tsls_batch, wild_batch
 from skmediate._numerics.covariance import cov_type as covariance_type
-from skmediate._numerics.rows import is_dask
+from skmediate._numerics.rows import is_dask, one_blas_thread
 from skmediate._parallel import parallel_map, record_warnings
 from skmediate._progress import ProgressBar, check_progress
 from skmediate._resampling import (
@@ -1214,11 +1213,9 @@ def _collect(resampler, vectorized, scheme, blocks, total, n_jobs, bar):
         for result in bar.track(resampler.refit(tasks, n_jobs)):
             collector.add(*result)
         return collector
-    # many small products and factorizations: one BLAS thread is faster (the
-    # libraries are found once per call, which takes milliseconds)
-    blas = ThreadpoolController()
+    # many small products and factorizations: one BLAS thread is faster
     for block in blocks:
-        with blas.limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             params, std_errors, suspect = vectorized.fit(scheme, block)
         values, ses = resampler.statistic.from_batch(
             vectorized.design, params, std_errors

@@ -661,28 +661,36 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     def _breakdown(self, level):
         labels = tau_columns(self.covariate_names_, self.mediator_names_)
         forms = self.forms_
-        rows = []
-        for j, effect in enumerate(grid_effects(self.mediator_names_)):
-            for position, component in enumerate(forms.directions):
+        effects = grid_effects(self.mediator_names_)
+        n_dir = len(forms.directions)
+        values = np.full((len(effects), n_dir, 3), np.nan)
+        for j in range(len(effects)):
+            for position in range(n_dir):
                 h = forms.shift[j, position]
-                up, down = ci_breakdown(forms, j, position, self.critical_value_[j])
-                rows.append(
-                    {
-                        "effect": effect,
-                        "parameter": labels[component],
-                        "sign_change": forms.estimate[j] / h if h != 0 else np.nan,
-                        "ci_covers_zero_up": up,
-                        "ci_covers_zero_down": down,
-                    }
+                if h != 0:
+                    values[j, position, 0] = forms.estimate[j] / h
+                values[j, position, 1:] = ci_breakdown(
+                    forms, j, position, self.critical_value_[j]
                 )
-        columns = [
-            "effect",
-            "parameter",
-            "sign_change",
-            "ci_covers_zero_up",
-            "ci_covers_zero_down",
-        ]
-        return pd.DataFrame(rows, columns=columns).set_index(["effect", "parameter"])
+        # (the index from its levels and codes: no factorizing of strings)
+        index = pd.MultiIndex(
+            levels=[list(effects), [labels[c] for c in forms.directions]],
+            codes=[
+                np.repeat(np.arange(len(effects)), n_dir),
+                np.tile(np.arange(n_dir), len(effects)),
+            ],
+            names=["effect", "parameter"],
+            verify_integrity=False,
+        )
+        values = values.reshape(-1, 3)
+        return pd.DataFrame(
+            {
+                "sign_change": values[:, 0],
+                "ci_covers_zero_up": values[:, 1],
+                "ci_covers_zero_down": values[:, 2],
+            },
+            index=index,
+        )
 
     # -- scikit-learn protocols ---------------------------------------------
 

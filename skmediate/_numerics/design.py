@@ -282,8 +282,8 @@ class Design:
             return da.hstack(parts)
         return np.hstack(parts)
 
-    def direction_products(self, a: np.ndarray, directions) -> np.ndarray:
-        """The products of ``directions`` in the shifted columns of ``A``, one row each.
+    def direction_columns(self, directions) -> tuple[np.ndarray, np.ndarray]:
+        """The columns of ``A`` whose products are ``directions``: ``(factors, covariates)``.
 
         The sensitivity analysis shifts the outcome by ``V τ`` with
         ``V = [R·(X - X̄), M_1·(X - X̄), ...]``; direction ``k`` is the factor
@@ -291,21 +291,14 @@ class Design:
         ``k % p``. With the shifted columns, ``V = products - factors ⊗
         (X̄ - c_X)``, and the columns that differ between the two forms
         differ by multiples of ``[1, X]``, which leaves the treatment and
-        mediator coefficients unchanged. The result is transposed,
-        ``(len(directions), rows)``, for contiguous products.
+        mediator coefficients unchanged. A chunk's products, transposed
+        ``(len(directions), rows)`` for contiguous rows, are ``aᵀ[factors] *
+        aᵀ[covariates]``.
         """
-        at = a.T
         directions = np.asarray(directions, dtype=np.intp)
         p = len(self.covariates)
         covariates = np.arange(self.n_columns)[self.covariate_columns]
-        blocks = directions // p
-        parts = [
-            at[self.direction_factors[b]] * at[covariates[directions[blocks == b] % p]]
-            for b in np.unique(blocks)
-        ]
-        if not parts:
-            return np.zeros((0, a.shape[0]))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return self.direction_factors[directions // p], covariates[directions % p]
 
     @cached_property
     def direction_factors(self) -> np.ndarray:

@@ -290,7 +290,7 @@ def _first_pass(design, run, has_w, has_labels, plan):
     """Value checks, counts and the factor, in one pass."""
     products = None
     if plan is not None and plan.product_directions.size:
-        products = plan.product_directions
+        products = design.direction_columns(plan.product_directions)
     n_raw = design.n_raw
 
     def on_chunk(a, raw_c, y_c, *rest):
@@ -332,7 +332,8 @@ def _first_pass(design, run, has_w, has_labels, plan):
         )
         cross = None
         if products is not None:
-            v = design.direction_products(a, products)
+            at = a.T
+            v = at[products[0]] * at[products[1]]
             cross = ((v if w is None else v * w) @ a).T  # Aᵀ W V
         uniques = None
         if lab is not None:

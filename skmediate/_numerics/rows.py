@@ -10,11 +10,12 @@ results are combined in a tree, so that only small results travel.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["group_sums", "is_dask", "reduce_rows", "row_slices"]
+__all__ = ["group_sums", "is_dask", "one_blas_thread", "reduce_rows", "row_slices"]
 
 # Rows per chunk are chosen so that a chunk of the input takes about this many
 # bytes: a pass's temporaries are several times wider than its input, and they
@@ -30,6 +31,20 @@ SPLIT_EVERY = 8
 def is_dask(a) -> bool:
     """Whether ``a`` is a dask collection (checked without importing dask)."""
     return hasattr(type(a), "__dask_graph__")
+
+
+@functools.cache
+def _blas_controller():
+    # finding the loaded BLAS libraries takes milliseconds: once per process
+    # (numpy's and scipy's are loaded by then, with the package)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which BLAS runs on one thread (for many small products)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def row_slices(n: int, width: int, chunk_bytes: int | None = None):
@@ -87,13 +102,11 @@ def _reduce_numpy(func, arrays, combine, chunk_bytes=None):
         return func(*arrays)
     # Cache-sized chunks gain nothing from a second BLAS thread, and on a busy
     # machine threads waiting for each other on every product cost time (at
-    # n = 10^6: 0.57 s on one thread, 1.3 to 2.2 s on two). Finding the BLAS
-    # libraries costs milliseconds, worth it only for many chunks.
+    # n = 10^6: 0.57 s on one thread, 1.3 to 2.2 s on two). Setting the limit
+    # costs a little, worth it only for many chunks.
     limit = contextlib.nullcontext()
     if len(slices) >= MANY_CHUNKS:
-        from threadpoolctl import threadpool_limits
-
-        limit = threadpool_limits(1, user_api="blas")
+        limit = one_blas_thread()
     total = None
     with limit:
         for rows in slices:
