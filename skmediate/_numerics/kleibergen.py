@@ -57,7 +57,7 @@ from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     _check_definite,
     anderson_rubin_set,
-    clr_cdf,
+    clr_cdfs,
 )
 
 __all__ = [
@@ -520,58 +520,75 @@ def robust_clr_set(
 
     cache: dict[float, tuple[float, float, float]] = {}
 
-    def stats(psi):
-        key = float(psi)
-        if key not in cache:
-            s = _at(circle, key)
-            cache[key] = (float(s.ar[0]), float(s.k[0]), float(s.r[0]))
-        return cache[key]
+    def stats(psis) -> np.ndarray:
+        """``(AR, K, r)`` at each angle (one evaluation for those not seen yet)."""
+        keys = [float(psi) for psi in np.atleast_1d(psis)]
+        new = [key for key in dict.fromkeys(keys) if key not in cache]
+        if new:
+            s = _at(circle, np.array(new))
+            for key, ar, k, r in zip(new, s.ar, s.k, s.r, strict=True):
+                cache[key] = (float(ar), float(k), float(r))
+        return np.array([cache[key] for key in keys]).reshape(-1, 3)
+
+    def excesses(psis) -> np.ndarray:
+        """Positive exactly where the test rejects (continuous inside ``(c₁, c_p)``)."""
+        ar, k, r = stats(np.mod(psis, np.pi)).T
+        lr = likelihood_ratio(ar, k, r)
+        out = np.where(lr <= c_low, lr - c_low, lr - c_high)
+        middle = (lr > c_low) & (lr <= c_high)
+        if middle.any():
+            out[middle] = clr_cdfs(lr[middle], r[middle], p) - level
+        return out
 
     def excess(psi) -> float:
-        """Positive exactly where the test rejects (continuous inside ``(c₁, c_p)``)."""
-        ar, k, r = stats(np.mod(psi, np.pi))
-        lr = float(likelihood_ratio(ar, k, r))
-        if lr <= c_low:
-            return lr - c_low
-        if lr > c_high:
-            return lr - c_high
-        return clr_cdf(lr, r, p) - level
+        return float(excesses(psi)[0])
 
-    def verdict(lo, hi):
-        """True: the sub-arc is accepted; False: rejected; None: undecided."""
-        (ar0, k0, r0), (ar1, k1, r1) = stats(lo), stats(hi)
-        r_lo, r_hi = min(r0, r1), max(r0, r1)
-        lr_hi = float(likelihood_ratio(max(ar0, ar1), max(k0, k1), r_lo))
-        lr_lo = float(likelihood_ratio(min(ar0, ar1), min(k0, k1), r_hi))
-        if lr_hi <= c_low:
-            return True
-        if lr_lo > c_high:
-            return False
-        if lr_hi <= c_high and clr_cdf(lr_hi, r_hi, p) <= level:
-            return True
-        if lr_lo > c_low and clr_cdf(lr_lo, r_lo, p) > level:
-            return False
-        return None
+    def verdicts(lo, hi) -> np.ndarray:
+        """Per sub-arc: 1 accepted, 0 rejected, -1 undecided."""
+        (ar0, k0, r0), (ar1, k1, r1) = stats(lo).T, stats(hi).T
+        r_lo, r_hi = np.minimum(r0, r1), np.maximum(r0, r1)
+        lr_hi = likelihood_ratio(np.maximum(ar0, ar1), np.maximum(k0, k1), r_lo)
+        lr_lo = likelihood_ratio(np.minimum(ar0, ar1), np.minimum(k0, k1), r_hi)
+        out = np.full(lo.size, -1)
+        out[lr_lo > c_high] = 0
+        out[lr_hi <= c_low] = 1
+        # the conditional law where the bounds lie between the quantiles
+        ask = (out < 0) & (lr_hi <= c_high)
+        if ask.any():
+            below = clr_cdfs(lr_hi[ask], r_hi[ask], p) <= level
+            out[np.flatnonzero(ask)[below]] = 1
+        ask = (out < 0) & (lr_lo > c_low)
+        if ask.any():
+            above = clr_cdfs(lr_lo[ask], r_lo[ask], p) > level
+            out[np.flatnonzero(ask)[above]] = 0
+        return out
 
+    # the sub-arcs of one depth at a time, each depth's angles in one evaluation
     points, accepted = [], []
     ends = np.append(cuts, cuts[0] + np.pi)
-    stack = list(zip(ends[:-1], ends[1:], strict=True))[::-1]
-    while stack:
-        lo, hi = stack.pop()
-        v = verdict(lo, hi)
-        if v is not None:
-            points.append((lo + hi) / 2)
-            accepted.append(v)
-        elif hi - lo <= 1e-7:
-            for s in (lo, (lo + hi) / 2, hi):
-                points.append(s)
-                accepted.append(excess(s) <= 0)
-        else:
-            mid = (lo + hi) / 2
-            stack += [(mid, hi), (lo, mid)]
-    points = np.mod(np.array(points), np.pi)
-    order = np.argsort(points)
-    points, accepted = points[order], np.array(accepted)[order]
+    arcs = np.column_stack([ends[:-1], ends[1:]])
+    while arcs.size:
+        v = verdicts(arcs[:, 0], arcs[:, 1])
+        decided = v >= 0
+        points.append(arcs[decided].mean(axis=1))
+        accepted.append(v[decided] == 1)
+        open_arcs = arcs[~decided]
+        small = open_arcs[:, 1] - open_arcs[:, 0] <= 1e-7
+        if small.any():
+            ends_small = open_arcs[small]
+            at = np.concatenate(
+                [ends_small[:, 0], ends_small.mean(axis=1), ends_small[:, 1]]
+            )
+            points.append(at)
+            accepted.append(excesses(at) <= 0)
+        halve = open_arcs[~small]
+        mid = halve.mean(axis=1)
+        arcs = np.concatenate(
+            [np.column_stack([halve[:, 0], mid]), np.column_stack([mid, halve[:, 1]])]
+        )
+    points = np.mod(np.concatenate(points), np.pi)
+    order = np.argsort(points, kind="stable")
+    points, accepted = points[order], np.concatenate(accepted)[order]
     boundaries = _boundaries(points, accepted, excess)
     pieces = _assemble(circle, points, accepted, boundaries)
     return _polished(circle, pieces, excess)
