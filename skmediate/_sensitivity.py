@@ -428,14 +428,20 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.estimator_, Pipeline):
             X_final = self.estimator_[:-1].fit_transform(X, y, **head_params)
         # one fit at τ = 0, which also accumulates the closed forms of the
-        # components of τ the grid names (its values are checked first)
+        # components of τ the grid names (the grid is built first, from the
+        # fit's design, so that bad values fail before the rows are read)
+        built: dict = {}
+
+        def named_directions(design):
+            return self._named_directions(design, built)
+
         inputs = fit_mediation(
             final,
             X_final,
             y,
             final_params.get("sample_weight"),
             final_params.get("groups"),
-            sensitivity=self._named_directions if method == "closed_form" else False,
+            sensitivity=named_directions if method == "closed_form" else False,
             sensitivity_sets=self.robust_sets,
         )
         if hasattr(self.estimator_, "n_features_in_"):
@@ -448,7 +454,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             check_robust_sets(design, None)
         self.covariate_names_ = list(design.covariates)
         self.mediator_names_ = list(design.mediators)
-        self.grid_ = self._build_grid(self._tau_blocks(design), self.covariate_names_)
+        self.grid_ = built.get("grid")
+        if self.grid_ is None:
+            self.grid_ = self._build_grid(
+                self._tau_blocks(design), self.covariate_names_
+            )
         self.method_ = method
         level = final.confidence_level
         # normal, or t with the degrees of freedom of the effects at τ = 0
@@ -775,13 +785,14 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             (f"tau_mediator[{m!r}]", spec.get(m)) for m in mediators
         ]
 
-    def _named_directions(self, design) -> np.ndarray:
-        """The components of ``τ`` the grid names: a dict's keys, an array's columns."""
+    def _named_directions(self, design, built: dict) -> np.ndarray:
+        """The components of ``τ`` the grid names: a dict's keys, an array's columns.
+
+        The grid itself goes into ``built["grid"]``.
+        """
         blocks = self._tau_blocks(design)
         names = list(design.covariates)
-        self._build_grid(
-            blocks, names
-        )  # bad values fail here, before the rows are read
+        built["grid"] = self._build_grid(blocks, names)
         p = len(names)
         named = []
         for b, (_, spec) in enumerate(blocks):
