@@ -224,6 +224,7 @@ class FReference:
         return float(wald) / k
 
     def pvalue(self, wald: float, k: int) -> float:
+        """The p-value of the Wald statistic ``wald`` of ``k`` restrictions (or ``nan``)."""
         statistic = self.statistic(wald, k)
         if np.isnan(statistic):
             return np.nan
