@@ -873,7 +873,8 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
           That is the set for ``"classical"`` and ``"unadjusted"``. With HC
           and cluster covariances ``"AR"`` is the projection onto ``θ_R`` of
           the joint robust Anderson–Rubin set of ``(θ_R, θ_M)`` (Dufour and
-          Taamouti 2005), with ``χ²(p + 1)`` critical values: valid whatever
+          Taamouti 2005), with the robust Anderson–Rubin test's critical
+          values for ``p + 1`` restrictions: valid whatever
           the instruments' strength, conservative, and inverted exactly (the
           mediator effects admitting some ``θ_R`` are an Anderson–Rubin set,
           and over each piece of it the admitted ``θ_R`` form an interval
@@ -1039,10 +1040,12 @@ class IVMediationRegressor(_MediationRegressor):
         heteroskedasticity- and cluster-robust ``cov_type`` values.
         ``"leverage"``: each row's residual in the regression on all
         instruments is divided by ``1 - h``, ``h`` its leverage there (HC3),
-        or a cluster's residuals multiplied by ``(I - H_gg)^(-1)`` (CR3), and
-        ``W/p`` is compared with ``F(p, n - l)`` (``F(p, G - 1)`` with
-        clusters) whatever ``use_t``, which keeps the test's size when the
-        instruments are many relative to the rows (see
+        or a cluster's residuals multiplied by ``(I - H_gg)^(-1)`` (CR3);
+        ``W/p`` is compared with ``F(p, n - l)``, and with clusters ``W`` is
+        taken as Hotelling's ``T²`` with ``G - 1`` degrees of freedom,
+        ``W (G - p)/(p (G - 1))`` against ``F(p, G - p)``, whatever
+        ``use_t``. This keeps the test's size when the instruments are many
+        relative to the rows or the clusters (see
         :meth:`anderson_rubin_confidence_set`). ``"fit"``: the ``cov_type``
         of the fit, with ``χ²(p)`` or, with ``use_t``, the F reference, as
         for the other statistics. The homoskedastic ``cov_type`` values need
@@ -1416,9 +1419,15 @@ class IVMediationRegressor(_MediationRegressor):
         ``1 - h_i``, ``h_i`` the row's leverage there (HC3; for the
         cluster-robust types a cluster's residuals are multiplied by
         ``(I - H_gg)^(-1)``, CR3), and ``W/p`` is compared with
-        ``F(p, n - l)`` (``F(p, G - 1)``), ``l`` the instrument columns. The
-        statistic is still a ratio of quadratics in ``θ₀`` and its set is
-        inverted exactly as above. The jackknife Anderson–Rubin statistic of
+        ``F(p, n - l)``, ``l`` the instrument columns; with clusters ``W (G -
+        p)/(p (G - 1))`` is compared with ``F(p, G - p)`` (Hotelling's ``T²``
+        with ``G - 1`` degrees of freedom, the simplest form of the
+        approximation of Pustejovsky and Tipton 2018): ``F(p, G - 1)``
+        rejects too often when ``p`` is not small against ``G``. Both are
+        conservative with heavy-tailed errors, whose large values enter the
+        numerator and the covariance together. The statistic is still a ratio
+        of quadratics in ``θ₀`` and its set is inverted exactly as above. The
+        jackknife Anderson–Rubin statistic of
         Mikusheva and Sun (2022), built for many instruments, is not offered:
         with the exogenous regressors partialled out (as its authors'
         ``manyweakiv`` does) its numerator is no longer centred at zero, and
@@ -1433,6 +1442,11 @@ class IVMediationRegressor(_MediationRegressor):
         MacKinnon, J. G. and White, H. (1985). Some heteroskedasticity-
         consistent covariance matrix estimators with improved finite sample
         properties. Journal of Econometrics, 29(3), 305-325.
+
+        Pustejovsky, J. E. and Tipton, E. (2018). Small-sample methods for
+        cluster-robust variance estimation and hypothesis testing in fixed
+        effects models. Journal of Business & Economic Statistics, 36(4),
+        672-683.
         """
         check_is_fitted(self)
         return self.result_.anderson_rubin_set(confidence_level)
@@ -1444,8 +1458,10 @@ class IVMediationRegressor(_MediationRegressor):
         instruments' coefficients with the fit's ``cov_type`` (for the robust
         types with the meat ``ar_meat``), as the one-mediator test does:
         ``W/p`` against ``F(p, n - l)`` for ``"classical"`` (and for the
-        robust types with the default leverage meat), ``W`` against ``χ²(p)``
-        for ``"unadjusted"``. Valid however weak the instruments.
+        row-robust types with the default leverage meat; for the
+        cluster-robust ones ``W (G - p)/(p (G - 1))`` against
+        ``F(p, G - p)``), ``W`` against ``χ²(p)`` for ``"unadjusted"``.
+        Valid however weak the instruments.
 
         Parameters
         ----------

@@ -197,10 +197,15 @@ def test_robust_statistic_matches_statsmodels_on_a_grid(
     moments = est.result_.anderson_rubin_moments
     assert moments.meat == reference
     p = len(roles["covariates"])
-    # the leverage meat is compared with F(p, n - l), or F(p, G - 1) with clusters
+    # the leverage meat: W/p against F(p, n - l); with clusters Hotelling's T²
+    # with G - 1 degrees of freedom, W (G - p)/(p (G - 1)) against F(p, G - p)
+    scale = 1.0 / p
     if ar_meat == "leverage":
         n_inst = 2 + 2 * p + (1 if roles["controls"] else 0)
-        df = len(np.unique(groups)) - 1 if cov_type == "cluster" else len(data) - n_inst
+        df = len(data) - n_inst
+        if cov_type == "cluster":
+            g = len(np.unique(groups))
+            df, scale = g - p, (g - p) / (p * (g - 1))
         assert moments.f_df == df
     else:
         assert moments.f_df is None
@@ -208,8 +213,8 @@ def test_robust_statistic_matches_statsmodels_on_a_grid(
         got, pvalue = anderson_rubin_test(moments, theta)
         want = _robust_wald(data, roles, theta, reference, groups)
         if ar_meat == "leverage":
-            assert got == pytest.approx(want / p, rel=1e-9)
-            assert pvalue == pytest.approx(stats.f.sf(want / p, p, df), rel=1e-7)
+            assert got == pytest.approx(want * scale, rel=1e-9)
+            assert pvalue == pytest.approx(stats.f.sf(want * scale, p, df), rel=1e-7)
         else:
             assert got == pytest.approx(want, rel=1e-9)
             assert pvalue == pytest.approx(stats.chi2.sf(want, p), rel=1e-7)
@@ -224,9 +229,12 @@ def test_robust_set_ends_are_roots_of_the_robust_wald_statistic(
     pieces = est.anderson_rubin_confidence_set(level)
     p = len(roles["covariates"])
     critical = stats.chi2.ppf(level, p)
-    if ar_meat == "leverage":
-        df = est.result_.anderson_rubin_moments.f_df
-        critical = p * stats.f.ppf(level, p, df)
+    if ar_meat == "leverage" and cov_type == "cluster":  # Hotelling's T², G - 1
+        g = len(np.unique(groups))
+        critical = p * (g - 1) / (g - p) * stats.f.ppf(level, p, g - p)
+    elif ar_meat == "leverage":
+        n_inst = 2 + 2 * p + (1 if roles["controls"] else 0)
+        critical = p * stats.f.ppf(level, p, len(data) - n_inst)
 
     def excess(theta):
         return _robust_wald(data, roles, theta, reference, groups) - critical
@@ -329,8 +337,11 @@ def _brute_force(moments, pieces, level):
         if finite and min(abs(theta - v) for v in finite) < 1e-7 * span:
             continue
         stat, _ = anderson_rubin_test(moments, theta)
+        # an F statistic against its F(p, f_df) quantile, else W against c
         accepted = stat <= (
-            c / moments.n_instruments if moments.f_df is not None else c
+            stats.f.ppf(level, moments.n_instruments, moments.f_df)
+            if moments.f_df is not None
+            else c
         )
         assert accepted == any(lo <= theta <= hi for lo, hi in pieces), theta
 

@@ -119,8 +119,10 @@ def test_jobs_by_occupation_more_clusters_than_instruments():
     for theta in np.linspace(-5, 5, 2001):
         inside = any(lo <= theta <= hi for lo, hi in pieces)
         stat, _ = anderson_rubin_test(moments, theta)
-        # c is on the scale of W; the default compares W / p with F(p, G - 1)
-        wald = stat * moments.n_instruments if moments.f_df is not None else stat
+        # c is on the scale of W; the default compares W (G - p)/(p (G - 1))
+        # with F(p, G - p)
+        g, p = moments.n_clusters, moments.n_instruments
+        wald = stat * p * (g - 1) / (g - p) if moments.f_df is not None else stat
         if abs(wald - c) > 1e-6 * c:  # away from the ends
             assert inside == (wald <= c), theta
 

@@ -56,14 +56,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 __all__ = [
     "AR_MEATS",
     "COV_TYPES",
     "WEIGHT_TYPES",
     "CovarianceType",
+    "FReference",
     "WeightType",
     "anderson_rubin_kind",
+    "anderson_rubin_reference",
     "bell_mccaffrey_df",
     "cluster_adjusted",
     "cov_type",
@@ -160,9 +163,9 @@ COV_TYPES: dict[str, CovarianceType] = {
 
 # The meat of the robust Anderson–Rubin statistic: "leverage" multiplies each
 # row's reduced-form residual by (1 - h)^(-1) (a cluster's by (I - H_gg)^(-1)),
-# h the leverage in the regression on all instruments (HC3, CR3), and compares
-# W/p with F(p, n - l) (F(p, G - 1)); "fit" uses the fit's own covariance type
-# and reference distribution.
+# h the leverage in the regression on all instruments (HC3, CR3), with the
+# reference of anderson_rubin_reference; "fit" uses the fit's own covariance
+# type and reference distribution.
 AR_MEATS = ("leverage", "fit")
 
 
@@ -171,9 +174,10 @@ def anderson_rubin_kind(kind: CovarianceType, ar_meat: str) -> CovarianceType | 
 
     ``ar_meat="leverage"`` gives HC3 for the row-robust types and CR3 (the
     residuals of a cluster multiplied by ``(I - H_gg)^(-1)``, no factor) for
-    the cluster-robust ones; ``"fit"`` (the fit's own type and reference
-    distribution) and a homoskedastic ``kind`` (whose statistic needs no
-    meat) give None.
+    the cluster-robust ones, with the reference distribution of
+    :func:`anderson_rubin_reference`; ``"fit"`` (the fit's own type and
+    reference distribution) and a homoskedastic ``kind`` (whose statistic
+    needs no meat) give None.
     """
     if ar_meat not in AR_MEATS:
         raise ValueError(f"ar_meat must be one of {list(AR_MEATS)}; got {ar_meat!r}")
@@ -182,6 +186,85 @@ def anderson_rubin_kind(kind: CovarianceType, ar_meat: str) -> CovarianceType | 
     if kind.clustered:
         return CovarianceType("CR3", "clusters", _hc0, leverage=1.0)
     return COV_TYPES["HC3"]
+
+
+@dataclass(frozen=True)
+class FReference:
+    """An F reference distribution of Wald statistics ``W`` of ``k`` restrictions.
+
+    ``W/k`` against ``F(k, df)``; with ``hotelling``, ``W`` is taken as
+    Hotelling's ``T²`` from a covariance with ``df`` degrees of freedom:
+    ``W (df - k + 1)/(k df)`` against ``F(k, df - k + 1)``. The two agree
+    for ``k = 1`` (``t²(df)``).
+
+    Attributes
+    ----------
+    df : float
+    hotelling : bool
+    """
+
+    df: float
+    hotelling: bool = False
+
+    def df_denom(self, k: int) -> float:
+        """The F distribution's denominator degrees of freedom for ``k`` restrictions."""
+        return float(self.df - k + 1) if self.hotelling else float(self.df)
+
+    def statistic(self, wald: float, k: int) -> float:
+        """The F statistic of the Wald statistic ``wald`` of ``k`` restrictions.
+
+        ``nan`` without a positive denominator degree of freedom (with
+        ``hotelling``, ``k`` above ``df``): the test is not defined.
+        """
+        df_denom = self.df_denom(k)
+        if df_denom <= 0:
+            return np.nan
+        if self.hotelling:
+            return float(wald) * df_denom / (k * self.df)
+        return float(wald) / k
+
+    def pvalue(self, wald: float, k: int) -> float:
+        """The p-value of the Wald statistic ``wald`` of ``k`` restrictions (or ``nan``)."""
+        statistic = self.statistic(wald, k)
+        if np.isnan(statistic):
+            return np.nan
+        return float(special.fdtrc(k, self.df_denom(k), statistic))
+
+    def critical_value(self, k: int, confidence_level: float) -> float:
+        """The ``confidence_level`` critical value on the scale of ``W`` (or ``nan``)."""
+        df_denom = self.df_denom(k)
+        if df_denom <= 0:
+            return np.nan
+        quantile = float(special.fdtri(k, df_denom, confidence_level)) * k
+        if self.hotelling:
+            return quantile * self.df / df_denom
+        return quantile
+
+
+def anderson_rubin_reference(
+    kind: CovarianceType, nobs: float, n_instruments: int, n_clusters: int | None
+) -> FReference:
+    """The reference distribution of the robust Anderson–Rubin statistic of ``kind``.
+
+    ``kind`` is the statistic's covariance type of ``ar_meat="leverage"``
+    (:func:`anderson_rubin_kind`). With the HC3 meat ``W/p`` is compared with
+    ``F(p, n - l)``, ``l`` the instrument columns. With the CR3 meat ``W`` is
+    Hotelling's ``T²`` with ``G - 1`` degrees of freedom: ``W (G - p)/(p (G -
+    1))`` against ``F(p, G - p)``, the simplest form of the approximation of
+    Pustejovsky and Tipton (2018) (``F(1, G - 1)`` for one restriction, as
+    the t tests with ``use_t``); ``W/p`` against ``F(p, G - 1)`` rejects a
+    true value too often when ``p`` is not small against ``G``.
+
+    References
+    ----------
+    .. [1] Pustejovsky, J. E. and Tipton, E. (2018). Small-sample methods for
+       cluster-robust variance estimation and hypothesis testing in fixed
+       effects models. *Journal of Business & Economic Statistics*, 36(4),
+       672–683.
+    """
+    if kind.clustered:
+        return FReference(float(n_clusters - 1), hotelling=True)
+    return FReference(float(nobs - n_instruments))
 
 
 def cov_type(name: str) -> CovarianceType:

@@ -16,7 +16,9 @@ the coefficients of ``[y, M_1..M_q]`` on the excluded coordinates, and
   of ``π`` from the blocks ``V_jk`` of the reduced-form coefficients'
   covariance (the small-sample meat of ``ar_meat``, as with one mediator).
 
-Both are compared with ``p F(p, n - l)`` or ``χ²(p)`` as with one mediator.
+Both are compared with the reference distribution of the one-mediator test
+(:attr:`~skmediate._numerics.weakiv.AndersonRubinMoments.reference`: an F
+reference, or ``χ²(p)``).
 
 **Sets for one mediator.** Homoskedastic, ``W(θ) ≤ c`` is the quadric region
 ``[1, θᵀ] G [1, θᵀ]ᵀ ≤ 0`` with ``G = D(E - κS)D``, ``κ = c/d``,
@@ -56,11 +58,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, optimize, special
+from scipy import linalg, optimize
 
 from skmediate._numerics.diagnostics import reference_label, wald_statistic
 from skmediate._numerics.sets import merge_intervals, quadratic_set
-from skmediate._numerics.weakiv import AndersonRubinMoments, _divisor, critical_value
+from skmediate._numerics.weakiv import (
+    AndersonRubinMoments,
+    _divisor,
+    critical_value,
+    critical_value_for,
+    test_from_wald,
+)
 
 __all__ = [
     "AndersonRubinTest",
@@ -149,20 +157,20 @@ def joint_anderson_rubin_test(
     Returns
     -------
     statistic : float
-        ``W / p`` with ``f_df`` (compared with ``F(p, f_df)``), else ``W``
-        (compared with ``χ²(p)``).
+        With an F reference (:attr:`AndersonRubinMoments.reference`) its F
+        statistic of ``W`` (compared with ``F(p, df_denom)``), else ``W``
+        (compared with ``χ²(p)``); as the one-mediator test
+        (:func:`~skmediate._numerics.weakiv.anderson_rubin_test`).
     pvalue : float
     df : int
         ``p``, the excluded instruments.
     df_denom : float or None
-        ``f_df``.
+        The F distribution's denominator degrees of freedom.
     """
     wald = joint_statistic(moments, theta0)
     p = moments.n_instruments
-    if moments.f_df is not None:
-        stat = wald / p
-        return stat, float(special.fdtrc(p, moments.f_df, stat)), p, moments.f_df
-    return wald, float(special.chdtrc(p, wald)), p, None
+    stat, pvalue = test_from_wald(moments, wald, p)
+    return stat, pvalue, p, moments.f_df
 
 
 # -- the homoskedastic quadric and its projections ----------------------------
@@ -247,13 +255,6 @@ def projection_set(
     return quadric_projection(projection_quadric(moments, confidence_level), index)
 
 
-def _subvector_critical(moments: AndersonRubinMoments, df: int, level: float) -> float:
-    """The critical value (``W`` scale) with ``df`` degrees of freedom."""
-    if moments.cov_type == "classical":
-        return float(special.fdtri(df, _divisor(moments), level)) * df
-    return float(special.chdtri(df, 1.0 - level))
-
-
 def _subvector_df(moments: AndersonRubinMoments, nuisance: int, extra: int = 0) -> int:
     df = moments.n_instruments + extra - nuisance
     if df < 1:
@@ -271,7 +272,7 @@ def subvector_quadric(
     """``G`` at the subvector critical value (``p - q + 1`` degrees of freedom)."""
     _require_homoskedastic(moments, "subvector Anderson-Rubin set")
     df = _subvector_df(moments, moments.n_mediators - 1)
-    crit = _subvector_critical(moments, df, confidence_level)
+    crit = critical_value_for(moments, df, confidence_level)
     return _homoskedastic_quadric(moments, crit)
 
 
@@ -310,9 +311,7 @@ def subvector_test(
     s = basis.T @ moments.resid_ss @ basis
     lam = float(np.min(np.linalg.eigvals(np.linalg.solve(s, a)).real))
     wald = _divisor(moments) * lam
-    if moments.cov_type == "classical":
-        return wald / df, float(special.fdtrc(df, _divisor(moments), wald / df))
-    return wald, float(special.chdtrc(df, wald))
+    return test_from_wald(moments, wald, df)
 
 
 # -- the direct effect with several mediators ---------------------------------
@@ -343,7 +342,7 @@ def direct_subvector_quadric(
     q = moments.n_mediators
     if df is None:
         df = _subvector_df(moments, q, extra=1)
-    crit = _subvector_critical(moments, df, confidence_level)
+    crit = critical_value_for(moments, df, confidence_level)
     explained, resid = _direct_moments(moments)
     k = explained - (crit / _divisor(moments)) * resid
     sign = np.r_[1.0, -np.ones(q + 1)]
@@ -417,9 +416,7 @@ def direct_subvector_test(
     s = basis.T @ resid @ basis
     lam = float(np.min(np.linalg.eigvals(np.linalg.solve(s, a)).real))
     wald = _divisor(moments) * lam
-    if moments.cov_type == "classical":
-        return wald / df, float(special.fdtrc(df, _divisor(moments), wald / df))
-    return wald, float(special.chdtrc(df, wald))
+    return test_from_wald(moments, wald, df)
 
 
 # -- robust projections ---------------------------------------------------------

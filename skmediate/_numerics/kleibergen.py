@@ -58,6 +58,7 @@ from skmediate._numerics.weakiv import (
     _check_definite,
     anderson_rubin_set,
     clr_cdfs,
+    critical_value_for,
 )
 
 __all__ = [
@@ -284,10 +285,8 @@ def _polish(circle: _Circle, excess, psi: float) -> float:
 
 
 def _k_critical(moments: AndersonRubinMoments, confidence_level: float) -> float:
-    """``χ²(1)``, or ``F(1, f_df)`` where the Anderson–Rubin test uses F references."""
-    if moments.f_df is not None:
-        return float(special.fdtri(1, moments.f_df, confidence_level))
-    return float(special.chdtri(1, 1.0 - confidence_level))
+    """``χ²(1)``, or the Anderson–Rubin test's F reference for one restriction."""
+    return critical_value_for(moments, 1, confidence_level)
 
 
 def _check_level(confidence_level: float) -> None:
@@ -316,10 +315,11 @@ def robust_lm_set(
 
     Notes
     -----
-    ``K(θ) ≤ c`` with ``c`` the ``χ²(1)`` quantile (``F(1, f_df)`` when the
-    Anderson–Rubin test uses F references, so that with one instrument, where
+    ``K(θ) ≤ c`` with ``c`` the ``χ²(1)`` quantile, or the quantile of the
+    Anderson–Rubin test's F reference for one restriction when it has one
+    (``F(1, n - l)`` or ``F(1, G - 1)``), so that with one instrument, where
     ``K = AR``, the two sets are the same; that case returns the
-    Anderson–Rubin set itself).
+    Anderson–Rubin set itself.
 
     Inversion. With ``g₁₂ = fᵀV_ff⁻¹D`` and ``g₂₂ = DᵀV_ff⁻¹D``,
 

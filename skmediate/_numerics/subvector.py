@@ -55,7 +55,7 @@ from numpy.polynomial import Chebyshev
 from scipy import optimize, special
 
 from skmediate._numerics.sets import merge_intervals, quadratic_set
-from skmediate._numerics.weakiv import AndersonRubinMoments, clr_cdf
+from skmediate._numerics.weakiv import AndersonRubinMoments, clr_cdf, critical_value_for
 
 __all__ = [
     "SubvectorPencil",
@@ -232,12 +232,7 @@ def subvector_ar_set(
         Disjoint closed intervals in increasing order.
     """
     pencil = subvector_pencil(moments)
-    p = pencil.dof
-    if moments.cov_type == "classical":
-        crit = float(special.fdtri(p, pencil.divisor, confidence_level)) * p
-    else:
-        crit = float(special.chdtri(p, 1.0 - confidence_level))
-    return pencil.below(crit)
+    return pencil.below(critical_value_for(moments, pencil.dof, confidence_level))
 
 
 # -- the conditional law of Guggenberger, Kleibergen and Mavroeidis (2019) ----

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special
 
+from skmediate._numerics.covariance import FReference, anderson_rubin_reference
 from skmediate._numerics.diagnostics import wald_statistic
 from skmediate._numerics.model import FittedModel
 
@@ -57,11 +58,17 @@ class AndersonRubinMoments:
     cov_type : str
         The fit's covariance type.
     n_clusters : int or None
-    f_df : float or None
-        Denominator degrees of freedom when ``W / p`` is compared with an F
-        distribution: ``n - l`` for ``cov_type="classical"``, the fit's
-        :meth:`~skmediate._numerics.model.FittedModel.reference_df` for the
-        robust types with ``use_t``; None for ``χ²(p)``.
+    reference : FReference or None
+        The F reference of the robust and ``"classical"`` statistics (None:
+        ``χ²``), for any number of restrictions (:func:`test_from_wald`):
+        ``W/p`` against ``F(p, n - l)`` for ``cov_type="classical"`` and for
+        the row-robust types with the default ``ar_meat="leverage"``,
+        Hotelling's ``T²`` with ``G - 1`` degrees of freedom for the
+        cluster-robust ones
+        (:func:`~skmediate._numerics.covariance.anderson_rubin_reference`);
+        with ``ar_meat="fit"`` ``W/p`` against ``F(p, df)`` with the fit's
+        :meth:`~skmediate._numerics.model.FittedModel.reference_df` when it
+        has ``use_t``.
     treatment_coef : ndarray of shape (1 + q,) or None
         The coefficients of ``y`` and the mediators on the treatment's own coordinate
         (after ``[1, X, Z]``), which the direct effect's sets test.
@@ -71,11 +78,6 @@ class AndersonRubinMoments:
         The covariance of the coefficients of ``y`` and of the mediators on the
         treatment's and the excluded instruments' coordinates (treatment
         first); ``cov`` is its block without the treatment.
-        distribution: ``n - l`` for ``cov_type="classical"`` and for the
-        robust types with the default ``ar_meat="leverage"`` (``G - 1`` with
-        clusters); with ``ar_meat="fit"`` the fit's
-        :meth:`~skmediate._numerics.model.FittedModel.reference_df` with
-        ``use_t``; None for ``χ²(p)``.
     meat : str or None
         The covariance type of ``cov``: with the default ``ar_meat="leverage"``
         of a robust fit ``"HC3"`` or ``"CR3"``, else ``cov_type``.
@@ -90,7 +92,7 @@ class AndersonRubinMoments:
     n_instruments: int
     cov_type: str
     n_clusters: int | None = None
-    f_df: float | None = None
+    reference: FReference | None = None
     treatment_coef: np.ndarray | None = None
     treatment_scale: float = np.nan
     joint_cov: np.ndarray | None = None
@@ -104,6 +106,13 @@ class AndersonRubinMoments:
     def n_mediators(self) -> int:
         """``q``: the rows of :attr:`coef` after the outcome's."""
         return self.coef.shape[0] - 1
+
+    @property
+    def f_df(self) -> float | None:
+        """The F's denominator degrees of freedom for the ``p`` restrictions (None: ``χ²``)."""
+        if self.reference is None:
+            return None
+        return self.reference.df_denom(self.n_instruments)
 
 
 def anderson_rubin_moments(model: FittedModel) -> AndersonRubinMoments:
@@ -142,7 +151,7 @@ def moment_counts(model: FittedModel) -> dict:
         df_resid=model.nobs - n_inst,
         cov_type=model.kind.name,
         n_clusters=model.n_clusters,
-        f_df=_f_df(model, n_inst),
+        reference=_reference(model, n_inst),
         meat=(model.ar_kind or model.kind).name,
     )
 
@@ -158,7 +167,7 @@ def moments_from(
     ``[y, M]`` on all instruments; ``joint_cov`` the covariance of the
     coefficients of ``y`` and ``M`` on those ``p + 1`` coordinates. ``counts``
     are the remaining fields (``nobs``, ``df_resid``, ``cov_type``,
-    ``n_clusters``, ``f_df``). The fit's sets and those of the sensitivity
+    ``n_clusters``, ``reference``, ``meat``). The fit's sets and those of the sensitivity
     analysis at each ``τ`` are built here alike.
     """
     p = coordinates.shape[0] - 1
@@ -178,18 +187,22 @@ def moments_from(
     )
 
 
-def _f_df(model: FittedModel, n_inst: int) -> float | None:
-    """Denominator degrees of freedom of the F reference (None: ``χ²``).
+def _reference(model: FittedModel, n_inst: int) -> FReference | None:
+    """The F reference of the Anderson–Rubin statistic (None: ``χ²``).
 
-    ``n - l`` for ``"classical"``; for a robust fit with the small-sample
-    meat (:attr:`FittedModel.ar_kind`) always ``n - l``, or ``G - 1`` with
-    clusters; otherwise the fit's :meth:`FittedModel.reference_df`.
+    ``F(p, n - l)`` for ``"classical"``; for a robust fit with the
+    small-sample meat (:attr:`FittedModel.ar_kind`) that meat's reference
+    (:func:`~skmediate._numerics.covariance.anderson_rubin_reference`);
+    otherwise the fit's :meth:`FittedModel.reference_df`.
     """
     if model.kind.name == "classical":
-        return model.nobs - n_inst
+        return FReference(float(model.nobs - n_inst))
     if model.ar_kind is not None:
-        return model.with_use_t(True).reference_df(n_inst)
-    return model.reference_df(n_inst)
+        return anderson_rubin_reference(
+            model.ar_kind, model.nobs, n_inst, model.n_clusters
+        )
+    df = model.reference_df(n_inst)
+    return None if df is None else FReference(df)
 
 
 def reduced_form_cov(model: FittedModel) -> np.ndarray:
@@ -235,8 +248,21 @@ def _robust_stat(moments: AndersonRubinMoments, theta0: float) -> float:
     return wald_statistic(pi, vyy - theta0 * (vym + vym.T) + theta0**2 * vmm)
 
 
-def _is_f(moments: AndersonRubinMoments) -> bool:
-    return moments.f_df is not None
+def test_from_wald(
+    moments: AndersonRubinMoments, wald: float, k: int
+) -> tuple[float, float]:
+    """``(statistic, pvalue)`` of a Wald statistic of ``k`` restrictions.
+
+    The F statistic of the moments' :attr:`~AndersonRubinMoments.reference`
+    when there is one, else ``W`` against ``χ²(k)``. Every test and set built
+    on the moments (one mediator or several, the projections with ``p + 1``
+    restrictions, the K test with one) follows this rule and
+    :func:`critical_value_for`.
+    """
+    reference = moments.reference
+    if reference is None:
+        return float(wald), float(special.chdtrc(k, wald))
+    return reference.statistic(wald, k), reference.pvalue(wald, k)
 
 
 def anderson_rubin_test(
@@ -247,30 +273,46 @@ def anderson_rubin_test(
     Returns
     -------
     statistic : float
-        ``F = W / p`` compared with ``F(p, n - l)`` for ``cov_type="classical"``
-        (exact with normal homoskedastic errors) and with ``F(p, f_df)`` for
-        the robust types with ``f_df`` (the default leverage meat, or
-        ``use_t``); otherwise the Wald statistic ``W`` compared with
-        ``χ²(p)``.
+        With an F reference (:attr:`AndersonRubinMoments.reference`) the F
+        statistic: ``W / p`` compared with ``F(p, n - l)`` for
+        ``cov_type="classical"`` (exact with normal homoskedastic errors)
+        and for the row-robust types with the default leverage meat,
+        ``W (G - p)/(p (G - 1))`` compared with ``F(p, G - p)`` for the
+        cluster-robust ones, ``W / p`` compared with ``F(p, df)`` with
+        ``ar_meat="fit"`` and ``use_t``; otherwise the Wald statistic ``W``
+        compared with ``χ²(p)``.
     pvalue : float
     """
-    p = moments.n_instruments
     if moments.homoskedastic:
         wald = _quadratic_stat(moments, float(theta0))
     else:
         wald = _robust_stat(moments, float(theta0))
-    if _is_f(moments):
-        statistic = wald / p
-        return statistic, float(special.fdtrc(p, moments.f_df, statistic))
-    return wald, float(special.chdtrc(p, wald))
+    return test_from_wald(moments, wald, moments.n_instruments)
 
 
 def critical_value(moments: AndersonRubinMoments, confidence_level: float) -> float:
-    """Critical value on the scale of the Wald statistic ``W``."""
-    p = moments.n_instruments
-    if _is_f(moments):
-        return float(special.fdtri(p, moments.f_df, confidence_level)) * p
-    return float(special.chdtri(p, 1.0 - confidence_level))
+    """Critical value on the scale of the Wald statistic ``W`` (``p`` restrictions)."""
+    return critical_value_for(moments, moments.n_instruments, confidence_level)
+
+
+def critical_value_for(
+    moments: AndersonRubinMoments, k: int, confidence_level: float
+) -> float:
+    """Critical value on the scale of ``W`` for ``k`` restrictions (see :func:`test_from_wald`).
+
+    Raises
+    ------
+    ValueError
+        When the reference has no positive degrees of freedom for ``k``
+        restrictions (Hotelling's ``T²`` from ``G ≤ k`` clusters, whose
+        covariance of ``k`` coefficients is singular).
+    """
+    reference = moments.reference
+    if reference is None:
+        return float(special.chdtri(k, 1.0 - confidence_level))
+    if reference.df_denom(k) <= 0:
+        raise _not_defined(moments, k, "Anderson-Rubin", few=True)
+    return reference.critical_value(k, confidence_level)
 
 
 def anderson_rubin_set(
@@ -371,6 +413,13 @@ def _check_definite(
         matrices = [vyy + t * m1 + t * t * vmm for t in candidates]
         if all(_relatively_definite(v) for v in [*matrices, vmm]):
             return
+    raise _not_defined(moments, p, statistic, few)
+
+
+def _not_defined(
+    moments: AndersonRubinMoments, p: int, statistic: str, few: bool
+) -> ValueError:
+    """The error of a robust statistic whose covariance is singular (``few``: ``G ≤ p``)."""
     extra = ""
     if few:
         extra = (
@@ -384,7 +433,7 @@ def _check_definite(
             f"reduced-form coefficients from {moments.n_clusters} clusters has "
             f"rank at most {moments.n_clusters})"
         )
-    raise ValueError(
+    return ValueError(
         f"the robust {statistic} statistic is not defined: the covariance "
         f"of the reduced-form coefficients is singular{extra}; use "
         f"cov_type='classical' for the {statistic} set"
