@@ -72,6 +72,9 @@ __all__ = [
 # a root of a trigonometric polynomial's z-polynomial this close to the unit
 # circle is a candidate end (extra candidates only add evaluation points)
 CIRCLE_TOL = 1e-3
+# an undecided sub-arc of the robust CLR set's subdivision is cut in this many
+SUBARCS = 8
+_SPLIT = np.linspace(0.0, 1.0, SUBARCS + 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -469,7 +472,7 @@ def robust_clr_set(
     decides the whole sub-arc when both bounds have one sign (each bound is
     one quadrature of the conditional law, :func:`~skmediate._numerics.weakiv.clr_cdf`,
     or none when it is beyond the ``χ²(1)`` and ``χ²(p)`` quantiles, between
-    which ``c`` lies). Undecided sub-arcs are halved until they are ``10⁻⁷``
+    which ``c`` lies). Undecided sub-arcs are cut in eight until they are ``10⁻⁷``
     wide; each end is then located by bisection on the verdict to ``10⁻¹⁵``
     and refined in ``θ``. Only a piece of the set narrower than ``10⁻⁷`` in
     angle, inside one undecided sub-arc, could be missed.
@@ -563,7 +566,8 @@ def robust_clr_set(
             out[np.flatnonzero(ask)[above]] = 0
         return out
 
-    # the sub-arcs of one depth at a time, each depth's angles in one evaluation
+    # the sub-arcs of one depth at a time (each undecided one cut in
+    # SUBARCS), each depth's angles in one evaluation
     points, accepted = [], []
     ends = np.append(cuts, cuts[0] + np.pi)
     arcs = np.column_stack([ends[:-1], ends[1:]])
@@ -581,11 +585,10 @@ def robust_clr_set(
             )
             points.append(at)
             accepted.append(excesses(at) <= 0)
-        halve = open_arcs[~small]
-        mid = halve.mean(axis=1)
-        arcs = np.concatenate(
-            [np.column_stack([halve[:, 0], mid]), np.column_stack([mid, halve[:, 1]])]
-        )
+        split = open_arcs[~small]
+        cuts_at = split[:, :1] + np.outer(split[:, 1] - split[:, 0], _SPLIT)
+        cuts_at[:, -1] = split[:, 1]
+        arcs = np.column_stack([cuts_at[:, :-1].ravel(), cuts_at[:, 1:].ravel()])
     points = np.mod(np.concatenate(points), np.pi)
     order = np.argsort(points, kind="stable")
     points, accepted = points[order], np.concatenate(accepted)[order]
