@@ -460,14 +460,28 @@ def _combine(coef, blocks, rows: np.ndarray, keep: list[int]):
 
 def _stat(coef, blocks, w) -> float:
     """``πᵀV⁻¹π`` at ``w``; ``inf`` where ``V(w)`` is not positive definite."""
-    pi = coef.T @ w
-    v = np.tensordot(np.outer(w, w), blocks, axes=([0, 1], [0, 1]))
+    return float(_stats(coef, blocks, np.asarray(w, dtype=float)[None])[0])
+
+
+def _stats(coef, blocks, ws: np.ndarray) -> np.ndarray:
+    """:func:`_stat` at each row of ``ws`` (one batched factorization)."""
+    pi = ws @ coef  # (m, p)
+    v = np.einsum("mj,mk,jkab->mab", ws, ws, blocks)
     try:
         lower = np.linalg.cholesky(v)
-    except np.linalg.LinAlgError:
-        return inf
-    half = linalg.solve_triangular(lower, pi, lower=True, check_finite=False)
-    return float(half @ half)
+    except np.linalg.LinAlgError:  # one of them is not definite: each on its own
+        out = np.empty(len(ws))
+        for i in range(len(ws)):
+            try:
+                low = np.linalg.cholesky(v[i])
+            except np.linalg.LinAlgError:
+                out[i] = inf
+                continue
+            half = linalg.solve_triangular(low, pi[i], lower=True, check_finite=False)
+            out[i] = half @ half
+        return out
+    half = np.linalg.solve(lower, pi[..., None])[..., 0]
+    return np.einsum("ma,ma->m", half, half)
 
 
 def _one_nuisance_set(
@@ -482,50 +496,49 @@ def _one_nuisance_set(
     """
     a, b = coef
     v00, v01, v11 = blocks[0, 0], blocks[0, 1], blocks[1, 1]
-    v1 = -(v01 + v01.T)
     p = a.size
-    m0 = v00 - np.outer(a, a) / crit
-    m1 = v1 + (np.outer(a, b) + np.outer(b, a)) / crit
-    m2 = v11 - np.outer(b, b) / crit
-    eye, zero = np.eye(p), np.zeros((p, p))
+    # the linearization of the quadratic matrix polynomial m0 + s m1 + s² m2
+    left = np.zeros((2 * p, 2 * p))
+    right = np.zeros((2 * p, 2 * p))
+    left[:p, p:] = np.eye(p)
+    left[p:, :p] = np.outer(a, a) / crit - v00
+    left[p:, p:] = v01 + v01.T - (np.outer(a, b) + np.outer(b, a)) / crit
+    right[:p, :p] = np.eye(p)
+    right[p:, p:] = v11 - np.outer(b, b) / crit
     alpha, beta = linalg.eig(
-        np.block([[zero, eye], [-m0, -m1]]),
-        np.block([[eye, zero], [zero, m2]]),
-        right=False,
-        homogeneous_eigvals=True,
+        left, right, right=False, homogeneous_eigvals=True, check_finite=False
     )
-    roots, near = [], []
-    for al, be in zip(alpha, beta, strict=True):
-        if abs(be) <= 1e-14 * abs(al):
-            continue
-        theta = al / be
-        near.append(theta)
-        if abs(theta.imag) <= 1e-6 * max(abs(theta.real), 1.0):
-            roots.append(float(theta.real))
-    roots = sorted(roots)
+    finite = np.abs(beta) > 1e-14 * np.abs(alpha)
+    near = alpha[finite] / beta[finite]
+    real = np.abs(near.imag) <= 1e-6 * np.maximum(np.abs(near.real), 1.0)
+    roots = np.sort(near.real[real])
+    # the statistic at s = ±∞, between and beyond the roots, and (for the
+    # margin) at the real parts of the two most nearly real eigenvalues
+    points = []
+    if roots.size:
+        points = [roots[0] - 1.0 - abs(roots[0])]
+        points += list((roots[:-1] + roots[1:]) / 2)
+        points += [roots[-1] + 1.0 + abs(roots[-1])]
+    nearest = []
+    if margin is not None:
+        order = np.argsort(np.abs(near.imag) / np.maximum(np.abs(near.real), 1.0))
+        nearest = list(near.real[order[:2]])
+    ws = np.zeros((1 + len(points) + len(nearest), 2))
+    ws[0] = [0.0, -1.0]
+    ws[1:, 0] = 1.0
+    ws[1:, 1] = -np.array(points + nearest, dtype=float)
+    values = _stats(coef, blocks, ws)
     if margin is not None:  # the least statistic near the most nearly real pair
-        near.sort(key=lambda z: abs(z.imag) / max(abs(z.real), 1.0))
-        margin.append(
-            min(
-                [_stat(coef, blocks, np.array([1.0, -z.real])) for z in near[:2]]
-                + [_stat(coef, blocks, np.array([0.0, -1.0]))]
-            )
-            - crit
-        )
-
-    def accepted(s):
-        return _stat(coef, blocks, np.array([1.0, -s])) <= crit
-
-    at_infinity = _stat(coef, blocks, np.array([0.0, -1.0])) <= crit
-    if not roots:
+        margin.append(min([values[0], *values[1 + len(points) :]]) - crit)
+    at_infinity = values[0] <= crit
+    if not roots.size:
         return [(-inf, inf)] if at_infinity else []
-    points = [roots[0] - 1.0 - abs(roots[0])]
-    points += [(lo + hi) / 2 for lo, hi in zip(roots[:-1], roots[1:], strict=True)]
-    points += [roots[-1] + 1.0 + abs(roots[-1])]
-    edges = [-inf, *roots, inf]
+    edges = [-inf, *roots.tolist(), inf]
     out: list[tuple[float, float]] = []
-    for lo, hi, point in zip(edges[:-1], edges[1:], points, strict=True):
-        if not accepted(point):
+    for lo, hi, value in zip(
+        edges[:-1], edges[1:], values[1 : 1 + len(points)], strict=True
+    ):
+        if not value <= crit:
             continue
         if out and out[-1][1] == lo:
             out[-1] = (out[-1][0], hi)
