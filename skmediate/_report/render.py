@@ -1540,6 +1540,8 @@ def robust_sensitivity_table(grid, robust: dict, digits: int = 3) -> Table:
     names = {"ar": "AR", "clr": "CLR"}
     header = ("Effect", f"Union of {level} CIs")
     header += tuple(f"Union of {level} {names[m]} sets" for m in methods)
+    # with several mediators every effect's set is a subvector or projection set
+    whose = "each effect's" if len(grid.mediator_names_) > 1 else "the direct effect's"
     rows, data = [], {}
     for effect, row in grid.sensitivity_interval_.iterrows():
         cells = (_effect_label(effect), fmt_ci(row["lower"], row["upper"], digits))
@@ -1557,7 +1559,7 @@ def robust_sensitivity_table(grid, robust: dict, digits: int = 3) -> Table:
         title="Weak-instrument-robust sets over the grid",
         caption=(
             "The robust sets are those of the fit on the shifted outcome at each "
-            "point (the direct effect's: subvector Anderson-Rubin with "
+            f"point ({whose}: subvector Anderson-Rubin with "
             "homoskedastic errors, the projection of the joint set otherwise); "
             "an empty set at a point means the data reject it."
         ),
