@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmediate._estimators import _MediationRegressor, fit_mediation
 from skmediate._numerics.covariance import anderson_rubin_kind, cov_type
+from skmediate._numerics.joint import direct_set, mediator_set
 from skmediate._numerics.kleibergen import robust_clr_defined, robust_clr_set
 from skmediate._numerics.projection import direct_ar_set
 from skmediate._numerics.rows import is_dask
@@ -124,32 +125,41 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         accepted too.
     method : {"auto", "closed_form", "refit"}, default="auto"
         ``"closed_form"`` updates the estimates linearly and the covariance
-        quadratically in ``τ`` (exact, no refits); ``"refit"`` clones and refits
-        the estimator at every grid point; ``"auto"`` uses the closed form
-        whenever the estimator is linear in the outcome (the built-in
-        estimators with two-stage or ordinary least squares).
+        quadratically in ``τ`` (exact, no refits), with one mediator or
+        several, and with ``robust_sets`` also the reduced forms of the
+        robust sets; ``"refit"`` clones and refits the estimator at every
+        grid point; ``"auto"`` uses the closed form whenever the estimator
+        is linear in the outcome (the built-in estimators with two-stage or
+        ordinary least squares), except for robust sets with a
+        cluster-robust covariance that adjusts the clusters' scores by their
+        leverage (see ``robust_sets``).
     robust_sets : bool, default=False
         Also report, at every grid point, the weak-instrument-robust sets of
-        the fit on ``ỹ(τ)``: the Anderson–Rubin set of the mediator effect,
-        the direct effect's set of ``confidence_set("direct")`` (subvector
-        Anderson–Rubin with homoskedastic covariances, the projection of the
-        joint robust Anderson–Rubin set otherwise) and the conditional
-        likelihood ratio set of the mediator effect (Moreira's with
-        homoskedastic covariances, the robust CLR of
+        the fit on ``ỹ(τ)``, and their unions over the grid (IV estimators
+        only). With one mediator: the Anderson–Rubin set of the mediator
+        effect, the direct effect's set of ``confidence_set("direct")``
+        (subvector Anderson–Rubin with homoskedastic covariances, the
+        projection of the joint robust Anderson–Rubin set otherwise) and the
+        conditional likelihood ratio set of the mediator effect (Moreira's
+        with homoskedastic covariances, the robust CLR of
         ``confidence_set("mediator", "CLR")`` otherwise, where it is defined:
-        with more clusters than twice the instruments); and their unions over
-        the grid. IV estimators with one mediator only (with several,
-        ``robust_sets=True`` is an error). The closed form accumulates what
-        they need in the
-        one fit (no pass over the rows per grid point) for every row-robust
-        and homoskedastic ``cov_type``; with cluster-robust ones, whose sets
-        adjust the clusters' scores by their leverage (CR2, and the default
-        CR3 meat of ``ar_meat="leverage"``), ``method="auto"`` refits at each
-        point. Each set is
-        inverted exactly at each point, which costs more than the Wald
-        interval: on large grids expect milliseconds per point, and tens of
-        milliseconds for the robust CLR set (its conditional critical values
-        along the set's boundary).
+        with more clusters than twice the instruments). With several
+        mediators: the sets of ``confidence_set`` with ``method=None`` (the
+        Anderson–Rubin sets), the direct effect's and each mediator's
+        (``confidence_set("mediator", mediator=name)``): subvector
+        Anderson–Rubin sets with homoskedastic covariances, the projections
+        of the joint robust Anderson–Rubin set otherwise. The closed form
+        accumulates what they need in the one fit (no pass over the rows per
+        grid point) for every row-robust and homoskedastic ``cov_type``; with
+        cluster-robust ones, whose sets adjust the clusters' scores by their
+        leverage (CR2, and the default CR3 meat of ``ar_meat="leverage"``),
+        ``method="auto"`` refits at each point and ``"closed_form"`` is an
+        error. Each set is inverted exactly at each point, which costs more
+        than the Wald interval: on large grids expect milliseconds per point,
+        tens of milliseconds for the robust CLR set (its conditional critical
+        values along the set's boundary), and more for the projections of
+        the joint robust set with several mediators, which cost at each
+        point what the fit's own ``confidence_set`` costs.
     n_jobs : int or None, default=None
         Parallel refits with joblib (``method="refit"`` only); ``None`` means
         1 unless in a ``joblib.parallel_config`` context. Any joblib backend
@@ -188,7 +198,8 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         ``mediator_effect[<mediator>]`` (with its ``_se``, ``_lower``,
         ``_upper``), mediator by mediator. With ``robust_sets``, per set
         (``direct_effect_ar``, ``mediator_effect_ar`` and
-        ``mediator_effect_clr``)
+        ``mediator_effect_clr``; with several mediators ``direct_effect_ar``
+        and ``mediator_effect[<mediator>]_ar`` per mediator)
         the set itself (a ``ConfidenceSet``, as ``confidence_set`` returns: an
         interval, two half-lines, the whole line or empty) and its hull's ends
         ``<set>_lower``, ``<set>_upper`` (``±inf`` when unbounded, ``nan``
@@ -207,9 +218,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     sensitivity_sets_ : dict of str to ConfidenceSet
         With ``robust_sets``: the union over the grid of each robust set, keyed
         as its column of :meth:`to_frame` (``direct_effect_ar``,
-        ``mediator_effect_ar`` and ``mediator_effect_clr``).
-        Their hulls are also the columns ``ar_lower``, ``ar_upper`` (and
-        ``clr_lower``, ``clr_upper``) of ``sensitivity_interval_``.
+        ``mediator_effect_ar`` and ``mediator_effect_clr``; with several
+        mediators ``direct_effect_ar`` and ``mediator_effect[<mediator>]_ar``
+        for each). Their hulls are also the columns ``ar_lower``,
+        ``ar_upper`` (and ``clr_lower``, ``clr_upper``) of
+        ``sensitivity_interval_``, in each effect's row.
     breakdown_ : pandas.DataFrame
         One row per effect and ``τ`` component the grid names
         (named as its column of :meth:`to_frame`: a dict's keys, every
@@ -249,10 +262,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     are those that ``confidence_set`` gives for the fit on ``ỹ(τ)``. They
     are functions of the outcome's reduced form on the instruments, which is
     polynomial in ``τ``: its coordinates move by ``U_Qᵀ V τ`` (``V`` the
-    columns ``R·(X - X̄)`` and ``M·(X - X̄)``, ``U_Q`` the instruments'
-    orthonormal basis) and its residual is ``e_y - ṽ τ`` with ``ṽ = M_Q V``,
-    zero for ``R·(X - X̄)`` (an instrument). The fit's second pass
-    accumulates the cross-products of ``z = [e_y, e_M, ṽ]`` and, for HC and
+    columns ``R·(X - X̄)`` and ``M·(X - X̄)``, each mediator's with several,
+    ``U_Q`` the instruments' orthonormal basis) and its residual is
+    ``e_y - ṽ τ`` with ``ṽ = M_Q V``, zero for ``R·(X - X̄)`` (an
+    instrument). The fit's second pass accumulates the cross-products of
+    ``z = [e_y, e_M, ṽ]`` (``e_M`` each mediator's residual) and, for HC and
     cluster covariances, the meat of the score columns ``u ⊗ z`` (``u`` the
     coordinates of the treatment and the excluded instruments); at each
     point the moments follow by small-matrix algebra and the sets are
@@ -322,6 +336,19 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
     ['direct_effect', 'mediator_effect[m]', 'mediator_effect[m2]']
     >>> grid.to_frame().shape
     (4, 18)
+
+    With ``robust_sets=True`` each mediator's weak-instrument-robust set
+    has its own columns and union:
+
+    >>> robust = SensitivityGrid(
+    ...     IVMediationRegressor(
+    ...         treatment="r", mediator=["m", "m2"], cov_type="classical"
+    ...     ),
+    ...     tau_direct={"x1": [0, 1]},
+    ...     robust_sets=True,
+    ... ).fit(df, y2)
+    >>> list(robust.sensitivity_sets_)
+    ['direct_effect_ar', 'mediator_effect[m]_ar', 'mediator_effect[m2]_ar']
     """
 
     _parameter_constraints: dict = {
@@ -478,7 +505,11 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
                     len(self.grid_), "robust sets", "point", self.progress
                 ) as bar:
                     sets = [
-                        _point_sets(reduced.moments(tau[directions]), level)
+                        _point_sets(
+                            reduced.moments(tau[directions]),
+                            level,
+                            self.mediator_names_,
+                        )
                         for tau in bar.track(self.grid_)
                     ]
         else:
@@ -636,14 +667,15 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
         for key in keys:
             effect, method = key
             column = f"{effect}_{method.lower()}"
+            label = _set_labels(effect)
             # where the robust CLR is not defined the point keeps its
             # Anderson-Rubin set, as confidence_set(method=None) does
             points = [
                 ConfidenceSet(
                     tuple(point[key] if key in point else point[(effect, "AR")]),
-                    effect=effect.removesuffix("_effect"),
                     method=method if key in point else "AR",
                     confidence_level=level,
+                    **label,
                 )
                 for point in sets
             ]
@@ -655,17 +687,18 @@ class SensitivityGrid(MetaEstimatorMixin, BaseEstimator):
             self.results_[f"{column}_upper"] = ends[:, 1]
             union = ConfidenceSet(
                 tuple(merge_intervals([piece for s in points for piece in s])),
-                effect=effect.removesuffix("_effect"),
                 method=method,
                 confidence_level=level,
+                **label,
             )
             self.sensitivity_sets_[column] = union
             hulls.setdefault(method.lower(), {})[effect] = _hull(union)
         frame = self.sensitivity_interval_
+        effects = grid_effects(self.mediator_names_)
         for method, by_effect in hulls.items():
-            frame[f"{method}_lower"] = [by_effect.get(e, (np.nan,))[0] for e in EFFECTS]
+            frame[f"{method}_lower"] = [by_effect.get(e, (np.nan,))[0] for e in effects]
             frame[f"{method}_upper"] = [
-                by_effect.get(e, (np.nan, np.nan))[1] for e in EFFECTS
+                by_effect.get(e, (np.nan, np.nan))[1] for e in effects
             ]
 
     def _breakdown(self, level):
@@ -941,16 +974,27 @@ def _check_finite(values, label):
         raise ValueError(f"{label} contains NaN or inf; every τ must be finite")
 
 
-def _point_sets(moments, level) -> dict:
+def _point_sets(moments, level, mediators) -> dict:
     """The robust sets of one grid point from its Anderson–Rubin moments.
 
-    Keyed ``(effect, method)``: the direct effect's set as
-    ``confidence_set("direct")`` gives it, the mediator effect's
-    Anderson–Rubin set and its CLR set: Moreira's with homoskedastic
-    covariances, the robust CLR of :mod:`~skmediate._numerics.kleibergen`
-    otherwise, where it is defined (more clusters than twice the
-    instruments).
+    Keyed ``(effect, method)``, the effect named as its column of the grid:
+    the direct effect's set as ``confidence_set("direct")`` gives it, the
+    mediator effect's Anderson–Rubin set and its CLR set: Moreira's with
+    homoskedastic covariances, the robust CLR of
+    :mod:`~skmediate._numerics.kleibergen` otherwise, where it is defined
+    (more clusters than twice the instruments). With several mediators, the
+    sets of ``confidence_set`` with ``method=None`` (Anderson–Rubin): the
+    direct effect's and each mediator's (``mediator_effect[<name>]``), the
+    subvector sets with homoskedastic covariances and the projections of the
+    joint robust set otherwise (:mod:`~skmediate._numerics.joint`).
     """
+    if len(mediators) > 1:
+        sets = {("direct_effect", "AR"): direct_set(moments, level, "AR")}
+        for j, name in enumerate(mediators):
+            sets[(f"mediator_effect[{name}]", "AR")] = mediator_set(
+                moments, j, level, "AR"
+            )
+        return sets
     sets = {
         ("direct_effect", "AR"): direct_ar_set(moments, level),
         ("mediator_effect", "AR"): anderson_rubin_set(moments, level),
@@ -960,6 +1004,17 @@ def _point_sets(moments, level) -> dict:
     elif robust_clr_defined(moments):
         sets[("mediator_effect", "CLR")] = robust_clr_set(moments, level)
     return sets
+
+
+def _set_labels(effect: str) -> dict:
+    """The ``effect`` and ``mediator`` of a grid effect's sets, as
+    ``confidence_set`` labels them (``mediator_effect[m1]``: the mediator
+    effect of ``m1``)."""
+    name, bracket, mediator = effect.partition("[")
+    return {
+        "effect": name.removesuffix("_effect"),
+        "mediator": mediator[:-1] if bracket else "",
+    }
 
 
 def _hull(confidence_set) -> tuple[float, float]:
@@ -983,7 +1038,9 @@ def _refit_one(estimator, X, y, fit_params, tau, sets_level=None):
         result = _final_step(fitted).result_
         sets = None
         if sets_level is not None:
-            sets = _point_sets(result.anderson_rubin_moments, sets_level)
+            sets = _point_sets(
+                result.anderson_rubin_moments, sets_level, result.mediators
+            )
     estimates, se = refit_inference(result.model, tau)
     return (
         [estimates, se],

@@ -3,7 +3,10 @@
 Every format lists each mediator; the numbers are checked against the
 library's own fits of the same CSV (JSON to 1e-10 relative, the text and
 Markdown cells as formatted to three decimals), and the bootstrap against
-:func:`skmediate.bootstrap` with the same seed.
+:func:`skmediate.bootstrap` with the same seed. Every line of the text
+report, with the bootstrap and the sensitivity analysis, fits in 78
+characters with two and three mediators, and the per-mediator first-stage
+statistics are those of ``first_stage_.per_mediator``.
 """
 
 import json
@@ -67,6 +70,19 @@ def _run(capsys, *args):
     return captured.out
 
 
+def _titled_tables(lines, title):
+    """The rows of each text table titled ``title`` (the lines between the
+    rule under its header and its closing rule)."""
+    tables = []
+    for i, line in enumerate(lines):
+        if line == title and lines[i + 2].startswith("---"):
+            end = next(
+                j for j in range(i + 3, len(lines)) if lines[j].startswith("---")
+            )
+            tables.append(lines[i + 3 : end])
+    return tables
+
+
 def test_json_lists_each_mediator(trial, capsys):
     path, X, y, fits = trial
     doc = json.loads(_run(capsys, "analyze", path, *ARGS, "--format", "json"))
@@ -114,14 +130,26 @@ def test_text_lists_each_mediator(trial, capsys):
         "m2 mean (SD)",
         "y mean (SD)",
     ]
-    # Table 1: a column per mediator, estimate (low, high) of each fit
-    for est in fits.values():
-        res, ci = est.result_, est.result_.conf_int()
-        cells = [
-            f"{res.params[t]:.3f} ({ci.loc[t, 'lower']:.3f}, {ci.loc[t, 'upper']:.3f})"
-            for t in ("r", *MEDIATORS)
-        ]
-        assert any(all(c in line for c in cells) for line in lines), cells
+    # Table 1: a row per effect, estimate (low, high) of each fit in its column
+    header = next(line for line in lines if line.startswith("Effect  "))
+    assert re.split(r"\s{2,}", header) == ["Effect", "Standard regression", "IV"]
+    labels = {"r": "Direct effect of r"}
+    labels.update({m: f"Mediator effect ({m})" for m in MEDIATORS})
+    for term, label in labels.items():
+        cells = []
+        for est in fits.values():
+            res, ci = est.result_, est.result_.conf_int()
+            low, high = ci.loc[term, "lower"], ci.loc[term, "upper"]
+            cells.append(f"{res.params[term]:.3f} ({low:.3f}, {high:.3f})")
+        row = next(line for line in lines if line.startswith(label))
+        assert re.split(r"\s{2,}", row) == [label, *cells]
+    # each method's estimates and mediation effects in tables of their own
+    estimates, mediation = _titled_tables(lines, "IV")
+    for term, label in (("r", "direct effect"), ("m2", "mediator effect (m2)")):
+        res = fits["iv"].result_
+        cells = [label, f"{res.params[term]:.3f}", f"{res.std_errors[term]:.3f}"]
+        pattern = r"^" + r"\s+".join(map(re.escape, cells)) + r"\s"
+        assert sum(bool(re.match(pattern, line)) for line in estimates) == 1, cells
     effects = fits["iv"].result_.effects
     for name, label in (
         ("effect_on_mediator[m1]", "effect on m1"),
@@ -130,9 +158,9 @@ def test_text_lists_each_mediator(trial, capsys):
         ("proportion_mediated[m1]", "proportion mediated through m1"),
     ):
         row = effects.loc[name]
-        cells = ["IV", label, f"{row.estimate:.3f}", f"{row.std_error:.3f}"]
+        cells = [label, f"{row.estimate:.3f}", f"{row.std_error:.3f}"]
         pattern = r"^" + r"\s+".join(map(re.escape, cells)) + r"\s"
-        assert sum(bool(re.match(pattern, line)) for line in lines) == 1, cells
+        assert sum(bool(re.match(pattern, line)) for line in mediation) == 1, cells
     # the effect of r on each mediator, a row each
     for m in MEDIATORS:
         row = effects.loc[f"effect_on_mediator[{m}]"]
@@ -140,10 +168,11 @@ def test_text_lists_each_mediator(trial, capsys):
         assert any(re.match(pattern, line) for line in lines), pattern
     # each mediator's robust set is a row of the sets table, whose note says
     # how the sets of several mediators are built; nothing is "not defined"
+    sets = lines[lines.index("Confidence sets for every effect") :]
     for m in MEDIATORS:
         cs = fits["iv"].confidence_set("mediator", mediator=m)
         label = f"mediator effect ({m})"
-        row = next(line for line in lines if line.startswith(label))
+        row = next(line for line in sets if line.startswith(label))
         assert f"[{cs.intervals[0][0]:.3f}" in row
     assert "not defined" not in text
     assert "projection of the joint robust" in " ".join(lines)
@@ -178,8 +207,12 @@ def test_bootstrap_per_mediator(trial, capsys):
             frame.to_numpy(),
             rtol=RTOL,
         )
-    text = _run(capsys, *args)
-    assert "IV                   mediator effect (m2)" in text
+    lines = _run(capsys, *args).splitlines()
+    (table,) = _titled_tables(lines, "IV")[-1:]  # the bootstrap's, the last
+    want = [r for r in results if r["method"] == "iv"][-1]
+    cells = ["mediator effect (m2)", f"{want['estimate']:.3f}"]
+    cells.append(f"{want['standard_error']:.3f}")
+    assert re.split(r"\s{2,}", table[-1])[:3] == cells
 
 
 def test_sensitivity_grid_per_mediator(trial, capsys):
@@ -280,3 +313,79 @@ def test_several_mediators_errors(trial, capsys):
     assert code == 2 and "column 'm1' is given twice in --mediator" in err
     code, err = error(*ARGS[:4], "--mediator", "m1", "m9", "--covariates", *COVARIATES)
     assert code == 2 and "unknown column 'm9' (--mediator)" in err
+
+
+@pytest.fixture(scope="module")
+def three_mediator_trial(tmp_path_factory):
+    X, y = make_mediation_data(
+        600,
+        n_covariates=3,
+        n_mediators=3,
+        mediator_effect=[1.0, -0.5, 0.3],
+        instrument_strength=1.5,
+        random_state=9,
+    )
+    path = tmp_path_factory.mktemp("three") / "trial.csv"
+    X.assign(y=y).to_csv(path, index=False)
+    return str(path), X, y
+
+
+# the per-mediator first stage as the text report labels its rows
+PER_MEDIATOR_ROWS = {
+    "Partial F": ("partial_f", 2),
+    "Partial R-squared": ("partial_r2", 3),
+    "Shea R-squared": ("shea_r2", 3),
+    "Wald F ({})": ("wald_f", 2),
+    "SW F": ("sw_f", 2),
+    "SW F ({})": ("sw_wald_f", 2),
+    "Critical value": ("critical_value", 2),
+}
+
+
+@pytest.mark.parametrize("n_mediators", [2, 3])
+def test_text_report_fits_78_characters(
+    trial, three_mediator_trial, capsys, n_mediators
+):
+    """Every line of the text report fits the page, with the bootstrap and
+    the sensitivity analysis; the per-mediator first stage is a row per
+    statistic and a column per mediator, with the fit's numbers."""
+    if n_mediators == 2:
+        path, X, y, _ = trial
+        mediators, cov_type = MEDIATORS, "HC1"
+    else:  # (classical: the robust projections of three mediators cost most)
+        path, X, y = three_mediator_trial
+        mediators, cov_type = ["m1", "m2", "m3"], "classical"
+    args = [*ARGS[:4], "--mediator", *mediators, "--covariates", *COVARIATES]
+    args += ["--cov-type", cov_type, "--bootstrap", "60", "--seed", "1"]
+    args += ["--sensitivity-direct", "x1=0,0.5", "--sensitivity-mediator", "x2=0,0.2"]
+    lines = _run(capsys, "analyze", path, *args).splitlines()
+    too_wide = [line for line in lines if len(line) > 78]
+    assert not too_wide, "\n".join(too_wide)
+    for section in ("First stage", "Bootstrap", "Sensitivity analysis"):
+        assert section in lines
+    for m in mediators:  # each mediator's effect in each part of the report
+        assert sum(line.startswith(f"mediator effect ({m})") for line in lines) >= 5
+    fs = (
+        IVMediationRegressor(
+            treatment="r", mediator=mediators, covariates=COVARIATES, cov_type=cov_type
+        )
+        .fit(X, y)
+        .first_stage_.per_mediator
+    )
+    start = lines.index(next(line for line in lines if line.startswith("Per mediator")))
+    assert re.split(r"\s{2,}", lines[start]) == ["Per mediator", *mediators]
+    end = lines.index("-" * len(lines[start + 1]), start + 2)
+    table = {
+        cells[0]: cells[1:]
+        for cells in (re.split(r"\s{2,}", line) for line in lines[start + 2 : end])
+    }
+    robust = cov_type != "classical"
+    expected = {
+        label.format(cov_type): column
+        for label, column in PER_MEDIATOR_ROWS.items()
+        if robust or column[0] != "sw_wald_f"
+    }
+    assert list(table) == [*expected, "Weakly identified"]
+    for label, (column, digits) in expected.items():
+        assert table[label] == [f"{v:.{digits}f}" for v in fs[column]], label
+    assert table["Weakly identified"] == ["yes" if w else "no" for w in fs["is_weak"]]

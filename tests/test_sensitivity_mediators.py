@@ -18,8 +18,16 @@ Checks and tolerances:
 - the summary, the report's numbers and the plots show each mediator's
   effect with the grid's own numbers;
 - the one-mediator grid is unchanged, and the per-mediator form of
-  ``tau_mediator`` keyed by the only mediator gives exactly the same grid.
+  ``tau_mediator`` keyed by the only mediator gives exactly the same grid;
+- with ``robust_sets=True`` each grid point's sets (the direct effect's and
+  each mediator's) equal ``confidence_set`` of a fit on the adjusted outcome,
+  to 1e-8 relative on every finite end (the infinite ends and the number of
+  pieces exactly), by the closed form and by refits, with classical, HC1
+  and cluster covariances; each union over the grid is the union of the
+  points' sets, with its hull beside the Wald union.
 """
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -59,11 +67,11 @@ def _estimator(names, cov_type="HC1"):
     )
 
 
-def _adjusted_outcome(frame, y, names, tau_row, weights=None):
+def _adjusted_outcome(frame, y, names, tau_row, weights=None, covariates=COVARIATES):
     """``y - R·(X - X̄)ᵀτ_R - Σ_j M_j·(X - X̄)ᵀτ_Mj``, from the definition."""
-    x = frame[COVARIATES].to_numpy()
+    x = frame[covariates].to_numpy()
     centered = x - np.average(x, axis=0, weights=weights)
-    p = len(COVARIATES)
+    p = len(covariates)
     factors = [frame["r"].to_numpy()] + [frame[m].to_numpy() for m in names]
     shift = sum(
         f * (centered @ tau_row[b * p : (b + 1) * p]) for b, f in enumerate(factors)
@@ -348,21 +356,206 @@ def test_bad_tau_with_several_mediators(kwargs, message, method):
         SensitivityGrid(_estimator(names), method=method, **kwargs).fit(frame, y)
 
 
-@pytest.mark.parametrize("method", ["closed_form", "refit"])
-def test_robust_sets_need_one_mediator(method):
-    frame, y, _, names = two_mediator_trial(n=300, n_covariates=4, seed=1)
+# -- weak-instrument-robust sets over the grid -------------------------------
+
+# (the robust projections cost most: few covariates and grid points)
+ROBUST_COVARIATES = ["x1", "x2", "x3"]
+# τ_R, then τ_M of m1 and of m2, on (x1, x2, x3): the first point is the fit
+ROBUST_TAU = {
+    "tau_direct": np.array([[0, 0, 0], [0.5, 0, 0], [0, 0, -0.4]]),
+    "tau_mediator": {
+        "m1": np.array([[0, 0, 0], [0, 0.3, 0], [0, 0, -0.2]]),
+        "m2": np.array([[0, 0, 0], [0, 0, 0], [0.2, 0, 0]]),
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def robust_trial():
+    frame, y, groups, names = two_mediator_trial(n=400, n_covariates=3, seed=6)
+    return frame, y, groups, names
+
+
+def _robust_estimator(names, cov_type, ar_meat="leverage"):
+    return IVMediationRegressor(
+        treatment="r",
+        mediator=names,
+        covariates=ROBUST_COVARIATES,
+        cov_type=cov_type,
+        ar_meat=ar_meat,
+    )
+
+
+def _quiet(fn, *args, **kwargs):
+    """Call ``fn`` with warnings off (the instruments are weak at some points)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def _robust_sets_of_fit(est, names):
+    """What a fit reports with ``method=None``, keyed as the grid's columns."""
+    sets = {"direct_effect_ar": est.confidence_set("direct")}
+    for m in names:
+        sets[f"mediator_effect[{m}]_ar"] = est.confidence_set("mediator", mediator=m)
+    return sets
+
+
+def _assert_same_set(got, want):
+    assert len(got) == len(want), (got, want)
+    if len(want):
+        assert_allclose(
+            np.array(list(got), dtype=float),
+            np.array(list(want), dtype=float),
+            rtol=1e-8,
+            atol=0,
+        )
+
+
+@pytest.mark.parametrize(
+    "cov_type, ar_meat, method, used",
+    [
+        ("classical", "leverage", "auto", "closed_form"),
+        ("classical", "leverage", "refit", "refit"),
+        ("HC1", "leverage", "closed_form", "closed_form"),
+        ("cluster", "fit", "closed_form", "closed_form"),
+        # the default CR3 meat of the clusters' sets has no closed form
+        ("cluster", "leverage", "auto", "refit"),
+    ],
+)
+def test_robust_sets_equal_those_of_fits_on_the_shifted_outcome(
+    robust_trial, cov_type, ar_meat, method, used
+):
+    frame, y, groups, names = robust_trial
+    est = _robust_estimator(names, cov_type, ar_meat)
+    fit_kw = dict(groups=groups if cov_type == "cluster" else None)
+    grid = SensitivityGrid(est, method=method, robust_sets=True, **ROBUST_TAU)
+    _quiet(grid.fit, frame, y, **fit_kw)
+    assert grid.method_ == used
+    table = grid.to_frame()
+    bounded = 0
+    for i, tau_row in enumerate(grid.grid_):
+        shifted = _adjusted_outcome(
+            frame, y, names, tau_row, covariates=ROBUST_COVARIATES
+        )
+        fit = _quiet(clone(est).fit, frame, shifted, **fit_kw)
+        want = _robust_sets_of_fit(fit, names)
+        assert [c for c in table if c.endswith("_ar")] == list(want)
+        for column, expected in want.items():
+            got = table.loc[i, column]
+            assert (got.effect, got.mediator, got.method) == (
+                expected.effect,
+                expected.mediator,
+                expected.method,
+            )
+            assert got.confidence_level == 0.95
+            _assert_same_set(got, expected)
+            ends = [got.intervals[0][0], got.intervals[-1][1]] if len(got) else []
+            assert_allclose(
+                table.loc[i, [f"{column}_lower", f"{column}_upper"]].to_numpy(float),
+                ends or [np.nan, np.nan],
+                rtol=0,
+                atol=0,
+            )
+            bounded += got.is_bounded and not got.is_empty
+    assert bounded >= len(grid.grid_)  # the comparison covers bounded sets
+
+
+def test_robust_sets_columns_unions_and_hulls(robust_trial):
+    frame, y, groups, names = robust_trial
+    est = _robust_estimator(names, "HC1")
+    grid = SensitivityGrid(est, robust_sets=True, **ROBUST_TAU)
+    _quiet(grid.fit, frame, y)
+    table = grid.to_frame()
+    effects = ["direct_effect", *(f"mediator_effect[{m}]" for m in names)]
+    wald = [f"{e}{s}" for e in effects for s in ("", "_se", "_lower", "_upper")]
+    robust = [f"{e}_ar{s}" for e in effects for s in ("", "_lower", "_upper")]
+    taus = [f"tau_direct[{c}]" for c in ROBUST_COVARIATES] + [
+        f"tau_mediator[{m}][{c}]" for m in names for c in ROBUST_COVARIATES
+    ]
+    assert list(table.columns) == taus + wald + robust
+    assert list(grid.sensitivity_sets_) == [f"{e}_ar" for e in effects]
+    interval = grid.sensitivity_interval_
+    assert list(interval.index) == effects
+    assert list(interval.columns) == [
+        "estimate_low",
+        "estimate_high",
+        "lower",
+        "upper",
+        "ar_lower",
+        "ar_upper",
+    ]
+    for effect in effects:
+        column = f"{effect}_ar"
+        union = grid.sensitivity_sets_[column]
+        points = list(table[column])
+        # the union is the union of the points' sets, piece by piece
+        pieces = sorted(piece for s in points for piece in s)
+        merged = []
+        for lo, hi in pieces:
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        assert union.intervals == tuple(merged)
+        assert (union.effect, union.mediator) == (
+            points[0].effect,
+            points[0].mediator,
+        )
+        assert all(x in union for s in points for piece in s for x in piece)
+        assert interval.loc[effect, "ar_lower"] == np.nanmin(table[f"{column}_lower"])
+        assert interval.loc[effect, "ar_upper"] == np.nanmax(table[f"{column}_upper"])
+    # the summary's table of the unions lists every mediator
+    summary = grid.summary()
+    text = str(summary)
+    assert "Union of 95% AR sets" in text
+    for m in names:
+        assert f"mediator effect ({m})" in text
+    sets_table = summary.tables[-1]
+    assert list(sets_table.index) == effects
+    assert [s.intervals for s in sets_table["AR"]] == [
+        grid.sensitivity_sets_[f"{e}_ar"].intervals for e in effects
+    ]
+
+
+def test_robust_sets_with_three_mediators():
+    frame, y, _, names = two_mediator_trial(
+        n=400, n_mediators=3, n_covariates=4, seed=23
+    )
+    est = _estimator(names, "classical")
     grid = SensitivityGrid(
-        _estimator(names),
+        est,
+        tau_direct={"x1": [0.0, 0.5]},
+        tau_mediator={"m3": {"x2": [0.3]}},
+        robust_sets=True,
+    )
+    _quiet(grid.fit, frame, y)
+    assert grid.method_ == "closed_form"
+    assert list(grid.sensitivity_sets_) == [
+        "direct_effect_ar",
+        *(f"mediator_effect[{m}]_ar" for m in names),
+    ]
+    table = grid.to_frame()
+    for i, tau_row in enumerate(grid.grid_):
+        shifted = _adjusted_outcome(frame, y, names, tau_row)
+        fit = _quiet(clone(est).fit, frame, shifted)
+        for column, expected in _robust_sets_of_fit(fit, names).items():
+            _assert_same_set(table.loc[i, column], expected)
+
+
+@pytest.mark.parametrize("cov_type", ["CR2", "cluster"])
+def test_robust_sets_closed_form_with_leverage_clusters_names_refit(
+    robust_trial, cov_type
+):
+    frame, y, groups, names = robust_trial
+    grid = SensitivityGrid(
+        _robust_estimator(names, cov_type),
         tau_direct={"x1": [0, 1]},
         robust_sets=True,
-        method=method,
+        method="closed_form",
     )
-    with pytest.raises(
-        ValueError,
-        match=r"sets over the grid are for exactly one mediator; the estimator has "
-        r"2 \(m1, m2\): use robust_sets=False",
-    ):
-        grid.fit(frame, y)
+    with pytest.raises(ValueError, match="use method='refit'"):
+        _quiet(grid.fit, frame, y, groups=groups)
 
 
 @pytest.fixture(scope="module")

@@ -304,7 +304,7 @@ def test_without_robust_sets_the_grid_is_unchanged(trial):
     )
 
 
-def test_robust_sets_need_an_iv_fit_with_one_mediator(trial):
+def test_robust_sets_need_an_iv_fit_with_a_covariate(trial):
     X, y, _, _ = trial
     naive = NaiveMediationRegressor(treatment="r", mediator="m")
     for method in ("closed_form", "refit"):
@@ -312,10 +312,13 @@ def test_robust_sets_need_an_iv_fit_with_one_mediator(trial):
             SensitivityGrid(
                 naive, tau_direct={"x1": [0.0]}, method=method, robust_sets=True
             ).fit(X, y)
-    # several mediators exist in the numerics' designs only
-    design = Design("r", ("m1", "m2"), ("x1", "x2"), ())
-    with pytest.raises(ValueError, match="exactly one mediator"):
-        SensitivityPlan(design, robust_sets=True)
+    with pytest.raises(ValueError, match="at least one covariate"):
+        SensitivityPlan(Design("r", ("m",), (), ()), robust_sets=True)
+    # several mediators have the sets too (tests/test_sensitivity_mediators.py)
+    plan = SensitivityPlan(
+        Design("r", ("m1", "m2"), ("x1", "x2"), ()), robust_sets=True
+    )
+    assert plan.robust_sets
 
 
 def test_summary_sets_the_unions_beside_the_wald_interval(trial):

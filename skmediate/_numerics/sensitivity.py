@@ -413,13 +413,6 @@ def check_robust_sets(design: Design, kind) -> None:
             "IVMediationRegressor with at least one covariate (whose interactions "
             "with the treatment are the excluded instruments)"
         )
-    if design.n_mediators != 1:
-        raise ValueError(
-            "the weak-instrument-robust sets over the grid are for exactly one "
-            f"mediator; the estimator has {design.n_mediators} "
-            f"({', '.join(design.mediators)}): use robust_sets=False for the "
-            "Wald intervals of every mediator's effect over the grid"
-        )
     if kind is not None and kind.clustered and kind.leverage:
         raise ValueError(
             f"the weak-instrument-robust sets over the grid have no closed form "
@@ -437,18 +430,19 @@ class _ReducedPlan:
     coordinates move by ``U_Qᵀ V τ`` (known after the first pass), and its
     residual on the instruments is ``e_y - ṽ τ`` with ``ṽ = M_Q V``, which is
     zero for ``R·(X - X̄)`` (a column of the instruments) and formed row by row
-    for the mediator's products. So every statistic is a polynomial in ``τ``
-    whose coefficients are cross-products of the rows' ``z = [e_y, e_M, ṽ]``
-    (homoskedastic) and of their products with the coordinates ``u`` of the
-    treatment and the excluded instruments, ``u ⊗ z`` (the score columns of
-    the reduced forms, over rows or summed per cluster).
+    for the mediators' products. So every statistic is a polynomial in ``τ``
+    whose coefficients are cross-products of the rows' ``z = [e_y, e_M1, ...,
+    e_Mq, ṽ]`` (homoskedastic) and of their products with the coordinates
+    ``u`` of the treatment and the excluded instruments, ``u ⊗ z`` (the score
+    columns of the reduced forms, over rows or summed per cluster).
     """
 
-    forms: np.ndarray  # a K gives [u, e_y, e_M, P_Q V] (and the hat coordinates)
+    forms: np.ndarray  # a K gives [u, e_y, e_M1..e_Mq, P_Q V] (and the hat coordinates)
     n_coords: int  # l' = p + 1 coordinates u
-    n_products: int  # the mediator's products among the directions
+    n_mediators: int  # q
+    n_products: int  # the mediators' products among the directions
     products: np.ndarray  # their positions among the directions
-    coordinates: np.ndarray  # (l', 3): y, M, R on the coordinates u
+    coordinates: np.ndarray  # (l', 2 + q): y, M1..Mq, R on the coordinates u
     shift: np.ndarray  # (l', len(directions)): those of V
     homoskedastic: bool
     leverage: float
@@ -460,7 +454,7 @@ class _ReducedPlan:
     def build(cls, plan: SensitivityPlan, model, utv) -> _ReducedPlan:
         d, r = model.design, model.r
         c, kw, n_inst = d.n_columns, d.n_exog, d.n_instruments
-        mcol = d.mediator_columns.start
+        mediators = list(range(c)[d.mediator_columns])
         products = np.flatnonzero(plan.from_products)
         kind = model.ar_kind or model.kind  # the robust sets' covariance type
         eye = np.eye(c)
@@ -468,16 +462,17 @@ class _ReducedPlan:
         # leverages of HC2 and HC3, else those after [1, X, Z])
         first = 0 if kind.leverage else kw - 1
         coords = solve_leading(r, eye[:, first:n_inst])
-        _, resid = leading_fit(r, n_inst, [c - 1, mcol])  # e_y, e_M
+        _, resid = leading_fit(r, n_inst, [c - 1, *mediators])  # e_y, e_M
         projected = np.zeros((c, products.size))
         projected[:n_inst] = utv[:n_inst, products]
         rows = slice(kw - 1, n_inst)
         return cls(
             forms=np.hstack([coords, resid, solve_leading(r, projected)]),
             n_coords=n_inst - kw + 1,
+            n_mediators=len(mediators),
             n_products=products.size,
             products=products,
-            coordinates=r[rows][:, [c - 1, mcol, kw - 1]],
+            coordinates=r[rows][:, [c - 1, *mediators, kw - 1]],
             shift=utv[rows],
             homoskedastic=kind.homoskedastic,
             leverage=kind.leverage,
@@ -490,20 +485,22 @@ class _ReducedPlan:
         """``(a, V's products, w, codes) -> [Σ w z zᵀ, Σ w (u ⊗ z)(u ⊗ z)ᵀ or its cluster sums]``."""
         forms_t = np.ascontiguousarray(self.forms.T)
         l_dim, n_prod = self.n_coords, self.n_products
+        n_resid = 1 + self.n_mediators  # e_y, e_M1..e_Mq
         homoskedastic, power, n_groups = (
             self.homoskedastic,
             self.leverage,
             self.n_groups,
         )
-        n_hat = forms_t.shape[0] - 2 - n_prod  # the coordinates' rows
+        n_hat = forms_t.shape[0] - n_resid - n_prod  # the coordinates' rows
         empty = np.zeros(0)
         weighting = self.weighting
 
         def on_chunk(a, v_products, w, codes):
             product = forms_t @ a.T
-            z = product[n_hat:]  # [e_y, e_M, P_Q V]
+            z = product[n_hat:]  # [e_y, e_M1..e_Mq, P_Q V]
             if n_prod:
-                z[2:] = np.concatenate(v_products)[:n_prod] - z[2:]  # ṽ = M_Q V
+                # ṽ = M_Q V
+                z[n_resid:] = np.concatenate(v_products)[:n_prod] - z[n_resid:]
             weighted = z if w is None else z * w
             gram = weighted @ z.T
             if homoskedastic:
@@ -556,17 +553,17 @@ class ReducedForms:
 
     Attributes
     ----------
-    coordinates : ndarray of shape (p + 1, 3)
-        ``y``, ``M`` and ``R`` on the coordinates of the treatment and the
-        excluded instruments (after ``[1, X, Z]``).
+    coordinates : ndarray of shape (p + 1, 2 + q)
+        ``y``, the ``q`` mediators and ``R`` on the coordinates of the
+        treatment and the excluded instruments (after ``[1, X, Z]``).
     shift : ndarray of shape (p + 1, len(directions))
         ``V``'s coordinates there: ``y``'s move by ``-shift · t``.
     products : ndarray of int
         The directions (positions) whose ``V`` leaves the instruments' span
-        (the mediator's products), with residuals ``ṽ = M_Q V``.
-    gram : ndarray of shape (2 + len(products),) * 2
-        ``Σ w z zᵀ`` with ``z = [e_y, e_M, ṽ]``, the residuals on the
-        instruments.
+        (the mediators' products), with residuals ``ṽ = M_Q V``.
+    gram : ndarray of shape (1 + q + len(products),) * 2
+        ``Σ w z zᵀ`` with ``z = [e_y, e_M1, ..., e_Mq, ṽ]``, the residuals on
+        the instruments.
     scores : ndarray or None
         ``Σ w (u ⊗ z)(u ⊗ z)ᵀ`` over rows (with the leverage adjustment of
         HC2 and HC3) or over the clusters' sums, ``u`` the coordinates: the
@@ -592,9 +589,11 @@ class ReducedForms:
         coordinates = self.coordinates.copy()
         coordinates[:, 0] -= self.shift @ t
         n_z = self.gram.shape[0]
-        ell = np.zeros((2, n_z))  # e_y(τ) = ell[0]·z, e_M = ell[1]·z
-        ell[0, 0] = ell[1, 1] = 1.0
-        ell[0, 2:] = -t[self.products]
+        n_resid = coordinates.shape[1] - 1  # y and each mediator
+        # e_y(τ) = ell[0]·z, e_Mj = ell[j]·z
+        ell = np.zeros((n_resid, n_z))
+        ell[:, :n_resid] = np.eye(n_resid)
+        ell[0, n_resid:] = -t[self.products]
         resid_ss = ell @ self.gram @ ell.T
         l_dim = coordinates.shape[0]
         if self.scores is None:
@@ -604,7 +603,7 @@ class ReducedForms:
         else:
             tensor = self.scores.reshape(l_dim, n_z, l_dim, n_z)
             meat = np.einsum("sz,azbw,tw->satb", ell, tensor, ell).reshape(
-                2 * l_dim, 2 * l_dim
+                n_resid * l_dim, n_resid * l_dim
             )
         cov = self.root**2 * meat
         return moments_from(

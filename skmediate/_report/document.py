@@ -64,7 +64,9 @@ class Table:
     ``title`` is written above the table and ``caption`` beneath it. In a
     summary's text, ``widths`` fixes each column's width (0: as wide as its
     cell; the first column is cut with ``~`` beyond its width) and ``indent``
-    moves the table right; a report's text sizes the columns to their cells.
+    moves the table right; a report's text sizes the columns to their cells
+    and wraps the widest columns' cells beyond ``max_width`` characters
+    (0: :data:`TABLE_WIDTH`).
     """
 
     header: tuple[str, ...]
@@ -74,6 +76,7 @@ class Table:
     title: str = ""
     widths: tuple[int, ...] = ()
     indent: int = 0
+    max_width: int = 0
     data: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
@@ -167,7 +170,8 @@ class Summary:
         Paragraphs wrap at 78 characters. A summary's columns have fixed
         widths (a cell longer than its column overflows it); a report's
         tables are as wide as their cells, and wrap the widest columns'
-        cells when wider than 100 characters.
+        cells when wider than 100 characters (or a table's own
+        ``max_width``: 78 for the report's tables with several mediators).
 
         Returns
         -------
@@ -318,7 +322,7 @@ def _text(blocks, width: int = WIDTH) -> str:
             label = f"{block.label} " if block.label else ""
             lines += [*_wrap(label + block.text, width), ""]
         elif isinstance(block, Table):
-            lines += [*_text_table(block), ""]
+            lines += [*_text_table(block, block.max_width or TABLE_WIDTH), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -23,6 +23,7 @@ from skmediate._numerics.covariance import COV_TYPES
 from skmediate._numerics.sets import format_set
 from skmediate._numerics.weakiv import critical_value
 from skmediate._report.document import (
+    WIDTH,
     Figure,
     Heading,
     Paragraph,
@@ -154,6 +155,32 @@ def _mediators(s) -> str:
     return f"mediators {', '.join(s.mediators)}"
 
 
+def _max_width(several: bool) -> int:
+    """The text width of a report's table: with several mediators the page's
+    (the tables are laid out to fit it, and wrap their widest cells beyond
+    it), with one the wider :data:`~skmediate._report.document.TABLE_WIDTH`."""
+    return WIDTH if several else 0
+
+
+def _by_method(header, rows, align: str, caption: str = "") -> list[Table]:
+    """One table per method, titled with its label, from ``(method label,
+    cells)`` rows: the report's tables of several mediators, whose method
+    column would not fit the page beside the effects' labels. The caption
+    goes under the last."""
+    methods = list(dict.fromkeys(label for label, _ in rows))
+    return [
+        Table(
+            header,
+            tuple(cells for label, cells in rows if label == method),
+            align,
+            title=method,
+            caption=caption if k == len(methods) - 1 else "",
+            max_width=WIDTH,
+        )
+        for k, method in enumerate(methods)
+    ]
+
+
 # ---------------------------------------------------------------------------
 # Layout: what the report says, in which order
 
@@ -180,7 +207,9 @@ def layout(report: Report, digits: int = 3) -> list:
     if report.sensitivity is not None:
         blocks += [
             Heading("Sensitivity analysis", 2),
-            *sensitivity_blocks(report.sensitivity, digits),
+            *sensitivity_blocks(
+                report.sensitivity, digits, fit_page=len(s.mediators) > 1
+            ),
         ]
     if report.bootstrap is not None:
         blocks += _bootstrap_blocks(report, digits)
@@ -271,6 +300,7 @@ def _data_blocks(report: Report, digits: int) -> list:
                 (f"{s.treatment}", "n", *columns, f"{s.outcome} mean (SD)"),
                 tuple(rows),
                 "r" * (3 + len(columns)),
+                max_width=_max_width(len(s.mediators) > 1),
             )
         )
     return blocks
@@ -301,6 +331,7 @@ def _effect_on_mediator_blocks(report: Report, digits: int, level: str) -> list:
             rows,
             ("l" if several else "") + "rrrr",
             caption=f"Method: {report.effect_on_mediator[0].method}.",
+            max_width=_max_width(several),
         ),
     ]
 
@@ -308,6 +339,8 @@ def _effect_on_mediator_blocks(report: Report, digits: int, level: str) -> list:
 def _estimates_blocks(report: Report, digits: int, level: str) -> list:
     s = report.settings
     several = len(s.mediators) > 1
+    if several:
+        return _several_estimates_blocks(report, digits, level)
     table1 = Table(
         (
             "Method",
@@ -367,6 +400,67 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
     ]
 
 
+def _several_estimates_blocks(report: Report, digits: int, level: str) -> list:
+    """Table 1 with several mediators: a row per effect and a column per
+    method (a column per mediator would not fit the page), then each method's
+    estimates in a table of its own."""
+    s = report.settings
+    effects = [
+        (f"Direct effect of {s.treatment}", [r.direct_effect for r in report.estimates])
+    ]
+    effects += [
+        (f"Mediator effect ({m})", [r.mediator_effect[j] for r in report.estimates])
+        for j, m in enumerate(s.mediators)
+    ]
+    table1 = Table(
+        ("Effect", *(row.label for row in report.estimates)),
+        tuple(
+            (label, *(fmt_estimate_ci(e, digits) for e in estimates))
+            for label, estimates in effects
+        ),
+        "l" + "r" * len(report.estimates),
+        caption=f"{level} confidence intervals in parentheses.",
+        max_width=WIDTH,
+    )
+    details = _by_method(
+        ("Effect", "Estimate", "SE", "p-value", f"{level} CI"),
+        [
+            (
+                row.label,
+                (
+                    label,
+                    fmt(est.estimate, digits),
+                    fmt(est.std_error, digits),
+                    fmt_p(est.pvalue),
+                    fmt_ci(est.lower, est.upper, digits),
+                ),
+            )
+            for row in report.estimates
+            for label, est in (
+                (_EFFECT_LABEL["direct_effect"], row.direct_effect),
+                *(
+                    (effect_label(f"mediator_effect[{e.mediator}]"), e)
+                    for e in row.mediator_effect
+                ),
+            )
+        ],
+        "lrrrr",
+    )
+    return [
+        Heading("Direct and mediator effects: standard regression and IV", 2),
+        table1,
+        *details,
+        Figure(
+            f"Estimates with {level} confidence intervals.",
+            partial(
+                figure_png,
+                [row.label for row in report.estimates],
+                _estimate_panels(report),
+            ),
+        ),
+    ]
+
+
 def _estimate_panels(report: Report) -> list:
     """The figure's panels: the direct effect, then each mediator's effect."""
     s = report.settings
@@ -414,41 +508,50 @@ def _first_stage_blocks(report: Report, digits: int) -> list:
 
 
 def _several_first_stage_blocks(fs, digits: int) -> list:
-    """The report's first stage with several mediators: joint and per mediator."""
+    """The report's first stage with several mediators: joint and per mediator.
+
+    Both tables fit the page: the names of the critical value's table and of
+    the weak-instrument test are in the caption, and the per-mediator table
+    has a column per mediator.
+    """
     rows = (
         ("Instruments", ", ".join(fs.instruments)),
         (f"Cragg-Donald F({fs.df_num:g}, {fs.df_denom:g})", fmt(fs.cragg_donald_f, 2)),
         (f"Kleibergen-Paap F ({fs.cov_type})", fmt(fs.kleibergen_paap_f, 2)),
         ("Smallest canonical R-squared", fmt(fs.partial_r2, digits)),
-        (
-            f"Stock-Yogo critical value ({_critical_name(fs)})",
-            fmt(fs.critical_value, 2),
-        ),
-        ("Weak-instrument test", _WEAK_TEST_NAME[fs.weak_test]),
+        ("Stock-Yogo critical value", fmt(fs.critical_value, 2)),
+    )
+    caption = (
+        f"Stock-Yogo critical value: {_critical_name(fs)}. Weak-instrument "
+        f"test: {_WEAK_TEST_NAME[fs.weak_test]}."
     )
     robust = fs.weak_test == "kleibergen_paap"
-    header = ("Mediator", "Partial F", "Partial R-squared", "Shea R-squared")
-    header += (f"Wald F ({fs.cov_type})", "SW F")
-    header += (f"SW F ({fs.cov_type})",) if robust else ()
-    header += ("Critical value", "Weakly identified")
-    per_mediator = tuple(
-        (
-            s.mediator,
-            fmt(s.partial_f, 2),
-            fmt(s.partial_r2, digits),
-            fmt(s.shea_r2, digits),
-            fmt(s.wald_f, 2),
-            fmt(s.sw_f, 2),
-            *((fmt(s.sw_wald_f, 2),) if robust else ()),
-            fmt(s.critical_value, 2),
-            "yes" if s.is_weak else "no",
+    stages = fs.mediator_stages
+    # a row per statistic and a column per mediator (fits the page)
+    per_mediator = [
+        ("Partial F", [fmt(s.partial_f, 2) for s in stages]),
+        ("Partial R-squared", [fmt(s.partial_r2, digits) for s in stages]),
+        ("Shea R-squared", [fmt(s.shea_r2, digits) for s in stages]),
+        (f"Wald F ({fs.cov_type})", [fmt(s.wald_f, 2) for s in stages]),
+        ("SW F", [fmt(s.sw_f, 2) for s in stages]),
+    ]
+    if robust:
+        per_mediator.append(
+            (f"SW F ({fs.cov_type})", [fmt(s.sw_wald_f, 2) for s in stages])
         )
-        for s in fs.mediator_stages
-    )
+    per_mediator += [
+        ("Critical value", [fmt(s.critical_value, 2) for s in stages]),
+        ("Weakly identified", ["yes" if s.is_weak else "no" for s in stages]),
+    ]
     return [
         Heading("First stage", 2),
-        Table(("Statistic", "Value"), rows, "lr"),
-        Table(header, per_mediator, "l" + "r" * (len(header) - 1)),
+        Table(("Statistic", "Value"), rows, "lr", caption=caption, max_width=WIDTH),
+        Table(
+            ("Per mediator", *(s.mediator for s in stages)),
+            tuple((label, *cells) for label, cells in per_mediator),
+            "l" + "r" * len(stages),
+            max_width=WIDTH,
+        ),
         Paragraph(weak_instrument_verdict(fs)),
     ]
 
@@ -738,6 +841,36 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
             "total effect = direct + indirect; proportion mediated = indirect / "
             "total (through a mediator: its indirect effect / total)."
         )
+    caption = (
+        f"{definition} The intention-to-treat effect "
+        f"(least squares of {s.outcome} on {s.treatment} and the "
+        "baseline variables) estimates the total effect without the "
+        "mediation assumptions. Standard errors by the delta method from "
+        "the stacked estimating equations of the regressions."
+    )
+    if len(s.mediators) > 1:
+        return [
+            Heading("Mediation effects", 2),
+            *_by_method(
+                ("Effect", "Estimate", "SE", "p-value", f"{level} CI"),
+                [
+                    (
+                        _METHOD_LABEL[row.method],
+                        (
+                            effect_label(row.effect, True),
+                            fmt(row.estimate, digits),
+                            fmt(row.std_error, digits),
+                            fmt_p(row.pvalue),
+                            fmt_ci(row.lower, row.upper, digits),
+                        ),
+                    )
+                    for row in report.effects
+                    if row.effect.partition("[")[0] not in ("direct", "mediator")
+                ],
+                "lrrrr",
+                caption=caption,
+            ),
+        ]
     return [
         Heading("Mediation effects", 2),
         Table(
@@ -755,13 +888,7 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
                 if row.effect.partition("[")[0] not in ("direct", "mediator")
             ),
             "llrrrr",
-            caption=(
-                f"{definition} The intention-to-treat effect "
-                f"(least squares of {s.outcome} on {s.treatment} and the "
-                "baseline variables) estimates the total effect without the "
-                "mediation assumptions. Standard errors by the delta method from "
-                "the stacked estimating equations of the regressions."
-            ),
+            caption=caption,
         ),
     ]
 
@@ -805,6 +932,8 @@ def _confidence_sets_blocks(report: Report) -> list:
     if not report.confidence_sets:
         return []
     level = fmt_level(report.weak_iv_robust.confidence_level)
+    if len(report.settings.mediators) > 1:
+        return _several_confidence_sets_blocks(report, level)
     rows = []
     notes = []
     for row in report.confidence_sets:
@@ -821,28 +950,16 @@ def _confidence_sets_blocks(report: Report) -> list:
             else f"{fmt_set(row.intervals)} ({_SET_METHOD_LABEL[row.method]})"
         )
         rows.append((label, fmt_set(row.wald), robust, SET_VERDICTS[row.verdict]))
-    several = len(report.settings.mediators) > 1
-    if several:
-        notes.append(
-            "Robust sets: for each mediator and the direct effect, the "
-            "subvector Anderson-Rubin set with the other effects unrestricted "
-            "(homoskedastic covariances) or the projection of the joint robust "
-            "Anderson-Rubin set (HC and cluster covariances), the "
-            "intention-to-treat interval for the total effect, and Bonferroni "
-            "combinations of the two for the indirect effect and the proportion "
-            "mediated. Each is valid however weak the instruments are."
-        )
-    else:
-        notes.append(
-            "Robust sets: the conditional likelihood ratio set for the mediator "
-            "effect (Moreira 2003; Kleibergen's 2005 robust form with HC and "
-            "cluster covariances) or, where it is not defined, the Anderson-Rubin "
-            "set, the subvector "
-            "Anderson-Rubin set for the direct effect (homoskedastic covariances), "
-            "the intention-to-treat interval for the total effect, and Bonferroni "
-            "combinations of the two for the indirect effect and the proportion "
-            "mediated. Each is valid however weak the instruments are."
-        )
+    notes.append(
+        "Robust sets: the conditional likelihood ratio set for the mediator "
+        "effect (Moreira 2003; Kleibergen's 2005 robust form with HC and "
+        "cluster covariances) or, where it is not defined, the Anderson-Rubin "
+        "set, the subvector "
+        "Anderson-Rubin set for the direct effect (homoskedastic covariances), "
+        "the intention-to-treat interval for the total effect, and Bonferroni "
+        "combinations of the two for the indirect effect and the proportion "
+        "mediated. Each is valid however weak the instruments are."
+    )
     return [
         Heading("Confidence sets for every effect", 2),
         Table(("Effect", f"Wald {level}", "Robust", "Note"), tuple(rows), "llll"),
@@ -850,20 +967,101 @@ def _confidence_sets_blocks(report: Report) -> list:
     ]
 
 
+def _several_confidence_sets_blocks(report: Report, level: str) -> list:
+    """The confidence sets with several mediators, laid out to fit the page:
+    the robust set's method in a column of its own, and the notes' column
+    only when a row has a note."""
+    rows = []
+    for row in report.confidence_sets:
+        labels = {"direct": "direct effect", "mediator": "mediator effect"}
+        label = labels.get(row.effect) or _MEDIATION_LABEL[row.effect]
+        if row.mediator:
+            label = f"{label} ({row.mediator})"
+        if row.not_defined:
+            rows.append((label, "-", "-", "", f"not defined: {row.not_defined}"))
+            continue
+        rows.append(
+            (
+                label,
+                fmt_set(row.wald),
+                fmt_set(row.intervals),
+                _SET_METHOD_LABEL[row.method],
+                SET_VERDICTS[row.verdict],
+            )
+        )
+    header = ("Effect", f"Wald {level}", "Robust set", "Method", "Note")
+    if not any(row[-1] for row in rows):
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    note = (
+        "Robust sets: for each mediator and the direct effect, the "
+        "subvector Anderson-Rubin set with the other effects unrestricted "
+        "(homoskedastic covariances) or the projection of the joint robust "
+        "Anderson-Rubin set (HC and cluster covariances), the "
+        "intention-to-treat interval for the total effect, and Bonferroni "
+        "combinations of the two for the indirect effect and the proportion "
+        "mediated. Each is valid however weak the instruments are."
+    )
+    return [
+        Heading("Confidence sets for every effect", 2),
+        Table(header, tuple(rows), "l" * len(header), max_width=WIDTH),
+        Paragraph(note),
+    ]
+
+
 def _tau(values) -> str:
     return "(" + ", ".join(fmt_value(v) for v in values) + ")"
 
 
-def sensitivity_blocks(sens, digits: int = 3) -> list:
+def sensitivity_blocks(sens, digits: int = 3, fit_page: bool = False) -> list:
     """The blocks of a :class:`~skmediate._report.report.Sensitivity`: the
     grid (the paper's Table 2), the sensitivity intervals, the breakdown values
-    (when computed) and the figure."""
+    (when computed) and the figure.
+
+    With ``fit_page`` (the report's layout with several mediators) the grid
+    and the breakdown values are a table per effect, so that their text fits
+    the page.
+    """
     level = fmt_level(sens.confidence_level)
     names = ", ".join(sens.covariates)
     first = sens.grid[0]
     several = isinstance(first.mediator_effect, dict)
+    fit_page = fit_page and several
     taus = [label for label, _ in _point_taus(first)]
     effects = [label for label, _ in _point_effects(first)]
+    tau_cells = [
+        tuple(_tau(values) for _, values in _point_taus(point)) for point in sens.grid
+    ]
+    caption = f"{level} confidence intervals in parentheses."
+    if fit_page:
+        grid = [
+            Table(
+                (*taus, "Estimate (CI)"),
+                tuple(
+                    (*cells, fmt_estimate_ci(_point_effects(point)[k][1], digits))
+                    for cells, point in zip(tau_cells, sens.grid, strict=True)
+                ),
+                "l" * len(taus) + "r",
+                title=label[0].upper() + label[1:],
+                caption=caption if k == len(effects) - 1 else "",
+                max_width=WIDTH,
+            )
+            for k, label in enumerate(effects)
+        ]
+    else:
+        grid = [
+            Table(
+                (*taus, *(label[0].upper() + label[1:] for label in effects)),
+                tuple(
+                    (
+                        *cells,
+                        *(fmt_estimate_ci(e, digits) for _, e in _point_effects(point)),
+                    )
+                    for cells, point in zip(tau_cells, sens.grid, strict=True)
+                ),
+                "l" * len(taus) + "r" * len(effects),
+                caption=caption,
+            )
+        ]
     blocks = [
         Paragraph(
             "Estimates when the direct effect and the mediator effect vary with "
@@ -872,18 +1070,7 @@ def sensitivity_blocks(sens, digits: int = 3) -> list:
             f"of that covariate{'; tau_M[m] is that of mediator m' if several else ''}"
             f". Components in the order ({names})."
         ),
-        Table(
-            (*taus, *(label[0].upper() + label[1:] for label in effects)),
-            tuple(
-                (
-                    *(_tau(values) for _, values in _point_taus(point)),
-                    *(fmt_estimate_ci(e, digits) for _, e in _point_effects(point)),
-                )
-                for point in sens.grid
-            ),
-            "l" * len(taus) + "r" * len(effects),
-            caption=f"{level} confidence intervals in parentheses.",
-        ),
+        *grid,
         Table(
             ("Effect", "Estimates range", f"Union of {level} CIs"),
             tuple(
@@ -896,10 +1083,11 @@ def sensitivity_blocks(sens, digits: int = 3) -> list:
             ),
             "lrr",
             caption="Sensitivity intervals over the grid.",
+            max_width=_max_width(fit_page),
         ),
     ]
     if sens.breakdown:
-        blocks.append(_breakdown_table(sens, digits))
+        blocks += _breakdown_tables(sens, digits, fit_page)
     blocks.append(
         Figure(
             f"Estimates with {level} confidence intervals over the grid.",
@@ -921,18 +1109,19 @@ def _tau_labels(points) -> list[str]:
     return [" ".join(_tau(values) for _, values in _point_taus(p)) for p in points]
 
 
-def _breakdown_table(sens, digits: int) -> Table:
-    return Table(
+def _breakdown_tables(sens, digits: int, by_effect: bool = False) -> list[Table]:
+    """The breakdown values: one table, or with ``by_effect`` one per effect
+    (titled with it)."""
+    header = ("Parameter", "Estimate = 0 at", "CI covers 0 from (up)", "(down)")
+    caption = (
+        "Breakdown values: one parameter moved, the others at 0; "
+        "the confidence interval covers 0 from the value given "
+        "upward (downward); n/a: never."
+    )
+    rows = [
         (
-            "Effect",
-            "Parameter",
-            "Estimate = 0 at",
-            "CI covers 0 from (up)",
-            "(down)",
-        ),
-        tuple(
+            _effect_label(row.effect),
             (
-                _effect_label(row.effect),
                 row.parameter,
                 fmt(row.sign_change, digits),
                 *(
@@ -943,16 +1132,31 @@ def _breakdown_table(sens, digits: int) -> Table:
                         fmt(row.ci_covers_zero_down, digits),
                     )
                 ),
+            ),
+        )
+        for row in sens.breakdown
+    ]
+    if not by_effect:
+        return [
+            Table(
+                ("Effect", *header),
+                tuple((effect, *cells) for effect, cells in rows),
+                "llrrr",
+                caption=caption,
             )
-            for row in sens.breakdown
-        ),
-        "llrrr",
-        caption=(
-            "Breakdown values: one parameter moved, the others at 0; "
-            "the confidence interval covers 0 from the value given "
-            "upward (downward); n/a: never."
-        ),
-    )
+        ]
+    effects = list(dict.fromkeys(effect for effect, _ in rows))
+    return [
+        Table(
+            header,
+            tuple(cells for e, cells in rows if e == effect),
+            "lrrr",
+            title=effect[0].upper() + effect[1:],
+            caption=caption if k == len(effects) - 1 else "",
+            max_width=WIDTH,
+        )
+        for k, effect in enumerate(effects)
+    ]
 
 
 # The breakdown cell of an interval that contains 0 at τ = 0 already.
@@ -968,10 +1172,33 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
         if report.settings.clusters
         else "rows resampled"
     )
+    caption = f"{b.n_resamples} resamples ({units}){seed}."
+    header = ("Effect", "Estimate", "Bootstrap SE", f"{level} {b.method} CI")
+    if len(report.settings.mediators) > 1:
+        return [
+            Heading("Bootstrap", 2),
+            *_by_method(
+                header,
+                [
+                    (
+                        _METHOD_LABEL[row.method],
+                        (
+                            effect_label(row.effect),
+                            fmt(row.estimate, digits),
+                            fmt(row.standard_error, digits),
+                            fmt_ci(row.lower, row.upper, digits),
+                        ),
+                    )
+                    for row in b.results
+                ],
+                "lrrr",
+                caption=caption,
+            ),
+        ]
     return [
         Heading("Bootstrap", 2),
         Table(
-            ("Method", "Effect", "Estimate", "Bootstrap SE", f"{level} {b.method} CI"),
+            ("Method", *header),
             tuple(
                 (
                     _METHOD_LABEL[row.method],
@@ -983,7 +1210,7 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
                 for row in b.results
             ),
             "llrrr",
-            caption=f"{b.n_resamples} resamples ({units}){seed}.",
+            caption=caption,
         ),
     ]
 
@@ -1540,6 +1767,8 @@ def robust_sensitivity_table(grid, robust: dict, digits: int = 3) -> Table:
     names = {"ar": "AR", "clr": "CLR"}
     header = ("Effect", f"Union of {level} CIs")
     header += tuple(f"Union of {level} {names[m]} sets" for m in methods)
+    # with several mediators every effect's set is a subvector or projection set
+    whose = "each effect's" if len(grid.mediator_names_) > 1 else "the direct effect's"
     rows, data = [], {}
     for effect, row in grid.sensitivity_interval_.iterrows():
         cells = (_effect_label(effect), fmt_ci(row["lower"], row["upper"], digits))
@@ -1557,7 +1786,7 @@ def robust_sensitivity_table(grid, robust: dict, digits: int = 3) -> Table:
         title="Weak-instrument-robust sets over the grid",
         caption=(
             "The robust sets are those of the fit on the shifted outcome at each "
-            "point (the direct effect's: subvector Anderson-Rubin with "
+            f"point ({whose}: subvector Anderson-Rubin with "
             "homoskedastic errors, the projection of the joint set otherwise); "
             "an empty set at a point means the data reject it."
         ),
