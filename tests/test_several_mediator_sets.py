@@ -19,7 +19,10 @@ Checks and tolerances:
 - the robust projections: with a ``"classical"`` covariance the robust
   algorithm reproduces the closed-form projections (1e-9); with HC1 the
   minimum over the other effect of the joint statistic is the critical value
-  at each end (brute force, 1e-6);
+  at each end (brute force, 1e-6); with three mediators and HC1, the same
+  for the robust direct-effect set (the minimum over the three mediators'
+  effects of the joint statistic of ``(θ_R, θ_M)``, Nelder-Mead from several
+  starts, 1e-6), and it is below inside and above outside each end;
 - with one mediator, naming it changes nothing (exact equality).
 """
 
@@ -258,6 +261,72 @@ def test_robust_projection_ends_by_brute_force():
         for e in s.intervals[0]:
             assert_allclose(_brute_min(stat, e, estimates[1 - j]), crit, rtol=1e-6)
     assert est.confidence_set("direct").is_bounded
+
+
+def _joint_direct_moments(moments):
+    """``[y, R, M]`` rows and covariance blocks of the joint set of ``(θ_R, θ_M)``
+    (``p + 1`` instruments; the treatment's rows of the covariance are 0)."""
+    q, p1 = moments.n_mediators, moments.n_instruments + 1
+    coords = np.vstack([moments.treatment_coef, moments.coef.T])
+    treatment = np.zeros(p1)
+    treatment[0] = moments.treatment_scale
+    coef = np.vstack([coords[:, 0], treatment, coords[:, 1:].T])
+    cov = moments.joint_cov.reshape(1 + q, p1, 1 + q, p1).transpose(0, 2, 1, 3)
+    blocks = np.zeros((q + 2, q + 2, p1, p1))
+    keep = np.r_[0, 2 : q + 2]
+    blocks[np.ix_(keep, keep)] = cov
+    return coef, blocks
+
+
+def test_robust_direct_set_three_mediators_by_brute_force():
+    from dataclasses import replace
+
+    rng = np.random.default_rng(7)
+    n = 400
+    r = rng.integers(0, 2, n).astype(float)
+    x = rng.normal(size=(n, 4))
+    u = rng.normal(size=n)
+    modifiers = np.eye(4, 3) + 0.5 * rng.normal(size=(4, 3))
+    m = r[:, None] * (1.0 + x @ modifiers) + u[:, None] + rng.normal(size=(n, 3))
+    y = 0.5 * r + m @ [1.0, 0.5, -0.5] + u + rng.normal(size=n) * (1 + np.abs(x[:, 0]))
+    names = ["m1", "m2", "m3"]
+    frame = pd.DataFrame(
+        np.column_stack([r, m, x]), columns=["r", *names, "x1", "x2", "x3", "x4"]
+    )
+    est = IVMediationRegressor(treatment="r", mediator=names, cov_type="HC1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(frame, y)
+    moments = est.result_.anderson_rubin_moments
+    s = est.confidence_set("direct")
+    assert s.is_bounded and len(s) == 1
+    coef, blocks = _joint_direct_moments(moments)
+    crit = critical_value(
+        replace(moments, n_instruments=coef.shape[1], coef=coef), LEVEL
+    )
+    starts = [
+        est.result_.params[names].to_numpy() + shift for shift in (0.0, 1.0, -1.0)
+    ]
+
+    def least(value):
+        def stat(theta):
+            return joint._stat(coef, blocks, np.r_[1.0, -value, -theta])
+
+        return min(
+            optimize.minimize(
+                stat,
+                start,
+                method="Nelder-Mead",
+                options={"xatol": 1e-10, "fatol": 1e-12, "maxfev": 20000},
+            ).fun
+            for start in starts
+        )
+
+    low, high = s.intervals[0]
+    for end, inward in ((low, 1.0), (high, -1.0)):
+        assert_allclose(least(end), crit, rtol=1e-6)
+        step = 1e-3 * max(1.0, abs(end))
+        assert least(end + inward * step) < crit < least(end - inward * step)
 
 
 def test_one_mediator_unchanged():

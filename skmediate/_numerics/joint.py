@@ -730,47 +730,30 @@ def robust_direct_projection_set(
     Under ``H₀: (θ_R, θ_M) = (r, θ)`` the treatment is one more excluded
     instrument (``p + 1`` of them, ``p + 1`` degrees of freedom); the
     treatment has no residual on the instruments, so its rows of the
-    covariance are zero. With two mediators, fixing the first mediator's
-    effect ``θ₁`` leaves the one-mediator problem of
-    :func:`~skmediate._numerics.projection.projection_ar_set` (outcome
-    ``y - θ₁M₁``, mediator ``M₂``), whose admitted ``θ_R`` it gives exactly;
-    the projection is their union over ``θ₁`` on the projective line, whose
-    ends are the extremes of those sets' ends: found at equispaced angles and
-    refined by golden-section search (continuous functions of the angle).
-    With more mediators membership is decided by the recursion of
-    :func:`robust_projection_set`.
+    covariance are zero. Fixing the first mediator's effect ``θ₁`` leaves the
+    problem of one mediator fewer (outcome ``y - θ₁M₁``): with one mediator
+    left, that of :func:`~skmediate._numerics.projection.projection_ar_set`,
+    whose admitted ``θ_R`` it gives exactly; with more, this one again. The
+    projection is their union over ``θ₁`` on the projective line, whose ends
+    are the extremes of those sets' ends: found at equispaced angles and
+    refined by Brent's bounded search (continuous functions of the angle).
     """
-    if moments.n_mediators == 2:
-        return _direct_by_first(moments, confidence_level)
-    from dataclasses import replace
-
-    q, p1 = moments.n_mediators, moments.n_instruments + 1
-    coords = np.vstack([moments.treatment_coef, moments.coef.T])  # (p + 1) × (1 + q)
-    t = np.zeros(p1)
-    t[0] = moments.treatment_scale
-    coef = np.vstack([coords[:, 0], t, coords[:, 1:].T])  # y, R, M
-    jc = moments.joint_cov.reshape(1 + q, p1, 1 + q, p1).transpose(0, 2, 1, 3)
-    blocks = np.zeros((q + 2, q + 2, p1, p1))
-    keep = np.r_[0, 2 : q + 2]
-    blocks[np.ix_(keep, keep)] = jc
-    joint = replace(moments, n_instruments=p1, coef=coef)
-    crit = critical_value(joint, confidence_level)
-    return _robust_projection(coef, blocks, 0, crit)
+    return _direct_by_first(moments, confidence_level)
 
 
-def _one_mediator(moments: AndersonRubinMoments, u: np.ndarray, other: int):
-    """The one-mediator moments of outcome ``u₀y + u₁M₁`` and mediator ``M_other``."""
+def _fold_first(moments: AndersonRubinMoments, u: np.ndarray):
+    """The moments of outcome ``u₀y + u₁M₁`` and the mediators ``M₂..M_q``."""
     from dataclasses import replace
 
     q, p = moments.n_mediators, moments.n_instruments
-    lin = np.zeros((2, 1 + q))
+    lin = np.zeros((q, 1 + q))
     lin[0, :2] = u
-    lin[1, 1 + other] = 1.0
+    lin[1:, 2:] = np.eye(q - 1)
     coef = lin @ moments.coef
     cov = moments.cov.reshape(1 + q, p, 1 + q, p)
-    cov = np.einsum("Jj,jakb,Kk->JaKb", lin, cov, lin).reshape(2 * p, 2 * p)
+    cov = np.einsum("Jj,jakb,Kk->JaKb", lin, cov, lin).reshape(q * p, q * p)
     jc = moments.joint_cov.reshape(1 + q, p + 1, 1 + q, p + 1)
-    jc = np.einsum("Jj,jakb,Kk->JaKb", lin, jc, lin).reshape(2 * p + 2, 2 * p + 2)
+    jc = np.einsum("Jj,jakb,Kk->JaKb", lin, jc, lin).reshape(q * (p + 1), -1)
     resid = lin @ moments.resid_ss @ lin.T
     return replace(
         moments,
@@ -794,7 +777,10 @@ def _direct_by_first(moments: AndersonRubinMoments, level: float):
     def admitted(psi):
         """The ``θ_R`` admitted at the first mediator's angle ``ψ`` (scaled)."""
         u = t @ np.array([np.cos(psi), np.sin(psi)])
-        return projection_ar_set(_one_mediator(moments, u, 1), level), u[0]
+        rest = _fold_first(moments, u)
+        if rest.n_mediators == 1:
+            return projection_ar_set(rest, level), u[0]
+        return _direct_by_first(rest, level), u[0]
 
     def sets_at(psi):
         pieces, u0 = admitted(psi)
