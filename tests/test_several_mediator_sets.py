@@ -20,9 +20,11 @@ Checks and tolerances:
   algorithm reproduces the closed-form projections (1e-9); with HC1 the
   minimum over the other effect of the joint statistic is the critical value
   at each end (brute force, 1e-6); with three mediators and HC1, the same
+  for the projection onto one mediator (the minimum over the other two) and
   for the robust direct-effect set (the minimum over the three mediators'
-  effects of the joint statistic of ``(θ_R, θ_M)``, Nelder-Mead from several
-  starts, 1e-6), and it is below inside and above outside each end;
+  effects of the joint statistic of ``(θ_R, θ_M)``), Nelder-Mead from
+  several starts, 1e-6, and the minimum is below the critical value inside
+  and above it outside each end;
 - with one mediator, naming it changes nothing (exact equality).
 """
 
@@ -278,9 +280,8 @@ def _joint_direct_moments(moments):
     return coef, blocks
 
 
-def test_robust_direct_set_three_mediators_by_brute_force():
-    from dataclasses import replace
-
+def _three_mediator_fit():
+    """An HC1 fit of three mediators with four covariates."""
     rng = np.random.default_rng(7)
     n = 400
     r = rng.integers(0, 2, n).astype(float)
@@ -288,7 +289,8 @@ def test_robust_direct_set_three_mediators_by_brute_force():
     u = rng.normal(size=n)
     modifiers = np.eye(4, 3) + 0.5 * rng.normal(size=(4, 3))
     m = r[:, None] * (1.0 + x @ modifiers) + u[:, None] + rng.normal(size=(n, 3))
-    y = 0.5 * r + m @ [1.0, 0.5, -0.5] + u + rng.normal(size=n) * (1 + np.abs(x[:, 0]))
+    noise = rng.normal(size=n) * (1 + np.abs(x[:, 0]))
+    y = 0.5 * r + m @ [1.0, 0.5, -0.5] + u + noise
     names = ["m1", "m2", "m3"]
     frame = pd.DataFrame(
         np.column_stack([r, m, x]), columns=["r", *names, "x1", "x2", "x3", "x4"]
@@ -297,6 +299,47 @@ def test_robust_direct_set_three_mediators_by_brute_force():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(frame, y)
+    return est, names
+
+
+def _least(stat, starts):
+    """The least of ``stat`` by Nelder-Mead from each start."""
+    return min(
+        optimize.minimize(
+            stat,
+            start,
+            method="Nelder-Mead",
+            options={"xatol": 1e-10, "fatol": 1e-12, "maxfev": 20000},
+        ).fun
+        for start in starts
+    )
+
+
+def test_robust_projection_three_mediators_by_brute_force():
+    est, names = _three_mediator_fit()
+    moments = est.result_.anderson_rubin_moments
+    crit = critical_value(moments, LEVEL)
+    s = est.confidence_set("mediator", mediator="m1")
+    assert s.is_bounded and len(s) == 1
+    others = est.result_.params[names[1:]].to_numpy()
+    starts = [others + shift for shift in (0.0, 1.0, -1.0)]
+
+    def least(value):
+        return _least(
+            lambda rest: joint.joint_statistic(moments, np.r_[value, rest]), starts
+        )
+
+    low, high = s.intervals[0]
+    for end, inward in ((low, 1.0), (high, -1.0)):
+        assert_allclose(least(end), crit, rtol=1e-6)
+        step = 1e-3 * max(1.0, abs(end))
+        assert least(end + inward * step) < crit < least(end - inward * step)
+
+
+def test_robust_direct_set_three_mediators_by_brute_force():
+    from dataclasses import replace
+
+    est, names = _three_mediator_fit()
     moments = est.result_.anderson_rubin_moments
     s = est.confidence_set("direct")
     assert s.is_bounded and len(s) == 1
@@ -309,17 +352,9 @@ def test_robust_direct_set_three_mediators_by_brute_force():
     ]
 
     def least(value):
-        def stat(theta):
-            return joint._stat(coef, blocks, np.r_[1.0, -value, -theta])
-
-        return min(
-            optimize.minimize(
-                stat,
-                start,
-                method="Nelder-Mead",
-                options={"xatol": 1e-10, "fatol": 1e-12, "maxfev": 20000},
-            ).fun
-            for start in starts
+        return _least(
+            lambda theta: joint._stat(coef, blocks, np.r_[1.0, -value, -theta]),
+            starts,
         )
 
     low, high = s.intervals[0]
