@@ -259,7 +259,13 @@ class _Prepared:
         c = d.n_columns
         factors = d.direction_factors
         covariates = np.arange(c)[d.covariate_columns][self.used]
-        own = [(j, o) for j, o in enumerate(self.own_rows) if o is not None]
+        # (contiguous rows of x - X̄ as slices: views, not copies, per chunk)
+        own = [
+            (j, (span, _as_slice(rows)))
+            for j, (span, rows) in (
+                (j, o) for j, o in enumerate(self.own_rows) if o is not None
+            )
+        ]
         h_rows = np.zeros((hv.shape[1], c))
         h_rows[:, d.structural_columns] = -hv.T
         # x - X̄ is a linear form of a row of A (its first column is 1), and so
@@ -277,7 +283,7 @@ class _Prepared:
                 h_rows[positions, d.treatment_column] -= mean[rows]
             else:
                 products.append(
-                    (factors[b], slice(1 + span.start, 1 + span.stop), rows)
+                    (factors[b], slice(1 + span.start, 1 + span.stop), _as_slice(rows))
                 )
         n_eff, root_s, root_m = self.effects.size, self.root_struct, self.root_mean
         nobs, homoskedastic, n_groups = self.nobs, self.homoskedastic, self.n_groups
@@ -403,6 +409,14 @@ class _Prepared:
             grams=grams,
             reduced=reduced,
         )
+
+
+def _as_slice(index: np.ndarray):
+    """``index`` as a slice when its entries are consecutive (else as it is)."""
+    index = np.asarray(index)
+    if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+        return slice(int(index[0]), int(index[0]) + index.size)
+    return index
 
 
 def check_robust_sets(design: Design, kind) -> None:
