@@ -69,6 +69,16 @@ def fmt_ci(low, high, digits: int = 3) -> str:
     return f"({fmt(low, digits)}, {fmt(high, digits)})"
 
 
+def estimate_cells(est, digits: int = 3) -> tuple[str, str, str, str]:
+    """``(estimate, SE, p-value, CI)`` cells of a row of an effect's estimate."""
+    return (
+        fmt(est.estimate, digits),
+        fmt(est.std_error, digits),
+        fmt_p(est.pvalue),
+        fmt_ci(est.lower, est.upper, digits),
+    )
+
+
 def fmt_estimate_ci(est, digits: int = 3) -> str:
     """``estimate (low, high)``, as in the paper's tables."""
     return f"{fmt(est.estimate, digits)} {fmt_ci(est.lower, est.upper, digits)}"
@@ -364,10 +374,7 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
             (
                 row.label,
                 label,
-                fmt(est.estimate, digits),
-                fmt(est.std_error, digits),
-                fmt_p(est.pvalue),
-                fmt_ci(est.lower, est.upper, digits),
+                *estimate_cells(est, digits),
             )
             for row in report.estimates
             for label, est in (
@@ -429,10 +436,7 @@ def _several_estimates_blocks(report: Report, digits: int, level: str) -> list:
                 row.label,
                 (
                     label,
-                    fmt(est.estimate, digits),
-                    fmt(est.std_error, digits),
-                    fmt_p(est.pvalue),
-                    fmt_ci(est.lower, est.upper, digits),
+                    *estimate_cells(est, digits),
                 ),
             )
             for row in report.estimates
@@ -858,10 +862,7 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
                         _METHOD_LABEL[row.method],
                         (
                             effect_label(row.effect, True),
-                            fmt(row.estimate, digits),
-                            fmt(row.std_error, digits),
-                            fmt_p(row.pvalue),
-                            fmt_ci(row.lower, row.upper, digits),
+                            *estimate_cells(row, digits),
                         ),
                     )
                     for row in report.effects
@@ -879,10 +880,7 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
                 (
                     _METHOD_LABEL[row.method],
                     effect_label(row.effect, len(s.mediators) > 1),
-                    fmt(row.estimate, digits),
-                    fmt(row.std_error, digits),
-                    fmt_p(row.pvalue),
-                    fmt_ci(row.lower, row.upper, digits),
+                    *estimate_cells(row, digits),
                 )
                 for row in report.effects
                 if row.effect.partition("[")[0] not in ("direct", "mediator")
