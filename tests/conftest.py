@@ -215,3 +215,17 @@ def progress_bars(err: str) -> list:
         if match:
             final[match["desc"]] = (int(match["done"]), int(match["total"]))
     return [(desc, *counts) for desc, counts in final.items()]
+
+
+def assert_same_set(got, want, rtol=1e-8):
+    """Two confidence sets have the same pieces, their ends equal to ``rtol``."""
+    from numpy.testing import assert_allclose
+
+    assert len(got) == len(want), (got, want)
+    if len(want):
+        assert_allclose(
+            np.array(list(got), dtype=float),
+            np.array(list(want), dtype=float),
+            rtol=rtol,
+            atol=0,
+        )

@@ -37,6 +37,7 @@ from sklearn.base import clone
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor, SensitivityGrid
 
+from .conftest import assert_same_set
 from .test_several_mediators import two_mediator_trial
 
 RTOL = 1e-10
@@ -401,17 +402,6 @@ def _robust_sets_of_fit(est, names):
     return sets
 
 
-def _assert_same_set(got, want):
-    assert len(got) == len(want), (got, want)
-    if len(want):
-        assert_allclose(
-            np.array(list(got), dtype=float),
-            np.array(list(want), dtype=float),
-            rtol=1e-8,
-            atol=0,
-        )
-
-
 @pytest.mark.parametrize(
     "cov_type, ar_meat, method, used",
     [
@@ -449,7 +439,7 @@ def test_robust_sets_equal_those_of_fits_on_the_shifted_outcome(
                 expected.method,
             )
             assert got.confidence_level == 0.95
-            _assert_same_set(got, expected)
+            assert_same_set(got, expected)
             ends = [got.intervals[0][0], got.intervals[-1][1]] if len(got) else []
             assert_allclose(
                 table.loc[i, [f"{column}_lower", f"{column}_upper"]].to_numpy(float),
@@ -540,7 +530,7 @@ def test_robust_sets_with_three_mediators():
         shifted = _adjusted_outcome(frame, y, names, tau_row)
         fit = _quiet(clone(est).fit, frame, shifted)
         for column, expected in _robust_sets_of_fit(fit, names).items():
-            _assert_same_set(table.loc[i, column], expected)
+            assert_same_set(table.loc[i, column], expected)
 
 
 @pytest.mark.parametrize("cov_type", ["CR2", "cluster"])
