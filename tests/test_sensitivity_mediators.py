@@ -562,23 +562,36 @@ def two_mediator_grid():
 def test_summary_lists_each_mediator(two_mediator_grid):
     grid = two_mediator_grid
     summary = grid.summary()
-    text = summary.as_markdown()  # (the text wraps wide cells)
+    text = summary.as_markdown()
     assert summary.title.endswith("treatment r, mediators m1, m2")
     assert "tau_M[m1]" in text and "Mediator effect (m2)" in text
     assert "mediator effect (m1)" in text  # the sensitivity intervals
     assert "tau_mediator[m2][x2]" in text  # the breakdown values
-    tables = summary.tables
-    pd.testing.assert_frame_equal(tables[0], grid.to_frame())
-    pd.testing.assert_frame_equal(tables[1], grid.sensitivity_interval_)
-    pd.testing.assert_frame_equal(tables[2], grid.breakdown_)
-    # the grid point tau_R[x1] = 1, tau_M[m2][x2] = 0.5: its row as printed
+    # a table per effect (the grid, then the breakdown values), so that the
+    # text fits 78 characters a line
+    assert max(len(line) for line in str(summary).splitlines()) <= 78
+    effects = ["direct_effect", "mediator_effect[m1]", "mediator_effect[m2]"]
     frame = grid.to_frame()
+    taus = [c for c in frame.columns if c.startswith("tau_")]
+    tables = summary.tables
+    assert len(tables) == 2 * len(effects) + 1
+    for k, effect in enumerate(effects):
+        own = [c for c in frame.columns if c == effect or c.startswith(f"{effect}_")]
+        pd.testing.assert_frame_equal(tables[k], frame[taus + own])
+        pd.testing.assert_frame_equal(
+            tables[len(effects) + 1 + k],
+            grid.breakdown_.xs(effect, level="effect", drop_level=False),
+        )
+    pd.testing.assert_frame_equal(tables[len(effects)], grid.sensitivity_interval_)
+    # the grid point tau_R[x1] = 1, tau_M[m2][x2] = 0.5: its row as printed,
+    # in each effect's table
     row = frame.iloc[-1]
     assert row["tau_direct[x1]"] == 1.0 and row["tau_mediator[m2][x2]"] == 0.5
-    line = next(
+    lines = [
         li for li in text.splitlines() if "(1, 0, 0, 0) | (0, 0, 0, 0) | (0, 0.5" in li
-    )
-    for effect in ("direct_effect", "mediator_effect[m1]", "mediator_effect[m2]"):
+    ]
+    assert len(lines) == len(effects)
+    for line, effect in zip(lines, effects, strict=True):
         assert f"{row[effect]:.3f}" in line
     assert summary.as_html().count("<img") == 1
     # the report's numbers: per grid point each mediator's tau and effect

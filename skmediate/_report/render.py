@@ -1727,13 +1727,40 @@ def grid_summary(grid, digits: int = 3) -> Summary:
 
     result = grid.estimator_.result_
     points = len(grid.grid_)
+    # with several mediators a table per effect, so that the text fits the page
+    fit_page = len(grid.mediator_names_) > 1
     # the numbers behind the tables: the grid's own frames, in table order
-    frames = iter(
-        [grid.to_frame(), grid.sensitivity_interval_, getattr(grid, "breakdown_", None)]
-    )
+    frame, breakdown = grid.to_frame(), getattr(grid, "breakdown_", None)
+    if fit_page:
+        from skmediate._sensitivity import grid_effects, tau_columns
+
+        effects = grid_effects(grid.mediator_names_)
+        taus = tau_columns(grid.covariate_names_, grid.mediator_names_)
+        frames = [
+            frame[
+                taus
+                + [
+                    c
+                    for c in frame.columns
+                    if c.partition("_")[0] != "tau"
+                    and (c == e or c.startswith(f"{e}_"))
+                ]
+            ]
+            for e in effects
+        ]
+        frames.append(grid.sensitivity_interval_)
+        if breakdown is not None:
+            frames += [
+                breakdown.xs(e, level="effect", drop_level=False) for e in effects
+            ]
+    else:
+        frames = [frame, grid.sensitivity_interval_, breakdown]
+    frames = iter(frames)
     blocks = [
         replace(block, data=next(frames)) if isinstance(block, Table) else block
-        for block in sensitivity_blocks(sensitivity_from_grid(grid), digits)
+        for block in sensitivity_blocks(
+            sensitivity_from_grid(grid), digits, fit_page=fit_page
+        )
     ]
     robust = getattr(grid, "sensitivity_sets_", None)
     if robust:
