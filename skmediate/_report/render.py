@@ -191,6 +191,23 @@ def _by_method(header, rows, align: str, caption: str = "") -> list[Table]:
     ]
 
 
+def _method_tables(
+    header, rows, align: str, caption: str = "", split: bool = False
+) -> list[Table]:
+    """``(method label, cells)`` rows as one table with a Method column, or
+    with ``split`` (several mediators) one table per method (:func:`_by_method`)."""
+    if split:
+        return _by_method(header, rows, align, caption)
+    return [
+        Table(
+            ("Method", *header),
+            tuple((label, *cells) for label, cells in rows),
+            "l" + align,
+            caption=caption,
+        )
+    ]
+
+
 # ---------------------------------------------------------------------------
 # Layout: what the report says, in which order
 
@@ -852,41 +869,23 @@ def _effects_blocks(report: Report, digits: int, level: str) -> list:
         "mediation assumptions. Standard errors by the delta method from "
         "the stacked estimating equations of the regressions."
     )
-    if len(s.mediators) > 1:
-        return [
-            Heading("Mediation effects", 2),
-            *_by_method(
-                ("Effect", "Estimate", "SE", "p-value", f"{level} CI"),
-                [
-                    (
-                        _METHOD_LABEL[row.method],
-                        (
-                            effect_label(row.effect, True),
-                            *estimate_cells(row, digits),
-                        ),
-                    )
-                    for row in report.effects
-                    if row.effect.partition("[")[0] not in ("direct", "mediator")
-                ],
-                "lrrrr",
-                caption=caption,
-            ),
-        ]
+    several = len(s.mediators) > 1
+    rows = [
+        (
+            _METHOD_LABEL[row.method],
+            (effect_label(row.effect, several), *estimate_cells(row, digits)),
+        )
+        for row in report.effects
+        if row.effect.partition("[")[0] not in ("direct", "mediator")
+    ]
     return [
         Heading("Mediation effects", 2),
-        Table(
-            ("Method", "Effect", "Estimate", "SE", "p-value", f"{level} CI"),
-            tuple(
-                (
-                    _METHOD_LABEL[row.method],
-                    effect_label(row.effect, len(s.mediators) > 1),
-                    *estimate_cells(row, digits),
-                )
-                for row in report.effects
-                if row.effect.partition("[")[0] not in ("direct", "mediator")
-            ),
-            "llrrrr",
+        *_method_tables(
+            ("Effect", "Estimate", "SE", "p-value", f"{level} CI"),
+            rows,
+            "lrrrr",
             caption=caption,
+            split=several,
         ),
     ]
 
@@ -1172,43 +1171,26 @@ def _bootstrap_blocks(report: Report, digits: int) -> list:
     )
     caption = f"{b.n_resamples} resamples ({units}){seed}."
     header = ("Effect", "Estimate", "Bootstrap SE", f"{level} {b.method} CI")
-    if len(report.settings.mediators) > 1:
-        return [
-            Heading("Bootstrap", 2),
-            *_by_method(
-                header,
-                [
-                    (
-                        _METHOD_LABEL[row.method],
-                        (
-                            effect_label(row.effect),
-                            fmt(row.estimate, digits),
-                            fmt(row.standard_error, digits),
-                            fmt_ci(row.lower, row.upper, digits),
-                        ),
-                    )
-                    for row in b.results
-                ],
-                "lrrr",
-                caption=caption,
+    rows = [
+        (
+            _METHOD_LABEL[row.method],
+            (
+                effect_label(row.effect),
+                fmt(row.estimate, digits),
+                fmt(row.standard_error, digits),
+                fmt_ci(row.lower, row.upper, digits),
             ),
-        ]
+        )
+        for row in b.results
+    ]
     return [
         Heading("Bootstrap", 2),
-        Table(
-            ("Method", *header),
-            tuple(
-                (
-                    _METHOD_LABEL[row.method],
-                    effect_label(row.effect),
-                    fmt(row.estimate, digits),
-                    fmt(row.standard_error, digits),
-                    fmt_ci(row.lower, row.upper, digits),
-                )
-                for row in b.results
-            ),
-            "llrrr",
+        *_method_tables(
+            header,
+            rows,
+            "lrrr",
             caption=caption,
+            split=len(report.settings.mediators) > 1,
         ),
     ]
 
