@@ -261,10 +261,9 @@ class _Prepared:
         covariates = np.arange(c)[d.covariate_columns][self.used]
         # (contiguous rows of x - X̄ as slices: views, not copies, per chunk)
         own = [
-            (j, (span, _as_slice(rows)))
-            for j, (span, rows) in (
-                (j, o) for j, o in enumerate(self.own_rows) if o is not None
-            )
+            (j, (own[0], _as_slice(own[1])))
+            for j, own in enumerate(self.own_rows)
+            if own is not None
         ]
         h_rows = np.zeros((hv.shape[1], c))
         h_rows[:, d.structural_columns] = -hv.T

@@ -1718,16 +1718,9 @@ def grid_summary(grid, digits: int = 3) -> Summary:
 
         effects = grid_effects(grid.mediator_names_)
         taus = tau_columns(grid.covariate_names_, grid.mediator_names_)
+        # each effect's table: the τ columns and that effect's own
         frames = [
-            frame[
-                taus
-                + [
-                    c
-                    for c in frame.columns
-                    if c.partition("_")[0] != "tau"
-                    and (c == e or c.startswith(f"{e}_"))
-                ]
-            ]
+            frame[taus + [c for c in frame.columns if c == e or c.startswith(f"{e}_")]]
             for e in effects
         ]
         frames.append(grid.sensitivity_interval_)
