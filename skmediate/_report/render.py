@@ -925,6 +925,13 @@ _SET_METHOD_LABEL = {
 }
 
 
+def _set_row_label(row) -> str:
+    """The label of a row of the confidence sets' table (with its mediator)."""
+    labels = {"direct": "direct effect", "mediator": "mediator effect"}
+    label = labels.get(row.effect) or _MEDIATION_LABEL[row.effect]
+    return f"{label} ({row.mediator})" if row.mediator else label
+
+
 def _confidence_sets_blocks(report: Report) -> list:
     if not report.confidence_sets:
         return []
@@ -934,10 +941,7 @@ def _confidence_sets_blocks(report: Report) -> list:
     rows = []
     notes = []
     for row in report.confidence_sets:
-        labels = {"direct": "direct effect", "mediator": "mediator effect"}
-        label = labels.get(row.effect) or _MEDIATION_LABEL[row.effect]
-        if row.mediator:
-            label = f"{label} ({row.mediator})"
+        label = _set_row_label(row)
         if row.not_defined:
             rows.append((label, "-", "-", f"not defined: {row.not_defined}"))
             continue
@@ -970,10 +974,7 @@ def _several_confidence_sets_blocks(report: Report, level: str) -> list:
     only when a row has a note."""
     rows = []
     for row in report.confidence_sets:
-        labels = {"direct": "direct effect", "mediator": "mediator effect"}
-        label = labels.get(row.effect) or _MEDIATION_LABEL[row.effect]
-        if row.mediator:
-            label = f"{label} ({row.mediator})"
+        label = _set_row_label(row)
         if row.not_defined:
             rows.append((label, "-", "-", "", f"not defined: {row.not_defined}"))
             continue
