@@ -413,15 +413,20 @@ def _estimates_blocks(report: Report, digits: int, level: str) -> list:
         Heading("Direct and mediator effects: standard regression and IV", 2),
         table1,
         details,
-        Figure(
-            f"Estimates with {level} confidence intervals.",
-            partial(
-                figure_png,
-                [row.label for row in report.estimates],
-                _estimate_panels(report),
-            ),
-        ),
+        _estimates_figure(report, level),
     ]
+
+
+def _estimates_figure(report: Report, level: str) -> Figure:
+    """The estimates of every method with their confidence intervals."""
+    return Figure(
+        f"Estimates with {level} confidence intervals.",
+        partial(
+            figure_png,
+            [row.label for row in report.estimates],
+            _estimate_panels(report),
+        ),
+    )
 
 
 def _several_estimates_blocks(report: Report, digits: int, level: str) -> list:
@@ -471,14 +476,7 @@ def _several_estimates_blocks(report: Report, digits: int, level: str) -> list:
         Heading("Direct and mediator effects: standard regression and IV", 2),
         table1,
         *details,
-        Figure(
-            f"Estimates with {level} confidence intervals.",
-            partial(
-                figure_png,
-                [row.label for row in report.estimates],
-                _estimate_panels(report),
-            ),
-        ),
+        _estimates_figure(report, level),
     ]
 
 
