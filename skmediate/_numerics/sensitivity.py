@@ -337,7 +337,10 @@ class _Prepared:
             if codes is not None:
                 sums = [group_sums(part.T, codes, n_groups) for part in weighted]
                 return [*sums, *extra]
-            return [np.matmul(weighted, rows.transpose(0, 2, 1)), *extra]
+            # one product of every effect's columns (a symmetric rank-k
+            # update when unweighted); finish keeps the diagonal blocks
+            flat = rows.reshape(-1, rows.shape[-1])
+            return [weighted.reshape(flat.shape) @ flat.T, *extra]
 
         return forms, on_chunk
 
@@ -398,8 +401,10 @@ class _Prepared:
                 grams.append(gram)
         elif self.n_groups is not None:  # each effect's cluster sums
             grams = [part.T @ part for part in parts]
-        else:
-            grams = list(parts[0])
+        else:  # the effects' diagonal blocks of the rows' one cross-product
+            n_eff, k = self.effects.size, 1 + self.directions.size
+            every = np.arange(n_eff)
+            grams = list(parts[0].reshape(n_eff, k, n_eff, k)[every, :, every, :])
         grams = np.stack([(g + g.T) / 2 for g in grams])
         return SensitivityForms(
             estimate=estimate,
