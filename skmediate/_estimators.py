@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
@@ -475,6 +476,11 @@ def _naive_label(design: Design, index: int) -> tuple[str, str]:
     return ("mediator", design.mediators[index - design.n_exog])
 
 
+@cache
+def _param_names(cls) -> tuple:
+    return tuple(BaseEstimator._get_param_names.__func__(cls))
+
+
 class _MediationRegressor(RegressorMixin, BaseEstimator):
     """Shared machinery: parameters, fit, prediction, fitted attributes."""
 
@@ -521,6 +527,13 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         self.use_t = use_t
         self.missing = missing
         self.weight_type = weight_type
+
+    @classmethod
+    def _get_param_names(cls) -> list:
+        # the constructor's parameters, read off its signature once per class:
+        # scikit-learn reads the signature on every get_params, which every
+        # fit calls to validate the parameters
+        return list(_param_names(cls))
 
     def _kappa_spec(self):
         return 1.0, 0.0

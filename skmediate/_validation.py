@@ -115,7 +115,7 @@ def series_name(a) -> str | None:
 
     A polars Series' default name, the empty string, counts as no name.
     """
-    if isinstance(a, np.ndarray):
+    if a is None or isinstance(a, np.ndarray):
         return None
     if isinstance(a, pd.Series) or hasattr(a, "to_dask_array"):
         name = getattr(a, "name", None)

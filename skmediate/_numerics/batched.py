@@ -25,11 +25,12 @@ import numpy as np
 
 from skmediate._numerics.covariance import cluster_adjusted, row_adjustment
 from skmediate._numerics.covariance import cov_type as covariance_type
+from skmediate._numerics.dense import solve_upper
 from skmediate._numerics.design import Design
 from skmediate._numerics.model import FittedModel
 from skmediate._numerics.rows import row_slices
 from skmediate._numerics.scores import sandwich
-from skmediate._numerics.tsls import solve_structural, solve_upper
+from skmediate._numerics.tsls import solve_structural
 
 __all__ = ["BatchFit", "ClusterSpec", "tsls_batch", "wild_batch"]
 

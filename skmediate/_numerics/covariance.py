@@ -115,6 +115,10 @@ class CovarianceType:
     def root_factor(self, nobs, n_params, n_clusters=None):
         """Square root of the small-sample factor of columns of equations with ``n_params``."""
         n_params = np.asarray(n_params, dtype=float)
+        if np.isscalar(nobs) and (n_clusters is None or np.isscalar(n_clusters)):
+            with np.errstate(divide="ignore", invalid="ignore"):  # one fit
+                value = self.factor(float(nobs), n_params, n_clusters)
+            return np.sqrt(value + np.zeros_like(n_params))
         nobs = np.asarray(nobs, dtype=float)
         if nobs.ndim:  # a batch of fits: one row of factors per fit
             nobs = nobs[..., None]

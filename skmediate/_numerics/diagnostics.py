@@ -19,8 +19,14 @@ import numpy as np
 from scipy import special
 
 from skmediate._numerics.covariance import CovarianceType
+from skmediate._numerics.dense import (
+    cholesky_lower,
+    solve_lower,
+    solve_upper,
+    symmetric_eigenvalues,
+    triangular_factor,
+)
 from skmediate._numerics.model import FittedModel, control_function
-from skmediate._numerics.tsls import solve_upper
 
 __all__ = [
     "DIAGNOSTIC_KEYS",
@@ -169,10 +175,9 @@ def wald_statistic(params: np.ndarray, cov: np.ndarray) -> float:
     """``paramsᵀ cov⁻¹ params`` by a Cholesky factor (least squares if singular)."""
     params = np.asarray(params, dtype=float)
     try:
-        lower = np.linalg.cholesky(cov)
+        half = solve_lower(cholesky_lower(cov), params)
     except np.linalg.LinAlgError:
         return float(params @ np.linalg.lstsq(cov, params, rcond=None)[0])
-    half = np.linalg.solve(lower, params)
     return float(half @ half)
 
 
@@ -604,8 +609,8 @@ def first_stage_rank(model: FittedModel) -> FirstStageRank:
         cd = df_denom / k * s_cd[-1] ** 2
     else:  # a mediator is a combination of the instruments exactly
         cd = np.inf
-    r_x = np.linalg.qr(r[kw:][:, cols], mode="r")
-    r_h = np.linalg.qr(pi, mode="r")
+    r_x = triangular_factor(r[kw:][:, cols])
+    r_h = triangular_factor(pi)
     if np.all(np.diag(r_h) != 0):
         inv_x = solve_upper(r_x, np.eye(q))
         inv_h = solve_upper(r_h, np.eye(q))
@@ -661,10 +666,20 @@ def first_stage_diagnostics(
     """
     d = model.design
     q, k = d.n_mediators, d.n_excluded
-    rank = first_stage_rank(model)
     singles = [mediator_first_stage(model, j, bias, size) for j in range(q)]
     if q == 1:
+        # the joint statistics of one mediator are its own: Cragg–Donald is
+        # the partial F, Kleibergen–Paap and Sanderson–Windmeijer's Wald F the
+        # Wald F, Shea's R² the partial R²
         (one,) = singles
+        rank = FirstStageRank(
+            cragg_donald_f=one.f_statistic,
+            kleibergen_paap_f=one.wald_f_statistic,
+            min_canonical_r2=one.partial_r2,
+            shea_r2=np.array([one.partial_r2]),
+            sw_f=np.array([one.f_statistic]),
+            sw_wald_f=np.array([one.wald_f_statistic]),
+        )
         stage = _mediator_row(d.mediators[0], one, rank, 0, one.critical_value, True)
         return replace(
             one,
@@ -673,6 +688,7 @@ def first_stage_diagnostics(
             kleibergen_paap_f=rank.kleibergen_paap_f,
             mediator_stages=(replace(stage, is_weak=one.is_weak),),
         )
+    rank = first_stage_rank(model)
     homoskedastic = model.kind.homoskedastic
     per_critical = stock_yogo_critical_value(k - q + 1)
     stages = tuple(
@@ -763,7 +779,7 @@ def mediator_first_stage(
     s = (v + v.T) / 2
     trace = float(np.trace(s))
     x = 1.0 / bias
-    lam_max = float(np.linalg.eigvalsh(s)[-1])
+    lam_max = float(symmetric_eigenvalues(s)[-1])
     k_eff = trace**2 * (1 + 2 * x) / (float(np.sum(s * s)) + 2 * x * trace * lam_max)
     effective = EffectiveF(
         statistic=explained / trace,
@@ -922,7 +938,7 @@ def exogeneity_tests(model: FittedModel) -> ExogeneityTests:
     kw, n_inst, m = d.n_exog, d.n_instruments, d.n_mediators
     mediators = list(range(d.n_columns)[d.mediator_columns])
     cols = [*range(kw), *mediators, d.n_columns - 1]
-    r_small = np.linalg.qr(r[:, cols], mode="r")
+    r_small = triangular_factor(r[:, cols])
     beta = solve_upper(r_small[:-1, :-1], r_small[:-1, -1])
     ols = r[:, cols[:-1]] @ (-beta) + r[:, -1]
     g = model.resid_coordinates

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skmediate._numerics.dense import solve_upper
 from skmediate._numerics.model import FittedModel
-from skmediate._numerics.tsls import solve_upper
 
 __all__ = [
     "EFFECT_NAMES",

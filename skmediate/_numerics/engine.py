@@ -37,6 +37,7 @@ from skmediate._numerics.covariance import (
     cov_type,
     weight_type,
 )
+from skmediate._numerics.dense import triangular_factor
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
 from skmediate._numerics.rows import group_grams, is_dask, reduce_rows, row_slices
@@ -62,7 +63,7 @@ def _stack_qr(factors):
         return np.zeros((0, 0))
     if len(factors) == 1:
         return factors[0]
-    return np.linalg.qr(np.vstack(factors), mode="r")
+    return triangular_factor(np.vstack(factors))
 
 
 def _head(raw, y, rows: int = SHIFT_ROWS):
@@ -316,11 +317,7 @@ def _first_pass(design, run, has_w, has_labels, plan):
         else:
             weighted, positive = a, None
             n_pos = total = float(a.shape[0])
-        r = (
-            np.linalg.qr(weighted, mode="r")
-            if a.shape[0]
-            else np.zeros((0, a.shape[1]))
-        )
+        r = triangular_factor(weighted) if a.shape[0] else np.zeros((0, a.shape[1]))
         stats = np.array(
             [
                 n_pos,

@@ -22,13 +22,18 @@ from skmediate._numerics.covariance import (
     cov_type,
     weight_type,
 )
+from skmediate._numerics.dense import orthonormal_factors, solve_upper
 from skmediate._numerics.design import Design
 from skmediate._numerics.scores import (
     Layout,
     LayoutBuilder,
     sandwich,
 )
-from skmediate._numerics.tsls import Structural, leading_fit, liml_kappa, solve_upper
+from skmediate._numerics.tsls import (
+    Structural,
+    leading_fit,
+    liml_kappa,
+)
 
 __all__ = ["FittedModel", "control_function"]
 
@@ -303,7 +308,7 @@ class FittedModel:
         """
         d, r = self.design, self.r
         n_inst, m = d.n_instruments, d.n_mediators
-        q_g, r_g = np.linalg.qr(self.structural.g)
+        q_g, r_g = orthonormal_factors(self.structural.g)
         h = r[n_inst : n_inst + m, n_inst : n_inst + m]
         f_last = solve_upper(r_g[-m:, -m:], h.T, trans=True)
         q = q_g[:, -m:] @ f_last
@@ -406,7 +411,9 @@ def _layout(design: Design, r: np.ndarray, structural: Structural, shift) -> Lay
     builder = LayoutBuilder(c, n_inst)  # the forms u[0..l-1] come first
     d_hat = np.zeros((c, k))
     d_hat[:n_inst] = (
-        np.linalg.qr(structural.g)[0] if design.instrumented else np.eye(n_inst, k)
+        orthonormal_factors(structural.g)[0]
+        if design.instrumented
+        else np.eye(n_inst, k)
     )
     builder.add_block(
         "J",
@@ -481,7 +488,7 @@ def control_function(design: Design, r: np.ndarray):
     v_coords = np.zeros((c, m))
     v_coords[n_inst:] = r[n_inst:, mediators]
     h = np.column_stack([r[:, :kw], r[:, mediators], v_coords])
-    q_h, r_h = np.linalg.qr(h)
+    q_h, r_h = orthonormal_factors(h)
     if np.abs(np.diag(r_h)).min() <= np.finfo(float).eps * c * np.abs(r_h).max():
         return None
     coef = solve_upper(r_h, q_h.T @ r[:, -1])

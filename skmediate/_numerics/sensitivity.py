@@ -30,9 +30,10 @@ from skmediate._numerics.covariance import (
     row_adjustment,
     weight_type,
 )
+from skmediate._numerics.dense import solve_upper
 from skmediate._numerics.design import Design
 from skmediate._numerics.rows import group_grams, group_sums
-from skmediate._numerics.tsls import leading_fit, solve_leading, solve_upper
+from skmediate._numerics.tsls import leading_fit, solve_leading
 from skmediate._numerics.weakiv import (
     AndersonRubinMoments,
     moment_counts,

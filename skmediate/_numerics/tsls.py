@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skmediate._numerics.dense import orthonormal_factors, solve_upper
 from skmediate._numerics.design import Design
 from skmediate.exceptions import RankDeficiencyError
 
@@ -27,17 +28,7 @@ __all__ = [
     "rank_tolerance",
     "solve_leading",
     "solve_structural",
-    "solve_upper",
 ]
-
-
-def solve_upper(r: np.ndarray, b: np.ndarray, trans: bool = False) -> np.ndarray:
-    """``r⁻¹ b`` (``r⁻ᵀ b`` with ``trans``) for upper-triangular ``r``, broadcasting.
-
-    numpy's solver reduces to substitution on a triangular matrix (no pivoting
-    happens), so this is back substitution; it keeps a fit on numpy's BLAS.
-    """
-    return np.linalg.solve(np.swapaxes(r, -1, -2) if trans else r, b)
 
 
 def solve_leading(r: np.ndarray, forms: np.ndarray) -> np.ndarray:
@@ -162,7 +153,7 @@ def solve_structural(
         norms = column_norms(r[:n_inst, :n_inst])
         check_rank(np.diagonal(r)[:n_inst], norms, tol, "instruments")
     if design.instrumented:
-        q_g, r_g = np.linalg.qr(g)
+        q_g, r_g = orthonormal_factors(g)
         if check:
             check_rank(np.diagonal(r_g), column_norms(g), tol, "regressors")
         rhs = np.einsum("...li,...l->...i", q_g, r[..., :n_inst, -1])
