@@ -49,6 +49,7 @@ from skmediate._validation import (
     is_dataframe,
     is_missing,
     missing_in_columns,
+    params_satisfy_constraints,
     series_name,
     take_rows,
 )
@@ -527,6 +528,10 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         self.use_t = use_t
         self.missing = missing
         self.weight_type = weight_type
+
+    def _validate_params(self) -> None:
+        if not params_satisfy_constraints(self):
+            super()._validate_params()  # raises, with scikit-learn's message
 
     @classmethod
     def _get_param_names(cls) -> list:

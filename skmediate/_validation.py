@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from numbers import Integral
 
 import narwhals.stable.v2 as nw
@@ -16,6 +17,7 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
+    make_constraint,
     validate_params,
 )
 from sklearn.utils.validation import (
@@ -47,6 +49,7 @@ __all__ = [
     "is_missing",
     "missing_in_columns",
     "n_rows",
+    "params_satisfy_constraints",
     "select_columns",
     "series_name",
     "validate_params",
@@ -124,6 +127,33 @@ def series_name(a) -> str | None:
         name = nw.from_native(a, series_only=True).name
         return str(name) if name not in (None, "") else None
     return None
+
+
+@cache
+def _constraint_objects(cls) -> dict:
+    """``cls._parameter_constraints`` as constraint objects, made once per class."""
+    return {
+        name: [make_constraint(c) for c in constraints]
+        for name, constraints in cls._parameter_constraints.items()
+        if not (isinstance(constraints, str) and constraints == "no_validation")
+    }
+
+
+def params_satisfy_constraints(estimator) -> bool:
+    """Whether every parameter satisfies one of its constraints.
+
+    scikit-learn's validation makes the constraint objects anew on every fit;
+    here they are made once per class. A False answer is for scikit-learn's
+    own validation to explain.
+    """
+    table = _constraint_objects(type(estimator))
+    for name, value in estimator.get_params(deep=False).items():
+        constraints = table.get(name)
+        if constraints is not None and not any(
+            c.is_satisfied_by(value) for c in constraints
+        ):
+            return False
+    return True
 
 
 def fit_features(estimator, X) -> list | None:

@@ -475,6 +475,17 @@ def control_function(design: Design, r: np.ndarray):
     Returns the coordinate forms of the ``v̂`` coefficients' scores, the
     residual form, the ``v̂`` coefficients and orthonormal coordinates of the
     regressors, or None for the naive model or a singular regression.
+
+    Notes
+    -----
+    In the basis ``U`` the regressors' coordinates fall in three blocks of
+    rows: ``W`` in the first ``kw``; ``M`` in those and in the excluded
+    instruments' (``Π = R[kw:l, M]``) and the mediators' own
+    (``R_v = R[l:l+m, M]``); ``v̂ = M - P_Q M`` in the mediators' own only.
+    So the regression splits: ``M``'s coefficients ``b`` fit ``R[kw:l, y]``
+    on ``Π`` (two-stage least squares), ``ρ = R_v⁻¹ R[l:l+m, y] - b``, and
+    ``W``'s fit what is left of the first rows exactly; an orthonormal basis
+    of the regressors is ``[e_0..e_kw-1, Q_Π, e_l..e_l+m-1]``.
     """
     if not design.instrumented:
         return None
@@ -484,24 +495,31 @@ def control_function(design: Design, r: np.ndarray):
         design.n_instruments,
         design.n_mediators,
     )
-    mediators = list(range(c)[design.mediator_columns])
-    v_coords = np.zeros((c, m))
-    v_coords[n_inst:] = r[n_inst:, mediators]
-    h = np.column_stack([r[:, :kw], r[:, mediators], v_coords])
-    q_h, r_h = orthonormal_factors(h)
-    if np.abs(np.diag(r_h)).min() <= np.finfo(float).eps * c * np.abs(r_h).max():
+    mediators = range(c)[design.mediator_columns]
+    pi = r[kw:n_inst, mediators]
+    r_v = r[n_inst : n_inst + m, mediators]
+    q_pi, r_pi = orthonormal_factors(pi)
+    diag = np.concatenate([np.diagonal(r)[:kw], np.diagonal(r_pi), np.diagonal(r_v)])
+    scale = max(np.abs(r[:, :kw]).max(), np.abs(r[:, mediators]).max())
+    if np.abs(diag).min() <= np.finfo(float).eps * c * scale:
         return None
-    coef = solve_upper(r_h, q_h.T @ r[:, -1])
+    y = r[:, -1]
+    # ρ as linear forms of the outcome's coordinates: R_v⁻¹ y_v - Π⁺ y_Π
+    pinv = solve_upper(r_pi, q_pi.T)  # Π⁺ (m × p)
+    forms = np.zeros((c, m))
+    forms[kw:n_inst] = -pinv.T
+    forms[n_inst : n_inst + m] = solve_upper(r_v, np.eye(m)).T
+    b = pinv @ y[kw:n_inst]
+    rho = forms.T @ y
+    a = solve_upper(r[:kw, :kw], y[:kw] - r[:kw, mediators] @ b)
+    gammas, _ = leading_fit(r, n_inst, list(mediators))
     resid = np.zeros(c)
     resid[-1] = 1.0
-    resid[:kw] -= coef[:kw]
-    resid[mediators] -= coef[kw : kw + m]
-    gammas, _ = leading_fit(r, n_inst, mediators)
-    for j, col in enumerate(mediators):
-        gamma = gammas[:, j]
-        rho = coef[kw + m + j]
-        resid[col] -= rho
-        resid[:n_inst] += rho * gamma
-    # the influence of ρ: the last m rows of R_H⁻¹ Q_Hᵀ, as coordinate forms
-    forms = solve_upper(r_h[-m:, -m:], q_h[:, -m:].T).T
-    return forms, resid, coef[kw + m :], q_h
+    resid[:kw] -= a
+    resid[mediators] -= b + rho
+    resid[:n_inst] += gammas @ rho
+    basis = np.zeros((c, kw + 2 * m))
+    basis[np.arange(kw), np.arange(kw)] = 1.0
+    basis[kw:n_inst, kw : kw + m] = q_pi
+    basis[np.arange(n_inst, n_inst + m), np.arange(kw + m, kw + 2 * m)] = 1.0
+    return forms, resid, rho, basis
