@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skmediate._dask import dask_inputs, dask_template
 from skmediate._numerics.covariance import AR_MEATS, COV_TYPES, WEIGHT_TYPES, cov_type
 from skmediate._numerics.design import Design
-from skmediate._numerics.diagnostics import FirstStageDiagnostics
+from skmediate._numerics.diagnostics import FirstStageDiagnostics, weak_identification
 from skmediate._numerics.engine import fit_model
 from skmediate._numerics.joint import AndersonRubinTest
 from skmediate._numerics.rows import is_dask
@@ -179,12 +179,12 @@ def fit_mediation(
     design = model.design
     if not design.instrumented:
         return inputs
-    fs = estimator.result_.first_stage
-    if fs.is_weak:
+    if weak_identification(model):
         from skmediate._report.render import weak_instrument_message
 
         warnings.warn(
-            weak_instrument_message(fs) + " See confidence_set(...) for "
+            weak_instrument_message(estimator.result_.first_stage)
+            + " See confidence_set(...) for "
             "weak-instrument-robust sets (the Anderson-Rubin set for the "
             "mediator effect).",
             WeakInstrumentWarning,
@@ -386,7 +386,6 @@ def _set_fitted(estimator, model, missing: MissingRows, weighted: bool) -> None:
         method=estimator._method,
         terms=design.term_names,
         estimates=params,
-        covariance=model.cov,
         nobs=model.nobs,
         cov_type=estimator.cov_type,
         weight_type=model.weight_type if weighted else None,

@@ -167,7 +167,6 @@ class MediationResult:
     method: str
     terms: tuple
     estimates: np.ndarray
-    covariance: np.ndarray
     nobs: float
     cov_type: str
     confidence_level: float
@@ -181,6 +180,11 @@ class MediationResult:
     n_dropped: int = 0
     missing_counts: tuple = ()
     weight_type: str | None = None
+
+    @cached_property
+    def covariance(self) -> np.ndarray:
+        """Covariance of :attr:`estimates` (formed from the fit's meat when first read)."""
+        return self.model.cov
 
     @property
     def mediator(self) -> str:

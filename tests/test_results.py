@@ -51,8 +51,8 @@ def test_tiny_pvalues_keep_precision(fitted):
         fitted.result_,
         terms=("a", "b"),
         estimates=np.array([9.0, -12.0]),
-        covariance=np.eye(2),
     )
+    vars(res)["covariance"] = np.eye(2)  # what its first read would cache
     # 1 - cdf rounds to 0 at these z; the survival function does not.
     assert res.pvalues["a"] == pytest.approx(2 * 1.1285884059538e-19, rel=1e-10)
     assert 0 < res.pvalues["b"] < 1e-30

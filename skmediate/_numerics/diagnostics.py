@@ -14,6 +14,7 @@ import numbers
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special
@@ -29,6 +30,7 @@ from skmediate._numerics.dense import (
 from skmediate._numerics.model import FittedModel, control_function
 
 __all__ = [
+    "weak_identification",
     "DIAGNOSTIC_KEYS",
     "DiagnosticTest",
     "EffectiveF",
@@ -740,6 +742,56 @@ def _mediator_row(name, single, rank, j, critical, homoskedastic):
     )
 
 
+class _Verdict(NamedTuple):
+    """What the weak-instrument verdict of one mediator reads (see :func:`mediator_first_stage`)."""
+
+    pi: np.ndarray
+    cov: np.ndarray
+    rss: float
+    f_statistic: float
+    critical_value: float
+    effective_f: EffectiveF
+    weak_test: str
+    is_weak: bool
+
+
+def _verdict(model: FittedModel, j: int, bias: float, size: float) -> _Verdict:
+    d = model.design
+    p = d.n_excluded
+    pi, v, rss = excluded_coordinates(model, j)
+    f_stat = first_stage_f(model, j)
+    critical = stock_yogo_critical_value(p)
+    # effective F: S = V (in orthonormal coordinates Q = I)
+    s = (v + v.T) / 2
+    trace = float(np.trace(s))
+    x = 1.0 / bias
+    lam_max = float(symmetric_eigenvalues(s)[-1])
+    k_eff = trace**2 * (1 + 2 * x) / (float(np.sum(s * s)) + 2 * x * trace * lam_max)
+    effective = EffectiveF(
+        statistic=float(pi @ pi) / trace,
+        df_effective=k_eff,
+        critical_value=montiel_olea_pflueger_critical_value(k_eff, bias, size),
+        bias=bias,
+        size=size,
+        cov_type=model.kind.name,
+    )
+    weak_test = "stock_yogo" if stock_yogo_decides(model.kind, p) else "effective_f"
+    if weak_test == "stock_yogo":
+        is_weak = bool(f_stat < critical)
+    else:
+        is_weak = bool(effective.statistic < effective.critical_value)
+    return _Verdict(pi, v, rss, f_stat, critical, effective, weak_test, is_weak)
+
+
+def weak_identification(
+    model: FittedModel, bias: float = 0.10, size: float = 0.05
+) -> bool:
+    """``first_stage_diagnostics(model).is_weak``, computing only what the verdict reads."""
+    if model.design.n_mediators == 1:
+        return _verdict(model, 0, bias, size).is_weak
+    return first_stage_diagnostics(model, bias, size).is_weak
+
+
 def mediator_first_stage(
     model: FittedModel, j: int = 0, bias: float = 0.10, size: float = 0.05
 ) -> FirstStageDiagnostics:
@@ -764,36 +816,16 @@ def mediator_first_stage(
     """
     d = model.design
     p = d.n_excluded
-    pi, v, rss = excluded_coordinates(model, j)
+    verdict = _verdict(model, j, bias, size)
+    pi, v, rss, f_stat = verdict.pi, verdict.cov, verdict.rss, verdict.f_statistic
     explained = float(pi @ pi)
     df_denom = model.nobs - d.n_instruments
-    f_stat = first_stage_f(model, j)
     if model.kind.name == "classical":
         wald = f_stat * p
     elif model.defines_joint_test(p):
         wald = wald_statistic(pi, v)
     else:  # fewer clusters than instruments: the covariance is singular
         wald = np.nan
-    critical = stock_yogo_critical_value(p)
-    # effective F: S = V (in orthonormal coordinates Q = I)
-    s = (v + v.T) / 2
-    trace = float(np.trace(s))
-    x = 1.0 / bias
-    lam_max = float(symmetric_eigenvalues(s)[-1])
-    k_eff = trace**2 * (1 + 2 * x) / (float(np.sum(s * s)) + 2 * x * trace * lam_max)
-    effective = EffectiveF(
-        statistic=explained / trace,
-        df_effective=k_eff,
-        critical_value=montiel_olea_pflueger_critical_value(k_eff, bias, size),
-        bias=bias,
-        size=size,
-        cov_type=model.kind.name,
-    )
-    weak_test = "stock_yogo" if stock_yogo_decides(model.kind, p) else "effective_f"
-    if weak_test == "stock_yogo":
-        is_weak = bool(f_stat < critical)
-    else:
-        is_weak = bool(effective.statistic < effective.critical_value)
     return FirstStageDiagnostics(
         f_statistic=f_stat,
         f_pvalue=f_sf(f_stat, p, df_denom),
@@ -805,10 +837,10 @@ def mediator_first_stage(
         wald_df_denom=model.reference_df(d.n_instruments),
         cov_type=model.kind.name,
         n_instruments=p,
-        critical_value=critical,
-        is_weak=is_weak,
-        effective_f=effective,
-        weak_test=weak_test,
+        critical_value=verdict.critical_value,
+        is_weak=verdict.is_weak,
+        effective_f=verdict.effective_f,
+        weak_test=verdict.weak_test,
     )
 
 
