@@ -148,11 +148,12 @@ def params_satisfy_constraints(estimator) -> bool:
     """
     table = _constraint_objects(type(estimator))
     for name, value in estimator.get_params(deep=False).items():
-        constraints = table.get(name)
-        if constraints is not None and not any(
-            c.is_satisfied_by(value) for c in constraints
-        ):
-            return False
+        for constraint in table.get(name, ()):
+            if constraint.is_satisfied_by(value):
+                break
+        else:
+            if name in table:
+                return False
     return True
 
 

@@ -65,60 +65,60 @@ class Design:
 
     # -- sizes and positions in the matrix A ---------------------------------
 
-    @property
+    @cached_property
     def n_mediators(self) -> int:
         return len(self.mediators)
 
-    @property
+    @cached_property
     def n_covariates(self) -> int:
         return len(self.covariates)
 
-    @property
+    @cached_property
     def n_exog(self) -> int:
         """Columns of ``W = [1, X, Z, R]``."""
         return 2 + len(self.covariates) + len(self.controls)
 
-    @property
+    @cached_property
     def n_excluded(self) -> int:
         """Excluded instruments (the interactions; none for the naive model)."""
         return len(self.covariates) if self.instrumented else 0
 
-    @property
+    @cached_property
     def n_instruments(self) -> int:
         """Columns ``l`` of the instruments ``Q = [W, R·X]`` (``[W, M]`` naive)."""
         if self.instrumented:
             return self.n_exog + self.n_excluded
         return self.n_exog + self.n_mediators
 
-    @property
+    @cached_property
     def n_columns(self) -> int:
         """Columns of ``A``."""
         return self.n_exog + self.n_excluded + self.n_mediators + 1
 
-    @property
+    @cached_property
     def n_params(self) -> int:
         """Structural coefficients: ``W`` and the mediators."""
         return self.n_exog + self.n_mediators
 
-    @property
+    @cached_property
     def treatment_column(self) -> int:
         """Position of ``R`` in ``A`` (the last column of ``W``)."""
         return self.n_exog - 1
 
-    @property
+    @cached_property
     def covariate_columns(self) -> slice:
         return slice(1, 1 + self.n_covariates)
 
-    @property
+    @cached_property
     def excluded_columns(self) -> slice:
         return slice(self.n_exog, self.n_exog + self.n_excluded)
 
-    @property
+    @cached_property
     def mediator_columns(self) -> slice:
         start = self.n_exog + self.n_excluded
         return slice(start, start + self.n_mediators)
 
-    @property
+    @cached_property
     def outcome_column(self) -> int:
         return self.n_columns - 1
 
@@ -129,11 +129,11 @@ class Design:
         return np.concatenate([np.arange(self.n_exog), np.arange(m.start, m.stop)])
 
     # positions among the structural coefficients [W, M]
-    @property
+    @cached_property
     def treatment_term(self) -> int:
         return self.n_exog - 1
 
-    @property
+    @cached_property
     def mediator_terms(self) -> slice:
         return slice(self.n_exog, self.n_exog + self.n_mediators)
 
@@ -187,7 +187,7 @@ class Design:
 
     # -- the raw role matrix ---------------------------------------------
 
-    @property
+    @cached_property
     def n_raw(self) -> int:
         """Columns of the raw role matrix: treatment, mediators, covariates, controls."""
         return 1 + self.n_mediators + len(self.covariates) + len(self.controls)

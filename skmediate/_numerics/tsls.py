@@ -47,7 +47,7 @@ def solve_leading(r: np.ndarray, forms: np.ndarray) -> np.ndarray:
 def column_norms(r: np.ndarray) -> np.ndarray:
     """Norms of the columns of the data (those of its factor), without overflow."""
     with np.errstate(over="ignore"):
-        norms = np.sqrt(np.einsum("...ij,...ij->...j", r, r))
+        norms = np.sqrt(np.add.reduce(r * r, axis=-2))
     if np.isfinite(norms).all():
         return norms
     big = np.abs(r).max(axis=-2, keepdims=True)
