@@ -221,8 +221,9 @@ class Design:
         if rows == 0:
             return np.zeros(self.n_raw + 1)
         shift = np.empty(self.n_raw + 1)
-        shift[:-1] = raw[:rows].mean(axis=0)
-        shift[-1] = y[:rows].mean()
+        shift[:-1] = np.add.reduce(raw[:rows], axis=0)
+        shift[-1] = np.add.reduce(y[:rows])
+        shift /= rows
         if not np.isfinite(shift).all():  # invalid values: the first pass names them
             shift[~np.isfinite(shift)] = 0.0
         return shift

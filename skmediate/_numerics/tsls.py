@@ -158,7 +158,9 @@ def solve_structural(
             check_rank(np.diagonal(r_g), column_norms(g), tol, "regressors")
         rhs = np.einsum("...li,...l->...i", q_g, r[..., :n_inst, -1])
     else:  # the regressors are the instruments (checked): G = R[:k, :k]
-        q_g = np.broadcast_to(np.eye(g.shape[-1]), g.shape)
+        q_g = np.eye(g.shape[-1])
+        if g.ndim > 2:
+            q_g = np.broadcast_to(q_g, g.shape)
         r_g = g
         rhs = r[..., :n_inst, -1]
     factor = r_g
