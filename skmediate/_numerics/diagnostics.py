@@ -478,7 +478,9 @@ def excluded_coordinates(model: FittedModel, j: int = 0):
     kw, n_inst = d.n_exog, d.n_instruments
     col = range(d.n_columns)[d.mediator_columns][j]
     pi = model.r[kw:n_inst, col]
-    cov = model.cov_of(_excluded_p(model, [j]))
+    # the block starts with the treatment's coordinate
+    coef = np.eye(d.n_excluded + 1)[:, 1:]
+    cov = model.block_cov(f"F{j}", coef)
     rss = float(model.r[n_inst:, col] @ model.r[n_inst:, col])
     return pi, cov, rss
 

@@ -328,5 +328,8 @@ def homoskedastic_meat(layout: Layout, r: np.ndarray) -> np.ndarray:
 def sandwich(p: np.ndarray, meat: np.ndarray, roots: np.ndarray) -> np.ndarray:
     """``Pᵀ D M D P`` for ``P`` of shape (..., n_cols, d), symmetrized."""
     scaled = p * roots[..., :, None]
+    if scaled.ndim == 2:
+        cov = scaled.T @ meat @ scaled
+        return (cov + cov.T) / 2
     cov = np.swapaxes(scaled, -1, -2) @ meat @ scaled
     return (cov + np.swapaxes(cov, -1, -2)) / 2
