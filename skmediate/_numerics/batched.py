@@ -157,14 +157,6 @@ def _batch_meat(
     return np.einsum("bh,bhj,bhk->bjk", multiplicity, total, total)
 
 
-def _structural_hats(structural, design) -> np.ndarray:
-    """Orthonormal coordinates of each fit's projected regressors ``D̂`` (b, l, k)."""
-    if not design.instrumented:
-        g = structural.g
-        return np.broadcast_to(np.eye(g.shape[-2], g.shape[-1]), g.shape)
-    return np.linalg.qr(structural.g)[0]
-
-
 def _clusters_with_weight(cluster: ClusterSpec, weights: np.ndarray, n_groups: int):
     if cluster.n_clusters is not None:
         return np.asarray(cluster.n_clusters, dtype=float)
@@ -243,7 +235,7 @@ def tsls_batch(
             axis=2,
         )
         power = covariance_type(cov_type).leverage
-        hats = _structural_hats(structural, design) if power else None
+        hats = structural.basis if power else None
         cov = _structural_cov(
             design,
             r,
@@ -388,7 +380,7 @@ def wild_batch(
             hats = None
             if kind.leverage:
                 hats = np.broadcast_to(
-                    _structural_hats(structural, design),
+                    structural.basis,
                     (n_batch, n_inst, design.n_params),
                 )
             m = _batch_meat(

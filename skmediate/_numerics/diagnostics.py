@@ -134,6 +134,12 @@ def stock_yogo_critical_value(
     >>> stock_yogo_critical_value(5, "tsls_relative_bias", 0.10, n_endog=3)
     6.61
     """
+    if type(n_endog) is int:  # a tabulated value needs no more checks
+        found = _stock_yogo_table().get(
+            (table, n_endog, int(n_instruments), round(level, 6))
+        )
+        if found is not None:
+            return found
     if table not in STOCK_YOGO_TABLES:
         raise ValueError(f"table must be one of {STOCK_YOGO_TABLES}; got {table!r}")
     levels = STOCK_YOGO_LEVELS[table]

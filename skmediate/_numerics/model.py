@@ -410,11 +410,7 @@ def _layout(design: Design, r: np.ndarray, structural: Structural, shift) -> Lay
     m, k = design.n_mediators, design.n_params
     builder = LayoutBuilder(c, n_inst)  # the forms u[0..l-1] come first
     d_hat = np.zeros((c, k))
-    d_hat[:n_inst] = (
-        orthonormal_factors(structural.g)[0]
-        if design.instrumented
-        else np.eye(n_inst, k)
-    )
+    d_hat[:n_inst] = structural.basis
     builder.add_block(
         "J",
         range(n_inst),

@@ -292,9 +292,9 @@ class LayoutBuilder:
             blocks=dict(self.blocks),
             hats=np.column_stack(self.hats),
             hat_slices=tuple(
-                slice(int(a), int(b))
+                slice(a, b)
                 for a, b in itertools.pairwise(
-                    np.cumsum([0] + [h.shape[1] for h in self.hats])
+                    itertools.accumulate([h.shape[1] for h in self.hats], initial=0)
                 )
             ),
             hat_index=np.asarray(self.hat_index, dtype=np.intp),

@@ -96,6 +96,9 @@ class Structural:
         ``(FᵀF)⁻¹ Gᵀ``.
     resid_form : ndarray of shape (..., c)
         ``f`` with residuals ``ε = A f``.
+    basis : ndarray of shape (..., l, k)
+        ``Q_G`` of ``G = Q_G R_G``: orthonormal coordinates of ``D̂`` (the
+        design of the structural equation's leverages).
     kappa : float
     """
 
@@ -104,6 +107,7 @@ class Structural:
     factor: np.ndarray
     influence: np.ndarray
     resid_form: np.ndarray
+    basis: np.ndarray
     kappa: float = 1.0
 
     def resid_coordinates(self, r: np.ndarray) -> np.ndarray:
@@ -184,6 +188,7 @@ def solve_structural(
         factor=factor,
         influence=influence,
         resid_form=resid_form,
+        basis=q_g,
         kappa=float(kappa) if design.instrumented else 1.0,
     )
 
