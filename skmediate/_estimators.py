@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import cache
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +48,7 @@ from skmediate._validation import (
     is_dataframe,
     is_missing,
     missing_in_columns,
+    param_names,
     params_satisfy_constraints,
     series_name,
     take_rows,
@@ -476,11 +476,6 @@ def _naive_label(design: Design, index: int) -> tuple[str, str]:
     return ("mediator", design.mediators[index - design.n_exog])
 
 
-@cache
-def _param_names(cls) -> tuple:
-    return tuple(BaseEstimator._get_param_names.__func__(cls))
-
-
 class _MediationRegressor(RegressorMixin, BaseEstimator):
     """Shared machinery: parameters, fit, prediction, fitted attributes."""
 
@@ -537,7 +532,7 @@ class _MediationRegressor(RegressorMixin, BaseEstimator):
         # the constructor's parameters, read off its signature once per class:
         # scikit-learn reads the signature on every get_params, which every
         # fit calls to validate the parameters
-        return list(_param_names(cls))
+        return list(param_names(cls))
 
     def _kappa_spec(self):
         return 1.0, 0.0

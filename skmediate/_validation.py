@@ -10,6 +10,7 @@ from numbers import Integral
 import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.base import _fit_context as fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._indexing import _get_column_indices, _safe_indexing
@@ -49,6 +50,7 @@ __all__ = [
     "is_missing",
     "missing_in_columns",
     "n_rows",
+    "param_names",
     "params_satisfy_constraints",
     "select_columns",
     "series_name",
@@ -127,6 +129,12 @@ def series_name(a) -> str | None:
         name = nw.from_native(a, series_only=True).name
         return str(name) if name not in (None, "") else None
     return None
+
+
+@cache
+def param_names(cls) -> tuple:
+    """The constructor's parameters of an estimator class, read off its signature once."""
+    return tuple(BaseEstimator._get_param_names.__func__(cls))
 
 
 @cache

@@ -37,10 +37,7 @@ def triangular_factor(a: np.ndarray) -> np.ndarray:
     if a.ndim != 2 or 0 in a.shape:
         return np.linalg.qr(a, mode="r")
     packed, _, _, _ = _geqrf(a)
-    k = min(a.shape)
-    r = np.ascontiguousarray(packed[:k])
-    r[np.tri(k, a.shape[1], -1, dtype=bool)] = 0.0
-    return r
+    return _upper(packed)
 
 
 def orthonormal_factors(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,11 +46,16 @@ def orthonormal_factors(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if a.ndim != 2 or 0 in a.shape:
         return np.linalg.qr(a)
     packed, tau, _, _ = _geqrf(a)
-    k = min(a.shape)
+    q, _, _ = _orgqr(packed[:, : min(a.shape)], tau)
+    return q, _upper(packed)
+
+
+def _upper(packed: np.ndarray) -> np.ndarray:
+    """``R`` from ``geqrf``'s packed factor (reflectors below the diagonal)."""
+    k = min(packed.shape)
     r = np.ascontiguousarray(packed[:k])
-    r[np.tri(k, a.shape[1], -1, dtype=bool)] = 0.0
-    q, _, _ = _orgqr(packed[:, :k], tau)
-    return q, r
+    r[np.tri(k, packed.shape[1], -1, dtype=bool)] = 0.0
+    return r
 
 
 def solve_upper(r: np.ndarray, b: np.ndarray, trans: bool = False) -> np.ndarray:

@@ -30,7 +30,6 @@ from skmediate._numerics.dense import (
 from skmediate._numerics.model import FittedModel, control_function
 
 __all__ = [
-    "weak_identification",
     "DIAGNOSTIC_KEYS",
     "DiagnosticTest",
     "EffectiveF",
@@ -50,6 +49,7 @@ __all__ = [
     "stock_yogo_critical_value",
     "stock_yogo_decides",
     "wald_statistic",
+    "weak_identification",
 ]
 
 STOCK_YOGO_TABLES = ("tsls_size", "tsls_relative_bias", "liml_size")
@@ -484,23 +484,25 @@ def excluded_coordinates(model: FittedModel, j: int = 0):
     kw, n_inst = d.n_exog, d.n_instruments
     col = range(d.n_columns)[d.mediator_columns][j]
     pi = model.r[kw:n_inst, col]
-    # the block starts with the treatment's coordinate
-    coef = np.eye(d.n_excluded + 1)[:, 1:]
-    cov = model.block_cov(f"F{j}", coef)
+    cov = model.block_cov(f"F{j}", _excluded_in_block(d.n_excluded))
     rss = float(model.r[n_inst:, col] @ model.r[n_inst:, col])
     return pi, cov, rss
+
+
+def _excluded_in_block(k: int) -> np.ndarray:
+    """The excluded instruments' coordinates among a first stage's score columns.
+
+    A block ``F{j}`` starts with the treatment's coordinate; its ``k``
+    excluded instruments follow.
+    """
+    return np.eye(k + 1)[:, 1:]
 
 
 def _excluded_p(model: FittedModel, mediators) -> np.ndarray:
     """``P`` selecting the excluded instruments' coordinates of the first stages
     of ``mediators``, side by side (``p`` columns each)."""
-    layout, k = model.layout, model.design.n_excluded
-    p = np.zeros((layout.n_cols, k * len(mediators)))
-    for i, j in enumerate(mediators):
-        # the block starts with the treatment's coordinate
-        rows = np.arange(layout.n_cols)[layout.blocks[f"F{j}"]][1:]
-        p[rows, i * k : (i + 1) * k] = np.eye(k)
-    return p
+    k = model.design.n_excluded
+    return np.hstack([model.block_p(f"F{j}", _excluded_in_block(k)) for j in mediators])
 
 
 def first_stage_f(model: FittedModel, j: int = 0) -> float:

@@ -308,7 +308,8 @@ class FittedModel:
         """
         d, r = self.design, self.r
         n_inst, m = d.n_instruments, d.n_mediators
-        q_g, r_g = orthonormal_factors(self.structural.g)
+        q_g = self.structural.basis
+        r_g = q_g.T @ self.structural.g  # G = Q_G R_G
         h = r[n_inst : n_inst + m, n_inst : n_inst + m]
         f_last = solve_upper(r_g[-m:, -m:], h.T, trans=True)
         q = q_g[:, -m:] @ f_last
