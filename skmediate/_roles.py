@@ -23,6 +23,7 @@ from sklearn.base import clone
 from skmediate._numerics.design import Design
 from skmediate._validation import (
     categorical_columns,
+    column_dtypes,
     column_indices,
     column_names,
     column_values,
@@ -349,13 +350,13 @@ def _select(X, cols):
     if X.shape[0] == 0:  # a zero-row template
         return np.empty((0, len(cols))), None
     if isinstance(X, pd.DataFrame) and not X.columns.has_duplicates:
-        if X.size <= SMALL_FRAME:
+        if X.shape[0] * X.shape[1] <= SMALL_FRAME:
             # converting a small frame whole costs less than reading its dtypes
             values = X.to_numpy()
             if values.dtype.kind in "fiub":
                 return values.astype(float, copy=False), np.asarray(cols, dtype=np.intp)
             return values[:, cols], None
-        kinds = [getattr(dtype, "kind", "O") for dtype in X.dtypes]
+        kinds = [getattr(dtype, "kind", "O") for dtype in column_dtypes(X)]
         if all(kinds[i] in "fiub" for i in cols):
             return np.column_stack(
                 [X[X.columns[i]].to_numpy(dtype=float, na_value=np.nan) for i in cols]

@@ -84,6 +84,21 @@ def column_names(X) -> list:
     return list(nw.from_native(X, eager_only=True).columns)
 
 
+def column_dtypes(X) -> np.ndarray:
+    """The dtypes of a pandas (or dask) DataFrame's columns, as an object array.
+
+    ``DataFrame.dtypes`` wraps them in a Series, whose construction costs
+    more than a small fit's arithmetic; pandas' block manager lists them
+    directly (read when present, else the public attribute).
+    """
+    get_dtypes = getattr(getattr(X, "_mgr", None), "get_dtypes", None)
+    if callable(get_dtypes):
+        dtypes = get_dtypes()
+        if isinstance(dtypes, np.ndarray) and dtypes.shape == (X.shape[1],):
+            return dtypes
+    return X.dtypes.to_numpy()
+
+
 def column_values(X, positions) -> np.ndarray:
     """Columns ``positions`` of a dataframe that is not pandas, as one array.
 
@@ -180,7 +195,12 @@ def fit_features(estimator, X) -> list | None:
         validate_data(estimator, X, reset=True, skip_check_array=True)
         return None
     names = column_names(X)
-    duplicated = sorted({str(c) for c, count in Counter(names).items() if count > 1})
+    unique = not X.columns.has_duplicates if isinstance(X, pd.DataFrame) else None
+    duplicated = (
+        []
+        if unique
+        else sorted({str(c) for c, count in Counter(names).items() if count > 1})
+    )
     if duplicated:
         raise ValueError(
             f"X has duplicate column names {duplicated}; rename them so that each "
@@ -230,7 +250,7 @@ def categorical_columns(X, positions) -> dict[int, CategoricalColumn]:
     if not positions or not is_dataframe(X):
         return {}
     if _is_pandas_like(X):
-        dtypes = X.dtypes.to_numpy()
+        dtypes = column_dtypes(X)
         return {
             i: CategoricalColumn(
                 "pandas",

@@ -255,3 +255,23 @@ def test_polars_categorical_covariate_with_an_encoder(trial):
     terms = list(ref.result_.terms)
     assert set(est.result_.terms) == set(terms)
     assert_allclose(est.result_.params[terms], ref.result_.params, rtol=1e-10)
+
+
+def test_column_dtypes_are_the_frames_dtypes():
+    """The dtypes the role checks read are ``DataFrame.dtypes``, column by column,
+    whatever mix of blocks and extension types the frame holds."""
+    from skmediate._validation import column_dtypes
+
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, 2.0, 3.0],
+            "b": pd.Categorical(["x", "y", "x"]),
+            "c": pd.array([1, None, 3], dtype="Int64"),
+            "d": [4.0, 5.0, 6.0],
+            "e": ["p", "q", "r"],
+            "f": [1, 2, 3],
+        }
+    )
+    frame.insert(1, "g", [7.0, 8.0, 9.0])  # a second float block, interleaved
+    assert list(column_dtypes(frame)) == list(frame.dtypes)
+    assert list(column_dtypes(frame.iloc[:, ::-1])) == list(frame.dtypes[::-1])

@@ -54,7 +54,8 @@ def _upper(packed: np.ndarray) -> np.ndarray:
     """``R`` from ``geqrf``'s packed factor (reflectors below the diagonal)."""
     k = min(packed.shape)
     r = np.ascontiguousarray(packed[:k])
-    r[np.tri(k, packed.shape[1], -1, dtype=bool)] = 0.0
+    for i in range(1, k):  # row by row: cheaper than a mask for a few columns
+        r[i, :i] = 0.0
     return r
 
 

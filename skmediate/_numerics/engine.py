@@ -164,8 +164,11 @@ def fit_model(
             f"{design.n_excluded}"
         )
     labels = groups if kind.clustered else None
-    if columns is not None and np.array_equal(columns, np.arange(raw.shape[1])):
-        columns = None
+    if columns is not None:
+        columns = np.asarray(columns, dtype=np.intp)
+    if columns is not None and columns.shape == (raw.shape[1],):
+        if (columns == np.arange(raw.shape[1])).all():  # every column, in order
+            columns = None
     head_raw, head_y = _head(raw, y)
     if columns is not None:
         head_raw = head_raw[:, columns]

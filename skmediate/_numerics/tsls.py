@@ -37,7 +37,7 @@ def solve_leading(r: np.ndarray, forms: np.ndarray) -> np.ndarray:
     Only the leading block of ``R`` that the forms touch is solved with, so a
     singular trailing diagonal (an outcome fitted exactly) does not matter.
     """
-    used = np.flatnonzero(np.any(forms != 0, axis=tuple(range(1, forms.ndim))))
+    used = np.flatnonzero((forms != 0).reshape(forms.shape[0], -1).any(axis=1))
     rows = int(used[-1]) + 1 if used.size else 0
     out = np.zeros_like(forms, dtype=float)
     out[:rows] = solve_upper(r[:rows, :rows], forms[:rows])
