@@ -26,7 +26,11 @@ linearmodels ``IV2SLS(...).fit(cov_type="robust")``,
 both estimators (data generation, two fits and the statistics) against one
 ``IV2SLS`` fit. Each is the median over ``--small-repeat`` rounds of the
 mean of 50 calls, the contenders interleaved within a round so that the
-machine's slow and fast phases hit them alike.
+machine's slow and fast phases hit them alike. BLAS runs on one thread for
+all of them: products of a few hundred rows gain nothing from a second, and
+on a busy machine the threads one call leaves spinning slow down the next
+call, whichever library makes it (skmediate's own passes run BLAS on one
+thread in any case).
 
 Usage: python benchmarks/bench_fit.py [--sizes 1000 10000 ...] [--repeat 3]
        [--kappa 2sls|liml] [--small-repeat 15] [--quick]
@@ -43,6 +47,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from skmediate import IVMediationRegressor, NaiveMediationRegressor
 
@@ -126,18 +131,19 @@ def small_trials(rounds: int) -> None:
     def study():
         simulate(estimators, generator, n_replications=10, random_state=0)
 
-    t = interleaved(
-        {
-            "iv": lambda: iv.fit(X, y),
-            "iv2sls": lambda: IV2SLS(y, exog, X[["m"]], instruments).fit(
-                cov_type="robust"
-            ),
-            "naive": lambda: naive.fit(X, y),
-            "ols": lambda: sm.OLS(y, design).fit(cov_type="HC1"),
-        },
-        rounds,
-    )
-    t_sim = interleaved({"simulate": study}, max(3, rounds // 3), calls=3)
+    with threadpool_limits(limits=1, user_api="blas"):
+        t = interleaved(
+            {
+                "iv": lambda: iv.fit(X, y),
+                "iv2sls": lambda: IV2SLS(y, exog, X[["m"]], instruments).fit(
+                    cov_type="robust"
+                ),
+                "naive": lambda: naive.fit(X, y),
+                "ols": lambda: sm.OLS(y, design).fit(cov_type="HC1"),
+            },
+            rounds,
+        )
+        t_sim = interleaved({"simulate": study}, max(3, rounds // 3), calls=3)
     per_replication = t_sim["simulate"] / 10
     header = f"{'n = 300, 2 covariates':<44}{'ms':>9}{'reference ms':>14}{'ratio':>8}"
     print(header)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from skmediate import IVMediationRegressor
 from skmediate._numerics.rows import reduce_rows
 from skmediate.exceptions import RankDeficiencyError
 
@@ -175,3 +176,42 @@ def test_small_chunks_give_the_same_fit(monkeypatch):
         assert_allclose(chunked.params, whole.params, rtol=1e-12)
         assert_allclose(chunked.cov, whole.cov, rtol=1e-12)
         assert_allclose(chunked.meat, whole.meat, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [300, 40_000])  # one chunk, and many
+def test_passes_run_blas_on_one_thread_and_restore_it(n):
+    """Both passes run BLAS on one thread; the caller's setting returns after."""
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    import skmediate._numerics.engine as engine
+
+    blas = ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("no BLAS library that threadpoolctl can control")
+    seen = {}
+
+    def threads():
+        return max(lib.get_num_threads() for lib in blas.lib_controllers)
+
+    def spy(name, func):
+        def traced(*args, **kwargs):
+            seen.setdefault(name, set()).add(threads())
+            return func(*args, **kwargs)
+
+        return traced
+
+    rng = np.random.default_rng(3)
+    r = rng.integers(0, 2, n).astype(float)
+    x = rng.normal(size=(n, 2))
+    m = r * (1 + x[:, 0]) + rng.normal(size=n)
+    y = m + r + rng.normal(size=n)
+    X = np.column_stack([r, m, x])
+    with threadpool_limits(limits=2, user_api="blas"):
+        with pytest.MonkeyPatch.context() as patch:  # a function of each pass
+            for name in ("triangular_factor", "meat_of_chunk"):
+                patch.setattr(engine, name, spy(name, getattr(engine, name)))
+            IVMediationRegressor(treatment=0, mediator=1).fit(X, y)
+        after = [lib.get_num_threads() for lib in blas.lib_controllers]
+    assert seen["meat_of_chunk"] == {1}
+    assert seen["triangular_factor"] == {1}
+    assert after == [2] * len(after)

@@ -40,7 +40,13 @@ from skmediate._numerics.covariance import (
 from skmediate._numerics.dense import triangular_factor
 from skmediate._numerics.design import SHIFT_ROWS, Design
 from skmediate._numerics.model import FittedModel
-from skmediate._numerics.rows import group_grams, is_dask, reduce_rows, row_slices
+from skmediate._numerics.rows import (
+    group_grams,
+    is_dask,
+    one_blas_thread,
+    reduce_rows,
+    row_slices,
+)
 from skmediate._numerics.scores import Layout, meat_of_chunk
 from skmediate._numerics.sensitivity import SensitivityPlan
 from skmediate._numerics.tsls import (
@@ -276,7 +282,8 @@ def _passes(design, raw, y, shift, arrays, whole, columns):
 
     def run(func, combine):
         if whole is not None:
-            return func(whole, raw, y, *arrays)
+            with one_blas_thread():  # as reduce_rows runs its chunks
+                return func(whole, raw, y, *arrays)
 
         def on_chunk(raw_c, y_c, *rest):
             if columns is not None:

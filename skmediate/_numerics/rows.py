@@ -22,8 +22,6 @@ __all__ = ["group_sums", "is_dask", "one_blas_thread", "reduce_rows", "row_slice
 # then stay in a typical L2 cache (measured: a fit of 10^6 rows with 10
 # covariates takes 0.53 s with chunks of 256 KiB and 0.63 s with 4 MiB).
 CHUNK_BYTES = 2**18
-# Passes of at least this many chunks run BLAS on one thread.
-MANY_CHUNKS = 32
 # Partition results combined at a time in the tree reduction of dask data.
 SPLIT_EVERY = 8
 
@@ -34,17 +32,32 @@ def is_dask(a) -> bool:
 
 
 @functools.cache
-def _blas_controller():
+def _blas_libraries() -> tuple:
     # finding the loaded BLAS libraries takes milliseconds: once per process
     # (numpy's and scipy's are loaded by then, with the package)
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
+@contextlib.contextmanager
 def one_blas_thread():
-    """A context in which BLAS runs on one thread (for many small products)."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+    """A context in which BLAS runs on one thread (for many small products).
+
+    The libraries' thread counts are set and restored directly, which costs a
+    few microseconds (a threadpoolctl limit reads every library's
+    information and costs tens).
+    """
+    libraries = _blas_libraries()
+    before = [lib.get_num_threads() for lib in libraries]
+    changed = [(lib, n) for lib, n in zip(libraries, before, strict=True) if n != 1]
+    for lib, _ in changed:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in changed:
+            lib.set_num_threads(n)
 
 
 def row_slices(n: int, width: int, chunk_bytes: int | None = None):
@@ -98,17 +111,14 @@ def _reduce_numpy(func, arrays, combine, chunk_bytes=None):
         raise ValueError(f"arrays of different lengths {sorted(lengths)} in one pass")
     width = sum(_width(a) for a in arrays)
     slices = list(row_slices(n, width, chunk_bytes))
-    if len(slices) == 1:
-        return func(*arrays)
     # Cache-sized chunks gain nothing from a second BLAS thread, and on a busy
     # machine threads waiting for each other on every product cost time (at
-    # n = 10^6: 0.57 s on one thread, 1.3 to 2.2 s on two). Setting the limit
-    # costs a little, worth it only for many chunks.
-    limit = contextlib.nullcontext()
-    if len(slices) >= MANY_CHUNKS:
-        limit = one_blas_thread()
+    # n = 10^6: 0.57 s on one thread, 1.3 to 2.2 s on two; at n = 300, with
+    # the other core busy, 24 ms a fit against 5 ms).
     total = None
-    with limit:
+    with one_blas_thread():
+        if len(slices) == 1:
+            return func(*arrays)
         for rows in slices:
             part = func(*(a[rows] for a in arrays))
             if total is None:
