@@ -42,6 +42,14 @@ excluded instruments under ``H₀: θ_R = r₀`` and all ``q`` mediators are
 unrestricted: ``[y - r₀R, M]`` with ``p + 1`` excluded instruments and
 ``p + 1 - q`` degrees of freedom.
 
+With HC and cluster covariances the joint set is no quadric, and its
+projection onto one mediator is found on the projective line of that
+mediator's effect: with two mediators each arc of it is proved inside (an
+accepted segment of the joint set above it) or outside (``zᵀQ(w)z < 0``
+above it, ``Q(w) = c·V(w) - ππᵀ``, on cones whose strict copositivity is
+checked in closed form; Hadeler 1983, Chang and Sederberg 1994), subdividing
+where neither proof holds; see the comment before ``ANGLES_PER_INSTRUMENT``.
+
 References
 ----------
 .. [1] Dufour, J.-M. and Taamouti, M. (2005). Projection-based statistical
@@ -51,6 +59,10 @@ References
    On the asymptotic sizes of subset Anderson–Rubin and Lagrange multiplier
    tests in linear instrumental variables regression. *Econometrica*, 80(6),
    2649–2666.
+.. [3] Hadeler, K. P. (1983). On copositive matrices. *Linear Algebra and
+   its Applications*, 49, 79–89.
+.. [4] Chang, G. and Sederberg, T. W. (1994). Nonnegative quadratic Bézier
+   triangular patches. *Computer Aided Geometric Design*, 11(1), 113–116.
 """
 
 from __future__ import annotations
@@ -430,11 +442,18 @@ def direct_subvector_test(
 # whose pieces are read at points inside: membership is decided exactly. With
 # more, the same question is asked recursively. The projected coordinate is
 # an angle on the projective line (``t = ±∞`` an ordinary point), in the
-# normalized coordinates of :mod:`~skmediate._numerics.kleibergen`;
-# membership is read at equispaced angles and each change of verdict between
+# normalized coordinates of :mod:`~skmediate._numerics.kleibergen`.
+#
+# With two coordinates every arc of that line is proved inside or outside the
+# projection (the certified subdivision below, ``_TwoCoordinates``), so no
+# piece or gap is missed, however narrow. With three or more, membership is
+# read at equispaced angles (the inner set's nonemptiness itself by such a
+# scan, refined on the margin of its one-coordinate sets), which can miss a
+# piece narrower than the spacing. In both, each change of verdict between
 # neighbours is a bracket, bisected to rounding.
 
-# equispaced angles per excluded instrument (and a floor) of the outer search
+# equispaced angles per excluded instrument (and a floor) of the search with
+# three or more coordinates
 ANGLES_PER_INSTRUMENT = 12
 MIN_ANGLES = 48
 # bisection steps on an end's bracket (π/48 / 2⁴⁴ is below rounding)
@@ -722,27 +741,33 @@ def _theta(t, psi) -> float:
 #   the two rows ``w_aᵀC`` and ``(w_a - w_b)ᵀC``), and the segment's points lie
 #   above every angle of the arc.
 # - outside: the arc's column (its angles × the other coordinate's projective
-#   line) is covered by cones spanned by three rays each, and each cone has a
-#   vector ``z`` with ``zᵀQ(w)z < 0`` throughout, ``Q(w) = Σ_jk w_j w_k K_jk``,
-#   ``K_jk = c·V_jk - C_j C_kᵀ`` (``Q(w)`` positive semidefinite is the
-#   acceptance of ``w``). With ``R`` the rays and ``A_jk = zᵀK_jk z`` this is
-#   the strict copositivity of ``-RᵀAR`` (closed form in :func:`_copositive`),
-#   tested with a bound on the rounding of ``RᵀAR`` subtracted; ``z`` is the
-#   eigenvector of the least eigenvalue of ``Q`` at the cone's centre.
+#   line, a rectangle in ``s`` and the other coordinate's angle ``f``) is
+#   covered by cells, each the cone of its four corners' rays (two triangles;
+#   one at a pole, where the other coordinate is infinite), and each cell has
+#   a vector ``z`` with ``zᵀQ(w)z < 0`` throughout, ``Q(w) = c·V(w) - π(w)π(w)ᵀ``
+#   (``Q(w)`` positive semidefinite is the acceptance of ``w``). With ``R``
+#   the rays this is the strict copositivity of ``ggᵀ - c·RᵀV_z R``,
+#   ``(V_z)_jk = zᵀV_jk z``, ``g = RᵀCz`` (closed form in :func:`_copositive`),
+#   tested with a bound on its rounding subtracted; ``z`` is the eigenvector
+#   of the least eigenvalue of ``Q`` at the cell's centre or one of its
+#   corners.
 #
-# Arcs with neither proof are halved, and cones without one are split (an
+# Arcs with neither proof are halved, and cells without one are cut (an
 # accepted centre is an accepted angle: the arc is cut there). Where the
-# verdicts at an arc's two ends differ, the change is bisected to rounding.
-# Only an arc (or a cone's range of angles) narrower than ``MIN_WIDTH`` is
-# left unproved: a tangency, decided by the exact membership of its midpoint.
+# verdicts at an arc's two ends differ, the change is bisected to rounding,
+# and the rejected side is proved from ``MIN_WIDTH`` beyond the bracket (at
+# the bracket itself the margin is rounding). Only arcs (and cells' ranges of
+# angles) narrower than ``MIN_WIDTH`` are left unproved: tangencies, decided
+# by the exact membership of their midpoints; so are the ends of an inside
+# segment within ``MIN_WIDTH`` of an accepted end.
 
 # the first partition of the projective line
 START_ANGLES = 8
 # arcs and cones narrower than this (radians) take their midpoint's verdict
 MIN_WIDTH = 1e-12
-# cones tried for one arc before the arc is halved instead
+# cells tried for one arc before the arc is halved instead
 CELL_BUDGET = 2000
-# parts a cone without a proof is cut into across each of its sides
+# parts a cell without a proof is cut into across each of its sides
 CUTS = 3
 
 
@@ -798,15 +823,12 @@ class _TwoCoordinates:
         omega = (np.trace(blocks[2, 2]) + coef[2] @ coef[2]) / p
         self.sigma = np.sqrt(omega) if omega > 0 else 1.0
         outer = np.einsum("ja,kb->jkab", coef, coef)
-        self.k = crit * blocks - outer
-        # a bound on the magnitude of the terms of K, for the rounding bound
-        self.k_abs = crit * np.abs(blocks) + np.abs(outer)
-        # (j, k) × (a, b) for products with outer products of rays or vectors
-        self.k_flat = self.k.reshape(9, p, p).transpose(1, 2, 0).reshape(p * p, 9)
-        self.k_abs_flat = (
-            self.k_abs.reshape(9, p, p).transpose(1, 2, 0).reshape(p * p, 9)
-        )
-        # a bound on the relative rounding of ``RᵀAR`` (sums of ``p² + 9`` terms)
+        # (j, k) × (a, b), for products with outer products of rays or vectors
+        flat = (crit * blocks - outer).reshape(9, p, p).transpose(1, 2, 0)
+        self.k_flat = flat.reshape(p * p, 9)
+        self.v_flat = blocks.reshape(9, p, p).transpose(1, 2, 0).reshape(p * p, 9)
+        self.v_abs_flat = np.abs(self.v_flat)
+        # the relative rounding of sums of at most p² + 16 products
         self.rounding = 2.0 * (p * p + 16) * np.finfo(float).eps
         self.memo: dict[float, list] = {}
 
@@ -905,6 +927,8 @@ class _TwoCoordinates:
                 if self.pieces(float(psi)):
                     return float(psi)
             cells, width = cells[~thin], width[~thin]
+            if not len(cells):
+                break
             s0, s1, f0, f1 = cells.T
             sm, fm = (s0 + s1) / 2, (f0 + f1) / 2
             s = np.column_stack([sm, s0, s1, s1, s0])
@@ -913,7 +937,7 @@ class _TwoCoordinates:
             outer = (rays[..., :, None] * rays[..., None, :]).reshape(
                 *rays.shape[:2], 9
             )
-            q = (outer @ self.k_flat.T).reshape(*rays.shape[:2], *self.k.shape[2:])
+            q = (outer @ self.k_flat.T).reshape(*rays.shape[:2], *self.blocks.shape[2:])
             lam, vec = np.linalg.eigh(q)
             for i in np.flatnonzero(lam[:, 0, 0] >= 0):
                 if _stat(self.coef, self.blocks, rays[i, 0]) <= self.crit:
@@ -928,21 +952,36 @@ class _TwoCoordinates:
 
     def rejects(self, rays, vectors) -> np.ndarray:
         """Per cell, whether one of its ``vectors`` ``z`` has ``zᵀQ(w)z < 0`` on
-        the cones of its corners ``rays[:, 1:]``, with the rounding bound
-        subtracted (a degenerate triangle at a pole repeats a ray: harmless)."""
-        az = self.forms(vectors, self.k_flat)[:, :, None]
-        err = self.rounding * self.forms(np.abs(vectors), self.k_abs_flat)[:, :, None]
+        the cones of its corners ``rays[:, 1:]`` (a degenerate triangle at a
+        pole repeats a ray: harmless).
+
+        ``zᵀQ(Rλ)z = c·λᵀRᵀV_z Rλ - (gᵀλ)²`` with ``(V_z)_jk = zᵀV_jk z`` and
+        ``g = RᵀCz``: the outcome's large cross-products cancel before they
+        are formed. A bound on the rounding of both terms is subtracted.
+        """
+        u = self.rounding
         r = rays[:, None, [[1, 2, 3], [1, 3, 4]]]  # cell, -, cone, ray, coordinate
-        rt = np.swapaxes(r, -1, -2)
-        m = -(r @ az @ rt) - np.abs(r) @ err @ np.abs(rt)
+        rt, size = np.swapaxes(r, -1, -2), np.abs(r)
+        vz = self.forms(vectors, self.v_flat)[:, :, None]
+        vz_abs = self.forms(np.abs(vectors), self.v_abs_flat)[:, :, None]
+        h = (vectors @ self.coef.T)[:, :, None, :, None]  # C z
+        h_abs = (np.abs(vectors) @ np.abs(self.coef).T)[:, :, None, :, None]
+        g = (r @ h)[..., 0]  # cell, vector, cone, ray
+        slack = u * (size @ h_abs)[..., 0]
+        big = np.abs(g) + slack
+        m = (g[..., :, None] * g[..., None, :]) - self.crit * (r @ vz @ rt)
+        m -= u * self.crit * (size @ vz_abs @ np.swapaxes(size, -1, -2))
+        m -= big[..., :, None] * big[..., None, :] * (1 + u) - np.abs(
+            g[..., :, None] * g[..., None, :]
+        )
         return np.any(np.all(_copositive(m), axis=2), axis=1)
 
-    def forms(self, vectors, k_flat) -> np.ndarray:
-        """``(zᵀK_jk z)_jk`` for each vector ``z`` (``... × p``)."""
+    def forms(self, vectors, flat) -> np.ndarray:
+        """``(zᵀX_jk z)_jk`` for each vector ``z`` (``... × p``) of blocks ``X``
+        stored as ``flat`` (``(a, b) × (j, k)``)."""
         outer = vectors[..., :, None] * vectors[..., None, :]
         lead = vectors.shape[:-1]
-        flat = outer.reshape(*lead, -1) @ k_flat
-        return flat.reshape(*lead, 3, 3)
+        return (outer.reshape(*lead, -1) @ flat).reshape(*lead, 3, 3)
 
     def arcs(self) -> list[tuple[float, float]]:
         """The proved-inside arcs of ``[0, π]`` (angles of the projected coordinate)."""
@@ -1030,9 +1069,13 @@ def robust_projection_set(
 ) -> list[tuple[float, float]]:
     """The projection onto ``θ_{M_index}`` of the joint robust Anderson–Rubin set.
 
-    Valid with every covariance type (Dufour and Taamouti 2005); membership
-    of each value is decided exactly (with two mediators) and the ends are
-    bisected to rounding between equispaced angles of the projective line.
+    Valid with every covariance type (Dufour and Taamouti 2005). With two
+    mediators every arc of the projective line is proved inside (an accepted
+    segment of the joint set above it) or outside (copositive certificates
+    that the joint statistic exceeds the critical value above it), and the
+    ends are bisected to rounding; only arcs narrower than ``MIN_WIDTH``
+    (tangencies) take the exact verdict of their midpoint. With more, the
+    ends are bisected between equispaced angles.
     """
     _check_mediator(moments, index)
     crit = critical_value(moments, confidence_level)
