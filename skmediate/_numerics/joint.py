@@ -42,6 +42,14 @@ excluded instruments under ``H₀: θ_R = r₀`` and all ``q`` mediators are
 unrestricted: ``[y - r₀R, M]`` with ``p + 1`` excluded instruments and
 ``p + 1 - q`` degrees of freedom.
 
+With HC and cluster covariances the joint set is no quadric, and its
+projection onto one mediator is found on the projective line of that
+mediator's effect: with two mediators each arc of it is proved inside (an
+accepted segment of the joint set above it) or outside (``zᵀQ(w)z < 0``
+above it, ``Q(w) = c·V(w) - ππᵀ``, on cones whose strict copositivity is
+checked in closed form; Hadeler 1983, Chang and Sederberg 1994), subdividing
+where neither proof holds; see the comment before ``ANGLES_PER_INSTRUMENT``.
+
 References
 ----------
 .. [1] Dufour, J.-M. and Taamouti, M. (2005). Projection-based statistical
@@ -51,6 +59,10 @@ References
    On the asymptotic sizes of subset Anderson–Rubin and Lagrange multiplier
    tests in linear instrumental variables regression. *Econometrica*, 80(6),
    2649–2666.
+.. [3] Hadeler, K. P. (1983). On copositive matrices. *Linear Algebra and
+   its Applications*, 49, 79–89.
+.. [4] Chang, G. and Sederberg, T. W. (1994). Nonnegative quadratic Bézier
+   triangular patches. *Computer Aided Geometric Design*, 11(1), 113–116.
 """
 
 from __future__ import annotations
@@ -430,11 +442,18 @@ def direct_subvector_test(
 # whose pieces are read at points inside: membership is decided exactly. With
 # more, the same question is asked recursively. The projected coordinate is
 # an angle on the projective line (``t = ±∞`` an ordinary point), in the
-# normalized coordinates of :mod:`~skmediate._numerics.kleibergen`;
-# membership is read at equispaced angles and each change of verdict between
+# normalized coordinates of :mod:`~skmediate._numerics.kleibergen`.
+#
+# With two coordinates every arc of that line is proved inside or outside the
+# projection (the certified subdivision below, ``_TwoCoordinates``), so no
+# piece or gap is missed, however narrow. With three or more, membership is
+# read at equispaced angles (the inner set's nonemptiness itself by such a
+# scan, refined on the margin of its one-coordinate sets), which can miss a
+# piece narrower than the spacing. In both, each change of verdict between
 # neighbours is a bracket, bisected to rounding.
 
-# equispaced angles per excluded instrument (and a floor) of the outer search
+# equispaced angles per excluded instrument (and a floor) of the search with
+# three or more coordinates
 ANGLES_PER_INSTRUMENT = 12
 MIN_ANGLES = 48
 # bisection steps on an end's bracket (π/48 / 2⁴⁴ is below rounding)
@@ -663,6 +682,8 @@ def _robust_projection(coef, blocks, target: int, crit: float):
     ``coef`` (``1 + q`` rows: outcome, then the coordinates) and ``blocks``
     (``(1 + q) × (1 + q) × p × p``) are the moments; see the comment above.
     """
+    if coef.shape[0] == 3:
+        return _certified_projection(coef, blocks, target, crit)
     angles, verdicts, member, t = _scan(coef, blocks, target, crit, [], False)
     n = angles.size
     if verdicts.all():
@@ -708,14 +729,353 @@ def _theta(t, psi) -> float:
         return float(-u[1] / u[0])
 
 
+# -- the certified projection with two coordinates -------------------------------
+#
+# The projective line of the projected coordinate (angle ψ) is cut into arcs
+# and each arc is proved to lie inside or outside the projection:
+#
+# - inside: accepted points ``w_a``, ``w_b`` above its two ends (the first two
+#   entries of each a positive multiple of the end's direction) whose segment
+#   ``(1 - s)w_a + s w_b``, ``0 ≤ s ≤ 1``, is accepted throughout. Along a line
+#   the statistic is that of a one-mediator set (:func:`_one_nuisance_set` of
+#   the two rows ``w_aᵀC`` and ``(w_a - w_b)ᵀC``), and the segment's points lie
+#   above every angle of the arc.
+# - outside: the arc's column (its angles × the other coordinate's projective
+#   line, a rectangle in ``s`` and the other coordinate's angle ``f``) is
+#   covered by cells, each the cone of its four corners' rays (two triangles;
+#   one at a pole, where the other coordinate is infinite), and each cell has
+#   a vector ``z`` with ``zᵀQ(w)z < 0`` throughout, ``Q(w) = c·V(w) - π(w)π(w)ᵀ``
+#   (``Q(w)`` positive semidefinite is the acceptance of ``w``). With ``R``
+#   the rays this is the strict copositivity of ``ggᵀ - c·RᵀV_z R``,
+#   ``(V_z)_jk = zᵀV_jk z``, ``g = RᵀCz`` (closed form in :func:`_copositive`),
+#   tested with a bound on its rounding subtracted; ``z`` is the eigenvector
+#   of the least eigenvalue of ``Q`` at the cell's centre or one of its
+#   corners.
+#
+# Arcs with neither proof are halved, and cells without one are cut (an
+# accepted centre is an accepted angle: the arc is cut there). Where the
+# verdicts at an arc's two ends differ, the change is bisected to rounding,
+# and the rejected side is proved from ``MIN_WIDTH`` beyond the bracket (at
+# the bracket itself the margin is rounding). Only arcs (and cells' ranges of
+# angles) narrower than ``MIN_WIDTH`` are left unproved: tangencies, decided
+# by the exact membership of their midpoints; so are the ends of an inside
+# segment within ``MIN_WIDTH`` of an accepted end.
+
+# the first partition of the projective line
+START_ANGLES = 8
+# arcs and cones narrower than this (radians) take their midpoint's verdict
+MIN_WIDTH = 1e-12
+# cells tried for one arc before the arc is halved instead
+CELL_BUDGET = 2000
+# parts a cell without a proof is cut into across each of its sides
+CUTS = 3
+
+
+def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """Whether each symmetric ``n × n`` (``n ≤ 3``) matrix of ``a`` (``... × n × n``)
+    is strictly copositive: ``λᵀaλ > 0`` for every ``λ ≥ 0``, ``λ ≠ 0``.
+
+    With the diagonal scaled to ones (``a_ii > 0`` is necessary), ``a_ij > -1``
+    and, for ``n = 3``, ``1 + a12 + a13 + a23 + √(2(1 + a12)(1 + a13)(1 + a23))
+    > 0`` (Hadeler 1983; Chang and Sederberg 1994), each with margin ``tol``.
+    """
+    a = np.asarray(a, dtype=float)
+    n = a.shape[-1]
+    d = np.diagonal(a, axis1=-2, axis2=-1)
+    ok = np.all(d > 0, axis=-1)
+    scale = 1.0 / np.sqrt(np.where(d > 0, d, 1.0))
+    b = a * scale[..., :, None] * scale[..., None, :]
+    upper = np.triu_indices(n, 1)
+    ok &= np.all(b[..., upper[0], upper[1]] > -1.0 + tol, axis=-1)
+    if n < 3:
+        return ok
+    b12, b13, b23 = b[..., 0, 1], b[..., 0, 2], b[..., 1, 2]
+    product = np.maximum((1.0 + b12) * (1.0 + b13) * (1.0 + b23), 0.0)
+    return ok & (1.0 + b12 + b13 + b23 + np.sqrt(2.0 * product) > tol)
+
+
+def _cut(cells: np.ndarray, lo: int, which: np.ndarray, mark: np.ndarray):
+    """``cells`` (rows ``s0, s1, f0, f1``) with those ``which`` cut in
+    ``CUTS`` equal parts across columns ``lo, lo + 1``; and ``mark``, carried
+    to the parts."""
+    cut = cells[which]
+    step = (cut[:, lo + 1] - cut[:, lo]) / CUTS
+    parts = []
+    for i in range(CUTS):
+        part = cut.copy()
+        part[:, lo] = cut[:, lo] + i * step
+        if i < CUTS - 1:
+            part[:, lo + 1] = cut[:, lo] + (i + 1) * step
+        if i > 0:
+            part[:, lo] = parts[-1][:, lo + 1]
+        parts.append(part)
+    out = np.vstack([cells[~which], *parts])
+    return out, np.r_[mark[~which], np.tile(mark[which], CUTS)]
+
+
+class _TwoCoordinates:
+    """The set of moments ``[outcome, target, other]`` and its projection's proofs."""
+
+    def __init__(self, coef, blocks, crit: float):
+        self.coef, self.blocks, self.crit = coef, blocks, crit
+        self.t = _normalizer(coef, blocks)
+        p = coef.shape[1]
+        omega = (np.trace(blocks[2, 2]) + coef[2] @ coef[2]) / p
+        self.sigma = np.sqrt(omega) if omega > 0 else 1.0
+        outer = np.einsum("ja,kb->jkab", coef, coef)
+        # (j, k) × (a, b), for products with outer products of rays or vectors
+        flat = (crit * blocks - outer).reshape(9, p, p).transpose(1, 2, 0)
+        self.k_flat = flat.reshape(p * p, 9)
+        self.v_flat = blocks.reshape(9, p, p).transpose(1, 2, 0).reshape(p * p, 9)
+        self.v_abs_flat = np.abs(self.v_flat)
+        # the relative rounding of sums of at most p² + 16 products
+        self.rounding = 2.0 * (p * p + 16) * np.finfo(float).eps
+        self.memo: dict[float, list] = {}
+
+    def direction(self, psi: float) -> np.ndarray:
+        """``(u, 0)``: the outcome and target weights at angle ``psi``."""
+        if psi == np.pi:
+            return -self.direction(0.0)
+        return np.r_[self.t @ np.array([np.cos(psi), np.sin(psi)]), 0.0]
+
+    def pieces(self, psi: float) -> list[tuple[float, float]]:
+        """``{s : W(u, -s) ≤ c}`` at angle ``psi`` (exact; memoized)."""
+        if psi not in self.memo:
+            if psi == np.pi:
+                found = [(-hi, -lo) for lo, hi in reversed(self.pieces(0.0))]
+            else:
+                u = self.direction(psi)[:2]
+                c2, b2 = _combine(self.coef, self.blocks, u, [2])
+                found = _one_nuisance_set(c2, b2, self.crit)
+            self.memo[psi] = found
+        return self.memo[psi]
+
+    def points(self, psi: float) -> list[np.ndarray]:
+        """An accepted point per piece at ``psi``: the middle of its angle."""
+        out = []
+        for lo, hi in self.pieces(psi):
+            mid = (np.arctan(-lo * self.sigma) + np.arctan(-hi * self.sigma)) / 2
+            w = self.direction(psi)
+            w[2] = np.tan(mid) / self.sigma
+            out.append(w)
+        return out
+
+    @staticmethod
+    def angle(a: float, b: float, s):
+        """The angle of ``(1 - s)·e(a) + s·e(b)``, ``e(ψ) = (cos ψ, sin ψ)``."""
+        s = np.asarray(s, dtype=float)
+        x = (1 - s) + s * np.cos(b - a)
+        y = s * np.sin(b - a)
+        return a + np.arctan2(y, x)
+
+    def inside(self, a: float, b: float) -> list[tuple[float, float]] | None:
+        """Arcs of ``[a, b]`` proved inside by a segment, or None."""
+        for wa in self.points(a):
+            for wb in self.points(b):
+                lin = np.vstack([wa, wa - wb])
+                c2 = lin @ self.coef
+                b2 = np.einsum("Jj,Kk,jkab->JKab", lin, lin, self.blocks)
+                along = _one_nuisance_set(c2, b2, self.crit)
+                if not along:
+                    continue
+                lo, hi = max(along, key=lambda ab: min(ab[1], 1) - max(ab[0], 0))
+                left = self.angle(a, b, max(lo, 0.0))
+                right = self.angle(a, b, min(hi, 1.0))
+                if left - a >= MIN_WIDTH or b - right >= MIN_WIDTH:
+                    continue
+                arcs = [(left, right)]
+                # the remnants at the ends: their midpoints' verdicts
+                for x, y in ((a, left), (right, b)):
+                    if y > x and self.pieces((x + y) / 2):
+                        arcs.append((x, y))
+                return arcs
+        return None
+
+    def rays(self, ua, ub, s, f) -> np.ndarray:
+        """``cos f·((1 - s)u_a + s u_b) + sin f·e/σ`` (``e`` the other
+        coordinate's axis), exactly ``±e/σ`` at ``f = ±π/2``."""
+        pole = np.abs(f) == np.pi / 2
+        cos = np.where(pole, 0.0, np.cos(f))
+        sin = np.where(pole, np.sign(f), np.sin(f))
+        out = cos[..., None] * ((1 - s)[..., None] * ua + s[..., None] * ub)
+        out[..., 2] = sin / self.sigma
+        return out
+
+    def outside(self, a: float, b: float):
+        """Prove ``[a, b]`` outside: True, an accepted angle inside it, or None.
+
+        The column is the rectangle ``0 ≤ s ≤ 1`` (the angle of
+        ``(1 - s)u_a + s u_b``), ``-π/2 ≤ f ≤ π/2`` (the other coordinate's
+        angle); each cell of it is the cone of its four corners' rays (two
+        triangles; one at the poles), proved with ``z`` from the centre or a
+        corner, or halved across its longer side (``s`` measured by its angle).
+        """
+        ua, ub = self.direction(a), self.direction(b)
+        edges = np.pi / 4 * np.arange(-2, 3)
+        cells = np.column_stack(
+            [np.zeros(4), np.ones(4), edges[:-1], edges[1:]]
+        )  # s0, s1, f0, f1
+        tried = 0
+        while len(cells):
+            tried += len(cells)
+            if tried > CELL_BUDGET:
+                return None
+            s0, s1, f0, f1 = cells.T
+            width = self.angle(a, b, s1) - self.angle(a, b, s0)
+            thin = width < MIN_WIDTH  # a tangency: the midpoint's verdict
+            for psi in self.angle(a, b, (s0[thin] + s1[thin]) / 2):
+                if self.pieces(float(psi)):
+                    return float(psi)
+            cells, width = cells[~thin], width[~thin]
+            if not len(cells):
+                break
+            s0, s1, f0, f1 = cells.T
+            sm, fm = (s0 + s1) / 2, (f0 + f1) / 2
+            s = np.column_stack([sm, s0, s1, s1, s0])
+            f = np.column_stack([fm, f0, f0, f1, f1])
+            rays = self.rays(ua, ub, s, f)  # cell, point, coordinate
+            outer = (rays[..., :, None] * rays[..., None, :]).reshape(
+                *rays.shape[:2], 9
+            )
+            q = (outer @ self.k_flat.T).reshape(*rays.shape[:2], *self.blocks.shape[2:])
+            lam, vec = np.linalg.eigh(q)
+            for i in np.flatnonzero(lam[:, 0, 0] >= 0):
+                if _stat(self.coef, self.blocks, rays[i, 0]) <= self.crit:
+                    return float(self.angle(a, b, sm[i]))
+            proved = self.rejects(rays, vec[..., 0])
+            cells, width = cells[~proved], width[~proved]
+            height = cells[:, 3] - cells[:, 2]
+            by_s, by_f = width > height / 4, height > width / 4
+            cells, by_f = _cut(cells, 0, by_s, by_f)
+            cells, _ = _cut(cells, 2, by_f, by_f)
+        return True
+
+    def rejects(self, rays, vectors) -> np.ndarray:
+        """Per cell, whether one of its ``vectors`` ``z`` has ``zᵀQ(w)z < 0`` on
+        the cones of its corners ``rays[:, 1:]`` (a degenerate triangle at a
+        pole repeats a ray: harmless).
+
+        ``zᵀQ(Rλ)z = c·λᵀRᵀV_z Rλ - (gᵀλ)²`` with ``(V_z)_jk = zᵀV_jk z`` and
+        ``g = RᵀCz``: the outcome's large cross-products cancel before they
+        are formed. A bound on the rounding of both terms is subtracted.
+        """
+        u = self.rounding
+        r = rays[:, None, [[1, 2, 3], [1, 3, 4]]]  # cell, -, cone, ray, coordinate
+        rt, size = np.swapaxes(r, -1, -2), np.abs(r)
+        vz = self.forms(vectors, self.v_flat)[:, :, None]
+        vz_abs = self.forms(np.abs(vectors), self.v_abs_flat)[:, :, None]
+        h = (vectors @ self.coef.T)[:, :, None, :, None]  # C z
+        h_abs = (np.abs(vectors) @ np.abs(self.coef).T)[:, :, None, :, None]
+        g = (r @ h)[..., 0]  # cell, vector, cone, ray
+        slack = u * (size @ h_abs)[..., 0]
+        big = np.abs(g) + slack
+        m = (g[..., :, None] * g[..., None, :]) - self.crit * (r @ vz @ rt)
+        m -= u * self.crit * (size @ vz_abs @ np.swapaxes(size, -1, -2))
+        m -= big[..., :, None] * big[..., None, :] * (1 + u) - np.abs(
+            g[..., :, None] * g[..., None, :]
+        )
+        return np.any(np.all(_copositive(m), axis=2), axis=1)
+
+    def forms(self, vectors, flat) -> np.ndarray:
+        """``(zᵀX_jk z)_jk`` for each vector ``z`` (``... × p``) of blocks ``X``
+        stored as ``flat`` (``(a, b) × (j, k)``)."""
+        outer = vectors[..., :, None] * vectors[..., None, :]
+        lead = vectors.shape[:-1]
+        return (outer.reshape(*lead, -1) @ flat).reshape(*lead, 3, 3)
+
+    def arcs(self) -> list[tuple[float, float]]:
+        """The proved-inside arcs of ``[0, π]`` (angles of the projected coordinate)."""
+        grid = np.pi * np.arange(START_ANGLES + 1) / START_ANGLES
+        grid[-1] = np.pi
+        stack = [(float(x), float(y)) for x, y in zip(grid[:-1], grid[1:], strict=True)]
+        arcs: list[tuple[float, float]] = []
+        while stack:
+            a, b = stack.pop()
+            in_a, in_b = bool(self.pieces(a)), bool(self.pieces(b))
+            if in_a != in_b:  # an end: bisected to rounding
+                lo, hi = a, b
+                for _ in range(BISECTIONS):
+                    mid = (lo + hi) / 2
+                    if mid in (lo, hi):
+                        break
+                    if bool(self.pieces(mid)) == in_a:
+                        lo = mid
+                    else:
+                        hi = mid
+                # the rejected side keeps off the end by MIN_WIDTH: a
+                # tangency remnant, decided by its midpoint's verdict
+                if in_a:
+                    edge = min(hi + MIN_WIDTH, b)
+                    stack += [(a, lo), (edge, b)]
+                    remnant = (hi, edge)
+                else:
+                    edge = max(lo - MIN_WIDTH, a)
+                    stack += [(a, edge), (hi, b)]
+                    remnant = (edge, lo)
+                if self.pieces(sum(remnant) / 2):
+                    arcs.append(remnant)
+                continue
+            if b - a < MIN_WIDTH:  # a tangency: the midpoint's verdict
+                if self.pieces((a + b) / 2):
+                    arcs.append((a, b))
+                continue
+            if in_a:
+                proved = self.inside(a, b)
+                if proved is not None:
+                    arcs += proved
+                    continue
+                cut = (a + b) / 2
+            else:
+                proved = self.outside(a, b)
+                if proved is True:
+                    continue
+                cut = (a + b) / 2 if proved is None else proved
+                if not a < cut < b:
+                    cut = (a + b) / 2
+            stack += [(a, cut), (cut, b)]
+        return merge_intervals(arcs)
+
+
+def _certified_projection(coef, blocks, target: int, crit: float):
+    """:func:`_robust_projection` with two coordinates, every arc proved."""
+    order = [0, 1 + target, 2 - target]
+    coef, blocks = coef[order], blocks[np.ix_(order, order)]
+    if _stat(coef, blocks, np.array([0.0, 0.0, 1.0])) <= crit:
+        return [(-inf, inf)]  # the other coordinate's infinity: every angle
+    plane = _TwoCoordinates(coef, blocks, crit)
+    arcs = plane.arcs()
+    if not arcs:
+        return []
+    if arcs[0][0] == 0.0 and arcs[-1][1] == np.pi:
+        if len(arcs) == 1:
+            return [(-inf, inf)]
+        first = arcs.pop(0)
+        arcs[-1] = (arcs[-1][0], first[1] + np.pi)
+    t = plane.t
+    psi_inf = float(np.mod(np.arctan2(-t[0, 0], t[0, 1]), np.pi))
+    pieces = []
+    for lo, hi in arcs:
+        a, b = sorted([_theta(t, lo), _theta(t, hi)])
+        k = np.floor((lo - psi_inf) / np.pi) + 1
+        if psi_inf + k * np.pi < hi:  # the arc passes θ = ±∞
+            pieces += [(-inf, a), (b, inf)]
+        else:
+            pieces.append((a, b))
+    return merge_intervals(pieces)
+
+
 def robust_projection_set(
     moments: AndersonRubinMoments, index: int, confidence_level: float
 ) -> list[tuple[float, float]]:
     """The projection onto ``θ_{M_index}`` of the joint robust Anderson–Rubin set.
 
-    Valid with every covariance type (Dufour and Taamouti 2005); membership
-    of each value is decided exactly (with two mediators) and the ends are
-    bisected to rounding between equispaced angles of the projective line.
+    Valid with every covariance type (Dufour and Taamouti 2005). With two
+    mediators every arc of the projective line is proved inside (an accepted
+    segment of the joint set above it) or outside (copositive certificates
+    that the joint statistic exceeds the critical value above it), and the
+    ends are bisected to rounding; only arcs narrower than ``MIN_WIDTH``
+    (tangencies) take the exact verdict of their midpoint. With more, the
+    ends are bisected between equispaced angles.
     """
     _check_mediator(moments, index)
     crit = critical_value(moments, confidence_level)
