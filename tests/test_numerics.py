@@ -215,3 +215,31 @@ def test_passes_run_blas_on_one_thread_and_restore_it(n):
     assert seen["meat_of_chunk"] == {1}
     assert seen["triangular_factor"] == {1}
     assert after == [2] * len(after)
+
+
+def test_runs_of_chunks_on_threads_give_the_same_fit(monkeypatch):
+    """A pass of many chunks folds fixed runs of them, on as many threads as
+    BLAS may use: the fit is the same bit for bit on one thread or several."""
+    import skmediate._numerics.rows as rows
+
+    rng = np.random.default_rng(5)
+    n = 40_000
+    r = rng.integers(0, 2, n).astype(float)
+    x = rng.normal(size=(n, 3))
+    m = r * (1 + x[:, 0]) + rng.normal(size=n)
+    y = m + r + rng.normal(size=n) * (1 + r)
+    X = np.column_stack([r, m, x])
+    monkeypatch.setattr(rows, "CHUNK_BYTES", 2**12)  # 256 rows a chunk
+    assert len(list(rows.row_slices(n, 8))) >= rows.PARALLEL_CHUNKS
+    fits = {}
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(rows, "blas_threads", lambda threads=threads: threads)
+        est = IVMediationRegressor(treatment=0, mediator=1, cov_type="HC3")
+        fits[threads] = est.fit(X, y).result_
+    for threads in (2, 3):
+        np.testing.assert_array_equal(fits[threads].params, fits[1].params)
+        np.testing.assert_array_equal(fits[threads].std_errors, fits[1].std_errors)
+        np.testing.assert_array_equal(
+            fits[threads].first_stage.wald_f_statistic,
+            fits[1].first_stage.wald_f_statistic,
+        )

@@ -2,7 +2,8 @@
 
 A pass applies a function to aligned row chunks of a few arrays and combines
 the results. For numpy arrays the chunks are consecutive, cache-sized row
-slices, folded as they come; for dask arrays they are the partitions, each
+slices, folded in order (many of them in a few fixed runs, on as many
+threads as BLAS may use, BLAS itself on one); for dask arrays they are the partitions, each
 reduced where it lives (and there in cache-sized slices), and the partition
 results are combined in a tree, so that only small results travel.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -24,6 +26,12 @@ __all__ = ["group_sums", "is_dask", "one_blas_thread", "reduce_rows", "row_slice
 CHUNK_BYTES = 2**18
 # Partition results combined at a time in the tree reduction of dask data.
 SPLIT_EVERY = 8
+# Passes of at least this many chunks fold them in BLOCKS runs of consecutive
+# chunks, on as many threads as BLAS may use (at most BLOCKS), and then fold
+# the runs' results in order. The runs do not depend on the threads, so
+# neither does the result.
+PARALLEL_CHUNKS = 64
+BLOCKS = 4
 
 
 def is_dask(a) -> bool:
@@ -38,6 +46,11 @@ def _blas_libraries() -> tuple:
     from threadpoolctl import ThreadpoolController
 
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+def blas_threads() -> int:
+    """The threads BLAS may use now (1 when no library is known)."""
+    return max((lib.get_num_threads() for lib in _blas_libraries()), default=1)
 
 
 @contextlib.contextmanager
@@ -104,29 +117,54 @@ def _fold(parts: list, combine):
     return total
 
 
-def _reduce_numpy(func, arrays, combine, chunk_bytes=None):
+def _reduce_numpy(func, arrays, combine, chunk_bytes=None, parallel=True):
     n = arrays[0].shape[0]
     lengths = {a.shape[0] for a in arrays}
     if len(lengths) > 1:
         raise ValueError(f"arrays of different lengths {sorted(lengths)} in one pass")
     width = sum(_width(a) for a in arrays)
     slices = list(row_slices(n, width, chunk_bytes))
+    threads = min(blas_threads(), BLOCKS) if parallel else 1
     # Cache-sized chunks gain nothing from a second BLAS thread, and on a busy
     # machine threads waiting for each other on every product cost time (at
     # n = 10^6: 0.57 s on one thread, 1.3 to 2.2 s on two; at n = 300, with
-    # the other core busy, 24 ms a fit against 5 ms).
-    total = None
+    # the other core busy, 24 ms a fit against 5 ms). The cores BLAS would
+    # have used take runs of chunks instead.
     with one_blas_thread():
         if len(slices) == 1:
             return func(*arrays)
-        for rows in slices:
-            part = func(*(a[rows] for a in arrays))
-            if total is None:
-                total = part
-            elif combine is None:
-                total = _add(total, part)
-            else:
-                total = combine([total, part])
+        if len(slices) < PARALLEL_CHUNKS:
+            return _fold_chunks(func, arrays, slices, combine)
+        bounds = [len(slices) * k // BLOCKS for k in range(BLOCKS + 1)]
+        runs = [slices[a:b] for a, b in itertools.pairwise(bounds)]
+        if threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads) as pool:
+                parts = list(
+                    pool.map(lambda run: _fold_chunks(func, arrays, run, combine), runs)
+                )
+        else:
+            parts = [_fold_chunks(func, arrays, run, combine) for run in runs]
+    return _fold_in_order(parts, combine)
+
+
+def _fold_chunks(func, arrays, slices, combine):
+    """``func`` of each row slice, folded in order."""
+    return _fold_in_order(
+        (func(*(a[rows] for a in arrays)) for rows in slices), combine
+    )
+
+
+def _fold_in_order(parts, combine):
+    total = None
+    for part in parts:
+        if total is None:
+            total = part
+        elif combine is None:
+            total = _add(total, part)
+        else:
+            total = combine([total, part])
     return total
 
 
@@ -191,7 +229,7 @@ def _reduce_dask(func, arrays, combine):
 
     def on_partition(*parts):
         parts = [np.asarray(p) for p in parts]
-        return _reduce_numpy(func, parts, combine)
+        return _reduce_numpy(func, parts, combine, parallel=False)
 
     level = [
         dask.delayed(on_partition)(*parts) for parts in zip(*partitions, strict=True)
