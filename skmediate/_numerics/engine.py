@@ -172,9 +172,9 @@ def fit_model(
     labels = groups if kind.clustered else None
     if columns is not None:
         columns = np.asarray(columns, dtype=np.intp)
-    if columns is not None and columns.shape == (raw.shape[1],):
-        if (columns == np.arange(raw.shape[1])).all():  # every column, in order
-            columns = None
+        every = np.arange(raw.shape[1])
+        if columns.shape == every.shape and (columns == every).all():
+            columns = None  # every column, in order
     head_raw, head_y = _head(raw, y)
     if columns is not None:
         head_raw = head_raw[:, columns]

@@ -3,9 +3,10 @@
 A pass applies a function to aligned row chunks of a few arrays and combines
 the results. For numpy arrays the chunks are consecutive, cache-sized row
 slices, folded in order (many of them in a few fixed runs, on as many
-threads as BLAS may use, BLAS itself on one); for dask arrays they are the partitions, each
-reduced where it lives (and there in cache-sized slices), and the partition
-results are combined in a tree, so that only small results travel.
+threads as BLAS may use, BLAS itself on one); for dask arrays they are the
+partitions, each reduced where it lives (and there in cache-sized slices),
+and the partition results are combined in a tree, so that only small
+results travel.
 """
 
 from __future__ import annotations
@@ -124,15 +125,15 @@ def _reduce_numpy(func, arrays, combine, chunk_bytes=None, parallel=True):
         raise ValueError(f"arrays of different lengths {sorted(lengths)} in one pass")
     width = sum(_width(a) for a in arrays)
     slices = list(row_slices(n, width, chunk_bytes))
-    threads = min(blas_threads(), BLOCKS) if parallel else 1
     # Cache-sized chunks gain nothing from a second BLAS thread, and on a busy
     # machine threads waiting for each other on every product cost time (at
     # n = 10^6: 0.57 s on one thread, 1.3 to 2.2 s on two; at n = 300, with
     # the other core busy, 24 ms a fit against 5 ms). The cores BLAS would
     # have used take runs of chunks instead.
+    threads = 1
+    if parallel and len(slices) >= PARALLEL_CHUNKS:  # read before the limit below
+        threads = min(blas_threads(), BLOCKS)
     with one_blas_thread():
-        if len(slices) == 1:
-            return func(*arrays)
         if len(slices) < PARALLEL_CHUNKS:
             return _fold_chunks(func, arrays, slices, combine)
         bounds = [len(slices) * k // BLOCKS for k in range(BLOCKS + 1)]
