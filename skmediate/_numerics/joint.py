@@ -67,6 +67,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -434,31 +435,61 @@ def direct_subvector_test(
 # -- robust projections ---------------------------------------------------------
 #
 # With HC and cluster covariances ``V`` depends on every tested value, and the
-# joint set is no quadric. A value ``t`` of the projected coordinate belongs to
-# the projection exactly when the joint set of the remaining coordinates, with
-# the outcome row replaced by ``outcome - t·target``, is not empty. With one
-# remaining coordinate that set is a one-mediator robust Anderson–Rubin set,
-# whose ends are the real eigenvalues of a quadratic matrix polynomial (QZ) and
-# whose pieces are read at points inside: membership is decided exactly. With
-# more, the same question is asked recursively. The projected coordinate is
-# an angle on the projective line (``t = ±∞`` an ordinary point), in the
-# normalized coordinates of :mod:`~skmediate._numerics.kleibergen`.
+# joint set is no quadric. It is the set of weights ``w`` (rows: outcome, the
+# projected coordinate, the others) with ``Q(w) = c·V(w) - π(w)π(w)ᵀ`` positive
+# semidefinite, a cone, read on the projective space of ``w``. Its projection
+# onto the projected coordinate is read on the projective line of the first
+# two weights (angle ψ in the normalized coordinates of
+# :mod:`~skmediate._numerics.kleibergen`; ``θ = ±∞`` an ordinary point): ψ
+# belongs to it when the fibre above ψ (the outcome row replaced by
+# ``cos ψ·outcome + sin ψ·target``) has an accepted point. With one other
+# coordinate the fibre is a one-mediator robust set, exact (its ends are the
+# real eigenvalues of a quadratic matrix polynomial); with more, accepted
+# points of the fibre are sought at angles of its own first two rows
+# (:func:`_witnesses`), which proves membership when it finds one.
 #
-# With two coordinates every arc of that line is proved inside or outside the
-# projection (the certified subdivision below, ``_TwoCoordinates``), so no
-# piece or gap is missed, however narrow. With three or more, membership is
-# read at equispaced angles (the inner set's nonemptiness itself by such a
-# scan, refined on the margin of its one-coordinate sets), which can miss a
-# piece narrower than the spacing. In both, each change of verdict between
-# neighbours is a bracket, bisected to rounding.
+# Every arc of the line is proved inside or outside (``_Projection``):
+#
+# - inside: accepted points ``w_a``, ``w_b`` above its two ends whose segment
+#   ``(1 - s)w_a + s w_b``, ``0 ≤ s ≤ 1``, is accepted throughout. Along a line
+#   the statistic is that of a one-mediator set (:func:`_one_nuisance_set` of
+#   the two rows ``w_aᵀC`` and ``(w_a - w_b)ᵀC``), and the segment lies above
+#   every angle of the arc.
+# - outside: the arc's column (the cone of the two end directions and every
+#   other axis, either sign) is covered by simplicial cones, each with a
+#   vector ``z`` such that ``zᵀQ(w)z < 0`` throughout. With ``R`` the cone's
+#   rays this is the strict copositivity of ``ggᵀ - c·RᵀV_z R``,
+#   ``(V_z)_jk = zᵀV_jk z``, ``g = RᵀCz`` (:func:`_copositive`, exact for any
+#   order), tested with a bound on its rounding subtracted; ``z`` is the
+#   eigenvector of the least eigenvalue of ``Q`` at the cone's centre or one
+#   of its rays. A cone without a proof is halved across its longest edge;
+#   an accepted centre is an accepted angle, where the arc is cut.
+#
+# Arcs with neither proof are halved. Where the verdicts at an arc's two ends
+# differ, the change is bisected to rounding, and the rejected side is proved
+# from ``MIN_WIDTH`` beyond the bracket (at the bracket itself the margin is
+# rounding). Only arcs and cones narrower than ``MIN_WIDTH`` are left
+# unproved: tangencies, decided by the verdict at their midpoints; so are the
+# ends of an inside segment within ``MIN_WIDTH`` of an accepted end. An
+# accepted point where the first two weights vanish (the other coordinates'
+# infinity) lies in the closure of every column: the whole line.
 
-# equispaced angles per excluded instrument (and a floor) of the search with
-# three or more coordinates
-ANGLES_PER_INSTRUMENT = 12
-MIN_ANGLES = 48
-# bisection steps on an end's bracket (π/48 / 2⁴⁴ is below rounding)
-BISECTIONS = 44
-# local minima of the margin refined when no sampled angle is accepted
+# the first partition of the projective line
+START_ANGLES = 8
+# arcs and cones narrower than this (radians) take their midpoint's verdict
+MIN_WIDTH = 1e-12
+# the rejected side of an end is proved from where its least statistic
+# exceeds the critical value by this fraction of it (nearer, the margin is
+# within the certificates' rounding)
+CLEARANCE = 1e-9
+# bisection steps on an end's bracket (π/8 / 2⁵² is below rounding)
+BISECTIONS = 52
+# cones tried for one arc, per cone of the first cover, before the arc is
+# halved instead
+CELL_BUDGET = 5000
+# angles of the first two rows at which :func:`_witnesses` seeks a point
+WITNESS_ANGLES = 16
+# local minima of the margin refined when no angle gives a point
 REFINED_MINIMA = 2
 # ... if their margin is below this fraction of the critical value
 NEAR_MARGIN = 0.25
@@ -566,23 +597,6 @@ def _one_nuisance_set(
     return out
 
 
-def _nonempty(coef, blocks, crit: float, hint: list, margin=None) -> bool:
-    """Whether the joint set of moments ``[outcome, mediators...]`` has a point.
-
-    ``hint`` holds, per level of the recursion, the angle accepted last (the
-    scan starts there; only the speed depends on it).
-    """
-    q = coef.shape[0] - 1
-    if q == 0:
-        return _stat(coef, blocks, np.array([1.0])) <= crit
-    if q == 1:
-        return bool(_one_nuisance_set(coef, blocks, crit, margin))
-    found = _scan(coef, blocks, 0, crit, hint, first_only=True) is not None
-    if margin is not None:
-        margin.append(-1.0 if found else 1.0)
-    return found
-
-
 def _normalizer(coef, blocks) -> np.ndarray:
     """``T`` with ``Tᵀ Ω T = I``: ``Ω`` the average over the instruments of the
     outcome-target blocks plus the coefficients' cross-products (definite even
@@ -592,273 +606,281 @@ def _normalizer(coef, blocks) -> np.ndarray:
     return np.linalg.inv(np.linalg.cholesky(omega)).T
 
 
-def _scan(coef, blocks, target: int, crit: float, hint: list, first_only: bool):
-    """Membership of the projection onto ``target`` at equispaced angles.
-
-    Returns ``(angles, verdicts, member, t)``, or with ``first_only`` an
-    accepted angle (None if there is none).
-    """
-    q = coef.shape[0] - 1
-    order = [0, 1 + target] + [k for k in range(1, q + 1) if k != 1 + target]
-    coef, blocks = coef[order], blocks[np.ix_(order, order)]
-    keep = list(range(2, q + 1))
-    t = _normalizer(coef, blocks)
-    depth = q - 1  # the levels below use hint[depth - 1], ...
-    while len(hint) < depth + 1:
-        hint.append(0.0)
-
-    def member(psi, margin=None):
-        u = t @ np.array([np.cos(psi), np.sin(psi)])
-        c2, b2 = _combine(coef, blocks, u, keep)
-        return _nonempty(c2, b2, crit, hint, margin)
-
-    n = max(MIN_ANGLES, ANGLES_PER_INSTRUMENT * coef.shape[1])
-    if first_only:  # the margin's refinement finds what the coarser scan misses
-        n = max(n // 2, 8)
-    angles = np.pi * np.arange(n) / n
-    if first_only:
-        start = int(np.argmin(np.abs(angles - hint[depth])))
-        margins = np.empty(n)
-        for i in np.r_[start:n, 0:start]:
-            out: list = []
-            if member(angles[i], out):
-                hint[depth] = angles[i]
-                return angles[i]
-            margins[i] = out[0]
-        # no sampled angle is accepted: a piece narrower than the spacing is
-        # sought where the margin has a local minimum
-        step = np.pi / n
-        local = [
-            i
-            for i in range(n)
-            if margins[i] <= margins[i - 1] and margins[i] <= margins[(i + 1) % n]
-        ]
-        near = [i for i in local if margins[i] <= NEAR_MARGIN * crit]
-        for i in sorted(near, key=lambda k: margins[k])[:REFINED_MINIMA]:
-            found = _golden(member, angles[i] - step, angles[i] + step)
-            if found is not None:
-                hint[depth] = found
-                return found
-        return None
-    verdicts = np.array([member(psi) for psi in angles])
-    return angles, verdicts, member, t
-
-
-def _golden(member, lo: float, hi: float) -> float | None:
-    """Golden-section search for an accepted angle in ``[lo, hi]``, on the margin.
-
-    Stops at the first accepted angle; None if the margin's minimum (to
-    ``1e-10`` of the bracket) is not accepted.
-    """
-    step = hi - lo
-    ratio = (np.sqrt(5.0) - 1.0) / 2.0
-
-    def margin(psi):
-        out: list = []
-        return member(psi % np.pi, out), out[0]
-
-    x1, x2 = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    (ok1, f1), (ok2, f2) = margin(x1), margin(x2)
-    while True:
-        if ok1:
-            return x1 % np.pi
-        if ok2:
-            return x2 % np.pi
-        if hi - lo <= 1e-10 * step:
-            return None
-        if f1 <= f2:
-            hi, x2, ok2, f2 = x2, x1, ok1, f1
-            x1 = hi - ratio * (hi - lo)
-            ok1, f1 = margin(x1)
-        else:
-            lo, x1, ok1, f1 = x1, x2, ok2, f2
-            x2 = lo + ratio * (hi - lo)
-            ok2, f2 = margin(x2)
-
-
-def _robust_projection(coef, blocks, target: int, crit: float):
-    """The projection onto coordinate ``target`` of ``{θ : W(θ) ≤ crit}``.
-
-    ``coef`` (``1 + q`` rows: outcome, then the coordinates) and ``blocks``
-    (``(1 + q) × (1 + q) × p × p``) are the moments; see the comment above.
-    """
-    if coef.shape[0] == 3:
-        return _certified_projection(coef, blocks, target, crit)
-    angles, verdicts, member, t = _scan(coef, blocks, target, crit, [], False)
-    n = angles.size
-    if verdicts.all():
-        return [(-inf, inf)]
-    if not verdicts.any():
-        return []
-    # ends: bisection on each bracket (circularly), to rounding in ψ
-    ends = []
-    nxt = np.append(angles[1:], np.pi)
-    for i in range(n):
-        if verdicts[i] == verdicts[(i + 1) % n]:
-            continue
-        lo, hi, inside_lo = angles[i], nxt[i], bool(verdicts[i])
-        for _ in range(BISECTIONS):
-            mid = (lo + hi) / 2
-            if mid in (lo, hi):
-                break
-            if member(mid % np.pi) == inside_lo:
-                lo = mid
-            else:
-                hi = mid
-        ends.append(((lo if inside_lo else hi) % np.pi, inside_lo))
-    ends.sort()
-    psi_inf = float(np.mod(np.arctan2(-t[0, 0], t[0, 1]), np.pi))
-    starts = [e for e, leaving in ends if not leaving]
-    stops = [e for e, leaving in ends if leaving]
-    pieces = []
-    for lo in starts:
-        later = [s for s in stops if s > lo]
-        hi = later[0] if later else stops[0] + np.pi
-        a, b = sorted([_theta(t, lo), _theta(t, hi)])
-        k = np.ceil((lo - psi_inf) / np.pi)
-        if psi_inf + k * np.pi < hi:  # the arc passes θ = ±∞
-            pieces += [(-inf, a), (b, inf)]
-        else:
-            pieces.append((a, b))
-    return merge_intervals(pieces)
-
-
 def _theta(t, psi) -> float:
     u = t @ np.array([np.cos(psi), np.sin(psi)])
     with np.errstate(divide="ignore"):
         return float(-u[1] / u[0])
 
 
-# -- the certified projection with two coordinates -------------------------------
-#
-# The projective line of the projected coordinate (angle ψ) is cut into arcs
-# and each arc is proved to lie inside or outside the projection:
-#
-# - inside: accepted points ``w_a``, ``w_b`` above its two ends (the first two
-#   entries of each a positive multiple of the end's direction) whose segment
-#   ``(1 - s)w_a + s w_b``, ``0 ≤ s ≤ 1``, is accepted throughout. Along a line
-#   the statistic is that of a one-mediator set (:func:`_one_nuisance_set` of
-#   the two rows ``w_aᵀC`` and ``(w_a - w_b)ᵀC``), and the segment's points lie
-#   above every angle of the arc.
-# - outside: the arc's column (its angles × the other coordinate's projective
-#   line, a rectangle in ``s`` and the other coordinate's angle ``f``) is
-#   covered by cells, each the cone of its four corners' rays (two triangles;
-#   one at a pole, where the other coordinate is infinite), and each cell has
-#   a vector ``z`` with ``zᵀQ(w)z < 0`` throughout, ``Q(w) = c·V(w) - π(w)π(w)ᵀ``
-#   (``Q(w)`` positive semidefinite is the acceptance of ``w``). With ``R``
-#   the rays this is the strict copositivity of ``ggᵀ - c·RᵀV_z R``,
-#   ``(V_z)_jk = zᵀV_jk z``, ``g = RᵀCz`` (closed form in :func:`_copositive`),
-#   tested with a bound on its rounding subtracted; ``z`` is the eigenvector
-#   of the least eigenvalue of ``Q`` at the cell's centre or one of its
-#   corners.
-#
-# Arcs with neither proof are halved, and cells without one are cut (an
-# accepted centre is an accepted angle: the arc is cut there). Where the
-# verdicts at an arc's two ends differ, the change is bisected to rounding,
-# and the rejected side is proved from ``MIN_WIDTH`` beyond the bracket (at
-# the bracket itself the margin is rounding). Only arcs (and cells' ranges of
-# angles) narrower than ``MIN_WIDTH`` are left unproved: tangencies, decided
-# by the exact membership of their midpoints; so are the ends of an inside
-# segment within ``MIN_WIDTH`` of an accepted end.
+def _piece_point(lo: float, hi: float) -> np.ndarray:
+    """A point ``(cos m, sin m)`` of the weights ``(1, -s)``, ``lo ≤ s ≤ hi``: the
+    middle ``m`` of the piece's angles."""
+    mid = (np.arctan(-lo) + np.arctan(-hi)) / 2
+    return np.array([np.cos(mid), np.sin(mid)])
 
-# the first partition of the projective line
-START_ANGLES = 8
-# arcs and cones narrower than this (radians) take their midpoint's verdict
-MIN_WIDTH = 1e-12
-# cells tried for one arc before the arc is halved instead
-CELL_BUDGET = 2000
-# parts a cell without a proof is cut into across each of its sides
-CUTS = 3
+
+def _witnesses(coef, blocks, crit: float, margin=None, hint=None) -> list:
+    """Accepted weights ``w`` (``W(w) ≤ crit``) of moments with ``k`` rows.
+
+    With ``k ≤ 2`` one per piece of the set, exactly; with more, those of the
+    fibre at the first of ``WITNESS_ANGLES`` angles of the first two rows that
+    has one, or at a local minimum of the fibres' margin
+    (:func:`_one_nuisance_set`) refined by Brent's bounded search: a search,
+    which can miss a small set; a point found is accepted. With ``margin`` (a
+    list), appends how far the set is from appearing (negative when it has a
+    point). ``hint`` (a dict) keeps, per number of rows, the angle that gave
+    a point last, where the next search starts (only the speed depends on it).
+    """
+    k = coef.shape[0]
+    if k == 1:
+        value = _stat(coef, blocks, np.ones(1))
+        if margin is not None:
+            margin.append(value - crit)
+        return [np.ones(1)] if value <= crit else []
+    if k == 2:
+        pieces = _one_nuisance_set(coef, blocks, crit, margin)
+        return [_piece_point(lo, hi) for lo, hi in pieces]
+    t = _normalizer(coef, blocks)
+    keep = list(range(2, k))
+    hint = {} if hint is None else hint
+
+    def at(phi, out=None):
+        u = t @ np.array([np.cos(phi), np.sin(phi)])
+        c2, b2 = _combine(coef, blocks, u, keep)
+        found = _witnesses(c2, b2, crit, out, hint)
+        if found:
+            hint[k] = phi % np.pi
+        return [np.r_[v[0] * u, v[1:]] for v in found]
+
+    step = np.pi / WITNESS_ANGLES
+    start = hint.get(k, 0.0)
+    angles = np.mod(start + step * np.arange(WITNESS_ANGLES), np.pi)
+    margins = np.empty(WITNESS_ANGLES)
+    for i, phi in enumerate(angles):
+        out: list = []
+        found = at(phi, out)
+        if found:
+            if margin is not None:
+                margin.append(-1.0)
+            return found
+        margins[i] = out[0]
+    # no angle gives a point: a set narrower than the spacing is sought where
+    # the margin has a local minimum
+    n = WITNESS_ANGLES
+    local = [
+        i
+        for i in range(n)
+        if margins[i] <= margins[i - 1] and margins[i] <= margins[(i + 1) % n]
+    ]
+    near = [i for i in local if margins[i] <= NEAR_MARGIN * crit]
+    for i in sorted(near, key=lambda j: margins[j])[:REFINED_MINIMA]:
+        found = _refine(at, angles[i] - step, angles[i] + step)
+        if found:
+            if margin is not None:
+                margin.append(-1.0)
+            return found
+    if margin is not None:
+        margin.append(float(np.min(margins)))
+    return []
+
+
+class _Found(Exception):
+    pass
+
+
+def _refine(at, lo: float, hi: float) -> list:
+    """Brent's bounded search on the margin of ``at(φ, margin)`` in ``[lo, hi]``.
+
+    Returns the points of the first angle that has some; none if the margin's
+    minimum (to ``1e-10`` of the bracket) has none.
+    """
+
+    def margin(phi):
+        out: list = []
+        found = at(phi, out)
+        if found:
+            raise _Found(found)
+        return out[0]
+
+    try:
+        optimize.minimize_scalar(
+            margin,
+            bounds=(lo, hi),
+            method="bounded",
+            options={"xatol": 1e-10 * (hi - lo)},
+        )
+    except _Found as found:
+        return found.args[0]
+    return []
 
 
 def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
-    """Whether each symmetric ``n × n`` (``n ≤ 3``) matrix of ``a`` (``... × n × n``)
-    is strictly copositive: ``λᵀaλ > 0`` for every ``λ ≥ 0``, ``λ ≠ 0``.
+    """Whether each symmetric ``n × n`` matrix of ``a`` (``... × n × n``) is
+    strictly copositive: ``λᵀaλ > 0`` for every ``λ ≥ 0``, ``λ ≠ 0``.
 
-    With the diagonal scaled to ones (``a_ii > 0`` is necessary), ``a_ij > -1``
-    and, for ``n = 3``, ``1 + a12 + a13 + a23 + √(2(1 + a12)(1 + a13)(1 + a23))
-    > 0`` (Hadeler 1983; Chang and Sederberg 1994), each with margin ``tol``.
+    With the diagonal scaled to ones (``a_ii > 0`` is necessary), a matrix
+    whose principal submatrices of order ``n - 1`` are strictly copositive is
+    strictly copositive unless ``det a ≤ 0`` and ``adj a ≥ 0`` (Cottle,
+    Habetler and Lemke 1970), applied to every principal submatrix in order
+    of size. The determinants and cofactors must clear a bound on their
+    rounding plus ``tol``.
     """
     a = np.asarray(a, dtype=float)
     n = a.shape[-1]
     d = np.diagonal(a, axis1=-2, axis2=-1)
     ok = np.all(d > 0, axis=-1)
+    if n == 1:
+        return ok
     scale = 1.0 / np.sqrt(np.where(d > 0, d, 1.0))
     b = a * scale[..., :, None] * scale[..., None, :]
-    upper = np.triu_indices(n, 1)
-    ok &= np.all(b[..., upper[0], upper[1]] > -1.0 + tol, axis=-1)
-    if n < 3:
-        return ok
-    b12, b13, b23 = b[..., 0, 1], b[..., 0, 2], b[..., 1, 2]
-    product = np.maximum((1.0 + b12) * (1.0 + b13) * (1.0 + b23), 0.0)
-    return ok & (1.0 + b12 + b13 + b23 + np.sqrt(2.0 * product) > tol)
+    eps = np.finfo(float).eps
+    previous: list = []  # the faces of the previous size, and their verdicts
+    strict = ok[..., None]
+    for size in range(2, n + 1):
+        faces = list(itertools.combinations(range(n), size))
+        idx = np.array(faces)  # face, entry
+        good = np.broadcast_to(ok[..., None], (*ok.shape, len(faces))).copy()
+        if size > 2:  # the faces of one size less
+            smaller = {face: i for i, face in enumerate(previous)}
+            for i in range(size):
+                drop = [smaller[face[:i] + face[i + 1 :]] for face in faces]
+                good &= strict[..., drop]
+        sub = b[..., idx[:, :, None], idx[:, None, :]]  # ..., face, s, s
+        det = _det(sub)
+        bound = 8 * size * eps * np.prod(np.abs(sub).sum(axis=-1), axis=-1)
+        rest = np.array([[j for j in range(size) if j != i] for i in range(size)])
+        minors = sub[..., rest[:, None, :, None], rest[None, :, None, :]]
+        sign = (-1.0) ** np.add.outer(np.arange(size), np.arange(size))
+        cofactor = sign * _det(minors)
+        minor_bound = 8 * size * eps * np.prod(np.abs(minors).sum(axis=-1), -1)
+        negative = np.any(cofactor < -(minor_bound + tol), axis=(-2, -1))
+        strict = good & ((det > bound + tol) | negative)
+        previous = faces
+    return strict[..., 0]
 
 
-def _cut(cells: np.ndarray, lo: int, which: np.ndarray, mark: np.ndarray):
-    """``cells`` (rows ``s0, s1, f0, f1``) with those ``which`` cut in
-    ``CUTS`` equal parts across columns ``lo, lo + 1``; and ``mark``, carried
-    to the parts."""
-    cut = cells[which]
-    step = (cut[:, lo + 1] - cut[:, lo]) / CUTS
-    parts = []
-    for i in range(CUTS):
-        part = cut.copy()
-        part[:, lo] = cut[:, lo] + i * step
-        if i < CUTS - 1:
-            part[:, lo + 1] = cut[:, lo] + (i + 1) * step
-        if i > 0:
-            part[:, lo] = parts[-1][:, lo + 1]
-        parts.append(part)
-    out = np.vstack([cells[~which], *parts])
-    return out, np.r_[mark[~which], np.tile(mark[which], CUTS)]
+def _det(x: np.ndarray) -> np.ndarray:
+    """Determinants of the ``... × s × s`` matrices ``x``, expanded for ``s ≤ 3``."""
+    s = x.shape[-1]
+    if s == 1:
+        return x[..., 0, 0]
+    if s == 2:
+        return x[..., 0, 0] * x[..., 1, 1] - x[..., 0, 1] * x[..., 1, 0]
+    if s == 3:
+        return (
+            x[..., 0, 0] * (x[..., 1, 1] * x[..., 2, 2] - x[..., 1, 2] * x[..., 2, 1])
+            - x[..., 0, 1] * (x[..., 1, 0] * x[..., 2, 2] - x[..., 1, 2] * x[..., 2, 0])
+            + x[..., 0, 2] * (x[..., 1, 0] * x[..., 2, 1] - x[..., 1, 1] * x[..., 2, 0])
+        )
+    return np.linalg.det(x)
 
 
-class _TwoCoordinates:
-    """The set of moments ``[outcome, target, other]`` and its projection's proofs."""
+class _Projection:
+    """The set of moments ``[outcome, target, others...]`` (``k ≥ 3`` rows) and
+    its projection's proofs, in normalized coordinates (see the comment above)."""
 
     def __init__(self, coef, blocks, crit: float):
-        self.coef, self.blocks, self.crit = coef, blocks, crit
+        k, p = coef.shape
         self.t = _normalizer(coef, blocks)
-        p = coef.shape[1]
-        omega = (np.trace(blocks[2, 2]) + coef[2] @ coef[2]) / p
-        self.sigma = np.sqrt(omega) if omega > 0 else 1.0
-        outer = np.einsum("ja,kb->jkab", coef, coef)
-        # (j, k) × (a, b), for products with outer products of rays or vectors
-        flat = (crit * blocks - outer).reshape(9, p, p).transpose(1, 2, 0)
-        self.k_flat = flat.reshape(p * p, 9)
-        self.v_flat = blocks.reshape(9, p, p).transpose(1, 2, 0).reshape(p * p, 9)
+        normal = np.zeros((k, k))
+        normal[:2, :2] = self.t
+        for j in range(2, k):
+            omega = (np.trace(blocks[j, j]) + coef[j] @ coef[j]) / p
+            normal[j, j] = 1.0 / np.sqrt(omega) if omega > 0 else 1.0
+        self.coef = normal.T @ coef
+        self.blocks = np.einsum("jJ,kK,jkab->JKab", normal, normal, blocks)
+        self.crit, self.k = crit, k
+        outer = np.einsum("ja,kb->jkab", self.coef, self.coef)
+        # (a, b) × (j, k), for products with outer products of rays or vectors
+        flat = (crit * self.blocks - outer).reshape(k * k, p, p).transpose(1, 2, 0)
+        self.k_flat = flat.reshape(p * p, k * k)
+        v_flat = self.blocks.reshape(k * k, p, p).transpose(1, 2, 0)
+        self.v_flat = v_flat.reshape(p * p, k * k)
         self.v_abs_flat = np.abs(self.v_flat)
-        # the relative rounding of sums of at most p² + 16 products
-        self.rounding = 2.0 * (p * p + 16) * np.finfo(float).eps
+        # the relative rounding of sums of at most p² + 2k² products
+        self.rounding = 2.0 * (p * p + 2 * k * k) * np.finfo(float).eps
         self.memo: dict[float, list] = {}
+        self.hint: dict[int, float] = {}
 
     def direction(self, psi: float) -> np.ndarray:
-        """``(u, 0)``: the outcome and target weights at angle ``psi``."""
+        """The weights ``(cos ψ, sin ψ, 0, ...)`` (exactly ``-e₀`` at ``ψ = π``)."""
+        out = np.zeros(self.k)
         if psi == np.pi:
-            return -self.direction(0.0)
-        return np.r_[self.t @ np.array([np.cos(psi), np.sin(psi)]), 0.0]
+            out[0] = -1.0
+        else:
+            out[:2] = np.cos(psi), np.sin(psi)
+        return out
 
-    def pieces(self, psi: float) -> list[tuple[float, float]]:
-        """``{s : W(u, -s) ≤ c}`` at angle ``psi`` (exact; memoized)."""
+    def points(self, psi: float) -> list[np.ndarray]:
+        """Accepted weights above ``psi``, their first two ``(cos ψ, sin ψ)``:
+        one per piece with one other coordinate (exact), else those found
+        (:func:`_witnesses`); memoized."""
         if psi not in self.memo:
-            if psi == np.pi:
-                found = [(-hi, -lo) for lo, hi in reversed(self.pieces(0.0))]
-            else:
-                u = self.direction(psi)[:2]
-                c2, b2 = _combine(self.coef, self.blocks, u, [2])
-                found = _one_nuisance_set(c2, b2, self.crit)
+            e = self.direction(psi)
+            c2, b2 = _combine(self.coef, self.blocks, e[:2], list(range(2, self.k)))
+            found = []
+            for v in _witnesses(c2, b2, self.crit, hint=self.hint):
+                if v[0] != 0.0:
+                    found.append(np.r_[e[:2], v[1:] / v[0]])
             self.memo[psi] = found
         return self.memo[psi]
 
-    def points(self, psi: float) -> list[np.ndarray]:
-        """An accepted point per piece at ``psi``: the middle of its angle."""
-        out = []
-        for lo, hi in self.pieces(psi):
-            mid = (np.arctan(-lo * self.sigma) + np.arctan(-hi * self.sigma)) / 2
-            w = self.direction(psi)
-            w[2] = np.tan(mid) / self.sigma
-            out.append(w)
-        return out
+    def member(self, psi: float) -> bool:
+        return bool(self.points(psi))
+
+    def accepts(self, psi: float, start: np.ndarray, search: bool = True) -> bool:
+        """The verdict at ``psi``: exact with one other coordinate; with more,
+        whether a point is found from the other weights ``start`` (a local
+        search, for the bisection of an end and the tangency remnants next to
+        accepted points) or, with ``search``, by :meth:`points`."""
+        if self.k == 3 or self.memo.get(psi):
+            return self.member(psi)
+        return self.nearby(psi, start) or (search and self.member(psi))
+
+    def least(self, psi: float, start: np.ndarray):
+        """The least statistic above ``psi`` found from the other weights
+        ``start`` (BFGS, with its gradient) and the weights where it is."""
+        e = self.direction(psi)[:2]
+
+        def value(y):
+            x = np.r_[e, y]
+            pi = x @ self.coef
+            v = np.einsum("j,k,jkab->ab", x, x, self.blocks)
+            try:
+                low = np.linalg.cholesky(v)
+            except np.linalg.LinAlgError:
+                return inf, np.zeros_like(y)
+            a = linalg.cho_solve((low, True), pi, check_finite=False)
+            grad = 2 * (self.coef[2:] @ a) - 2 * np.einsum(
+                "a,jkab,k,b->j", a, self.blocks[2:], x, a
+            )
+            return float(pi @ a), grad
+
+        found = optimize.minimize(value, start, jac=True, method="BFGS")
+        return float(found.fun), np.r_[e, found.x]
+
+    def nearby(self, psi: float, start: np.ndarray) -> bool:
+        """Whether :meth:`least` from ``start`` is accepted; a point found is
+        kept. A local search, for the bisection of an end with three or more
+        coordinates (the arcs beside it are proved by :meth:`inside` and
+        :meth:`outside`)."""
+        value, point = self.least(psi, start)
+        if not value <= self.crit or _stat(self.coef, self.blocks, point) > self.crit:
+            return False
+        self.memo.setdefault(psi, [point])
+        return True
+
+    def clearance(self, end: float, side: int, start: np.ndarray, room: float):
+        """How far beyond ``end`` (towards ``side``) the least statistic found
+        from ``start`` exceeds the critical value by ``CLEARANCE`` of it: from
+        ``MIN_WIDTH``, by factors of 8, at most ``room``."""
+        width = MIN_WIDTH
+        while width < room:
+            value, _ = self.least(end + side * width, start)
+            if value > (1.0 + CLEARANCE) * self.crit:
+                return width
+            width *= 8.0
+        return room
 
     @staticmethod
     def angle(a: float, b: float, s):
@@ -879,109 +901,109 @@ class _TwoCoordinates:
                 if not along:
                     continue
                 lo, hi = max(along, key=lambda ab: min(ab[1], 1) - max(ab[0], 0))
-                left = self.angle(a, b, max(lo, 0.0))
-                right = self.angle(a, b, min(hi, 1.0))
+                left = a if lo <= 0.0 else float(self.angle(a, b, lo))
+                right = b if hi >= 1.0 else float(self.angle(a, b, hi))
                 if left - a >= MIN_WIDTH or b - right >= MIN_WIDTH:
                     continue
                 arcs = [(left, right)]
                 # the remnants at the ends: their midpoints' verdicts
-                for x, y in ((a, left), (right, b)):
-                    if y > x and self.pieces((x + y) / 2):
+                for x, y, w in ((a, left, wa), (right, b, wb)):
+                    if y > x and self.accepts((x + y) / 2, w[2:]):
                         arcs.append((x, y))
                 return arcs
         return None
 
-    def rays(self, ua, ub, s, f) -> np.ndarray:
-        """``cos f·((1 - s)u_a + s u_b) + sin f·e/σ`` (``e`` the other
-        coordinate's axis), exactly ``±e/σ`` at ``f = ±π/2``."""
-        pole = np.abs(f) == np.pi / 2
-        cos = np.where(pole, 0.0, np.cos(f))
-        sin = np.where(pole, np.sign(f), np.sin(f))
-        out = cos[..., None] * ((1 - s)[..., None] * ua + s[..., None] * ub)
-        out[..., 2] = sin / self.sigma
-        return out
-
     def outside(self, a: float, b: float):
         """Prove ``[a, b]`` outside: True, an accepted angle inside it, or None.
 
-        The column is the rectangle ``0 ≤ s ≤ 1`` (the angle of
-        ``(1 - s)u_a + s u_b``), ``-π/2 ≤ f ≤ π/2`` (the other coordinate's
-        angle); each cell of it is the cone of its four corners' rays (two
-        triangles; one at the poles), proved with ``z`` from the centre or a
-        corner, or halved across its longer side (``s`` measured by its angle).
+        The column is covered by the simplicial cones of the rays ``e(a)``,
+        ``e(b)`` and ``±`` each other axis; each is proved with ``z`` from its
+        centre or a ray, or halved across its longest edge.
         """
-        ua, ub = self.direction(a), self.direction(b)
-        edges = np.pi / 4 * np.arange(-2, 3)
-        cells = np.column_stack(
-            [np.zeros(4), np.ones(4), edges[:-1], edges[1:]]
-        )  # s0, s1, f0, f1
+        k = self.k
+        signs = np.array(list(itertools.product([1.0, -1.0], repeat=k - 2)))
+        cells = np.zeros((len(signs), k, k))  # cone, ray, coordinate
+        cells[:, 0] = self.direction(a)
+        cells[:, 1] = self.direction(b)
+        for j in range(2, k):
+            cells[:, j, j] = signs[:, j - 2]
+        budget = CELL_BUDGET * len(cells)
+        upper = np.triu_indices(k, 1)
         tried = 0
         while len(cells):
             tried += len(cells)
-            if tried > CELL_BUDGET:
+            if tried > budget:
                 return None
-            s0, s1, f0, f1 = cells.T
-            width = self.angle(a, b, s1) - self.angle(a, b, s0)
-            thin = width < MIN_WIDTH  # a tangency: the midpoint's verdict
-            for psi in self.angle(a, b, (s0[thin] + s1[thin]) / 2):
-                if self.pieces(float(psi)):
-                    return float(psi)
-            cells, width = cells[~thin], width[~thin]
+            cosines = np.einsum("mik,mjk->mij", cells, cells)[:, upper[0], upper[1]]
+            edges = np.arccos(np.clip(cosines, -1.0, 1.0))
+            centre = cells.sum(axis=1)
+            centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+            psi = np.arctan2(centre[:, 1], centre[:, 0])
+            thin = edges.max(axis=1) < MIN_WIDTH  # a tangency: its centre's verdict
+            for angle in psi[thin]:
+                if self.member(float(angle)):
+                    return float(angle)
+            cells, edges, centre, psi = (
+                cells[~thin],
+                edges[~thin],
+                centre[~thin],
+                psi[~thin],
+            )
             if not len(cells):
                 break
-            s0, s1, f0, f1 = cells.T
-            sm, fm = (s0 + s1) / 2, (f0 + f1) / 2
-            s = np.column_stack([sm, s0, s1, s1, s0])
-            f = np.column_stack([fm, f0, f0, f1, f1])
-            rays = self.rays(ua, ub, s, f)  # cell, point, coordinate
+            rays = np.concatenate([centre[:, None], cells], axis=1)
             outer = (rays[..., :, None] * rays[..., None, :]).reshape(
-                *rays.shape[:2], 9
+                *rays.shape[:2], k * k
             )
             q = (outer @ self.k_flat.T).reshape(*rays.shape[:2], *self.blocks.shape[2:])
             lam, vec = np.linalg.eigh(q)
             for i in np.flatnonzero(lam[:, 0, 0] >= 0):
-                if _stat(self.coef, self.blocks, rays[i, 0]) <= self.crit:
-                    return float(self.angle(a, b, sm[i]))
-            proved = self.rejects(rays, vec[..., 0])
-            cells, width = cells[~proved], width[~proved]
-            height = cells[:, 3] - cells[:, 2]
-            by_s, by_f = width > height / 4, height > width / 4
-            cells, by_f = _cut(cells, 0, by_s, by_f)
-            cells, _ = _cut(cells, 2, by_f, by_f)
+                if _stat(self.coef, self.blocks, centre[i]) <= self.crit:
+                    self.memo.setdefault(float(psi[i]), [centre[i] / centre[i, 0]])
+                    return float(psi[i])
+            proved = self.rejects(cells, vec[..., 0])
+            cells, edges = cells[~proved], edges[~proved]
+            # halve across the longest edge
+            longest = np.argmax(edges, axis=1)
+            i, j = upper[0][longest], upper[1][longest]
+            rows = np.arange(len(cells))
+            mid = cells[rows, i] + cells[rows, j]
+            mid /= np.linalg.norm(mid, axis=1, keepdims=True)
+            first, second = cells.copy(), cells.copy()
+            first[rows, i] = mid
+            second[rows, j] = mid
+            cells = np.concatenate([first, second])
         return True
 
-    def rejects(self, rays, vectors) -> np.ndarray:
-        """Per cell, whether one of its ``vectors`` ``z`` has ``zᵀQ(w)z < 0`` on
-        the cones of its corners ``rays[:, 1:]`` (a degenerate triangle at a
-        pole repeats a ray: harmless).
+    def rejects(self, cells, vectors) -> np.ndarray:
+        """Per cone, whether one of its ``vectors`` ``z`` has ``zᵀQ(w)z < 0`` on it.
 
         ``zᵀQ(Rλ)z = c·λᵀRᵀV_z Rλ - (gᵀλ)²`` with ``(V_z)_jk = zᵀV_jk z`` and
         ``g = RᵀCz``: the outcome's large cross-products cancel before they
         are formed. A bound on the rounding of both terms is subtracted.
         """
         u = self.rounding
-        r = rays[:, None, [[1, 2, 3], [1, 3, 4]]]  # cell, -, cone, ray, coordinate
+        r = cells[:, None]  # cone, -, ray, coordinate
         rt, size = np.swapaxes(r, -1, -2), np.abs(r)
-        vz = self.forms(vectors, self.v_flat)[:, :, None]
-        vz_abs = self.forms(np.abs(vectors), self.v_abs_flat)[:, :, None]
-        h = (vectors @ self.coef.T)[:, :, None, :, None]  # C z
-        h_abs = (np.abs(vectors) @ np.abs(self.coef).T)[:, :, None, :, None]
-        g = (r @ h)[..., 0]  # cell, vector, cone, ray
+        vz = self.forms(vectors, self.v_flat)
+        vz_abs = self.forms(np.abs(vectors), self.v_abs_flat)
+        h = (vectors @ self.coef.T)[..., None]  # C z
+        h_abs = (np.abs(vectors) @ np.abs(self.coef).T)[..., None]
+        g = (r @ h)[..., 0]  # cone, vector, ray
         slack = u * (size @ h_abs)[..., 0]
         big = np.abs(g) + slack
-        m = (g[..., :, None] * g[..., None, :]) - self.crit * (r @ vz @ rt)
+        outer = g[..., :, None] * g[..., None, :]
+        m = outer - self.crit * (r @ vz @ rt)
         m -= u * self.crit * (size @ vz_abs @ np.swapaxes(size, -1, -2))
-        m -= big[..., :, None] * big[..., None, :] * (1 + u) - np.abs(
-            g[..., :, None] * g[..., None, :]
-        )
-        return np.any(np.all(_copositive(m), axis=2), axis=1)
+        m -= big[..., :, None] * big[..., None, :] * (1 + u) - np.abs(outer)
+        return np.any(_copositive(m), axis=1)
 
     def forms(self, vectors, flat) -> np.ndarray:
         """``(zᵀX_jk z)_jk`` for each vector ``z`` (``... × p``) of blocks ``X``
         stored as ``flat`` (``(a, b) × (j, k)``)."""
         outer = vectors[..., :, None] * vectors[..., None, :]
         lead = vectors.shape[:-1]
-        return (outer.reshape(*lead, -1) @ flat).reshape(*lead, 3, 3)
+        return (outer.reshape(*lead, -1) @ flat).reshape(*lead, self.k, self.k)
 
     def arcs(self) -> list[tuple[float, float]]:
         """The proved-inside arcs of ``[0, π]`` (angles of the projected coordinate)."""
@@ -991,32 +1013,37 @@ class _TwoCoordinates:
         arcs: list[tuple[float, float]] = []
         while stack:
             a, b = stack.pop()
-            in_a, in_b = bool(self.pieces(a)), bool(self.pieces(b))
+            in_a, in_b = self.member(a), self.member(b)
             if in_a != in_b:  # an end: bisected to rounding
                 lo, hi = a, b
+                last = self.points(a if in_a else b)[0][2:]
                 for _ in range(BISECTIONS):
                     mid = (lo + hi) / 2
                     if mid in (lo, hi):
                         break
-                    if bool(self.pieces(mid)) == in_a:
+                    accepted = self.accepts(mid, last, search=False)
+                    if accepted:
+                        last = self.points(mid)[0][2:]
+                    if accepted == in_a:
                         lo = mid
                     else:
                         hi = mid
                 # the rejected side keeps off the end by MIN_WIDTH: a
-                # tangency remnant, decided by its midpoint's verdict
+                # tangency remnant (with the bracket), decided by its
+                # midpoint's verdict
                 if in_a:
-                    edge = min(hi + MIN_WIDTH, b)
+                    edge = hi + self.clearance(hi, 1, last, b - hi)
                     stack += [(a, lo), (edge, b)]
-                    remnant = (hi, edge)
+                    remnant = (lo, edge)
                 else:
-                    edge = max(lo - MIN_WIDTH, a)
+                    edge = lo - self.clearance(lo, -1, last, lo - a)
                     stack += [(a, edge), (hi, b)]
-                    remnant = (edge, lo)
-                if self.pieces(sum(remnant) / 2):
+                    remnant = (edge, hi)
+                if self.accepts(sum(remnant) / 2, last):
                     arcs.append(remnant)
                 continue
             if b - a < MIN_WIDTH:  # a tangency: the midpoint's verdict
-                if self.pieces((a + b) / 2):
+                if self.member((a + b) / 2):
                     arcs.append((a, b))
                 continue
             if in_a:
@@ -1036,13 +1063,19 @@ class _TwoCoordinates:
         return merge_intervals(arcs)
 
 
-def _certified_projection(coef, blocks, target: int, crit: float):
-    """:func:`_robust_projection` with two coordinates, every arc proved."""
-    order = [0, 1 + target, 2 - target]
+def _robust_projection(coef, blocks, target: int, crit: float):
+    """The projection onto coordinate ``target`` of ``{θ : W(θ) ≤ crit}``.
+
+    ``coef`` (``1 + q`` rows, ``q ≥ 2``: outcome, then the coordinates) and
+    ``blocks`` (``(1 + q) × (1 + q) × p × p``) are the moments; see the
+    comment above.
+    """
+    q = coef.shape[0] - 1
+    order = [0, 1 + target] + [j for j in range(1, q + 1) if j != 1 + target]
     coef, blocks = coef[order], blocks[np.ix_(order, order)]
-    if _stat(coef, blocks, np.array([0.0, 0.0, 1.0])) <= crit:
-        return [(-inf, inf)]  # the other coordinate's infinity: every angle
-    plane = _TwoCoordinates(coef, blocks, crit)
+    if _witnesses(coef[2:], blocks[2:, 2:], crit):
+        return [(-inf, inf)]  # the other coordinates' infinity: every angle
+    plane = _Projection(coef, blocks, crit)
     arcs = plane.arcs()
     if not arcs:
         return []
@@ -1069,17 +1102,32 @@ def robust_projection_set(
 ) -> list[tuple[float, float]]:
     """The projection onto ``θ_{M_index}`` of the joint robust Anderson–Rubin set.
 
-    Valid with every covariance type (Dufour and Taamouti 2005). With two
-    mediators every arc of the projective line is proved inside (an accepted
-    segment of the joint set above it) or outside (copositive certificates
-    that the joint statistic exceeds the critical value above it), and the
-    ends are bisected to rounding; only arcs narrower than ``MIN_WIDTH``
-    (tangencies) take the exact verdict of their midpoint. With more, the
-    ends are bisected between equispaced angles.
+    Valid with every covariance type (Dufour and Taamouti 2005). Every arc of
+    the projective line is proved inside (an accepted segment of the joint
+    set above it) or outside (copositive certificates that the joint
+    statistic exceeds the critical value above it), and the ends are bisected
+    to rounding; only arcs narrower than ``MIN_WIDTH`` (tangencies) take the
+    verdict of their midpoint.
     """
     _check_mediator(moments, index)
     crit = critical_value(moments, confidence_level)
     return _robust_projection(moments.coef, _cov_blocks(moments), index, crit)
+
+
+def direct_rows(moments: AndersonRubinMoments):
+    """The moments ``[y, R, M_1..M_q]`` of the joint set of ``(θ_R, θ_M)``: ``p + 1``
+    instruments (the treatment's own coordinate first), the treatment's rows
+    of the covariance zero (it has no residual on the instruments)."""
+    q, p1 = moments.n_mediators, moments.n_instruments + 1
+    coords = np.vstack([moments.treatment_coef, moments.coef.T])  # (p + 1) × (1 + q)
+    treatment = np.zeros(p1)
+    treatment[0] = moments.treatment_scale
+    coef = np.vstack([coords[:, 0], treatment, coords[:, 1:].T])
+    cov = moments.joint_cov.reshape(1 + q, p1, 1 + q, p1).transpose(0, 2, 1, 3)
+    blocks = np.zeros((q + 2, q + 2, p1, p1))
+    keep = np.r_[0, 2 : q + 2]
+    blocks[np.ix_(keep, keep)] = cov
+    return coef, blocks
 
 
 def robust_direct_projection_set(
@@ -1088,119 +1136,11 @@ def robust_direct_projection_set(
     """The projection onto ``θ_R`` of the joint robust set of ``(θ_R, θ_M)``.
 
     Under ``H₀: (θ_R, θ_M) = (r, θ)`` the treatment is one more excluded
-    instrument (``p + 1`` of them, ``p + 1`` degrees of freedom); the
-    treatment has no residual on the instruments, so its rows of the
-    covariance are zero. Fixing the first mediator's effect ``θ₁`` leaves the
-    problem of one mediator fewer (outcome ``y - θ₁M₁``): with one mediator
-    left, that of :func:`~skmediate._numerics.projection.projection_ar_set`,
-    whose admitted ``θ_R`` it gives exactly; with more, this one again. The
-    projection is their union over ``θ₁`` on the projective line, whose ends
-    are the extremes of those sets' ends: found at equispaced angles and
-    refined by Brent's bounded search (continuous functions of the angle).
+    instrument (``p + 1`` of them, ``p + 1`` degrees of freedom): the joint set
+    of the moments of :func:`direct_rows`, projected onto the treatment's row
+    as :func:`robust_projection_set` projects onto a mediator's.
+
     """
-    return _direct_by_first(moments, confidence_level)
-
-
-def _fold_first(moments: AndersonRubinMoments, u: np.ndarray):
-    """The moments of outcome ``u₀y + u₁M₁`` and the mediators ``M₂..M_q``."""
-    from dataclasses import replace
-
-    q, p = moments.n_mediators, moments.n_instruments
-    lin = np.zeros((q, 1 + q))
-    lin[0, :2] = u
-    lin[1:, 2:] = np.eye(q - 1)
-    coef = lin @ moments.coef
-    cov = moments.cov.reshape(1 + q, p, 1 + q, p)
-    cov = np.einsum("Jj,jakb,Kk->JaKb", lin, cov, lin).reshape(q * p, q * p)
-    jc = moments.joint_cov.reshape(1 + q, p + 1, 1 + q, p + 1)
-    jc = np.einsum("Jj,jakb,Kk->JaKb", lin, jc, lin).reshape(q * (p + 1), -1)
-    resid = lin @ moments.resid_ss @ lin.T
-    return replace(
-        moments,
-        coef=coef,
-        cov=cov,
-        excluded_ss=coef @ coef.T,
-        resid_ss=resid,
-        treatment_coef=lin @ moments.treatment_coef,
-        joint_cov=jc,
-    )
-
-
-def _direct_by_first(moments: AndersonRubinMoments, level: float):
-    from skmediate._numerics.projection import projection_ar_set
-
-    pair = np.vstack([moments.coef[:2]])
-    blocks = _cov_blocks(moments)[:2, :2]
-    t = _normalizer(pair, blocks)
-    psi_inf = float(np.mod(np.arctan2(-t[0, 0], t[0, 1]), np.pi))
-
-    def admitted(psi):
-        """The ``θ_R`` admitted at the first mediator's angle ``ψ`` (scaled)."""
-        u = t @ np.array([np.cos(psi), np.sin(psi)])
-        rest = _fold_first(moments, u)
-        if rest.n_mediators == 1:
-            return projection_ar_set(rest, level), u[0]
-        return _direct_by_first(rest, level), u[0]
-
-    def sets_at(psi):
-        pieces, u0 = admitted(psi)
-        if u0 == 0.0:
-            return []
-        scaled = [sorted((lo / u0, hi / u0)) for lo, hi in pieces]
-        return merge_intervals([(lo, hi) for lo, hi in scaled])
-
-    n = max(MIN_ANGLES // 2, ANGLES_PER_INSTRUMENT // 2 * (moments.n_instruments + 1))
-    angles = np.pi * np.arange(n) / n + psi_inf + 0.5 * np.pi / n  # avoid ψ_inf
-    samples = [sets_at(psi) for psi in angles]
-    union = merge_intervals([piece for pieces in samples for piece in pieces])
-    at_inf, _ = admitted(psi_inf)  # θ₁ = ±∞: values of θ_R/θ₁
-    if any(lo < 0 or hi > 0 for lo, hi in at_inf) and union:
-        union[0] = (-inf, union[0][1])
-        union[-1] = (union[-1][0], inf)
-    step = np.pi / n
-    refined = []
-    for lo, hi in union:
-        if np.isfinite(lo):
-            i = _best(samples, lambda ps, lo=lo, hi=hi: _end(ps, lo, hi, False))
-            lo = min(lo, _refined_extreme(sets_at, angles[i], step, lo, hi, False))
-        if np.isfinite(hi):
-            i = _best(samples, lambda ps, lo=lo, hi=hi: -_end(ps, lo, hi, True))
-            hi = max(hi, _refined_extreme(sets_at, angles[i], step, lo, hi, True))
-        refined.append((lo, hi))
-    return merge_intervals(refined)
-
-
-def _end(pieces, lo, hi, upper: bool) -> float:
-    """The extreme end of the ``pieces`` that meet ``[lo, hi]``."""
-    inside = [(a, b) for a, b in pieces if a <= hi and b >= lo]
-    if not inside:
-        return -inf if upper else inf
-    return max(b for _, b in inside) if upper else min(a for a, _ in inside)
-
-
-def _best(samples, key) -> int:
-    return int(np.argmin([key(pieces) for pieces in samples]))
-
-
-def _refined_extreme(sets_at, centre, step, lo, hi, upper: bool) -> float:
-    """The extreme end near ``centre`` by Brent's bounded search in the angle."""
-    sign = -1.0 if upper else 1.0
-
-    def raw(psi):
-        return sign * _end(sets_at(psi), lo, hi, upper)
-
-    at_centre = raw(centre)
-    penalty = at_centre + 1.0 + abs(at_centre)  # where no piece meets [lo, hi]
-
-    def f(psi):
-        value = raw(psi)
-        return value if np.isfinite(value) else penalty
-
-    found = optimize.minimize_scalar(
-        f,
-        bounds=(centre - step, centre + step),
-        method="bounded",
-        options={"xatol": 1e-11 * step},
-    )
-    best = min(at_centre, float(found.fun))
-    return sign * best
+    coef, blocks = direct_rows(moments)
+    crit = critical_value_for(moments, coef.shape[1], confidence_level)
+    return _robust_projection(coef, blocks, 0, crit)
