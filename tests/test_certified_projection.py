@@ -1,21 +1,22 @@
-"""The certified projection of the joint robust Anderson-Rubin set (two mediators).
+"""The certified projection of the joint robust Anderson-Rubin set.
 
 Checks and tolerances:
 
 - the strict-copositivity criterion (``joint._copositive``) against the least
   value of ``λᵀAλ`` over the simplex, found independently by solving for the
-  stationary point of every face; matrices whose least value is within 1e-9
-  of zero are left out, and the boundary cases (least value exactly zero)
-  must be refused;
+  stationary point of every face, for orders 1 to 5; matrices whose least
+  value is within 1e-9 of zero are left out, and the boundary cases (least
+  value exactly zero) must be refused;
 - a joint set far smaller than the old spacing of the angles (``π/48``) of
-  the projected coordinate, with heteroskedastic blocks: the projection is
-  found, no angle of that spacing falls inside it, and at each end the
-  minimum of the joint statistic over the other effect (scipy Nelder-Mead
-  from several starts) is the critical value (1e-6), below it inside and
-  above it outside;
+  the projected coordinate, with heteroskedastic blocks, for two and three
+  mediators: the projection is found, no angle of that spacing falls inside
+  it, and at each end the minimum of the joint statistic over the other
+  effects (scipy Nelder-Mead from several starts) is the critical value
+  (1e-6), below it inside and above it outside;
 - with blocks of the homoskedastic form (``V_jk = S_jk·I``) the projection
   is the closed form of the quadric (``joint.quadric_projection``), to 1e-9
-  relative, for a small, a bounded, a split and an unbounded set.
+  relative, for a small, a bounded, a split and an unbounded set with two
+  mediators and a small and a bounded set with three.
 """
 
 import itertools
@@ -54,7 +55,7 @@ def _least_on_simplex(a):
     return best
 
 
-@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
 def test_copositive_against_the_simplex(n):
     rng = np.random.default_rng(n)
     checked = {True: 0, False: 0}
@@ -83,33 +84,39 @@ def test_copositive_boundary_and_batches():
     assert joint._copositive(batch).tolist() == [False, True, False]
 
 
-def _moments(scale, seed, homoskedastic=False, noise=0.5):
-    """Moments ``[outcome, m1, m2]`` with ``p = 3`` instruments of strength
-    ``scale``: the joint set shrinks around ``θ = (0.7, -0.3)`` as it grows."""
+TRUTH = np.array([0.7, -0.3, 0.4])
+
+
+def _moments(scale, seed, homoskedastic=False, noise=0.5, q=2):
+    """Moments ``[outcome, m1..mq]`` with ``p = 3`` instruments of strength
+    ``scale``: the joint set shrinks around ``TRUTH[:q]`` as it grows."""
     rng = np.random.default_rng(seed)
-    b = scale * rng.normal(size=(2, P))
-    a = np.array([0.7, -0.3]) @ b + noise * rng.normal(size=P)
+    b = scale * rng.normal(size=(q, P))
+    a = TRUTH[:q] @ b + noise * rng.normal(size=P)
     coef = np.vstack([a, b])
+    k = q + 1
     if homoskedastic:
-        x = rng.normal(size=(3, 3))
-        s = x @ x.T + np.eye(3)
+        x = rng.normal(size=(k, k))
+        s = x @ x.T + np.eye(k)
         return coef, s[:, :, None, None] * np.eye(P), s
-    x = rng.normal(size=(3 * P, 3 * P)) / np.sqrt(3 * P)
-    cov = x @ x.T + 0.5 * np.eye(3 * P)
-    return coef, cov.reshape(3, P, 3, P).transpose(0, 2, 1, 3), None
+    x = rng.normal(size=(k * P, k * P)) / np.sqrt(k * P)
+    cov = x @ x.T + 0.5 * np.eye(k * P)
+    return coef, cov.reshape(k, P, k, P).transpose(0, 2, 1, 3), None
 
 
 def _angle(coef, blocks, target, theta):
     """The angle on the projective line of the projected coordinate."""
-    order = [0, 1 + target, 2 - target]
+    order = [0, 1 + target]
     t = joint._normalizer(coef[order], blocks[np.ix_(order, order)])
     e = np.linalg.solve(t, [1.0, -theta])
     return float(np.mod(np.arctan2(e[1], e[0]), np.pi))
 
 
-@pytest.mark.parametrize("target", [0, 1])
-def test_a_piece_narrower_than_the_spacing(target):
-    coef, blocks, _ = _moments(1000.0, 1)
+@pytest.mark.parametrize(
+    "q, scale, target", [(2, 1e3, 0), (2, 1e3, 1), (3, 1e4, 0), (3, 1e4, 2)]
+)
+def test_a_piece_narrower_than_the_spacing(q, scale, target):
+    coef, blocks, _ = _moments(scale, 1, q=q)
     s = joint._robust_projection(coef, blocks, target, CRIT)
     assert len(s) == 1
     low, high = s[0]
@@ -117,22 +124,23 @@ def test_a_piece_narrower_than_the_spacing(target):
     assert psi[1] - psi[0] < np.pi / 48 / 2
     grid = np.pi * np.arange(48) / 48
     assert not np.any((grid >= psi[0]) & (grid <= psi[1]))
+    others = [j for j in range(q) if j != target]
 
     def least(value):
-        def stat(other):
-            theta = np.empty(2)
-            theta[target], theta[1 - target] = value, other[0]
+        def stat(rest):
+            theta = np.empty(q)
+            theta[target], theta[others] = value, rest
             return joint._stat(coef, blocks, np.r_[1.0, -theta])
 
-        start = [0.7, -0.3][1 - target]
+        start = TRUTH[others]
         return min(
             optimize.minimize(
                 stat,
-                [start + shift],
+                start + shift,
                 method="Nelder-Mead",
-                options={"xatol": 1e-13, "fatol": 1e-13},
+                options={"xatol": 1e-12, "fatol": 1e-11, "maxfev": 20000},
             ).fun
-            for shift in (0.0, 0.01, -0.01)
+            for shift in (0.0, 10 / scale, -10 / scale)
         )
 
     for end, inward in ((low, 1.0), (high, -1.0)):
@@ -142,14 +150,21 @@ def test_a_piece_narrower_than_the_spacing(target):
 
 
 @pytest.mark.parametrize(
-    "scale, seed, shape",
-    [(1000.0, 1, "bounded"), (6.0, 1, "bounded"), (4.0, 1, "split"), (1.0, 0, "line")],
+    "scale, seed, q, shape",
+    [
+        (1000.0, 1, 2, "bounded"),
+        (6.0, 1, 2, "bounded"),
+        (4.0, 1, 2, "split"),
+        (1.0, 0, 2, "line"),
+        (1000.0, 1, 3, "bounded"),
+        (100.0, 1, 3, "split"),
+    ],
 )
-def test_homoskedastic_blocks_give_the_closed_form(scale, seed, shape):
-    coef, blocks, s = _moments(scale, seed, homoskedastic=True, noise=1.0)
-    sign = np.array([1.0, -1.0, -1.0])
+def test_homoskedastic_blocks_give_the_closed_form(scale, seed, q, shape):
+    coef, blocks, s = _moments(scale, seed, homoskedastic=True, noise=1.0, q=q)
+    sign = np.r_[1.0, -np.ones(q)]
     g = (coef @ coef.T - CRIT * s) * np.outer(sign, sign)
-    for target in (0, 1):
+    for target in range(q):
         closed = joint.quadric_projection(g, target)
         found = "split" if len(closed) == 2 else "bounded"
         assert ("line" if closed == [(-np.inf, np.inf)] else found) == shape

@@ -580,9 +580,12 @@ def _one_nuisance_set(
     values = _stats(coef, blocks, ws)
     if margin is not None:  # the least statistic near the most nearly real pair
         margin.append(min([values[0], *values[1 + len(points) :]]) - crit)
-    at_infinity = values[0] <= crit
-    if not roots.size:
-        return [(-inf, inf)] if at_infinity else []
+    if not roots.size:  # one verdict everywhere: that of s = 0 (the
+        # statistic at infinity is that of the second row alone, which may be
+        # all but zero)
+        return (
+            [(-inf, inf)] if _stat(coef, blocks, np.array([1.0, 0.0])) <= crit else []
+        )
     edges = [-inf, *roots.tolist(), inf]
     out: list[tuple[float, float]] = []
     for lo, hi, value in zip(
@@ -664,8 +667,14 @@ def _witnesses(coef, blocks, crit: float, margin=None, hint=None) -> list:
                 margin.append(-1.0)
             return found
         margins[i] = out[0]
-    # no angle gives a point: a set narrower than the spacing is sought where
-    # the margin has a local minimum
+    # no angle gives a point: a set narrower than the spacing is sought by
+    # descent from the two-step estimate, then where the margin has a local
+    # minimum
+    value, y = _least(coef, blocks, _start(coef, blocks))
+    if value <= crit and _stat(coef, blocks, np.r_[1.0, y]) <= crit:
+        if margin is not None:
+            margin.append(-1.0)
+        return [np.r_[1.0, y]]
     n = WITNESS_ANGLES
     local = [
         i
@@ -682,6 +691,43 @@ def _witnesses(coef, blocks, crit: float, margin=None, hint=None) -> list:
     if margin is not None:
         margin.append(float(np.min(margins)))
     return []
+
+
+def _least(coef, blocks, start: np.ndarray) -> tuple[float, np.ndarray]:
+    """The least statistic at weights ``(1, y)`` found from ``y = start`` (BFGS,
+    with its gradient) and the ``y`` where it is."""
+
+    def value(y):
+        x = np.r_[1.0, y]
+        pi = x @ coef
+        v = np.einsum("j,k,jkab->ab", x, x, blocks)
+        try:
+            low = np.linalg.cholesky(v)
+        except np.linalg.LinAlgError:
+            return inf, np.zeros_like(y)
+        a = linalg.cho_solve((low, True), pi, check_finite=False)
+        grad = 2 * (coef[1:] @ a) - 2 * np.einsum("a,jkab,k,b->j", a, blocks[1:], x, a)
+        return float(pi @ a), grad
+
+    found = optimize.minimize(value, start, jac=True, method="BFGS")
+    return float(found.fun), found.x
+
+
+def _start(coef, blocks) -> np.ndarray:
+    """Weights ``y`` near the least statistic at ``(1, y)``: least squares of the
+    outcome's coefficients on the others', reweighted twice by ``V(1, y)⁻¹``
+    (the two-step estimate; the statistic's minimizer when ``V`` is constant)."""
+    a, b = coef[0], coef[1:]
+    y = -np.linalg.lstsq(b.T, a, rcond=None)[0]
+    for _ in range(2):
+        x = np.r_[1.0, y]
+        try:
+            low = np.linalg.cholesky(np.einsum("j,k,jkab->ab", x, x, blocks))
+        except np.linalg.LinAlgError:
+            break
+        whiten = linalg.solve_triangular(low, np.vstack([a, b]).T, lower=True)
+        y = -np.linalg.lstsq(whiten[:, 1:], whiten[:, 0], rcond=None)[0]
+    return y
 
 
 class _Found(Exception):
@@ -722,8 +768,9 @@ def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     whose principal submatrices of order ``n - 1`` are strictly copositive is
     strictly copositive unless ``det a ≤ 0`` and ``adj a ≥ 0`` (Cottle,
     Habetler and Lemke 1970), applied to every principal submatrix in order
-    of size. The determinants and cofactors must clear a bound on their
-    rounding plus ``tol``.
+    of size; a submatrix whose entries all exceed ``tol`` is strictly
+    copositive at once. The determinants and cofactors must clear a bound on
+    their rounding plus ``tol``.
     """
     a = np.asarray(a, dtype=float)
     n = a.shape[-1]
@@ -754,7 +801,11 @@ def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
         cofactor = sign * _det(minors)
         minor_bound = 8 * size * eps * np.prod(np.abs(minors).sum(axis=-1), -1)
         negative = np.any(cofactor < -(minor_bound + tol), axis=(-2, -1))
-        strict = good & ((det > bound + tol) | negative)
+        # a positive matrix is strictly copositive: the case where the
+        # determinant and cofactors are lost to rounding (a nearly rank-one
+        # ``ggᵀ`` with ``g`` of one sign)
+        positive = np.all(sub > tol, axis=(-2, -1))
+        strict = good & ((det > bound + tol) | negative | positive)
         previous = faces
     return strict[..., 0]
 
@@ -814,14 +865,25 @@ class _Projection:
     def points(self, psi: float) -> list[np.ndarray]:
         """Accepted weights above ``psi``, their first two ``(cos ψ, sin ψ)``:
         one per piece with one other coordinate (exact), else those found
-        (:func:`_witnesses`); memoized."""
+        (:func:`_witnesses`), each moved to the least statistic found from it
+        (deep in the fibre, where the segments of :meth:`inside` start);
+        memoized."""
         if psi not in self.memo:
             e = self.direction(psi)
             c2, b2 = _combine(self.coef, self.blocks, e[:2], list(range(2, self.k)))
             found = []
             for v in _witnesses(c2, b2, self.crit, hint=self.hint):
-                if v[0] != 0.0:
-                    found.append(np.r_[e[:2], v[1:] / v[0]])
+                if v[0] == 0.0:
+                    continue
+                y = v[1:] / v[0]
+                if self.k > 3:
+                    value, deep = _least(c2, b2, y)
+                    if (
+                        value <= self.crit
+                        and _stat(c2, b2, np.r_[1.0, deep]) <= self.crit
+                    ):
+                        y = deep
+                found.append(np.r_[e[:2], y])
             self.memo[psi] = found
         return self.memo[psi]
 
@@ -839,25 +901,11 @@ class _Projection:
 
     def least(self, psi: float, start: np.ndarray):
         """The least statistic above ``psi`` found from the other weights
-        ``start`` (BFGS, with its gradient) and the weights where it is."""
+        ``start`` (:func:`_least`) and the weights where it is."""
         e = self.direction(psi)[:2]
-
-        def value(y):
-            x = np.r_[e, y]
-            pi = x @ self.coef
-            v = np.einsum("j,k,jkab->ab", x, x, self.blocks)
-            try:
-                low = np.linalg.cholesky(v)
-            except np.linalg.LinAlgError:
-                return inf, np.zeros_like(y)
-            a = linalg.cho_solve((low, True), pi, check_finite=False)
-            grad = 2 * (self.coef[2:] @ a) - 2 * np.einsum(
-                "a,jkab,k,b->j", a, self.blocks[2:], x, a
-            )
-            return float(pi @ a), grad
-
-        found = optimize.minimize(value, start, jac=True, method="BFGS")
-        return float(found.fun), np.r_[e, found.x]
+        c2, b2 = _combine(self.coef, self.blocks, e, list(range(2, self.k)))
+        value, y = _least(c2, b2, start)
+        return value, np.r_[e, y]
 
     def nearby(self, psi: float, start: np.ndarray) -> bool:
         """Whether :meth:`least` from ``start`` is accepted; a point found is
@@ -894,10 +942,17 @@ class _Projection:
         """Arcs of ``[a, b]`` proved inside by a segment, or None."""
         for wa in self.points(a):
             for wb in self.points(b):
-                lin = np.vstack([wa, wa - wb])
+                # the line wa + s·(wb - wa), its direction of unit length (the
+                # ends of a short arc are all but equal)
+                step = wb - wa
+                length = np.linalg.norm(step)
+                lin = np.vstack([wa, -step / length])
                 c2 = lin @ self.coef
                 b2 = np.einsum("Jj,Kk,jkab->JKab", lin, lin, self.blocks)
-                along = _one_nuisance_set(c2, b2, self.crit)
+                along = [
+                    (lo / length, hi / length)
+                    for lo, hi in _one_nuisance_set(c2, b2, self.crit)
+                ]
                 if not along:
                     continue
                 lo, hi = max(along, key=lambda ab: min(ab[1], 1) - max(ab[0], 0))
@@ -959,7 +1014,9 @@ class _Projection:
             lam, vec = np.linalg.eigh(q)
             for i in np.flatnonzero(lam[:, 0, 0] >= 0):
                 if _stat(self.coef, self.blocks, centre[i]) <= self.crit:
-                    self.memo.setdefault(float(psi[i]), [centre[i] / centre[i, 0]])
+                    self.memo.setdefault(
+                        float(psi[i]), [centre[i] / np.linalg.norm(centre[i, :2])]
+                    )
                     return float(psi[i])
             proved = self.rejects(cells, vec[..., 0])
             cells, edges = cells[~proved], edges[~proved]
