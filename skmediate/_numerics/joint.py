@@ -43,12 +43,14 @@ unrestricted: ``[y - r₀R, M]`` with ``p + 1`` excluded instruments and
 ``p + 1 - q`` degrees of freedom.
 
 With HC and cluster covariances the joint set is no quadric, and its
-projection onto one mediator is found on the projective line of that
-mediator's effect: with two mediators each arc of it is proved inside (an
+projection onto one coordinate (a mediator's effect, or the direct effect in
+the joint set of ``(θ_R, θ_M)``) is found on the projective line of that
+coordinate, for any number of mediators: each arc of it is proved inside (an
 accepted segment of the joint set above it) or outside (``zᵀQ(w)z < 0``
-above it, ``Q(w) = c·V(w) - ππᵀ``, on cones whose strict copositivity is
-checked in closed form; Hadeler 1983, Chang and Sederberg 1994), subdividing
-where neither proof holds; see the comment before ``ANGLES_PER_INSTRUMENT``.
+above it, ``Q(w) = c·V(w) - ππᵀ``, on simplicial cones whose strict
+copositivity is checked exactly; Cottle, Habetler and Lemke 1970),
+subdividing where neither proof holds; see the comment before
+``START_ANGLES``.
 
 References
 ----------
@@ -59,10 +61,9 @@ References
    On the asymptotic sizes of subset Anderson–Rubin and Lagrange multiplier
    tests in linear instrumental variables regression. *Econometrica*, 80(6),
    2649–2666.
-.. [3] Hadeler, K. P. (1983). On copositive matrices. *Linear Algebra and
-   its Applications*, 49, 79–89.
-.. [4] Chang, G. and Sederberg, T. W. (1994). Nonnegative quadratic Bézier
-   triangular patches. *Computer Aided Geometric Design*, 11(1), 113–116.
+.. [3] Cottle, R. W., Habetler, G. J. and Lemke, C. E. (1970). On classes of
+   copositive matrices. *Linear Algebra and its Applications*, 3(3),
+   295–310.
 """
 
 from __future__ import annotations
@@ -467,12 +468,19 @@ def direct_subvector_test(
 #
 # Arcs with neither proof are halved. Where the verdicts at an arc's two ends
 # differ, the change is bisected to rounding, and the rejected side is proved
-# from ``MIN_WIDTH`` beyond the bracket (at the bracket itself the margin is
-# rounding). Only arcs and cones narrower than ``MIN_WIDTH`` are left
-# unproved: tangencies, decided by the verdict at their midpoints; so are the
-# ends of an inside segment within ``MIN_WIDTH`` of an accepted end. An
-# accepted point where the first two weights vanish (the other coordinates'
-# infinity) lies in the closure of every column: the whole line.
+# from where the least statistic clears the critical value by ``CLEARANCE``
+# of it (at the bracket itself the margin is rounding), at most
+# ``MAX_CLEARANCE`` beyond the bracket. Only these remnants and the arcs and
+# cones narrower than ``MIN_WIDTH`` are left unproved: tangencies, decided by
+# the verdict at their midpoints; so are the ends of an inside segment within
+# ``MIN_WIDTH`` of an accepted end. An accepted point where the first two
+# weights vanish (the other coordinates' infinity) lies in the closure of
+# every column: the whole line.
+#
+# With one other coordinate the verdict at an angle is exact; with more, an
+# accepted point missed by :func:`_witnesses` leaves its arc to the outside
+# proof, which then fails (the arc is halved) or meets an accepted centre:
+# a miss costs time, never a piece wider than a remnant.
 
 # the first partition of the projective line
 START_ANGLES = 8
@@ -482,6 +490,9 @@ MIN_WIDTH = 1e-12
 # exceeds the critical value by this fraction of it (nearer, the margin is
 # within the certificates' rounding)
 CLEARANCE = 1e-9
+# ... within this width of it (radians); where it is not, the rejected side
+# is an ordinary arc and only the bracket is a remnant
+MAX_CLEARANCE = 1e-6
 # bisection steps on an end's bracket (π/8 / 2⁵² is below rounding)
 BISECTIONS = 52
 # cones tried for one arc, per cone of the first cover, before the arc is
@@ -921,14 +932,15 @@ class _Projection:
     def clearance(self, end: float, side: int, start: np.ndarray, room: float):
         """How far beyond ``end`` (towards ``side``) the least statistic found
         from ``start`` exceeds the critical value by ``CLEARANCE`` of it: from
-        ``MIN_WIDTH``, by factors of 8, at most ``room``."""
+        ``MIN_WIDTH``, by factors of 8, within ``room`` and ``MAX_CLEARANCE``;
+        0 if it does not (the side is then an ordinary arc)."""
         width = MIN_WIDTH
-        while width < room:
+        while width < min(room, MAX_CLEARANCE):
             value, _ = self.least(end + side * width, start)
             if value > (1.0 + CLEARANCE) * self.crit:
                 return width
             width *= 8.0
-        return room
+        return 0.0
 
     @staticmethod
     def angle(a: float, b: float, s):
@@ -1085,7 +1097,7 @@ class _Projection:
                         lo = mid
                     else:
                         hi = mid
-                # the rejected side keeps off the end by MIN_WIDTH: a
+                # the rejected side keeps off the end by its clearance: a
                 # tangency remnant (with the bracket), decided by its
                 # midpoint's verdict
                 if in_a:
