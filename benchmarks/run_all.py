@@ -10,7 +10,7 @@ run takes about a minute on 2 cores). The validation study
 run.
 
 Usage: python benchmarks/run_all.py [--quick]
-       [--only fit sensitivity bootstrap wild dask]
+       [--only fit sensitivity bootstrap wild sets dask]
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ AREAS = {
         "Wild cluster bootstrap test: wild_bootstrap_test against generating the "
         "samples and refitting with linearmodels IV2SLS (ratio = loop time / "
         "skmediate time)",
+    ),
+    "sets": (
+        "bench_sets.py",
+        "Robust sets with several mediators: confidence_set against profiling "
+        "the joint statistic on a grid (ratio = grid time / skmediate time)",
     ),
     "dask": (
         "bench_dask.py",

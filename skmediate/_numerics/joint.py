@@ -779,31 +779,34 @@ def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     whose principal submatrices of order ``n - 1`` are strictly copositive is
     strictly copositive unless ``det a ≤ 0`` and ``adj a ≥ 0`` (Cottle,
     Habetler and Lemke 1970), applied to every principal submatrix in order
-    of size; a submatrix whose entries all exceed ``tol`` is strictly
-    copositive at once. The determinants and cofactors must clear a bound on
-    their rounding plus ``tol``.
+    of size (a matrix leaves the batch at its first failed submatrix); a
+    submatrix whose entries all exceed ``tol`` is strictly copositive at
+    once. The determinants and cofactors must clear a bound on their
+    rounding plus ``tol``.
     """
     a = np.asarray(a, dtype=float)
     n = a.shape[-1]
-    d = np.diagonal(a, axis1=-2, axis2=-1)
-    ok = np.all(d > 0, axis=-1)
-    if n == 1:
-        return ok
-    scale = 1.0 / np.sqrt(np.where(d > 0, d, 1.0))
-    b = a * scale[..., :, None] * scale[..., None, :]
+    lead = a.shape[:-2]
+    flat = a.reshape(-1, n, n)
+    out = np.zeros(len(flat), dtype=bool)
+    d = np.diagonal(flat, axis1=-2, axis2=-1)
+    # the matrices still possibly strictly copositive: each face of a strictly
+    # copositive matrix is, so one failed face rules its matrix out
+    alive = np.flatnonzero(np.all(d > 0, axis=-1))
+    scale = 1.0 / np.sqrt(d[alive])
+    b = flat[alive] * scale[:, :, None] * scale[:, None, :]
+    # a positive matrix is strictly copositive, including where the
+    # determinants and cofactors are lost to rounding (a nearly rank-one ``ggᵀ``
+    # with ``g`` of one sign)
+    positive = np.all(b > tol, axis=(-2, -1))
+    out[alive[positive]] = True
+    alive, b = alive[~positive], b[~positive]
     eps = np.finfo(float).eps
-    previous: list = []  # the faces of the previous size, and their verdicts
-    strict = ok[..., None]
     for size in range(2, n + 1):
-        faces = list(itertools.combinations(range(n), size))
-        idx = np.array(faces)  # face, entry
-        good = np.broadcast_to(ok[..., None], (*ok.shape, len(faces))).copy()
-        if size > 2:  # the faces of one size less
-            smaller = {face: i for i, face in enumerate(previous)}
-            for i in range(size):
-                drop = [smaller[face[:i] + face[i + 1 :]] for face in faces]
-                good &= strict[..., drop]
-        sub = b[..., idx[:, :, None], idx[:, None, :]]  # ..., face, s, s
+        if not len(alive):
+            break
+        idx = np.array(list(itertools.combinations(range(n), size)))  # face, entry
+        sub = b[:, idx[:, :, None], idx[:, None, :]]  # matrix, face, s, s
         det = _det(sub)
         bound = 8 * size * eps * np.prod(np.abs(sub).sum(axis=-1), axis=-1)
         rest = np.array([[j for j in range(size) if j != i] for i in range(size)])
@@ -812,13 +815,12 @@ def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
         cofactor = sign * _det(minors)
         minor_bound = 8 * size * eps * np.prod(np.abs(minors).sum(axis=-1), -1)
         negative = np.any(cofactor < -(minor_bound + tol), axis=(-2, -1))
-        # a positive matrix is strictly copositive: the case where the
-        # determinant and cofactors are lost to rounding (a nearly rank-one
-        # ``ggᵀ`` with ``g`` of one sign)
         positive = np.all(sub > tol, axis=(-2, -1))
-        strict = good & ((det > bound + tol) | negative | positive)
-        previous = faces
-    return strict[..., 0]
+        strict = (det > bound + tol) | negative | positive
+        keep = np.all(strict, axis=-1)
+        alive, b = alive[keep], b[keep]
+    out[alive] = True
+    return out.reshape(lead)
 
 
 def _det(x: np.ndarray) -> np.ndarray:
