@@ -654,6 +654,12 @@ def _witnesses(coef, blocks, crit: float, margin=None, hint=None) -> list:
     if k == 2:
         pieces = _one_nuisance_set(coef, blocks, crit, margin)
         return [_piece_point(lo, hi) for lo, hi in pieces]
+    if k > 3:  # the descent first: a scan of scans costs WITNESS_ANGLES²
+        value, y = _least(coef, blocks, _start(coef, blocks))
+        if value <= crit and _stat(coef, blocks, np.r_[1.0, y]) <= crit:
+            if margin is not None:
+                margin.append(-1.0)
+            return [np.r_[1.0, y]]
     t = _normalizer(coef, blocks)
     keep = list(range(2, k))
     hint = {} if hint is None else hint
