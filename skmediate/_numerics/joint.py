@@ -500,10 +500,6 @@ BISECTIONS = 52
 CELL_BUDGET = 5000
 # angles of the first two rows at which :func:`_witnesses` seeks a point
 WITNESS_ANGLES = 16
-# local minima of the margin refined when no angle gives a point
-REFINED_MINIMA = 2
-# ... if their margin is below this fraction of the critical value
-NEAR_MARGIN = 0.25
 
 
 def _combine(coef, blocks, rows: np.ndarray, keep: list[int]):
@@ -545,16 +541,8 @@ def _stats(coef, blocks, ws: np.ndarray) -> np.ndarray:
     return np.einsum("ma,ma->m", half, half)
 
 
-def _one_nuisance_set(
-    coef, blocks, crit: float, margin: list | None = None
-) -> list[tuple[float, float]]:
-    """``{s : W(s) ≤ crit}`` for moments ``[outcome, one mediator]`` (exact).
-
-    With ``margin`` (a list), appends ``min W - crit`` over the real parts of
-    the eigenvalues and ``s = ±∞``: where the set has just vanished, its two
-    ends have become a complex pair whose real part is near the minimum, so
-    the margin says how far the set is from appearing.
-    """
+def _one_nuisance_set(coef, blocks, crit: float) -> list[tuple[float, float]]:
+    """``{s : W(s) ≤ crit}`` for moments ``[outcome, one mediator]`` (exact)."""
     a, b = coef
     v00, v01, v11 = blocks[0, 0], blocks[0, 1], blocks[1, 1]
     p = a.size
@@ -573,35 +561,22 @@ def _one_nuisance_set(
     near = alpha[finite] / beta[finite]
     real = np.abs(near.imag) <= 1e-6 * np.maximum(np.abs(near.real), 1.0)
     roots = np.sort(near.real[real])
-    # the statistic at s = ±∞, between and beyond the roots, and (for the
-    # margin) at the real parts of the two most nearly real eigenvalues
-    points = []
-    if roots.size:
-        points = [roots[0] - 1.0 - abs(roots[0])]
-        points += list((roots[:-1] + roots[1:]) / 2)
-        points += [roots[-1] + 1.0 + abs(roots[-1])]
-    nearest = []
-    if margin is not None:
-        order = np.argsort(np.abs(near.imag) / np.maximum(np.abs(near.real), 1.0))
-        nearest = list(near.real[order[:2]])
-    ws = np.zeros((1 + len(points) + len(nearest), 2))
-    ws[0] = [0.0, -1.0]
-    ws[1:, 0] = 1.0
-    ws[1:, 1] = -np.array(points + nearest, dtype=float)
-    values = _stats(coef, blocks, ws)
-    if margin is not None:  # the least statistic near the most nearly real pair
-        margin.append(min([values[0], *values[1 + len(points) :]]) - crit)
     if not roots.size:  # one verdict everywhere: that of s = 0 (the
         # statistic at infinity is that of the second row alone, which may be
         # all but zero)
         return (
             [(-inf, inf)] if _stat(coef, blocks, np.array([1.0, 0.0])) <= crit else []
         )
+    # the statistic between and beyond the roots
+    points = [roots[0] - 1.0 - abs(roots[0])]
+    points += list((roots[:-1] + roots[1:]) / 2)
+    points += [roots[-1] + 1.0 + abs(roots[-1])]
+    ws = np.ones((len(points), 2))
+    ws[:, 1] = -np.array(points, dtype=float)
+    values = _stats(coef, blocks, ws)
     edges = [-inf, *roots.tolist(), inf]
     out: list[tuple[float, float]] = []
-    for lo, hi, value in zip(
-        edges[:-1], edges[1:], values[1 : 1 + len(points)], strict=True
-    ):
+    for lo, hi, value in zip(edges[:-1], edges[1:], values, strict=True):
         if not value <= crit:
             continue
         if out and out[-1][1] == lo:
@@ -633,81 +608,47 @@ def _piece_point(lo: float, hi: float) -> np.ndarray:
     return np.array([np.cos(mid), np.sin(mid)])
 
 
-def _witnesses(coef, blocks, crit: float, margin=None, hint=None) -> list:
+def _witnesses(coef, blocks, crit: float, hint=None) -> list:
     """Accepted weights ``w`` (``W(w) ≤ crit``) of moments with ``k`` rows.
 
-    With ``k ≤ 2`` one per piece of the set, exactly; with more, those of the
-    fibre at the first of ``WITNESS_ANGLES`` angles of the first two rows that
-    has one, or at a local minimum of the fibres' margin
-    (:func:`_one_nuisance_set`) refined by Brent's bounded search: a search,
-    which can miss a small set; a point found is accepted. With ``margin`` (a
-    list), appends how far the set is from appearing (negative when it has a
-    point). ``hint`` (a dict) keeps, per number of rows, the angle that gave
-    a point last, where the next search starts (only the speed depends on it).
+    With ``k ≤ 2`` one per piece of the set, exactly; with more, a search,
+    which can miss a small set (a point found is accepted): the fibres at
+    ``WITNESS_ANGLES`` angles of the first two rows, and the least statistic
+    found by descent from the two-step estimate (:func:`_least`), first with
+    four rows or more (where each angle is itself a scan), last with three.
+    ``hint`` (a dict) keeps, per number of rows, the angle that gave a point
+    last, where the next scan starts (only the speed depends on it).
     """
     k = coef.shape[0]
     if k == 1:
-        value = _stat(coef, blocks, np.ones(1))
-        if margin is not None:
-            margin.append(value - crit)
-        return [np.ones(1)] if value <= crit else []
+        return [np.ones(1)] if _stat(coef, blocks, np.ones(1)) <= crit else []
     if k == 2:
-        pieces = _one_nuisance_set(coef, blocks, crit, margin)
-        return [_piece_point(lo, hi) for lo, hi in pieces]
-    if k > 3:  # the descent first: a scan of scans costs WITNESS_ANGLES²
+        return [
+            _piece_point(lo, hi) for lo, hi in _one_nuisance_set(coef, blocks, crit)
+        ]
+
+    def descend():
         value, y = _least(coef, blocks, _start(coef, blocks))
-        if value <= crit and _stat(coef, blocks, np.r_[1.0, y]) <= crit:
-            if margin is not None:
-                margin.append(-1.0)
-            return [np.r_[1.0, y]]
+        w = np.r_[1.0, y]
+        return [w] if value <= crit and _stat(coef, blocks, w) <= crit else []
+
+    if k > 3:
+        found = descend()
+        if found:
+            return found
     t = _normalizer(coef, blocks)
     keep = list(range(2, k))
     hint = {} if hint is None else hint
-
-    def at(phi, out=None):
+    step = np.pi / WITNESS_ANGLES
+    first = hint.get(k, 0.0)
+    for phi in np.mod(first + step * np.arange(WITNESS_ANGLES), np.pi):
         u = t @ np.array([np.cos(phi), np.sin(phi)])
         c2, b2 = _combine(coef, blocks, u, keep)
-        found = _witnesses(c2, b2, crit, out, hint)
+        found = _witnesses(c2, b2, crit, hint)
         if found:
-            hint[k] = phi % np.pi
-        return [np.r_[v[0] * u, v[1:]] for v in found]
-
-    step = np.pi / WITNESS_ANGLES
-    start = hint.get(k, 0.0)
-    angles = np.mod(start + step * np.arange(WITNESS_ANGLES), np.pi)
-    margins = np.empty(WITNESS_ANGLES)
-    for i, phi in enumerate(angles):
-        out: list = []
-        found = at(phi, out)
-        if found:
-            if margin is not None:
-                margin.append(-1.0)
-            return found
-        margins[i] = out[0]
-    # no angle gives a point: a set narrower than the spacing is sought by
-    # descent from the two-step estimate, then where the margin has a local
-    # minimum
-    value, y = _least(coef, blocks, _start(coef, blocks))
-    if value <= crit and _stat(coef, blocks, np.r_[1.0, y]) <= crit:
-        if margin is not None:
-            margin.append(-1.0)
-        return [np.r_[1.0, y]]
-    n = WITNESS_ANGLES
-    local = [
-        i
-        for i in range(n)
-        if margins[i] <= margins[i - 1] and margins[i] <= margins[(i + 1) % n]
-    ]
-    near = [i for i in local if margins[i] <= NEAR_MARGIN * crit]
-    for i in sorted(near, key=lambda j: margins[j])[:REFINED_MINIMA]:
-        found = _refine(at, angles[i] - step, angles[i] + step)
-        if found:
-            if margin is not None:
-                margin.append(-1.0)
-            return found
-    if margin is not None:
-        margin.append(float(np.min(margins)))
-    return []
+            hint[k] = phi
+            return [np.r_[v[0] * u, v[1:]] for v in found]
+    return descend() if k == 3 else []
 
 
 def _least(coef, blocks, start: np.ndarray) -> tuple[float, np.ndarray]:
@@ -745,36 +686,6 @@ def _start(coef, blocks) -> np.ndarray:
         whiten = linalg.solve_triangular(low, np.vstack([a, b]).T, lower=True)
         y = -np.linalg.lstsq(whiten[:, 1:], whiten[:, 0], rcond=None)[0]
     return y
-
-
-class _Found(Exception):
-    pass
-
-
-def _refine(at, lo: float, hi: float) -> list:
-    """Brent's bounded search on the margin of ``at(φ, margin)`` in ``[lo, hi]``.
-
-    Returns the points of the first angle that has some; none if the margin's
-    minimum (to ``1e-10`` of the bracket) has none.
-    """
-
-    def margin(phi):
-        out: list = []
-        found = at(phi, out)
-        if found:
-            raise _Found(found)
-        return out[0]
-
-    try:
-        optimize.minimize_scalar(
-            margin,
-            bounds=(lo, hi),
-            method="bounded",
-            options={"xatol": 1e-10 * (hi - lo)},
-        )
-    except _Found as found:
-        return found.args[0]
-    return []
 
 
 def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
