@@ -48,16 +48,21 @@ COVARIATES = ["x1", "x2", "x3"]
 DESIGNS = {"bounded": (0.2, 3), "split": (0.2, 2), "unbounded": (0.05, 0)}
 
 
-def trial(strength, seed, n=500):
+def trial(strength, seed, n=500, heteroskedastic=False):
     """Two mediators sharing an unmeasured confounder with ``y``; the
-    interactions' strength scales with ``strength``."""
+    interactions' strength scales with ``strength``. ``heteroskedastic``
+    scales the outcome's own noise by ``(1 + |x1|) / 1.8`` (its variance then
+    grows with the first covariate; the same draws otherwise)."""
     rng = np.random.default_rng(seed)
     r = rng.integers(0, 2, n).astype(float)
     x = rng.normal(size=(n, 3))
     u = rng.normal(size=n)
     modifiers = strength * (np.eye(3, 2) + 0.5 * rng.normal(size=(3, 2)))
     m = r[:, None] * (x @ modifiers) + u[:, None] + rng.normal(size=(n, 2))
-    y = 0.5 * r + m @ [1.0, 0.5] + u + rng.normal(size=n)
+    noise = rng.normal(size=n)
+    if heteroskedastic:
+        noise *= (1 + np.abs(x[:, 0])) / 1.8
+    y = 0.5 * r + m @ [1.0, 0.5] + u + noise
     frame = pd.DataFrame({"r": r, "m1": m[:, 0], "m2": m[:, 1]})
     for j in range(3):
         frame[f"x{j + 1}"] = x[:, j]
