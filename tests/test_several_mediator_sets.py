@@ -22,9 +22,10 @@ Checks and tolerances:
   at each end (brute force, 1e-6); with three mediators and HC1, the same
   for the projection onto one mediator (the minimum over the other two) and
   for the robust direct-effect set (the minimum over the three mediators'
-  effects of the joint statistic of ``(θ_R, θ_M)``), Nelder-Mead from
-  several starts, 1e-6, and the minimum is below the critical value inside
-  and above it outside each end;
+  effects of the joint statistic of ``(θ_R, θ_M)``, which is ``p + 1`` times
+  statsmodels' HC3 Wald F of the treatment and the interactions, 1e-8),
+  Nelder-Mead from several starts, 1e-6, and the minimum is below the
+  critical value inside and above it outside each end;
 - with one mediator, naming it changes nothing (exact equality).
 """
 
@@ -270,21 +271,6 @@ def test_robust_projection_ends_by_brute_force():
     assert est.confidence_set("direct").is_bounded
 
 
-def _joint_direct_moments(moments):
-    """``[y, R, M]`` rows and covariance blocks of the joint set of ``(θ_R, θ_M)``
-    (``p + 1`` instruments; the treatment's rows of the covariance are 0)."""
-    q, p1 = moments.n_mediators, moments.n_instruments + 1
-    coords = np.vstack([moments.treatment_coef, moments.coef.T])
-    treatment = np.zeros(p1)
-    treatment[0] = moments.treatment_scale
-    coef = np.vstack([coords[:, 0], treatment, coords[:, 1:].T])
-    cov = moments.joint_cov.reshape(1 + q, p1, 1 + q, p1).transpose(0, 2, 1, 3)
-    blocks = np.zeros((q + 2, q + 2, p1, p1))
-    keep = np.r_[0, 2 : q + 2]
-    blocks[np.ix_(keep, keep)] = cov
-    return coef, blocks
-
-
 def _three_mediator_fit():
     """An HC1 fit of three mediators with four covariates."""
     rng = np.random.default_rng(7)
@@ -304,7 +290,7 @@ def _three_mediator_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(frame, y)
-    return est, names
+    return est, names, frame, y
 
 
 def _least(stat, starts):
@@ -321,7 +307,7 @@ def _least(stat, starts):
 
 
 def test_robust_projection_three_mediators_by_brute_force():
-    est, names = _three_mediator_fit()
+    est, names, _, _ = _three_mediator_fit()
     moments = est.result_.anderson_rubin_moments
     crit = critical_value(moments, LEVEL)
     s = est.confidence_set("mediator", mediator="m1")
@@ -344,11 +330,24 @@ def test_robust_projection_three_mediators_by_brute_force():
 def test_robust_direct_set_three_mediators_by_brute_force():
     from dataclasses import replace
 
-    est, names = _three_mediator_fit()
+    est, names, frame, y = _three_mediator_fit()
     moments = est.result_.anderson_rubin_moments
     s = est.confidence_set("direct")
     assert s.is_bounded and len(s) == 1
-    coef, blocks = _joint_direct_moments(moments)
+    coef, blocks = joint.direct_rows(moments)
+    # the joint statistic of (θ_R, θ_M) is (p + 1) times statsmodels' HC3 Wald
+    # F of the treatment and the interactions in the regression of
+    # y - θ_R·R - Mθ_M on all instruments (the default leverage meat)
+    r, m = frame["r"].to_numpy(), frame[names].to_numpy()
+    x = frame[["x1", "x2", "x3", "x4"]].to_numpy()
+    q = np.column_stack([np.ones(len(r)), x, r, r[:, None] * (x - x.mean(axis=0))])
+    restriction = np.zeros((5, q.shape[1]))
+    restriction[:, -5:] = np.eye(5)
+    for value, theta in ((0.3, [1.0, 0.5, -0.5]), (2.0, [0.2, 0.1, 0.0])):
+        ols = sm.OLS(y - value * r - m @ theta, q).fit(cov_type="HC3")
+        ref = ols.wald_test(restriction, use_f=True, scalar=True).statistic
+        ours = joint._stat(coef, blocks, np.r_[1.0, -value, -np.array(theta)])
+        assert_allclose(ours, 5 * ref, rtol=1e-8)
     crit = critical_value(
         replace(moments, n_instruments=coef.shape[1], coef=coef), LEVEL
     )
