@@ -16,7 +16,9 @@ Checks and tolerances:
 - with blocks of the homoskedastic form (``V_jk = S_jk·I``) the projection
   is the closed form of the quadric (``joint.quadric_projection``), to 1e-9
   relative, for a small, a bounded, a split and an unbounded set with two
-  mediators and a small and a bounded set with three.
+  mediators and a small and a split set with three;
+- with the budget of arcs exhausted, the unresolved arcs are kept with a
+  warning: the set contains the exact one.
 """
 
 import itertools
@@ -171,3 +173,15 @@ def test_homoskedastic_blocks_give_the_closed_form(scale, seed, q, shape):
         robust = joint._robust_projection(coef, blocks, target, CRIT)
         assert len(robust) == len(closed)
         assert_allclose(np.array(robust), np.array(closed), rtol=1e-9)
+
+
+def test_an_exhausted_budget_keeps_the_unresolved_arcs(monkeypatch):
+    coef, blocks, _ = _moments(6.0, 1)
+    exact = joint._robust_projection(coef, blocks, 0, CRIT)
+    monkeypatch.setattr(joint, "ARC_BUDGET", 3)
+    with pytest.warns(RuntimeWarning, match="did not resolve within 3 arcs"):
+        kept = joint._robust_projection(coef, blocks, 0, CRIT)
+    # a superset of the exact set, and a larger one
+    for low, high in exact:
+        assert any(a <= low and high <= b for a, b in kept)
+    assert kept != exact

@@ -47,10 +47,10 @@ projection onto one coordinate (a mediator's effect, or the direct effect in
 the joint set of ``(θ_R, θ_M)``) is found on the projective line of that
 coordinate, for any number of mediators: each arc of it is proved inside (an
 accepted segment of the joint set above it) or outside (``zᵀQ(w)z < 0``
-above it, ``Q(w) = c·V(w) - ππᵀ``, on simplicial cones whose strict
-copositivity is checked exactly; Cottle, Habetler and Lemke 1970),
-subdividing where neither proof holds; see the comment before
-``START_ANGLES``.
+above it, ``Q(w) = c·V(w) - ππᵀ``, on simplicial cones, each reduced to
+the strict copositivity of a small matrix, checked by the criterion of
+Cottle, Habetler and Lemke 1970 with a bound on its rounding), subdividing
+where neither proof holds; see the comment before ``START_ANGLES``.
 
 References
 ----------
@@ -69,6 +69,7 @@ References
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -498,6 +499,8 @@ BISECTIONS = 52
 # cones tried for one arc, per cone of the first cover, before the arc is
 # halved instead
 CELL_BUDGET = 5000
+# arcs decided before the rest are kept unproved (conservatively)
+ARC_BUDGET = 4000
 # angles of the first two rows at which :func:`_witnesses` seeks a point
 WITNESS_ANGLES = 16
 
@@ -596,6 +599,7 @@ def _normalizer(coef, blocks) -> np.ndarray:
 
 
 def _theta(t, psi) -> float:
+    """The projected coordinate's value at angle ``psi`` (normalizer ``t``)."""
     u = t @ np.array([np.cos(psi), np.sin(psi)])
     with np.errstate(divide="ignore"):
         return float(-u[1] / u[0])
@@ -718,19 +722,18 @@ def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     positive = np.all(b > tol, axis=(-2, -1))
     out[alive[positive]] = True
     alive, b = alive[~positive], b[~positive]
-    eps = np.finfo(float).eps
     for size in range(2, n + 1):
         if not len(alive):
             break
         idx = np.array(list(itertools.combinations(range(n), size)))  # face, entry
         sub = b[:, idx[:, :, None], idx[:, None, :]]  # matrix, face, s, s
         det = _det(sub)
-        bound = 8 * size * eps * np.prod(np.abs(sub).sum(axis=-1), axis=-1)
+        bound = _det_rounding(size) * np.prod(np.abs(sub).sum(axis=-1), axis=-1)
         rest = np.array([[j for j in range(size) if j != i] for i in range(size)])
         minors = sub[..., rest[:, None, :, None], rest[None, :, None, :]]
         sign = (-1.0) ** np.add.outer(np.arange(size), np.arange(size))
         cofactor = sign * _det(minors)
-        minor_bound = 8 * size * eps * np.prod(np.abs(minors).sum(axis=-1), -1)
+        minor_bound = _det_rounding(size - 1) * np.prod(np.abs(minors).sum(axis=-1), -1)
         negative = np.any(cofactor < -(minor_bound + tol), axis=(-2, -1))
         positive = np.all(sub > tol, axis=(-2, -1))
         strict = (det > bound + tol) | negative | positive
@@ -738,6 +741,14 @@ def _copositive(a: np.ndarray, tol: float = 1e-12) -> np.ndarray:
         alive, b = alive[keep], b[keep]
     out[alive] = True
     return out.reshape(lead)
+
+
+def _det_rounding(s: int) -> float:
+    """The rounding of :func:`_det` of order ``s`` relative to the product of
+    the rows' 1-norms (which bounds ``|det|``): ``8s·ε`` for the expansions, and
+    times ``2^(s-1)``, the worst pivot growth of partial pivoting, for LU."""
+    growth = 1.0 if s <= 3 else 2.0 ** (s - 1)
+    return 8 * s * np.finfo(float).eps * growth
 
 
 def _det(x: np.ndarray) -> np.ndarray:
@@ -796,8 +807,8 @@ class _Projection:
         """Accepted weights above ``psi``, their first two ``(cos ψ, sin ψ)``:
         one per piece with one other coordinate (exact), else those found
         (:func:`_witnesses`), each moved to the least statistic found from it
-        (deep in the fibre, where the segments of :meth:`inside` start);
-        memoized."""
+        by :func:`_least` (deep in the fibre, where the segments of
+        :meth:`inside` start); memoized."""
         if psi not in self.memo:
             e = self.direction(psi)
             c2, b2 = _combine(self.coef, self.blocks, e[:2], list(range(2, self.k)))
@@ -845,7 +856,8 @@ class _Projection:
         value, point = self.least(psi, start)
         if not value <= self.crit or _stat(self.coef, self.blocks, point) > self.crit:
             return False
-        self.memo.setdefault(psi, [point])
+        if not self.memo.get(psi):
+            self.memo[psi] = [point]
         return True
 
     def clearance(self, end: float, side: int, start: np.ndarray, room: float):
@@ -945,9 +957,9 @@ class _Projection:
             lam, vec = np.linalg.eigh(q)
             for i in np.flatnonzero(lam[:, 0, 0] >= 0):
                 if _stat(self.coef, self.blocks, centre[i]) <= self.crit:
-                    self.memo.setdefault(
-                        float(psi[i]), [centre[i] / np.linalg.norm(centre[i, :2])]
-                    )
+                    if not self.memo.get(float(psi[i])):
+                        point = centre[i] / np.linalg.norm(centre[i, :2])
+                        self.memo[float(psi[i])] = [point]
                     return float(psi[i])
             proved = self.rejects(cells, vec[..., 0])
             cells, edges = cells[~proved], edges[~proved]
@@ -994,12 +1006,17 @@ class _Projection:
         return (outer.reshape(*lead, -1) @ flat).reshape(*lead, self.k, self.k)
 
     def arcs(self) -> list[tuple[float, float]]:
-        """The proved-inside arcs of ``[0, π]`` (angles of the projected coordinate)."""
+        """The proved-inside arcs of ``[0, π]`` (angles of the projected coordinate).
+
+        After ``ARC_BUDGET`` arcs the arcs still unresolved are kept (a larger
+        set keeps its coverage), with a warning.
+        """
         grid = np.pi * np.arange(START_ANGLES + 1) / START_ANGLES
-        grid[-1] = np.pi
         stack = [(float(x), float(y)) for x, y in zip(grid[:-1], grid[1:], strict=True)]
         arcs: list[tuple[float, float]] = []
-        while stack:
+        for _ in range(ARC_BUDGET):
+            if not stack:
+                break
             a, b = stack.pop()
             in_a, in_b = self.member(a), self.member(b)
             if in_a != in_b:  # an end: bisected to rounding
@@ -1048,6 +1065,16 @@ class _Projection:
                 if not a < cut < b:
                     cut = (a + b) / 2
             stack += [(a, cut), (cut, b)]
+        if stack:
+            warnings.warn(
+                f"the projection of the joint robust Anderson-Rubin set did not "
+                f"resolve within {ARC_BUDGET} arcs; {len(stack)} unresolved arcs "
+                f"of its projective line are kept in the set, which is therefore "
+                f"conservative",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            arcs += stack
         return merge_intervals(arcs)
 
 
@@ -1094,8 +1121,12 @@ def robust_projection_set(
     the projective line is proved inside (an accepted segment of the joint
     set above it) or outside (copositive certificates that the joint
     statistic exceeds the critical value above it), and the ends are bisected
-    to rounding; only arcs narrower than ``MIN_WIDTH`` (tangencies) take the
-    verdict of their midpoint.
+    to rounding. Unproved, and decided by the verdict at their midpoint, are
+    only the arcs and cones narrower than ``MIN_WIDTH`` (tangencies) and the
+    remnants beside an end where the statistic is within ``CLEARANCE`` of
+    the critical value (at most ``MAX_CLEARANCE`` radians); with three or
+    more mediators that verdict comes from a search, which can miss a point.
+    After ``ARC_BUDGET`` arcs the unresolved ones are kept, with a warning.
     """
     _check_mediator(moments, index)
     crit = critical_value(moments, confidence_level)
@@ -1127,7 +1158,6 @@ def robust_direct_projection_set(
     instrument (``p + 1`` of them, ``p + 1`` degrees of freedom): the joint set
     of the moments of :func:`direct_rows`, projected onto the treatment's row
     as :func:`robust_projection_set` projects onto a mediator's.
-
     """
     coef, blocks = direct_rows(moments)
     crit = critical_value_for(moments, coef.shape[1], confidence_level)
