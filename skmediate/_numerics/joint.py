@@ -447,22 +447,24 @@ def direct_subvector_test(
 # ``cos ψ·outcome + sin ψ·target``) has an accepted point. With one other
 # coordinate the fibre is a one-mediator robust set, exact (its ends are the
 # real eigenvalues of a quadratic matrix polynomial); with more, accepted
-# points of the fibre are sought at angles of its own first two rows
-# (:func:`_witnesses`), which proves membership when it finds one.
+# points of the fibre are sought at angles of its own first two rows and by
+# descent from the two-step estimate (:func:`_witnesses`), which proves
+# membership when it finds one.
 #
 # Every arc of the line is proved inside or outside (``_Projection``):
 #
 # - inside: accepted points ``w_a``, ``w_b`` above its two ends whose segment
 #   ``(1 - s)w_a + s w_b``, ``0 ≤ s ≤ 1``, is accepted throughout. Along a line
 #   the statistic is that of a one-mediator set (:func:`_one_nuisance_set` of
-#   the two rows ``w_aᵀC`` and ``(w_a - w_b)ᵀC``), and the segment lies above
-#   every angle of the arc.
+#   the rows ``w_aᵀC`` and ``dᵀC``, ``d`` the unit direction of
+#   ``w_b - w_a``), and the segment lies above every angle of the arc.
 # - outside: the arc's column (the cone of the two end directions and every
 #   other axis, either sign) is covered by simplicial cones, each with a
 #   vector ``z`` such that ``zᵀQ(w)z < 0`` throughout. With ``R`` the cone's
 #   rays this is the strict copositivity of ``ggᵀ - c·RᵀV_z R``,
-#   ``(V_z)_jk = zᵀV_jk z``, ``g = RᵀCz`` (:func:`_copositive`, exact for any
-#   order), tested with a bound on its rounding subtracted; ``z`` is the
+#   ``(V_z)_jk = zᵀV_jk z``, ``g = RᵀCz`` (:func:`_copositive`, the criterion
+#   of Cottle, Habetler and Lemke at any order), tested with a bound on its
+#   rounding subtracted; ``z`` is the
 #   eigenvector of the least eigenvalue of ``Q`` at the cone's centre or one
 #   of its rays. A cone without a proof is halved across its longest edge;
 #   an accepted centre is an accepted angle, where the arc is cut.
