@@ -634,9 +634,8 @@ def _witnesses(coef, blocks, crit: float, hint=None) -> list:
         ]
 
     def descend():
-        value, y = _least(coef, blocks, _start(coef, blocks))
-        w = np.r_[1.0, y]
-        return [w] if value <= crit and _stat(coef, blocks, w) <= crit else []
+        y = _accepted_least(coef, blocks, crit, _start(coef, blocks))
+        return [] if y is None else [np.r_[1.0, y]]
 
     if k > 3:
         found = descend()
@@ -675,6 +674,15 @@ def _least(coef, blocks, start: np.ndarray) -> tuple[float, np.ndarray]:
 
     found = optimize.minimize(value, start, jac=True, method="BFGS")
     return float(found.fun), found.x
+
+
+def _accepted_least(coef, blocks, crit: float, start: np.ndarray):
+    """The ``y`` of :func:`_least` from ``start`` if ``(1, y)`` is accepted (the
+    statistic recomputed there), else None."""
+    value, y = _least(coef, blocks, start)
+    if value <= crit and _stat(coef, blocks, np.r_[1.0, y]) <= crit:
+        return y
+    return None
 
 
 def _start(coef, blocks) -> np.ndarray:
@@ -812,21 +820,16 @@ class _Projection:
         by :func:`_least` (deep in the fibre, where the segments of
         :meth:`inside` start); memoized."""
         if psi not in self.memo:
-            e = self.direction(psi)
-            c2, b2 = _combine(self.coef, self.blocks, e[:2], list(range(2, self.k)))
+            e, c2, b2 = self.fibre(psi)
             found = []
             for v in _witnesses(c2, b2, self.crit, hint=self.hint):
                 if v[0] == 0.0:
                     continue
                 y = v[1:] / v[0]
                 if self.k > 3:
-                    value, deep = _least(c2, b2, y)
-                    if (
-                        value <= self.crit
-                        and _stat(c2, b2, np.r_[1.0, deep]) <= self.crit
-                    ):
-                        y = deep
-                found.append(np.r_[e[:2], y])
+                    deep = _accepted_least(c2, b2, self.crit, y)
+                    y = y if deep is None else deep
+                found.append(np.r_[e, y])
             self.memo[psi] = found
         return self.memo[psi]
 
@@ -842,24 +845,29 @@ class _Projection:
             return self.member(psi)
         return self.nearby(psi, start) or (search and self.member(psi))
 
-    def least(self, psi: float, start: np.ndarray):
-        """The least statistic above ``psi`` found from the other weights
-        ``start`` (:func:`_least`) and the weights where it is."""
+    def fibre(self, psi: float):
+        """``(cos ψ, sin ψ)`` and the moments of the fibre above ``psi`` (its
+        outcome row the combination of the first two)."""
         e = self.direction(psi)[:2]
-        c2, b2 = _combine(self.coef, self.blocks, e, list(range(2, self.k)))
-        value, y = _least(c2, b2, start)
-        return value, np.r_[e, y]
+        return e, *_combine(self.coef, self.blocks, e, list(range(2, self.k)))
+
+    def least(self, psi: float, start: np.ndarray) -> float:
+        """The least statistic above ``psi`` found from the other weights
+        ``start`` (:func:`_least`)."""
+        _, c2, b2 = self.fibre(psi)
+        return _least(c2, b2, start)[0]
 
     def nearby(self, psi: float, start: np.ndarray) -> bool:
-        """Whether :meth:`least` from ``start`` is accepted; a point found is
-        kept. A local search, for the bisection of an end with three or more
-        coordinates (the arcs beside it are proved by :meth:`inside` and
-        :meth:`outside`)."""
-        value, point = self.least(psi, start)
-        if not value <= self.crit or _stat(self.coef, self.blocks, point) > self.crit:
+        """Whether the least statistic above ``psi`` found from ``start`` is
+        accepted; a point found is kept. A local search, for the bisection of
+        an end with three or more coordinates (the arcs beside it are proved
+        by :meth:`inside` and :meth:`outside`)."""
+        e, c2, b2 = self.fibre(psi)
+        y = _accepted_least(c2, b2, self.crit, start)
+        if y is None:
             return False
         if not self.memo.get(psi):
-            self.memo[psi] = [point]
+            self.memo[psi] = [np.r_[e, y]]
         return True
 
     def clearance(self, end: float, side: int, start: np.ndarray, room: float):
@@ -869,8 +877,7 @@ class _Projection:
         0 if it does not (the side is then an ordinary arc)."""
         width = MIN_WIDTH
         while width < min(room, MAX_CLEARANCE):
-            value, _ = self.least(end + side * width, start)
-            if value > (1.0 + CLEARANCE) * self.crit:
+            if self.least(end + side * width, start) > (1.0 + CLEARANCE) * self.crit:
                 return width
             width *= 8.0
         return 0.0
